@@ -1,0 +1,5 @@
+import sys
+
+from acd.cli import main
+
+sys.exit(main())

@@ -1,0 +1,80 @@
+"""The one event model every part of ``acd`` writes and every report reads.
+
+The event log is the single source of truth: live figures, reports, SLA penalties and
+the MQTT stream are all derived from these records, so a report recomputed from the log
+gives exactly the live numbers.  Events are pydantic models because they cross edges
+(SQLite rows, MQTT JSON); the routing core keeps its own plain dataclasses and the
+engine maps them to events.
+
+Timestamps are UNIX seconds (float, UTC).  ``data`` holds the type-specific fields
+listed in ``EVENT_FIELDS``; keeping them in one documented table (rather than one class
+per type) keeps the store schema stable while the product grows.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+EventType = Literal[
+    # call lifecycle
+    "call.started",  # data: caller, dialed, channel
+    "call.ended",  # data: cause ("caller-hangup" | "agent-hangup" | "transferred" | "ivr-hangup" | "engine-shutdown" | ...)
+    "ivr.node",  # data: flow, flow_version, node, node_type
+    "ivr.input",  # data: flow, flow_version, node, kind ("digits" | "timeout" | "invalid" | "valid"), digits
+    "ivr.error",  # data: flow, flow_version, node, message
+    "call.transferred",  # data: target
+    "survey.answer",  # data: flow, question, score (1-5)
+    # ACD
+    "call.queued",  # queue; data: priority, skills, attached, wait_origin (ts the wait started)
+    "call.requeued",  # queue; data: reason ("ring-no-answer" | "ami-resync" | "engine-restart"), wait_origin
+    "call.overflowed",  # queue (from); data: to_queue, waited_s
+    "call.agent_ringing",  # queue, agent_id; data: waited_s
+    "call.ring_no_answer",  # queue, agent_id; data: rang_s
+    "call.answered",  # queue, agent_id; data: waited_s (from wait_origin to agent answer)
+    "call.abandoned",  # queue; data: waited_s
+    "call.completed",  # queue, agent_id; data: talk_s, hold_s
+    "agent.state",  # agent_id; data: state, previous, reason
+    # waiting experience
+    "wait.announcement",  # queue; data: position, estimate_s
+    "callback.requested",  # queue; data: number, position_origin
+    "callback.attempt",  # queue; data: number, attempt, outcome ("answered" | "busy" | "no-answer" | "failed")
+    "callback.completed",  # queue, agent_id; data: number
+    "callback.failed",  # queue; data: number, attempts
+    "recording.started",  # agent_id; data: path
+    "recording.finished",  # data: path, duration_s
+    # platform
+    "engine.started",
+    "engine.stopped",
+    "ami.connected",
+    "ami.disconnected",  # data: reason
+]
+
+EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
+
+
+class Event(BaseModel):
+    """One thing that happened, as stored in SQLite and published over MQTT."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: EventType
+    ts: float = Field(description="UNIX time in seconds, UTC")
+    call_id: str | None = None
+    agent_id: str | None = None
+    queue: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    schema_version: int = SCHEMA_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> "Event":
+        return cls.model_validate_json(text)

@@ -1,0 +1,207 @@
+"""YAML loading that remembers where every value came from.
+
+Ops staff edit settings, IVR flows and routing configuration by hand; a mistake must be
+reported as ``FILE:LINE:COL: message`` so an editor can jump to it.  PyYAML's plain loader
+forgets positions, silently keeps the last of two duplicate keys and applies YAML 1.1
+surprises (``18:00`` is the integer 1080, ``no`` is ``False``).  This loader composes the
+node tree itself, records the position of every key and value by *path* (a tuple of keys
+and list indices), reports duplicate keys, and resolves scalars with YAML 1.2 core rules.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import yaml
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with an input file, printable as ``FILE:LINE:COL: message``."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "column": self.column, "message": self.message}
+
+
+class _Yaml12Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 core scalar resolution (no sexagesimals, no yes/no/on/off)."""
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"), list("-+0123456789")
+)
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+0123456789."),
+)
+
+
+@dataclass
+class PositionedDocument:
+    """Plain Python data plus the 1-based position of every value and mapping key."""
+
+    file: str
+    data: Any
+    value_positions: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    key_positions: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+
+    def where(self, path: Sequence[str | int], *, key: bool = False) -> tuple[int, int]:
+        """Position of ``path``; falls back to the nearest ancestor that exists."""
+        probe: PathKey = tuple(path)
+        while True:
+            table = self.key_positions if key else self.value_positions
+            if probe in table:
+                return table[probe]
+            if not key and probe in self.key_positions:
+                return self.key_positions[probe]
+            if not probe:
+                return (1, 1)
+            probe = probe[:-1]
+
+    def problem(self, path: Sequence[str | int], message: str, *, key: bool = False) -> Problem:
+        line, column = self.where(path, key=key)
+        return Problem(self.file, line, column, message)
+
+
+def _pos(mark: yaml.Mark | None) -> tuple[int, int]:
+    if mark is None:
+        return (1, 1)
+    return (mark.line + 1, mark.column + 1)
+
+
+class _Builder:
+    def __init__(self, file: str, loader: _Yaml12Loader) -> None:
+        self.file = file
+        self.loader = loader
+        self.doc = PositionedDocument(file=file, data=None)
+        self.problems: list[Problem] = []
+
+    def build(self, node: yaml.Node, path: PathKey) -> Any:
+        self.doc.value_positions[path] = _pos(node.start_mark)
+        if isinstance(node, yaml.MappingNode):
+            self.loader.flatten_mapping(node)
+            result: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    line, col = _pos(key_node.start_mark)
+                    self.problems.append(Problem(self.file, line, col, "a mapping key must be a plain value, not a list or mapping"))
+                    continue
+                key = str(key_node.value)
+                child = path + (key,)
+                if key in result:
+                    line, col = _pos(key_node.start_mark)
+                    first_line, _ = self.doc.key_positions[child]
+                    self.problems.append(
+                        Problem(self.file, line, col, f"duplicate key '{key}' (first defined on line {first_line})")
+                    )
+                    continue
+                self.doc.key_positions[child] = _pos(key_node.start_mark)
+                result[key] = self.build(value_node, child)
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, path + (index,)) for index, item in enumerate(node.value)]
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            line, col = _pos(node.start_mark)
+            self.problems.append(Problem(self.file, line, col, f"invalid value: {getattr(exc, 'problem', exc)}"))
+            return None
+
+
+def load_yaml_text(text: str, file: str) -> tuple[PositionedDocument | None, list[Problem]]:
+    """Parse ``text``; return the document (None when unparseable) and every problem found."""
+    loader = _Yaml12Loader(text)
+    try:
+        try:
+            root = loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            line, col = _pos(exc.problem_mark or exc.context_mark)
+            what = exc.problem or exc.context or "malformed YAML"
+            return None, [Problem(file, line, col, f"malformed YAML: {what}")]
+        except yaml.YAMLError as exc:
+            return None, [Problem(file, 1, 1, f"malformed YAML: {exc}")]
+        if root is None:
+            return PositionedDocument(file=file, data=None), []
+        builder = _Builder(file, loader)
+        builder.doc.data = builder.build(root, ())
+        return builder.doc, builder.problems
+    finally:
+        loader.dispose()
+
+
+def load_yaml_file(path: str | Path) -> tuple[PositionedDocument | None, list[Problem]]:
+    """Read and parse a YAML file; an unreadable file is a problem, not an exception."""
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, [Problem(name, 1, 1, "file not found")]
+    except UnicodeDecodeError as exc:
+        return None, [Problem(name, 1, 1, f"not UTF-8 text (byte {exc.start})")]
+    except OSError as exc:
+        return None, [Problem(name, 1, 1, f"cannot read file: {exc.strerror}")]
+    return load_yaml_text(text, name)
+
+
+def describe_found(value: Any) -> str:
+    """Short human description of a found value, for 'found X, expected Y' messages."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    text = repr(value)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    kind = {int: "an integer", float: "a number", str: "text"}.get(type(value), type(value).__name__)
+    return f"{text} ({kind})"
+
+
+def pydantic_problems(doc: PositionedDocument, error: Any, *, prefix: Sequence[str | int] = ()) -> list[Problem]:
+    """Turn a pydantic ``ValidationError`` into positioned problems naming field, found and expected."""
+    problems: list[Problem] = []
+    for item in error.errors(include_url=False):
+        loc = tuple(prefix) + tuple(part for part in item["loc"] if not (isinstance(part, str) and part.startswith("function-")))
+        field_name = ".".join(str(part) for part in loc) or "(top level)"
+        kind = item["type"]
+        if kind == "missing":
+            problems.append(doc.problem(loc[:-1], f"{field_name}: required field is missing"))
+            continue
+        if kind == "extra_forbidden":
+            problems.append(doc.problem(loc, f"{field_name}: unknown field", key=True))
+            continue
+        found = describe_found(item.get("input"))
+        expected = item["msg"]
+        for lead in ("Input should be ", "Value error, "):
+            if expected.startswith(lead):
+                expected = expected[len(lead):]
+        problems.append(doc.problem(loc, f"{field_name}: found {found}, expected {expected}"))
+    return problems
+
+
+def sorted_problems(problems: Iterable[Problem]) -> list[Problem]:
+    return sorted(set(problems))
