@@ -1,0 +1,95 @@
+"""The IVR's ``Channel`` interface implemented with FastAGI commands.
+
+Only this package knows AGI's result codes: ``STREAM FILE`` answers ``result=-1`` both
+for a missing sound and for a hung-up channel, so a -1 is followed by ``CHANNEL STATUS``
+to tell the two apart.
+"""
+
+from __future__ import annotations
+
+from acd.asterisk.fastagi import AgiHangup, AgiSession, AgiTimeout
+from acd.ivr.channel import CallerHungUp, PromptNotFound
+
+#: Extra seconds allowed beyond a command's own duration before we call Asterisk silent.
+COMMAND_MARGIN_S = 10.0
+#: A prompt may be long (a full announcement); this bounds one STREAM FILE.
+MAX_PROMPT_S = 300.0
+
+
+def _digit(result: int) -> str | None:
+    if result <= 0:
+        return None
+    return chr(result)
+
+
+class AgiChannel:
+    """A call reached over FastAGI."""
+
+    def __init__(self, session: AgiSession) -> None:
+        self.session = session
+        request = session.request
+        self.call_id = request.unique_id
+        self.caller = request.caller
+        self.dialed = request.env.get("agi_extension", "") if request.dialed in ("", "unknown") else request.dialed
+        self.channel_name = request.channel
+
+    async def _command(self, command: str, *args: str, timeout_s: float | None = None):  # noqa: ANN202
+        try:
+            return await self.session.command(command, *args, timeout_s=timeout_s)
+        except AgiHangup as exc:
+            raise CallerHungUp(str(exc)) from exc
+        except AgiTimeout as exc:
+            # A silent Asterisk is as good as a lost call: stop this run cleanly.
+            raise CallerHungUp(str(exc)) from exc
+
+    async def _is_alive(self) -> bool:
+        response = await self._command("CHANNEL STATUS")
+        return response.ok and response.result_int >= 0
+
+    async def answer(self) -> None:
+        response = await self._command("ANSWER")
+        if response.result_int < 0:
+            raise CallerHungUp("ANSWER failed")
+
+    async def set_language(self, language: str) -> None:
+        await self.set_variable("CHANNEL(language)", language)
+
+    async def stream_file(self, prompt: str, escape_digits: str = "") -> str | None:
+        response = await self._command("STREAM FILE", prompt, escape_digits, timeout_s=MAX_PROMPT_S + COMMAND_MARGIN_S)
+        result = response.result_int
+        if result < 0:
+            if await self._is_alive():
+                raise PromptNotFound(prompt)
+            raise CallerHungUp(f"hung up during {prompt}")
+        if result == 0 and response.extras.get("endpos") == "0" and not await self._is_alive():
+            raise CallerHungUp(f"hung up before {prompt}")
+        return _digit(result)
+
+    async def wait_for_digit(self, timeout_s: float) -> str | None:
+        millis = max(1, int(timeout_s * 1000))
+        response = await self._command("WAIT FOR DIGIT", str(millis), timeout_s=timeout_s + COMMAND_MARGIN_S)
+        result = response.result_int
+        if result < 0:
+            raise CallerHungUp("hung up while waiting for a digit")
+        return _digit(result)
+
+    async def set_variable(self, name: str, value: str) -> None:
+        await self._command("SET VARIABLE", name, value)
+
+    async def get_variable(self, name: str) -> str | None:
+        response = await self._command("GET VARIABLE", name)
+        if response.result_int == 1:
+            return response.data or ""
+        return None
+
+    async def exec(self, application: str, args: str = "") -> str:
+        response = await self._command("EXEC", application, args, timeout_s=3600)
+        if response.result_int == -2:
+            raise ValueError(f"Asterisk has no application {application!r}")
+        return response.result
+
+    async def hangup(self) -> None:
+        try:
+            await self._command("HANGUP")
+        except CallerHungUp:
+            pass

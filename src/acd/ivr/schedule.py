@@ -1,0 +1,171 @@
+"""Business hours and holidays: parsing what ops staff write, and deciding open/closed.
+
+Hours are written per weekday (``mon-thu: 09:00-18:00``); weekday names are accepted in
+English or Spanish because the people editing these files are Chilean.  A time range
+includes its start and excludes its end, so ``09:00-18:00`` is open at 09:00:00 and
+closed at 18:00:00; ``24:00`` means the end of the day.  A holiday wins over the hours.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+ScheduleState = Literal["open", "closed", "holiday"]
+
+_DAY_NAMES: dict[str, int] = {}
+for _index, _names in enumerate(
+    [
+        ("mon", "monday", "lun", "lunes"),
+        ("tue", "tuesday", "mar", "martes"),
+        ("wed", "wednesday", "mie", "mié", "miercoles", "miércoles"),
+        ("thu", "thursday", "jue", "jueves"),
+        ("fri", "friday", "vie", "viernes"),
+        ("sat", "saturday", "sab", "sáb", "sabado", "sábado"),
+        ("sun", "sunday", "dom", "domingo"),
+    ]
+):
+    for _name in _names:
+        _DAY_NAMES[_name] = _index
+
+DAY_ABBREVIATIONS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEKDAY_HELP = "mon tue wed thu fri sat sun (or lun mar mie jue vie sab dom), a range like mon-fri, or a list like mon,wed"
+
+_TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRange:
+    """Minutes since midnight, start included, end excluded (1440 = 24:00)."""
+
+    start: int
+    end: int
+
+    def contains(self, minute_of_day: float) -> bool:
+        return self.start <= minute_of_day < self.end
+
+    def __str__(self) -> str:
+        return f"{_fmt(self.start)}-{_fmt(self.end)}"
+
+
+def _fmt(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def parse_weekdays(spec: str) -> list[int] | str:
+    """``'mon-thu'`` → [0, 1, 2, 3]; returns an error message instead when not understood."""
+    days: list[int] = []
+    for part in spec.replace(" ", "").lower().split(","):
+        if not part:
+            return f"empty weekday in '{spec}'; use {WEEKDAY_HELP}"
+        ends = part.split("-")
+        if len(ends) > 2:
+            return f"'{part}' is not a weekday or a range of weekdays; use {WEEKDAY_HELP}"
+        indices = []
+        for end in ends:
+            if end not in _DAY_NAMES:
+                return f"unknown weekday '{end}'; use {WEEKDAY_HELP}"
+            indices.append(_DAY_NAMES[end])
+        if len(indices) == 1:
+            days.append(indices[0])
+            continue
+        first, last = indices
+        if last < first:
+            return f"weekday range '{part}' runs backwards; write it from the earlier day, e.g. mon-fri"
+        days.extend(range(first, last + 1))
+    return days
+
+
+def parse_time(text: str, *, is_end: bool) -> int | str:
+    """``'09:30'`` → 570 minutes; an error message when it is not a valid HH:MM."""
+    match = _TIME.match(text.strip())
+    if match is None:
+        return f"bad time '{text}': use HH:MM, e.g. 09:00"
+    hours, minutes = int(match.group(1)), int(match.group(2))
+    if hours == 24 and minutes == 0 and is_end:
+        return 24 * 60
+    if hours > 23 or minutes > 59:
+        return f"bad time '{text}': hours go from 00 to 23 and minutes from 00 to 59 (24:00 only as an end)"
+    return hours * 60 + minutes
+
+
+def parse_ranges(text: str) -> list[TimeRange] | str:
+    """``'09:00-13:00, 14:00-18:00'`` → two ranges; an error message when malformed."""
+    ranges: list[TimeRange] = []
+    for part in text.split(","):
+        ends = part.strip().split("-")
+        if len(ends) != 2:
+            return f"bad hours '{part.strip()}': write a range like 09:00-18:00"
+        start = parse_time(ends[0], is_end=False)
+        if isinstance(start, str):
+            return start
+        end = parse_time(ends[1], is_end=True)
+        if isinstance(end, str):
+            return end
+        if end <= start:
+            return f"bad hours '{part.strip()}': the end must be later than the start"
+        ranges.append(TimeRange(start, end))
+    return ranges
+
+
+def parse_holiday(value: object) -> date | str:
+    """A holiday as written: a YAML date or 'YYYY-MM-DD' text."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            return f"bad date '{value}': use YYYY-MM-DD, e.g. 2025-09-18"
+    return f"bad date {value!r}: use YYYY-MM-DD, e.g. 2025-09-18"
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """Opening hours per weekday (0 = Monday) in one timezone, plus holiday dates."""
+
+    timezone: str
+    hours: tuple[tuple[TimeRange, ...], ...]  # seven entries, Monday first
+    holidays: frozenset[date]
+
+    def state_at(self, unix_time: float) -> ScheduleState:
+        local = datetime.fromtimestamp(unix_time, tz=ZoneInfo(self.timezone))
+        if local.date() in self.holidays:
+            return "holiday"
+        minute = local.hour * 60 + local.minute + local.second / 60 + local.microsecond / 60e6
+        if any(span.contains(minute) for span in self.hours[local.weekday()]):
+            return "open"
+        return "closed"
+
+    def describe(self) -> str:
+        parts = []
+        for index, spans in enumerate(self.hours):
+            if spans:
+                parts.append(f"{DAY_ABBREVIATIONS[index]} {', '.join(str(s) for s in spans)}")
+        text = "; ".join(parts) or "always closed"
+        if self.holidays:
+            text += f"; {len(self.holidays)} holidays"
+        return f"{text} ({self.timezone})"
+
+
+def local_midnight(day: date, timezone: str) -> float:
+    """UNIX time of 00:00 local on ``day`` (handy for tests and reports)."""
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(timezone)).timestamp()
+
+
+__all__ = [
+    "Schedule",
+    "ScheduleState",
+    "TimeRange",
+    "WEEKDAY_HELP",
+    "local_midnight",
+    "parse_holiday",
+    "parse_ranges",
+    "parse_time",
+    "parse_weekdays",
+]

@@ -1,0 +1,217 @@
+"""Engine settings: one pydantic model loaded from ``acd.yaml``.
+
+Secrets (the AMI secret, the API token, the MQTT password) should come from the
+environment, never from a file in version control: any field can be overridden by
+``ACD_<SECTION>_<FIELD>`` (``ACD_AMI_SECRET``, ``ACD_API_TOKEN``, ``ACD_MQTT_PASSWORD``).
+Secret fields are ``SecretStr`` so they never appear in ``repr``, logs or error messages.
+
+A bad file is reported once per problem, naming file, line, field, what was found and
+what was expected; the CLI exits with code 2.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from acd.yamlpos import PositionedDocument, Problem, load_yaml_file, pydantic_problems
+
+ENV_PREFIX = "ACD_"
+DEFAULT_SETTINGS_FILE = "acd.yaml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _loopback_default_warning(value: str) -> str:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError as exc:
+        raise ValueError("an IP address such as 127.0.0.1") from exc
+    return value
+
+
+class AgiSettings(_Section):
+    """Our FastAGI listener (Asterisk connects to it with ``AGI(agi://host:port/route)``)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(4573, ge=1, le=65535)
+    read_timeout_s: float = Field(30.0, gt=0, description="a peer silent this long is dropped")
+    header_timeout_s: float = Field(5.0, gt=0, description="time allowed for the agi_* header block")
+    max_header_bytes: int = Field(16384, ge=512)
+    max_connections: int = Field(1000, ge=1)
+
+    _check_host = field_validator("host")(_loopback_default_warning)
+
+
+class AmiSettings(_Section):
+    """The Asterisk Manager Interface connection."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(5038, ge=1, le=65535)
+    username: str = "acd"
+    secret: SecretStr | None = None
+    ping_interval_s: float = Field(5.0, gt=0)
+    ping_timeout_s: float = Field(3.0, gt=0)
+    reconnect_initial_s: float = Field(0.5, gt=0)
+    reconnect_max_s: float = Field(30.0, gt=0)
+    action_timeout_s: float = Field(10.0, gt=0)
+
+    _check_host = field_validator("host")(_loopback_default_warning)
+
+
+class IvrSettings(_Section):
+    flows_dir: Path = Path("ivr_flows")
+    reload_interval_s: float = Field(0.5, gt=0, le=2.0)
+
+
+class RoutingSettings(_Section):
+    config: Path = Path("deploy/routing.yaml")
+    hold_context: str = "acd-hold"
+    agent_context: str = "acd-agent"
+    timezone: str = "America/Santiago"
+
+
+class MetricsSettings(_Section):
+    database: Path = Path("var/acd.sqlite")
+    batch_interval_s: float = Field(0.2, gt=0, le=1.0)
+
+
+class MqttSettings(_Section):
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    topic_prefix: str = "acd"
+    buffer_limit: int = Field(10000, ge=1)
+
+
+class ApiSettings(_Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(8573, ge=1, le=65535)
+    token: SecretStr | None = None
+
+    _check_host = field_validator("host")(_loopback_default_warning)
+
+
+class LogSettings(_Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["text", "json"] = "text"
+
+
+class Settings(_Section):
+    """Everything ``acd run`` needs; every field has a safe loopback default."""
+
+    site: str = Field("default", pattern=r"^[A-Za-z0-9_-]+$")
+    agi: AgiSettings = AgiSettings()
+    ami: AmiSettings = AmiSettings()
+    ivr: IvrSettings = IvrSettings()
+    routing: RoutingSettings = RoutingSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    mqtt: MqttSettings = MqttSettings()
+    api: ApiSettings = ApiSettings()
+    log: LogSettings = LogSettings()
+    source: str = Field("(defaults)", exclude=True, description="where the settings came from")
+
+    def resolve(self, path: Path) -> Path:
+        """Paths in the settings file are relative to the file's folder."""
+        if path.is_absolute() or self.source == "(defaults)":
+            return path
+        return Path(self.source).resolve().parent / path
+
+
+class SettingsError(Exception):
+    """Settings could not be loaded; ``problems`` says every reason."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+def _env_overrides(environ: Mapping[str, str]) -> tuple[dict[str, dict[str, str]], dict[tuple[str, str], str]]:
+    """Collect ``ACD_<SECTION>_<FIELD>`` variables that name a real settings field."""
+    overrides: dict[str, dict[str, str]] = {}
+    origins: dict[tuple[str, str], str] = {}
+    for section_name, section_field in Settings.model_fields.items():
+        section_type = section_field.annotation
+        if not (isinstance(section_type, type) and issubclass(section_type, _Section)):
+            continue
+        for field_name in section_type.model_fields:
+            variable = f"{ENV_PREFIX}{section_name.upper()}_{field_name.upper()}"
+            if variable in environ:
+                overrides.setdefault(section_name, {})[field_name] = environ[variable]
+                origins[(section_name, field_name)] = variable
+    return overrides, origins
+
+
+def _merge(data: dict[str, Any], overrides: dict[str, dict[str, str]]) -> dict[str, Any]:
+    merged = dict(data)
+    for section, values in overrides.items():
+        current = merged.get(section)
+        merged[section] = {**(current if isinstance(current, dict) else {}), **values}
+    return merged
+
+
+def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Load settings from ``path`` (default ``acd.yaml`` if present) plus the environment.
+
+    Raises ``SettingsError`` listing every problem; never exposes a secret's value.
+    """
+    environ = os.environ if environ is None else environ
+    explicit = path is not None
+    file = Path(path) if path is not None else Path(DEFAULT_SETTINGS_FILE)
+    data: dict[str, Any] = {}
+    doc = PositionedDocument(file=str(file), data={})
+    if explicit or file.exists():
+        loaded, problems = load_yaml_file(file)
+        if problems:
+            raise SettingsError(problems)
+        assert loaded is not None
+        doc = loaded
+        if doc.data is None:
+            doc.data = {}
+        if not isinstance(doc.data, dict):
+            raise SettingsError([doc.problem((), "settings file must be a mapping of sections (agi:, ami:, ...)")])
+        data = doc.data
+    overrides, origins = _env_overrides(environ)
+    merged = _merge(data, overrides)
+    merged["source"] = str(file) if (explicit or file.exists()) else "(defaults)"
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        problems = pydantic_problems(doc, exc)
+        fixed: list[Problem] = []
+        for problem, item in zip(problems, exc.errors(include_url=False)):
+            loc = item["loc"]
+            origin = origins.get((str(loc[0]), str(loc[1]))) if len(loc) >= 2 else None
+            if origin is not None:
+                # An environment override is wrong: name the variable, not a file line.
+                message = problem.message
+                if _is_secret_field(loc) and "found" in message:
+                    message = message.split(": found", 1)[0] + ": invalid value (hidden)"
+                fixed.append(Problem(f"${origin}", 0, 0, message))
+            else:
+                fixed.append(problem)
+        raise SettingsError(fixed) from None
+
+
+def _is_secret_field(loc: tuple[Any, ...]) -> bool:
+    section = Settings.model_fields.get(str(loc[0]))
+    if section is None or not isinstance(section.annotation, type):
+        return False
+    field = section.annotation.model_fields.get(str(loc[1]))  # type: ignore[union-attr]
+    return field is not None and "SecretStr" in str(field.annotation)
+
+
+def format_settings_problem(problem: Problem) -> str:
+    """Environment problems print as ``$ACD_X: message``; file problems as ``FILE:LINE:COL: message``."""
+    if problem.line == 0:
+        return f"{problem.file}: {problem.message}"
+    return str(problem)
