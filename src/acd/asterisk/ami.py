@@ -1,0 +1,403 @@
+"""AMI client: panoramisk's Manager behind our own interface.
+
+panoramisk 1.4 parses AMI well, but: it reconnects on a fixed timer forever, its ping
+never checks that a reply came back (a half-open socket looks healthy for ever), and a
+synchronous callback that raises drops the connection.  So this client
+
+* uses a fresh panoramisk ``Manager`` per connection with its own reconnect disabled,
+  and runs one supervisor task that reconnects with exponential backoff;
+* sends ``Ping`` every ``ping_interval_s`` and aborts the socket when no reply arrives
+  within ``ping_timeout_s`` — that is how a frozen Asterisk or a dead peer is noticed;
+* registers a single callback that never raises and copies each event into bounded
+  per-subscriber queues, so a slow consumer can lag but never breaks the connection.
+
+Nothing outside ``acd.asterisk`` sees panoramisk types: actions return ``AmiMessage``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
+
+from panoramisk import Manager
+
+log = logging.getLogger("acd.ami")
+
+
+class AmiError(Exception):
+    """An action failed or could not be sent."""
+
+
+class AmiNotConnected(AmiError):
+    """No authenticated AMI connection right now."""
+
+
+class AmiAuthError(AmiError):
+    """Asterisk refused the username/secret."""
+
+
+@dataclass(frozen=True)
+class AmiMessage:
+    """One AMI response or event as plain strings (header names as Asterisk sent them)."""
+
+    headers: Mapping[str, str]
+
+    def get(self, name: str, default: str = "") -> str:
+        value = self.headers.get(name)
+        if value is None:
+            lowered = name.lower()
+            for key, item in self.headers.items():
+                if key.lower() == lowered:
+                    return item
+            return default
+        return value
+
+    @property
+    def name(self) -> str:
+        """The event name, or '' for a response."""
+        return self.get("Event")
+
+    @property
+    def success(self) -> bool:
+        return self.get("Response").lower() in ("success", "follows", "goodbye")
+
+    def __getitem__(self, name: str) -> str:
+        return self.get(name)
+
+
+def _to_message(raw: Any) -> AmiMessage:
+    headers: dict[str, str] = {}
+    for key, value in dict(raw).items():
+        if key.lower() in ("content",):
+            continue
+        headers[str(key)] = value if isinstance(value, str) else str(value)
+    return AmiMessage(headers)
+
+
+class _OneShotManager(Manager):
+    """A panoramisk Manager that never reconnects by itself; the client decides."""
+
+    def __init__(self, on_lost: Callable[[Any], None], **config: Any) -> None:
+        super().__init__(**config)
+        self._on_lost = on_lost
+        #: resolves to the Login response future, or to the exception that prevented connecting
+        self.attempt: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, f: asyncio.Future) -> None:  # type: ignore[override]
+        exc = f.exception()
+        if exc is not None:
+            if not self.attempt.done():
+                self.attempt.set_result(exc)
+            return
+        super().connection_made(f)
+        if not self.attempt.done():
+            self.attempt.set_result(self.authenticated_future)
+
+    def connection_lost(self, exc: Any) -> None:  # type: ignore[override]
+        self._connected = False
+        if self.pinger:
+            self.pinger.cancel()
+            self.pinger = None
+        self._on_lost(exc)
+
+    def ping(self) -> None:  # our own liveness check replaces panoramisk's
+        return None
+
+
+@dataclass
+class AmiStats:
+    connects: int = 0
+    disconnects: int = 0
+    events: int = 0
+    dropped_events: int = 0
+    ping_failures: int = 0
+    last_ping_rtt_ms: float | None = None
+
+
+@dataclass
+class _Subscriber:
+    queue: asyncio.Queue[AmiMessage]
+    patterns: tuple[str, ...]
+    dropped: int = 0
+
+
+ConnectionCallback = Callable[[], Awaitable[None]]
+DisconnectCallback = Callable[[str], Awaitable[None]]
+
+
+@dataclass
+class AmiClient:
+    """A supervised AMI connection: login, actions, event stream, backoff, liveness."""
+
+    host: str = "127.0.0.1"
+    port: int = 5038
+    username: str = "acd"
+    secret: str = ""
+    ping_interval_s: float = 5.0
+    ping_timeout_s: float = 3.0
+    reconnect_initial_s: float = 0.5
+    reconnect_max_s: float = 30.0
+    action_timeout_s: float = 10.0
+    subscriber_queue_size: int = 100000
+    on_connected: list[ConnectionCallback] = field(default_factory=list)
+    on_disconnected: list[DisconnectCallback] = field(default_factory=list)
+    stats: AmiStats = field(default_factory=AmiStats)
+
+    def __post_init__(self) -> None:
+        self._manager: _OneShotManager | None = None
+        self._authenticated = asyncio.Event()
+        self._lost: asyncio.Event = asyncio.Event()
+        self._supervisor: asyncio.Task[None] | None = None
+        self._subscribers: list[_Subscriber] = []
+        self._closing = False
+        self.last_error: str = ""
+
+    # ----------------------------------------------------------------- lifecycle
+    async def start(self) -> None:
+        """Begin connecting in the background; use ``wait_connected`` to wait."""
+        if self._supervisor is None:
+            self._closing = False
+            self._supervisor = asyncio.create_task(self._supervise(), name="ami-supervisor")
+
+    async def wait_connected(self, timeout_s: float | None = None) -> None:
+        try:
+            await asyncio.wait_for(self._authenticated.wait(), timeout_s)
+        except asyncio.TimeoutError as exc:
+            detail = f": {self.last_error}" if self.last_error else ""
+            raise AmiNotConnected(f"no AMI connection to {self.host}:{self.port} within {timeout_s} s{detail}") from exc
+
+    @property
+    def connected(self) -> bool:
+        return self._authenticated.is_set()
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._supervisor
+            self._supervisor = None
+        self._drop_manager()
+
+    def _drop_manager(self) -> None:
+        manager, self._manager = self._manager, None
+        if manager is not None:
+            with contextlib.suppress(Exception):
+                manager.close()
+
+    def abort_connection(self) -> None:
+        """Cut the socket now (used by the liveness check and by tests)."""
+        manager = self._manager
+        protocol = getattr(manager, "protocol", None) if manager else None
+        transport = getattr(protocol, "transport", None)
+        if transport is not None:
+            transport.abort()
+        else:
+            self._lost.set()
+
+    async def _supervise(self) -> None:
+        delay = self.reconnect_initial_s
+        while not self._closing:
+            reason = await self._one_connection()
+            if self._closing:
+                break
+            if self.connected or reason == "lost":
+                pass
+            self._authenticated.clear()
+            sleep_for = delay * (0.8 + 0.4 * random.random())
+            log.info("AMI: reconnecting to %s:%d in %.1f s", self.host, self.port, sleep_for)
+            await asyncio.sleep(sleep_for)
+            delay = self.reconnect_initial_s if reason == "lost" else min(delay * 2, self.reconnect_max_s)
+
+    async def _one_connection(self) -> str:
+        """Connect, log in, serve until lost.  Returns 'lost' or 'failed'."""
+        self._lost = asyncio.Event()
+        lost_reason: list[str] = []
+
+        def on_lost(exc: Any) -> None:
+            lost_reason.append(str(exc) if exc else "connection closed")
+            self._lost.set()
+
+        manager = _OneShotManager(
+            on_lost,
+            host=self.host,
+            port=self.port,
+            username=self.username,
+            secret=self.secret,
+            ping_delay=10**9,
+            ping_interval=10**9,
+            reconnect_timeout=10**9,
+            loop=asyncio.get_running_loop(),
+            log=logging.getLogger("acd.ami.panoramisk"),
+        )
+        manager.register_event("*", self._dispatch)
+        self._manager = manager
+        manager.connect()
+        try:
+            authenticated = await self._login(manager)
+        except AmiError as exc:
+            self.last_error = str(exc)
+            log.warning("AMI: %s", exc)
+            self._drop_manager()
+            return "failed"
+        if not authenticated:
+            self._drop_manager()
+            return "failed"
+        self.stats.connects += 1
+        self.last_error = ""
+        self._authenticated.set()
+        log.info("AMI: connected and logged in to %s:%d as %s", self.host, self.port, self.username)
+        for callback in list(self.on_connected):
+            await self._run_callback(callback)
+        pinger = asyncio.create_task(self._liveness(), name="ami-liveness")
+        try:
+            await self._lost.wait()
+        finally:
+            pinger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pinger
+            self._authenticated.clear()
+            self._drop_manager()
+        reason = lost_reason[0] if lost_reason else "connection lost"
+        self.stats.disconnects += 1
+        self.last_error = reason
+        if not self._closing:
+            log.warning("AMI: connection to %s:%d lost (%s)", self.host, self.port, reason)
+            for callback in list(self.on_disconnected):
+                await self._run_callback(callback, reason)
+        return "lost"
+
+    async def _login(self, manager: _OneShotManager) -> bool:
+        deadline = self.action_timeout_s
+        try:
+            outcome = await asyncio.wait_for(asyncio.shield(manager.attempt), deadline)
+        except asyncio.TimeoutError as exc:
+            raise AmiError(f"connecting to {self.host}:{self.port} timed out") from exc
+        if isinstance(outcome, BaseException):
+            raise AmiError(f"cannot connect to {self.host}:{self.port}: {outcome}")
+        if outcome is None:
+            raise AmiError("panoramisk sent no Login (no username configured)")
+        try:
+            response = await asyncio.wait_for(asyncio.shield(outcome), deadline)
+        except asyncio.TimeoutError as exc:
+            raise AmiError(f"no answer to Login from {self.host}:{self.port}") from exc
+        if not response.success:
+            raise AmiAuthError(f"Asterisk refused login for user {self.username!r}: {response.get('Message', 'no reason')}")
+        return True
+
+    async def _liveness(self) -> None:
+        """Ping with a deadline: a socket that stays open but never answers is dead."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.ping_interval_s)
+            started = loop.time()
+            try:
+                await self.action("Ping", timeout_s=self.ping_timeout_s)
+            except (AmiError, asyncio.TimeoutError):
+                self.stats.ping_failures += 1
+                log.warning("AMI: no Ping reply within %.1f s; dropping the connection", self.ping_timeout_s)
+                self.last_error = "ping timeout"
+                self.abort_connection()
+                self._lost.set()
+                return
+            self.stats.last_ping_rtt_ms = (loop.time() - started) * 1000
+
+    async def _run_callback(self, callback: Callable[..., Awaitable[None]], *args: Any) -> None:
+        try:
+            await callback(*args)
+        except Exception:
+            log.exception("AMI: connection callback failed")
+
+    # ----------------------------------------------------------------- actions
+    async def action(self, name: str, *, timeout_s: float | None = None, **fields: Any) -> AmiMessage:
+        """Send one action and return its response; raise ``AmiError`` on ``Response: Error``."""
+        result = await self._send(name, fields, as_list=False, timeout_s=timeout_s)
+        message = _to_message(result if not isinstance(result, list) else result[0])
+        if message.get("Response").lower() == "error":
+            raise AmiError(f"{name} failed: {message.get('Message', 'error')}")
+        return message
+
+    async def action_list(self, name: str, *, timeout_s: float | None = None, **fields: Any) -> list[AmiMessage]:
+        """Send an action answered by an event list (``CoreShowChannels`` … ``…Complete``).
+
+        Returns the list events, without the initial response and the completion event.
+        """
+        # as_list=None lets panoramisk detect "EventList: start"; with as_list=True a single
+        # "Response: Error" would never resolve the future.
+        result = await self._send(name, fields, as_list=None, timeout_s=timeout_s)
+        items = result if isinstance(result, list) else [result]
+        messages = [_to_message(item) for item in items]
+        if messages and messages[0].get("Response").lower() == "error":
+            raise AmiError(f"{name} failed: {messages[0].get('Message', 'error')}")
+        return [m for m in messages if m.name and not m.name.endswith("Complete") and not m.get("Response")]
+
+    async def _send(self, name: str, fields: Mapping[str, Any], *, as_list: bool | None, timeout_s: float | None) -> Any:
+        manager = self._manager
+        if manager is None or not self.connected or manager.protocol is None:
+            raise AmiNotConnected(f"not connected to AMI at {self.host}:{self.port}")
+        payload: dict[str, Any] = {"Action": name}
+        for key, value in fields.items():
+            payload[key] = value if isinstance(value, (list, tuple)) else str(value)
+        future = manager.protocol.send(payload, as_list=as_list)
+        try:
+            return await asyncio.wait_for(future, timeout_s or self.action_timeout_s)
+        except asyncio.TimeoutError as exc:
+            raise AmiError(f"no answer to {name} within {timeout_s or self.action_timeout_s:.1f} s") from exc
+
+    # ----------------------------------------------------------------- events
+    def _dispatch(self, _manager: Any, raw: Any) -> None:
+        """The only panoramisk callback: must never raise (it would drop the socket)."""
+        try:
+            message = _to_message(raw)
+            self.stats.events += 1
+            name = message.name
+            for subscriber in self._subscribers:
+                if subscriber.patterns and name not in subscriber.patterns:
+                    continue
+                try:
+                    subscriber.queue.put_nowait(message)
+                except asyncio.QueueFull:
+                    subscriber.dropped += 1
+                    self.stats.dropped_events += 1
+        except Exception:  # pragma: no cover - defensive: never break the connection
+            log.exception("AMI: failed to dispatch an event")
+
+    def subscribe(self, *event_names: str) -> "AmiSubscription":
+        """Receive events (all, or only the named ones) from now on."""
+        subscriber = _Subscriber(asyncio.Queue(self.subscriber_queue_size), tuple(event_names))
+        self._subscribers.append(subscriber)
+        return AmiSubscription(self, subscriber)
+
+    def _unsubscribe(self, subscriber: _Subscriber) -> None:
+        with contextlib.suppress(ValueError):
+            self._subscribers.remove(subscriber)
+
+
+@dataclass
+class AmiSubscription:
+    """An async iterator of events; ``close()`` (or ``async with``) stops delivery."""
+
+    client: AmiClient
+    subscriber: _Subscriber
+
+    def __aiter__(self) -> AsyncIterator[AmiMessage]:
+        return self
+
+    async def __anext__(self) -> AmiMessage:
+        return await self.subscriber.queue.get()
+
+    async def get(self, timeout_s: float | None = None) -> AmiMessage:
+        return await asyncio.wait_for(self.subscriber.queue.get(), timeout_s)
+
+    def close(self) -> None:
+        self.client._unsubscribe(self.subscriber)
+
+    async def __aenter__(self) -> "AmiSubscription":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,189 @@
+"""What the routing core hands back: decisions to carry out and facts to record.
+
+The core never touches Asterisk or the event store.  Every call into :class:`Router`
+returns a list of these plain, immutable dataclasses in the order they happened:
+
+* a :class:`Decision` asks the engine to *do* something over AMI (ring an agent, stop
+  ringing, take a call out of the queue);
+* a :class:`Notification` reports a fact the engine turns into an
+  :class:`acd.metrics.events.Event` — ``EVENT_TYPE`` names the event type, and the
+  fields carry that event's ``data`` (``at`` becomes the event's ``ts``).
+
+``at`` is the moment the fact happened, which for timer-driven outcomes is the timer's
+deadline rather than the (slightly later) time ``advance`` was called, so the log does
+not depend on timer jitter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+class Outcome:
+    """Anything the router returns."""
+
+    __slots__ = ()
+    EVENT_TYPE: ClassVar[str | None] = None
+
+
+class Decision(Outcome):
+    """Something the engine must carry out."""
+
+    __slots__ = ()
+
+
+class Notification(Outcome):
+    """Something that happened, for the event log, the live figures and MQTT."""
+
+    __slots__ = ()
+
+
+# --- decisions -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RingAgent(Decision):
+    """Ring ``endpoint`` for ``call_id``; also the fact ``call.agent_ringing``.
+
+    If the agent does not answer within ``timeout_s`` the router gives up by itself
+    (``advance``) and returns :class:`CancelRing`.
+    """
+
+    EVENT_TYPE: ClassVar[str | None] = "call.agent_ringing"
+    call_id: str
+    agent_id: str
+    endpoint: str
+    queue: str
+    waited_s: float
+    timeout_s: float
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CancelRing(Decision):
+    """Stop ringing ``endpoint``: ring timeout, caller gone, agent paused/logged out, or call moved."""
+
+    call_id: str
+    agent_id: str
+    endpoint: str
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallTimedOut(Decision):
+    """The call reached its queue's ``max_wait_s`` with no overflow queue: it leaves routing.
+
+    The engine sends it on to the dialplan's fallback (voicemail, callback offer, ...).
+    """
+
+    EVENT_TYPE: ClassVar[str | None] = "call.ended"
+    call_id: str
+    queue: str
+    waited_s: float
+    at: float
+
+
+# --- notifications -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CallQueued(Notification):
+    EVENT_TYPE: ClassVar[str | None] = "call.queued"
+    call_id: str
+    queue: str
+    priority: int
+    skills: tuple[str, ...]
+    wait_origin: float
+    at: float
+    attached: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CallRequeued(Notification):
+    """Back in the queue at its old place (same ``wait_origin``) after the agent could not take it."""
+
+    EVENT_TYPE: ClassVar[str | None] = "call.requeued"
+    call_id: str
+    queue: str
+    reason: str  # "ring-no-answer" | "agent-paused" | "agent-logout"
+    wait_origin: float
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallOverflowed(Notification):
+    """The call left ``from_queue`` for ``to_queue``; it is now offered there, keeping its wait."""
+
+    EVENT_TYPE: ClassVar[str | None] = "call.overflowed"
+    call_id: str
+    from_queue: str
+    to_queue: str
+    waited_s: float
+    reason: str  # "max-wait" | "expansion" | "supervisor"
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RingNoAnswer(Notification):
+    EVENT_TYPE: ClassVar[str | None] = "call.ring_no_answer"
+    call_id: str
+    agent_id: str
+    queue: str
+    rang_s: float
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallAnswered(Notification):
+    EVENT_TYPE: ClassVar[str | None] = "call.answered"
+    call_id: str
+    agent_id: str
+    queue: str
+    waited_s: float  # from wait_origin to the agent's answer
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallAbandoned(Notification):
+    EVENT_TYPE: ClassVar[str | None] = "call.abandoned"
+    call_id: str
+    queue: str
+    waited_s: float
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallCompleted(Notification):
+    EVENT_TYPE: ClassVar[str | None] = "call.completed"
+    call_id: str
+    agent_id: str
+    queue: str
+    talk_s: float
+    hold_s: float
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStateChanged(Notification):
+    """``previous`` -> ``state``; ``call_id``/``queue`` name the call a ring, talk or wrap-up belongs to."""
+
+    EVENT_TYPE: ClassVar[str | None] = "agent.state"
+    agent_id: str
+    state: str
+    previous: str
+    reason: str
+    at: float
+    call_id: str | None = None
+    queue: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored(Notification):
+    """An input that contradicts what the router knows; the engine logs it and carries on."""
+
+    reason: str
+    at: float
+    call_id: str | None = None
+    agent_id: str | None = None

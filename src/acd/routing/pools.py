@@ -1,0 +1,121 @@
+"""Ordered pools with O(log n) insert and O(1) amortised removal, for the routing hot path.
+
+A routing decision must not scan every agent or every waiting call.  Each pool is a
+binary heap whose entries carry a *token*; an entry is live only while its owner still
+holds that token.  Removing an owner from every pool it sits in is therefore just
+"change the token" — the dead entries are dropped when they reach the top, and a pool
+compacts itself when dead entries outnumber live ones, so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+from heapq import heapify, heappop, heappush
+from typing import Any, Generic, Protocol, TypeVar
+
+_COMPACT_MIN = 64
+
+
+class Tokened(Protocol):
+    token: int
+
+
+class TimerOwner(Protocol):
+    timer_token: int
+
+
+T = TypeVar("T", bound=Tokened)
+O = TypeVar("O", bound=TimerOwner)
+
+
+class Pool(Generic[T]):
+    """Heap of ``(*sort_key, token, owner)`` entries; the smallest live entry is the best."""
+
+    __slots__ = ("heap", "stale")
+
+    def __init__(self) -> None:
+        self.heap: list[tuple[Any, ...]] = []
+        self.stale = 0
+
+    def push(self, key: tuple[Any, ...], owner: T) -> None:
+        """Add ``owner`` under its current token; ``key`` must be unique among live entries."""
+        heappush(self.heap, (*key, owner.token, owner))
+
+    def top(self) -> tuple[Any, ...] | None:
+        """The best live entry (the owner is ``entry[-1]``), or None."""
+        heap = self.heap
+        while heap:
+            entry = heap[0]
+            if entry[-1].token == entry[-2]:
+                return entry
+            heappop(heap)
+            self.stale -= 1
+        return None
+
+    def forget_one(self) -> None:
+        """Record that one entry just went stale (its owner changed token)."""
+        self.stale += 1
+        if self.stale > _COMPACT_MIN and self.stale * 2 > len(self.heap):
+            self.heap = [entry for entry in self.heap if entry[-1].token == entry[-2]]
+            heapify(self.heap)
+            self.stale = 0
+
+    def live(self) -> list[T]:
+        """Every live owner, best first (for views and invariant checks; O(n log n))."""
+        return [entry[-1] for entry in sorted(entry for entry in self.heap if entry[-1].token == entry[-2])]
+
+    def __len__(self) -> int:
+        return len(self.heap) - self.stale
+
+
+class Timers(Generic[O]):
+    """One heap of deadlines for every call and agent; an owner has at most one live deadline.
+
+    ``owner.timer_token`` is 0 when the owner has no deadline, else the token of its live entry.
+    """
+
+    __slots__ = ("heap", "stale", "_seq")
+
+    def __init__(self) -> None:
+        self.heap: list[tuple[float, int, int, O]] = []
+        self.stale = 0
+        self._seq = 0
+
+    def schedule(self, at: float, owner: O) -> None:
+        """Set ``owner``'s only deadline to ``at``, replacing any earlier one."""
+        self.cancel(owner)
+        self._seq += 1
+        owner.timer_token = self._seq
+        heappush(self.heap, (at, self._seq, self._seq, owner))
+
+    def cancel(self, owner: O) -> None:
+        if owner.timer_token:
+            owner.timer_token = 0
+            self.stale += 1
+            if self.stale > _COMPACT_MIN and self.stale * 2 > len(self.heap):
+                self.heap = [entry for entry in self.heap if entry[3].timer_token == entry[2]]
+                heapify(self.heap)
+                self.stale = 0
+
+    def next_at(self) -> float | None:
+        heap = self.heap
+        while heap:
+            at, _, token, owner = heap[0]
+            if owner.timer_token == token:
+                return at
+            heappop(heap)
+            self.stale -= 1
+        return None
+
+    def pop_due(self, now: float) -> tuple[float, O] | None:
+        """The earliest live deadline at or before ``now`` (and forget it), or None."""
+        heap = self.heap
+        while heap and heap[0][0] <= now:
+            at, _, token, owner = heappop(heap)
+            if owner.timer_token == token:
+                owner.timer_token = 0
+                return at, owner
+            self.stale -= 1
+        return None
+
+    def __len__(self) -> int:
+        return len(self.heap) - self.stale
