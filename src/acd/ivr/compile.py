@@ -45,27 +45,58 @@ class CompileContext:
         self.problems.append(self.doc.problem(path, f"{label}: {message}", key=key))
 
 
-def compile_node(schema: s._Node, name: str, ctx: CompileContext) -> m.Node | None:
+def precheck_node(kind: str, raw: dict[str, Any], name: str, ctx: CompileContext) -> dict[str, Any]:
+    """Checks made on the raw mapping, so they run even when pydantic rejects another field.
+
+    Returns values computed on the way (the parsed schedule) for ``compile_node``.
+    """
+    base = ("nodes", name)
+    found: dict[str, Any] = {}
+    if kind == "menu" and isinstance(raw.get("keys"), dict):
+        for key in raw["keys"]:
+            if len(key) != 1 or key not in m.DTMF_KEYS:
+                ctx.error(base + ("keys", key), f"'{key}' is not a phone key; use one of 0-9, * or # (one key each)", key=True)
+    if kind == "schedule":
+        found["schedule"] = _schedule_of(raw, base, ctx)
+    return found
+
+
+def compile_node(schema: s._Node, name: str, ctx: CompileContext, found: dict[str, Any]) -> m.Node | None:
     before = len(ctx.problems)
-    compiler: Callable[[Any, str, tuple[str, ...], CompileContext], m.Node | None] = _COMPILERS[type(schema)]
-    node = compiler(schema, name, ("nodes", name), ctx)
+    compiler: Callable[[Any, str, tuple[str, ...], CompileContext, dict[str, Any]], m.Node | None] = _COMPILERS[type(schema)]
+    node = compiler(schema, name, ("nodes", name), ctx, found)
     return node if len(ctx.problems) == before else None
 
 
-def _play(sc: s.PlaySchema, name: str, base: tuple[str, ...], ctx: CompileContext) -> m.Node:
+def raw_targets(kind: str, raw: dict[str, Any]) -> list[tuple[tuple[str | int, ...], Any]]:
+    """(path, target) for every same-flow reference in a raw node, valid or not."""
+    refs: list[tuple[tuple[str | int, ...], Any]] = [
+        ((field_name,), raw[field_name])
+        for field_name in ("next", "fallback", "open", "closed", "holiday", "default")
+        if field_name in raw
+    ]
+    if kind == "menu" and isinstance(raw.get("keys"), dict):
+        refs += [(("keys", key), target) for key, target in raw["keys"].items()]
+    if kind == "branch" and isinstance(raw.get("cases"), list):
+        refs += [
+            (("cases", index, "next"), case["next"])
+            for index, case in enumerate(raw["cases"])
+            if isinstance(case, dict) and "next" in case
+        ]
+    return refs
+
+
+def _play(sc: s.PlaySchema, name: str, base: tuple[str, ...], ctx: CompileContext, found: dict[str, Any]) -> m.Node:
     return m.PlayNode(name, sc.prompt, sc.interruptible, sc.next)
 
 
-def _menu(sc: s.MenuSchema, name: str, base: tuple[str, ...], ctx: CompileContext) -> m.Node:
-    for key in sc.keys:
-        if len(key) != 1 or key not in m.DTMF_KEYS:
-            ctx.error(base + ("keys", key), f"'{key}' is not a phone key; use one of 0-9, * or # (one key each)", key=True)
+def _menu(sc: s.MenuSchema, name: str, base: tuple[str, ...], ctx: CompileContext, found: dict[str, Any]) -> m.Node:
     return m.MenuNode(
         name, sc.prompt, tuple(sc.keys.items()), sc.timeout, sc.retries, sc.invalid, sc.no_input, sc.fallback
     )
 
 
-def _collect(sc: s.CollectSchema, name: str, base: tuple[str, ...], ctx: CompileContext) -> m.Node:
+def _collect(sc: s.CollectSchema, name: str, base: tuple[str, ...], ctx: CompileContext, found: dict[str, Any]) -> m.Node:
     if sc.min_digits > sc.max_digits:
         ctx.error(base + ("min_digits",), f"min_digits ({sc.min_digits}) is larger than max_digits ({sc.max_digits})")
     pattern = None
@@ -109,21 +140,31 @@ def _compile_regex(text: str, path: tuple[str | int, ...], ctx: CompileContext) 
     return None
 
 
-def _schedule(sc: s.ScheduleSchema, name: str, base: tuple[str, ...], ctx: CompileContext) -> m.Node:
-    if not _timezone_exists(sc.timezone):
-        ctx.error(base + ("timezone",), f"unknown timezone '{sc.timezone}'; use a name like America/Santiago")
+def _schedule(sc: s.ScheduleSchema, name: str, base: tuple[str, ...], ctx: CompileContext, found: dict[str, Any]) -> m.Node:
+    return m.ScheduleNode(name, found["schedule"], sc.open, sc.closed, sc.holiday or sc.closed, sc.holiday is not None)
+
+
+def _schedule_of(raw: dict[str, Any], base: tuple[str, ...], ctx: CompileContext) -> Schedule:
+    """Hours, timezone and holidays; wrong types are left to pydantic, wrong values reported here."""
+    timezone = raw.get("timezone", "America/Santiago")
+    if isinstance(timezone, str) and not _timezone_exists(timezone):
+        ctx.error(base + ("timezone",), f"unknown timezone '{timezone}'; use a name like America/Santiago")
     week: list[list[TimeRange]] = [[] for _ in range(7)]
     given_by: dict[int, str] = {}
-    for day_spec, texts in sc.hours.items():
+    hours = raw.get("hours")
+    for day_spec, texts in (hours.items() if isinstance(hours, dict) else ()):
         days = parse_weekdays(day_spec)
         if isinstance(days, str):
             ctx.error(base + ("hours", day_spec), days, key=True)
             continue
         spans: list[TimeRange] = []
-        for index, text in enumerate(texts):
+        items = list(enumerate(texts)) if isinstance(texts, list) else [(None, texts)]
+        for index, text in items:
+            if not isinstance(text, str):
+                continue
             parsed = parse_ranges(text)
             if isinstance(parsed, str):
-                ctx.error(base + ("hours", day_spec, index), parsed)
+                ctx.error(base + ("hours", day_spec) + (() if index is None else (index,)), parsed)
             else:
                 spans.extend(parsed)
         for day in days:
@@ -132,9 +173,9 @@ def _schedule(sc: s.ScheduleSchema, name: str, base: tuple[str, ...], ctx: Compi
                 break
             given_by[day] = day_spec
             week[day].extend(spans)
-    holidays = _holidays(sc.holidays, base + ("holidays",), ctx)
-    schedule = Schedule(sc.timezone, tuple(tuple(sorted(day, key=lambda r: r.start)) for day in week), holidays)
-    return m.ScheduleNode(name, schedule, sc.open, sc.closed, sc.holiday or sc.closed, sc.holiday is not None)
+    holidays = _holidays(raw.get("holidays"), base + ("holidays",), ctx)
+    zone = timezone if isinstance(timezone, str) else "UTC"
+    return Schedule(zone, tuple(tuple(sorted(day, key=lambda r: r.start)) for day in week), holidays)
 
 
 def _timezone_exists(name: str) -> bool:
@@ -198,7 +239,7 @@ def _holiday_file(name: str, path: tuple[str | int, ...], ctx: CompileContext) -
     return frozenset(days)
 
 
-def _branch(sc: s.BranchSchema, name: str, base: tuple[str, ...], ctx: CompileContext) -> m.Node:
+def _branch(sc: s.BranchSchema, name: str, base: tuple[str, ...], ctx: CompileContext, found: dict[str, Any]) -> m.Node:
     on = sc.on
     if on.startswith("channel:"):
         if not on[len("channel:"):].strip():
@@ -232,7 +273,7 @@ def _branch(sc: s.BranchSchema, name: str, base: tuple[str, ...], ctx: CompileCo
     return m.BranchNode(name, on, tuple(cases), sc.default)
 
 
-def _set(sc: s.SetSchema, name: str, base: tuple[str, ...], ctx: CompileContext) -> m.Node:
+def _set(sc: s.SetSchema, name: str, base: tuple[str, ...], ctx: CompileContext, found: dict[str, Any]) -> m.Node:
     for variable, template in sc.variables.items():
         if not _VARIABLE.match(variable):
             ctx.error(base + ("variables", variable), f"'{variable}' is not a variable name (letters, digits and '_')", key=True)
@@ -246,7 +287,7 @@ def _check_template(template: str, path: tuple[str | int, ...], ctx: CompileCont
         ctx.error(path, problem)
 
 
-def _queue(sc: s.QueueSchema, name: str, base: tuple[str, ...], ctx: CompileContext) -> m.Node:
+def _queue(sc: s.QueueSchema, name: str, base: tuple[str, ...], ctx: CompileContext, found: dict[str, Any]) -> m.Node:
     if sc.queue is None and sc.skills is None:
         ctx.error(base, "give the ACD a 'queue' name or the 'skills' the call needs")
     attach: list[tuple[str, str]] = []
@@ -272,16 +313,16 @@ def _queue(sc: s.QueueSchema, name: str, base: tuple[str, ...], ctx: CompileCont
     return m.QueueNode(name, sc.queue, tuple(sc.skills or ()), sc.priority, tuple(attach), sc.prompt, sc.fallback)
 
 
-def _transfer(sc: s.TransferSchema, name: str, base: tuple[str, ...], ctx: CompileContext) -> m.Node:
+def _transfer(sc: s.TransferSchema, name: str, base: tuple[str, ...], ctx: CompileContext, found: dict[str, Any]) -> m.Node:
     _check_template(sc.to, base + ("to",), ctx)
     return m.TransferNode(name, sc.to, sc.prompt)
 
 
-def _message(sc: s.MessageSchema, name: str, base: tuple[str, ...], ctx: CompileContext) -> m.Node:
+def _message(sc: s.MessageSchema, name: str, base: tuple[str, ...], ctx: CompileContext, found: dict[str, Any]) -> m.Node:
     return m.MessageNode(name, sc.prompt)
 
 
-def _survey(sc: s.SurveySchema, name: str, base: tuple[str, ...], ctx: CompileContext) -> m.Node:
+def _survey(sc: s.SurveySchema, name: str, base: tuple[str, ...], ctx: CompileContext, found: dict[str, Any]) -> m.Node:
     seen: set[str] = set()
     for index, question in enumerate(sc.questions):
         if question.name in seen:
@@ -291,11 +332,11 @@ def _survey(sc: s.SurveySchema, name: str, base: tuple[str, ...], ctx: CompileCo
     return m.SurveyNode(name, sc.prompt, questions, sc.timeout, sc.retries, sc.invalid, sc.no_input, sc.next)
 
 
-def _goto(sc: s.GotoSchema, name: str, base: tuple[str, ...], ctx: CompileContext) -> m.Node:
+def _goto(sc: s.GotoSchema, name: str, base: tuple[str, ...], ctx: CompileContext, found: dict[str, Any]) -> m.Node:
     return m.GotoNode(name, sc.flow, sc.node)
 
 
-def _hangup(sc: s.HangupSchema, name: str, base: tuple[str, ...], ctx: CompileContext) -> m.Node:
+def _hangup(sc: s.HangupSchema, name: str, base: tuple[str, ...], ctx: CompileContext, found: dict[str, Any]) -> m.Node:
     return m.HangupNode(name)
 
 

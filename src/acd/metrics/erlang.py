@@ -441,7 +441,8 @@ def _erlang_a_kernel(agents: int, traffic: float, g: float, tau: float) -> tuple
         within = _negbin_upper_tail(agents / g + 1.0, -g * tau, p.size)
         sl = p_idle + float(np.sum(answered_after_wait * within))
     occ = traffic * p_answered / agents if agents > 0 else 0.0
-    return p_wait, p_abandon, min(sl, 1.0), asa, min(occ, 1.0)
+    # Sums of probabilities may land an ulp outside [0, 1]; the quantities cannot.
+    return min(p_wait, 1.0), min(p_abandon, 1.0), min(sl, 1.0), asa, min(occ, 1.0)
 
 
 # ------------------------------------------------------------------------------ results

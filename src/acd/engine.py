@@ -1,0 +1,191 @@
+"""The engine: wires the adapters to the cores and owns lifecycle and shutdown.
+
+Start order: event sinks → FastAGI listener → AMI (connects in the background, so a
+slow Asterisk never blocks IVR calls).  Shutdown order on SIGTERM/SIGINT: stop taking
+new calls, let calls in progress finish their current step (or hand them back to the
+dialplan when the grace period ends), close AMI, then flush every sink, so nothing
+stored is lost on a clean stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable, Protocol
+
+from acd.asterisk.ami import AmiClient
+from acd.asterisk.fastagi import FastAgiServer, RouteRegistry
+from acd.metrics.events import Event
+from acd.settings import Settings
+
+log = logging.getLogger("acd.engine")
+
+
+class EventSink(Protocol):
+    """Anything that takes events: the SQLite store, the MQTT publisher, a test list."""
+
+    def append(self, event: Event) -> None: ...
+
+
+class ClosableSink(EventSink, Protocol):
+    async def close(self) -> None: ...
+
+
+@dataclass
+class EventBus:
+    """Fans every event out to the sinks; a failing sink is logged, never fatal."""
+
+    sinks: list[EventSink] = field(default_factory=list)
+    failures: int = 0
+
+    def emit(self, event: Event) -> None:
+        for sink in self.sinks:
+            try:
+                sink.append(event)
+            except Exception:
+                self.failures += 1
+                log.exception("event sink %s failed on %s", type(sink).__name__, event.type)
+
+    async def close(self) -> None:
+        for sink in self.sinks:
+            close = getattr(sink, "close", None)
+            if close is not None:
+                try:
+                    await close()
+                except Exception:
+                    log.exception("closing event sink %s failed", type(sink).__name__)
+
+
+@dataclass
+class MemorySink:
+    """Keeps events in a list (tests, the demo's summary)."""
+
+    events: list[Event] = field(default_factory=list)
+
+    def append(self, event: Event) -> None:
+        self.events.append(event)
+
+    def of_type(self, *types: str) -> list[Event]:
+        return [event for event in self.events if event.type in types]
+
+
+Component = Callable[["Engine"], Awaitable[None]]
+
+
+class Engine:
+    """One running acd: FastAGI + AMI + whatever components are plugged in."""
+
+    def __init__(self, settings: Settings, *, routes: RouteRegistry | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.routes = routes or RouteRegistry()
+        self.bus = EventBus()
+        self.fastagi = FastAgiServer(
+            self.routes,
+            host=settings.agi.host,
+            port=settings.agi.port,
+            header_timeout_s=settings.agi.header_timeout_s,
+            read_timeout_s=settings.agi.read_timeout_s,
+            max_header_bytes=settings.agi.max_header_bytes,
+            max_connections=settings.agi.max_connections,
+        )
+        secret = settings.ami.secret.get_secret_value() if settings.ami.secret else ""
+        self.ami = AmiClient(
+            host=settings.ami.host,
+            port=settings.ami.port,
+            username=settings.ami.username,
+            secret=secret,
+            ping_interval_s=settings.ami.ping_interval_s,
+            ping_timeout_s=settings.ami.ping_timeout_s,
+            reconnect_initial_s=settings.ami.reconnect_initial_s,
+            reconnect_max_s=settings.ami.reconnect_max_s,
+            action_timeout_s=settings.ami.action_timeout_s,
+        )
+        self.ami.on_connected.append(self._ami_connected)
+        self.ami.on_disconnected.append(self._ami_disconnected)
+        self._startup: list[Component] = []
+        self._shutdown: list[Component] = []
+        self._background: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+        self.started = False
+
+    # ------------------------------------------------------------ composition
+    def on_startup(self, component: Component) -> None:
+        self._startup.append(component)
+
+    def on_shutdown(self, component: Component) -> None:
+        self._shutdown.append(component)
+
+    def spawn(self, coroutine: Awaitable[None], name: str) -> None:
+        """A background task that lives as long as the engine; its crash is logged."""
+        task = asyncio.ensure_future(coroutine)
+        task.set_name(name)
+        task.add_done_callback(self._background_done)
+        self._background.append(task)
+
+    def _background_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task %s crashed: %r", task.get_name(), task.exception())
+
+    def emit(self, type_: str, **fields: object) -> None:
+        self.bus.emit(Event(type=type_, ts=self.clock(), **fields))  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        for component in self._startup:
+            await component(self)
+        await self.fastagi.start()
+        if self.settings.ami.secret is None:
+            log.warning("AMI secret not set (ACD_AMI_SECRET); AMI features stay off")
+        else:
+            await self.ami.start()
+        self.started = True
+        self.emit("engine.started", data={"site": self.settings.site})
+        log.info("engine started (site %s)", self.settings.site)
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    async def wait_stopped(self) -> None:
+        await self._stopping.wait()
+
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """Graceful stop: no new calls, calls in progress get ``grace_s`` to finish a step."""
+        log.info("engine stopping: no new calls; %d call(s) in progress", self.fastagi.active_sessions)
+        await self.fastagi.close(grace_s=grace_s)
+        for component in reversed(self._shutdown):
+            try:
+                await component(self)
+            except Exception:
+                log.exception("shutdown step failed")
+        for task in self._background:
+            task.cancel()
+        for task in self._background:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.ami.close()
+        self.emit("engine.stopped", data={"site": self.settings.site})
+        await self.bus.close()
+        log.info("engine stopped")
+
+    async def _ami_connected(self) -> None:
+        self.emit("ami.connected", data={"host": self.settings.ami.host, "port": self.settings.ami.port})
+
+    async def _ami_disconnected(self, reason: str) -> None:
+        self.emit("ami.disconnected", data={"reason": reason})
+
+
+async def run_until_signalled(engine: Engine, grace_s: float = 10.0) -> int:
+    """Start, wait for SIGTERM/SIGINT, stop gracefully; return the process exit code."""
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, engine.request_stop)
+    await engine.start()
+    await engine.wait_stopped()
+    await engine.stop(grace_s=grace_s)
+    return 0

@@ -1,0 +1,176 @@
+"""Measure routing decision latency on a synthetic centre (``acd bench routing``).
+
+Two decisions matter on a live system: an agent becomes free and must get the best
+waiting call, and a call arrives and must get the best free agent.  The benchmark
+fills the queues to the requested backlog, then alternates the two, timing each router
+call with ``perf_counter_ns``.  Due timers are applied (untimed) before each measured
+call so every sample is one decision, not a batch of expansion steps.  Objects built
+during setup are frozen out of the garbage collector's young generations, as a
+long-running engine's configuration would be; collections during the run still count.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import os
+import platform
+import random
+from dataclasses import dataclass, field
+from time import perf_counter_ns
+from typing import Any
+
+from acd.routing.decisions import Outcome, RingAgent
+from acd.routing.router import Router
+from acd.routing.synthetic import synthetic_config
+
+STEP_S = 0.005  # simulated time between two measured decisions
+
+
+@dataclass(frozen=True, slots=True)
+class LatencySummary:
+    count: int
+    p50_us: float
+    p99_us: float
+    max_us: float
+    rang: int  # decisions that rang an agent
+
+    @classmethod
+    def of(cls, samples_ns: list[int], rang: int) -> "LatencySummary":
+        ordered = sorted(samples_ns)
+
+        def rank(q: float) -> float:
+            return ordered[max(0, math.ceil(q * len(ordered)) - 1)] / 1000.0 if ordered else 0.0
+
+        return cls(len(ordered), rank(0.50), rank(0.99), ordered[-1] / 1000.0 if ordered else 0.0, rang)
+
+
+@dataclass(frozen=True, slots=True)
+class BenchResult:
+    agents: int
+    skills: int
+    queues: int
+    waiting_target: int
+    waiting_at_start: int
+    waiting_at_end: int
+    seed: int
+    overall: LatencySummary
+    by_kind: dict[str, LatencySummary]
+    machine: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        def summary(item: LatencySummary) -> dict[str, Any]:
+            return {"decisions": item.count, "p50_us": item.p50_us, "p99_us": item.p99_us, "max_us": item.max_us, "rang_agent": item.rang}
+
+        return {
+            "agents": self.agents,
+            "skills": self.skills,
+            "queues": self.queues,
+            "waiting_target": self.waiting_target,
+            "waiting_at_start": self.waiting_at_start,
+            "waiting_at_end": self.waiting_at_end,
+            "seed": self.seed,
+            **summary(self.overall),
+            "by_kind": {kind: summary(item) for kind, item in self.by_kind.items()},
+            "machine": self.machine,
+        }
+
+
+def machine_info() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                key, _, value = line.partition(":")
+                if key.strip() in ("model name", "Hardware", "Processor", "cpu model") and value.strip():
+                    cpu = value.strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "platform": platform.platform(),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+    }
+
+
+class _Driver:
+    """Plays a simple engine: answers every ring at once and remembers who is talking."""
+
+    def __init__(self, router: Router, seed: int) -> None:
+        self.router = router
+        self.rng = random.Random(seed)
+        self.queues = [queue.name for queue in router.config.queues]
+        self.talking: list[str] = []
+        self.now = 0.0
+        self.next_id = 0
+
+    def answer(self, outcomes: list[Outcome]) -> int:
+        rang = 0
+        for outcome in outcomes:
+            if isinstance(outcome, RingAgent):
+                rang += 1
+                self.router.agent_answered(self.now, outcome.agent_id, outcome.call_id)
+                self.talking.append(outcome.call_id)
+        return rang
+
+    def new_call_id(self) -> str:
+        self.next_id += 1
+        return f"c{self.next_id}"
+
+    def pop_talking(self) -> str:
+        index = self.rng.randrange(len(self.talking))
+        self.talking[index], self.talking[-1] = self.talking[-1], self.talking[index]
+        return self.talking.pop()
+
+
+def run_routing_bench(agents: int = 2000, skills: int = 64, waiting: int = 500, decisions: int = 20000, seed: int = 1) -> BenchResult:
+    config = synthetic_config(agents, skills, seed=seed)
+    router = Router(config)
+    driver = _Driver(router, seed)
+    for agent in config.agents:
+        router.agent_login(0.0, agent.id)
+    guard = agents + waiting * 20 + 100
+    while router.waiting_count() < waiting and guard > 0:
+        guard -= 1
+        driver.answer(router.call_arrived(0.0, driver.new_call_id(), driver.rng.choice(driver.queues)))
+    waiting_at_start = router.waiting_count()
+
+    samples: dict[str, list[int]] = {"agent_free": [], "call_arrival": []}
+    rang = {"agent_free": 0, "call_arrival": 0}
+    gc.collect()
+    gc.freeze()
+    try:
+        for index in range(decisions):
+            driver.now += STEP_S
+            driver.answer(router.advance(driver.now))
+            if index % 2 == 0 and driver.talking:
+                kind = "agent_free"
+                call_id = driver.pop_talking()
+                started = perf_counter_ns()
+                outcomes = router.call_completed(driver.now, call_id)
+                elapsed = perf_counter_ns() - started
+            else:
+                kind = "call_arrival"
+                call_id, queue = driver.new_call_id(), driver.rng.choice(driver.queues)
+                started = perf_counter_ns()
+                outcomes = router.call_arrived(driver.now, call_id, queue)
+                elapsed = perf_counter_ns() - started
+            samples[kind].append(elapsed)
+            rang[kind] += driver.answer(outcomes)
+    finally:
+        gc.unfreeze()
+    everything = samples["agent_free"] + samples["call_arrival"]
+    return BenchResult(
+        agents=agents,
+        skills=skills,
+        queues=len(config.queues),
+        waiting_target=waiting,
+        waiting_at_start=waiting_at_start,
+        waiting_at_end=router.waiting_count(),
+        seed=seed,
+        overall=LatencySummary.of(everything, sum(rang.values())),
+        by_kind={kind: LatencySummary.of(values, rang[kind]) for kind, values in samples.items()},
+        machine=machine_info(),
+    )

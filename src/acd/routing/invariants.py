@@ -1,0 +1,92 @@
+"""Consistency checks over the router's internal indexes.
+
+The hot path trusts its indexes (token-stamped pools, one timer per owner) instead of
+re-deriving them; these checks re-derive everything the slow way.  Property tests run
+them after every random event, and a debug endpoint can run them on a live engine.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from acd.routing.model import AgentState, CallState
+
+if TYPE_CHECKING:
+    from acd.routing.router import Router
+
+
+def _live(pool: Any) -> list[Any]:
+    return [entry[-1] for entry in pool.heap if entry[-1].token == entry[-2]]
+
+
+def check_router(router: "Router") -> list[str]:
+    problems: list[str] = []
+    clock = router._clock
+    calls = router._calls
+    call_places: Counter[str] = Counter()
+    for queue in router._queues.values():
+        live_in_queue = 0
+        for step, pool in enumerate(queue.call_pools):
+            live = _live(pool)
+            if len(live) != len(pool):
+                problems.append(f"queue {queue.name} step {step}: {len(pool)} counted, {len(live)} live")
+            live_in_queue += len(live)
+            for call in live:
+                call_places[call.id] += 1
+                if calls.get(call.id) is not call:
+                    problems.append(f"queue {queue.name}: pool holds call {call.id} the router no longer routes")
+                elif call.queue is not queue or call.step != step or call.state is not CallState.WAITING:
+                    problems.append(f"call {call.id} sits in {queue.name} step {step} but says {call.queue.name} step {call.step} {call.state.value}")
+        if live_in_queue != queue.waiting:
+            problems.append(f"queue {queue.name}: waiting={queue.waiting} but {live_in_queue} calls in its pools")
+        for level, pool in queue.agent_pools:
+            live_agents = _live(pool)
+            if len(live_agents) != len(pool):
+                problems.append(f"queue {queue.name} level {level}: {len(pool)} counted, {len(live_agents)} live")
+            for agent in live_agents:
+                if agent.state is not AgentState.AVAILABLE:
+                    problems.append(f"agent {agent.id} is {agent.state.value} but still in {queue.name}'s pool")
+    for call in calls.values():
+        places = call_places.get(call.id, 0)
+        if call.state is CallState.WAITING:
+            if places != 1:
+                problems.append(f"waiting call {call.id} is in {places} pools (expected exactly one)")
+            if call.agent is not None:
+                problems.append(f"waiting call {call.id} still points at agent {call.agent.id}")
+            if call.queue.exit_due(call.entered, clock):
+                problems.append(f"waiting call {call.id} is past its queue's exit time")
+            elif call.step != call.queue.step_at(call.entered, clock):
+                problems.append(f"waiting call {call.id} is at step {call.step}, due step {call.queue.step_at(call.entered, clock)}")
+            elif (agent := router._best_agent(call.queue, call.queue.step_min[call.step])) is not None:
+                problems.append(f"waiting call {call.id} has eligible agent {agent.id} sitting available")
+        else:
+            if places:
+                problems.append(f"{call.state.value} call {call.id} is still in a pool")
+            agent = call.agent
+            expected = AgentState.RESERVED if call.state is CallState.RINGING else AgentState.ON_CALL
+            if agent is None or agent.call is not call or agent.state is not expected:
+                problems.append(f"{call.state.value} call {call.id} is not held by a {expected.value} agent")
+    holders: Counter[str] = Counter()
+    for agent in router._agents.values():
+        in_pools = sum(1 for _queue, _level, pool in agent.entries if agent.token and any(e[-1] is agent and e[-2] == agent.token for e in pool.heap))
+        if agent.state is AgentState.AVAILABLE:
+            if not agent.token or in_pools != len(agent.entries):
+                problems.append(f"available agent {agent.id} is in {in_pools} of its {len(agent.entries)} pools")
+            if agent.call is not None:
+                problems.append(f"available agent {agent.id} still holds call {agent.call.id}")
+        elif agent.token:
+            problems.append(f"{agent.state.value} agent {agent.id} still has an availability token")
+        if agent.state in (AgentState.RESERVED, AgentState.ON_CALL):
+            if agent.call is None or calls.get(agent.call.id) is not agent.call:
+                problems.append(f"{agent.state.value} agent {agent.id} holds no routed call")
+            else:
+                holders[agent.call.id] += 1
+        if agent.state in (AgentState.RESERVED, AgentState.WRAP_UP) and not agent.timer_token:
+            problems.append(f"{agent.state.value} agent {agent.id} has no deadline")
+        if agent.state in (AgentState.LOGGED_OUT, AgentState.PAUSED) and agent.call is not None:
+            problems.append(f"{agent.state.value} agent {agent.id} still holds call {agent.call.id}")
+    for call_id, count in holders.items():
+        if count > 1:
+            problems.append(f"call {call_id} is held by {count} agents")
+    return problems
