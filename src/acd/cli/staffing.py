@@ -253,7 +253,12 @@ def _describe(r: Staffing, p: _Params) -> str:
     model = "Erlang A" if p.patience_s is not None else "Erlang C"
     lines = [f"traffic                {r.traffic_erlangs:.2f} Erlangs ({p.calls:g} calls in {p.interval_s:g} s, AHT {p.aht_s:g} s)"]
     if p.agents is None:
-        lines.append(f"agents required        {r.agents}  ({model}, {_pct(p.target)} within {p.threshold_s:g} s)")
+        goal = f"{model}, {_pct(p.target)} within {p.threshold_s:g} s"
+        if p.max_occupancy is not None:
+            goal += f", occupancy <= {_pct(p.max_occupancy)}"
+        if p.max_abandonment is not None:
+            goal += f", abandonment <= {_pct(p.max_abandonment)}"
+        lines.append(f"agents required        {r.agents}  ({goal})")
     else:
         verdict = "meets" if r.service_level >= p.target else "misses"
         lines.append(f"agents                 {r.agents}  ({model}; {verdict} the {_pct(p.target)} target)")

@@ -85,7 +85,7 @@ _LOG_NEGLIGIBLE = 46.0
 # much slack so that 8.5 Erlangs on 10 agents counts as exactly 85 %.
 _OCCUPANCY_SLACK = 1e-12
 # ceil(N / (1 − shrinkage)) would turn 14 / 0.7 = 20.000000000000004 into 21.
-_SHRINKAGE_SLACK = 1e-9
+_SHRINKAGE_SLACK = 0.0
 
 
 # --------------------------------------------------------------------------- validation

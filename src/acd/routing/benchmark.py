@@ -102,6 +102,8 @@ class _Driver:
         self.router = router
         self.rng = random.Random(seed)
         self.queues = [queue.name for queue in router.config.queues]
+        # Load in proportion to staffing, as a centre plans it: no queue is starved by design.
+        self.weights = [len(router.config.eligible_agents(queue)) or 1 for queue in router.config.queues]
         self.talking: list[str] = []
         self.now = 0.0
         self.next_id = 0
@@ -114,6 +116,9 @@ class _Driver:
                 self.router.agent_answered(self.now, outcome.agent_id, outcome.call_id)
                 self.talking.append(outcome.call_id)
         return rang
+
+    def pick_queue(self) -> str:
+        return self.rng.choices(self.queues, self.weights)[0]
 
     def new_call_id(self) -> str:
         self.next_id += 1
@@ -134,7 +139,7 @@ def run_routing_bench(agents: int = 2000, skills: int = 64, waiting: int = 500, 
     guard = agents + waiting * 20 + 100
     while router.waiting_count() < waiting and guard > 0:
         guard -= 1
-        driver.answer(router.call_arrived(0.0, driver.new_call_id(), driver.rng.choice(driver.queues)))
+        driver.answer(router.call_arrived(0.0, driver.new_call_id(), driver.pick_queue()))
     waiting_at_start = router.waiting_count()
 
     samples: dict[str, list[int]] = {"agent_free": [], "call_arrival": []}
@@ -153,7 +158,7 @@ def run_routing_bench(agents: int = 2000, skills: int = 64, waiting: int = 500, 
                 elapsed = perf_counter_ns() - started
             else:
                 kind = "call_arrival"
-                call_id, queue = driver.new_call_id(), driver.rng.choice(driver.queues)
+                call_id, queue = driver.new_call_id(), driver.pick_queue()
                 started = perf_counter_ns()
                 outcomes = router.call_arrived(driver.now, call_id, queue)
                 elapsed = perf_counter_ns() - started

@@ -362,6 +362,13 @@ class Router:
             dict(call.attached),
         )
 
+    def waiting_count(self, queue: str | None = None) -> int:
+        """Calls waiting (not ringing) in ``queue``, or in all queues; O(1) per queue."""
+        if queue is not None:
+            runtime = self._queues.get(queue)
+            return runtime.waiting if runtime is not None else 0
+        return sum(runtime.waiting for runtime in self._queues.values())
+
     def waiting(self, queue: str) -> list[CallView]:
         """Calls waiting in ``queue``, head first (for position announcements); O(n log n)."""
         runtime = self._queues.get(queue)
