@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 import json
 import sys
@@ -59,7 +60,7 @@ def test_shrinkage_and_patience_add_their_keys(capsys: pytest.CaptureFixture[str
         "abandonment_rate",
         "scheduled_agents",
     }
-    expected = required_agents(100, 1800, 180, 25, 0.75, shrinkage=0.3, patience_s=120)
+    expected = required_agents(100, 1800, 180, 25, 0.75, shrinkage=0.3, patience_s=120, max_abandonment=0.05)
     assert data["agents"] == expected.agents
     assert data["scheduled_agents"] == expected.scheduled_agents
     assert data["abandonment_rate"] == pytest.approx(expected.abandonment_rate, rel=1e-12)
@@ -115,6 +116,8 @@ def test_table_output_reads_like_a_report(capsys: pytest.CaptureFixture[str]) ->
         (["--agents", "2.5"], "--agents"),
         (["--max-abandonment", "0.05"], "--patience"),
         (["--json", "--format", "csv"], "--json"),
+        (["--format", "xml"], "--format"),
+        (["--agents", "5", "--patience", "1e9"], "patience"),
         (["--chart", "x.png"], "--chart"),
     ],
 )
@@ -154,7 +157,7 @@ def test_forecast_as_json_matches_one_off_runs(capsys: pytest.CaptureFixture[str
     assert code == 0
     rows = json.loads(out)
     assert len(rows) == 4
-    third = required_agents(164.5, 1800, 205, 25, 0.75, patience_s=150)
+    third = required_agents(164.5, 1800, 205, 25, 0.75, patience_s=150, max_abandonment=0.05)
     assert rows[2]["agents"] == third.agents
     assert rows[2]["abandonment_rate"] == pytest.approx(third.abandonment_rate, rel=1e-12)
     assert set(rows[0]) == {
@@ -194,8 +197,9 @@ def test_forecast_cannot_be_mixed_with_single_interval_inputs(capsys: pytest.Cap
 
 
 def test_chart_is_a_png_rendered_headless(capsys: pytest.CaptureFixture[str], forecast_file: Path, tmp_path: Path) -> None:
+    assert importlib.util.find_spec("matplotlib") is not None, "matplotlib must be installed for tests: it is in the [test] extra"
     chart = tmp_path / "plan.png"
-    code, out, err = run(capsys, "staffing", "--forecast", str(forecast_file), "--shrinkage", "0.3", "--chart", str(chart))
+    code, _, err = run(capsys, "staffing", "--forecast", str(forecast_file), "--shrinkage", "0.3", "--chart", str(chart))
     assert (code, err) == (0, "")
     data = chart.read_bytes()
     assert data.startswith(b"\x89PNG\r\n\x1a\n")
@@ -221,3 +225,13 @@ def test_chart_into_missing_directory_is_bad_input(capsys: pytest.CaptureFixture
     code, _, err = run(capsys, "staffing", "--forecast", str(forecast_file), "--chart", str(tmp_path / "no" / "plan.png"))
     assert code == 2
     assert "does not exist" in err
+
+
+def test_patience_without_cap_staffs_to_the_contract_abandonment_limit(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "staffing", "--calls", "9800", "--interval-seconds", "1800", "--aht", "180", "--patience", "120", "--json")
+    assert code == 0
+    data = json.loads(out)
+    uncapped = required_agents(9800, 1800, 180, 25, 0.75, patience_s=120)
+    assert data["abandonment_rate"] <= 0.05
+    assert uncapped.abandonment_rate > 0.05  # what the cap protects against
+    assert data["agents"] > uncapped.agents

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from acd.metrics.erlang import erlang_a, erlang_c_figures, required_agents
+from acd.metrics.erlang import QueueTooLongError, erlang_a, erlang_c_figures, required_agents
 
 from .reference import erlang_a_chain
 
@@ -92,6 +93,15 @@ def test_required_agents_with_patience_respects_abandonment_cap() -> None:
     assert fewer.abandonment_rate is not None and fewer.abandonment_rate > 0.01
 
 
+def test_endless_patience_in_overload_is_refused_but_staffing_still_works() -> None:
+    # 10 Erlangs on 5 agents with callers who practically never hang up: the queue
+    # would hold ~1e7 callers, so the chain is refused with a clear error ...
+    with pytest.raises(QueueTooLongError, match="patience"):
+        erlang_a(5, 10.0, AHT, 1e9, 25)
+    # ... while the search simply treats such head-counts as missing the target.
+    assert required_agents(100, 1800, AHT, 25, 0.75, patience_s=1e9).agents == required_agents(100, 1800, AHT, 25, 0.75).agents
+
+
 def test_patience_is_validated() -> None:
     with pytest.raises(ValueError, match="patience_s"):
         erlang_a(5, 4.0, AHT, 0, 20)
@@ -108,7 +118,7 @@ def test_patience_is_validated() -> None:
 def test_erlang_a_service_level_never_drops_when_an_agent_is_added(traffic: float, patience: float, threshold: float) -> None:
     start = max(0, math.floor(traffic) - 5)
     figs = [erlang_a(n, traffic, AHT, patience, threshold) for n in range(start, start + 25)]
-    for fewer, more in zip(figs, figs[1:]):
+    for fewer, more in itertools.pairwise(figs):
         assert more.service_level >= fewer.service_level - 1e-12
         assert more.abandonment_rate <= fewer.abandonment_rate + 1e-12  # type: ignore[operator]
     for fig in figs:

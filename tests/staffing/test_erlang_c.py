@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from fractions import Fraction
 
@@ -113,7 +114,8 @@ def test_occupancy_cap_adds_agents_and_accepts_the_exact_boundary() -> None:
 
 
 def test_shrinkage_rounds_up_but_not_on_floating_point_noise() -> None:
-    assert scheduled_agents(14, 0.3) == 20  # 14 / 0.7 is 20.000000000000004 in binary
+    assert scheduled_agents(21, 0.3) == 30  # 21 / (1 - 0.3) is 30.000000000000004 in binary
+    assert scheduled_agents(9, 0.55) == 20
     assert scheduled_agents(13, 0.3) == 19
     assert scheduled_agents(13, 0.0) == 13
     assert required_agents(100, 1800, 180, 20, 0.75, shrinkage=0.3).scheduled_agents == 19
@@ -163,7 +165,7 @@ def test_vectorised_erlang_matches_scalar_bit_for_bit() -> None:
 def test_service_level_never_drops_when_an_agent_is_added(traffic: float, aht: float, threshold: float) -> None:
     start = max(0, math.floor(traffic) - 2)
     levels = [service_level(n, traffic, aht, threshold) for n in range(start, start + 40)]
-    assert all(b >= a for a, b in zip(levels, levels[1:]))
+    assert all(b >= a for a, b in itertools.pairwise(levels))
 
 
 @FAST

@@ -51,10 +51,10 @@ def run_routing(args: argparse.Namespace) -> int:
     out.write(f"routing bench: {result['agents']} agents, {result['skills']} skills, {result['queues']} queues, seed {result['seed']}\n")
     out.write(f"waiting calls: target {result['waiting_target']}, at start {result['waiting_at_start']}, at end {result['waiting_at_end']}\n")
     out.write(f"machine: {machine['cpu']}, {machine['cores']} cores, {machine['python']}, {machine['platform']}\n\n")
-    out.write(f"{'decision':<14}{'count':>8}{'rang':>8}{'p50_us':>10}{'p99_us':>10}{'max_us':>10}\n")
+    out.write(f"{'decision':<20}{'count':>8}{'rang':>8}{'p50_us':>10}{'p99_us':>10}{'max_us':>10}\n")
     rows = [(kind, item) for kind, item in result["by_kind"].items()] + [("all", {k: result[k] for k in ("decisions", "rang_agent", "p50_us", "p99_us", "max_us")})]
     for kind, item in rows:
-        out.write(f"{kind:<14}{item['decisions']:>8}{item['rang_agent']:>8}{item['p50_us']:>10.1f}{item['p99_us']:>10.1f}{item['max_us']:>10.1f}\n")
+        out.write(f"{kind:<20}{item['decisions']:>8}{item['rang_agent']:>8}{item['p50_us']:>10.1f}{item['p99_us']:>10.1f}{item['max_us']:>10.1f}\n")
     verdict = "meets" if result["p99_us"] < 1000 else "MISSES"
     out.write(f"\np99 {result['p99_us']:.1f} us {verdict} the 1 ms goal\n")
     return 0

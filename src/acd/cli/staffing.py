@@ -29,6 +29,9 @@ from acd.metrics.erlang import Staffing, erlang_c_figures, required_agents, staf
 from acd.metrics.forecast import ForecastError, plan_forecast, read_forecast
 
 PROG = "acd staffing"
+_FORMATS = ("table", "csv", "json")
+#: The tender's abandonment limit from month 3 on; the default cap when --patience is given.
+CONTRACT_MAX_ABANDONMENT = 0.05
 
 
 class _UsageError(Exception):
@@ -59,13 +62,13 @@ def register(subparsers: Any) -> None:
     goal.add_argument("--agents", metavar="N", help="report the figures for this many agents instead of the requirement")
     goal.add_argument("--patience", metavar="SECONDS", help="mean caller patience: use Erlang A (abandonment)")
     goal.add_argument("--max-occupancy", metavar="FRACTION", help="cap on agent occupancy, e.g. 0.85")
-    goal.add_argument("--max-abandonment", metavar="FRACTION", help="cap on the abandonment rate (needs --patience), e.g. 0.05")
+    goal.add_argument("--max-abandonment", metavar="FRACTION", help="cap on the abandonment rate (needs --patience; default 0.05, the contract's limit)")
     goal.add_argument("--shrinkage", metavar="FRACTION", help="share of rostered time not on the phones, e.g. 0.3")
     many = parser.add_argument_group("forecast")
     many.add_argument("--forecast", metavar="FILE.csv", help="CSV with a header row and columns: interval start (ISO), calls, AHT")
     many.add_argument("--chart", metavar="FILE.png", help="also draw the plan as a PNG (needs matplotlib)")
     out = parser.add_argument_group("output")
-    out.add_argument("--format", choices=("table", "csv", "json"), help="output format (default table)")
+    out.add_argument("--format", metavar="{table,csv,json}", help="output format (default table)")
     out.add_argument("--json", action="store_true", help="same as --format json")
     parser.set_defaults(handler=run)
 
@@ -137,9 +140,15 @@ class _Params:
         )
         if self.max_abandonment is not None and self.patience_s is None:
             raise _UsageError("--max-abandonment needs --patience (Erlang C has no abandonment)")
+        if self.patience_s is not None and self.max_abandonment is None:
+            # Without a cap, impatient callers "help" the service level by hanging up; staff
+            # to the contract's abandonment limit unless told otherwise.
+            self.max_abandonment = CONTRACT_MAX_ABANDONMENT
         self.shrinkage_given = args.shrinkage is not None
         shrinkage = _fraction(args.shrinkage, "--shrinkage", low_open=False, high_open=True, meaning="share of rostered time lost")
         self.shrinkage: float = shrinkage or 0.0
+        if args.format not in (None, *_FORMATS):
+            raise _UsageError(f"--format must be one of {', '.join(_FORMATS)}, got {args.format!r}")
         if args.json and args.format not in (None, "json"):
             raise _UsageError(f"--json contradicts --format {args.format}")
         self.format: str = "json" if args.json else (args.format or "table")
@@ -327,7 +336,10 @@ def _table(plan: Sequence[Staffing], starts: list[str], calls: list[float], ahts
             row.append(_pct(fig.abandonment_rate))
         body.append(row)
     widths = [max(len(h), *(len(r[i]) for r in body)) for i, h in enumerate(headers)]
-    fmt = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
+
+    def fmt(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
     lines = [fmt(headers), "  ".join("-" * w for w in widths)] + [fmt(r) for r in body]
     total = sum(f.agents for f in plan)
     lines.append(f"peak {max(f.agents for f in plan)} agents; {total} agent-intervals over {len(plan)} intervals")
@@ -362,7 +374,7 @@ def _write_chart(path: Path, starts: Sequence[Any], interval_s: float, plan: Seq
     mids = [s + timedelta(seconds=interval_s / 2) for s in starts]
     ax2.plot(mids, [100 * f.service_level for f in plan], "o", color="tab:green", markersize=3, label="service level")
     ax2.axhline(100 * p.target, color="tab:green", linestyle=":", linewidth=1)
-    ax2.set_ylim(0, 100)
+    ax2.set_ylim(0, 105)
     ax2.set_ylabel(f"% answered within {p.threshold_s:g} s")
     model = "Erlang A" if p.patience_s is not None else "Erlang C"
     ax.set_title(f"Staffing plan ({model}, target {100 * p.target:g} % in {p.threshold_s:g} s)")

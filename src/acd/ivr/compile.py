@@ -25,6 +25,9 @@ from acd.yamlpos import PositionedDocument, Problem, describe_found
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+MISSING = b"\0missing"
+
+
 @dataclass
 class Dependency:
     """A file a flow reads besides itself (a holiday calendar); part of the flow version."""
@@ -212,6 +215,7 @@ def _holiday_file(name: str, path: tuple[str | int, ...], ctx: CompileContext) -
     except OSError as exc:
         reason = "not found" if isinstance(exc, FileNotFoundError) else (exc.strerror or "unreadable")
         ctx.error(path, f"holiday file '{name}' {reason} (looked for {file})")
+        ctx.dependencies.append(Dependency(file, MISSING))  # so creating it later is noticed
         return frozenset()
     ctx.dependencies.append(Dependency(file, content))
     doc, problems = load_yaml_bytes(content, str(file))

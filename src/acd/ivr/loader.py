@@ -105,7 +105,7 @@ def _build(doc: PositionedDocument, file: Path, ctx: CompileContext, name: str) 
     try:
         header = FlowSchema.model_validate(data)
     except ValidationError as exc:
-        ctx.problems.extend(pydantic_problems(doc, exc))
+        ctx.problems.extend(schema_problems(doc, exc))
     nodes: dict[str, m.Node] = {}
     raw_nodes = data.get("nodes")
     if isinstance(raw_nodes, dict):
@@ -152,10 +152,36 @@ def _load_node(doc: PositionedDocument, name: str, raw: Any, ctx: CompileContext
     try:
         schema = NODE_SCHEMAS[kind].model_validate(raw)
     except ValidationError as exc:
-        ctx.problems.extend(pydantic_problems(doc, exc, prefix=path))
+        ctx.problems.extend(schema_problems(doc, exc, prefix=path))
         return None
     node = compile_node(schema, name, ctx, found)
     return node if len(ctx.problems) == before else None
+
+
+class _Errors:
+    def __init__(self, errors: list[Any]) -> None:
+        self._errors = errors
+
+    def errors(self, include_url: bool = False) -> list[Any]:
+        return self._errors
+
+
+def schema_problems(doc: PositionedDocument, error: ValidationError, prefix: tuple[str | int, ...] = ()) -> list[Problem]:
+    """``pydantic_problems``, except that a missing field points at the name of its mapping.
+
+    The mapping's own key (``hola:``) is where an editor should jump to add the field,
+    rather than the mapping's first value.
+    """
+    errors = error.errors(include_url=False)
+    problems = pydantic_problems(doc, _Errors([e for e in errors if e["type"] != "missing"]), prefix=prefix)
+    for item in errors:
+        if item["type"] != "missing":
+            continue
+        loc = tuple(prefix) + tuple(part for part in item["loc"] if not (isinstance(part, str) and part.startswith("function-")))
+        parent = loc[:-1]
+        label = ".".join(str(part) for part in loc)
+        problems.append(doc.problem(parent, f"{label}: required field is missing", key=parent in doc.key_positions))
+    return problems
 
 
 def _did_you_mean(word: str, choices: Iterable[str]) -> str:

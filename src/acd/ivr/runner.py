@@ -81,7 +81,7 @@ class FlowRunner:
         flows: FlowSource | None = None,
         max_steps: int = DEFAULT_MAX_STEPS,
     ) -> None:
-        self.emit = emit or (lambda event: None)
+        self.emit: Emit = emit if emit is not None else (lambda event: None)
         self.clock = clock
         self.handoff = handoff
         self.flows = flows
@@ -131,13 +131,13 @@ class _Call:
 
     # -- events -------------------------------------------------------------------------
 
-    def emit(self, kind: str, **data: Any) -> None:
+    def emit(self, event_type: str, /, **data: Any) -> None:
         payload = {"flow": self.flow.name, "flow_version": self.flow.version, "node": self.node, **data}
         try:
-            event = Event(type=kind, ts=self.runner.clock(), call_id=self.channel.call_id, data=payload)  # type: ignore[arg-type]
+            event = Event(type=event_type, ts=self.runner.clock(), call_id=self.channel.call_id, data=payload)  # type: ignore[arg-type]
             self.runner.emit(event)
         except Exception:  # an event sink failing must not drop the call
-            log.exception("could not emit %s for call %s", kind, getattr(self.channel, "call_id", "?"))
+            log.exception("could not emit %s for call %s", event_type, getattr(self.channel, "call_id", "?"))
 
     def input(self, kind: str, digits: str = "") -> None:
         self.emit("ivr.input", kind=kind, digits=digits)

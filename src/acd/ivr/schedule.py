@@ -143,10 +143,17 @@ class Schedule:
         return "closed"
 
     def describe(self) -> str:
+        """``mon-thu 09:00-18:00; fri 09:00-17:00 (America/Santiago)``: equal neighbours grouped."""
         parts = []
-        for index, spans in enumerate(self.hours):
-            if spans:
-                parts.append(f"{DAY_ABBREVIATIONS[index]} {', '.join(str(s) for s in spans)}")
+        day = 0
+        while day < 7:
+            last = day
+            while last + 1 < 7 and self.hours[last + 1] == self.hours[day]:
+                last += 1
+            if self.hours[day]:
+                days = DAY_ABBREVIATIONS[day] + (f"-{DAY_ABBREVIATIONS[last]}" if last > day else "")
+                parts.append(f"{days} {', '.join(str(s) for s in self.hours[day])}")
+            day = last + 1
         text = "; ".join(parts) or "always closed"
         if self.holidays:
             text += f"; {len(self.holidays)} holidays"

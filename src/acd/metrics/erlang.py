@@ -54,6 +54,7 @@ from numpy.typing import ArrayLike, NDArray
 __all__ = [
     "MAX_AGENTS",
     "MAX_QUEUE_STATES",
+    "QueueTooLongError",
     "Staffing",
     "average_speed_of_answer",
     "erlang_a",
@@ -84,11 +85,15 @@ _LOG_NEGLIGIBLE = 46.0
 # Occupancy caps such as 0.85 are not exact binary fractions; A/N is compared with this
 # much slack so that 8.5 Erlangs on 10 agents counts as exactly 85 %.
 _OCCUPANCY_SLACK = 1e-12
-# ceil(N / (1 − shrinkage)) would turn 14 / 0.7 = 20.000000000000004 into 21.
-_SHRINKAGE_SLACK = 0.0
+# ceil(N / (1 − shrinkage)) would turn 21 / (1 − 0.3) = 30.000000000000004 into 31.
+_SHRINKAGE_SLACK = 1e-9
 
 
 # --------------------------------------------------------------------------- validation
+
+
+class QueueTooLongError(ValueError):
+    """Erlang A would need more than :data:`MAX_QUEUE_STATES` queue states."""
 
 
 def _require_finite(name: str, value: float) -> float:
@@ -169,7 +174,7 @@ def scheduled_agents(agents: int, shrinkage: float) -> int:
     Shrinkage (breaks, training, absence) removes that fraction of rostered time, so the
     roster needs ``ceil(N / (1 − shrinkage))``.  The quotient is rounded to the nearest
     integer first when it is within 1e-9 of it, because binary floating point turns
-    e.g. 14 / 0.7 into 20.000000000000004, and rostering 21 people for 20 seats is a
+    e.g. 21 / (1 − 0.3) into 30.000000000000004, and rostering 31 people for 30 seats is a
     real cost.
     """
     agents = _check_agents(agents)
@@ -332,7 +337,7 @@ def _queue_log_weights(agents: int, traffic: float, g: float) -> NDArray[np.floa
     best = 0.0
     start = 1
     peak = max(0.0, (traffic - agents) / g)
-    size = int(min(MAX_QUEUE_STATES, max(256.0, 2.0 * peak + 64.0 * math.sqrt(traffic / g + 1.0))))
+    size = int(min(MAX_QUEUE_STATES, 256.0 + 2.0 * peak))  # doubled below until the tail is negligible
     while True:
         j = np.arange(start, start + size, dtype=np.float64)
         seg = last + np.cumsum(log_a - np.log(agents + j * g))
@@ -344,7 +349,7 @@ def _queue_log_weights(agents: int, traffic: float, g: float) -> NDArray[np.floa
         if ratio < 1.0 and last + math.log(ratio / (1.0 - ratio)) < best - _LOG_NEGLIGIBLE:
             break
         if start > MAX_QUEUE_STATES:
-            raise ValueError(
+            raise QueueTooLongError(
                 f"Erlang A needs more than {MAX_QUEUE_STATES:,} queue states: patience is too long "
                 "compared with the AHT for such an overloaded interval (use Erlang C or a shorter patience)"
             )
@@ -558,7 +563,7 @@ def required_agents_array(
         raise ValueError("traffic must be finite and >= 0 Erlangs")
     if aht.size and (not np.all(np.isfinite(aht)) or np.any(aht <= 0)):
         raise ValueError("aht_s must be finite and > 0")
-    thr = np.float64(_check_threshold(threshold_s))
+    thr = np.asarray(_check_threshold(threshold_s), dtype=np.float64)
     target = _check_target(target)
     max_occupancy = _check_fraction_cap("max_occupancy", max_occupancy)
     floor_occ = np.array([_min_agents_for_occupancy(float(x), max_occupancy) for x in a.ravel()], dtype=np.int64).reshape(a.shape)
@@ -614,7 +619,14 @@ def _required_agents_a(
         return erlang_a(n, traffic, aht_s, patience_s, threshold_s)
 
     def ok(n: int) -> bool:
-        return _meets_a(figures(n), target, max_occupancy, max_abandonment)
+        try:
+            return _meets_a(figures(n), target, max_occupancy, max_abandonment)
+        except QueueTooLongError:
+            if n < traffic:
+                # Millions of callers queue ahead on average: waits are astronomically
+                # longer than any threshold, so the target is certainly missed.
+                return False
+            raise
 
     if traffic == 0.0:
         return figures(0)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -108,7 +109,7 @@ def read_forecast(path: str | Path) -> Forecast:
     name = str(path)
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
-            rows = [(line, row) for line, row in _numbered_rows(handle)]
+            rows = _numbered_rows(handle)
     except FileNotFoundError:
         raise ForecastError(name, None, "no such file") from None
     except IsADirectoryError:
@@ -163,9 +164,9 @@ def read_forecast(path: str | Path) -> Forecast:
     return Forecast(name, tuple(starts), np.array(calls), np.array(ahts), tuple(lines))
 
 
-def _numbered_rows(handle: object) -> list[tuple[int, list[str]]]:
+def _numbered_rows(handle: Iterable[str]) -> list[tuple[int, list[str]]]:
     """Non-blank CSV rows with the line number on which each starts."""
-    reader = csv.reader(handle)  # type: ignore[arg-type]
+    reader = csv.reader(handle)
     out: list[tuple[int, list[str]]] = []
     line = 1
     for row in reader:

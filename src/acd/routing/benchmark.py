@@ -1,9 +1,11 @@
 """Measure routing decision latency on a synthetic centre (``acd bench routing``).
 
 Two decisions matter on a live system: an agent becomes free and must get the best
-waiting call, and a call arrives and must get the best free agent.  The benchmark
-fills the queues to the requested backlog, then alternates the two, timing each router
-call with ``perf_counter_ns``.  Due timers are applied (untimed) before each measured
+waiting call, and a call arrives and must get the best free agent.  The benchmark fills
+the queues to the requested backlog and alternates the two there ("busy": freed agents
+take waiting calls, arrivals queue), then does the same in a centre with every agent
+free ("quiet": each arrival chooses among many agents), timing each router call with
+``perf_counter_ns``.  Due timers are applied (untimed) before each measured
 call so every sample is one decision, not a batch of expansion steps.  Objects built
 during setup are frozen out of the garbage collector's young generations, as a
 long-running engine's configuration would be; collections during the run still count.
@@ -102,7 +104,7 @@ class _Driver:
         self.router = router
         self.rng = random.Random(seed)
         self.queues = [queue.name for queue in router.config.queues]
-        # Load in proportion to staffing, as a centre plans it: no queue is starved by design.
+        # Load in proportion to staffing, as a centre plans it, so the backlog stays spread out.
         self.weights = [len(router.config.eligible_agents(queue)) or 1 for queue in router.config.queues]
         self.talking: list[str] = []
         self.now = 0.0
@@ -130,52 +132,67 @@ class _Driver:
         return self.talking.pop()
 
 
-def run_routing_bench(agents: int = 2000, skills: int = 64, waiting: int = 500, decisions: int = 20000, seed: int = 1) -> BenchResult:
-    config = synthetic_config(agents, skills, seed=seed)
-    router = Router(config)
-    driver = _Driver(router, seed)
-    for agent in config.agents:
-        router.agent_login(0.0, agent.id)
-    guard = agents + waiting * 20 + 100
-    while router.waiting_count() < waiting and guard > 0:
-        guard -= 1
-        driver.answer(router.call_arrived(0.0, driver.new_call_id(), driver.pick_queue()))
-    waiting_at_start = router.waiting_count()
+def _measure(router: Router, driver: _Driver, decisions: int, waiting: int, phase: str, samples: dict[str, list[int]], rang: dict[str, int]) -> None:
+    """Alternate "agent frees up" and "call arrives", steering the backlog towards ``waiting``."""
+    for index in range(decisions):
+        driver.now += STEP_S
+        driver.answer(router.advance(driver.now))
+        backlog = router.waiting_count()
+        free_agent = driver.talking and (backlog >= waiting if waiting else index % 2 == 0)
+        if free_agent:
+            call_id = driver.pop_talking()
+            started = perf_counter_ns()
+            outcomes = router.call_completed(driver.now, call_id)
+            elapsed = perf_counter_ns() - started
+        else:
+            call_id, queue = driver.new_call_id(), driver.pick_queue()
+            started = perf_counter_ns()
+            outcomes = router.call_arrived(driver.now, call_id, queue)
+            elapsed = perf_counter_ns() - started
+        kind = f"{'agent_free' if free_agent else 'call_arrival'}/{phase}"
+        samples.setdefault(kind, []).append(elapsed)
+        rang[kind] = rang.get(kind, 0) + driver.answer(outcomes)
 
-    samples: dict[str, list[int]] = {"agent_free": [], "call_arrival": []}
-    rang = {"agent_free": 0, "call_arrival": 0}
+
+def run_routing_bench(agents: int = 2000, skills: int = 64, waiting: int = 500, decisions: int = 20000, seed: int = 1) -> BenchResult:
+    """Time ``decisions`` decisions: half in a busy centre (``waiting`` calls queued, every
+    agent talking), half in a quiet one (every agent free, so each arrival picks among many)."""
+    config = synthetic_config(agents, skills, seed=seed)
+    samples: dict[str, list[int]] = {}
+    rang: dict[str, int] = {}
+
+    busy = Router(config)
+    driver = _Driver(busy, seed)
+    for agent in config.agents:
+        busy.agent_login(0.0, agent.id)
+    guard = agents + waiting * 20 + 100
+    while busy.waiting_count() < waiting and guard > 0:
+        guard -= 1
+        driver.answer(busy.call_arrived(0.0, driver.new_call_id(), driver.pick_queue()))
+    waiting_at_start = busy.waiting_count()
+
+    quiet = Router(config)
+    quiet_driver = _Driver(quiet, seed + 1)
+    for agent in config.agents:
+        quiet.agent_login(0.0, agent.id)
+
     gc.collect()
     gc.freeze()
     try:
-        for index in range(decisions):
-            driver.now += STEP_S
-            driver.answer(router.advance(driver.now))
-            if index % 2 == 0 and driver.talking:
-                kind = "agent_free"
-                call_id = driver.pop_talking()
-                started = perf_counter_ns()
-                outcomes = router.call_completed(driver.now, call_id)
-                elapsed = perf_counter_ns() - started
-            else:
-                kind = "call_arrival"
-                call_id, queue = driver.new_call_id(), driver.pick_queue()
-                started = perf_counter_ns()
-                outcomes = router.call_arrived(driver.now, call_id, queue)
-                elapsed = perf_counter_ns() - started
-            samples[kind].append(elapsed)
-            rang[kind] += driver.answer(outcomes)
+        _measure(busy, driver, decisions - decisions // 2, waiting, "busy", samples, rang)
+        _measure(quiet, quiet_driver, decisions // 2, 0, "quiet", samples, rang)
     finally:
         gc.unfreeze()
-    everything = samples["agent_free"] + samples["call_arrival"]
+    everything = [sample for values in samples.values() for sample in values]
     return BenchResult(
         agents=agents,
         skills=skills,
         queues=len(config.queues),
         waiting_target=waiting,
         waiting_at_start=waiting_at_start,
-        waiting_at_end=router.waiting_count(),
+        waiting_at_end=busy.waiting_count(),
         seed=seed,
         overall=LatencySummary.of(everything, sum(rang.values())),
-        by_kind={kind: LatencySummary.of(values, rang[kind]) for kind, values in samples.items()},
+        by_kind={kind: LatencySummary.of(samples[kind], rang.get(kind, 0)) for kind in sorted(samples)},
         machine=machine_info(),
     )

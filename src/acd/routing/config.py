@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from acd.yamlpos import PositionedDocument, Problem, load_yaml_file, load_yaml_text, pydantic_problems, sorted_problems
 
-DEFAULT_SL_FORMULA = "answered_within/(offered-short_abandons)"
+DEFAULT_SL_FORMULA: Final = "answered_within/(offered-short_abandons)"
 SlFormula = Literal["answered_within/(offered-short_abandons)", "sl", "sl2"]
 SL_FORMULAS: tuple[str, ...] = SlFormula.__args__  # type: ignore[attr-defined]
 

@@ -32,12 +32,12 @@ def check_router(router: "Router") -> list[str]:
             if len(live) != len(pool):
                 problems.append(f"queue {queue.name} step {step}: {len(pool)} counted, {len(live)} live")
             live_in_queue += len(live)
-            for call in live:
-                call_places[call.id] += 1
-                if calls.get(call.id) is not call:
-                    problems.append(f"queue {queue.name}: pool holds call {call.id} the router no longer routes")
-                elif call.queue is not queue or call.step != step or call.state is not CallState.WAITING:
-                    problems.append(f"call {call.id} sits in {queue.name} step {step} but says {call.queue.name} step {call.step} {call.state.value}")
+            for pooled in live:
+                call_places[pooled.id] += 1
+                if calls.get(pooled.id) is not pooled:
+                    problems.append(f"queue {queue.name}: pool holds call {pooled.id} the router no longer routes")
+                elif pooled.queue is not queue or pooled.step != step or pooled.state is not CallState.WAITING:
+                    problems.append(f"call {pooled.id} sits in {queue.name} step {step} but says {pooled.queue.name} step {pooled.step} {pooled.state.value}")
         if live_in_queue != queue.waiting:
             problems.append(f"queue {queue.name}: waiting={queue.waiting} but {live_in_queue} calls in its pools")
         for level, pool in queue.agent_pools:

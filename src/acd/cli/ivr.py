@@ -1,0 +1,161 @@
+"""``acd ivr``: validate, show and graph IVR flows.
+
+Exit codes: 0 all valid / done, 1 problems found (or the output could not be made),
+2 bad usage such as a path that does not exist.  Problems print as
+``FILE:LINE:COL: message`` so editors and CI annotate the right line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from acd.ivr.loader import LoadedFile, load_flow_file
+from acd.ivr.render import GraphvizMissing, render_dot, render_image, render_tree
+from acd.ivr.sounds import default_sounds_dir
+from acd.ivr.validate import FlowPathError, collect_flow_files, flow_files_in, validate_paths
+
+DEFAULT_DIR = "ivr_flows"
+IMAGE_FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("ivr", help="IVR flows: validate, show, graph", description="Validate, show and graph IVR flows.")
+    commands = parser.add_subparsers(dest="ivr_command", metavar="SUBCOMMAND")
+    parser.set_defaults(handler=lambda args: _usage(parser))
+
+    validate = commands.add_parser("validate", help="check flow files; exit 1 when any problem is found")
+    validate.add_argument("paths", nargs="*", metavar="PATH", help=f"flow files or folders (default: {DEFAULT_DIR}/)")
+    sounds = validate.add_mutually_exclusive_group()
+    sounds.add_argument(
+        "--sounds",
+        metavar="DIR",
+        help="Asterisk sounds folder to check prompts against (default: $ACD_SOUNDS_DIR, else the lab's folder when present)",
+    )
+    sounds.add_argument("--no-sounds", action="store_true", help="do not check that prompts exist")
+    validate.add_argument("--json", action="store_true", help="print problems as a JSON list of {file, line, column, message}")
+    validate.set_defaults(handler=cmd_validate)
+
+    show = commands.add_parser("show", help="print a flow as a tree")
+    show.add_argument("flow", metavar="FLOW", help="flow name or path to a flow file")
+    show.add_argument("--dir", default=DEFAULT_DIR, help=f"folder to look the flow name up in (default: {DEFAULT_DIR})")
+    show.set_defaults(handler=cmd_show)
+
+    graph = commands.add_parser("graph", help="draw a flow (.dot, or .svg/.png with Graphviz)")
+    graph.add_argument("flow", metavar="FLOW", help="flow name or path to a flow file")
+    graph.add_argument("-o", "--output", required=True, metavar="FILE", help="output file: .dot, .svg, .png or .pdf")
+    graph.add_argument("--dir", default=DEFAULT_DIR, help=f"folder to look the flow name up in (default: {DEFAULT_DIR})")
+    graph.set_defaults(handler=cmd_graph)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"acd ivr: {message}", file=sys.stderr)
+    return code
+
+
+def _sounds_dir(args: argparse.Namespace) -> tuple[Path | None, str | None]:
+    """The sounds folder to use, or an error message."""
+    if args.no_sounds:
+        return None, None
+    if args.sounds is not None:
+        path = Path(args.sounds).expanduser()
+        return (path, None) if path.is_dir() else (None, f"--sounds {args.sounds}: not a folder")
+    path = default_sounds_dir()
+    if path is not None and not path.is_dir():
+        return None, f"ACD_SOUNDS_DIR={os.environ.get('ACD_SOUNDS_DIR')}: not a folder"
+    return path, None
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    paths = args.paths or [DEFAULT_DIR]
+    sounds, error = _sounds_dir(args)
+    if error:
+        return _fail(error)
+    try:
+        files = collect_flow_files(paths)
+    except FlowPathError as exc:
+        return _fail(str(exc))
+    if not files:
+        return _fail(f"no flow files (*.yaml, *.yml) in {', '.join(str(p) for p in paths)}")
+    report = validate_paths(files, sounds)
+    if args.json:
+        print(json.dumps([problem.as_dict() for problem in report.problems], ensure_ascii=False, indent=2))
+    else:
+        for problem in report.problems:
+            print(problem)
+    checked = f"prompts checked against {sounds}" if sounds else "prompts not checked (no sounds folder)"
+    if report.ok:
+        print(f"ok: {len(files)} flow file(s) valid; {checked}", file=sys.stderr)
+        return 0
+    bad = len({problem.file for problem in report.problems})
+    print(f"{len(report.problems)} problem(s) in {bad} file(s); {checked}", file=sys.stderr)
+    return 1
+
+
+def _find_flow(spec: str, directory: str) -> tuple[LoadedFile | None, str | None]:
+    """Load FLOW given as a path or as a flow name in ``directory``."""
+    path = Path(spec)
+    if path.is_file():
+        return load_flow_file(path), None
+    folder = Path(directory)
+    if not folder.is_dir():
+        return None, f"{spec}: not a file, and --dir {directory} is not a folder"
+    candidates = [load_flow_file(file) for file in flow_files_in(folder)]
+    for item in candidates:
+        if item.declared_name == spec:
+            return item, None
+    for item in candidates:
+        if item.path.stem == spec:
+            return item, None
+    known = ", ".join(sorted({item.declared_name for item in candidates if item.declared_name})) or "none"
+    return None, f"no flow named '{spec}' in {directory} (known: {known})"
+
+
+def _load_for_display(args: argparse.Namespace) -> tuple[Any, int | None]:
+    item, error = _find_flow(args.flow, args.dir)
+    if error or item is None:
+        return None, _fail(error or f"{args.flow}: not found")
+    if item.flow is None:
+        for problem in sorted(set(item.problems)):
+            print(problem, file=sys.stderr)
+        return None, _fail(f"{item.path} has problems; run 'acd ivr validate {item.path}'", 1)
+    return item.flow, None
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    flow, code = _load_for_display(args)
+    if code is not None:
+        return code
+    sys.stdout.write(render_tree(flow))
+    return 0
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    output = Path(args.output)
+    suffix = output.suffix.lower()
+    if suffix != ".dot" and suffix not in IMAGE_FORMATS:
+        return _fail(f"-o {args.output}: use a .dot, .svg, .png or .pdf file name")
+    flow, code = _load_for_display(args)
+    if code is not None:
+        return code
+    source = render_dot(flow)
+    try:
+        if suffix == ".dot":
+            output.write_text(source, encoding="utf-8")
+        else:
+            render_image(source, output, IMAGE_FORMATS[suffix])
+    except GraphvizMissing as exc:
+        return _fail(str(exc), 1)
+    except (OSError, RuntimeError) as exc:
+        return _fail(f"cannot write {output}: {exc}", 1)
+    print(f"wrote {output}", file=sys.stderr)
+    return 0

@@ -1,0 +1,467 @@
+"""The durable event log: every ``Event`` in one SQLite file, written in batches.
+
+Why batches: the routing core must never wait for a disk.  ``append()`` only puts the
+event in an in-memory list; a background task writes the list every
+``batch_interval_s`` (at most 1 s) in ONE transaction, so a busy contact center costs a
+handful of fsyncs per second instead of one per event.
+
+Durability contract (what a contract audit may rely on):
+
+* ``close()`` writes everything still pending, so a clean shutdown loses nothing.
+* If the process dies without closing (``kill -9``, OOM killer, segfault), what is lost is
+  at most the events appended during the last batch window: an event appended at time
+  *t* is committed by *t + batch_interval_s +* the time one flush takes (milliseconds).
+  Everything older is in the file, because each flush is a committed WAL transaction.
+* The database runs in WAL mode with ``synchronous=FULL``: a committed batch also
+  survives a power cut or kernel crash, not only a process crash (the price is one fsync
+  per batch, i.e. a few per second).
+* Appending the same event twice (same ``id``) stores it once, so replays are harmless.
+
+Schema changes are numbered migrations recorded in ``schema_version``; each runs in its
+own transaction, so a database is never left half-migrated.  A database written by a
+newer ``acd`` (higher version than this code knows) is refused and never touched, and so
+is a file that is not an SQLite database or not an ``acd`` event log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Iterable, Sequence
+
+import aiosqlite
+
+from acd.metrics.events import Event
+
+log = logging.getLogger(__name__)
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+DAY_S = 86400.0
+PLATFORM_TYPES = ("engine.started", "engine.stopped", "ami.connected", "ami.disconnected")
+
+# Each migration is a list of statements run in one transaction.  Never edit a released
+# migration: append a new one.
+MIGRATIONS: list[tuple[str, ...]] = [
+    (  # 1: the event log
+        """CREATE TABLE events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            ts REAL NOT NULL,
+            type TEXT NOT NULL,
+            call_id TEXT,
+            agent_id TEXT,
+            queue TEXT,
+            data TEXT NOT NULL,
+            schema_version INTEGER NOT NULL
+        )""",
+        "CREATE INDEX events_ts ON events (ts)",
+        "CREATE INDEX events_type_ts ON events (type, ts)",
+        "CREATE INDEX events_type_agent_ts ON events (type, agent_id, ts)",
+    ),
+    (  # 2: the incident log ("bitácora")
+        """CREATE TABLE incidents (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            start_ts REAL NOT NULL,
+            end_ts REAL NOT NULL,
+            text TEXT NOT NULL,
+            created_ts REAL NOT NULL,
+            CHECK (end_ts > start_ts)
+        )""",
+        "CREATE INDEX incidents_span ON incidents (start_ts, end_ts)",
+    ),
+]
+
+
+def latest_version() -> int:
+    return len(MIGRATIONS)
+
+
+class StoreError(Exception):
+    """The database cannot be used; the message is one line meant for an operator."""
+
+
+class MissingDatabaseError(StoreError):
+    pass
+
+
+class CorruptDatabaseError(StoreError):
+    pass
+
+
+class NewerSchemaError(StoreError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """One entry of the incident log: something that affected service from ``start`` to ``end``."""
+
+    id: int
+    start: float
+    end: float
+    text: str
+    created: float
+
+    def overlaps(self, start: float, end: float) -> bool:
+        return self.start < end and start < self.end
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "start": self.start, "end": self.end, "text": self.text, "created": self.created}
+
+
+_COLUMNS = "id, ts, type, call_id, agent_id, queue, data, schema_version"
+
+
+def _row(event: Event) -> tuple[Any, ...]:
+    # pydantic's JSON mode, exactly as ``Event.to_json`` does, so the log and the MQTT
+    # stream agree on what an event says; floats survive the round trip exactly.
+    data = json.dumps(event.model_dump(mode="json")["data"], separators=(",", ":"), sort_keys=True)
+    return (event.id, event.ts, event.type, event.call_id, event.agent_id, event.queue, data, event.schema_version)
+
+
+def _event(row: Sequence[Any]) -> Event:
+    event_id, ts, type_, call_id, agent_id, queue, data, schema_version = row
+    return Event(
+        id=event_id,
+        ts=ts,
+        type=type_,
+        call_id=call_id,
+        agent_id=agent_id,
+        queue=queue,
+        data=json.loads(data),
+        schema_version=schema_version,
+    )
+
+
+def _check_header(path: Path) -> None:
+    """Refuse a file that is not SQLite before sqlite3 gets a chance to touch it."""
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise StoreError(f"cannot read database {path}: {exc.strerror or exc}") from None
+    if header and header != SQLITE_HEADER:
+        raise CorruptDatabaseError(f"{path} is not an SQLite database (corrupt or the wrong file)")
+
+
+class EventStore:
+    """Append-only event log plus incident log in one SQLite file.  Use ``await EventStore.open(path)``."""
+
+    def __init__(self, path: Path, conn: aiosqlite.Connection, batch_interval_s: float) -> None:
+        self.path = path
+        self.batch_interval_s = batch_interval_s
+        self._conn = conn
+        self._batch: list[Event] = []
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._flusher: asyncio.Task[None] | None = None
+        self._closed = False
+        self.flushed = 0
+        self.rejected = 0
+        self.flush_errors = 0
+        self.last_error: str | None = None
+
+    # -- opening -----------------------------------------------------------------------
+
+    @classmethod
+    async def open(cls, path: str | Path, *, batch_interval_s: float = 0.2, create: bool = True) -> "EventStore":
+        """Open (and create or migrate) the log; raises ``StoreError`` subclasses with one-line messages.
+
+        ``create=False`` is for readers (reports): a missing file is an error rather than
+        a new empty database that would silently report zero calls.
+        """
+        if not 0 < batch_interval_s <= 1.0:
+            raise ValueError("batch_interval_s must be in (0, 1] so at most one second of events is at risk")
+        path = Path(path)
+        if path.exists():
+            if path.is_dir():
+                raise StoreError(f"{path} is a directory, not a database file")
+            _check_header(path)
+        elif not create:
+            raise MissingDatabaseError(f"database not found: {path}")
+        elif not path.parent.exists():
+            raise StoreError(f"cannot create database {path}: folder {path.parent} does not exist")
+        try:
+            conn = await aiosqlite.connect(str(path), isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open database {path}: {exc}") from None
+        try:
+            await _prepare(conn, path)
+        except BaseException:
+            await conn.close()
+            raise
+        store = cls(path, conn, batch_interval_s)
+        store._flusher = asyncio.create_task(store._flush_loop(), name=f"event-store-flush:{path.name}")
+        return store
+
+    async def __aenter__(self) -> "EventStore":
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    # -- writing -----------------------------------------------------------------------
+
+    def append(self, event: Event) -> None:
+        """Queue ``event`` for the next batch; never blocks, never touches the disk."""
+        if self._closed:
+            raise StoreError("event store is closed")
+        self._batch.append(event)
+
+    @property
+    def pending(self) -> int:
+        """Events appended but not yet committed."""
+        return len(self._batch)
+
+    async def flush(self) -> int:
+        """Commit everything appended so far in one transaction; returns how many events."""
+        async with self._lock:
+            if not self._batch:
+                return 0
+            batch, self._batch = self._batch, []
+            rows = []
+            for event in batch:
+                try:
+                    rows.append(_row(event))
+                except (TypeError, ValueError) as exc:
+                    # One unserialisable event must not block every later one.
+                    self.rejected += 1
+                    log.error("event %s (%s) cannot be stored and was dropped: %s", event.id, event.type, exc)
+            try:
+                await self._conn.execute("BEGIN IMMEDIATE")
+                await self._conn.executemany(
+                    f"INSERT OR IGNORE INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
+                )
+                await self._conn.execute("COMMIT")
+            except BaseException as exc:
+                await _rollback(self._conn)
+                self._batch[:0] = batch  # keep them, in order, for the next attempt
+                if isinstance(exc, sqlite3.Error):
+                    self.flush_errors += 1
+                    self.last_error = str(exc)
+                raise
+            self.flushed += len(batch)
+            return len(batch)
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.batch_interval_s)
+            try:
+                # Shielded: close() cancels this loop, never a transaction half-way.
+                await asyncio.shield(self.flush())
+            except sqlite3.Error as exc:
+                # Disk full, file locked by a backup...: keep the events and retry.
+                log.error("event store flush failed (%d events kept for retry): %s", self.pending, exc)
+
+    async def close(self) -> None:
+        """Stop the background writer, commit everything pending, close the file."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._flusher is not None:
+            self._flusher.cancel()
+            try:
+                await self._flusher
+            except asyncio.CancelledError:
+                pass
+        try:
+            await self.flush()
+        finally:
+            await self._conn.close()
+
+    # -- reading -----------------------------------------------------------------------
+
+    async def schema_version(self) -> int:
+        return await _current_version(self._conn)
+
+    async def count(self) -> int:
+        await self.flush()
+        async with self._conn.execute("SELECT COUNT(*) FROM events") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def events(
+        self,
+        start: float | None = None,
+        end: float | None = None,
+        types: Iterable[str] | None = None,
+        queue: str | None = None,
+    ) -> list[Event]:
+        """Events with ``start <= ts < end`` (either bound optional), oldest first, ties in append order."""
+        await self.flush()
+        clauses: list[str] = []
+        params: list[Any] = []
+        if start is not None:
+            clauses.append("ts >= ?")
+            params.append(start)
+        if end is not None:
+            clauses.append("ts < ?")
+            params.append(end)
+        if types is not None:
+            wanted = list(types)
+            clauses.append(f"type IN ({', '.join('?' for _ in wanted)})" if wanted else "0")
+            params.extend(wanted)
+        if queue is not None:
+            clauses.append("queue = ?")
+            params.append(queue)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        return await self._select(f"SELECT {_COLUMNS} FROM events {where} ORDER BY ts, seq", params)
+
+    async def latest_before(self, ts: float, types: Iterable[str], per_agent: bool = False) -> list[Event]:
+        """The last event of each type before ``ts`` (per agent too if ``per_agent``)."""
+        await self.flush()
+        wanted = list(types)
+        if not wanted:
+            return []
+        partition = "type, agent_id" if per_agent else "type"
+        placeholders = ", ".join("?" for _ in wanted)
+        sql = (
+            f"SELECT {_COLUMNS} FROM (SELECT *, ROW_NUMBER() OVER "
+            f"(PARTITION BY {partition} ORDER BY ts DESC, seq DESC) AS rank "
+            f"FROM events WHERE type IN ({placeholders}) AND ts < ?) WHERE rank = 1 ORDER BY ts, seq"
+        )
+        return await self._select(sql, [*wanted, ts])
+
+    async def report_events(self, start: float, end: float, margin_s: float = DAY_S) -> list[Event]:
+        """Everything a report over ``[start, end)`` needs, oldest first.
+
+        That is the events from ``start - margin_s`` to ``end + margin_s`` (a call
+        offered in the range is answered, completed and wrapped up within a day of it),
+        plus, from before that window, each agent's last state and the last platform
+        event of each kind, so agent time and service availability start from the right
+        state.  Reports computed over this list equal reports over the whole log.
+        """
+        lo, hi = start - margin_s, end + margin_s
+        prefix = await self.latest_before(lo, ["agent.state"], per_agent=True)
+        prefix += await self.latest_before(lo, PLATFORM_TYPES)
+        prefix.sort(key=lambda e: e.ts)
+        return prefix + await self.events(lo, hi)
+
+    async def _select(self, sql: str, params: Sequence[Any]) -> list[Event]:
+        async with self._conn.execute(sql, params) as cursor:
+            rows = await cursor.fetchall()
+        return [_event(row) for row in rows]
+
+    # -- incidents ---------------------------------------------------------------------
+
+    async def add_incident(self, start: float, end: float, text: str, created: float | None = None) -> Incident:
+        if not end > start:
+            raise ValueError("an incident must end after it starts")
+        if not text.strip():
+            raise ValueError("an incident needs a text")
+        created = time.time() if created is None else created
+        async with self._lock:
+            cursor = await self._conn.execute(
+                "INSERT INTO incidents (start_ts, end_ts, text, created_ts) VALUES (?, ?, ?, ?)",
+                (start, end, text.strip(), created),
+            )
+            incident_id = cursor.lastrowid
+            await cursor.close()
+        assert incident_id is not None
+        return Incident(int(incident_id), start, end, text.strip(), created)
+
+    async def incidents(self, start: float | None = None, end: float | None = None) -> list[Incident]:
+        """Incidents overlapping ``[start, end)``, in order of start."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if end is not None:
+            clauses.append("start_ts < ?")
+            params.append(end)
+        if start is not None:
+            clauses.append("end_ts > ?")
+            params.append(start)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"SELECT id, start_ts, end_ts, text, created_ts FROM incidents {where} ORDER BY start_ts, id"
+        async with self._conn.execute(sql, params) as cursor:
+            rows = await cursor.fetchall()
+        return [Incident(int(r[0]), float(r[1]), float(r[2]), str(r[3]), float(r[4])) for r in rows]
+
+
+# -- schema ---------------------------------------------------------------------------
+
+
+async def _rollback(conn: aiosqlite.Connection) -> None:
+    try:
+        await conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass  # nothing was open
+
+
+async def _tables(conn: aiosqlite.Connection) -> set[str]:
+    async with conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'") as cursor:
+        return {str(row[0]) for row in await cursor.fetchall()}
+
+
+async def _current_version(conn: aiosqlite.Connection) -> int:
+    async with conn.execute("SELECT MAX(version) FROM schema_version") as cursor:
+        row = await cursor.fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+async def _prepare(conn: aiosqlite.Connection, path: Path) -> None:
+    """Check what the file is, then switch to WAL and migrate; refuse anything foreign or newer."""
+    try:
+        tables = await _tables(conn)
+    except sqlite3.DatabaseError as exc:
+        raise CorruptDatabaseError(f"{path} is not a usable SQLite database ({exc})") from None
+    if tables and "schema_version" not in tables:
+        raise StoreError(f"{path} is an SQLite database but not an acd event log (no schema_version table)")
+    if "schema_version" in tables:
+        version = await _current_version(conn)
+        if version > latest_version():
+            raise NewerSchemaError(
+                f"{path} has schema version {version} but this acd knows up to {latest_version()}: "
+                "upgrade acd (the database was left untouched)"
+            )
+    try:
+        await conn.execute("PRAGMA busy_timeout = 5000")
+        await conn.execute("PRAGMA journal_mode = WAL")
+        await conn.execute("PRAGMA synchronous = FULL")
+        await migrate(conn)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot prepare database {path}: {exc}") from None
+
+
+async def migrate(conn: aiosqlite.Connection) -> int:
+    """Apply the missing migrations, each in its own transaction; returns the new version."""
+    await conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_ts REAL NOT NULL)"
+    )
+    while True:
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Re-read inside the write lock: another process may have migrated meanwhile.
+            version = await _current_version(conn)
+            if version >= latest_version():
+                await conn.execute("COMMIT")
+                return version
+            for statement in MIGRATIONS[version]:
+                await conn.execute(statement)
+            await conn.execute(
+                "INSERT INTO schema_version (version, applied_ts) VALUES (?, ?)", (version + 1, time.time())
+            )
+            await conn.execute("COMMIT")
+        except BaseException:
+            await _rollback(conn)
+            raise
+        log.info("event store migrated to schema version %d", version + 1)
+
+
+__all__ = [
+    "CorruptDatabaseError",
+    "EventStore",
+    "Incident",
+    "MIGRATIONS",
+    "MissingDatabaseError",
+    "NewerSchemaError",
+    "StoreError",
+    "latest_version",
+]
