@@ -1,19 +1,148 @@
 """Application assembly: which routes and components a real ``acd run`` has.
 
-``acd.engine`` knows lifecycle; this module knows the product: the IVR route, the event
-store, the ACD.  Tests build engines the same way, so what they prove is what runs.
+``acd.engine`` knows lifecycle; this module knows the product:
+
+* FastAGI route ``ivr``: the dialled number picks a flow (hot-reloaded from ``ivr_flows/``);
+  the flow runs on the caller's channel; a ``queue`` node hands the call to the ACD.
+* FastAGI route ``survey``: after the agent hangs up, the flow's ``after_call`` node.
+* The ACD: the pure router, driven by Asterisk call control over AMI, resynchronised on
+  every AMI (re)connection.
+
+Tests build engines with :func:`build_engine` too, so what they prove is what runs.
 """
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from acd.asterisk.agi_channel import AgiChannel
+from acd.asterisk.call_control import AsteriskCallControl
+from acd.asterisk.fastagi import AgiSession
+from acd.dispatch import Dispatcher
 from acd.engine import Engine
+from acd.ivr.channel import CallerHungUp, Channel
+from acd.ivr.handoff import QueueRequest
+from acd.ivr.registry import FlowRegistry
+from acd.ivr.runner import FlowRunner
+from acd.routing import LiveStats, Router, load_routing_config
 from acd.settings import Settings
+
+log = logging.getLogger("acd.app")
 
 
 class AppError(Exception):
-    """The engine cannot be assembled (e.g. invalid flows or routing configuration)."""
+    """The engine cannot be assembled (invalid flows or routing configuration)."""
+
+
+@dataclass
+class App:
+    """The assembled product, reachable from tests and the control API."""
+
+    engine: Engine
+    flows: FlowRegistry
+    runner: FlowRunner
+    dispatcher: Dispatcher
+    router: Router
+    stats: LiveStats
+
+
+class _Handoff:
+    """The IVR's queue node → the dispatcher; also remembers the survey to run after the call."""
+
+    def __init__(self, dispatcher: Dispatcher, flows: FlowRegistry) -> None:
+        self.dispatcher = dispatcher
+        self.flows = flows
+
+    async def enqueue(self, channel: Channel, request: QueueRequest) -> None:
+        await self.dispatcher.enqueue(channel, request)
+        flow = self.flows.snapshot().get(request.flow) if request.flow else None
+        if flow is not None and getattr(flow, "after_call", None):
+            await channel.set_variable("ACD_SURVEY", flow.name)
+
+
+def build_app(settings: Settings) -> App:
+    engine = Engine(settings)
+    problems: list[str] = []
+
+    flows_dir = settings.resolve(settings.ivr.flows_dir)
+    flows = FlowRegistry(flows_dir)
+    problems += [str(p) for p in flows.load()]
+    if not flows_dir.is_dir():
+        problems.append(f"{flows_dir}: IVR flows folder not found (ivr.flows_dir)")
+
+    routing_path = settings.resolve(settings.routing.config)
+    config, routing_problems = load_routing_config(routing_path)
+    problems += [str(p) for p in routing_problems]
+    if problems or config is None:
+        raise AppError("\n".join(problems) or f"{routing_path}: routing configuration could not be loaded")
+
+    router = Router(config)
+    stats = LiveStats(config)
+    control = AsteriskCallControl(
+        engine.ami, hold_context=settings.routing.hold_context, agent_context=settings.routing.agent_context
+    )
+    dispatcher = Dispatcher(router=router, control=control, emit=engine.bus.emit, clock=engine.clock, stats=stats)
+    runner = FlowRunner(emit=engine.bus.emit, clock=engine.clock, handoff=_Handoff(dispatcher, flows))
+    app = App(engine=engine, flows=flows, runner=runner, dispatcher=dispatcher, router=router, stats=stats)
+
+    async def ivr_route(session: AgiSession) -> None:
+        channel = AgiChannel(session)
+        dialed = session.request.params.get("number") or channel.dialed
+        snapshot = flows.snapshot()
+        flow = snapshot.get(session.request.params["flow"]) if "flow" in session.request.params else snapshot.for_number(dialed)
+        engine.emit("call.started", call_id=channel.call_id, data={"caller": channel.caller, "dialed": dialed, "channel": channel.channel_name})
+        if flow is None:
+            log.warning("no IVR flow answers number %r (call %s)", dialed, channel.call_id)
+            engine.emit("ivr.error", call_id=channel.call_id, data={"message": f"no flow for number {dialed}"})
+            try:
+                await channel.set_variable("ACD_ACTION", "hangup")
+            except CallerHungUp:
+                pass
+            return
+        await runner.run(flow, channel, flows=snapshot)
+
+    async def survey_route(session: AgiSession) -> None:
+        channel = AgiChannel(session)
+        try:
+            name = await channel.get_variable("ACD_SURVEY")
+        except CallerHungUp:
+            return
+        snapshot = flows.snapshot()
+        flow = snapshot.get(name or "")
+        if flow is None or not getattr(flow, "after_call", None):
+            log.warning("survey requested for unknown flow %r (call %s)", name, channel.call_id)
+            return
+        await runner.run(flow, channel, entry=flow.after_call, flows=snapshot)
+
+    engine.routes.add("ivr", ivr_route)
+    engine.routes.add("survey", survey_route)
+
+    async def start_acd(engine: Engine) -> None:
+        engine.spawn(flows.watch(settings.ivr.reload_interval_s), "ivr-reload")
+        engine.spawn(dispatcher.run(), "acd-dispatch")
+        for agent_id in settings.routing.auto_login:
+            dispatcher.agent_login(agent_id)
+
+    async def resync() -> None:
+        try:
+            await dispatcher.resync()
+        except Exception:
+            log.exception("ACD: resynchronisation after AMI connect failed")
+
+    async def stop_acd(engine: Engine) -> None:
+        dispatcher.close()
+
+    engine.on_startup(start_acd)
+    engine.on_shutdown(stop_acd)
+    engine.ami.on_connected.append(resync)
+    return app
 
 
 def build_engine(settings: Settings) -> Engine:
-    engine = Engine(settings)
-    return engine
+    return build_app(settings).engine
+
+
+def repository_root() -> Path:
+    return Path(__file__).resolve().parents[2]

@@ -72,6 +72,7 @@ class IvrSettings(_Section):
 
 class RoutingSettings(_Section):
     config: Path = Path("deploy/routing.yaml")
+    auto_login: list[str] = Field(default_factory=list, description="agents logged in when the engine starts (lab, demo)")
     hold_context: str = "acd-hold"
     agent_context: str = "acd-agent"
     timezone: str = "America/Santiago"

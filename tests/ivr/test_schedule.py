@@ -11,6 +11,7 @@ from acd.ivr.model import ScheduleNode
 from acd.ivr.schedule import parse_ranges, parse_time, parse_weekdays
 from acd.ivr.testing import EventRecorder, FakeClock, ScriptedChannel
 from acd.ivr.runner import FlowRunner
+from acd.ivr.validate import validate_paths
 
 from .conftest import SANTIAGO, flow_from, write
 
@@ -71,8 +72,7 @@ def test_schedule_uses_local_time_across_daylight_saving_change(schedule_node: S
     # Chile: UTC-3 in summer, UTC-4 in winter; 09:30 local is open in both seasons.
     assert schedule_node.schedule.state_at(at(2025, 1, 7, 9, 30)) == "open"
     assert schedule_node.schedule.state_at(at(2025, 7, 8, 9, 30)) == "open"
-    utc_1230 = datetime(2025, 7, 8, 12, 30, tzinfo=SANTIAGO.utcoffset(datetime(2025, 7, 8)) and None)  # naive guard
-    assert utc_1230.tzinfo is None
+    assert schedule_node.schedule.state_at(at(2025, 7, 8, 8, 30)) == "closed"
 
 
 async def test_schedule_node_routes_with_the_injected_clock(tmp_path: Path) -> None:
@@ -107,21 +107,25 @@ def test_time_ranges_accept_24_00_only_as_an_end() -> None:
 
 
 def test_holiday_file_problems_point_into_the_holiday_file(tmp_path: Path) -> None:
-    from acd.ivr.validate import validate_paths
-
     write(tmp_path, "calendars/feriados.yaml", "2025-09-18: ok\n2025-02-30: no existe\nmañana: tampoco\n")
     write(tmp_path, "flow.yaml", FLOW)
-    report = validate_paths([tmp_path])
     holiday_file = tmp_path / "calendars" / "feriados.yaml"
-    assert [str(p) for p in report.problems] == [f"{holiday_file}:2:1: invalid date or time: day is out of range for month"]
-    write(tmp_path, "calendars/feriados.yaml", "2025-09-18: ok\nmañana: tampoco\n")
-    report = validate_paths([tmp_path])
-    assert [str(p) for p in report.problems] == [f"{holiday_file}:2:1: bad date 'mañana': use YYYY-MM-DD, e.g. 2025-09-18"]
+    assert [str(p) for p in validate_paths([tmp_path]).problems] == [
+        f"{holiday_file}:2:1: no such date '2025-02-30' in the calendar",
+        f"{holiday_file}:3:1: bad date 'mañana': use YYYY-MM-DD, e.g. 2025-09-18",
+    ]
+
+
+def test_impossible_date_in_a_holiday_list_is_a_positioned_problem(tmp_path: Path) -> None:
+    write(tmp_path, "calendars/feriados.yaml", "- 2025-09-18\n- 2025-02-30\n")
+    write(tmp_path, "flow.yaml", FLOW)
+    holiday_file = tmp_path / "calendars" / "feriados.yaml"
+    assert [str(p) for p in validate_paths([tmp_path]).problems] == [
+        f"{holiday_file}:2:3: invalid date or time: day is out of range for month"
+    ]
 
 
 def test_missing_holiday_file_points_at_the_holidays_value(tmp_path: Path) -> None:
-    from acd.ivr.validate import validate_paths
-
     write(tmp_path, "flow.yaml", FLOW)
     report = validate_paths([tmp_path])
     expected = tmp_path / "calendars" / "feriados.yaml"

@@ -12,7 +12,7 @@ import secrets
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import AsyncIterator, Iterator
 
 import pytest
 
@@ -97,6 +97,8 @@ class KeptSippRunner(SippRunner):
 
 
 @pytest.fixture
-def sipp(lab: Lab, tmp_path: Path) -> KeptSippRunner:
-    """sipp peers for one test; their logs stay in the test's tmp folder."""
-    return KeptSippRunner(log_dir=tmp_path / "sipp", sip_port=lab.sip_port)
+async def sipp(lab: Lab, tmp_path: Path) -> AsyncIterator[KeptSippRunner]:
+    """sipp peers for one test; their logs stay in the test's tmp folder; none outlives it."""
+    runner = KeptSippRunner(log_dir=tmp_path / "sipp", sip_port=lab.sip_port)
+    yield runner
+    await runner.stop_all()

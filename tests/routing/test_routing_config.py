@@ -17,12 +17,19 @@ def problems(text: str) -> list[str]:
     return [str(problem) for problem in found]
 
 
-def test_sample_config_loads_without_problems() -> None:
-    config, found = load_routing_config(REPO / "deploy" / "routing.yaml")
+def test_example_config_loads_without_problems() -> None:
+    config, found = load_routing_config(REPO / "deploy" / "routing.example.yaml")
     assert found == []
     assert config is not None
     assert {queue.name for queue in config.queues} == {"billing", "tech", "sales", "billing-english", "general"}
     assert config.eligible_agents(config.queue("billing-english")) == {"ana": 7, "carla": 4}  # type: ignore[arg-type]
+
+
+def test_help_line_config_serves_every_queue_the_sample_flows_hand_calls_to() -> None:
+    config, found = load_routing_config(REPO / "deploy" / "routing.yaml")
+    assert found == [] and config is not None
+    assert {queue.name for queue in config.queues} == {"compradores", "proveedores", "general"}
+    assert config.eligible_agents(config.queue("compradores")) == {"ana": 9, "carla": 4, "elena": 6, "felipe": 2}  # type: ignore[arg-type]
 
 
 def test_defaults_follow_the_documented_values() -> None:

@@ -447,3 +447,10 @@ def test_every_notification_maps_to_a_known_event_type() -> None:
     assert set(with_events.values()) <= set(EVENT_TYPES)
     notifications = {cls.__name__ for cls in classes if issubclass(cls, Notification) and cls is not Notification}
     assert notifications - set(with_events) == {"Ignored"}  # only the engine's log line has no event
+
+
+def test_non_finite_time_is_treated_as_the_latest_known_time() -> None:
+    router = make_router()
+    router.call_arrived(40, "c1", "billing")
+    outcomes = router.caller_abandoned(float("nan"), "c1")
+    assert outcomes == [CallAbandoned("c1", "billing", 0, 40)]

@@ -68,13 +68,29 @@ class AmiMessage:
     def __getitem__(self, name: str) -> str:
         return self.get(name)
 
+    def values(self, name: str) -> list[str]:
+        """Every value of a header Asterisk repeated (``Variable:`` lines, for instance)."""
+        value = self.get(name)
+        return value.split("\n") if value else []
+
+    def variables(self) -> dict[str, str]:
+        """``Variable: NAME=value`` lines (``Status`` with ``Variables:``) as a dict."""
+        result: dict[str, str] = {}
+        for item in self.values("Variable"):
+            name, _, value = item.partition("=")
+            result[name] = value
+        return result
+
 
 def _to_message(raw: Any) -> AmiMessage:
     headers: dict[str, str] = {}
     for key, value in dict(raw).items():
         if key.lower() in ("content",):
             continue
-        headers[str(key)] = value if isinstance(value, str) else str(value)
+        if isinstance(value, list):
+            headers[str(key)] = "\n".join(str(item) for item in value)
+        else:
+            headers[str(key)] = value if isinstance(value, str) else str(value)
     return AmiMessage(headers)
 
 

@@ -91,7 +91,10 @@ def _gotos(flows: dict[str, m.Flow], known: set[str]) -> list[Problem]:
             if node.flow not in known:
                 names = ", ".join(sorted(known)) or "none"
                 problems.append(
-                    flow.problem_at(base + ("flow",), f"nodes.{node.name}.flow: no flow named '{node.flow}' among the validated flows (known: {names})")
+                    flow.problem_at(
+                        base + ("flow",),
+                        f"nodes.{node.name}.flow: no flow named '{node.flow}' among the validated flows (known: {names})",
+                    )
                 )
                 continue
             target = flows.get(node.flow)
@@ -113,7 +116,9 @@ def _successors(flows: dict[str, m.Flow], flow: m.Flow, node: m.Node) -> list[No
 
 
 def _unreachable(flows: dict[str, m.Flow]) -> list[Problem]:
-    roots: dict[str, set[str]] = {name: {flow.entry} | ({flow.after_call} if flow.after_call else set()) for name, flow in flows.items()}
+    roots: dict[str, set[str]] = {
+        name: {flow.entry} | ({flow.after_call} if flow.after_call else set()) for name, flow in flows.items()
+    }
     for flow in flows.values():
         for node in flow.nodes.values():
             if isinstance(node, m.GotoNode) and node.node and node.flow in roots:
@@ -132,7 +137,11 @@ def _unreachable(flows: dict[str, m.Flow]) -> list[Problem]:
         for node_name in flow.nodes:
             if node_name not in seen:
                 problems.append(
-                    flow.problem_at(("nodes", node_name), f"nodes.{node_name}: never reached from {starts}; link it from another node or delete it", key=True)
+                    flow.problem_at(
+                        ("nodes", node_name),
+                        f"nodes.{node_name}: never reached from {starts}; link it from another node or delete it",
+                        key=True,
+                    )
                 )
     return problems
 

@@ -239,7 +239,8 @@ def _holiday_file(name: str, path: tuple[str | int, ...], ctx: CompileContext) -
             else:
                 days.add(parsed)
     elif data is not None:
-        ctx.problems.append(doc.problem((), "a holiday file is a list of dates (- 2025-09-18) or a mapping (2025-09-18: Fiestas Patrias)"))
+        message = "a holiday file is a list of dates (- 2025-09-18) or a mapping (2025-09-18: Fiestas Patrias)"
+        ctx.problems.append(doc.problem((), message))
     return frozenset(days)
 
 
@@ -313,7 +314,8 @@ def _queue(sc: s.QueueSchema, name: str, base: tuple[str, ...], ctx: CompileCont
             _check_template(value, base + ("attach", key), ctx)
             attach.append((key, value))
     elif sc.attach is not None:
-        ctx.error(base + ("attach",), f"found {describe_found(sc.attach)}, expected a list of variable names or a mapping name: \"${{variable}}\"")
+        expected = 'a list of variable names or a mapping name: "${variable}"'
+        ctx.error(base + ("attach",), f"found {describe_found(sc.attach)}, expected {expected}")
     return m.QueueNode(name, sc.queue, tuple(sc.skills or ()), sc.priority, tuple(attach), sc.prompt, sc.fallback)
 
 

@@ -142,10 +142,13 @@ def _load_node(doc: PositionedDocument, name: str, raw: Any, ctx: CompileContext
         where = path + ("type",) if "type" in raw else path
         ctx.problems.append(doc.problem(where, f"{label}: every node needs a 'type'; known types: {known}", key="type" not in raw))
         return None
-    if not isinstance(kind, str) or kind not in NODE_SCHEMAS:
-        shown = kind if isinstance(kind, str) else describe_found(kind)
-        hint = _did_you_mean(kind, NODE_TYPES) if isinstance(kind, str) else ""
-        ctx.problems.append(doc.problem(path + ("type",), f"{label}.type: unknown node type '{shown}'{hint}; known types: {known}"))
+    if not isinstance(kind, str):
+        message = f"{label}.type: found {describe_found(kind)}, expected a node type; known types: {known}"
+        ctx.problems.append(doc.problem(path + ("type",), message))
+        return None
+    if kind not in NODE_SCHEMAS:
+        hint = _did_you_mean(kind, NODE_TYPES)
+        ctx.problems.append(doc.problem(path + ("type",), f"{label}.type: unknown node type '{kind}'{hint}; known types: {known}"))
         return None
     before = len(ctx.problems)
     found = precheck_node(kind, raw, name, ctx)

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Callable, ClassVar, Literal, Mapping, Union
+from typing import ClassVar, Literal, Mapping, Union
 
 from acd.ivr.schedule import Schedule
 from acd.yamlpos import PositionedDocument, Problem
@@ -353,6 +353,3 @@ class Flow:
         if self.source is None:
             return Problem(str(self.path), 1, 1, message)
         return self.source.problem(path, message, key=key)
-
-
-FlowLookup = Callable[[str], "Flow | None"]

@@ -32,7 +32,7 @@ from acd.yamlpos import Problem, sorted_problems
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FlowSet(Mapping[str, Flow]):
     """An immutable snapshot of the flows in service: by name and by dialed number."""
 
@@ -94,6 +94,8 @@ class FlowRegistry:
 
     def load(self) -> list[Problem]:
         """Scan the folder now; returns the problems of rejected files (also logged)."""
+        if not self.directory.is_dir():
+            log.warning("IVR flows folder %s does not exist; no flow is served until it does", self.directory)
         return self.reload(force=True)
 
     def reload(self, *, force: bool = False) -> list[Problem]:
@@ -133,7 +135,10 @@ class FlowRegistry:
         return fingerprints
 
     def _apply(self, fingerprints: dict[Path, str]) -> list[Problem]:
-        changed = {path for path in fingerprints if path not in self._serving or self._serving[path].fingerprint != fingerprints[path]}
+        changed = {
+            path for path, fingerprint in fingerprints.items()
+            if path not in self._serving or self._serving[path].fingerprint != fingerprint
+        }  # fmt: skip
         removed = {path for path in self._serving if path not in fingerprints}
         if not changed and not removed:
             return []

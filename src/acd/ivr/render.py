@@ -100,7 +100,8 @@ def _subtree(flow: m.Flow, root: str, shown: set[str]) -> list[str]:
         children = []
         for index, ref in enumerate(refs):
             last = index == len(refs) - 1
-            children.append((child_lead + ("└── " if last else "├── "), child_lead + ("    " if last else "│   "), ref.label, ref.target))
+            branch, below = ("└── ", "    ") if last else ("├── ", "│   ")
+            children.append((child_lead + branch, child_lead + below, ref.label, ref.target))
         stack.extend(reversed(children))
     return lines
 
@@ -114,7 +115,8 @@ _ENDS = ("hangup", "message")
 
 
 def render_dot(flow: m.Flow) -> str:
-    lines = [f"digraph {_quote(flow.name)} {{", '  graph [fontname="Helvetica", labelloc=t, label=' + _quote(f"{flow.name} ({flow.version})") + "];"]
+    title = _quote(f"{flow.name} ({flow.version})")
+    lines = [f"digraph {_quote(flow.name)} {{", f'  graph [fontname="Helvetica", labelloc=t, label={title}];']
     lines.append('  node [fontname="Helvetica", shape=box, style=rounded];')
     lines.append('  edge [fontname="Helvetica", fontsize=10];')
     lines.append('  "__entry" [shape=point, label=""];')

@@ -10,13 +10,29 @@ Guarantees, whatever the flow or the caller do:
   ``ivr.error``: a broken recording must not drop the call;
 * a flow that runs more than ``max_steps`` nodes is ended with an ``ivr.error``;
 * no exception escapes ``run``: an unexpected one is logged, emitted and the call hung up.
+
+Events (``acd.metrics.events``; ``data`` always has flow, flow_version and node):
+``ivr.node`` on entering a node (node_type); ``ivr.input`` for each input with kind
+``valid``/``invalid``/``timeout`` (menu, collect, survey) or ``digits`` (a key that
+interrupted a play, kept for the next input node) and the digits typed;
+``ivr.error`` (message); ``survey.answer`` (question, score); ``call.transferred``
+(target); ``call.ended`` with cause ``caller-hangup`` or ``ivr-hangup``.  A queue
+hand-off emits nothing here: the ACD reports ``call.queued`` itself.
+
+Typical use by the FastAGI handler::
+
+    snapshot = registry.snapshot()              # one consistent set of flows for this call
+    flow = snapshot.for_number(channel.dialed)
+    result = await runner.run(flow, channel, flows=snapshot)
+    # post-call survey, in the second AGI session:
+    await runner.run(flow, channel, entry=flow.after_call, flows=snapshot)
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Literal, Mapping
 
 from acd.ivr import model as m
@@ -430,14 +446,13 @@ class _Call:
     def lookup(self, name: str) -> m.Flow | None:
         if name == self.flow.name:
             return self.flow
-        if self.flows is None:
+        source = self.flows
+        if source is None:
             return None
-        if callable(self.flows):
-            try:
-                return self.flows(name)
-            except KeyError:
-                return None
-        return self.flows.get(name)
+        try:
+            return source(name) if callable(source) else source.get(name)
+        except KeyError:
+            return None
 
     async def hang_up(self) -> RunResult:
         await self.channel.set_variable("ACD_ACTION", "hangup")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -121,6 +121,8 @@ def parse_holiday(value: object) -> date | str:
         try:
             return date.fromisoformat(value.strip())
         except ValueError:
+            if re.match(r"^\d{4}-\d{2}-\d{2}$", value.strip()):
+                return f"no such date '{value}' in the calendar"
             return f"bad date '{value}': use YYYY-MM-DD, e.g. 2025-09-18"
     return f"bad date {value!r}: use YYYY-MM-DD, e.g. 2025-09-18"
 
@@ -160,17 +162,11 @@ class Schedule:
         return f"{text} ({self.timezone})"
 
 
-def local_midnight(day: date, timezone: str) -> float:
-    """UNIX time of 00:00 local on ``day`` (handy for tests and reports)."""
-    return datetime.combine(day, time(0), tzinfo=ZoneInfo(timezone)).timestamp()
-
-
 __all__ = [
     "Schedule",
     "ScheduleState",
     "TimeRange",
     "WEEKDAY_HELP",
-    "local_midnight",
     "parse_holiday",
     "parse_ranges",
     "parse_time",

@@ -14,7 +14,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-AUDIO_EXTENSIONS = (".gsm", ".wav", ".wav16", ".ulaw", ".alaw", ".sln", ".sln16", ".g722", ".g729", ".mp3", ".ogg", ".siren7", ".siren14")
+AUDIO_EXTENSIONS = (
+    ".gsm", ".wav", ".wav16", ".ulaw", ".alaw", ".sln", ".sln16", ".g722", ".g729", ".mp3", ".ogg", ".siren7", ".siren14",
+)  # fmt: skip
 
 _NAME = re.compile(r"^[\w-]+$")
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -84,6 +86,12 @@ def _terminator(value: Any) -> Any:
     return value
 
 
+def _some(value: Any) -> Any:
+    if len(value) == 0:
+        raise ValueError("at least one entry")
+    return value
+
+
 def _not_empty(value: str) -> str:
     if not value.strip():
         raise ValueError("some text")
@@ -96,9 +104,9 @@ Variable = Annotated[str, AfterValidator(_variable)]
 Text = Annotated[str, BeforeValidator(_text), AfterValidator(_not_empty)]
 Template = Annotated[str, BeforeValidator(_text)]
 Prompt = Annotated[str, AfterValidator(_prompt)]
-Prompts = Annotated[tuple[Prompt, ...], BeforeValidator(_one_or_many), Field(min_length=1)]
+Prompts = Annotated[tuple[Prompt, ...], BeforeValidator(_one_or_many), AfterValidator(_some)]
 OptionalPrompts = Annotated[tuple[Prompt, ...], BeforeValidator(_one_or_many)]
-Texts = Annotated[tuple[Text, ...], BeforeValidator(_one_or_many), Field(min_length=1)]
+Texts = Annotated[tuple[Text, ...], BeforeValidator(_one_or_many), AfterValidator(_some)]
 Language = Annotated[str, AfterValidator(_language)]
 Number = Annotated[str, BeforeValidator(_text), AfterValidator(_number)]
 Seconds = Annotated[float, Field(gt=0, le=3600)]
@@ -123,7 +131,7 @@ class PlaySchema(_Node):
 class MenuSchema(_Node):
     type: Literal["menu"]
     prompt: Prompts
-    keys: dict[str, NodeName] = Field(min_length=1)
+    keys: Annotated[dict[str, NodeName], AfterValidator(_some)]
     timeout: Seconds = 5.0
     retries: Retries = 2
     invalid: OptionalPrompts = ()
@@ -153,7 +161,7 @@ class CollectSchema(_Node):
 class ScheduleSchema(_Node):
     type: Literal["schedule"]
     timezone: str = "America/Santiago"
-    hours: dict[str, Texts] = Field(min_length=1)
+    hours: Annotated[dict[str, Texts], AfterValidator(_some)]
     holidays: Any = None  # a file name or a list of dates; checked when compiling
     open: NodeName
     closed: NodeName
@@ -171,13 +179,13 @@ class CaseSchema(_Strict):
 class BranchSchema(_Node):
     type: Literal["branch"]
     on: Annotated[str, AfterValidator(_not_empty)]
-    cases: list[CaseSchema] = Field(min_length=1)
+    cases: Annotated[list[CaseSchema], AfterValidator(_some)]
     default: NodeName
 
 
 class SetSchema(_Node):
     type: Literal["set"]
-    variables: dict[str, Template] = Field(min_length=1)
+    variables: Annotated[dict[str, Template], AfterValidator(_some)]
     next: NodeName
 
 
@@ -210,7 +218,7 @@ class QuestionSchema(_Strict):
 class SurveySchema(_Node):
     type: Literal["survey"]
     prompt: OptionalPrompts = ()
-    questions: list[QuestionSchema] = Field(min_length=1)
+    questions: Annotated[list[QuestionSchema], AfterValidator(_some)]
     timeout: Seconds = 5.0
     retries: Retries = 1
     invalid: OptionalPrompts = ()
@@ -255,4 +263,4 @@ class FlowSchema(_Strict):
     numbers: list[Number] = Field(default_factory=list)
     entry: NodeName
     after_call: NodeName | None = None
-    nodes: dict[str, Any] = Field(min_length=1)
+    nodes: Annotated[dict[str, Any], AfterValidator(_some)]

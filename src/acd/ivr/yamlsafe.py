@@ -22,6 +22,7 @@ from yaml.reader import ReaderError
 from acd.yamlpos import PathKey, PositionedDocument, Problem, load_yaml_text
 
 _TIMESTAMP = re.compile(r"^[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:(?:[Tt]|[ \t]+).*)?$")
+_LEADING_ZERO = re.compile(r"^[-+]?0[0-9]*[89][0-9]*$")
 _TOKEN = re.compile(r"[^\s,\]\}#]+")
 
 
@@ -45,8 +46,8 @@ def load_yaml_safely(text: str, file: str) -> tuple[PositionedDocument | None, l
     except RecursionError:
         return None, [Problem(file, 1, 1, "malformed YAML: nested too deeply (or an alias that contains itself)")]
     except (ValueError, OverflowError) as exc:
-        line, column = _bad_timestamp(text)
-        return None, [Problem(file, line, column, f"invalid date or time: {exc}")]
+        line, column, message = _bad_scalar(text, exc)
+        return None, [Problem(file, line, column, message)]
     except Exception as exc:  # noqa: BLE001 - a validator must survive any input
         return None, [Problem(file, 1, 1, f"malformed YAML: {exc}")]
     if doc is not None:
@@ -60,19 +61,28 @@ def _line_column(text: str, index: int) -> tuple[int, int]:
     return line, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
-def _bad_timestamp(text: str) -> tuple[int, int]:
-    """Where the first date-looking plain scalar that is not a real date sits."""
+def _bad_scalar(text: str, exc: Exception) -> tuple[int, int, str]:
+    """Where the plain scalar PyYAML could not construct sits, and why.
+
+    Two known causes: an impossible date (``2025-02-30``) and a number with a leading
+    zero and an 8 or 9 in it (``0800``), which PyYAML reads as a bad octal number.
+    """
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
-            if isinstance(event, yaml.ScalarEvent) and event.style is None and _TIMESTAMP.match(event.value):
+            if not isinstance(event, yaml.ScalarEvent) or event.style is not None:
+                continue
+            value = event.value
+            mark = event.start_mark
+            if _LEADING_ZERO.match(value):
+                return mark.line + 1, mark.column + 1, f"'{value}': write numbers that start with 0 in quotes, e.g. \"{value}\""
+            if _TIMESTAMP.match(value):
                 try:
-                    date.fromisoformat(event.value[:10])
-                except ValueError:
-                    mark = event.start_mark
-                    return mark.line + 1, mark.column + 1
+                    date.fromisoformat(value[:10])
+                except ValueError as error:
+                    return mark.line + 1, mark.column + 1, f"invalid date or time: {error}"
     except Exception:  # noqa: BLE001
         pass
-    return 1, 1
+    return 1, 1, f"invalid value: {exc}"
 
 
 def restore_number_spelling(doc: PositionedDocument, text: str) -> None:

@@ -189,7 +189,13 @@ def agent_scenario(*, answer_after_s: float = 0.5, talk_s: float = 5.0, answer: 
     talk = max(1, int(talk_s * 1000))
     head = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="acd agent">
-<recv request="INVITE" crlf="true"/>
+<recv request="INVITE" crlf="true">
+  <action>
+    <ereg regexp=".*" search_in="hdr" header="From:" assign_to="remote_party"/>
+    <ereg regexp=".*" search_in="hdr" header="To:" assign_to="local_party"/>
+    <ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" assign_to="remote_contact"/>
+  </action>
+</recv>
 <send><![CDATA[
 SIP/2.0 180 Ringing
 [last_Via:]
@@ -245,10 +251,10 @@ Content-Length: [len]
 {play}<recv request="BYE" timeout="{talk}" ontimeout="agent_bye" next="remote_bye"/>
 <label id="agent_bye"/>
 <send retrans="500"><![CDATA[
-BYE [next_url] SIP/2.0
+BYE [$remote_contact] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-[last_From:]
-[last_To:]
+From:[$local_party];tag=[pid]SIPpTag01[call_number]
+To:[$remote_party]
 [last_Call-ID:]
 CSeq: 2 BYE
 Contact: <sip:[local_ip]:[local_port];transport=[transport]>
@@ -330,6 +336,12 @@ class SippRunner:
     sip_port: int = 5060
     sipp_binary: str = field(default_factory=lambda: shutil.which("sipp") or "sipp")
     _count: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _started: list["SippProcess"] = field(default_factory=list)
+
+    async def stop_all(self) -> None:
+        """Stop every sipp this runner started (a test's clean-up: no phone outlives it)."""
+        for process in self._started:
+            await process.stop()
 
     def _prepare(self, name: str, scenario: str) -> tuple[Path, Path]:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -381,7 +393,12 @@ class SippRunner:
         ]
         if concurrent is not None:
             args += ["-l", str(concurrent)]
-        return await SippProcess.start(name, args, folder)
+        return await self._launch(name, args, folder)
+
+    async def _launch(self, name: str, args: list[str], folder: Path) -> "SippProcess":
+        process = await SippProcess.start(name, args, folder)
+        self._started.append(process)
+        return process
 
     async def start_agent(
         self,
@@ -399,7 +416,7 @@ class SippRunner:
         scenario = agent_scenario(answer_after_s=answer_after_s, talk_s=talk_s, answer=answer, audio=audio)
         folder, scenario_file = self._prepare(name, scenario)
         args = self._common_args(folder, scenario_file, port) + ["-m", str(calls), "-timeout", f"{int(timeout_s)}s"]
-        return await SippProcess.start(name, args, folder)
+        return await self._launch(name, args, folder)
 
 
 @dataclass

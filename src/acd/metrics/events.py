@@ -39,6 +39,8 @@ EventType = Literal[
     "call.answered",  # queue, agent_id; data: waited_s (from wait_origin to agent answer)
     "call.abandoned",  # queue; data: waited_s
     "call.completed",  # queue, agent_id; data: talk_s, hold_s
+    "call.timed_out",  # queue; data: waited_s (max_wait_s reached with no overflow queue)
+    "call.priority_changed",  # queue; data: priority, previous
     "agent.state",  # agent_id; data: state, previous, reason
     # waiting experience
     "wait.announcement",  # queue; data: position, estimate_s

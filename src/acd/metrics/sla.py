@@ -193,6 +193,7 @@ def tenths_half_up(value: Fraction) -> int:
 @dataclass(frozen=True, slots=True)
 class SlaResult:
     month: str
+    contract_start: str | None
     contract_month: int | None
     start: float
     end: float
@@ -273,6 +274,7 @@ def evaluate_month(
     seconds = unavailable_business_seconds(down, business_spans(contract.schedule(), start, until))
     return SlaResult(
         month=f"{year:04d}-{month:02d}",
+        contract_start=start_month,
         contract_month=index,
         start=start,
         end=end,

@@ -75,10 +75,10 @@ class CancelRing(Decision):
 class CallTimedOut(Decision):
     """The call reached its queue's ``max_wait_s`` with no overflow queue: it leaves routing.
 
-    The engine sends it on to the dialplan's fallback (voicemail, callback offer, ...).
+    The engine sends it on to the dialplan's fallback (voicemail, callback offer, ...)
+    and logs what it did with it (the event model has no "left the queue" type yet).
     """
 
-    EVENT_TYPE: ClassVar[str | None] = "call.ended"
     call_id: str
     queue: str
     waited_s: float

@@ -34,10 +34,11 @@ def check_router(router: "Router") -> list[str]:
             live_in_queue += len(live)
             for pooled in live:
                 call_places[pooled.id] += 1
-                if calls.get(pooled.id) is not pooled:
+                record = calls.get(pooled.id)
+                if record is None or record is not pooled:
                     problems.append(f"queue {queue.name}: pool holds call {pooled.id} the router no longer routes")
-                elif pooled.queue is not queue or pooled.step != step or pooled.state is not CallState.WAITING:
-                    problems.append(f"call {pooled.id} sits in {queue.name} step {step} but says {pooled.queue.name} step {pooled.step} {pooled.state.value}")
+                elif record.queue is not queue or record.step != step or record.state is not CallState.WAITING:
+                    problems.append(f"call {record.id} sits in {queue.name} step {step} but says {record.queue.name} step {record.step} {record.state.value}")
         if live_in_queue != queue.waiting:
             problems.append(f"queue {queue.name}: waiting={queue.waiting} but {live_in_queue} calls in its pools")
         for level, pool in queue.agent_pools:

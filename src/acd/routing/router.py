@@ -28,26 +28,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from acd.routing.config import RoutingConfig
 from acd.routing.decisions import (
-    AgentStateChanged,
     CallAbandoned,
     CallAnswered,
     CallCompleted,
     CallOverflowed,
     CallQueued,
     CallRequeued,
-    CallTimedOut,
     CancelRing,
     Ignored,
     Outcome,
-    RingAgent,
-    RingNoAnswer,
 )
-from acd.routing.model import AgentRecord, AgentState, CallRecord, CallState, QueueRuntime
-from acd.routing.pools import Pool, Timers
-
-_Out = list[Outcome]
+from acd.routing.matching import MatchingCore, Out
+from acd.routing.model import AgentRecord, AgentState, CallRecord, CallState
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,66 +73,23 @@ class CallView:
     attached: Mapping[str, Any]
 
 
-class Router:
-    """Skills-based routing state for one ACD; see the module docstring for the rules."""
+class Router(MatchingCore):
+    """Skills-based routing state for one ACD; see the module docstring for the rules.
 
-    def __init__(self, config: RoutingConfig) -> None:
-        self.config = config
-        self._queues: dict[str, QueueRuntime] = {cfg.name: QueueRuntime.compile(cfg) for cfg in config.queues}
-        self._agents: dict[str, AgentRecord] = {}
-        self._calls: dict[str, CallRecord] = {}
-        self._timers: Timers[Any] = Timers()
-        self._clock = float("-inf")
-        self._tokens = 0
-        self._seq = 0
-        self._index_agents()
-
-    def _index_agents(self) -> None:
-        """Skill index -> per-queue proficiency pools, so no decision ever scans all agents."""
-        by_skill: dict[str, dict[str, int]] = {skill: {} for skill in self.config.skills}
-        for agent in self.config.agents:
-            for skill, level in agent.skills.items():
-                by_skill[skill][agent.id] = level
-        entries: dict[str, list[tuple[QueueRuntime, int, Pool[Any]]]] = {agent.id: [] for agent in self.config.agents}
-        for queue in self._queues.values():
-            holders = sorted((by_skill[skill] for skill in queue.skills), key=len)
-            levels: dict[str, int] = dict(holders[0])
-            for other in holders[1:]:
-                levels = {agent_id: min(level, other[agent_id]) for agent_id, level in levels.items() if agent_id in other}
-            pools: dict[int, Pool[Any]] = {level: Pool() for level in sorted(set(levels.values()), reverse=True)}
-            queue.agent_pools = list(pools.items())
-            for agent_id, level in levels.items():
-                entries[agent_id].append((queue, level, pools[level]))
-        for agent in self.config.agents:
-            self._agents[agent.id] = AgentRecord(id=agent.id, name=agent.name, endpoint=agent.endpoint, entries=entries[agent.id])
+    ``Router(config)`` starts with every agent logged out and no calls.
+    """
 
     # --- time ------------------------------------------------------------------------
 
     def advance(self, now: float) -> list[Outcome]:
         """Apply every deadline up to ``now``: expansion, overflow, ring time-out, wrap-up end."""
-        out: _Out = []
+        out: Out = []
         self._tick(now, out)
         return out
 
     def next_deadline(self) -> float | None:
         """The earliest time at which :meth:`advance` would change something, or None."""
         return self._timers.next_at()
-
-    def _tick(self, now: float, out: _Out) -> float:
-        if not now >= self._clock:  # also rejects NaN
-            now = self._clock
-        while (due := self._timers.pop_due(now)) is not None:
-            at, owner = due
-            self._clock = max(self._clock, at)
-            if isinstance(owner, CallRecord):
-                self._unwait(owner)
-                self._place_call(owner, at, out)
-            elif owner.state is AgentState.RESERVED:
-                self._ring_no_answer(owner, at, out, reported=False)
-            elif owner.state is AgentState.WRAP_UP:
-                self._end_wrap_up(owner, at, out)
-        self._clock = now
-        return now
 
     # --- calls -----------------------------------------------------------------------
 
@@ -158,7 +108,7 @@ class Router:
         began; pass it when re-queuing a call after an engine restart so its place, its
         expansion step and its reported wait all survive.
         """
-        out: _Out = []
+        out: Out = []
         now = self._tick(now, out)
         runtime = self._queues.get(queue)
         if runtime is None:
@@ -185,7 +135,7 @@ class Router:
 
     def caller_abandoned(self, now: float, call_id: str) -> list[Outcome]:
         """The caller hung up before talking to an agent (while waiting or while an agent rang)."""
-        out: _Out = []
+        out: Out = []
         now = self._tick(now, out)
         call = self._calls.get(call_id)
         if call is None:
@@ -204,7 +154,7 @@ class Router:
 
     def call_completed(self, now: float, call_id: str, hold_s: float = 0.0) -> list[Outcome]:
         """The conversation ended (either side hung up or the bridge ended): the agent goes to wrap-up."""
-        out: _Out = []
+        out: Out = []
         now = self._tick(now, out)
         call = self._calls.get(call_id)
         if call is None or call.state is not CallState.CONNECTED or call.agent is None:
@@ -228,7 +178,7 @@ class Router:
 
     def set_priority(self, now: float, call_id: str, priority: int) -> list[Outcome]:
         """Supervisor: change a call's priority; a waiting call takes its new place at once."""
-        out: _Out = []
+        out: Out = []
         now = self._tick(now, out)
         call = self._calls.get(call_id)
         if call is None or call.state is CallState.CONNECTED:
@@ -237,9 +187,9 @@ class Router:
             return out
         if call.state is CallState.WAITING:
             pool = call.queue.call_pools[call.step]
-            pool.forget_one()
             call.priority = priority
-            call.token = self._next_token()
+            call.token = self._next_token()  # the old entry goes stale before the pool hears of it
+            pool.forget_one()
             pool.push(call.sort_key(), call)
         else:
             call.priority = priority  # applies if the ringing agent does not answer
@@ -247,7 +197,7 @@ class Router:
 
     def move_call(self, now: float, call_id: str, queue: str) -> list[Outcome]:
         """Supervisor: move a waiting (or ringing) call to another queue, keeping its wait."""
-        out: _Out = []
+        out: Out = []
         now = self._tick(now, out)
         call = self._calls.get(call_id)
         target = self._queues.get(queue)
@@ -272,7 +222,7 @@ class Router:
     # --- agents ----------------------------------------------------------------------
 
     def agent_login(self, now: float, agent_id: str) -> list[Outcome]:
-        out: _Out = []
+        out: Out = []
         now = self._tick(now, out)
         agent = self._agent_or_ignore(agent_id, now, out)
         if agent is None:
@@ -294,7 +244,7 @@ class Router:
         return self._take_away(now, agent_id, AgentState.PAUSED, reason, "agent-paused")
 
     def agent_unpause(self, now: float, agent_id: str) -> list[Outcome]:
-        out: _Out = []
+        out: Out = []
         now = self._tick(now, out)
         agent = self._agent_or_ignore(agent_id, now, out)
         if agent is None:
@@ -308,7 +258,7 @@ class Router:
         return out
 
     def agent_answered(self, now: float, agent_id: str, call_id: str) -> list[Outcome]:
-        out: _Out = []
+        out: Out = []
         now = self._tick(now, out)
         agent = self._ringing_pair(agent_id, call_id, now, "answer", out)
         if agent is None or agent.call is None:
@@ -323,7 +273,7 @@ class Router:
 
     def ring_no_answer(self, now: float, agent_id: str, call_id: str) -> list[Outcome]:
         """Asterisk reports the agent's phone rang out, was busy or rejected the call."""
-        out: _Out = []
+        out: Out = []
         now = self._tick(now, out)
         agent = self._ringing_pair(agent_id, call_id, now, "ring-no-answer", out)
         if agent is not None:
@@ -362,6 +312,13 @@ class Router:
             dict(call.attached),
         )
 
+    def queue_names(self) -> list[str]:
+        return list(self._queues)
+
+    def queue_skills(self, queue: str) -> tuple[str, ...]:
+        runtime = self._queues.get(queue)
+        return runtime.skills if runtime is not None else ()
+
     def waiting_count(self, queue: str | None = None) -> int:
         """Calls waiting (not ringing) in ``queue``, or in all queues; O(1) per queue."""
         if queue is not None:
@@ -383,19 +340,15 @@ class Router:
 
         return check_router(self)
 
-    # --- internals -------------------------------------------------------------------
+    # --- event validation ------------------------------------------------------------
 
-    def _next_token(self) -> int:
-        self._tokens += 1
-        return self._tokens
-
-    def _agent_or_ignore(self, agent_id: str, now: float, out: _Out) -> AgentRecord | None:
+    def _agent_or_ignore(self, agent_id: str, now: float, out: Out) -> AgentRecord | None:
         agent = self._agents.get(agent_id)
         if agent is None:
             out.append(Ignored(f"unknown agent {agent_id!r}", now, agent_id=agent_id))
         return agent
 
-    def _ringing_pair(self, agent_id: str, call_id: str, now: float, what: str, out: _Out) -> AgentRecord | None:
+    def _ringing_pair(self, agent_id: str, call_id: str, now: float, what: str, out: Out) -> AgentRecord | None:
         agent = self._agent_or_ignore(agent_id, now, out)
         if agent is None:
             return None
@@ -406,24 +359,8 @@ class Router:
             return None
         return agent
 
-    def _transition(self, agent: AgentRecord, state: AgentState, reason: str, at: float, out: _Out, call: CallRecord | None = None) -> None:
-        out.append(
-            AgentStateChanged(
-                agent.id,
-                state.value,
-                agent.state.value,
-                reason,
-                at,
-                call.id if call is not None else None,
-                call.queue.name if call is not None else None,
-            )
-        )
-        agent.state = state
-        agent.reason = reason
-        agent.since = at
-
     def _take_away(self, now: float, agent_id: str, state: AgentState, reason: str, requeue_reason: str) -> list[Outcome]:
-        out: _Out = []
+        out: Out = []
         now = self._tick(now, out)
         agent = self._agent_or_ignore(agent_id, now, out)
         if agent is None:
@@ -453,134 +390,3 @@ class Router:
             agent.call = None
             self._transition(agent, state, reason, now, out, wrapped)
         return out
-
-    def _leave_pools(self, agent: AgentRecord) -> None:
-        if agent.token:
-            agent.token = 0
-            for _queue, _level, pool in agent.entries:
-                pool.forget_one()
-
-    def _unwait(self, call: CallRecord) -> None:
-        """Take a waiting call out of its pool and cancel its expansion timer."""
-        if call.token:
-            call.token = 0
-            call.queue.call_pools[call.step].forget_one()
-            call.queue.waiting -= 1
-        self._timers.cancel(call)
-
-    def _best_agent(self, queue: QueueRuntime, min_level: int) -> AgentRecord | None:
-        for level, pool in queue.agent_pools:
-            if level < min_level:
-                return None
-            entry = pool.top()
-            if entry is not None:
-                agent: AgentRecord = entry[-1]
-                return agent
-        return None
-
-    def _best_call_for(self, agent: AgentRecord) -> CallRecord | None:
-        best: tuple[Any, ...] | None = None
-        for queue, level, _pool in agent.entries:
-            if not queue.waiting:
-                continue
-            mins = queue.step_min
-            pools = queue.call_pools
-            step = len(mins) - 1
-            # Steps only widen, so the steps this agent qualifies for are a suffix.
-            while step >= 0 and mins[step] <= level:
-                entry = pools[step].top()
-                if entry is not None and (best is None or entry < best):
-                    best = entry
-                step -= 1
-        if best is None:
-            return None
-        call: CallRecord = best[-1]
-        return call
-
-    def _place_call(self, call: CallRecord, at: float, out: _Out) -> None:
-        """Put a call that is in no pool where it belongs: an agent, the next queue, or a pool."""
-        while True:
-            queue = call.queue
-            if queue.exit_due(call.entered, at):
-                waited = at - call.wait_origin
-                if queue.exit_to is None:
-                    del self._calls[call.id]
-                    out.append(CallTimedOut(call.id, queue.name, waited, at))
-                    return
-                target = self._queues[queue.exit_to]
-                out.append(CallOverflowed(call.id, queue.name, target.name, waited, queue.exit_reason, at))
-                call.queue = target
-                call.entered = at
-                continue
-            step = queue.step_at(call.entered, at)
-            agent = self._best_agent(queue, queue.step_min[step])
-            if agent is not None:
-                self._ring(agent, call, at, out)
-                return
-            call.state = CallState.WAITING
-            call.step = step
-            call.token = self._next_token()
-            queue.call_pools[step].push(call.sort_key(), call)
-            queue.waiting += 1
-            deadline = queue.next_change(call.entered, step)
-            if deadline is not None:
-                self._timers.schedule(deadline, call)
-            return
-
-    def _ring(self, agent: AgentRecord, call: CallRecord, at: float, out: _Out) -> None:
-        self._leave_pools(agent)
-        call.state = CallState.RINGING
-        call.agent = agent
-        agent.call = call
-        timeout = call.queue.cfg.ring_timeout_s
-        self._timers.schedule(at + timeout, agent)
-        out.append(RingAgent(call.id, agent.id, agent.endpoint, call.queue.name, at - call.wait_origin, timeout, at))
-        self._transition(agent, AgentState.RESERVED, "ring", at, out, call)
-
-    def _free_agent(self, agent: AgentRecord, at: float, idle_since: float, reason: str, out: _Out, call: CallRecord | None = None) -> None:
-        """The agent can take a call: give it the best waiting one, or put it in its pools."""
-        agent.call = None
-        agent.idle_since = idle_since
-        self._transition(agent, AgentState.AVAILABLE, reason, at, out, call)
-        best = self._best_call_for(agent)
-        if best is not None:
-            self._unwait(best)
-            self._ring(agent, best, at, out)
-            return
-        agent.token = self._next_token()
-        key = (idle_since,)
-        for _queue, _level, pool in agent.entries:
-            pool.push(key, agent)
-
-    def _release_ringing_agent(self, call: CallRecord, at: float, reason: str, out: _Out) -> None:
-        """The call stopped ringing through no fault of the agent: it keeps its place in line."""
-        agent = call.agent
-        call.agent = None
-        if agent is None:
-            return
-        self._timers.cancel(agent)
-        out.append(CancelRing(call.id, agent.id, agent.endpoint, reason, at))
-        self._free_agent(agent, at, agent.idle_since, reason, out, call)
-
-    def _ring_no_answer(self, agent: AgentRecord, at: float, out: _Out, *, reported: bool) -> None:
-        call = agent.call
-        if call is None:
-            return
-        out.append(RingNoAnswer(call.id, agent.id, call.queue.name, at - agent.since, at))
-        if not reported:
-            out.append(CancelRing(call.id, agent.id, agent.endpoint, "ring-timeout", at))
-        agent.call = None
-        self._transition(agent, AgentState.PAUSED, "no-answer", at, out, call)
-        call.agent = None
-        out.append(CallRequeued(call.id, call.queue.name, "ring-no-answer", call.wait_origin, at))
-        self._place_call(call, at, out)
-
-    def _end_wrap_up(self, agent: AgentRecord, at: float, out: _Out, reason: str = "wrap-up-ended") -> None:
-        call = agent.call
-        agent.call = None
-        if agent.pending is not None:
-            state, pending_reason = agent.pending
-            agent.pending = None
-            self._transition(agent, state, pending_reason, at, out, call)
-            return
-        self._free_agent(agent, at, at, reason, out, call)

@@ -1,0 +1,199 @@
+"""Call control for the ACD over AMI: Asterisk events in, neutral facts out; actions out.
+
+The dispatcher (``acd.dispatch``) thinks in calls, agents and decisions; this module is
+where those meet Asterisk's names:
+
+* a caller waiting for an agent sits in the ``acd-hold`` context (music on hold, keys
+  still heard); on arrival the dialplan raises ``UserEvent(AcdParked)`` with the call id,
+  queue and the moment its wait began;
+* to connect an agent we set ``ACD_AGENT_ENDPOINT``/``ACD_RING_TIMEOUT`` with ``Setvar``
+  and ``Redirect`` the caller to ``acd-agent``, whose ``Dial`` rings the agent (both
+  actions are sent back to back: one round trip, no polling);
+* ``DialEnd`` with ``ANSWER`` means the agent took the call; ``UserEvent(AcdRingFailed)``
+  means ringing failed and the caller is back in ``acd-hold``; ``Hangup`` ends a leg.
+
+The call id is the caller channel's ``Uniqueid`` (the AGI ``agi_uniqueid``), which every
+AMI event about that channel carries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import AsyncIterator, Union
+
+from acd.asterisk.ami import AmiClient, AmiError, AmiMessage
+
+log = logging.getLogger("acd.call_control")
+
+
+@dataclass(frozen=True)
+class Parked:
+    """A caller reached the holding context and waits for an agent."""
+
+    call_id: str
+    channel: str
+    queue: str
+    wait_origin: float | None
+    priority: int | None
+
+
+@dataclass(frozen=True)
+class AgentLegStarted:
+    call_id: str
+    agent_channel: str
+    agent_leg_id: str
+
+
+@dataclass(frozen=True)
+class AgentAnswered:
+    call_id: str
+    agent_channel: str
+
+
+@dataclass(frozen=True)
+class RingFailed:
+    call_id: str
+    status: str
+
+
+@dataclass(frozen=True)
+class LegHungUp:
+    """A channel ended; ``leg_id`` is its Uniqueid (a caller's call id or an agent leg)."""
+
+    leg_id: str
+    channel: str
+    cause: str
+
+
+@dataclass(frozen=True)
+class WaitingKey:
+    """A waiting caller pressed a key in the holding context."""
+
+    call_id: str
+    key: str
+
+
+ControlEvent = Union[Parked, AgentLegStarted, AgentAnswered, RingFailed, LegHungUp, WaitingKey]
+
+EVENT_NAMES = ("UserEvent", "DialBegin", "DialEnd", "Hangup")
+#: Dial rings this much longer than the router's ring timeout, so ring-no-answer is
+#: decided in one place (the router) and Dial only reports real failures (busy, offline).
+DIAL_TIMEOUT_MARGIN_S = 2
+
+
+def _float(value: str) -> float | None:
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def _int(value: str) -> int | None:
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def translate(message: AmiMessage) -> ControlEvent | None:
+    """One AMI event → one control fact (or None when it is not about the ACD)."""
+    name = message.name
+    if name == "UserEvent":
+        kind = message.get("UserEvent")
+        if kind == "AcdParked":
+            call_id = message.get("CallId") or message.get("Uniqueid")
+            return Parked(
+                call_id=call_id,
+                channel=message.get("Channel"),
+                queue=message.get("Queue"),
+                wait_origin=_float(message.get("WaitOrigin")),
+                priority=_int(message.get("Priority")),
+            )
+        if kind == "AcdRingFailed":
+            return RingFailed(call_id=message.get("CallId") or message.get("Uniqueid"), status=message.get("DialStatus"))
+        if kind == "AcdWaitingKey":
+            return WaitingKey(call_id=message.get("Uniqueid"), key=message.get("Key"))
+        return None
+    if name == "DialBegin":
+        return AgentLegStarted(call_id=message.get("Uniqueid"), agent_channel=message.get("DestChannel"), agent_leg_id=message.get("DestUniqueid"))
+    if name == "DialEnd" and message.get("DialStatus") == "ANSWER":
+        return AgentAnswered(call_id=message.get("Uniqueid"), agent_channel=message.get("DestChannel"))
+    if name == "Hangup":
+        return LegHungUp(leg_id=message.get("Uniqueid"), channel=message.get("Channel"), cause=message.get("Cause-txt") or message.get("Cause"))
+    return None
+
+
+@dataclass
+class AsteriskCallControl:
+    """Carries out ACD decisions with AMI actions and reports what Asterisk did."""
+
+    ami: AmiClient
+    hold_context: str = "acd-hold"
+    agent_context: str = "acd-agent"
+    timeout_context: str = "acd-timeout"
+
+    async def events(self) -> AsyncIterator[ControlEvent]:
+        subscription = self.ami.subscribe(*EVENT_NAMES)
+        try:
+            async for message in subscription:
+                try:
+                    fact = translate(message)
+                except Exception:  # a malformed event must never stop the stream
+                    log.exception("cannot read AMI event %s", message.name)
+                    continue
+                if fact is not None:
+                    yield fact
+        finally:
+            subscription.close()
+
+    async def ring(self, channel: str, call_id: str, agent_id: str, endpoint: str, timeout_s: float) -> None:
+        """Send the caller to ``acd-agent`` to ring ``endpoint`` (Setvar + Redirect, pipelined)."""
+        variables = {
+            "ACD_AGENT_ENDPOINT": endpoint,
+            "ACD_AGENT_ID": agent_id,
+            # The router times ringing out itself; Dial's own limit is a safety net behind it.
+            "ACD_RING_TIMEOUT": str(max(1, int(round(timeout_s))) + DIAL_TIMEOUT_MARGIN_S),
+            "ACD_CALL_ID": call_id,
+        }
+        setvars = [self.ami.action("Setvar", Channel=channel, Variable=name, Value=value) for name, value in variables.items()]
+        redirect = self.ami.action("Redirect", Channel=channel, Context=self.agent_context, Exten="s", Priority=1)
+        results = await asyncio.gather(*setvars, redirect, return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise AmiError(f"ringing {endpoint} for {call_id} failed: {errors[0]}")
+
+    async def return_to_hold(self, channel: str) -> None:
+        await self.ami.action("Redirect", Channel=channel, Context=self.hold_context, Exten="s", Priority=1)
+
+    async def end_waiting(self, channel: str) -> None:
+        """Take a caller out of the queue (max wait with no overflow): goodbye and hang up."""
+        await self.ami.action("Redirect", Channel=channel, Context=self.timeout_context, Exten="s", Priority=1)
+
+    async def parked_calls(self) -> list[Parked]:
+        """Callers in the holding context now, with their queue and wait origin (resync)."""
+        statuses = await self.ami.action_list("Status", Variables="ACD_CALL_ID,ACD_QUEUE,ACD_WAIT_ORIGIN,ACD_PRIORITY")
+        parked: list[Parked] = []
+        for status in statuses:
+            if status.get("Context") != self.hold_context:
+                continue
+            variables = status.variables()
+            queue = variables.get("ACD_QUEUE", "")
+            if not queue:
+                continue
+            parked.append(
+                Parked(
+                    call_id=variables.get("ACD_CALL_ID") or status.get("Uniqueid"),
+                    channel=status.get("Channel"),
+                    queue=queue,
+                    wait_origin=_float(variables.get("ACD_WAIT_ORIGIN", "")),
+                    priority=_int(variables.get("ACD_PRIORITY", "")),
+                )
+            )
+        return parked
+
+    async def live_call_ids(self) -> set[str]:
+        """Uniqueids of every channel Asterisk has now."""
+        statuses = await self.ami.action_list("Status")
+        return {status.get("Uniqueid") for status in statuses}

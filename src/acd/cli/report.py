@@ -1,0 +1,125 @@
+"""``acd report``: contact-center figures per interval, recomputed from the event log.
+
+Examples::
+
+    acd report --from 2026-03-02 --to 2026-03-03 --interval 15
+    acd report --from 2026-03-01 --to 2026-04-01 --interval day --by queue --format csv
+    acd report --from 2026-03-01 --to 2026-04-01 --interval month --queue mesa-ayuda --format json
+    acd report --from 2026-03-02 --to 2026-03-03 --interval 30 --chart sl.png
+
+Dates without an offset are local time in ``routing.timezone`` (America/Santiago); the
+range is ``[--from, --to)``.  Figure definitions: ``acd.metrics.reports``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from typing import Any
+
+from acd.metrics.cli_support import (
+    DATA_ERROR,
+    CliError,
+    add_common_arguments,
+    add_timezone_argument,
+    database_path,
+    open_store,
+    run_command,
+    settings_from,
+    time_range,
+    timezone_name,
+)
+from acd.metrics.reports import DEFAULT_SHORT_ABANDON_S, DEFAULT_THRESHOLD_S, SL_FORMULAS, compute_report
+from acd.metrics.timeutil import INTERVALS, zone
+
+FORMATS = ("table", "csv", "json")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="interval/day/month figures: service level, abandonment, ASA, AHT, surveys, agents",
+        description="Figures per interval recomputed from the event log (see acd.metrics.reports for definitions).",
+    )
+    parser.add_argument("--from", dest="start", metavar="WHEN", help="start, e.g. 2026-03-02 or 2026-03-02T08:00")
+    parser.add_argument("--to", dest="end", metavar="WHEN", help="end (exclusive)")
+    parser.add_argument("--interval", default="60", metavar="|".join(INTERVALS), help="row size (default 60 minutes)")
+    parser.add_argument("--queue", metavar="Q", help="only calls that ended in this queue")
+    parser.add_argument("--by", metavar="queue|skill", help="add one row per queue or per skill")
+    parser.add_argument("--format", default="table", metavar="|".join(FORMATS), help="output format (default table)")
+    parser.add_argument("--chart", metavar="FILE.png", help="also draw service level and offered calls per interval")
+    parser.add_argument("--target", default="75", metavar="PCT", help="target line on the chart (default 75)")
+    parser.add_argument("--threshold", default=str(DEFAULT_THRESHOLD_S), metavar="S", help="service-level threshold (default 25 s)")
+    parser.add_argument("--short-abandon", default=str(DEFAULT_SHORT_ABANDON_S), metavar="S", help="short abandon limit (default 5 s)")
+    parser.add_argument("--sl-formula", default="offered", metavar="|".join(SL_FORMULAS), help="service-level formula (default offered)")
+    add_timezone_argument(parser)
+    add_common_arguments(parser)
+    parser.set_defaults(handler=handle)
+
+
+def _number(option: str, text: str, *, low: float = 0.0) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise CliError(f"{option} {text!r} is not a number") from None
+    if not math.isfinite(value) or value < low:
+        raise CliError(f"{option} must be a number >= {low:g}, not {text!r}")
+    return value
+
+
+def _choice(option: str, value: str | None, choices: tuple[str, ...]) -> None:
+    if value is not None and value not in choices:
+        raise CliError(f"{option} {value!r} is not one of: {', '.join(choices)}")
+
+
+def handle(args: argparse.Namespace) -> int:
+    async def body() -> int:
+        _choice("--interval", args.interval, INTERVALS)
+        _choice("--by", args.by, ("queue", "skill"))
+        _choice("--format", args.format, FORMATS)
+        _choice("--sl-formula", args.sl_formula, SL_FORMULAS)
+        threshold = _number("--threshold", args.threshold)
+        short = _number("--short-abandon", args.short_abandon)
+        target = _number("--target", args.target)
+        settings = settings_from(args)
+        tz_name = timezone_name(args, settings)
+        start, end = time_range(args, tz_name)
+        assert start is not None and end is not None
+        store = await open_store(database_path(args, settings))
+        try:
+            events = await store.report_events(start, end)
+            incidents = await store.incidents(start, end)
+        finally:
+            await store.close()
+        report = compute_report(
+            events,
+            start,
+            end,
+            interval=args.interval,
+            timezone=tz_name,
+            by=args.by,
+            queue=args.queue,
+            threshold_s=threshold,
+            short_abandon_s=short,
+            sl_formula=args.sl_formula,
+            now=time.time(),
+            incidents=incidents,
+        )
+        from acd.metrics import render
+
+        tz = zone(tz_name)
+        output = {"table": render.report_table, "csv": render.report_csv, "json": render.report_json}[args.format]
+        text = output(report, tz)
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        if args.chart:
+            from acd.metrics.chart import ChartError, write_chart
+
+            try:
+                write_chart(report, args.chart, target)
+            except ChartError as exc:
+                raise CliError(str(exc), DATA_ERROR) from None
+        return 0
+
+    return run_command("report", body)

@@ -1,0 +1,92 @@
+"""``acd sla``: a month's contract service level, abandonment, penalty (UF) and unavailability.
+
+Examples::
+
+    acd sla --month 2026-03 --contract-start 2026-01
+    acd sla --month 2026-03 --contract-start 2026-01 --json
+    acd sla --month 2026-03 --contract contract.yaml
+
+Targets, penalty rates, business hours and the rounding rule: ``acd.metrics.sla``.
+Without ``--contract-start`` (or ``start:`` in the contract file) the steady-state
+targets (month 3 onward) apply.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from acd.metrics.cli_support import (
+    CliError,
+    add_common_arguments,
+    database_path,
+    open_store,
+    run_command,
+    settings_from,
+)
+from acd.metrics.sla import Contract, ContractError, contract_month, evaluate_month, load_contract, month_range
+from acd.metrics.timeutil import TimeInputError, parse_month, zone
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "sla",
+        help="monthly contract compliance: service level, abandonment, penalty in UF, unavailable hours",
+        description="Contract SLA of one calendar month, recomputed from the event log.",
+    )
+    parser.add_argument("--month", metavar="YYYY-MM", help="the month to evaluate")
+    parser.add_argument("--contract-start", metavar="YYYY-MM", help="first month of the contract (month 1)")
+    parser.add_argument("--contract", metavar="FILE", help="contract file (YAML) overriding the tender's defaults")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    add_common_arguments(parser)
+    parser.set_defaults(handler=handle)
+
+
+def _contract(args: argparse.Namespace, timezone: str) -> Contract:
+    if not args.contract:
+        return Contract(timezone=timezone)
+    try:
+        return load_contract(args.contract)
+    except ContractError as exc:
+        raise CliError("\n".join(str(p) for p in exc.problems) or f"bad contract file {args.contract}") from None
+
+
+def handle(args: argparse.Namespace) -> int:
+    async def body() -> int:
+        if not args.month:
+            raise CliError("--month YYYY-MM is required")
+        try:
+            year, month = parse_month(args.month)
+            if args.contract_start is not None:
+                parse_month(args.contract_start)
+        except TimeInputError as exc:
+            raise CliError(str(exc)) from None
+        settings = settings_from(args)
+        contract = _contract(args, settings.routing.timezone)
+        try:
+            contract_month(year, month, args.contract_start or contract.start)
+        except TimeInputError as exc:
+            raise CliError(str(exc)) from None
+        start, end = month_range(year, month, contract.timezone)
+        store = await open_store(database_path(args, settings))
+        try:
+            events = await store.report_events(start, end)
+            incidents = await store.incidents(start, end)
+        finally:
+            await store.close()
+        result = evaluate_month(
+            events, year, month, contract, contract_start=args.contract_start, now=time.time(), incidents=incidents
+        )
+        from acd.metrics import render
+
+        tz = zone(contract.timezone)
+        if args.json:
+            sys.stdout.write(json.dumps(render.sla_dict(result, tz), indent=2, ensure_ascii=False) + "\n")
+        else:
+            sys.stdout.write(render.sla_text(result, tz))
+        return 0
+
+    return run_command("sla", body)

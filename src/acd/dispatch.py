@@ -1,0 +1,367 @@
+"""The ACD service: feeds the pure router from call-control facts and carries out its decisions.
+
+* The IVR's ``queue`` node calls :meth:`Dispatcher.enqueue` (the ``QueueHandoff``): the call
+  is labelled with channel variables (so it can be found again after a reconnect or an
+  engine restart) and the dialplan parks it in the holding context.
+* ``Parked`` → ``router.call_arrived``; ``AgentAnswered`` → ``agent_answered``;
+  ``RingFailed`` → ``ring_no_answer``; ``LegHungUp`` → ``caller_abandoned`` or
+  ``call_completed``.
+* Decisions leave at once (``RingAgent`` → ring; ``CancelRing`` → back to hold;
+  ``CallTimedOut`` → goodbye).  One timer is armed for ``router.next_deadline()``; nothing
+  polls.
+* Every notification becomes an :class:`~acd.metrics.events.Event` and updates the live
+  service-level figures.
+* On every AMI (re)connection the dispatcher resynchronises: callers still parked in the
+  holding context that the router does not know are re-queued with their original wait;
+  calls the router holds whose channels are gone are closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+from acd.asterisk.call_control import (
+    AgentAnswered,
+    AgentLegStarted,
+    ControlEvent,
+    LegHungUp,
+    Parked,
+    RingFailed,
+    WaitingKey,
+)
+from acd.ivr.channel import Channel
+from acd.ivr.handoff import QueueRequest
+from acd.metrics.events import Event
+from acd.routing import LiveStats, Router
+from acd.routing.decisions import CallTimedOut, CancelRing, Ignored, Notification, Outcome, RingAgent
+
+log = logging.getLogger("acd.dispatch")
+
+
+class CallControl(Protocol):
+    def events(self) -> Any: ...
+
+    async def ring(self, channel: str, call_id: str, agent_id: str, endpoint: str, timeout_s: float) -> None: ...
+
+    async def return_to_hold(self, channel: str) -> None: ...
+
+    async def end_waiting(self, channel: str) -> None: ...
+
+    async def parked_calls(self) -> list[Parked]: ...
+
+    async def live_call_ids(self) -> set[str]: ...
+
+
+@dataclass
+class DispatchStats:
+    rings_sent: int = 0
+    ring_errors: int = 0
+    ignored_events: int = 0
+    resyncs: int = 0
+    requeued_on_resync: int = 0
+    closed_on_resync: int = 0
+    last_decision_to_action_ms: float | None = None
+
+
+@dataclass
+class _Leg:
+    call_id: str
+    agent_id: str
+
+
+@dataclass
+class Dispatcher:
+    router: Router
+    control: CallControl
+    emit: Callable[[Event], None]
+    clock: Callable[[], float]
+    stats: LiveStats | None = None
+    counters: DispatchStats = field(default_factory=DispatchStats)
+
+    def __post_init__(self) -> None:
+        self._channels: dict[str, str] = {}  # call id -> caller channel name
+        self._agent_legs: dict[str, _Leg] = {}  # agent leg uniqueid -> call
+        self._cancelled_rings: set[str] = set()
+        self._attached: dict[str, dict[str, str]] = {}
+        self._actions: dict[str, asyncio.Future[None]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+
+    # ---------------------------------------------------------------- IVR hand-off
+    async def enqueue(self, channel: Channel, request: QueueRequest) -> None:
+        """Label the call for the holding context; routing starts when it is parked there."""
+        now = self.clock()
+        queue = self._queue_for(request)
+        priority = request.priority or None  # 0 (the flow's default) means "the queue's priority"
+        await channel.set_variable("ACD_CALL_ID", channel.call_id)
+        await channel.set_variable("ACD_QUEUE", queue)
+        await channel.set_variable("ACD_WAIT_ORIGIN", f"{now:.3f}")
+        await channel.set_variable("ACD_PRIORITY", "" if priority is None else str(priority))
+        channel_name = getattr(channel, "channel_name", "")
+        if channel_name:
+            self._channels[channel.call_id] = channel_name
+        if request.attached:
+            self._attached[channel.call_id] = dict(request.attached)
+
+    def _queue_for(self, request: QueueRequest) -> str:
+        """The queue named by the flow, or the one whose required skills match exactly."""
+        known = self.router.queue_names()
+        if request.queue:
+            if request.queue not in known:
+                raise ValueError(f"unknown queue {request.queue!r} (known: {', '.join(sorted(known))})")
+            return request.queue
+        wanted = set(request.skills)
+        for name in sorted(known):
+            if set(self.router.queue_skills(name)) == wanted:
+                return name
+        raise ValueError(f"no queue requires exactly the skills {sorted(wanted)}")
+
+    # ---------------------------------------------------------------- agents (API, tests)
+    def agent_login(self, agent_id: str) -> list[Outcome]:
+        return self._apply(self.router.agent_login(self.clock(), agent_id))
+
+    def agent_logout(self, agent_id: str, reason: str = "logout") -> list[Outcome]:
+        return self._apply(self.router.agent_logout(self.clock(), agent_id, reason))
+
+    def agent_pause(self, agent_id: str, reason: str = "pause") -> list[Outcome]:
+        return self._apply(self.router.agent_pause(self.clock(), agent_id, reason))
+
+    def agent_unpause(self, agent_id: str) -> list[Outcome]:
+        return self._apply(self.router.agent_unpause(self.clock(), agent_id))
+
+    # ---------------------------------------------------------------- facts from Asterisk
+    async def run(self) -> None:
+        """Consume call-control facts until cancelled."""
+        async for fact in self.control.events():
+            try:
+                self.handle(fact)
+            except Exception:
+                log.exception("ACD: failed to handle %r", fact)
+
+    def handle(self, fact: ControlEvent) -> list[Outcome]:
+        now = self.clock()
+        router = self.router
+        if isinstance(fact, Parked):
+            if fact.channel:
+                self._channels[fact.call_id] = fact.channel
+            if router.call(fact.call_id) is not None:
+                return []  # back in hold after a failed ring: the router already re-queued it
+            attached = self._attached.pop(fact.call_id, None)
+            return self._apply(
+                router.call_arrived(
+                    now, fact.call_id, fact.queue, priority=fact.priority, attached=attached, wait_origin=fact.wait_origin
+                )
+            )
+        if isinstance(fact, AgentLegStarted):
+            call = router.call(fact.call_id)
+            if call is not None and call.agent_id is not None:
+                self._agent_legs[fact.agent_leg_id] = _Leg(fact.call_id, call.agent_id)
+            return []
+        if isinstance(fact, AgentAnswered):
+            call = router.call(fact.call_id)
+            if call is None or call.agent_id is None:
+                return self._ignored(f"answer for unknown or unassigned call {fact.call_id}")
+            return self._apply(router.agent_answered(now, call.agent_id, fact.call_id))
+        if isinstance(fact, RingFailed):
+            if fact.call_id in self._cancelled_rings:
+                self._cancelled_rings.discard(fact.call_id)
+                return []
+            call = router.call(fact.call_id)
+            if call is None or call.agent_id is None:
+                return self._ignored(f"ring failure for call {fact.call_id} not ringing")
+            return self._apply(router.ring_no_answer(now, call.agent_id, fact.call_id))
+        if isinstance(fact, LegHungUp):
+            return self._leg_hung_up(now, fact)
+        if isinstance(fact, WaitingKey):
+            log.info("ACD: caller %s pressed %s while waiting", fact.call_id, fact.key)
+            return []
+        return []
+
+    def _leg_hung_up(self, now: float, fact: LegHungUp) -> list[Outcome]:
+        router = self.router
+        leg = self._agent_legs.pop(fact.leg_id, None)
+        if leg is not None:
+            call = router.call(leg.call_id)
+            if call is not None and call.state == "connected" and call.agent_id == leg.agent_id:
+                return self._apply(router.call_completed(now, leg.call_id))
+            return []
+        call = router.call(fact.leg_id)
+        self._channels.pop(fact.leg_id, None)
+        self._cancelled_rings.discard(fact.leg_id)
+        if call is None:
+            return []
+        if call.state == "connected":
+            return self._apply(router.call_completed(now, fact.leg_id))
+        return self._apply(router.caller_abandoned(now, fact.leg_id))
+
+    # ---------------------------------------------------------------- decisions and facts
+    def _ignored(self, reason: str) -> list[Outcome]:
+        self.counters.ignored_events += 1
+        log.info("ACD: ignored: %s", reason)
+        return []
+
+    def _apply(self, outcomes: list[Outcome]) -> list[Outcome]:
+        # A cancel followed by a new ring for the same call: the ring's redirect ends the old
+        # Dial by itself; sending both would race two redirects on one channel.
+        rung_again = {o.call_id for o in outcomes if isinstance(o, RingAgent)}
+        for outcome in outcomes:
+            if isinstance(outcome, RingAgent):
+                self._carry_out(outcome.call_id, self._ring(outcome))
+            elif isinstance(outcome, CancelRing) and outcome.call_id not in rung_again:
+                self._cancelled_rings.add(outcome.call_id)
+                self._carry_out(outcome.call_id, self._to_hold(outcome.call_id))
+            elif isinstance(outcome, CallTimedOut):
+                self._carry_out(outcome.call_id, self._time_out(outcome.call_id))
+            if isinstance(outcome, Ignored):
+                self.counters.ignored_events += 1
+                log.info("ACD: router ignored an event: %s", outcome.reason)
+                continue
+            event = outcome_to_event(outcome)
+            if event is not None:
+                self.emit(event)
+        if self.stats is not None:
+            self.stats.apply(outcomes)
+        self._arm_timer()
+        return outcomes
+
+    def _carry_out(self, call_id: str, action: Any) -> None:
+        """Start an AMI action now, but after any earlier action for the same call."""
+        previous = self._actions.get(call_id)
+
+        async def in_order() -> None:
+            if previous is not None and not previous.done():
+                with contextlib.suppress(Exception):
+                    await previous
+            await action
+
+        task = asyncio.ensure_future(in_order())
+        self._actions[call_id] = task
+        task.add_done_callback(_log_failure)
+        task.add_done_callback(lambda done: self._actions.pop(call_id, None) if self._actions.get(call_id) is done else None)
+
+    async def _ring(self, decision: RingAgent) -> None:
+        channel = self._channels.get(decision.call_id)
+        if channel is None:
+            log.warning("ACD: no channel known for call %s; cannot ring %s", decision.call_id, decision.agent_id)
+            return
+        started = self.clock()
+        try:
+            await self.control.ring(channel, decision.call_id, decision.agent_id, decision.endpoint, decision.timeout_s)
+        except Exception as exc:
+            self.counters.ring_errors += 1
+            log.warning("ACD: ringing %s for %s failed (%s); treating as no answer", decision.agent_id, decision.call_id, exc)
+            self._apply(self.router.ring_no_answer(self.clock(), decision.agent_id, decision.call_id))
+            return
+        self.counters.rings_sent += 1
+        self.counters.last_decision_to_action_ms = (self.clock() - started) * 1000
+
+    async def _to_hold(self, call_id: str) -> None:
+        channel = self._channels.get(call_id)
+        if channel is not None:
+            await self.control.return_to_hold(channel)
+
+    async def _time_out(self, call_id: str) -> None:
+        channel = self._channels.get(call_id)
+        if channel is not None:
+            await self.control.end_waiting(channel)
+
+    def _arm_timer(self) -> None:
+        deadline = self.router.next_deadline()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if deadline is None:
+            return
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(max(0.0, deadline - self.clock()), self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        try:
+            self._apply(self.router.advance(self.clock()))
+        except Exception:
+            log.exception("ACD: timer handling failed")
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    # ---------------------------------------------------------------- resynchronisation
+    async def resync(self) -> None:
+        """After (re)connecting: re-queue parked callers we do not know, close vanished calls."""
+        self.counters.resyncs += 1
+        parked = await self.control.parked_calls()
+        live = await self.control.live_call_ids()
+        now = self.clock()
+        for item in parked:
+            if self.router.call(item.call_id) is None:
+                self.counters.requeued_on_resync += 1
+                log.info("ACD: found parked caller %s in %s; re-queued with its original wait", item.call_id, item.queue)
+                self.handle(item)
+            elif item.channel:
+                self._channels[item.call_id] = item.channel
+        for call_id in list(self._known_call_ids()):
+            if call_id not in live:
+                self.counters.closed_on_resync += 1
+                self._leg_hung_up(now, LegHungUp(leg_id=call_id, channel=self._channels.get(call_id, ""), cause="gone while disconnected"))
+
+    def _known_call_ids(self) -> set[str]:
+        ids: set[str] = set()
+        for agent in self.router.agents():
+            if agent.call_id:
+                ids.add(agent.call_id)
+        ids.update(self._channels)
+        return {call_id for call_id in ids if self.router.call(call_id) is not None}
+
+
+def _log_failure(task: asyncio.Future[Any]) -> None:
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None:
+        log.warning("ACD: action failed: %s", exc)
+
+
+_ENVELOPE = {"call_id", "agent_id", "queue", "at"}
+
+
+def outcome_to_event(outcome: Outcome) -> Event | None:
+    """Map a router notification (or a decision that is also a fact) to the event model."""
+    event_type = getattr(outcome, "EVENT_TYPE", None)
+    if isinstance(outcome, CallTimedOut):
+        event_type = "call.timed_out"
+    if event_type is None or not dataclasses.is_dataclass(outcome):
+        return None
+    values = {f.name: getattr(outcome, f.name) for f in dataclasses.fields(outcome)}
+    data = {key: _plain(value) for key, value in values.items() if key not in _ENVELOPE}
+    queue = values.get("queue")
+    if isinstance(outcome, Notification) or isinstance(outcome, (RingAgent, CallTimedOut)):
+        if "from_queue" in values:
+            queue = values["from_queue"]
+    return Event(
+        type=event_type,  # type: ignore[arg-type]
+        ts=values["at"],
+        call_id=values.get("call_id"),
+        agent_id=values.get("agent_id"),
+        queue=queue,
+        data=data,
+    )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, dict):
+        return dict(value)
+    return value
+
+
+async def cancel_quietly(task: asyncio.Task[Any]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task

@@ -1,0 +1,108 @@
+"""What ``acd report``, ``acd sla`` and ``acd incident`` share: settings, database, errors.
+
+Every failure the user can cause ends as one line on stderr and an exit code, never a
+traceback: 2 for usage errors (bad date, month, range, settings or contract file), 1 for
+data errors (missing, corrupt or newer database, unwritable output).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Awaitable, Callable
+
+from acd.metrics.store import EventStore, StoreError
+from acd.metrics.timeutil import TimeInputError, parse_when, zone
+from acd.settings import Settings, SettingsError, format_settings_problem, load_settings
+
+USAGE_ERROR = 2
+DATA_ERROR = 1
+
+class CliError(Exception):
+    """Stop the command: print ``message`` and exit with ``code``."""
+
+    def __init__(self, message: str, code: int = USAGE_ERROR) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--settings", metavar="FILE", help="settings file (default: acd.yaml if present)")
+    parser.add_argument("--db", metavar="FILE", help="event database (default: metrics.database from the settings)")
+
+
+def add_timezone_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tz", metavar="ZONE", help="timezone for dates and intervals (default: routing.timezone)")
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    try:
+        return load_settings(args.settings)
+    except SettingsError as exc:
+        raise CliError("\n".join(format_settings_problem(p) for p in exc.problems) or "bad settings") from None
+
+
+def database_path(args: argparse.Namespace, settings: Settings) -> Path:
+    if args.db:
+        return Path(args.db)
+    return settings.resolve(settings.metrics.database)
+
+
+def timezone_name(args: argparse.Namespace, settings: Settings) -> str:
+    name = getattr(args, "tz", None) or settings.routing.timezone
+    try:
+        zone(name)
+    except TimeInputError as exc:
+        raise CliError(str(exc)) from None
+    return name
+
+
+def time_range(args: argparse.Namespace, tz_name: str, *, required: bool = True) -> tuple[float | None, float | None]:
+    """``--from``/``--to`` as UNIX seconds; ``--to`` is exclusive; an empty range is an error."""
+    tz = zone(tz_name)
+    try:
+        start = parse_when(args.start, tz) if args.start else None
+        end = parse_when(args.end, tz) if args.end else None
+    except TimeInputError as exc:
+        raise CliError(str(exc)) from None
+    if required and (start is None or end is None):
+        raise CliError("both --from and --to are required")
+    if start is not None and end is not None and not end > start:
+        raise CliError(f"empty range: --to ({args.end}) must be later than --from ({args.start}); --to is exclusive")
+    return start, end
+
+
+async def open_store(path: Path, *, create: bool = False) -> EventStore:
+    try:
+        return await EventStore.open(path, create=create)
+    except StoreError as exc:
+        raise CliError(str(exc), DATA_ERROR) from None
+
+
+def run_command(name: str, body: Callable[[], Awaitable[int]]) -> int:
+    """Run an async command body, turning ``CliError``/``StoreError`` into a message and exit code."""
+    try:
+        return asyncio.run(body())
+    except CliError as exc:
+        print(f"acd {name}: error: {exc}", file=sys.stderr)
+        return exc.code
+    except StoreError as exc:
+        print(f"acd {name}: error: {exc}", file=sys.stderr)
+        return DATA_ERROR
+
+
+__all__ = [
+    "CliError",
+    "DATA_ERROR",
+    "USAGE_ERROR",
+    "add_common_arguments",
+    "add_timezone_argument",
+    "database_path",
+    "open_store",
+    "run_command",
+    "settings_from",
+    "time_range",
+    "timezone_name",
+]

@@ -1,0 +1,126 @@
+"""Schema migrations: fresh, current, older, newer, foreign, corrupt, failing half-way."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from acd.metrics import store as store_module
+from acd.metrics.events import Event
+from acd.metrics.store import (
+    CorruptDatabaseError,
+    EventStore,
+    MissingDatabaseError,
+    NewerSchemaError,
+    StoreError,
+    latest_version,
+)
+
+
+def fingerprint(path: Path) -> str:
+    """The database file plus its WAL, if any: what "untouched" must preserve."""
+    wal = path.with_name(path.name + "-wal")
+    return hashlib.sha256(path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")).hexdigest()
+
+
+def tables(path: Path) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def versions(path: Path) -> list[int]:
+    with sqlite3.connect(path) as conn:
+        return [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY version")]
+
+
+async def test_a_fresh_database_gets_every_migration_and_wal(db_path: Path) -> None:
+    async with await EventStore.open(db_path) as store:
+        assert await store.schema_version() == latest_version()
+    assert versions(db_path) == list(range(1, latest_version() + 1))
+    assert {"events", "incidents", "schema_version"} <= tables(db_path)
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_opening_a_current_database_changes_nothing(db_path: Path) -> None:
+    async with await EventStore.open(db_path) as store:
+        store.append(Event(type="engine.started", ts=1.0))
+    async with await EventStore.open(db_path) as store:
+        assert await store.count() == 1
+    assert versions(db_path) == list(range(1, latest_version() + 1))
+
+
+async def test_an_older_database_is_migrated_and_keeps_its_events(db_path: Path, monkeypatch) -> None:
+    all_migrations = list(store_module.MIGRATIONS)
+    monkeypatch.setattr(store_module, "MIGRATIONS", all_migrations[:1])
+    async with await EventStore.open(db_path) as store:
+        store.append(Event(type="engine.started", ts=1.0))
+    assert versions(db_path) == [1] and "incidents" not in tables(db_path)
+    monkeypatch.setattr(store_module, "MIGRATIONS", all_migrations)
+    async with await EventStore.open(db_path) as store:
+        assert await store.count() == 1
+        await store.add_incident(1.0, 2.0, "works after the upgrade")
+    assert versions(db_path) == [1, 2]
+
+
+async def test_a_migration_that_fails_half_way_leaves_the_previous_version(db_path: Path, monkeypatch) -> None:
+    async with await EventStore.open(db_path):
+        pass
+    broken = ("CREATE TABLE half_done (x INTEGER)", "THIS IS NOT SQL")
+    monkeypatch.setattr(store_module, "MIGRATIONS", [*store_module.MIGRATIONS, broken])
+    with pytest.raises(StoreError, match="cannot prepare database"):
+        await EventStore.open(db_path)
+    assert versions(db_path) == list(range(1, latest_version()))  # latest_version() now counts the broken one
+    assert "half_done" not in tables(db_path)
+
+
+async def test_a_database_from_a_newer_acd_is_refused_and_left_untouched(db_path: Path) -> None:
+    async with await EventStore.open(db_path) as store:
+        store.append(Event(type="engine.started", ts=1.0))
+    conn = sqlite3.connect(db_path)
+    conn.execute("INSERT INTO schema_version (version, applied_ts) VALUES (99, 0)")
+    conn.commit()
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    before = fingerprint(db_path)
+    with pytest.raises(NewerSchemaError, match=r"schema version 99 .* upgrade acd"):
+        await EventStore.open(db_path)
+    assert fingerprint(db_path) == before
+
+
+async def test_a_file_that_is_not_sqlite_is_refused_and_left_untouched(db_path: Path) -> None:
+    db_path.write_bytes(b"this is a CSV export, not a database\n" * 100)
+    before = fingerprint(db_path)
+    with pytest.raises(CorruptDatabaseError, match="not an SQLite database"):
+        await EventStore.open(db_path)
+    assert fingerprint(db_path) == before
+
+
+async def test_a_damaged_sqlite_file_is_reported_as_corrupt(db_path: Path) -> None:
+    async with await EventStore.open(db_path) as store:
+        for i in range(500):
+            store.append(Event(type="call.queued", ts=float(i), call_id=f"c{i}"))
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    raw = bytearray(db_path.read_bytes())
+    raw[100:4096] = b"\xff" * (4096 - 100)  # wreck the schema page, keep the header
+    db_path.write_bytes(bytes(raw))
+    with pytest.raises(CorruptDatabaseError):
+        await EventStore.open(db_path)
+
+
+async def test_an_sqlite_database_of_something_else_is_refused(db_path: Path) -> None:
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("CREATE TABLE invoices (id INTEGER)")
+    with pytest.raises(StoreError, match="not an acd event log"):
+        await EventStore.open(db_path)
+    assert tables(db_path) == {"invoices"}
+
+
+async def test_readers_do_not_create_a_missing_database(db_path: Path) -> None:
+    with pytest.raises(MissingDatabaseError, match="database not found"):
+        await EventStore.open(db_path, create=False)
+    assert not db_path.exists()
