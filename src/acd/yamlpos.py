@@ -37,11 +37,31 @@ class Problem:
 
 
 class _Yaml12Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 core scalar resolution (no sexagesimals, no yes/no/on/off)."""
+    """SafeLoader with YAML 1.2 core scalar resolution.
+
+    No sexagesimals (``18:00`` is text), no ``yes``/``no``/``on``/``off`` booleans, no
+    timestamps (``2025-09-18`` is text; the field that wants a date parses it and can say
+    what is wrong), and integers keep their written text when that text is not the
+    number's plain spelling (``0800``, ``+56``, ``007``): in a phone system those are
+    numbers to dial, and a lost leading zero is a silent wrong number.
+    """
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int | str:  # type: ignore[override]
+        text = str(self.construct_scalar(node))
+        cleaned = text.replace("_", "")
+        if cleaned.startswith(("0o", "0x")):
+            return int(cleaned, 0)
+        value = int(cleaned)
+        return value if str(value) == cleaned else text
 
 
+_Yaml12Loader.add_constructor("tag:yaml.org,2002:int", _Yaml12Loader.construct_yaml_int)
 _Yaml12Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float")]
+    first: [
+        (tag, rx)
+        for tag, rx in resolvers
+        if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:timestamp")
+    ]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Yaml12Loader.add_implicit_resolver(
@@ -123,18 +143,39 @@ class _Builder:
             return [self.build(item, path + (index,)) for index, item in enumerate(node.value)]
         try:
             return self.loader.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
+        except (yaml.YAMLError, ValueError, OverflowError) as exc:
             line, col = _pos(node.start_mark)
-            self.problems.append(Problem(self.file, line, col, f"invalid value: {getattr(exc, 'problem', exc)}"))
+            self.problems.append(Problem(self.file, line, col, f"invalid value: {getattr(exc, 'problem', None) or exc}"))
             return None
 
 
+def _control_character(character: int | str) -> str:
+    code = character if isinstance(character, int) else ord(str(character)[:1] or "\0")
+    return f"control character U+{code:04X} is not allowed in YAML"
+
+
+def _line_column(text: str, index: int) -> tuple[int, int]:
+    index = max(0, min(index, len(text)))
+    return text.count("\n", 0, index) + 1, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
 def load_yaml_text(text: str, file: str) -> tuple[PositionedDocument | None, list[Problem]]:
-    """Parse ``text``; return the document (None when unparseable) and every problem found."""
-    loader = _Yaml12Loader(text)
+    """Parse ``text``; return the document (None when unparseable) and every problem found.
+
+    Never raises for any input: control characters, malformed YAML, aliases that contain
+    themselves and absurd nesting all come back as positioned problems.
+    """
+    try:
+        loader = _Yaml12Loader(text)
+    except yaml.reader.ReaderError as exc:
+        line, col = _line_column(text, exc.position)
+        return None, [Problem(file, line, col, _control_character(exc.character))]
     try:
         try:
             root = loader.get_single_node()
+        except yaml.reader.ReaderError as exc:
+            line, col = _line_column(text, exc.position)
+            return None, [Problem(file, line, col, _control_character(exc.character))]
         except yaml.MarkedYAMLError as exc:
             line, col = _pos(exc.problem_mark or exc.context_mark)
             what = exc.problem or exc.context or "malformed YAML"
@@ -146,22 +187,35 @@ def load_yaml_text(text: str, file: str) -> tuple[PositionedDocument | None, lis
         builder = _Builder(file, loader)
         builder.doc.data = builder.build(root, ())
         return builder.doc, builder.problems
+    except RecursionError:
+        return None, [Problem(file, 1, 1, "malformed YAML: nested too deeply (or an alias that contains itself)")]
     finally:
         loader.dispose()
+
+
+def load_yaml_bytes(content: bytes, file: str) -> tuple[PositionedDocument | None, list[Problem]]:
+    """Decode UTF-8 (a BOM is fine) and parse; an undecodable byte is a positioned problem."""
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = content[: exc.start].count(b"\n") + 1
+        column = exc.start - (content.rfind(b"\n", 0, exc.start) + 1) + 1
+        return None, [Problem(file, line, column, "not UTF-8 text; save the file as UTF-8")]
+    return load_yaml_text(text, file)
 
 
 def load_yaml_file(path: str | Path) -> tuple[PositionedDocument | None, list[Problem]]:
     """Read and parse a YAML file; an unreadable file is a problem, not an exception."""
     name = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        content = Path(path).read_bytes()
     except FileNotFoundError:
         return None, [Problem(name, 1, 1, "file not found")]
-    except UnicodeDecodeError as exc:
-        return None, [Problem(name, 1, 1, f"not UTF-8 text (byte {exc.start})")]
+    except IsADirectoryError:
+        return None, [Problem(name, 1, 1, "is a folder, not a file")]
     except OSError as exc:
         return None, [Problem(name, 1, 1, f"cannot read file: {exc.strerror}")]
-    return load_yaml_text(text, name)
+    return load_yaml_bytes(content, name)
 
 
 def describe_found(value: Any) -> str:

@@ -121,7 +121,7 @@ def test_impossible_date_in_a_holiday_list_is_a_positioned_problem(tmp_path: Pat
     write(tmp_path, "flow.yaml", FLOW)
     holiday_file = tmp_path / "calendars" / "feriados.yaml"
     assert [str(p) for p in validate_paths([tmp_path]).problems] == [
-        f"{holiday_file}:2:3: invalid date or time: day is out of range for month"
+        f"{holiday_file}:2:3: no such date '2025-02-30' in the calendar"
     ]
 
 

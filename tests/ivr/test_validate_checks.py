@@ -101,10 +101,13 @@ def test_unquoted_numbers_keep_their_written_spelling(tmp_path: Path) -> None:
     assert flow.nodes["pasar"].to == "+56223334444"  # type: ignore[union-attr]
 
 
-def test_unquoted_number_that_yaml_cannot_read_asks_for_quotes() -> None:
-    assert [str(p) for p in validate_text("numbers: ['100', 0800]\nentry: f\nnodes:\n  f: {type: hangup}\n", "f.yaml")] == [
-        "f.yaml:1:18: '0800': write numbers that start with 0 in quotes, e.g. \"0800\""
-    ]
+def test_unquoted_number_with_leading_zero_keeps_its_written_text() -> None:
+    from acd.ivr.loader import load_flow_bytes
+
+    text = "name: f\nnumbers: ['100', 0800, +5622]\nentry: f\nnodes:\n  f: {type: hangup}\n"
+    assert validate_text(text, "f.yaml") == []
+    loaded = load_flow_bytes(text.encode(), "f.yaml")
+    assert loaded.flow is not None and loaded.flow.numbers == ("100", "0800", "+5622")
 
 
 def test_field_combinations_are_checked() -> None:

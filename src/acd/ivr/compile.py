@@ -19,7 +19,7 @@ from acd.ivr import model as m
 from acd.ivr import schema as s
 from acd.ivr.schedule import Schedule, TimeRange, parse_holiday, parse_ranges, parse_weekdays
 from acd.ivr.templates import template_problem
-from acd.ivr.yamlsafe import load_yaml_bytes
+from acd.yamlpos import load_yaml_bytes
 from acd.yamlpos import PositionedDocument, Problem, describe_found
 
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

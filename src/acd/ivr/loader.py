@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from acd.ivr import model as m
 from acd.ivr.compile import CompileContext, compile_node, precheck_node, raw_targets
 from acd.ivr.schema import NODE_SCHEMAS, NODE_TYPES, FlowSchema
-from acd.ivr.yamlsafe import load_yaml_bytes
+from acd.yamlpos import load_yaml_bytes
 from acd.yamlpos import PositionedDocument, Problem, describe_found, pydantic_problems
 
 
