@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from acd.asterisk.agi_channel import AgiChannel
 from acd.asterisk.call_control import AsteriskCallControl
@@ -62,7 +63,8 @@ class _Handoff:
             await channel.set_variable("ACD_SURVEY", flow.name)
 
 
-def build_app(settings: Settings) -> App:
+def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = None) -> App:
+    """Assemble the engine; ``ivr_clock`` lets tests put the IVR at a chosen wall time."""
     engine = Engine(settings)
     problems: list[str] = []
 
@@ -84,7 +86,7 @@ def build_app(settings: Settings) -> App:
         engine.ami, hold_context=settings.routing.hold_context, agent_context=settings.routing.agent_context
     )
     dispatcher = Dispatcher(router=router, control=control, emit=engine.bus.emit, clock=engine.clock, stats=stats)
-    runner = FlowRunner(emit=engine.bus.emit, clock=engine.clock, handoff=_Handoff(dispatcher, flows))
+    runner = FlowRunner(emit=engine.bus.emit, clock=ivr_clock or engine.clock, handoff=_Handoff(dispatcher, flows))
     app = App(engine=engine, flows=flows, runner=runner, dispatcher=dispatcher, router=router, stats=stats)
 
     async def ivr_route(session: AgiSession) -> None:

@@ -59,10 +59,21 @@ agents:
 
 
 @asynccontextmanager
-async def running_app(lab, tmp_path: Path, *, flows: str = QUEUE_FLOWS, routing: str = ROUTING, auto_login: list[str] | None = None) -> AsyncIterator[tuple[App, MemorySink]]:  # noqa: ANN001
-    flows_dir = tmp_path / "flows"
-    flows_dir.mkdir(exist_ok=True)
-    (flows_dir / "cola.yaml").write_text(flows)
+async def running_app(
+    lab,  # noqa: ANN001
+    tmp_path: Path,
+    *,
+    flows: str = QUEUE_FLOWS,
+    flows_dir: Path | None = None,
+    routing: str = ROUTING,
+    auto_login: list[str] | None = None,
+    ivr_clock: Callable[[], float] | None = None,
+) -> AsyncIterator[tuple[App, MemorySink]]:
+    """The real app on the test lab; ``flows_dir`` serves a folder, else ``flows`` as cola.yaml."""
+    if flows_dir is None:
+        flows_dir = tmp_path / "flows"
+        flows_dir.mkdir(exist_ok=True)
+        (flows_dir / "cola.yaml").write_text(flows)
     (tmp_path / "routing.yaml").write_text(routing)
     logins = "[" + ", ".join(auto_login or []) + "]"
     settings = lab.settings(
@@ -70,7 +81,7 @@ async def running_app(lab, tmp_path: Path, *, flows: str = QUEUE_FLOWS, routing:
         f"ivr:\n  flows_dir: {flows_dir}\n  reload_interval_s: 0.2\n"
         f"routing:\n  config: {tmp_path / 'routing.yaml'}\n  auto_login: {logins}\n",
     )
-    app = build_app(settings)
+    app = build_app(settings, ivr_clock=ivr_clock)
     sink = MemorySink()
     app.engine.bus.sinks.append(sink)
     await app.engine.start()

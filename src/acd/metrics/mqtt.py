@@ -83,7 +83,11 @@ class _Message:
 
 
 class MqttPublisher:
-    """Publishes events and queue stats; never blocks or raises on the caller's path."""
+    """Publishes events and queue stats; never blocks or raises on the caller's path.
+
+    ``publish``/``publish_stats`` are meant to be called from the event loop's thread
+    (the engine's), like everything else in ``acd``.
+    """
 
     def __init__(
         self,
@@ -231,6 +235,9 @@ class MqttPublisher:
                 return  # closed cleanly
             except aiomqtt.MqttError as exc:
                 self.last_error = str(exc)
+            except Exception as exc:  # noqa: BLE001 - a bug here must not stop the stream for good
+                log.exception("MQTT publisher session failed")
+                self.last_error = repr(exc)
             finally:
                 self.connected = False
             if self._closing:

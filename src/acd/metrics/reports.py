@@ -429,6 +429,8 @@ def compute_report(
 
 
 def _add_segment(builder: _Builder, state: str, seg_start: float, seg_end: float | None, until: float) -> None:
+    if state == "logged_out":
+        return  # counts nowhere; skipping it keeps nights and weekends cheap
     lo = max(seg_start, builder.params.start)
     hi = until if seg_end is None else min(seg_end, until)
     if not hi > lo:

@@ -420,18 +420,20 @@ async def _prepare(conn: aiosqlite.Connection, path: Path) -> None:
         raise CorruptDatabaseError(f"{path} is not a usable SQLite database ({exc})") from None
     if tables and "schema_version" not in tables:
         raise StoreError(f"{path} is an SQLite database but not an acd event log (no schema_version table)")
-    if "schema_version" in tables:
-        version = await _current_version(conn)
-        if version > latest_version():
-            raise NewerSchemaError(
-                f"{path} has schema version {version} but this acd knows up to {latest_version()}: "
-                "upgrade acd (the database was left untouched)"
-            )
+    version = await _current_version(conn) if "schema_version" in tables else 0
+    if version > latest_version():
+        raise NewerSchemaError(
+            f"{path} has schema version {version} but this acd knows up to {latest_version()}: "
+            "upgrade acd (the database was left untouched)"
+        )
     try:
         await conn.execute("PRAGMA busy_timeout = 5000")
-        await conn.execute("PRAGMA journal_mode = WAL")
         await conn.execute("PRAGMA synchronous = FULL")
-        await migrate(conn)
+        if version < latest_version():
+            # Only a database that needs it is written to: a report run beside a
+            # running engine never takes the write lock just by opening the file.
+            await conn.execute("PRAGMA journal_mode = WAL")
+            await migrate(conn)
     except sqlite3.Error as exc:
         raise StoreError(f"cannot prepare database {path}: {exc}") from None
 
