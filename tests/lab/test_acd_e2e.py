@@ -57,3 +57,74 @@ async def test_caller_abandoning_while_waiting_is_recorded(lab, sipp, tmp_path) 
         result = await caller.wait(20)
         assert app.router.waiting_count() == 0
     assert result.ok, result.describe()
+
+
+async def test_expansion_accepts_a_low_proficiency_agent_after_the_timeout(lab, sipp, tmp_path) -> None:  # noqa: ANN001
+    async with running_app(lab, tmp_path, auto_login=["carla"]) as (app, sink):
+        carla = await sipp.start_agent("carla", lab.agent_port(3), answer_after_s=0.3, talk_s=1)
+        caller = await sipp.start_callers("caller", [AwaitHangup(30)], calls=[("300", "56911112222")])
+        ringing = await wait_for(sink, lambda e: e.type == "call.agent_ringing", 20)
+        await wait_for(sink, lambda e: e.type == "call.completed", 20)
+        results = [await carla.wait(10), await caller.wait(10)]
+    assert ringing.agent_id == "carla"
+    assert 4.0 <= ringing.data["waited_s"] < 6.0  # proficiency 2 only after the 4 s expansion step
+    assert all(r.ok for r in results), [r.describe() for r in results]
+
+
+async def test_overflow_moves_the_call_to_another_queue_after_max_wait(lab, sipp, tmp_path) -> None:  # noqa: ANN001
+    async with running_app(lab, tmp_path, auto_login=["diego"]) as (app, sink):
+        diego = await sipp.start_agent("diego", lab.agent_port(4), answer_after_s=0.3, talk_s=1)
+        caller = await sipp.start_callers("caller", [AwaitHangup(30)], calls=[("301", "56911113333")])
+        overflowed = await wait_for(sink, lambda e: e.type == "call.overflowed", 20)
+        answered = await wait_for(sink, lambda e: e.type == "call.answered", 20)
+        results = [await diego.wait(15), await caller.wait(15)]
+    assert overflowed.queue == "proveedores" and overflowed.data["to_queue"] == "general"
+    assert answered.agent_id == "diego" and answered.queue == "general" and answered.data["waited_s"] >= 4.0
+    assert all(r.ok for r in results), [r.describe() for r in results]
+
+
+async def test_wrap_up_ends_by_itself_and_the_agent_is_available_again(lab, sipp, tmp_path) -> None:  # noqa: ANN001
+    async with running_app(lab, tmp_path, auto_login=["ana"]) as (app, sink):
+        ana = await sipp.start_agent("ana", lab.agent_port(1), answer_after_s=0.3, talk_s=1)
+        caller = await sipp.start_callers("caller", [AwaitHangup(30)], calls=[("300", "56911114444")])
+        completed = await wait_for(sink, lambda e: e.type == "call.completed", 20)
+        wrap = await wait_for(sink, lambda e: e.type == "agent.state" and e.data["state"] == "wrap_up")
+        free = await wait_for(sink, lambda e: e.type == "agent.state" and e.data["state"] == "available" and e.ts > wrap.ts)
+        await ana.wait(10), await caller.wait(10)
+    assert wrap.agent_id == free.agent_id == "ana"
+    assert free.ts - wrap.ts == pytest.approx(2.0, abs=0.05)  # the queue's wrap_up_s, timed by the router's deadline
+    assert completed.data["talk_s"] >= 0.5
+
+
+async def test_ami_dropped_and_restored_while_a_call_waits_loses_nothing(lab, sipp, tmp_path) -> None:  # noqa: ANN001
+    async with running_app(lab, tmp_path, auto_login=[]) as (app, sink):
+        caller = await sipp.start_callers("caller", [AwaitHangup(40)], calls=[("300", "56911115555")])
+        queued = await wait_for(sink, lambda e: e.type == "call.queued", 20)
+        app.engine.ami.abort_connection()
+        await wait_for(sink, lambda e: e.type == "ami.disconnected")
+        await wait_for(sink, lambda e: e.type == "ami.connected" and e.ts > queued.ts, 20)
+        assert app.dispatcher.counters.resyncs >= 2 and app.router.waiting_count("compradores") == 1
+        ana = await sipp.start_agent("ana", lab.agent_port(1), answer_after_s=0.3, talk_s=1)
+        app.dispatcher.agent_login("ana")
+        answered = await wait_for(sink, lambda e: e.type == "call.answered", 20)
+        results = [await ana.wait(10), await caller.wait(10)]
+    assert answered.call_id == queued.call_id
+    assert all(r.ok for r in results), [r.describe() for r in results]
+
+
+async def test_engine_restart_finds_parked_callers_and_requeues_them_with_their_wait(lab, sipp, tmp_path) -> None:  # noqa: ANN001
+    caller = await sipp.start_callers("caller", [AwaitHangup(60)], calls=[("300", "56911116666")])
+    async with running_app(lab, tmp_path, auto_login=[]) as (first_app, first_sink):
+        queued = await wait_for(first_sink, lambda e: e.type == "call.queued", 20)
+    # The engine is down now; the caller is still in the holding context with music.
+    await asyncio.sleep(1.0)
+    ana = await sipp.start_agent("ana", lab.agent_port(1), answer_after_s=0.3, talk_s=1)
+    async with running_app(lab, tmp_path, auto_login=["ana"]) as (second_app, second_sink):
+        requeued = await wait_for(second_sink, lambda e: e.type == "call.queued", 20)
+        answered = await wait_for(second_sink, lambda e: e.type == "call.answered", 20)
+        results = [await ana.wait(10), await caller.wait(10)]
+    assert requeued.call_id == queued.call_id
+    assert requeued.data["wait_origin"] == pytest.approx(queued.data["wait_origin"], abs=0.01)
+    assert second_app.dispatcher.counters.requeued_on_resync == 1
+    assert answered.data["waited_s"] >= 1.0
+    assert all(r.ok for r in results), [r.describe() for r in results]

@@ -18,7 +18,8 @@ from acd.metrics.reports import Figures, compute_report
 from .factories import SANTIAGO, WINDOW_S, agent_logs, call_sets, log_of
 from .reference import Ref, reference_agents, reference_calls
 
-PROPERTY_SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY_SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SECONDARY = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def assert_matches(figures: Figures, ref: Ref, where: str) -> None:
@@ -75,7 +76,7 @@ def test_call_figures_per_interval_and_group_equal_the_reference(data, interval,
                 assert group in row.groups
 
 
-@PROPERTY_SETTINGS
+@SECONDARY
 @given(data=call_sets(), queue=st.sampled_from(["ventas", "soporte", "nadie"]))
 def test_queue_filter_keeps_only_calls_that_ended_in_that_queue(data, queue) -> None:
     anchor, specs = data
@@ -86,7 +87,7 @@ def test_queue_filter_keeps_only_calls_that_ended_in_that_queue(data, queue) -> 
     assert report.total.agent_logged_in_s is None  # agent time is not split by queue
 
 
-@PROPERTY_SETTINGS
+@SECONDARY
 @given(data=call_sets(), threshold=st.sampled_from([10.0, 20.0, 25.0, 30.5]), short=st.sampled_from([0.0, 3.0, 5.0, 10.0]))
 def test_thresholds_are_inclusive_and_configurable(data, threshold, short) -> None:
     anchor, specs = data
@@ -118,7 +119,7 @@ def test_agent_time_and_occupancy_equal_per_second_sampling(log, interval, cut) 
         assert row.figures.occupancy == want.occupancy, row.label
 
 
-@PROPERTY_SETTINGS
+@SECONDARY
 @given(data=call_sets(max_calls=12), seed=st.randoms(use_true_random=False))
 def test_figures_do_not_depend_on_how_calls_interleave_in_the_log(data, seed) -> None:
     anchor, specs = data
