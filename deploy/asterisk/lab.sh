@@ -86,10 +86,11 @@ ami_secret() {
 }
 
 render() {
-  # Copy the templates and the repository's dialplans into the lab folder, filling in ports.
+  # Copy the templates and the repository's dialplans into $1 (default: the lab's etc).
+  local etc=${1:-$lab/etc}
   local secret; secret=$(ami_secret)
   case "$secret" in *[!A-Za-z0-9_.-]*) fail "ACD_AMI_SECRET may hold only letters, digits, '_', '.', '-'";; esac
-  mkdir -p "$lab/etc/dialplans" "$lab/log" "$lab/run" "$lab/spool" "$lab/lib" "$lab/recordings"
+  mkdir -p "$etc/dialplans" "$lab/log" "$lab/run" "$lab/spool" "$lab/lib" "$lab/recordings"
   local agents_block="" i
   for i in $(seq 1 "$agents"); do
     agents_block+="[agent$i](lab-endpoint)
@@ -106,7 +107,7 @@ max_contacts = 1
   done
   local f
   for f in "$here"/etc/*.conf; do
-    AGENTS_BLOCK=$agents_block python3 - "$f" "$lab/etc/$(basename "$f")" <<PY
+    AGENTS_BLOCK=$agents_block python3 - "$f" "$etc/$(basename "$f")" <<PY
 import os, sys
 text = open(sys.argv[1]).read()
 for key, value in {
@@ -119,9 +120,19 @@ for key, value in {
 open(sys.argv[2], "w").write(text)
 PY
   done
-  chmod 600 "$lab/etc/manager.conf"
-  rm -f "$lab/etc/dialplans/"*.conf
-  cp "$repo"/dialplans/*.conf "$lab/etc/dialplans/"
+  chmod 600 "$etc/manager.conf"
+  rm -f "$etc/dialplans/"*.conf
+  cp "$repo"/dialplans/*.conf "$etc/dialplans/"
+}
+
+config_changed() {
+  # Would rendering now give other files than the running lab uses?
+  local fresh=$lab/etc.check
+  rm -rf "$fresh"; render "$fresh"
+  local changed=0
+  diff -rq "$fresh" "$lab/etc" >/dev/null 2>&1 || changed=1
+  rm -rf "$fresh"
+  [ "$changed" = 1 ]
 }
 
 pid_of() { [ -f "$lab/asterisk.pid" ] && cat "$lab/asterisk.pid" || true; }
@@ -160,7 +171,14 @@ ami_banner() (
 chroot_up() {
   need_root
   build_root
-  if is_running; then say "already running (pid $(pid_of)); logs: $lab/log"; return 0; fi
+  if is_running; then
+    if config_changed; then
+      say "configuration changed since this lab started; restarting it"
+      chroot_down
+    else
+      say "already running (pid $(pid_of)); logs: $lab/log"; return 0
+    fi
+  fi
   port_busy "$ami_port" && fail "AMI port 127.0.0.1:$ami_port is already taken by another program (set ACD_LAB_AMI_PORT)"
   render
   mount_binds

@@ -48,6 +48,8 @@ def test_settings_map_onto_the_publisher() -> None:
     assert (publisher.port, publisher.prefix, publisher.password, publisher.buffer_limit) == (1884, "cc", "s3cret", 7)
     assert publisher.topic_for(call_event(1)) == "cc/stgo/calls/call-1/call.queued"
     assert not inspect.iscoroutinefunction(MqttPublisher.publish)  # callers never await the broker
+    publisher.append(call_event(2))  # usable directly as an EventBus sink
+    assert publisher.buffered == 1 and publisher.published == 0
 
 
 async def test_events_arrive_as_json_with_qos_1_under_their_topics(broker: Mosquitto) -> None:

@@ -33,7 +33,11 @@ from acd.metrics.timeutil import fmt_local, zone
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("incident", help="incident log: add and list incidents", description=__doc__.split("\n")[0])
+    parser = subparsers.add_parser(
+        "incident",
+        help="incident log: add and list incidents",
+        description="The incident log (bitácora): incidents are shown beside report intervals and in the SLA.",
+    )
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     add = actions.add_parser("add", help="record an incident")
     add.add_argument("--from", dest="start", metavar="WHEN", help="when it started")

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Awaitable, Callable
 
-from acd.metrics.store import EventStore, StoreError
+from acd.metrics.store import EventStore, MissingDatabaseError, StoreError
 from acd.metrics.timeutil import TimeInputError, parse_when, zone
 from acd.settings import Settings, SettingsError, format_settings_problem, load_settings
 
@@ -77,6 +77,8 @@ def time_range(args: argparse.Namespace, tz_name: str, *, required: bool = True)
 async def open_store(path: Path, *, create: bool = False) -> EventStore:
     try:
         return await EventStore.open(path, create=create)
+    except MissingDatabaseError as exc:
+        raise CliError(f"{exc} (set metrics.database in the settings or pass --db)", DATA_ERROR) from None
     except StoreError as exc:
         raise CliError(str(exc), DATA_ERROR) from None
 

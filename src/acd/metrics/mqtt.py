@@ -175,6 +175,10 @@ class MqttPublisher:
         self._trim()
         self._wake.set()
 
+    def append(self, event: Event) -> None:
+        """``publish`` under the name the engine's ``EventBus`` sinks use (like ``EventStore.append``)."""
+        self.publish(event)
+
     def publish_stats(self, queue: str, stats: Mapping[str, Any]) -> None:
         """Replace the retained stats snapshot of ``queue`` (only the latest is ever sent)."""
         try:

@@ -12,6 +12,7 @@ import io
 import json
 from collections import Counter
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -54,10 +55,10 @@ def _num(value: Decimal | None) -> float | int | None:
     return int(value) if value == value.to_integral_value() and value.as_tuple().exponent >= 0 else float(value)
 
 
-def figures_dict(f: Figures) -> dict[str, Any]:
-    """Figures as JSON-ready values (rounded for display; see module docstring)."""
-    seconds = lambda v: _num(round_half_up(v, 1))  # noqa: E731
-    percent = lambda v: _num(round_half_up(v, 2))  # noqa: E731
+def display_values(f: Figures) -> dict[str, int | Decimal | None]:
+    """Figures rounded for display (see module docstring), as exact Decimals."""
+    seconds = lambda v: round_half_up(v, 1)  # noqa: E731
+    percent = lambda v: round_half_up(v, 2)  # noqa: E731
     return {
         "offered": f.offered,
         "answered": f.answered,
@@ -84,6 +85,11 @@ def figures_dict(f: Figures) -> dict[str, Any]:
         "agent_busy_s": seconds(f.agent_busy_s),
         "occupancy": percent(f.occupancy),
     }
+
+
+def figures_dict(f: Figures) -> dict[str, Any]:
+    """Figures as JSON-ready numbers (rounded for display)."""
+    return {key: value if isinstance(value, int) or value is None else _num(value) for key, value in display_values(f).items()}
 
 
 def incident_dict(incident: Incident, tz: ZoneInfo) -> dict[str, Any]:
@@ -194,11 +200,11 @@ _COLUMNS = (
 )
 
 
-def _cell(key: str, value: Any) -> str:
+def _cell(key: str, value: int | Decimal | None) -> str:
     if value is None:
         return "-"
     if key.startswith("agent_"):
-        return str(round_half_up(float(value) / 3600, 1))
+        return str(round_half_up(Fraction(value) / 3600, 1))  # hours in the table
     return str(value)
 
 
@@ -208,7 +214,7 @@ def report_table(report: Report, tz: ZoneInfo) -> str:
     rows: list[list[str]] = []
 
     def add(label: str, group: str | None, f: Figures, incidents: tuple[int, ...]) -> None:
-        values = figures_dict(f)
+        values = display_values(f)
         cells = [_cell(key, values[key]) for _, key in _COLUMNS]
         rows.append([label, *([group or "all"] if p.by else []), *cells, ",".join(f"#{i}" for i in incidents)])
 
@@ -291,7 +297,7 @@ def sla_text(result: SlaResult, tz: ZoneInfo) -> str:
     d = sla_dict(result, tz)
     t = d["targets"]
     ok = {True: "OK", False: "NOT MET", None: "no calls"}
-    month = f"contract month {result.contract_month}" if result.contract_month else "steady-state targets (no contract start given)"
+    month = f"contract month {result.contract_month}" if result.contract_month else "no contract start given: steady-state targets"
     fmt = lambda v, unit="%": "-" if v is None else f"{v}{unit}"  # noqa: E731
     lines = [
         f"SLA {d['month']} ({month}){' — PARTIAL MONTH' if d['partial'] else ''}",
@@ -314,4 +320,4 @@ def sla_text(result: SlaResult, tz: ZoneInfo) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["figures_dict", "report_csv", "report_dict", "report_json", "report_table", "sla_dict", "sla_text"]
+__all__ = ["display_values", "figures_dict", "report_csv", "report_dict", "report_json", "report_table", "sla_dict", "sla_text"]

@@ -24,7 +24,10 @@ default 5 s; waits are ``data.waited_s``, measured from when the caller started 
     abandoned          ... abandoned by the caller in the queue
     abandoned_within   ... abandoned with wait <= T (only for Asterisk's SL2)
     short_abandons     ... abandoned with wait <= N (callers who hung up almost at once)
-    waiting            offered but neither answered nor abandoned yet
+    waiting            offered but neither answered nor abandoned: still queued at the
+                       end of the data, or gone another way (e.g. took a callback with
+                       no ``call.abandoned`` logged); it stays in the offered base of
+                       the default service level
     service_level %    formula ``offered`` (default, the tender's):
                            answered_within / (offered - short_abandons)
                        formula ``asterisk-sl``:  answered_within / answered
@@ -77,7 +80,7 @@ DEFAULT_THRESHOLD_S = 25.0
 DEFAULT_SHORT_ABANDON_S = 5.0
 
 
-def ratio(numerator: int | float, denominator: int | float) -> Fraction | None:
+def ratio(numerator: int | float | Fraction, denominator: int | float | Fraction) -> Fraction | None:
     """``numerator / denominator`` as an exact percentage, or None when undefined."""
     if denominator <= 0:
         return None

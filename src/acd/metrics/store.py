@@ -10,7 +10,8 @@ Durability contract (what a contract audit may rely on):
 * ``close()`` writes everything still pending, so a clean shutdown loses nothing.
 * If the process dies without closing (``kill -9``, OOM killer, segfault), what is lost is
   at most the events appended during the last batch window: an event appended at time
-  *t* is committed by *t + batch_interval_s +* the time one flush takes (milliseconds).
+  *t* is committed by *t + batch_interval_s +* the time one flush takes (milliseconds),
+  as long as the event loop is not blocked.
   Everything older is in the file, because each flush is a committed WAL transaction.
 * The database runs in WAL mode with ``synchronous=FULL``: a committed batch also
   survives a power cut or kernel crash, not only a process crash (the price is one fsync
@@ -165,7 +166,6 @@ class EventStore:
         self._conn = conn
         self._batch: list[Event] = []
         self._lock = asyncio.Lock()
-        self._wake = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
         self._closed = False
         self.flushed = 0
@@ -233,10 +233,12 @@ class EventStore:
             if not self._batch:
                 return 0
             batch, self._batch = self._batch, []
+            kept: list[Event] = []
             rows = []
             for event in batch:
                 try:
                     rows.append(_row(event))
+                    kept.append(event)
                 except (TypeError, ValueError) as exc:
                     # One unserialisable event must not block every later one.
                     self.rejected += 1
@@ -249,13 +251,13 @@ class EventStore:
                 await self._conn.execute("COMMIT")
             except BaseException as exc:
                 await _rollback(self._conn)
-                self._batch[:0] = batch  # keep them, in order, for the next attempt
+                self._batch[:0] = kept  # keep them, in order, for the next attempt
                 if isinstance(exc, sqlite3.Error):
                     self.flush_errors += 1
                     self.last_error = str(exc)
                 raise
-            self.flushed += len(batch)
-            return len(batch)
+            self.flushed += len(kept)
+            return len(kept)
 
     async def _flush_loop(self) -> None:
         while True:
