@@ -13,6 +13,8 @@ Tests build engines with :func:`build_engine` too, so what they prove is what ru
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +29,8 @@ from acd.ivr.channel import CallerHungUp, Channel
 from acd.ivr.handoff import QueueRequest
 from acd.ivr.registry import FlowRegistry
 from acd.ivr.runner import FlowRunner
+from acd.metrics.mqtt import MqttPublisher
+from acd.metrics.store import EventStore, StoreError
 from acd.routing import LiveStats, Router, load_routing_config
 from acd.settings import Settings
 
@@ -47,6 +51,8 @@ class App:
     dispatcher: Dispatcher
     router: Router
     stats: LiveStats
+    store: EventStore | None = None
+    mqtt: MqttPublisher | None = None
 
 
 class _Handoff:
@@ -118,6 +124,7 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
             return
         await runner.run(flow, channel, entry=flow.after_call, flows=snapshot)
 
+    _attach_metrics(app, settings)
     engine.routes.add("ivr", ivr_route)
     engine.routes.add("survey", survey_route)
 
@@ -140,6 +147,54 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
     engine.on_shutdown(stop_acd)
     engine.ami.on_connected.append(resync)
     return app
+
+
+def _attach_metrics(app: App, settings: Settings) -> None:
+    """The SQLite event log (opened first, flushed last) and, when enabled, the MQTT stream."""
+    engine = app.engine
+    database = settings.resolve(settings.metrics.database)
+
+    async def open_store(engine: Engine) -> None:
+        database.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            store = await EventStore.open(database, batch_interval_s=settings.metrics.batch_interval_s)
+        except StoreError as exc:
+            raise AppError(f"{database}: {exc}") from exc
+        engine.bus.sinks.insert(0, store)
+        app.store = store
+        log.info("event log: %s", database)
+        if settings.mqtt.enabled:
+            publisher = MqttPublisher.from_settings(settings)
+            publisher.start()
+            engine.bus.sinks.append(publisher)
+            app.mqtt = publisher
+            engine.spawn(_publish_stats(app, settings.metrics.stats_publish_s), "mqtt-stats")
+        engine.spawn(_heartbeat(engine, settings.metrics.heartbeat_s), "heartbeat")
+
+    # Registered before the ACD so even the first agent logins reach the log.
+    engine.on_startup(open_store)
+
+
+async def _heartbeat(engine: Engine, period_s: float) -> None:
+    while True:
+        await asyncio.sleep(period_s)
+        engine.emit("engine.heartbeat")
+
+
+async def _publish_stats(app: App, period_s: float) -> None:
+    """Retained per-queue figures for wallboards: what changed since the last publish."""
+    last: dict[str, dict] = {}
+    while True:
+        await asyncio.sleep(period_s)
+        if app.mqtt is None:
+            return
+        snapshot = app.stats.snapshot(app.engine.clock())
+        for name, queue in snapshot.queues.items():
+            figures = dataclasses.asdict(queue)
+            comparable = {k: v for k, v in figures.items() if k not in ("longest_waiting_s",)}
+            if last.get(name) != comparable or figures.get("waiting"):
+                app.mqtt.publish_stats(name, {"at": snapshot.at, "interval_start": snapshot.interval_start, **figures})
+                last[name] = comparable
 
 
 def build_engine(settings: Settings) -> Engine:

@@ -136,9 +136,16 @@ class Engine:
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        for component in self._startup:
-            await component(self)
-        await self.fastagi.start()
+        try:
+            for component in self._startup:
+                await component(self)
+            await self.fastagi.start()
+        except BaseException:
+            # Whatever started must not outlive a failed start (open files, tasks).
+            for task in self._background:
+                task.cancel()
+            await self.bus.close()
+            raise
         if self.settings.ami.secret is None:
             log.warning("AMI secret not set (ACD_AMI_SECRET); AMI features stay off")
         else:

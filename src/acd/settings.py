@@ -81,6 +81,8 @@ class RoutingSettings(_Section):
 class MetricsSettings(_Section):
     database: Path = Path("var/acd.sqlite")
     batch_interval_s: float = Field(0.2, gt=0, le=1.0)
+    heartbeat_s: float = Field(60.0, gt=0, description="engine.heartbeat period: bounds how far a crash's downtime can be overstated")
+    stats_publish_s: float = Field(1.0, gt=0, description="how often live queue figures are published (MQTT retained stats)")
 
 
 class MqttSettings(_Section):

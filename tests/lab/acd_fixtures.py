@@ -75,12 +75,7 @@ async def running_app(
         flows_dir.mkdir(exist_ok=True)
         (flows_dir / "cola.yaml").write_text(flows)
     (tmp_path / "routing.yaml").write_text(routing)
-    logins = "[" + ", ".join(auto_login or []) + "]"
-    settings = lab.settings(
-        tmp_path,
-        f"ivr:\n  flows_dir: {flows_dir}\n  reload_interval_s: 0.2\n"
-        f"routing:\n  config: {tmp_path / 'routing.yaml'}\n  auto_login: {logins}\n",
-    )
+    settings = lab.settings(tmp_path, flows_dir=flows_dir, routing_config=tmp_path / "routing.yaml", auto_login=auto_login or [])
     app = build_app(settings, ivr_clock=ivr_clock)
     sink = MemorySink()
     app.engine.bus.sinks.append(sink)

@@ -46,19 +46,29 @@ class Lab:
     def agent_port(self, number: int) -> int:
         return self.agent_port_base + number
 
-    def settings_file(self, tmp_path: Path, extra_yaml: str = "") -> Path:
+    def settings_file(
+        self,
+        tmp_path: Path,
+        *,
+        flows_dir: Path = REPO / "ivr_flows",
+        routing_config: Path = REPO / "deploy" / "routing.yaml",
+        auto_login: list[str] | tuple[str, ...] = (),
+        extra_yaml: str = "",
+    ) -> Path:
         """An acd.yaml pointing at this lab; the secret stays in the environment."""
         path = tmp_path / "acd.yaml"
         path.write_text(
             f"agi:\n  port: {self.agi_port}\n  header_timeout_s: 2\n"
             f"ami:\n  port: {self.ami_port}\n  ping_interval_s: 1\n  ping_timeout_s: 1\n"
             f"  reconnect_initial_s: 0.2\n  reconnect_max_s: 2\n"
+            f"ivr:\n  flows_dir: {flows_dir}\n  reload_interval_s: 0.2\n"
+            f"routing:\n  config: {routing_config}\n  auto_login: [{', '.join(auto_login)}]\n"
             f"metrics:\n  database: {tmp_path / 'acd.sqlite'}\n" + extra_yaml
         )
         return path
 
-    def settings(self, tmp_path: Path, extra_yaml: str = "") -> Settings:
-        return load_settings(self.settings_file(tmp_path, extra_yaml), environ={"ACD_AMI_SECRET": self.secret})
+    def settings(self, tmp_path: Path, **options: object) -> Settings:
+        return load_settings(self.settings_file(tmp_path, **options), environ={"ACD_AMI_SECRET": self.secret})  # type: ignore[arg-type]
 
     def asterisk_pid(self) -> int:
         out = subprocess.run([str(LAB_SH), "logs"], env=self.env, capture_output=True, text=True, check=True).stdout.strip()

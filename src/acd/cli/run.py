@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         return asyncio.run(run_until_signalled(engine, grace_s=args.grace))
-    except OSError as exc:
+    except (OSError, AppError) as exc:
         logging.getLogger("acd").error("cannot start: %s", exc)
         print(f"acd run: cannot start: {exc}", file=sys.stderr)
         return 1

@@ -53,6 +53,7 @@ EventType = Literal[
     # platform
     "engine.started",
     "engine.stopped",
+    "engine.heartbeat",  # every heartbeat_s while running: after a crash, downtime starts at the last one
     "ami.connected",
     "ami.disconnected",  # data: reason
 ]
