@@ -68,6 +68,7 @@ async def running_app(
     routing: str = ROUTING,
     auto_login: list[str] | None = None,
     ivr_clock: Callable[[], float] | None = None,
+    extra_yaml: str = "",
 ) -> AsyncIterator[tuple[App, MemorySink]]:
     """The real app on the test lab; ``flows_dir`` serves a folder, else ``flows`` as cola.yaml."""
     if flows_dir is None:
@@ -75,7 +76,7 @@ async def running_app(
         flows_dir.mkdir(exist_ok=True)
         (flows_dir / "cola.yaml").write_text(flows)
     (tmp_path / "routing.yaml").write_text(routing)
-    settings = lab.settings(tmp_path, flows_dir=flows_dir, routing_config=tmp_path / "routing.yaml", auto_login=auto_login or [])
+    settings = lab.settings(tmp_path, flows_dir=flows_dir, routing_config=tmp_path / "routing.yaml", auto_login=auto_login or [], extra_yaml=extra_yaml)
     app = build_app(settings, ivr_clock=ivr_clock)
     sink = MemorySink()
     app.engine.bus.sinks.append(sink)

@@ -21,14 +21,17 @@ from acd.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parents[2]
 LAB_SH = REPO / "deploy" / "asterisk" / "lab.sh"
+# ACD_TEST_LAB_SLOT=N gives a test session its own lab (name and port block), so several
+# sessions (developers, helpers) can run end-to-end tests at once on one machine.
+SLOT = int(os.environ.get("ACD_TEST_LAB_SLOT", "0"))
 LAB_PORTS = {
-    "ACD_LAB_NAME": "test",
-    "ACD_LAB_SIP_PORT": "15060",
-    "ACD_LAB_AMI_PORT": "15038",
-    "ACD_LAB_AGI_PORT": "14573",
-    "ACD_LAB_AGENT_PORT": "15080",
+    "ACD_LAB_NAME": f"test{SLOT or ''}",
+    "ACD_LAB_SIP_PORT": str(15060 + 200 * SLOT),
+    "ACD_LAB_AMI_PORT": str(15038 + 200 * SLOT),
+    "ACD_LAB_AGI_PORT": str(14573 + 200 * SLOT),
+    "ACD_LAB_AGENT_PORT": str(15080 + 200 * SLOT),
     "ACD_LAB_AGENTS": "8",
-    "ACD_LAB_RTP_START": "21000",
+    "ACD_LAB_RTP_START": str(21000 + 1000 * SLOT),
 }
 
 
