@@ -111,6 +111,7 @@ class Engine:
         self._shutdown: list[Component] = []
         self._background: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
+        self._stopped = False
         self.started = False
 
     # ------------------------------------------------------------ composition
@@ -161,7 +162,15 @@ class Engine:
         await self._stopping.wait()
 
     async def stop(self, grace_s: float = 10.0) -> None:
-        """Graceful stop: no new calls, calls in progress get ``grace_s`` to finish a step."""
+        """Graceful stop: no new calls, calls in progress get ``grace_s`` to finish a step.
+
+        Calls still in the IVR after that are handed back to the dialplan (their AGI
+        connection closes with no ``ACD_ACTION``), which tells the caller to try later.
+        Calling ``stop`` twice is harmless.
+        """
+        if self._stopped:
+            return
+        self._stopped = True
         log.info("engine stopping: no new calls; %d call(s) in progress", self.fastagi.active_sessions)
         await self.fastagi.close(grace_s=grace_s)
         for component in reversed(self._shutdown):

@@ -187,3 +187,19 @@ async def test_invalid_edit_is_rejected_and_previous_version_keeps_serving(lab, 
         await wait_for(sink, lambda e: e.type == "call.queued", 15)
         await caller.wait(20)
     assert any("cola.yaml:3:8:" in record.getMessage() for record in caplog.records), [r.getMessage() for r in caplog.records]
+
+
+async def test_engine_stop_hands_a_call_in_the_menu_back_to_the_dialplan(lab, sipp, tmp_path) -> None:  # noqa: ANN001
+    slow_menu = TEST_FLOW.replace("timeout: 1.5", "timeout: 30")
+    async with running_app(lab, tmp_path, flows=slow_menu) as (app, sink):
+        caller = await sipp.start_callers("caller", [AwaitHangup(30)], calls=[("500", "56900000044")])
+        await wait_for(sink, lambda e: e.type == "ivr.node" and e.data["node"] == "menu")
+        loop = asyncio.get_running_loop()
+        stopping = loop.time()
+        await app.engine.stop(grace_s=0.5)
+        result = await caller.wait(20)
+        ended_after = loop.time() - stopping
+    # Asterisk played "nobody available, try again" before hanging up: not a dropped line.
+    assert result.ok and result.remote_byes == 1, result.describe()
+    assert ended_after > 2.0
+    assert "engine gave no next step" in (lab.log_dir / "messages.log").read_text(errors="replace")
