@@ -31,6 +31,7 @@ from acd.ivr.registry import FlowRegistry
 from acd.ivr.runner import FlowRunner
 from acd.metrics.mqtt import MqttPublisher
 from acd.metrics.store import EventStore, StoreError
+from acd.recordings import RecordingTracker, purge_periodically
 from acd.routing import LiveStats, Router, load_routing_config
 from acd.settings import Settings
 
@@ -89,7 +90,10 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
     router = Router(config)
     stats = LiveStats(config)
     control = AsteriskCallControl(
-        engine.ami, hold_context=settings.routing.hold_context, agent_context=settings.routing.agent_context
+        engine.ami,
+        hold_context=settings.routing.hold_context,
+        agent_context=settings.routing.agent_context,
+        record_dir=settings.recording.asterisk_dir if settings.recording.enabled else "",
     )
     dispatcher = Dispatcher(router=router, control=control, emit=engine.bus.emit, clock=engine.clock, stats=stats)
     runner = FlowRunner(emit=engine.bus.emit, clock=ivr_clock or engine.clock, handoff=_Handoff(dispatcher, flows))
@@ -125,6 +129,7 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
         await runner.run(flow, channel, entry=flow.after_call, flows=snapshot)
 
     _attach_metrics(app, settings)
+    _attach_recording(app, settings)
     engine.routes.add("ivr", ivr_route)
     engine.routes.add("survey", survey_route)
 
@@ -173,6 +178,23 @@ def _attach_metrics(app: App, settings: Settings) -> None:
 
     # Registered before the ACD so even the first agent logins reach the log.
     engine.on_startup(open_store)
+
+
+def _attach_recording(app: App, settings: Settings) -> None:
+    """Recording events for every agent connection, and expiry of old files."""
+    if not settings.recording.enabled:
+        return
+    engine = app.engine
+    folder = settings.resolve(settings.recording.local_dir)
+    tracker = RecordingTracker(folder=folder, emit=engine.bus.emit, clock=engine.clock)
+    engine.bus.sinks.append(tracker)
+
+    async def start_purge(engine: Engine) -> None:
+        engine.spawn(
+            purge_periodically(folder, settings.recording.retention_days, settings.recording.purge_interval_s), "recording-purge"
+        )
+
+    engine.on_startup(start_purge)
 
 
 async def _heartbeat(engine: Engine, period_s: float) -> None:

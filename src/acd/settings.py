@@ -85,6 +85,21 @@ class MetricsSettings(_Section):
     stats_publish_s: float = Field(1.0, gt=0, description="how often live queue figures are published (MQTT retained stats)")
 
 
+class RecordingSettings(_Section):
+    """Call recording: every agent connection is recorded with MixMonitor, named by call id.
+
+    ``asterisk_dir`` is the folder as Asterisk sees it (the dialplan writes there); the
+    engine reads and expires the same files at ``local_dir``.  They differ when Asterisk
+    runs in a chroot or a container.
+    """
+
+    enabled: bool = True
+    asterisk_dir: str = "/var/spool/asterisk/acd-recordings"
+    local_dir: Path = Path("var/recordings")
+    retention_days: int = Field(365, ge=1)
+    purge_interval_s: float = Field(3600.0, gt=0)
+
+
 class MqttSettings(_Section):
     enabled: bool = False
     host: str = "127.0.0.1"
@@ -118,6 +133,7 @@ class Settings(_Section):
     ivr: IvrSettings = IvrSettings()
     routing: RoutingSettings = RoutingSettings()
     metrics: MetricsSettings = MetricsSettings()
+    recording: RecordingSettings = RecordingSettings()
     mqtt: MqttSettings = MqttSettings()
     api: ApiSettings = ApiSettings()
     log: LogSettings = LogSettings()

@@ -66,12 +66,21 @@ class Lab:
             f"  reconnect_initial_s: 0.2\n  reconnect_max_s: 2\n"
             f"ivr:\n  flows_dir: {flows_dir}\n  reload_interval_s: 0.2\n"
             f"routing:\n  config: {routing_config}\n  auto_login: [{', '.join(auto_login)}]\n"
-            f"metrics:\n  database: {tmp_path / 'acd.sqlite'}\n" + extra_yaml
+            f"metrics:\n  database: {tmp_path / 'acd.sqlite'}\n"
+            f"recording:\n  asterisk_dir: /labs/{self.name}/recordings\n  local_dir: {self.recordings_dir}\n" + extra_yaml
         )
         return path
 
     def settings(self, tmp_path: Path, **options: object) -> Settings:
         return load_settings(self.settings_file(tmp_path, **options), environ={"ACD_AMI_SECRET": self.secret})  # type: ignore[arg-type]
+
+    @property
+    def name(self) -> str:
+        return self.env["ACD_LAB_NAME"]
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.log_dir.parent / "recordings"
 
     def asterisk_pid(self) -> int:
         out = subprocess.run([str(LAB_SH), "logs"], env=self.env, capture_output=True, text=True, check=True).stdout.strip()

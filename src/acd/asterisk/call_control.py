@@ -133,6 +133,8 @@ class AsteriskCallControl:
     hold_context: str = "acd-hold"
     agent_context: str = "acd-agent"
     timeout_context: str = "acd-timeout"
+    #: where Asterisk writes recordings ("" = do not record)
+    record_dir: str = ""
 
     async def events(self) -> AsyncIterator[ControlEvent]:
         subscription = self.ami.subscribe(*EVENT_NAMES)
@@ -156,6 +158,7 @@ class AsteriskCallControl:
             # The router times ringing out itself; Dial's own limit is a safety net behind it.
             "ACD_RING_TIMEOUT": str(max(1, int(round(timeout_s))) + DIAL_TIMEOUT_MARGIN_S),
             "ACD_CALL_ID": call_id,
+            "ACD_RECORD_DIR": self.record_dir,
         }
         setvars = [self.ami.action("Setvar", Channel=channel, Variable=name, Value=value) for name, value in variables.items()]
         redirect = self.ami.action("Redirect", Channel=channel, Context=self.agent_context, Exten="s", Priority=1)
