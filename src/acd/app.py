@@ -32,6 +32,7 @@ from acd.ivr.runner import FlowRunner
 from acd.metrics.mqtt import MqttPublisher
 from acd.metrics.store import EventStore, StoreError
 from acd.recordings import RecordingTracker, purge_periodically
+from acd.waiting import WaitingService
 from acd.routing import LiveStats, Router, load_routing_config
 from acd.settings import Settings
 
@@ -52,6 +53,7 @@ class App:
     dispatcher: Dispatcher
     router: Router
     stats: LiveStats
+    waiting: WaitingService | None = None
     store: EventStore | None = None
     mqtt: MqttPublisher | None = None
 
@@ -130,8 +132,12 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
 
     _attach_metrics(app, settings)
     _attach_recording(app, settings)
+    waiting = WaitingService(router=router, emit=engine.bus.emit, clock=engine.clock)
+    engine.bus.sinks.append(waiting)
+    app.waiting = waiting
     engine.routes.add("ivr", ivr_route)
     engine.routes.add("survey", survey_route)
+    engine.routes.add("announce", waiting.announce_route)
 
     async def start_acd(engine: Engine) -> None:
         engine.spawn(flows.watch(settings.ivr.reload_interval_s), "ivr-reload")
@@ -151,6 +157,9 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
     engine.on_startup(start_acd)
     engine.on_shutdown(stop_acd)
     engine.ami.on_connected.append(resync)
+    from acd.api.server import attach_api  # imports FastAPI/uvicorn: only engines need them
+
+    attach_api(app, settings)
     return app
 
 

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
@@ -101,11 +102,18 @@ class Dispatcher:
         await channel.set_variable("ACD_QUEUE", queue)
         await channel.set_variable("ACD_WAIT_ORIGIN", f"{now:.3f}")
         await channel.set_variable("ACD_PRIORITY", "" if priority is None else str(priority))
+        announce_every = self._announce_every(queue)
+        if announce_every:
+            await channel.set_variable("ACD_ANNOUNCE_EVERY", str(int(math.ceil(announce_every))))
         channel_name = getattr(channel, "channel_name", "")
         if channel_name:
             self._channels[channel.call_id] = channel_name
         if request.attached:
             self._attached[channel.call_id] = dict(request.attached)
+
+    def _announce_every(self, queue: str) -> float | None:
+        config = next((q for q in self.router.config.queues if q.name == queue), None)
+        return config.waiting.announce_every_s if config is not None else None
 
     def _queue_for(self, request: QueueRequest) -> str:
         """The queue named by the flow, or the one whose required skills match exactly."""
@@ -132,6 +140,33 @@ class Dispatcher:
 
     def agent_unpause(self, agent_id: str) -> list[Outcome]:
         return self._apply(self.router.agent_unpause(self.clock(), agent_id))
+
+    # ---------------------------------------------------------------- supervisor (API)
+    def set_priority(self, call_id: str, priority: int) -> list[Outcome]:
+        """Change a waiting (or ringing) call's priority; logged as ``call.priority_changed``.
+
+        The router has no notification for this (nothing else changes), so the event is
+        emitted here, once the router accepted the change.
+        """
+        before = self.router.call(call_id)
+        outcomes = self._apply(self.router.set_priority(self.clock(), call_id, priority))
+        refused = any(isinstance(o, Ignored) and o.call_id == call_id for o in outcomes)
+        after = self.router.call(call_id)
+        if before is not None and after is not None and not refused:
+            self.emit(
+                Event(
+                    type="call.priority_changed",
+                    ts=self.clock(),
+                    call_id=call_id,
+                    queue=after.queue,
+                    data={"priority": priority, "previous": before.priority},
+                )
+            )
+        return outcomes
+
+    def move_call(self, call_id: str, queue: str) -> list[Outcome]:
+        """Move a waiting (or ringing) call to ``queue`` keeping its wait (``call.overflowed``, reason supervisor)."""
+        return self._apply(self.router.move_call(self.clock(), call_id, queue))
 
     # ---------------------------------------------------------------- facts from Asterisk
     async def run(self) -> None:

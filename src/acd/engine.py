@@ -51,7 +51,9 @@ class EventBus:
                 log.exception("event sink %s failed on %s", type(sink).__name__, event.type)
 
     async def close(self) -> None:
-        for sink in self.sinks:
+        # Last added first: sinks that still produce events (recording tracker) drain into
+        # the store, which is inserted first and so closes last.
+        for sink in reversed(self.sinks):
             close = getattr(sink, "close", None)
             if close is not None:
                 try:

@@ -71,6 +71,18 @@ class ExpansionRule(BaseModel):
         return self
 
 
+class WaitingPolicy(BaseModel):
+    """What a caller hears while waiting: periodic position/estimate, and a callback offer."""
+
+    model_config = _MODEL
+
+    announce_every_s: PositiveSeconds | None = None  # None: music only
+    announce_position: bool = True
+    announce_estimate: bool = True
+    callback_offer_after_s: Seconds | None = None  # offer "press 1 to be called back" when the estimate exceeds this
+    default_handle_s: PositiveSeconds = 180.0  # assumed handle time until calls have been measured
+
+
 class QueueConfig(BaseModel):
     """One queue: what skills it needs and how long a caller may wait before it widens or overflows."""
 
@@ -87,6 +99,7 @@ class QueueConfig(BaseModel):
     short_abandon_s: Seconds = 5.0
     sl_formula: SlFormula = DEFAULT_SL_FORMULA
     expansion: list[ExpansionRule] = Field(default_factory=list)
+    waiting: WaitingPolicy = WaitingPolicy()
 
     @field_validator("name")
     @classmethod

@@ -1,0 +1,279 @@
+"""The control API as a FastAPI application over one :class:`~acd.app.App`.
+
+Every handler is ``async def`` on purpose: it then runs on the engine's own event loop,
+between two router events, never in a thread beside the router (the router is not
+thread-safe and needs no lock this way).
+
+Security:
+
+* every ``/api/...`` path needs ``Authorization: Bearer <token>``; the check is an ASGI
+  middleware so it runs before anything else (a client without the token learns nothing,
+  not even whether its JSON was valid) and compares in constant time;
+* ``/metrics`` is open to loopback peers only (a Prometheus on the same host); any other
+  peer needs the token too;
+* ``/openapi.json`` is open: it describes the API, never its data.  No ``/docs`` page
+  (it would load scripts from a CDN).
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from typing import TYPE_CHECKING, Any, Callable, NoReturn
+
+from fastapi import APIRouter, Body, FastAPI, Request, Security
+from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.security import HTTPBearer
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from acd import __version__
+from acd.api.lag import LoopLagProbe
+from acd.api.models import (
+    AgentOut,
+    CallOut,
+    ErrorOut,
+    HealthOut,
+    LogoutIn,
+    MoveIn,
+    PauseIn,
+    PriorityIn,
+    QueueOut,
+    SkillOut,
+    StatsOut,
+)
+from acd.api.prometheus import CONTENT_TYPE, render_metrics
+from acd.api.tally import EventTally
+from acd.api.views import LiveViews
+from acd.routing.decisions import Ignored, Outcome
+
+if TYPE_CHECKING:
+    from acd.app import App
+
+PUBLIC_PATHS = frozenset({"/openapi.json", "/metrics"})
+_UNAUTHORIZED = ErrorOut(error="unauthorized", detail="missing or wrong bearer token (ACD_API_TOKEN)")
+
+
+class Refused(Exception):
+    """A request the engine will not carry out; becomes an :class:`ErrorOut` response."""
+
+    def __init__(self, status: int, error: str, detail: str, kind: str | None = None, id_: str | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.body = ErrorOut(error=error, detail=detail, kind=kind, id=id_)  # type: ignore[arg-type]
+
+
+def _not_found(kind: str, id_: str) -> NoReturn:
+    raise Refused(404, "not_found", f"unknown {kind} {id_!r}", kind, id_)
+
+
+def token_matches(header: str | None, token: str) -> bool:
+    """``Bearer <token>``, compared in constant time; the scheme is case-insensitive."""
+    if not header or not token:
+        return False
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+def _unauthorized_response() -> JSONResponse:
+    return JSONResponse(_UNAUTHORIZED.model_dump(), status_code=401, headers={"WWW-Authenticate": 'Bearer realm="acd"'})
+
+
+class BearerAuth:
+    """ASGI middleware: everything but :data:`PUBLIC_PATHS` needs the bearer token."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.token = token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] not in PUBLIC_PATHS:
+            header = None
+            for name, value in scope.get("headers", ()):
+                if name == b"authorization":
+                    header = value.decode("latin-1")
+                    break
+            if not token_matches(header, self.token):
+                await _unauthorized_response()(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def is_loopback(host: str | None) -> bool:
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "missing or wrong bearer token"},
+}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut, "description": "unknown agent, call or queue (named in the body)"}}
+_CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorOut, "description": "the router refused: the reason is in `detail`"}}
+
+
+def create_api(app: "App", *, token: str, tally: EventTally, lag: LoopLagProbe) -> FastAPI:
+    """The ASGI application; serving it is :mod:`acd.api.server`'s job."""
+    views = LiveViews(app, tally)
+    api = FastAPI(
+        title="acd control API",
+        version=__version__,
+        description=(
+            "Live queues, agents and calls of a running acd engine, agent and supervisor controls, "
+            "and Prometheus metrics. Every /api path needs `Authorization: Bearer <ACD_API_TOKEN>`; "
+            "/metrics is open to loopback peers only."
+        ),
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+        generate_unique_id_function=lambda route: route.name,  # operationIds: "login", "move", ...
+    )
+
+    @api.exception_handler(Refused)
+    async def refused(_request: Request, exc: Refused) -> JSONResponse:
+        return JSONResponse(exc.body.model_dump(), status_code=exc.status)
+
+    # Documents the scheme in the OpenAPI description; BearerAuth enforces it.
+    bearer = HTTPBearer(auto_error=False, description="the engine's ACD_API_TOKEN")
+    routes = APIRouter(prefix="/api", dependencies=[Security(bearer)], responses=_ERRORS)
+
+    # ------------------------------------------------------------------ reading
+    @routes.get("/health", response_model=HealthOut, summary="the engine answers; AMI and FastAGI state")
+    async def health() -> HealthOut:
+        return HealthOut(
+            status="ok",
+            site=app.engine.settings.site,
+            ami_connected=app.engine.ami.connected,
+            fastagi_active_sessions=app.engine.fastagi.active_sessions,
+        )
+
+    @routes.get("/stats", response_model=StatsOut, summary="every queue and skill, and agent totals, at one instant")
+    async def stats() -> StatsOut:
+        return views.stats(views.now())
+
+    @routes.get("/queues", response_model=list[QueueOut], summary="queues: waiting, longest wait, agents, service level, abandonment")
+    async def queues() -> list[QueueOut]:
+        return views.stats(views.now()).queues
+
+    @routes.get("/queues/{name}", response_model=QueueOut, responses=_NOT_FOUND, summary="one queue")
+    async def queue(name: str) -> QueueOut:
+        for item in views.stats(views.now()).queues:
+            if item.name == name:
+                return item
+        _not_found("queue", name)
+
+    @routes.get("/skills", response_model=list[SkillOut], summary="demand and staffing per skill")
+    async def skills() -> list[SkillOut]:
+        return views.stats(views.now()).skills
+
+    @routes.get("/agents", response_model=list[AgentOut], summary="every configured agent")
+    async def agents() -> list[AgentOut]:
+        return views.agents(views.now())
+
+    @routes.get("/agents/{agent_id}", response_model=AgentOut, responses=_NOT_FOUND, summary="one agent")
+    async def agent(agent_id: str) -> AgentOut:
+        return _agent_or_404(agent_id)
+
+    @routes.get("/calls", response_model=list[CallOut], summary="waiting calls (head of each queue first), then ringing and connected calls")
+    async def calls() -> list[CallOut]:
+        return views.calls(views.now())
+
+    @routes.get("/calls/{call_id}", response_model=CallOut, responses=_NOT_FOUND, summary="one call")
+    async def call(call_id: str) -> CallOut:
+        return _call_or_404(call_id)
+
+    # ------------------------------------------------------------------ agent controls
+    def _agent_or_404(agent_id: str) -> AgentOut:
+        found = views.agent(agent_id, views.now())
+        if found is None:
+            _not_found("agent", agent_id)
+        return found
+
+    def _call_or_404(call_id: str) -> CallOut:
+        found = views.call(call_id, views.now())
+        if found is None:
+            _not_found("call", call_id)
+        return found
+
+    def _agent_action(agent_id: str, action: Callable[[], list[Outcome]]) -> AgentOut:
+        _agent_or_404(agent_id)
+        _refuse_if_ignored(action(), agent_id=agent_id)
+        return _agent_or_404(agent_id)
+
+    @routes.post("/agents/{agent_id}/login", response_model=AgentOut, responses={**_NOT_FOUND, **_CONFLICT}, summary="log an agent in")
+    async def login(agent_id: str) -> AgentOut:
+        return _agent_action(agent_id, lambda: app.dispatcher.agent_login(agent_id))
+
+    @routes.post(
+        "/agents/{agent_id}/logout", response_model=AgentOut, responses={**_NOT_FOUND, **_CONFLICT},
+        summary="log an agent out (after the current call, which is never cut)",
+    )
+    async def logout(agent_id: str, body: LogoutIn | None = Body(None)) -> AgentOut:
+        reason = body.reason if body is not None else "logout"
+        return _agent_action(agent_id, lambda: app.dispatcher.agent_logout(agent_id, reason))
+
+    @routes.post(
+        "/agents/{agent_id}/pause", response_model=AgentOut, responses={**_NOT_FOUND, **_CONFLICT},
+        summary="pause an agent with a reason (after the current call's wrap-up)",
+    )
+    async def pause(agent_id: str, body: PauseIn | None = Body(None)) -> AgentOut:
+        reason = body.reason if body is not None else "pause"
+        return _agent_action(agent_id, lambda: app.dispatcher.agent_pause(agent_id, reason))
+
+    @routes.post("/agents/{agent_id}/unpause", response_model=AgentOut, responses={**_NOT_FOUND, **_CONFLICT}, summary="make a paused agent available")
+    async def unpause(agent_id: str) -> AgentOut:
+        return _agent_action(agent_id, lambda: app.dispatcher.agent_unpause(agent_id))
+
+    # ------------------------------------------------------------------ supervisor controls
+    @routes.post(
+        "/calls/{call_id}/priority", response_model=CallOut, responses={**_NOT_FOUND, **_CONFLICT},
+        summary="change a waiting call's priority (it takes its new place at once)",
+    )
+    async def set_priority(call_id: str, body: PriorityIn) -> CallOut:
+        _call_or_404(call_id)
+        _refuse_if_ignored(app.dispatcher.set_priority(call_id, body.priority), call_id=call_id)
+        return _call_or_404(call_id)
+
+    @routes.post(
+        "/calls/{call_id}/move", response_model=CallOut, responses={**_NOT_FOUND, **_CONFLICT},
+        summary="move a waiting call to another queue, keeping its wait",
+    )
+    async def move(call_id: str, body: MoveIn) -> CallOut:
+        _call_or_404(call_id)
+        if body.queue not in app.router.queue_names():
+            _not_found("queue", body.queue)
+        _refuse_if_ignored(app.dispatcher.move_call(call_id, body.queue), call_id=call_id)
+        return _call_or_404(call_id)
+
+    api.include_router(routes)
+
+    # ------------------------------------------------------------------ Prometheus
+    @api.get(
+        "/metrics",
+        response_class=PlainTextResponse,
+        summary="Prometheus text exposition (open to loopback peers; others need the token)",
+        responses={
+            200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "metrics"},
+            401: {"model": ErrorOut, "description": "a non-loopback peer without the token"},
+        },
+    )
+    async def metrics(request: Request) -> PlainTextResponse:
+        peer = request.client.host if request.client is not None else None
+        if not is_loopback(peer) and not token_matches(request.headers.get("authorization"), token):
+            return _unauthorized_response()  # type: ignore[return-value]
+        return PlainTextResponse(render_metrics(app, views, tally, lag), media_type=CONTENT_TYPE)
+
+    api.add_middleware(BearerAuth, token=token)
+    return api
+
+
+def _refuse_if_ignored(outcomes: list[Outcome], *, agent_id: str | None = None, call_id: str | None = None) -> None:
+    """The router answers a contradictory request with ``Ignored``: report it as 409."""
+    for outcome in outcomes:
+        if not isinstance(outcome, Ignored):
+            continue
+        if (agent_id is not None and outcome.agent_id == agent_id) or (call_id is not None and outcome.call_id == call_id):
+            raise Refused(409, "conflict", outcome.reason, "agent" if agent_id else "call", agent_id or call_id)
+

@@ -1,0 +1,169 @@
+"""Request and response bodies of the control API.
+
+These models *are* the contract: FastAPI derives ``/openapi.json`` from them, the CLI
+reads the same field names, and schemathesis checks every response against them.
+Times are UNIX seconds (float, UTC); durations end in ``_s``; ratios are 0..1 (``None``
+when there is nothing to divide by yet, e.g. no call offered this interval).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: Reasons end up in events, logs and reports: one short word or phrase, no control characters.
+Reason = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\w .:/-]+$", examples=["almuerzo"])]
+#: Priorities are unbounded in the routing configuration; a supervisor's change stays sane.
+Priority = Annotated[int, Field(ge=-1000, le=1000, description="higher is served first")]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorOut(_Out):
+    """Every refusal (401, 404, 409) looks like this, so a client can name what was wrong."""
+
+    error: Literal["unauthorized", "not_found", "conflict"]
+    detail: str
+    kind: Literal["agent", "call", "queue"] | None = None
+    id: str | None = None
+
+
+class AgentCountsOut(_Out):
+    """Agents of a queue or skill by state (an agent serving several queues counts in each)."""
+
+    logged_in: int
+    available: int
+    ringing: int
+    on_call: int
+    wrap_up: int
+    paused: int
+
+
+class AgentTotalsOut(AgentCountsOut):
+    """Every configured agent, counted once."""
+
+    logged_out: int
+
+
+class FiguresOut(_Out):
+    """One queue's or skill's figures over one period (the current quarter hour or the day)."""
+
+    offered: int
+    answered: int
+    answered_within: int = Field(description="answered within the service-level threshold")
+    abandoned: int
+    short_abandons: int = Field(description="abandoned within short_abandon_s (not counted as offered)")
+    overflowed_out: int
+    timed_out: int
+    handled: int = Field(description="answered calls whose talk and wrap-up are over")
+    sl_formula: str
+    service_level: float | None
+    abandon_rate: float | None = Field(description="(abandoned - short_abandons) / (offered - short_abandons)")
+    asa_s: float | None = Field(description="average speed of answer")
+    aht_s: float | None = Field(description="average handle time: talk + wrap-up")
+
+
+class QueueOut(_Out):
+    name: str
+    skills: list[str]
+    threshold_s: float
+    target: float
+    waiting: int = Field(description="callers not yet talking to an agent (ringing included)")
+    longest_wait_s: float
+    agents: AgentCountsOut
+    interval: FiguresOut
+    day: FiguresOut
+    under_target: bool = Field(description="the interval's service level is known and below the target")
+
+
+class SkillOut(_Out):
+    """Demand and staffing per skill: the sum over the queues that require it."""
+
+    name: str
+    waiting: int
+    longest_wait_s: float
+    agents: AgentCountsOut
+    interval: FiguresOut
+    day: FiguresOut
+
+
+class StatsOut(_Out):
+    """One consistent picture for wallboards: every queue and skill at the same instant."""
+
+    at: float
+    site: str
+    timezone: str
+    interval_start: float
+    interval_end: float
+    day_start: float
+    day_end: float
+    ami_connected: bool
+    queues: list[QueueOut]
+    skills: list[SkillOut]
+    agents: AgentTotalsOut
+
+
+AgentState = Literal["logged_out", "available", "reserved", "on_call", "wrap_up", "paused"]
+
+
+class AgentOut(_Out):
+    id: str
+    name: str
+    endpoint: str
+    state: AgentState = Field(description="reserved = a call is ringing the agent")
+    reason: str
+    since: float = Field(description="when the agent entered this state")
+    in_state_s: float
+    call_id: str | None = Field(description="the call ringing, talking or being wrapped up")
+    pending: str | None = Field(description="'paused:<reason>' or 'logged_out:<reason>' once the current call ends")
+    skills: dict[str, int]
+    queues: list[str] = Field(description="queues the agent can serve")
+    handled_today: int = Field(description="conversations completed since local midnight")
+
+
+CallState = Literal["waiting", "ringing", "connected"]
+
+
+class CallOut(_Out):
+    id: str
+    queue: str
+    skills: list[str]
+    state: CallState
+    position: int | None = Field(description="1 = next to be served in its queue; None unless waiting")
+    priority: int
+    wait_origin: float
+    waited_s: float = Field(description="since the caller's wait began (kept across overflow and restarts)")
+    in_queue_s: float = Field(description="since the call entered its current queue")
+    min_proficiency: int = Field(description="expansion step in force: lowest proficiency accepted now")
+    agent_id: str | None
+    talk_s: float | None = Field(description="connected calls: time since the agent answered")
+
+
+class HealthOut(_Out):
+    status: Literal["ok"]
+    site: str
+    ami_connected: bool
+    fastagi_active_sessions: int
+
+
+class PauseIn(_In):
+    reason: Reason = "pause"
+
+
+class LogoutIn(_In):
+    reason: Reason = "logout"
+
+
+class PriorityIn(_In):
+    priority: Priority
+
+
+class MoveIn(_In):
+    queue: Annotated[str, Field(min_length=1, max_length=128)]

@@ -1,0 +1,145 @@
+"""Serve the control API from inside the engine: same process, same event loop.
+
+``attach_api(app, settings)`` is called by :func:`acd.app.build_app`.  The API starts and
+stops with the engine (a startup and a shutdown component), and uvicorn runs as one task
+on the engine's loop, so handlers read the router between two events with no lock.
+
+Decisions:
+
+* **No token, no API.**  Without ``ACD_API_TOKEN`` the API does not start at all and the
+  engine logs a warning: its read endpoints expose calls and agents, and its write
+  endpoints move calls and log agents out, so "open on loopback" is not safe on a shared
+  host.  ``api.enabled: false`` turns it off silently.
+* **The engine owns SIGTERM/SIGINT.**  uvicorn normally installs its own handlers while
+  serving; :class:`EmbeddedServer` does not, so ``acd run``'s graceful stop still runs.
+* **We bind the socket ourselves**, before serving: a port in use is an ``OSError`` that
+  makes ``acd run`` fail with a clear message (uvicorn would call ``sys.exit`` inside our
+  loop).  The default address is 127.0.0.1; any other address is logged as a warning,
+  since the API speaks plain HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import socket
+from typing import TYPE_CHECKING, Iterator
+
+import uvicorn
+
+from acd.api.http import create_api
+from acd.api.lag import LoopLagProbe
+from acd.api.tally import EventTally
+from acd.settings import Settings
+
+if TYPE_CHECKING:
+    from acd.app import App
+    from acd.engine import Engine
+
+log = logging.getLogger("acd.api")
+
+#: How long open API connections get to finish when the engine stops.
+SHUTDOWN_GRACE_S = 2
+
+
+class EmbeddedServer(uvicorn.Server):
+    """uvicorn without signal handling: the engine decides when the process stops."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (IPv4 or IPv6 literal)."""
+    family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class ApiService:
+    """The API's lifecycle inside one engine."""
+
+    def __init__(self, app: "App", settings: Settings, token: str) -> None:
+        self.app = app
+        self.host = settings.api.host
+        self.port = settings.api.port
+        self.tally = EventTally(app.stats.clock)
+        self.lag = LoopLagProbe()
+        self.asgi = create_api(app, token=token, tally=self.tally, lag=self.lag)
+        self.server: EmbeddedServer | None = None
+        self._stopped = asyncio.Event()
+
+    async def start(self, engine: "Engine") -> None:
+        sock = bind_socket(self.host, self.port)  # OSError (port in use) stops the engine's start
+        if self.app.store is not None:
+            day_start, _ = self.app.stats.clock.day(engine.clock())
+            self.tally.seed_handled(await self.app.store.events(start=day_start, types=["call.completed"]))
+        config = uvicorn.Config(
+            self.asgi,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            http="h11",
+            ws="none",
+            proxy_headers=False,  # /metrics trusts the real peer address, never a header
+            server_header=False,
+            limit_concurrency=64,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+        )
+        self.server = EmbeddedServer(config)
+        self._stopped = asyncio.Event()
+        # Engine background tasks: cancelled if a later start step fails, or after stop().
+        engine.spawn(self._serve(sock), "api-server")
+        engine.spawn(self.lag.run(), "api-lag-probe")
+        if not ipaddress.ip_address(self.host).is_loopback:
+            log.warning("control API listens on %s:%d, beyond loopback, over plain HTTP", self.host, self.port)
+        log.info("control API on http://%s:%d (OpenAPI at /openapi.json, Prometheus at /metrics)", _url_host(self.host), self.port)
+
+    async def _serve(self, sock: socket.socket) -> None:
+        assert self.server is not None
+        try:
+            await self.server.serve(sockets=[sock])
+        except Exception:
+            log.exception("control API stopped unexpectedly")
+        finally:
+            sock.close()
+            self._stopped.set()
+
+    async def stop(self, engine: "Engine") -> None:
+        """Let open requests finish (bounded); the engine cancels whatever is left."""
+        if self.server is None:
+            return
+        self.server.should_exit = True
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._stopped.wait(), SHUTDOWN_GRACE_S + 3)
+        self.server = None
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def attach_api(app: "App", settings: Settings) -> None:
+    """Plug the control API into ``app``'s engine (or log why it stays off)."""
+    if not settings.api.enabled:
+        log.info("control API disabled (api.enabled: false)")
+        return
+    token = settings.api.token.get_secret_value() if settings.api.token is not None else ""
+    if not token.strip():
+        log.warning("control API off: no token configured; set ACD_API_TOKEN to enable it (acd queues, acd top, /metrics need it)")
+        return
+    service = ApiService(app, settings, token.strip())
+    app.engine.bus.sinks.append(service.tally)
+    app.engine.on_startup(service.start)
+    app.engine.on_shutdown(service.stop)

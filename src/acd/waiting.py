@@ -1,0 +1,169 @@
+"""What a waiting caller hears: periodic position and estimated-wait announcements.
+
+The holding context (``acd-hold``) plays music and, every ``announce_every_s`` of the
+queue's ``waiting`` policy, calls the FastAGI route ``announce``.  This module answers
+it from the live router state: the caller's position among the callers waiting in the
+queue, and an estimate from that position, the agents serving the queue now and the
+queue's recent handle times (``acd.routing.estimate``).  Every estimate given is an event
+(``wait.announcement``), so its accuracy against the wait that followed can be reported.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+from acd.asterisk.agi_channel import AgiChannel
+from acd.asterisk.fastagi import AgiSession
+from acd.ivr.channel import CallerHungUp, PromptNotFound
+from acd.metrics.events import Event
+from acd.routing import Router
+from acd.routing.estimate import HandleTimes, estimate_wait_s
+
+log = logging.getLogger("acd.waiting")
+
+NOT_SERVING = ("logged_out", "paused")
+
+
+@dataclass
+class WaitInfo:
+    queue: str
+    position: int
+    agents_serving: int
+    estimate_s: float | None
+    waited_s: float
+
+
+@dataclass
+class WaitingService:
+    router: Router
+    emit: Callable[[Event], None]
+    clock: Callable[[], float]
+    _handle_times: dict[str, HandleTimes] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        config = self.router.config
+        self._queues = {queue.name: queue for queue in config.queues}
+        self._eligible = {queue.name: set(config.eligible_agents(queue)) for queue in config.queues}
+        for name, queue in self._queues.items():
+            self._handle_times[name] = HandleTimes(default_s=queue.waiting.default_handle_s)
+
+    # --------------------------------------------------------------- event sink
+    def append(self, event: Event) -> None:
+        """Learn handle times from completed calls (talk + hold + the queue's wrap-up)."""
+        if event.type == "call.completed" and event.queue in self._handle_times:
+            queue = self._queues[event.queue]
+            handle = float(event.data.get("talk_s", 0.0)) + float(event.data.get("hold_s", 0.0)) + queue.wrap_up_s
+            self._handle_times[event.queue].add(handle)
+
+    # --------------------------------------------------------------- state
+    def announce_every_s(self, queue: str) -> float | None:
+        config = self._queues.get(queue)
+        return config.waiting.announce_every_s if config is not None else None
+
+    def info(self, call_id: str) -> WaitInfo | None:
+        call = self.router.call(call_id)
+        if call is None or call.state != "waiting":
+            return None
+        ahead = [c for c in self.router.waiting(call.queue) if c.state == "waiting"]
+        position = next((index + 1 for index, c in enumerate(ahead) if c.id == call_id), len(ahead))
+        serving = sum(
+            1
+            for agent_id in self._eligible.get(call.queue, ())
+            if (agent := self.router.agent(agent_id)) is not None and agent.state not in NOT_SERVING
+        )
+        handle = self._handle_times[call.queue].mean_s
+        return WaitInfo(
+            queue=call.queue,
+            position=position,
+            agents_serving=serving,
+            estimate_s=estimate_wait_s(position, serving, handle),
+            waited_s=max(0.0, self.clock() - call.wait_origin),
+        )
+
+    # --------------------------------------------------------------- AGI route
+    async def announce_route(self, session: AgiSession) -> None:
+        channel = AgiChannel(session)
+        try:
+            call_id = await channel.get_variable("ACD_CALL_ID") or channel.call_id
+            info = self.info(call_id)
+            if info is None:
+                return
+            policy = self._queues[info.queue].waiting
+            self.emit(
+                Event(
+                    type="wait.announcement",
+                    ts=self.clock(),
+                    call_id=call_id,
+                    queue=info.queue,
+                    data={
+                        "position": info.position,
+                        "estimate_s": None if info.estimate_s is None else round(info.estimate_s, 1),
+                        "waited_s": round(info.waited_s, 2),
+                        "agents_serving": info.agents_serving,
+                    },
+                )
+            )
+            if policy.announce_position:
+                await self._say_position(channel, info.position)
+            if policy.announce_estimate and info.estimate_s is not None:
+                await self._say_estimate(channel, info.estimate_s)
+        except CallerHungUp:
+            return
+
+    async def _play(self, channel: AgiChannel, prompt: str) -> None:
+        try:
+            await channel.stream_file(prompt)
+        except PromptNotFound:
+            log.warning("announcement prompt %s is missing", prompt)
+
+    async def _say_position(self, channel: AgiChannel, position: int) -> None:
+        if position == 1:
+            await self._play(channel, "queue-youarenext")
+            return
+        await self._play(channel, "queue-thereare")
+        await channel.exec("SayNumber", str(position - 1))
+        await self._play(channel, "queue-callswaiting")
+
+    async def _say_estimate(self, channel: AgiChannel, estimate_s: float) -> None:
+        minutes = max(1, math.ceil(estimate_s / 60))
+        await self._play(channel, "queue-holdtime")
+        if estimate_s < 60:
+            await self._play(channel, "queue-less-than")
+        await channel.exec("SayNumber", str(minutes))
+        await self._play(channel, "queue-minute" if minutes == 1 else "queue-minutes")
+
+
+def estimate_accuracy(events: list[Event]) -> dict[str, float | int | None]:
+    """How far the announced estimates were from the waits that followed.
+
+    For each announcement to a caller later answered: error = (final wait − wait so far)
+    − estimate.  Reports how many, the median and 90th percentile of the absolute error.
+    """
+    answered = {e.call_id: float(e.data["waited_s"]) for e in events if e.type == "call.answered" and "waited_s" in e.data}
+    errors: list[float] = []
+    for event in events:
+        if event.type != "wait.announcement" or event.call_id not in answered or event.data.get("estimate_s") is None:
+            continue
+        remaining = answered[event.call_id] - float(event.data["waited_s"])
+        errors.append(abs(remaining - float(event.data["estimate_s"])))
+    if not errors:
+        return {"announcements": 0, "median_abs_error_s": None, "p90_abs_error_s": None}
+    ordered = sorted(errors)
+    return {
+        "announcements": len(ordered),
+        "median_abs_error_s": round(_quantile(ordered, 0.5), 2),
+        "p90_abs_error_s": round(_quantile(ordered, 0.9), 2),
+    }
+
+
+def _quantile(ordered: list[float], q: float) -> float:
+    """Linear interpolation between closest ranks (ordered input)."""
+    if len(ordered) == 1:
+        return ordered[0]
+    position = q * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
