@@ -15,6 +15,7 @@
 #   ACD_LAB_AGI_PORT    where the engine's FastAGI listens (default 4573)
 #   ACD_LAB_AGENT_PORT  first agent sipp port; agentN = base+N (default 5080)
 #   ACD_LAB_AGENTS      number of agent endpoints          (default 8)
+#                       customers called back are dialled at agent base + 50
 #   ACD_LAB_RTP_START   first RTP port                     (default 20000)
 #   ACD_AMI_USER        AMI user (default acd)
 #   ACD_AMI_SECRET      AMI secret; when unset one is generated and kept in the lab folder
@@ -113,7 +114,7 @@ text = open(sys.argv[1]).read()
 for key, value in {
     "@LAB@": "$lab_in_root", "@SIP_PORT@": "$sip_port", "@AMI_PORT@": "$ami_port",
     "@AGI_PORT@": "$agi_port", "@AMI_USER@": "$ami_user", "@AMI_SECRET@": "$secret",
-    "@RTP_START@": "$rtp_start", "@RTP_END@": "$((rtp_start + 999))",
+    "@RTP_START@": "$rtp_start", "@CUSTOMER_PORT@": "$((agent_port + 50))", "@RTP_END@": "$((rtp_start + 999))",
     "@AGENTS@": os.environ["AGENTS_BLOCK"],
 }.items():
     text = text.replace(key, value)

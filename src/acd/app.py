@@ -33,6 +33,8 @@ from acd.metrics.mqtt import MqttPublisher
 from acd.metrics.store import EventStore, StoreError
 from acd.recordings import RecordingTracker, purge_periodically
 from acd.waiting import WaitingService
+from acd.callbacks import CallbackPolicy, CallbackService, CallbackStore
+from acd.ivr.schedule import schedule_from_hours
 from acd.routing import LiveStats, Router, load_routing_config
 from acd.settings import Settings
 
@@ -54,6 +56,7 @@ class App:
     router: Router
     stats: LiveStats
     waiting: WaitingService | None = None
+    callbacks: CallbackService | None = None
     store: EventStore | None = None
     mqtt: MqttPublisher | None = None
 
@@ -133,6 +136,7 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
     _attach_metrics(app, settings)
     _attach_recording(app, settings)
     waiting = WaitingService(router=router, emit=engine.bus.emit, clock=engine.clock)
+    _attach_callbacks(app, settings, waiting)
     engine.bus.sinks.append(waiting)
     app.waiting = waiting
     engine.routes.add("ivr", ivr_route)
@@ -187,6 +191,35 @@ def _attach_metrics(app: App, settings: Settings) -> None:
 
     # Registered before the ACD so even the first agent logins reach the log.
     engine.on_startup(open_store)
+
+
+def _attach_callbacks(app: App, settings: Settings, waiting: WaitingService) -> None:
+    """Durable callback requests: offered while waiting, placed agent-first in turn."""
+    engine = app.engine
+    dispatcher = app.dispatcher
+    dispatcher.customer_dial = settings.callbacks.customer_dial
+    dispatcher.customer_ring_s = settings.callbacks.customer_ring_s
+    policies = {}
+    for queue in app.router.config.queues:
+        hours = None
+        if queue.waiting.callback_hours:
+            hours = schedule_from_hours(queue.waiting.callback_hours, app.router.config.timezone)
+        policies[queue.name] = CallbackPolicy(queue.waiting.callback_max_attempts, queue.waiting.callback_retry_s, hours)
+
+    async def open_callbacks(engine: Engine) -> None:
+        store = await CallbackStore.open(settings.resolve(settings.callbacks.database))
+        service = CallbackService(store, dispatcher, engine.bus.emit, policies, clock=engine.clock)
+        dispatcher.callbacks = service
+        waiting.callbacks = service
+        app.callbacks = service
+        await service.restore()
+
+    async def close_callbacks(engine: Engine) -> None:
+        if app.callbacks is not None:
+            await app.callbacks.close()
+
+    engine.on_startup(open_callbacks)
+    engine.on_shutdown(close_callbacks)
 
 
 def _attach_recording(app: App, settings: Settings) -> None:

@@ -29,6 +29,9 @@ from typing import Any, Callable, Protocol
 from acd.asterisk.call_control import (
     AgentAnswered,
     AgentLegStarted,
+    CallbackAgentUp,
+    CallbackResult,
+    OriginateFailed,
     ControlEvent,
     LegHungUp,
     Parked,
@@ -54,6 +57,10 @@ class CallControl(Protocol):
     async def end_waiting(self, channel: str) -> None: ...
 
     async def parked_calls(self) -> list[Parked]: ...
+
+    async def originate_callback(
+        self, call_id: str, agent_id: str, endpoint: str, customer_dial: str, number: str, ring_s: float, customer_ring_s: float, attempt: int
+    ) -> None: ...
 
     async def live_call_ids(self) -> set[str]: ...
 
@@ -83,6 +90,9 @@ class Dispatcher:
     clock: Callable[[], float]
     stats: LiveStats | None = None
     counters: DispatchStats = field(default_factory=DispatchStats)
+    callbacks: Any = None  # acd.callbacks.CallbackService, when callbacks are on
+    customer_dial: str = "PJSIP/{number}@customers"
+    customer_ring_s: float = 30.0
 
     def __post_init__(self) -> None:
         self._channels: dict[str, str] = {}  # call id -> caller channel name
@@ -168,6 +178,35 @@ class Dispatcher:
         """Move a waiting (or ringing) call to ``queue`` keeping its wait (``call.overflowed``, reason supervisor)."""
         return self._apply(self.router.move_call(self.clock(), call_id, queue))
 
+    # ---------------------------------------------------------------- callbacks (CallbackQueue)
+    def queue_callback(self, callback: Any) -> None:
+        """A callback is due: it joins its queue with the caller's original wait."""
+        if self.router.call(callback.call_id) is None:
+            self._apply(self.router.call_arrived(self.clock(), callback.call_id, callback.queue, wait_origin=callback.wait_origin))
+
+    def withdraw(self, call_id: str) -> None:
+        """Take a callback out of the queue for now (outside hours, replaced)."""
+        call = self.router.call(call_id)
+        if call is not None and call.state == "waiting":
+            self._apply(self.router.caller_abandoned(self.clock(), call_id), record=False)
+
+    def _is_callback(self, call_id: str) -> bool:
+        return self.callbacks is not None and self.callbacks.is_callback(call_id)
+
+    async def _place_callback(self, decision: RingAgent) -> None:
+        callback = self.callbacks.placing(decision.call_id)
+        if callback is None:
+            return
+        dial = self.customer_dial.replace("{number}", callback.number)
+        try:
+            await self.control.originate_callback(
+                decision.call_id, decision.agent_id, decision.endpoint, dial, callback.number,
+                decision.timeout_s, self.customer_ring_s, callback.attempts,
+            )
+        except Exception as exc:
+            log.warning("ACD: callback %s could not ring %s (%s)", decision.call_id, decision.agent_id, exc)
+            self._apply(self.router.ring_no_answer(self.clock(), decision.agent_id, decision.call_id))
+
     # ---------------------------------------------------------------- facts from Asterisk
     async def run(self) -> None:
         """Consume call-control facts until cancelled."""
@@ -211,6 +250,21 @@ class Dispatcher:
             return self._apply(router.ring_no_answer(now, call.agent_id, fact.call_id))
         if isinstance(fact, LegHungUp):
             return self._leg_hung_up(now, fact)
+        if isinstance(fact, CallbackAgentUp):
+            call = router.call(fact.call_id)
+            if call is None or call.agent_id != fact.agent_id:
+                return self._ignored(f"callback agent answer for {fact.call_id} not ringing {fact.agent_id}")
+            self._agent_legs[fact.agent_leg_id] = _Leg(fact.call_id, fact.agent_id)
+            return self._apply(router.agent_answered(now, fact.agent_id, fact.call_id))
+        if isinstance(fact, CallbackResult):
+            if self.callbacks is not None:
+                self._carry_out(fact.call_id, self.callbacks.result(fact.call_id, fact.status, fact.agent_id))
+            return []
+        if isinstance(fact, OriginateFailed):
+            call = router.call(fact.call_id)
+            if call is None or call.agent_id is None or call.state != "ringing":
+                return self._ignored(f"originate failure for {fact.call_id} not ringing")
+            return self._apply(router.ring_no_answer(now, call.agent_id, fact.call_id))
         if isinstance(fact, WaitingKey):
             log.info("ACD: caller %s pressed %s while waiting", fact.call_id, fact.key)
             return []
@@ -229,6 +283,8 @@ class Dispatcher:
         self._cancelled_rings.discard(fact.leg_id)
         if call is None:
             return []
+        if self._is_callback(fact.leg_id):
+            return []  # the caller hung up after asking to be called back: the place is kept
         if call.state == "connected":
             return self._apply(router.call_completed(now, fact.leg_id))
         return self._apply(router.caller_abandoned(now, fact.leg_id))
@@ -239,13 +295,18 @@ class Dispatcher:
         log.info("ACD: ignored: %s", reason)
         return []
 
-    def _apply(self, outcomes: list[Outcome]) -> list[Outcome]:
+    def _apply(self, outcomes: list[Outcome], *, record: bool = True) -> list[Outcome]:
+        """Carry out decisions, record facts (``record=False``: a bookkeeping move, not a
+        caller's action, e.g. a callback leaving the queue until its hours open)."""
         # A cancel followed by a new ring for the same call: the ring's redirect ends the old
         # Dial by itself; sending both would race two redirects on one channel.
         rung_again = {o.call_id for o in outcomes if isinstance(o, RingAgent)}
         for outcome in outcomes:
             if isinstance(outcome, RingAgent):
-                self._carry_out(outcome.call_id, self._ring(outcome))
+                if self._is_callback(outcome.call_id):
+                    self._carry_out(outcome.call_id, self._place_callback(outcome))
+                else:
+                    self._carry_out(outcome.call_id, self._ring(outcome))
             elif isinstance(outcome, CancelRing) and outcome.call_id not in rung_again:
                 self._cancelled_rings.add(outcome.call_id)
                 self._carry_out(outcome.call_id, self._to_hold(outcome.call_id))
@@ -255,10 +316,10 @@ class Dispatcher:
                 self.counters.ignored_events += 1
                 log.info("ACD: router ignored an event: %s", outcome.reason)
                 continue
-            event = outcome_to_event(outcome)
+            event = outcome_to_event(outcome) if record else None
             if event is not None:
                 self.emit(event)
-        if self.stats is not None:
+        if self.stats is not None and record:
             self.stats.apply(outcomes)
         self._arm_timer()
         return outcomes
@@ -341,7 +402,7 @@ class Dispatcher:
             elif item.channel:
                 self._channels[item.call_id] = item.channel
         for call_id in list(self._known_call_ids()):
-            if call_id not in live:
+            if call_id not in live and not self._is_callback(call_id):
                 self.counters.closed_on_resync += 1
                 self._leg_hung_up(now, LegHungUp(leg_id=call_id, channel=self._channels.get(call_id, ""), cause="gone while disconnected"))
 

@@ -100,6 +100,14 @@ class RecordingSettings(_Section):
     purge_interval_s: float = Field(3600.0, gt=0)
 
 
+class CallbackSettings(_Section):
+    """Where callback requests are kept and how the customer is dialled."""
+
+    database: Path = Path("var/callbacks.sqlite")
+    customer_dial: str = Field("PJSIP/{number}@customers", description="Asterisk dial string; {number} is the customer's number")
+    customer_ring_s: float = Field(30.0, gt=0)
+
+
 class MqttSettings(_Section):
     enabled: bool = False
     host: str = "127.0.0.1"
@@ -134,6 +142,7 @@ class Settings(_Section):
     routing: RoutingSettings = RoutingSettings()
     metrics: MetricsSettings = MetricsSettings()
     recording: RecordingSettings = RecordingSettings()
+    callbacks: CallbackSettings = CallbackSettings()
     mqtt: MqttSettings = MqttSettings()
     api: ApiSettings = ApiSettings()
     log: LogSettings = LogSettings()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 from acd.asterisk.agi_channel import AgiChannel
 from acd.asterisk.fastagi import AgiSession
@@ -36,11 +36,19 @@ class WaitInfo:
     waited_s: float
 
 
+NUMBER_DIGITS = (8, 12)  # a Chilean number with or without the 56 country code
+
+
+def valid_callback_number(number: str) -> bool:
+    return number.isdigit() and NUMBER_DIGITS[0] <= len(number) <= NUMBER_DIGITS[1]
+
+
 @dataclass
 class WaitingService:
     router: Router
     emit: Callable[[Event], None]
     clock: Callable[[], float]
+    callbacks: Any = None  # acd.callbacks.CallbackService, when callbacks are on
     _handle_times: dict[str, HandleTimes] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -110,8 +118,56 @@ class WaitingService:
                 await self._say_position(channel, info.position)
             if policy.announce_estimate and info.estimate_s is not None:
                 await self._say_estimate(channel, info.estimate_s)
+            offer_after = policy.callback_offer_after_s
+            if (
+                self.callbacks is not None
+                and offer_after is not None
+                and info.estimate_s is not None
+                and info.estimate_s > offer_after
+                and not self.callbacks.is_callback(call_id)
+            ):
+                await self._offer_callback(channel, call_id, info)
         except CallerHungUp:
             return
+
+    async def _offer_callback(self, channel: AgiChannel, call_id: str, info: WaitInfo) -> None:
+        """'Press 1 to be called back, keeping your place'; confirm the number; hang up."""
+        key = None
+        for prompt in ("vm-press", "digits/1", "vm-tocallback"):
+            key = key or await channel.stream_file(prompt, "1")
+        key = key or await channel.wait_for_digit(4)
+        if key != "1":
+            return
+        number = await self._ask_number(channel)
+        if number is None:
+            await self._play(channel, "pbx-invalid")
+            return  # back to the music, place unchanged
+        call = self.router.call(call_id)
+        if call is None or call.state != "waiting":
+            return  # an agent took the call meanwhile
+        await self.callbacks.request(call_id, info.queue, number, call.wait_origin)
+        await self._play(channel, "auth-thankyou")
+        await self._play(channel, "vm-goodbye")
+        await channel.hangup()
+
+    async def _ask_number(self, channel: AgiChannel) -> str | None:
+        """Digits ending with #; a bare # keeps the caller id.  Two tries for a valid number."""
+        for _ in range(2):
+            typed = ""
+            key = await channel.stream_file("vm-enter-num-to-call", "0123456789#")
+            key = key or await channel.stream_file("vm-then-pound", "0123456789#")
+            while True:
+                key = key or await channel.wait_for_digit(5)
+                if key is None or key == "#":
+                    break
+                if key.isdigit():
+                    typed += key
+                key = None
+            number = typed or "".join(ch for ch in channel.caller if ch.isdigit())
+            if valid_callback_number(number):
+                return number
+            await self._play(channel, "pbx-invalid")
+        return None
 
     async def _play(self, channel: AgiChannel, prompt: str) -> None:
         try:

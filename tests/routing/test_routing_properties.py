@@ -7,6 +7,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from acd.routing.decisions import Ignored
 from acd.routing import (
     CallAbandoned,
     CallAnswered,
@@ -204,4 +205,7 @@ def test_extra_advance_calls_never_change_the_outcome_stream(steps: list[tuple[f
         now += gap
         plain_out += _track(plain_ringing, _apply(plain, now, op, plain_ringing))
         probed_out += _track(probed_ringing, _apply(probed, now, op, probed_ringing))
-    assert plain_out == probed_out
+    # The script picks "agent answers" from its own view of who is ringing; an extra
+    # advance refreshes that view, so one run may send an answer the router (rightly)
+    # ignores while the other never sends it.  What must match is everything that happened.
+    assert [o for o in plain_out if not isinstance(o, Ignored)] == [o for o in probed_out if not isinstance(o, Ignored)]

@@ -23,14 +23,14 @@ The token is sent only in the ``Authorization`` header and never printed.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
 import sys
 from typing import Any
 
 import httpx
 
-from acd.cli._common import add_settings_argument, settings_or_exit
+from acd.api.options import default_url
+from acd.cli._common import settings_or_exit
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -56,29 +56,6 @@ class Unreachable(ApiProblem):
 
 class AuthFailed(ApiProblem):
     exit_code = EXIT_AUTH
-
-
-def add_client_arguments(parser: argparse.ArgumentParser, *, json_flag: bool = True) -> None:
-    add_settings_argument(parser)
-    parser.add_argument("--url", metavar="URL", help="the engine's API, e.g. http://127.0.0.1:8573 (default: from the settings' api section)")
-    parser.add_argument("--token", metavar="TOKEN", help="API token (default: $ACD_API_TOKEN; prefer the environment, a token here shows in ps)")
-    parser.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS", help="give up on the engine after this long (default 5)")
-    if json_flag:
-        parser.add_argument("--json", action="store_true", help="print the API's JSON instead of a table")
-
-
-def default_url(host: str, port: int) -> str:
-    """An API bound to every address is reached on loopback; IPv6 literals get brackets."""
-    if host in ("0.0.0.0", ""):
-        host = "127.0.0.1"
-    elif host == "::":
-        host = "::1"
-    try:
-        if ipaddress.ip_address(host).version == 6:
-            host = f"[{host}]"
-    except ValueError:
-        pass
-    return f"http://{host}:{port}"
 
 
 class ApiClient:

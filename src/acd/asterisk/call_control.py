@@ -68,6 +68,32 @@ class LegHungUp:
 
 
 @dataclass(frozen=True)
+class CallbackAgentUp:
+    """The agent answered the callback's Originate; the customer is being dialled."""
+
+    call_id: str
+    agent_id: str
+    agent_leg_id: str
+
+
+@dataclass(frozen=True)
+class CallbackResult:
+    """The customer leg of a callback ended (``status`` is Dial's DIALSTATUS)."""
+
+    call_id: str
+    agent_id: str
+    status: str
+
+
+@dataclass(frozen=True)
+class OriginateFailed:
+    """The agent leg of a callback could not be set up (no answer, busy, offline)."""
+
+    call_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class WaitingKey:
     """A waiting caller pressed a key in the holding context."""
 
@@ -75,9 +101,12 @@ class WaitingKey:
     key: str
 
 
-ControlEvent = Union[Parked, AgentLegStarted, AgentAnswered, RingFailed, LegHungUp, WaitingKey]
+ControlEvent = Union[
+    Parked, AgentLegStarted, AgentAnswered, RingFailed, LegHungUp, WaitingKey, CallbackAgentUp, CallbackResult, OriginateFailed
+]
 
-EVENT_NAMES = ("UserEvent", "DialBegin", "DialEnd", "Hangup")
+EVENT_NAMES = ("UserEvent", "DialBegin", "DialEnd", "Hangup", "OriginateResponse")
+CALLBACK_ACTION_PREFIX = "acd-callback-"
 #: Dial rings this much longer than the router's ring timeout, so ring-no-answer is
 #: decided in one place (the router) and Dial only reports real failures (busy, offline).
 DIAL_TIMEOUT_MARGIN_S = 2
@@ -115,6 +144,16 @@ def translate(message: AmiMessage) -> ControlEvent | None:
             return RingFailed(call_id=message.get("CallId") or message.get("Uniqueid"), status=message.get("DialStatus"))
         if kind == "AcdWaitingKey":
             return WaitingKey(call_id=message.get("Uniqueid"), key=message.get("Key"))
+        if kind == "AcdCallbackAgentUp":
+            return CallbackAgentUp(call_id=message.get("CallId"), agent_id=message.get("AgentId"), agent_leg_id=message.get("Uniqueid"))
+        if kind == "AcdCallbackResult":
+            return CallbackResult(call_id=message.get("CallId"), agent_id=message.get("AgentId"), status=message.get("DialStatus"))
+        return None
+    if name == "OriginateResponse":
+        action = message.get("ActionID")
+        if action.startswith(CALLBACK_ACTION_PREFIX) and message.get("Response") != "Success":
+            call_id = action[len(CALLBACK_ACTION_PREFIX):].rsplit("-", 1)[0]
+            return OriginateFailed(call_id=call_id, reason=message.get("Reason") or "failed")
         return None
     if name == "DialBegin":
         return AgentLegStarted(call_id=message.get("Uniqueid"), agent_channel=message.get("DestChannel"), agent_leg_id=message.get("DestUniqueid"))
@@ -133,6 +172,7 @@ class AsteriskCallControl:
     hold_context: str = "acd-hold"
     agent_context: str = "acd-agent"
     timeout_context: str = "acd-timeout"
+    callback_context: str = "acd-callback"
     #: where Asterisk writes recordings ("" = do not record)
     record_dir: str = ""
 
@@ -166,6 +206,31 @@ class AsteriskCallControl:
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             raise AmiError(f"ringing {endpoint} for {call_id} failed: {errors[0]}")
+
+    async def originate_callback(
+        self, call_id: str, agent_id: str, endpoint: str, customer_dial: str, number: str, ring_s: float, customer_ring_s: float, attempt: int
+    ) -> None:
+        """Agent first: ring the agent; when answered, ``acd-callback`` dials the customer."""
+        variables = {
+            "ACD_CALL_ID": call_id,
+            "ACD_AGENT_ID": agent_id,
+            "ACD_CALLBACK_NUMBER": number,
+            "ACD_CUSTOMER_DIAL": customer_dial,
+            "ACD_CUSTOMER_RING": str(max(1, int(round(customer_ring_s)))),
+            "ACD_RECORD_DIR": self.record_dir,
+        }
+        await self.ami.action(
+            "Originate",
+            ActionID=f"{CALLBACK_ACTION_PREFIX}{call_id}-{attempt}",
+            Channel=endpoint,
+            Context=self.callback_context,
+            Exten="s",
+            Priority=1,
+            Timeout=int(ring_s * 1000),
+            CallerID=f"Devolver llamada <{number}>",
+            Variable=[f"{name}={value}" for name, value in variables.items()],
+            Async="true",
+        )
 
     async def return_to_hold(self, channel: str) -> None:
         await self.ami.action("Redirect", Channel=channel, Context=self.hold_context, Exten="s", Priority=1)

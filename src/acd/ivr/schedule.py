@@ -162,7 +162,21 @@ class Schedule:
         return f"{text} ({self.timezone})"
 
 
+def schedule_from_hours(hours: dict[str, str], timezone: str, holidays: frozenset[date] = frozenset()) -> Schedule:
+    """``{"mon-thu": "09:00-18:00", "fri": "09:00-17:00"}`` → Schedule (input already validated)."""
+    week: list[list[TimeRange]] = [[] for _ in range(7)]
+    for days, ranges in hours.items():
+        parsed_days = parse_weekdays(days)
+        parsed_ranges = parse_ranges(str(ranges))
+        if isinstance(parsed_days, str) or isinstance(parsed_ranges, str):
+            raise ValueError(parsed_days if isinstance(parsed_days, str) else parsed_ranges)
+        for day in parsed_days:
+            week[day].extend(parsed_ranges)
+    return Schedule(timezone, tuple(tuple(sorted(day, key=lambda r: r.start)) for day in week), holidays)
+
+
 __all__ = [
+    "schedule_from_hours",
     "Schedule",
     "ScheduleState",
     "TimeRange",

@@ -187,15 +187,17 @@ def agent_scenario(*, answer_after_s: float = 0.5, talk_s: float = 5.0, answer: 
     """
     ring = max(1, int(answer_after_s * 1000))
     talk = max(1, int(talk_s * 1000))
-    head = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="acd agent">
-<recv request="INVITE" crlf="true">
+    # The headers an answering phone needs for its own BYE (sipp rejects unused captures).
+    captures = """
   <action>
     <ereg regexp=".*" search_in="hdr" header="From:" assign_to="remote_party"/>
     <ereg regexp=".*" search_in="hdr" header="To:" assign_to="local_party"/>
     <ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" assign_to="remote_contact"/>
   </action>
-</recv>
+""" if answer else ""
+    head = f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="acd agent">
+<recv request="INVITE" crlf="true">{captures}</recv>
 <send><![CDATA[
 SIP/2.0 180 Ringing
 [last_Via:]

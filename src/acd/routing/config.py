@@ -80,7 +80,21 @@ class WaitingPolicy(BaseModel):
     announce_position: bool = True
     announce_estimate: bool = True
     callback_offer_after_s: Seconds | None = None  # offer "press 1 to be called back" when the estimate exceeds this
+    callback_hours: dict[str, str] | None = None  # e.g. {mon-thu: "09:00-18:00", fri: "09:00-17:00"}; None = any time
+    callback_max_attempts: Annotated[int, Field(ge=1, le=10)] = 3
+    callback_retry_s: PositiveSeconds = 300.0
     default_handle_s: PositiveSeconds = 180.0  # assumed handle time until calls have been measured
+
+    @field_validator("callback_hours")
+    @classmethod
+    def _valid_hours(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        from acd.ivr.schedule import parse_ranges, parse_weekdays
+
+        for days, ranges in (value or {}).items():
+            for problem in (parse_weekdays(days), parse_ranges(str(ranges))):
+                if isinstance(problem, str):
+                    raise ValueError(problem)
+        return value
 
 
 class QueueConfig(BaseModel):

@@ -71,11 +71,16 @@ def run_simulation(
     answer_delay_s: float,
     sink: Sink,
     progress: Progress | None = None,
+    router: Router | None = None,
 ) -> RunStats:
-    """Offer ``plan``'s calls to a fresh Router with ``logins`` logged in at ``login_at``; run until nothing is left to happen."""
+    """Offer ``plan``'s calls to a fresh Router with ``logins`` logged in at ``login_at``; run until nothing is left to happen.
+
+    ``router`` replaces the fresh ``Router(config)`` (the benchmark passes one that
+    records its inputs, to time the router alone afterwards).
+    """
     started = time.perf_counter()
     stats = RunStats(calls=len(plan))
-    router = Router(config)
+    router = Router(config) if router is None else router
     ignored_reasons = stats.ignored_reasons
 
     def note_ignored(outs: list[Outcome]) -> None:

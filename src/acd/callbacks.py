@@ -1,0 +1,248 @@
+"""Callbacks that keep the caller's place.
+
+A waiting caller offered a callback presses 1, confirms a number and hangs up; the call
+stays in the router with its original wait (``wait_origin``), so it reaches an agent when
+its turn comes, exactly as if the caller had stayed on the line.  Then the engine rings
+the agent first (AMI ``Originate`` into ``acd-callback``) and, once the agent answers,
+dials the customer.  A failed customer leg is retried after ``callback_retry_s`` up to
+``callback_max_attempts``; callbacks are only placed inside the queue's callback hours;
+every request and attempt is an event, and requests live in SQLite, so they survive an
+engine restart.  A second request from the same number replaces the first: a customer
+is never called twice for one wish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable, Protocol
+
+import aiosqlite
+
+from acd.ivr.schedule import Schedule
+from acd.metrics.events import Event
+
+log = logging.getLogger("acd.callbacks")
+
+OPEN_STATES = ("pending", "active")
+
+
+@dataclass(frozen=True)
+class Callback:
+    call_id: str
+    queue: str
+    number: str
+    wait_origin: float
+    requested_at: float
+    state: str = "pending"  # pending | active | completed | failed | replaced
+    attempts: int = 0
+    next_attempt_at: float = 0.0
+
+
+class CallbackStore:
+    """Durable callback requests (one row per request, keyed by call id)."""
+
+    SCHEMA = """
+    CREATE TABLE IF NOT EXISTS callbacks (
+        call_id TEXT PRIMARY KEY,
+        queue TEXT NOT NULL,
+        number TEXT NOT NULL,
+        wait_origin REAL NOT NULL,
+        requested_at REAL NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        next_attempt_at REAL NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS callbacks_open ON callbacks (state, number);
+    """
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._db = connection
+
+    @classmethod
+    async def open(cls, path: Path) -> "CallbackStore":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connection = await aiosqlite.connect(path)
+        await connection.execute("PRAGMA journal_mode=WAL")
+        await connection.executescript(cls.SCHEMA)
+        await connection.commit()
+        return cls(connection)
+
+    async def save(self, callback: Callback) -> None:
+        await self._db.execute(
+            "INSERT OR REPLACE INTO callbacks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (callback.call_id, callback.queue, callback.number, callback.wait_origin, callback.requested_at,
+             callback.state, callback.attempts, callback.next_attempt_at),
+        )
+        await self._db.commit()
+
+    async def open_requests(self) -> list[Callback]:
+        cursor = await self._db.execute(
+            "SELECT call_id, queue, number, wait_origin, requested_at, state, attempts, next_attempt_at "
+            "FROM callbacks WHERE state IN ('pending', 'active') ORDER BY wait_origin"
+        )
+        return [Callback(*row) for row in await cursor.fetchall()]
+
+    async def close(self) -> None:
+        await self._db.close()
+
+
+class CallbackQueue(Protocol):
+    """What the service needs from the ACD: put a callback in its queue, or take it out."""
+
+    def queue_callback(self, callback: Callback) -> None: ...
+
+    def withdraw(self, call_id: str) -> None: ...
+
+
+def next_open(schedule: Schedule | None, after: float, step_s: float = 60.0, horizon_days: int = 14) -> float | None:
+    """First moment at or after ``after`` when ``schedule`` is open (None: never, in 14 days)."""
+    if schedule is None:
+        return after
+    moment = after
+    limit = after + horizon_days * 86400
+    while moment <= limit:
+        if schedule.state_at(moment) == "open":
+            return moment
+        moment = (int(moment // step_s) + 1) * step_s
+    return None
+
+
+@dataclass
+class CallbackPolicy:
+    max_attempts: int
+    retry_s: float
+    hours: Schedule | None
+
+
+class CallbackService:
+    """Keeps callback requests, decides when each one is due, and records every outcome."""
+
+    def __init__(
+        self,
+        store: CallbackStore,
+        acd: CallbackQueue,
+        emit: Callable[[Event], None],
+        policies: dict[str, CallbackPolicy],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.acd = acd
+        self.emit = emit
+        self.policies = policies
+        self.clock = clock
+        self._open: dict[str, Callback] = {}
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+
+    def is_callback(self, call_id: str) -> bool:
+        return call_id in self._open
+
+    def get(self, call_id: str) -> Callback | None:
+        return self._open.get(call_id)
+
+    async def request(self, call_id: str, queue: str, number: str, wait_origin: float) -> Callback:
+        """Register a request (replacing an open one from the same number) and schedule it."""
+        now = self.clock()
+        for other in list(self._open.values()):
+            if other.number == number and other.call_id != call_id:
+                await self._close(other, "replaced")
+                self.acd.withdraw(other.call_id)
+                log.info("callback %s replaced by a new request from the same number", other.call_id)
+        callback = Callback(call_id=call_id, queue=queue, number=number, wait_origin=wait_origin, requested_at=now)
+        self._open[call_id] = callback
+        await self.store.save(callback)
+        self._emit("callback.requested", callback, {"number": number, "position_origin": wait_origin})
+        # The caller's place is already in the router; outside hours it must leave the queue.
+        self._keep_or_defer(callback, already_queued=True)
+        return callback
+
+    async def restore(self) -> int:
+        """After a restart: every open request goes back to its queue (or waits for hours)."""
+        restored = 0
+        for callback in await self.store.open_requests():
+            callback = replace(callback, state="pending")
+            self._open[callback.call_id] = callback
+            self._keep_or_defer(callback, already_queued=False)
+            restored += 1
+        if restored:
+            log.info("restored %d callback request(s)", restored)
+        return restored
+
+    def placing(self, call_id: str) -> Callback | None:
+        """The ACD is about to ring an agent for this callback."""
+        callback = self._open.get(call_id)
+        if callback is None:
+            return None
+        callback = replace(callback, state="active", attempts=callback.attempts + 1)
+        self._open[call_id] = callback
+        asyncio.ensure_future(self.store.save(callback))
+        return callback
+
+    async def result(self, call_id: str, status: str, agent_id: str | None = None) -> None:
+        """The customer leg ended: ANSWER completes the callback; anything else is retried."""
+        callback = self._open.get(call_id)
+        if callback is None:
+            return
+        outcome = {"ANSWER": "answered", "BUSY": "busy", "NOANSWER": "no-answer"}.get(status, "failed")
+        self._emit("callback.attempt", callback, {"number": callback.number, "attempt": callback.attempts, "outcome": outcome}, agent_id)
+        if outcome == "answered":
+            await self._close(callback, "completed")
+            self._emit("callback.completed", callback, {"number": callback.number}, agent_id)
+            return
+        policy = self.policies[callback.queue]
+        if callback.attempts >= policy.max_attempts:
+            await self._close(callback, "failed")
+            self._emit("callback.failed", callback, {"number": callback.number, "attempts": callback.attempts})
+            return
+        callback = replace(callback, state="pending", next_attempt_at=self.clock() + policy.retry_s)
+        self._open[call_id] = callback
+        await self.store.save(callback)
+        self._keep_or_defer(callback, already_queued=False)
+
+    def _keep_or_defer(self, callback: Callback, *, already_queued: bool) -> None:
+        policy = self.policies.get(callback.queue)
+        now = self.clock()
+        due = next_open(policy.hours if policy else None, max(now, callback.next_attempt_at))
+        if due is None:
+            log.warning("callback %s: the queue's callback hours never open; not placed", callback.call_id)
+            if already_queued:
+                self.acd.withdraw(callback.call_id)
+            return
+        if due <= now:
+            if not already_queued:
+                self.acd.queue_callback(callback)
+            return
+        if already_queued:
+            self.acd.withdraw(callback.call_id)
+        log.info("callback %s deferred by %.0f s (outside callback hours or retry delay)", callback.call_id, due - now)
+        self._emit("callback.attempt", callback, {"number": callback.number, "attempt": callback.attempts, "outcome": "deferred", "due": due})
+        loop = asyncio.get_running_loop()
+        old = self._timers.pop(callback.call_id, None)
+        if old is not None:
+            old.cancel()
+        self._timers[callback.call_id] = loop.call_later(due - now, self._due, callback.call_id)
+
+    def _due(self, call_id: str) -> None:
+        self._timers.pop(call_id, None)
+        callback = self._open.get(call_id)
+        if callback is not None:
+            self._keep_or_defer(callback, already_queued=False)
+
+    async def _close(self, callback: Callback, state: str) -> None:
+        self._open.pop(callback.call_id, None)
+        timer = self._timers.pop(callback.call_id, None)
+        if timer is not None:
+            timer.cancel()
+        await self.store.save(replace(callback, state=state))
+
+    def _emit(self, type_: str, callback: Callback, data: dict[str, object], agent_id: str | None = None) -> None:
+        self.emit(Event(type=type_, ts=self.clock(), call_id=callback.call_id, queue=callback.queue, agent_id=agent_id, data=data))  # type: ignore[arg-type]
+
+    async def close(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        await self.store.close()

@@ -1,0 +1,47 @@
+"""``acd agent login|logout|pause|unpause AGENT``: act on one agent of the running engine.
+
+A logout or pause asked for during a call takes effect when the call ends (the call is
+never cut); the printed state then shows what is pending.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from acd.api.options import EXIT_CODES_HELP, add_client_arguments
+
+    parser = subparsers.add_parser("agent", help="log an agent in or out, pause (with a reason) or unpause", epilog=EXIT_CODES_HELP)
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for action, help_text in (
+        ("login", "log the agent in: available for calls at once"),
+        ("logout", "log the agent out (after the current call)"),
+        ("pause", "pause the agent (after the current call's wrap-up)"),
+        ("unpause", "make a paused agent available"),
+    ):
+        sub = actions.add_parser(action, help=help_text, epilog=EXIT_CODES_HELP)
+        sub.add_argument("agent_id", metavar="AGENT", help="the agent's id in the routing configuration")
+        if action in ("pause", "logout"):
+            sub.add_argument("--reason", default=None, help="why (kept in the event log), e.g. almuerzo")
+        add_client_arguments(sub)
+        sub.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from urllib.parse import quote
+
+    from acd.api.client import ApiClient, print_json, run_command
+    from acd.api.tables import agents_text
+
+    def act(client: ApiClient) -> int:
+        body = {"reason": args.reason} if getattr(args, "reason", None) else None
+        agent = client.post(f"/api/agents/{quote(args.agent_id, safe='')}/{args.action}", body)
+        if args.json:
+            print_json(agent)
+        else:
+            print("\n".join(agents_text([agent], color=sys.stdout.isatty())))
+        return 0
+
+    return run_command(args, act)

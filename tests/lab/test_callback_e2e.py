@@ -1,0 +1,106 @@
+"""Callbacks on the real lab: requested while waiting, placed agent-first when the agent frees up."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from acd.lab.sipp import AwaitHangup, Dtmf, Wait
+from tests.lab.acd_fixtures import of_type, running_app, wait_for
+
+pytestmark = pytest.mark.lab
+
+CALLER = "56982220000"
+
+
+def routing(hours: str = "") -> str:
+    return f"""
+timezone: America/Santiago
+skills: [compradores]
+queues:
+  - name: compradores
+    skills: [compradores]
+    wrap_up_s: 1
+    ring_timeout_s: 6
+    waiting:
+      announce_every_s: 2
+      announce_position: false
+      announce_estimate: false
+      callback_offer_after_s: 5
+      default_handle_s: 60
+      callback_retry_s: 2
+      callback_max_attempts: 3
+{hours}
+agents:
+  - {{id: ana, name: Ana, endpoint: PJSIP/agent1, skills: {{compradores: 9}}}}
+"""
+
+
+# The caller waits, hears the offer ~2 s after parking, presses 1, then # to keep its caller id.
+ASK_FOR_CALLBACK = [Wait(3.5), Dtmf("1"), Wait(3.5), Dtmf("#"), AwaitHangup(30)]
+CUSTOMER_SETTINGS = "callbacks:\n  customer_ring_s: 3\n"
+
+
+
+async def test_callback_keeps_the_place_and_connects_agent_and_customer(lab, sipp, tmp_path) -> None:  # noqa: ANN001
+    async with running_app(lab, tmp_path, routing=routing(), auto_login=["ana"], extra_yaml=CUSTOMER_SETTINGS) as (app, sink):
+        ana = await sipp.start_agent("ana", lab.agent_port(1), calls=2, answer_after_s=0.3, talk_s=12)
+        customer = await sipp.start_agent("customer", lab.agent_port(50), calls=1, answer_after_s=0.5, talk_s=2)
+        first = await sipp.start_callers("first", [AwaitHangup(40)], calls=[("300", "56981110000")])
+        await wait_for(sink, lambda e: e.type == "call.answered", 20)
+        second = await sipp.start_callers("second", ASK_FOR_CALLBACK, calls=[("300", CALLER)])
+        requested = await wait_for(sink, lambda e: e.type == "callback.requested", 30)
+        second_result = await second.wait(20)
+        completed = await wait_for(sink, lambda e: e.type == "callback.completed", 40)
+        results = [await customer.wait(20), await ana.wait(30), await first.wait(10)]
+    assert requested.data["number"] == CALLER
+    assert second_result.ok and second_result.remote_byes == 1, second_result.describe()  # the engine said goodbye
+    assert completed.call_id == requested.call_id and completed.agent_id == "ana"
+    answered = [e for e in of_type(sink, "call.answered", requested.call_id)]
+    assert [e.agent_id for e in answered] == ["ana"]
+    assert not of_type(sink, "call.abandoned", requested.call_id)  # hanging up after asking is not abandoning
+    attempts = [e.data["outcome"] for e in of_type(sink, "callback.attempt", requested.call_id)]
+    assert attempts == ["answered"]
+    assert all(r.ok for r in results), [r.describe() for r in results]
+
+
+async def test_failed_customer_leg_is_retried_then_connected(lab, sipp, tmp_path) -> None:  # noqa: ANN001
+    async with running_app(lab, tmp_path, routing=routing(), auto_login=["ana"], extra_yaml=CUSTOMER_SETTINGS) as (app, sink):
+        ana = await sipp.start_agent("ana", lab.agent_port(1), calls=3, answer_after_s=0.3, talk_s=8)
+        away = await sipp.start_agent("customer-away", lab.agent_port(50), calls=1, answer=False)
+        first = await sipp.start_callers("first", [AwaitHangup(40)], calls=[("300", "56981110000")])
+        await wait_for(sink, lambda e: e.type == "call.answered", 20)
+        second = await sipp.start_callers("second", ASK_FOR_CALLBACK, calls=[("300", CALLER)])
+        failed = await wait_for(sink, lambda e: e.type == "callback.attempt" and e.data["outcome"] == "no-answer", 60)
+        await away.wait(10)
+        back = await sipp.start_agent("customer-back", lab.agent_port(50), calls=1, answer_after_s=0.3, talk_s=1)
+        completed = await wait_for(sink, lambda e: e.type == "callback.completed", 40)
+        results = [await back.wait(20), await second.wait(10), await first.wait(10)]
+        await ana.stop()
+    attempts = [(e.data["attempt"], e.data["outcome"]) for e in of_type(sink, "callback.attempt", failed.call_id) if e.data["outcome"] != "deferred"]
+    assert attempts == [(1, "no-answer"), (2, "answered")]
+    assert completed.call_id == failed.call_id
+    assert all(r.ok for r in results), [r.describe() for r in results]
+
+
+async def test_callback_requested_outside_callback_hours_is_deferred(lab, sipp, tmp_path) -> None:  # noqa: ANN001
+    now = datetime.now(ZoneInfo("America/Santiago"))
+    opens = now + timedelta(hours=3)
+    window = f"{opens:%H}:00-{(opens + timedelta(hours=1)):%H}:00" if opens.hour < 23 else "01:00-02:00"
+    hours = f"      callback_hours: {{mon-sun: \"{window}\"}}"
+    async with running_app(lab, tmp_path, routing=routing(hours), auto_login=["ana"], extra_yaml=CUSTOMER_SETTINGS) as (app, sink):
+        ana = await sipp.start_agent("ana", lab.agent_port(1), calls=1, answer_after_s=0.3, talk_s=14)
+        first = await sipp.start_callers("first", [AwaitHangup(30)], calls=[("300", "56981110000")])
+        await wait_for(sink, lambda e: e.type == "call.answered", 20)
+        second = await sipp.start_callers("second", ASK_FOR_CALLBACK, calls=[("300", CALLER)])
+        requested = await wait_for(sink, lambda e: e.type == "callback.requested", 30)
+        deferred = await wait_for(sink, lambda e: e.type == "callback.attempt" and e.data["outcome"] == "deferred", 10)
+        await first.wait(20), await second.wait(20), await ana.wait(20)
+        await asyncio.sleep(2)  # ana is free now: an in-hours callback would be ringing her
+        assert app.router.call(requested.call_id) is None
+        assert len(of_type(sink, "call.agent_ringing")) == 1  # only the first caller's
+    assert deferred.call_id == requested.call_id
+    assert deferred.data["due"] > deferred.ts + 3600
