@@ -171,14 +171,15 @@ class CallbackService:
             log.info("restored %d callback request(s)", restored)
         return restored
 
-    def placing(self, call_id: str) -> Callback | None:
-        """The ACD is about to ring an agent for this callback."""
+    async def placing(self, call_id: str) -> Callback | None:
+        """The ACD is about to ring an agent for this callback (saved before it happens,
+        so a later outcome can never be overwritten by this older state)."""
         callback = self._open.get(call_id)
         if callback is None:
             return None
         callback = replace(callback, state="active", attempts=callback.attempts + 1)
         self._open[call_id] = callback
-        asyncio.ensure_future(self.store.save(callback))
+        await self.store.save(callback)
         return callback
 
     async def result(self, call_id: str, status: str, agent_id: str | None = None) -> None:

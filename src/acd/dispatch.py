@@ -194,7 +194,7 @@ class Dispatcher:
         return self.callbacks is not None and self.callbacks.is_callback(call_id)
 
     async def _place_callback(self, decision: RingAgent) -> None:
-        callback = self.callbacks.placing(decision.call_id)
+        callback = await self.callbacks.placing(decision.call_id)
         if callback is None:
             return
         dial = self.customer_dial.replace("{number}", callback.number)

@@ -164,9 +164,10 @@ def test_a_bad_settings_file_is_exit_2(capsys: pytest.CaptureFixture[str], tmp_p
     assert "api.port" in capsys.readouterr().err
 
 
-def test_a_bad_url_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["queues", "--url", "http://[oops", "--token", TOKEN]) == 2
-    assert "invalid API URL" in capsys.readouterr().err
+@pytest.mark.parametrize("url", ["127.0.0.1:8573", "ftp://127.0.0.1:8573", "http://[oops", "http://127.0.0.1:port"])
+def test_a_bad_url_is_exit_2(capsys: pytest.CaptureFixture[str], url: str) -> None:
+    assert main(["queues", "--url", url, "--token", TOKEN]) == 2
+    assert capsys.readouterr().err.startswith(f"acd: invalid API URL {url!r}")
 
 
 def test_top_once_marks_the_queue_under_target(engine: EngineThread, capsys: pytest.CaptureFixture[str]) -> None:
@@ -188,9 +189,10 @@ def test_top_once_colours_the_queue_under_target_when_asked(engine: EngineThread
     engine.call(lambda: park(engine.app, "c1", "general", waited_s=60))
     code, out, _ = run(capsys, engine, "top", "--once", "--color", "always")
     assert code == 0
-    red = [line for line in out.splitlines() if line.startswith("\x1b[1;31m")]
+    red = [line for line in out.splitlines() if line.startswith("\x1b[1;31m!")]
     assert len(red) == 2 and red[0].startswith("\x1b[1;31m! under target: general")
     assert red[1].startswith("\x1b[1;31m!  general ") and red[1].endswith("\x1b[0m")
+    assert "\x1b[1;31mcompradores" not in out and "\x1b[1;31m   compradores" not in out
 
 
 def test_top_rejects_a_silly_interval(capsys: pytest.CaptureFixture[str]) -> None:

@@ -26,6 +26,7 @@ import argparse
 import json
 import sys
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -62,6 +63,7 @@ class ApiClient:
     """Synchronous, one connection kept alive (``acd top`` asks every second)."""
 
     def __init__(self, url: str, token: str | None, timeout_s: float = 5.0) -> None:
+        _check_url(url)
         self.url = url.rstrip("/")
         self.has_token = bool(token)
         headers = {"Accept": "application/json", "User-Agent": "acd-cli"}
@@ -105,6 +107,16 @@ class ApiClient:
         if response.status_code >= 400:
             raise ApiProblem(_describe_error(response.status_code, payload))
         return payload
+
+
+def _check_url(url: str) -> None:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise ApiProblem(f"invalid API URL {url!r}: {exc}", EXIT_USAGE) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ApiProblem(f"invalid API URL {url!r}: expected http://HOST:PORT", EXIT_USAGE)
 
 
 def _reason(exc: BaseException) -> str:

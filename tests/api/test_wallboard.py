@@ -1,0 +1,81 @@
+"""``acd top`` in live mode, its input on a pseudo-terminal: q quits, a lost engine is shown, the tty is restored."""
+
+from __future__ import annotations
+
+import io
+import os
+import termios
+from typing import Any, Iterator
+
+import pytest
+
+from acd.api.client import ApiClient, AuthFailed, Unreachable
+from acd.api.wallboard import render_frame, run_live
+from tests.api.helpers import TOKEN, EngineThread, free_port, park
+
+
+@pytest.fixture
+def keyboard() -> Iterator[tuple[int, io.TextIOWrapper]]:
+    """A pseudo-terminal: write keys to the master fd, the wallboard reads the slave."""
+    master, slave = os.openpty()
+    tty_in = os.fdopen(slave, "r")
+    yield master, tty_in
+    tty_in.close()
+    os.close(master)
+
+
+def test_q_quits_after_drawing_the_queues(engine: EngineThread, keyboard: tuple[int, io.TextIOWrapper]) -> None:
+    master, tty_in = keyboard
+    engine.call(lambda: park(engine.app, "c1", "general", waited_s=60))
+    before = termios.tcgetattr(tty_in.fileno())
+    os.write(master, b"q")
+    out = io.StringIO()
+    with ApiClient(engine.url, TOKEN) as client:
+        assert run_live(client, interval_s=30, color=False, inp=tty_in, out=out) == 0
+    frame = out.getvalue()
+    assert "! under target: general" in frame and "compradores" in frame
+    assert termios.tcgetattr(tty_in.fileno()) == before  # cbreak undone
+
+
+def test_other_keys_do_not_quit(engine: EngineThread, keyboard: tuple[int, io.TextIOWrapper]) -> None:
+    master, tty_in = keyboard
+    os.write(master, b"x\x1b[Aq")
+    out = io.StringIO()
+    with ApiClient(engine.url, TOKEN) as client:
+        assert run_live(client, interval_s=30, color=False, inp=tty_in, out=out) == 0
+    assert out.getvalue().count("acd top  site") >= 2  # redrawn after the first key
+
+
+def test_a_lost_engine_is_shown_and_the_wallboard_keeps_going(keyboard: tuple[int, io.TextIOWrapper]) -> None:
+    master, tty_in = keyboard
+    os.write(master, b"q")
+    out = io.StringIO()
+    with ApiClient(f"http://127.0.0.1:{free_port()}", TOKEN) as client:
+        assert run_live(client, interval_s=30, color=False, inp=tty_in, out=out) == 0
+    assert "engine not reachable at http://127.0.0.1:" in out.getvalue()
+
+
+def test_a_refused_token_ends_the_wallboard(engine: EngineThread, keyboard: tuple[int, io.TextIOWrapper]) -> None:
+    _master, tty_in = keyboard
+    with ApiClient(engine.url, "wrong") as client, pytest.raises(AuthFailed):
+        run_live(client, interval_s=30, color=False, inp=tty_in, out=io.StringIO())
+
+
+class Interrupted:
+    url = "http://127.0.0.1:1"
+
+    def get(self, path: str) -> Any:
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_exits_cleanly_and_restores_the_terminal(keyboard: tuple[int, io.TextIOWrapper]) -> None:
+    _master, tty_in = keyboard
+    before = termios.tcgetattr(tty_in.fileno())
+    assert run_live(Interrupted(), interval_s=1, color=False, inp=tty_in, out=io.StringIO()) == 0  # type: ignore[arg-type]
+    assert termios.tcgetattr(tty_in.fileno()) == before
+
+
+def test_frames_fit_the_terminal() -> None:
+    problem = Unreachable("engine not reachable at http://127.0.0.1:1 (connection refused)")
+    lines = render_frame(None, [], url="http://127.0.0.1:1", error=str(problem))
+    assert lines[2] == str(problem)
