@@ -92,8 +92,14 @@ render() {
   local secret; secret=$(ami_secret)
   case "$secret" in *[!A-Za-z0-9_.-]*) fail "ACD_AMI_SECRET may hold only letters, digits, '_', '.', '-'";; esac
   mkdir -p "$etc/dialplans" "$lab/log" "$lab/run" "$lab/spool" "$lab/lib" "$lab/recordings"
-  local agents_block="" i
+  local agents_block="" i qualify
   for i in $(seq 1 "$agents"); do
+    # The last agent's phone is qualified (OPTIONS every second), so its device state
+    # follows whether a phone really answers there: the device-state tests use it.
+    qualify=""
+    [ "$i" = "$agents" ] && qualify="qualify_frequency = 1
+qualify_timeout = 0.5
+"
     agents_block+="[agent$i](lab-endpoint)
 context = from-agents
 aors = agent$i
@@ -103,7 +109,7 @@ callerid = Agent $i <20$i>
 type = aor
 contact = sip:agent$i@127.0.0.1:$((agent_port + i))
 max_contacts = 1
-
+$qualify
 "
   done
   local f

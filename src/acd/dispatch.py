@@ -31,6 +31,7 @@ from acd.asterisk.call_control import (
     AgentLegStarted,
     CallbackAgentUp,
     CallbackResult,
+    DeviceState,
     OriginateFailed,
     ControlEvent,
     LegHungUp,
@@ -45,6 +46,9 @@ from acd.routing import LiveStats, Router
 from acd.routing.decisions import CallTimedOut, CancelRing, Ignored, Notification, Outcome, RingAgent
 
 log = logging.getLogger("acd.dispatch")
+
+UNREACHABLE_DEVICE_STATES = ("UNAVAILABLE",)
+UNREACHABLE_REASON = "unreachable"
 
 
 class CallControl(Protocol):
@@ -63,6 +67,8 @@ class CallControl(Protocol):
     ) -> None: ...
 
     async def live_call_ids(self) -> set[str]: ...
+
+    async def device_states(self) -> list[DeviceState]: ...
 
 
 @dataclass
@@ -100,6 +106,8 @@ class Dispatcher:
         self._cancelled_rings: set[str] = set()
         self._attached: dict[str, dict[str, str]] = {}
         self._actions: dict[str, asyncio.Future[None]] = {}
+        self._agents_by_device = {agent.endpoint: agent.id for agent in self.router.config.agents}
+        self._device_states: dict[str, str] = {}
         self._timer: asyncio.TimerHandle | None = None
 
     # ---------------------------------------------------------------- IVR hand-off
@@ -140,7 +148,12 @@ class Dispatcher:
 
     # ---------------------------------------------------------------- agents (API, tests)
     def agent_login(self, agent_id: str) -> list[Outcome]:
-        return self._apply(self.router.agent_login(self.clock(), agent_id))
+        outcomes = self._apply(self.router.agent_login(self.clock(), agent_id))
+        endpoint = next((device for device, agent in self._agents_by_device.items() if agent == agent_id), None)
+        known = self._device_states.get(endpoint) if endpoint else None
+        if known is not None:
+            outcomes += self._device_state(DeviceState(endpoint, known))  # a phone already known to be unreachable
+        return outcomes
 
     def agent_logout(self, agent_id: str, reason: str = "logout") -> list[Outcome]:
         return self._apply(self.router.agent_logout(self.clock(), agent_id, reason))
@@ -265,9 +278,34 @@ class Dispatcher:
             if call is None or call.agent_id is None or call.state != "ringing":
                 return self._ignored(f"originate failure for {fact.call_id} not ringing")
             return self._apply(router.ring_no_answer(now, call.agent_id, fact.call_id))
+        if isinstance(fact, DeviceState):
+            return self._device_state(fact)
         if isinstance(fact, WaitingKey):
             log.info("ACD: caller %s pressed %s while waiting", fact.call_id, fact.key)
             return []
+        return []
+
+    def _device_state(self, fact: DeviceState) -> list[Outcome]:
+        """Follow agent phones: an unreachable phone pauses its agent; reachable again, unpauses.
+
+        Only pauses this rule made are undone, so a supervisor's or the agent's own pause
+        (or a ring-no-answer pause) is never lifted by a phone coming back.
+        """
+        agent_id = self._agents_by_device.get(fact.device)
+        if agent_id is None:
+            return []
+        self._device_states[fact.device] = fact.state
+        agent = self.router.agent(agent_id)
+        if agent is None or agent.state == "logged_out":
+            return []
+        if fact.state in UNREACHABLE_DEVICE_STATES:
+            if agent.state != "paused":
+                log.warning("ACD: agent %s's phone %s is %s; pausing the agent", agent_id, fact.device, fact.state)
+                return self._apply(self.router.agent_pause(self.clock(), agent_id, UNREACHABLE_REASON))
+            return []
+        if agent.state == "paused" and agent.reason == UNREACHABLE_REASON:
+            log.info("ACD: agent %s's phone %s is reachable again (%s)", agent_id, fact.device, fact.state)
+            return self._apply(self.router.agent_unpause(self.clock(), agent_id))
         return []
 
     def _leg_hung_up(self, now: float, fact: LegHungUp) -> list[Outcome]:
@@ -401,6 +439,8 @@ class Dispatcher:
                 self.handle(item)
             elif item.channel:
                 self._channels[item.call_id] = item.channel
+        for state in await self.control.device_states():
+            self._device_state(state)
         for call_id in list(self._known_call_ids()):
             if call_id not in live and not self._is_callback(call_id):
                 self.counters.closed_on_resync += 1

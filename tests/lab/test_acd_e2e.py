@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 
 from acd.lab.sipp import AwaitHangup, Hangup, Wait
-from tests.lab.acd_fixtures import of_type, running_app, wait_for
+from tests.lab.acd_fixtures import ROUTING, of_type, running_app, wait_for
 
 pytestmark = pytest.mark.lab
 
@@ -127,4 +128,30 @@ async def test_engine_restart_finds_parked_callers_and_requeues_them_with_their_
     assert requeued.data["wait_origin"] == pytest.approx(queued.data["wait_origin"], abs=0.01)
     assert second_app.dispatcher.counters.requeued_on_resync == 1
     assert answered.data["waited_s"] >= 1.0
+    assert all(r.ok for r in results), [r.describe() for r in results]
+
+
+DEVICE_ROUTING = ROUTING.replace(
+    "  - {id: diego,  name: Diego,  endpoint: PJSIP/agent4, skills: {general: 8}}",
+    "  - {id: diego,  name: Diego,  endpoint: PJSIP/agent4, skills: {general: 8}}\n"
+    "  - {id: hugo,   name: Hugo,   endpoint: PJSIP/agent8, skills: {compradores: 9}}",
+)
+
+
+async def test_agent_whose_phone_is_unreachable_is_paused_and_unpaused_when_it_answers_again(lab, sipp, tmp_path) -> None:  # noqa: ANN001
+    # agent8's phone is qualified by Asterisk every second: no phone there means UNAVAILABLE.
+    async with running_app(lab, tmp_path, routing=DEVICE_ROUTING, auto_login=["hugo"]) as (app, sink):
+        paused = await wait_for(sink, lambda e: e.type == "agent.state" and e.agent_id == "hugo" and e.data["state"] == "paused", 15)
+        assert paused.data["reason"] == "unreachable"
+        hugo = await sipp.start_agent("hugo", lab.agent_port(8), answer_after_s=0.3, talk_s=1, answers_options=True, timeout_s=60)
+        back = await wait_for(sink, lambda e: e.type == "agent.state" and e.agent_id == "hugo" and e.data["state"] == "available" and e.ts > paused.ts, 15)
+        caller = await sipp.start_callers("caller", [AwaitHangup(30)], calls=[("300", "56911117777")])
+        answered = await wait_for(sink, lambda e: e.type == "call.answered", 20)
+        await wait_for(sink, lambda e: e.type == "call.completed", 20)
+        results = [await caller.wait(15)]
+        phone = await hugo.stop()
+    assert back.data["previous"] == "paused"
+    answered_options = re.findall(r"message sent[^\n]*\n\nSIP/2\.0 200 OK\n(?:[^\n]+\n)*?CSeq: \d+ OPTIONS", phone.messages)
+    assert len(answered_options) >= 2, phone.describe()  # the phone answered Asterisk's qualify
+    assert answered.agent_id == "hugo"
     assert all(r.ok for r in results), [r.describe() for r in results]

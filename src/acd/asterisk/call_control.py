@@ -94,6 +94,14 @@ class OriginateFailed:
 
 
 @dataclass(frozen=True)
+class DeviceState:
+    """An agent phone's device state (``UNAVAILABLE`` when it cannot be reached)."""
+
+    device: str
+    state: str
+
+
+@dataclass(frozen=True)
 class WaitingKey:
     """A waiting caller pressed a key in the holding context."""
 
@@ -102,10 +110,11 @@ class WaitingKey:
 
 
 ControlEvent = Union[
-    Parked, AgentLegStarted, AgentAnswered, RingFailed, LegHungUp, WaitingKey, CallbackAgentUp, CallbackResult, OriginateFailed
+    Parked, AgentLegStarted, AgentAnswered, RingFailed, LegHungUp, WaitingKey, CallbackAgentUp, CallbackResult, OriginateFailed,
+    DeviceState,
 ]
 
-EVENT_NAMES = ("UserEvent", "DialBegin", "DialEnd", "Hangup", "OriginateResponse")
+EVENT_NAMES = ("UserEvent", "DialBegin", "DialEnd", "Hangup", "OriginateResponse", "DeviceStateChange")
 CALLBACK_ACTION_PREFIX = "acd-callback-"
 #: Dial rings this much longer than the router's ring timeout, so ring-no-answer is
 #: decided in one place (the router) and Dial only reports real failures (busy, offline).
@@ -159,6 +168,8 @@ def translate(message: AmiMessage) -> ControlEvent | None:
         return AgentLegStarted(call_id=message.get("Uniqueid"), agent_channel=message.get("DestChannel"), agent_leg_id=message.get("DestUniqueid"))
     if name == "DialEnd" and message.get("DialStatus") == "ANSWER":
         return AgentAnswered(call_id=message.get("Uniqueid"), agent_channel=message.get("DestChannel"))
+    if name == "DeviceStateChange":
+        return DeviceState(device=message.get("Device"), state=message.get("State"))
     if name == "Hangup":
         return LegHungUp(leg_id=message.get("Uniqueid"), channel=message.get("Channel"), cause=message.get("Cause-txt") or message.get("Cause"))
     return None
@@ -260,6 +271,11 @@ class AsteriskCallControl:
                 )
             )
         return parked
+
+    async def device_states(self) -> list[DeviceState]:
+        """Every device's state now (resync after a reconnect)."""
+        items = await self.ami.action_list("DeviceStateList")
+        return [DeviceState(device=item.get("Device"), state=item.get("State")) for item in items]
 
     async def live_call_ids(self) -> set[str]:
         """Uniqueids of every channel Asterisk has now."""

@@ -179,12 +179,38 @@ Content-Length: 0
     return "".join(parts)
 
 
-def agent_scenario(*, answer_after_s: float = 0.5, talk_s: float = 5.0, answer: bool = True, audio: bool = False) -> str:
+def agent_scenario(
+    *, answer_after_s: float = 0.5, talk_s: float = 5.0, answer: bool = True, audio: bool = False, answers_options: bool = False
+) -> str:
     """A UAS phone: rings, answers after ``answer_after_s``, talks ``talk_s``, hangs up.
 
     With ``answer=False`` it rings until Asterisk cancels (ring-no-answer).
-    A BYE from Asterisk during the talk ends the call cleanly.
+    A BYE from Asterisk during the talk ends the call cleanly.  ``answers_options``: it
+    also answers Asterisk's qualify OPTIONS (each one is a short "call" of its own).
     """
+    scenario = _agent_scenario(answer_after_s, talk_s, answer, audio)
+    if not answers_options:
+        return scenario
+    head, _, rest = scenario.partition("<recv request=\"INVITE\"")
+    options_ok = """<nop next="the_end"/>
+<label id="options_ok"/>
+<send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag02[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+<label id="the_end"/>
+</scenario>"""
+    rest = rest.replace("</scenario>", options_ok)
+    return head + '<recv request="OPTIONS" optional="true" next="options_ok"/>\n<recv request="INVITE"' + rest
+
+
+def _agent_scenario(answer_after_s: float, talk_s: float, answer: bool, audio: bool) -> str:
     ring = max(1, int(answer_after_s * 1000))
     talk = max(1, int(talk_s * 1000))
     # The headers an answering phone needs for its own BYE (sipp rejects unused captures).
@@ -412,12 +438,20 @@ class SippRunner:
         talk_s: float = 5.0,
         answer: bool = True,
         audio: bool = False,
+        answers_options: bool = False,
         timeout_s: float = 300.0,
     ) -> "SippProcess":
-        """Start a sipp phone listening on ``port`` that handles ``calls`` calls."""
-        scenario = agent_scenario(answer_after_s=answer_after_s, talk_s=talk_s, answer=answer, audio=audio)
+        """Start a sipp phone listening on ``port`` that handles ``calls`` calls.
+
+        ``answers_options``: a qualified phone; every OPTIONS counts as a call for sipp, so
+        such a phone runs until stopped (``stop()``), not for ``calls`` calls.
+        """
+        scenario = agent_scenario(
+            answer_after_s=answer_after_s, talk_s=talk_s, answer=answer, audio=audio, answers_options=answers_options
+        )
         folder, scenario_file = self._prepare(name, scenario)
-        args = self._common_args(folder, scenario_file, port) + ["-m", str(calls), "-timeout", f"{int(timeout_s)}s"]
+        limit = 100000 if answers_options else calls
+        args = self._common_args(folder, scenario_file, port) + ["-m", str(limit), "-timeout", f"{int(timeout_s)}s"]
         return await self._launch(name, args, folder)
 
 
