@@ -176,3 +176,26 @@ def test_acd_run_connects_logs_json_and_exits_0_on_sigterm(lab, tmp_path: Path) 
     assert any("connected and logged in" in m for m in messages)
     assert messages[-1] == "engine stopped"
     assert lab.secret not in "".join(lines)
+
+
+def test_failing_asterisk_start_says_what_failed_and_where_the_log_is(lab, tmp_path: Path) -> None:  # noqa: ANN001
+    import shutil
+
+    from tests.lab.conftest import REPO
+
+    shutil.copytree(REPO / "deploy", tmp_path / "deploy")
+    shutil.copytree(REPO / "dialplans", tmp_path / "dialplans")
+    conf = tmp_path / "deploy" / "asterisk" / "etc" / "asterisk.conf"
+    conf.write_text(conf.read_text() + "runuser = nosuchuser\n")
+    env = {**os.environ, "ACD_LAB_NAME": "broken", "ACD_LAB_AMI_PORT": "17938", "ACD_LAB_SIP_PORT": "17960",
+           "ACD_LAB_AGI_PORT": "17973", "ACD_LAB_AGENT_PORT": "17980", "ACD_LAB_RTP_START": "29000"}
+    lab_sh = tmp_path / "deploy" / "asterisk" / "lab.sh"
+    try:
+        result = subprocess.run([str(lab_sh), "up"], env=env, capture_output=True, text=True, timeout=120)
+    finally:
+        subprocess.run([str(lab_sh), "down"], env=env, capture_output=True, timeout=60)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("lab[broken]: error: Asterisk exited during start (logs: ")
+    assert "labs/broken/log/console.log" in last
+    assert "No such user 'nosuchuser'" in result.stderr
