@@ -32,7 +32,7 @@ from acd.bench.machine import machine_info
 from acd.bench.router_trace import TracingRouter, time_router
 from acd.routing import RoutingConfig
 from acd.routing.synthetic import synthetic_config
-from acd.sim import EventLog, OutcomeCounter, ReportOptions, Scenario, constant_load, run_simulation
+from acd.sim import OutcomeCounter, ReportOptions, Scenario, constant_load, run_simulation
 from acd.sim.report import simulate_report
 
 GOAL_CALLS = 1_000_000

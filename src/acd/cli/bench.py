@@ -23,6 +23,15 @@ def register(subparsers: Any) -> None:
     routing.add_argument("--seed", type=int, default=1, help="random seed for the synthetic centre (default 1)")
     routing.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     routing.set_defaults(handler=run_routing)
+    dispatch = kinds.add_parser(
+        "dispatch", help="on the real lab: agent becomes free -> INVITE reaches that agent's sipp phone"
+    )
+    dispatch.add_argument("--calls", type=int, default=40, help="callers queued behind one agent (default 40)")
+    dispatch.add_argument("--wrap-up", type=float, default=0.3, help="agent wrap-up seconds between calls")
+    dispatch.add_argument("--json", action="store_true")
+    dispatch.set_defaults(handler=run_dispatch)
+    _register_simulate(kinds)
+    _register_ami_ingest(kinds)
 
 
 def _positive(text: str) -> int:
@@ -58,3 +67,112 @@ def run_routing(args: argparse.Namespace) -> int:
     verdict = "meets" if result["p99_us"] < 1000 else "MISSES"
     out.write(f"\np99 {result['p99_us']:.1f} us {verdict} the 1 ms goal\n")
     return 0
+
+
+# --------------------------------------------------------------------------- simulate
+
+
+def _register_simulate(kinds: Any) -> None:
+    sim = kinds.add_parser(
+        "simulate",
+        help="simulator throughput (calls/s) and how much of it is the router",
+        description="Run the simulator on the synthetic centre of 'bench routing'; prints JSON with calls/s, "
+        "the router's share (replayed alone), the full report pipeline's cost, and the machine.",
+    )
+    sim.add_argument("--calls", type=_positive, default=1_000_000, help="calls to simulate (default 1,000,000)")
+    sim.add_argument("--agents", type=_positive, default=200, help="agents in the synthetic centre (default 200)")
+    sim.add_argument("--skills", type=_positive, default=16, help="skills, one queue each plus pair queues (default 16)")
+    sim.add_argument("--repeat", type=_positive, default=3, help="simulation runs; best and median are reported (default 3)")
+    sim.add_argument("--breakdown-calls", type=_positive, default=200_000, help="calls in the run whose router calls are replayed alone (default 200,000)")
+    sim.add_argument("--report-calls", type=_positive, default=20_000, help="calls in the run through outcome_to_event and compute_report (default 20,000)")
+    sim.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    sim.set_defaults(handler=run_simulate)
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    from acd.bench.simulate import SimBenchOptions, run_sim_bench
+
+    options = SimBenchOptions(
+        calls=args.calls, agents=args.agents, skills=args.skills, seed=args.seed, repeat=args.repeat,
+        breakdown_calls=args.breakdown_calls, report_calls=args.report_calls,
+    )
+    result = run_sim_bench(options)
+    print(json.dumps(result, indent=2, sort_keys=True))
+    sim, parts, goal = result["simulation"], result["breakdown"], result["goal"]
+    sys.stderr.write(
+        f"simulate: {sim['calls']:,} calls in {sim['wall_s_best']:.2f} s (best of {len(sim['wall_s_runs'])}) = {sim['calls_per_s']:,} calls/s; "
+        f"router {parts['router_us_per_call']} us/call ({parts['router_share']:.0%}), simulator {parts['simulator_own_us_per_call']} us/call; "
+        f"1M calls projected {goal['projected_s']} s ({'meets' if goal['met'] else 'MISSES'} the {goal['seconds']:g} s goal)\n"
+    )
+    return 0
+
+
+# --------------------------------------------------------------------------- ami-ingest
+
+
+def _default_recording() -> str:
+    from pathlib import Path
+
+    return str(Path(__file__).resolve().parents[3] / "deploy" / "ami-recordings" / "helpline")
+
+
+def _register_ami_ingest(kinds: Any) -> None:
+    ingest = kinds.add_parser(
+        "ami-ingest",
+        help="replay a recorded AMI stream over TCP into the AMI client, dispatcher and router: events/s and latency",
+        description="Replays a real AMI recording (deploy/ami-recordings/) from a local server process into the "
+        "engine's AmiClient, call-control translation, Dispatcher and Router; prints JSON with events/s, latency "
+        "percentiles per offered rate, and the machine.",
+    )
+    ingest.add_argument("--recording", default=_default_recording(), metavar="PATH/NAME", help="recording to replay (default: deploy/ami-recordings/helpline)")
+    ingest.add_argument("--routing", metavar="FILE", help="routing file (default: the one recorded with the stream)")
+    ingest.add_argument("--burst-events", type=_positive, default=200_000, help="events in the as-fast-as-possible phase, in whole passes (default 200,000)")
+    ingest.add_argument("--rates", default="50000,20000,5000", metavar="R[,R...]", help="paced phases, events per second (default 50000,20000,5000)")
+    ingest.add_argument("--phase-seconds", type=float, default=4.0, help="length of each paced phase, in whole passes (default 4)")
+    ingest.add_argument("--repeat", type=_positive, default=1, help="runs per phase; the best is reported (default 1)")
+    ingest.add_argument("--what-if", action="store_true", help="also measure an AmiClient that filters events by name before converting them")
+    ingest.set_defaults(handler=run_ami_ingest)
+
+
+def _rates(text: str) -> tuple[float, ...]:
+    try:
+        rates = tuple(float(item) for item in text.split(",") if item.strip())
+    except ValueError:
+        raise ValueError(f"--rates {text!r}: expected numbers separated by commas") from None
+    if not rates or any(not rate > 0 or rate != rate or rate == float("inf") for rate in rates):
+        raise ValueError(f"--rates {text!r}: every rate must be a positive number of events per second")
+    return rates
+
+
+def run_ami_ingest(args: argparse.Namespace) -> int:
+    from acd.bench.ami_ingest import IngestError, run_ingest_bench
+
+    try:
+        rates = _rates(args.rates)
+        if not args.phase_seconds > 0:
+            raise ValueError("--phase-seconds must be a positive number")
+        result = run_ingest_bench(
+            args.recording, burst_events=args.burst_events, rates=rates, phase_seconds=args.phase_seconds,
+            routing=args.routing, repeat=args.repeat, what_if=args.what_if,
+        )
+    except (IngestError, ValueError) as exc:
+        print(f"acd bench ami-ingest: error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=2, sort_keys=True))
+    burst, goal = result["burst"], result["goal"]
+    lines = [f"ami-ingest: burst {burst['events_per_s']:,} events/s ({burst['events']:,} events, {burst['facts']:,} facts)"]
+    for phase in result["paced"]:
+        latency = phase["latency_ms"]
+        lines.append(f"  offered {phase['offered_rate']:,.0f}/s: got {phase['events_per_s']:,}/s, latency p50 {latency['p50']} ms p99 {latency['p99']} ms")
+    lines.append(f"  goal >= {goal['events_per_s']:,} events/s: {'met' if goal['events_per_s_met'] else 'MISSED'}; "
+                 f"p99 < {goal['p99_ms']:g} ms at {goal['events_per_s']:,}/s: {'met' if goal['p99_met'] else 'MISSED'}")
+    sys.stderr.write("\n".join(lines) + "\n")
+    return 0
+
+
+def run_dispatch(args: Any) -> int:
+    """Delegates to the lab benchmark (brings up its own Asterisk lab named 'bench')."""
+    from acd.lab.dispatch_bench import main as dispatch_main
+
+    argv = ["--calls", str(args.calls), "--wrap-up", str(args.wrap_up)] + (["--json"] if args.json else [])
+    return dispatch_main(argv)

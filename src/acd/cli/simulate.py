@@ -9,7 +9,9 @@ Examples::
 
 The simulator drives the engine's own :class:`acd.routing.Router` with Poisson callers
 and simulated agents, and prints the table ``acd report`` would print for the events
-it produced (see :mod:`acd.sim`).  Numbers are taken as text and checked here, so any
+it produced (see :mod:`acd.sim`).  ``--aht`` (and a forecast's AHT column) is the time
+an agent talks; each queue's ``wrap_up_s`` is added by the router, as in production, so
+the report's AHT is talk plus wrap-up.  Numbers are taken as text and checked here, so any
 mistake is one line on stderr and exit code 2, never a traceback.
 """
 
@@ -52,7 +54,7 @@ def register(subparsers: Any) -> None:
     traffic.add_argument("--start", metavar="WHEN", help=f"first report interval, local time (default {DEFAULT_START}, or the forecast's first row)")
     traffic.add_argument("--calls-per-hour", metavar="[QUEUE=]N", action="append", default=[], help="Poisson arrival rate; QUEUE= may be left out with a single queue (repeat per queue)")
     traffic.add_argument("--forecast", metavar="[QUEUE=]FILE.csv", action="append", default=[], help="forecast CSV as for acd staffing (interval start, calls, AHT) for a queue")
-    traffic.add_argument("--aht", metavar="[QUEUE=]S", action="append", default=[], help="mean handle time in seconds, for every rate-driven queue or one (repeatable)")
+    traffic.add_argument("--aht", metavar="[QUEUE=]S", action="append", default=[], help="mean talk time in seconds, for every rate-driven queue or one (repeatable); the router adds each queue's wrap_up_s")
     traffic.add_argument("--aht-dist", metavar="|".join(HANDLE_DISTS), default="exp", help="handle-time distribution (default exp)")
     traffic.add_argument("--aht-sd", metavar="S", help="standard deviation of a lognormal handle time")
     traffic.add_argument("--patience", metavar="S", help="mean caller patience (exponential); callers never hang up without it")

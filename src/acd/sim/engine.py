@@ -43,6 +43,8 @@ _INF = float("inf")
 _ANSWER, _COMPLETE, _ABANDON = 0, 1, 2
 # Per-call state.
 _ROUTING, _CONNECTED, _GONE = 0, 1, 2
+# What the simulator does about a router outcome (anything else is only logged).
+_RING, _CANCEL, _TIMED_OUT, _IGNORED = 0, 1, 2, 3
 _PROGRESS_EVERY = 16384  # loop turns between two progress reports
 
 
@@ -106,6 +108,9 @@ def run_simulation(
     delayed = answer_delay_s > 0
     ring_agent: list[str] = [""] * total if delayed else []
     answer_due: list[float] = [-1.0] * total if delayed else []
+    # A caller's hang-up is only put on the heap once they could actually be waiting:
+    # most calls ring an agent on arrival and are answered long before their patience ends.
+    armed = bytearray(total)
     heap: list[tuple[float, int, int]] = []
     push, pop = heappush, heappop
     call_arrived, agent_answered = router.call_arrived, router.agent_answered
@@ -113,6 +118,7 @@ def run_simulation(
     advance, next_deadline = router.advance, router.next_deadline
     answered = abandoned = timed_out = 0
     answers: list[tuple[float, str, str, int]] = []
+    acts = {RingAgent: _RING, CancelRing: _CANCEL, CallTimedOut: _TIMED_OUT, Ignored: _IGNORED}.get
 
     def react(outs: list[Outcome]) -> None:
         """Log ``outs``, then carry out the router's decisions (answers at zero delay at once)."""
@@ -120,8 +126,10 @@ def run_simulation(
         sink(outs)
         outcomes_seen += len(outs)
         for outcome in outs:
-            kind = outcome.__class__
-            if kind is RingAgent:
+            act = acts(outcome.__class__)
+            if act is None:
+                continue  # a plain notification: the sink has it
+            if act == _RING:
                 if delayed:
                     index = index_of[outcome.call_id]  # type: ignore[attr-defined]
                     ring_agent[index] = outcome.agent_id  # type: ignore[attr-defined]
@@ -130,14 +138,18 @@ def run_simulation(
                     push(heap, (due, _ANSWER, index))
                 else:
                     answers.append((outcome.at, outcome.agent_id, outcome.call_id, index_of[outcome.call_id]))  # type: ignore[attr-defined]
-            elif kind is CancelRing:
+            elif act == _CANCEL:
                 if delayed:
-                    answer_due[index_of[outcome.call_id]] = -1.0  # type: ignore[attr-defined]
-            elif kind is CallTimedOut:
+                    index = index_of[outcome.call_id]  # type: ignore[attr-defined]
+                    answer_due[index] = -1.0
+                    if patience is not None and not armed[index]:
+                        armed[index] = 1
+                        push(heap, (times[index] + patience[index], _ABANDON, index))
+            elif act == _TIMED_OUT:
                 index = index_of.pop(outcome.call_id)  # type: ignore[attr-defined]
                 state[index] = _GONE
                 timed_out += 1
-            elif kind is Ignored:
+            else:
                 note_ignored([outcome])
         if not answers:
             return
@@ -156,6 +168,7 @@ def run_simulation(
     next_arrival = times[0] if total else _INF
     deadline = next_deadline()
     due_at = _INF if deadline is None else deadline
+    last = login_at
     turns = 0
     while True:
         turns += 1
@@ -166,15 +179,20 @@ def run_simulation(
         if due_at <= now:
             if due_at == _INF:
                 break
+            now = due_at
             router_calls += 1
             react(advance(due_at))
         elif next_arrival <= event_at:
-            call_id = ids[arrival] = f"c{arrival}"
-            index_of[call_id] = arrival
+            index = arrival
+            call_id = ids[index] = f"c{index}"
+            index_of[call_id] = index
             router_calls += 1
-            react(call_arrived(now, call_id, queues[arrival]))
-            if patience is not None and state[arrival] == _ROUTING:
-                push(heap, (now + patience[arrival], _ABANDON, arrival))
+            react(call_arrived(now, call_id, queues[index]))
+            if patience is not None and state[index] == _ROUTING:
+                gives_up = now + patience[index]
+                if not (delayed and 0.0 <= answer_due[index] <= gives_up):
+                    armed[index] = 1
+                    push(heap, (gives_up, _ABANDON, index))
             arrival += 1
             next_arrival = times[arrival] if arrival < total else _INF
         else:
@@ -202,8 +220,9 @@ def run_simulation(
                 react([])
         deadline = next_deadline()
         due_at = _INF if deadline is None else deadline
-        stats.end_time = now
+        last = now
 
+    stats.end_time = last
     if progress is not None:
         progress(total, total)
     stats.answered, stats.abandoned, stats.timed_out = answered, abandoned, timed_out
