@@ -144,9 +144,16 @@ class Engine:
                 await component(self)
             await self.fastagi.start()
         except BaseException:
-            # Whatever started must not outlive a failed start (open files, tasks).
+            # Whatever started must not outlive a failed start (open files, tasks): a
+            # half-started engine must still let the process exit.
             for task in self._background:
                 task.cancel()
+            for component in reversed(self._shutdown):
+                try:
+                    await component(self)
+                except Exception:
+                    log.exception("clean-up after a failed start failed")
+            await self.ami.close()
             await self.bus.close()
             raise
         if self.settings.ami.secret is None:

@@ -19,7 +19,16 @@ from typing import Any, AsyncIterator, Callable
 from acd.app import App, build_app
 from acd.asterisk.call_control import AgentAnswered, Parked
 from acd.engine import MemorySink
-from acd.settings import AgiSettings, ApiSettings, IvrSettings, MetricsSettings, RoutingSettings, Settings
+from acd.settings import (
+    AgiSettings,
+    ApiSettings,
+    CallbackSettings,
+    IvrSettings,
+    MetricsSettings,
+    RecordingSettings,
+    RoutingSettings,
+    Settings,
+)
 from tests.lab.acd_fixtures import QUEUE_FLOWS
 
 TOKEN = "test-token-0123456789abcdef"
@@ -67,6 +76,8 @@ def make_settings(tmp_path: Path, *, token: str | None = TOKEN, api_port: int = 
         ivr=IvrSettings(flows_dir=flows),
         routing=RoutingSettings(config=tmp_path / "routing.yaml", auto_login=list(auto_login)),
         metrics=MetricsSettings(database=tmp_path / "acd.sqlite"),
+        callbacks=CallbackSettings(database=tmp_path / "callbacks.sqlite"),
+        recording=RecordingSettings(local_dir=tmp_path / "recordings"),
         api=ApiSettings(enabled=enabled, port=api_port, token=token),  # type: ignore[arg-type]
     )
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import httpx
+import time
+from dataclasses import replace
 
+import httpx
+import pytest
+
+from acd.api.views import under_target
 from acd.asterisk.call_control import LegHungUp
 from tests.api.conftest import InProcess
 from tests.api.helpers import answer, park
@@ -109,3 +114,12 @@ async def test_stats_give_queues_skills_and_agent_totals_at_one_instant(inproc: 
 
 async def test_health_reports_ami_and_fastagi(api: httpx.AsyncClient) -> None:
     assert (await api.get("/api/health")).json() == {"status": "ok", "site": "default", "ami_connected": False, "fastagi_active_sessions": 0}
+
+
+@pytest.mark.parametrize(
+    "interval, day, marked",
+    [(None, None, False), (0.9, 0.5, False), (0.5, 0.9, True), (None, 0.5, True), (None, 0.9, False), (0.8, 0.1, False)],
+)
+def test_under_target_uses_the_interval_and_the_day_while_the_interval_is_empty(inproc: InProcess, interval: float | None, day: float | None, marked: bool) -> None:
+    figures = inproc.app.stats.snapshot(time.time()).queues["general"].interval
+    assert under_target(replace(figures, service_level=interval), replace(figures, service_level=day), 0.8) is marked

@@ -130,3 +130,10 @@ async def test_unknown_call_priority_is_404(api: httpx.AsyncClient) -> None:
     response = await api.post("/api/calls/nope/priority", json={"priority": 1})
     assert response.status_code == 404
     assert response.json() == {"error": "not_found", "detail": "unknown call 'nope'", "kind": "call", "id": "nope"}
+
+
+async def test_a_body_that_is_not_text_is_422(inproc: InProcess, api: httpx.AsyncClient) -> None:
+    park(inproc.app, "c1", "general")
+    response = await api.post("/api/calls/c1/priority", content=b"\xff\xfe\x00", headers={"Content-Type": "application/json"})
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body"]
+    assert (await api.get("/api/nowhere")).status_code == 404  # other HTTP errors keep their status

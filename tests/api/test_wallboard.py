@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import termios
 from typing import Any, Iterator
 
@@ -37,13 +38,27 @@ def test_q_quits_after_drawing_the_queues(engine: EngineThread, keyboard: tuple[
     assert termios.tcgetattr(tty_in.fileno()) == before  # cbreak undone
 
 
-def test_other_keys_do_not_quit(engine: EngineThread, keyboard: tuple[int, io.TextIOWrapper]) -> None:
+class TypesQAtFrame(io.StringIO):
+    """Screen output that presses q once the wallboard has drawn ``frame`` frames."""
+
+    def __init__(self, master: int, frame: int) -> None:
+        super().__init__()
+        self.master, self.frame, self.frames = master, frame, 0
+
+    def write(self, text: str) -> int:
+        self.frames += text.count("acd top  site")
+        if self.frames == self.frame:
+            os.write(self.master, b"q")
+        return super().write(text)
+
+
+def test_other_keys_only_redraw(engine: EngineThread, keyboard: tuple[int, io.TextIOWrapper]) -> None:
     master, tty_in = keyboard
-    os.write(master, b"x\x1b[Aq")
-    out = io.StringIO()
+    os.write(master, b"x\x1b[A ")  # a letter, an arrow key, a space
+    out = TypesQAtFrame(master, frame=2)
     with ApiClient(engine.url, TOKEN) as client:
         assert run_live(client, interval_s=30, color=False, inp=tty_in, out=out) == 0
-    assert out.getvalue().count("acd top  site") >= 2  # redrawn after the first key
+    assert out.frames == 2  # the keys brought the second frame at once; q then ended it
 
 
 def test_a_lost_engine_is_shown_and_the_wallboard_keeps_going(keyboard: tuple[int, io.TextIOWrapper]) -> None:
@@ -79,3 +94,18 @@ def test_frames_fit_the_terminal() -> None:
     problem = Unreachable("engine not reachable at http://127.0.0.1:1 (connection refused)")
     lines = render_frame(None, [], url="http://127.0.0.1:1", error=str(problem))
     assert lines[2] == str(problem)
+
+
+class TerminatedAtFirstFrame(io.StringIO):
+    def write(self, text: str) -> int:
+        if "acd top" in text:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return super().write(text)
+
+
+def test_sigterm_ends_the_wallboard_cleanly_and_handlers_are_restored(engine: EngineThread, keyboard: tuple[int, io.TextIOWrapper]) -> None:
+    _master, tty_in = keyboard
+    before = (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP), termios.tcgetattr(tty_in.fileno()))
+    with ApiClient(engine.url, TOKEN) as client:
+        assert run_live(client, interval_s=30, color=False, inp=tty_in, out=TerminatedAtFirstFrame()) == 0
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP), termios.tcgetattr(tty_in.fileno())) == before

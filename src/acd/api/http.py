@@ -22,8 +22,10 @@ import ipaddress
 from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 from fastapi import APIRouter, Body, FastAPI, Request, Security
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from acd import __version__
@@ -134,6 +136,14 @@ def create_api(app: "App", *, token: str, tally: EventTally, lag: LoopLagProbe) 
     @api.exception_handler(Refused)
     async def refused(_request: Request, exc: Refused) -> JSONResponse:
         return JSONResponse(exc.body.model_dump(), status_code=exc.status)
+
+    @api.exception_handler(StarletteHTTPException)
+    async def unreadable_body(request: Request, exc: StarletteHTTPException) -> Response:
+        """A body that is not even text (FastAPI says 400) is a bad body like any other: 422."""
+        if exc.status_code == 400:
+            detail = [{"type": "body_unreadable", "loc": ["body"], "msg": str(exc.detail)}]
+            return JSONResponse({"detail": detail}, status_code=422)
+        return await http_exception_handler(request, exc)
 
     # Documents the scheme in the OpenAPI description; BearerAuth enforces it.
     bearer = HTTPBearer(auto_error=False, description="the engine's ACD_API_TOKEN")

@@ -80,7 +80,10 @@ class QueueOut(_Out):
     agents: AgentCountsOut
     interval: FiguresOut
     day: FiguresOut
-    under_target: bool = Field(description="the interval's service level is known and below the target")
+    under_target: bool = Field(
+        description="the current 15 minutes' service level is below target; while no call of these 15 minutes "
+        "is decided yet, the day's (so a quarter-hour boundary never hides a bad day)"
+    )
 
 
 class SkillOut(_Out):

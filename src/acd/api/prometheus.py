@@ -103,7 +103,7 @@ def render_metrics(app: "App", views: LiveViews, tally: EventTally, lag: LoopLag
     out.family("acd_queue_service_level_ratio", "gauge", "Service level of the interval or the day (absent until a call is decided).", per_period(lambda f: f.service_level))
     out.family("acd_queue_service_level_target_ratio", "gauge", "The queue's service-level target.", per_queue(lambda q: q.target))
     out.family("acd_queue_service_level_threshold_seconds", "gauge", "Answer within this many seconds to count as within service level.", per_queue(lambda q: q.threshold_s))
-    out.family("acd_queue_under_target", "gauge", "1 when the interval's service level is known and below target.", per_queue(lambda q: q.under_target))
+    out.family("acd_queue_under_target", "gauge", "1 when the service level is below target (the interval's; the day's while the interval has none).", per_queue(lambda q: q.under_target))
     out.family("acd_queue_abandon_ratio", "gauge", "(abandoned - short abandons) / (offered - short abandons).", per_period(lambda f: f.abandon_rate))
     out.family("acd_queue_asa_seconds", "gauge", "Average speed of answer.", per_period(lambda f: f.asa_s))
     out.family("acd_queue_aht_seconds", "gauge", "Average handle time (talk + wrap-up).", per_period(lambda f: f.aht_s))

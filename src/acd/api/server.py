@@ -12,10 +12,12 @@ Decisions:
   host.  ``api.enabled: false`` turns it off silently.
 * **The engine owns SIGTERM/SIGINT.**  uvicorn normally installs its own handlers while
   serving; :class:`EmbeddedServer` does not, so ``acd run``'s graceful stop still runs.
-* **We bind the socket ourselves**, before serving: a port in use is an ``OSError`` that
-  makes ``acd run`` fail with a clear message (uvicorn would call ``sys.exit`` inside our
-  loop).  The default address is 127.0.0.1; any other address is logged as a warning,
-  since the API speaks plain HTTP.
+* **A busy port does not stop the phones.**  We bind the socket ourselves (uvicorn would
+  call ``sys.exit`` inside our loop); if that fails the engine logs an error and runs
+  without its API — calls keep being answered and routed, and ``acd queues`` says the
+  engine is not reachable (exit 3) until the port is fixed and the engine restarted.
+* The default address is 127.0.0.1; any other address is logged as a warning, since the
+  API speaks plain HTTP.
 """
 
 from __future__ import annotations
@@ -81,10 +83,12 @@ class ApiService:
         self._stopped = asyncio.Event()
 
     async def start(self, engine: "Engine") -> None:
-        sock = bind_socket(self.host, self.port)  # OSError (port in use) stops the engine's start
-        if self.app.store is not None:
-            day_start, _ = self.app.stats.clock.day(engine.clock())
-            self.tally.seed_handled(await self.app.store.events(start=day_start, types=["call.completed"]))
+        await self._seed_from_event_log(engine)
+        try:
+            sock = bind_socket(self.host, self.port)
+        except OSError as exc:
+            log.error("control API not started: cannot listen on %s:%d: %s (the engine runs without it)", self.host, self.port, exc)
+            return
         config = uvicorn.Config(
             self.asgi,
             log_config=None,
@@ -105,6 +109,16 @@ class ApiService:
         if not ipaddress.ip_address(self.host).is_loopback:
             log.warning("control API listens on %s:%d, beyond loopback, over plain HTTP", self.host, self.port)
         log.info("control API on http://%s:%d (OpenAPI at /openapi.json, Prometheus at /metrics)", _url_host(self.host), self.port)
+
+    async def _seed_from_event_log(self, engine: "Engine") -> None:
+        """Calls handled earlier today (before a restart); a log that cannot be read only costs that."""
+        if self.app.store is None:
+            return
+        day_start, _ = self.app.stats.clock.day(engine.clock())
+        try:
+            self.tally.seed_handled(await self.app.store.events(start=day_start, types=["call.completed"]))
+        except Exception as exc:
+            log.warning("control API: today's handled calls not read from the event log: %s", exc)
 
     async def _serve(self, sock: socket.socket) -> None:
         assert self.server is not None

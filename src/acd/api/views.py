@@ -50,6 +50,17 @@ def figures_out(figures: Figures) -> FiguresOut:
     )
 
 
+def under_target(interval: Figures, day: Figures, target: float) -> bool:
+    """The current quarter hour decides; until one of its calls is decided, the day does.
+
+    Calls are booked in the interval they were offered in, so just after 10:15 the new
+    interval is empty even while a caller offered at 10:14 waits on: falling back to the
+    day keeps that queue marked instead of clearing it for a quarter hour.
+    """
+    level = interval.service_level if interval.service_level is not None else day.service_level
+    return level is not None and level < target
+
+
 def counts_out(counts: AgentCounts) -> AgentCountsOut:
     return AgentCountsOut(
         logged_in=counts.logged_in,
@@ -92,7 +103,7 @@ class LiveViews:
                 agents=counts_out(queue.agents),
                 interval=figures_out(queue.interval),
                 day=figures_out(queue.day),
-                under_target=queue.interval.service_level is not None and queue.interval.service_level < queue.target,
+                under_target=under_target(queue.interval, queue.day, queue.target),
             )
             for queue in snapshot.queues.values()
         ]
@@ -164,9 +175,9 @@ class LiveViews:
         for agent in router.agents():
             if agent.call_id is None:
                 continue
-            view = router.call(agent.call_id)
-            if view is not None and view.state != "waiting":
-                result.append(self._call(view, now, None))
+            busy = router.call(agent.call_id)
+            if busy is not None and busy.state != "waiting":
+                result.append(self._call(busy, now, None))
         return result
 
     def call(self, call_id: str, now: float) -> CallOut | None:

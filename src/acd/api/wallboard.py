@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import select
 import shutil
+import signal
 import sys
+import threading
 import time
 from datetime import datetime
 from typing import Any, Iterator, Sequence, TextIO
@@ -24,7 +27,9 @@ from zoneinfo import ZoneInfo
 from acd.api.client import EXIT_OK, ApiClient, ApiProblem, AuthFailed
 from acd.api.tables import BOLD_RED, RESET, UNDER_TARGET_MARK, agent_summary, agents_text, queues_text
 
-LEGEND = f"{UNDER_TARGET_MARK} = service level of the current 15 minutes below target"
+#: Arrow keys, function keys...: CSI/SS3 sequences, never commands.
+_ESCAPES = re.compile(r"\x1b(\[[0-9;?]*[ -/]*[@-~]|O.|.)?")
+LEGEND = f"{UNDER_TARGET_MARK} = service level below target (the current 15 minutes; the day's until one of their calls is decided)"
 
 
 def _clock(ts: float, timezone: str) -> datetime:
@@ -102,11 +107,14 @@ class Terminal:
         if screen:
             self.out.write("\x1b[?1049h\x1b[?25l")
             self.out.flush()
+        handlers = _stop_on_hangup()
         try:
             self._enter_cbreak()
             yield self
         finally:
             self._leave_cbreak()
+            for signum, handler in handlers.items():
+                signal.signal(signum, handler)
             if screen:
                 self.out.write("\x1b[?25h\x1b[?1049l")
                 self.out.flush()
@@ -123,7 +131,7 @@ class Terminal:
 
         self._fd = fd
         self._saved = termios.tcgetattr(fd)
-        tty.setcbreak(fd)
+        tty.setcbreak(fd, termios.TCSANOW)  # TCSANOW: a key typed before we started is kept, not flushed
 
     def _leave_cbreak(self) -> None:
         if self._fd is not None and self._saved is not None:
@@ -139,26 +147,37 @@ class Terminal:
             self.out.write("\n".join(lines) + "\n\n")
         self.out.flush()
 
-    def wait_key(self, timeout_s: float) -> str | None:
-        """A key pressed within ``timeout_s``, or None; without a terminal, just wait."""
+    def wait_keys(self, timeout_s: float) -> str:
+        """Keys pressed within ``timeout_s`` (arrows and other escape sequences left out), or ""."""
         if self._fd is None:
             time.sleep(timeout_s)
-            return None
+            return ""
         deadline = time.monotonic() + timeout_s
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return None
+                return ""
             ready, _, _ = select.select([self._fd], [], [], remaining)
             if not ready:
-                return None
+                return ""
             data = os.read(self._fd, 64)
             if not data:  # input closed: nothing more will come, keep refreshing
                 time.sleep(max(0.0, deadline - time.monotonic()))
-                return None
-            text = data.decode("utf-8", "replace")
-            if text and not text.startswith("\x1b"):
-                return text[0]
+                return ""
+            keys = _ESCAPES.sub("", data.decode("utf-8", "replace"))
+            if keys:
+                return keys
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_on_hangup() -> dict[int, Any]:
+    """SIGTERM/SIGHUP end the wallboard like Ctrl-C, so the terminal is restored; returns the old handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {signum: signal.signal(signum, _interrupt) for signum in (signal.SIGTERM, signal.SIGHUP)}
 
 
 def run_live(client: ApiClient, *, interval_s: float, color: bool, inp: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:
@@ -178,7 +197,7 @@ def run_live(client: ApiClient, *, interval_s: float, color: bool, inp: TextIO =
                 except ApiProblem as exc:
                     lines = render_frame(None, [], url=client.url, color=color, width=size.columns, error=str(exc))
                 terminal.draw(lines)
-                if (terminal.wait_key(interval_s) or "").lower() == "q":
+                if "q" in terminal.wait_keys(interval_s).lower():
                     break
     except KeyboardInterrupt:
         pass

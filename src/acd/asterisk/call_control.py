@@ -147,7 +147,8 @@ def translate(message: AmiMessage) -> ControlEvent | None:
                 channel=message.get("Channel"),
                 queue=message.get("Queue"),
                 wait_origin=_float(message.get("WaitOrigin")),
-                priority=_int(message.get("Priority")),
+                # not "Priority": AMI's own header of that name is the dialplan step
+                priority=_int(message.get("AcdPriority")),
             )
         if kind == "AcdRingFailed":
             return RingFailed(call_id=message.get("CallId") or message.get("Uniqueid"), status=message.get("DialStatus"))

@@ -13,7 +13,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "queues",
         help="queues and skills of the running engine: waiting, agents, service level, abandonment",
         description="Live figures from the running engine's control API. A queue whose service level "
-        "for the current 15 minutes is below target is marked '!'.",
+        "for the current 15 minutes (the day's, until one of those calls is decided) is below target is marked '!'.",
         epilog=EXIT_CODES_HELP,
     )
     add_client_arguments(parser)
