@@ -7,6 +7,7 @@ without the packages, the fixture fails and says what is missing.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import subprocess
@@ -124,3 +125,10 @@ async def sipp(lab: Lab, tmp_path: Path) -> AsyncIterator[KeptSippRunner]:
     runner = KeptSippRunner(log_dir=tmp_path / "sipp", sip_port=lab.sip_port)
     yield runner
     await runner.stop_all()
+    # A sipp killed mid-call sends no BYE: without this its caller would stay parked in
+    # the lab and the next test's engine would (rightly) find and re-queue it.
+    lab.cli("channel request hangup all")
+    for _ in range(50):
+        if "0 active channels" in lab.cli("core show channels count"):
+            break
+        await asyncio.sleep(0.1)
