@@ -149,7 +149,8 @@ class Settings(_Section):
     source: str = Field("(defaults)", exclude=True, description="where the settings came from")
 
     def resolve(self, path: Path) -> Path:
-        """Paths in the settings file are relative to the file's folder."""
+        """Paths in the settings file are relative to the file's folder; ``~`` is the home folder."""
+        path = path.expanduser()
         if path.is_absolute() or self.source == "(defaults)":
             return path
         return Path(self.source).resolve().parent / path
