@@ -68,7 +68,10 @@ async def demo() -> int:
             print(format_settings_problem(problem), file=sys.stderr)
         return 2
     settings = settings.model_copy(
-        update={"routing": settings.routing.model_copy(update={"auto_login": list(DEMO_AGENTS)})}
+        update={
+            "routing": settings.routing.model_copy(update={"auto_login": list(DEMO_AGENTS)}),
+            "api": settings.api.model_copy(update={"enabled": False}),  # the demo prints its own summary
+        }
     )
     app = build_app(settings, ivr_clock=pinned_clock())
     sink = MemorySink()
