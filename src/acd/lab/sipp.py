@@ -77,6 +77,25 @@ a=sendrecv
 """
 
 
+def _reply(
+    status: str, *, tag: str = "", contact: str = "", cseq: str = "[last_CSeq:]", sdp: bool = False, retrans: bool = False
+) -> str:
+    """One SIP response as a sipp ``<send>`` (dialog headers copied from the request)."""
+    lines = [f"SIP/2.0 {status}", "[last_Via:]", "[last_From:]", f"[last_To:]{tag}", "[last_Call-ID:]", cseq]
+    if contact:
+        lines.append(f"Contact: {contact}")
+    if sdp:
+        lines += ["Content-Type: application/sdp", "Content-Length: [len]", "", _SDP]
+    else:
+        lines += ["Content-Length: 0", "", ""]
+    opening = '<send retrans="500">' if retrans else "<send>"
+    return f"{opening}<![CDATA[\n" + "\n".join(lines) + "]]></send>\n"
+
+
+_AGENT_TAG = ";tag=[pid]SIPpTag01[call_number]"
+_AGENT_CONTACT = "<sip:[local_ip]:[local_port];transport=[transport]>"
+
+
 def _request(method: str, cseq: int, extra: str = "", body: str = "") -> str:
     content_type = ""
     if body:
@@ -158,20 +177,9 @@ Content-Length: 0
     if not ended:
         parts.append(_request("BYE", next(cseq)))
         parts.append('<recv response="200" crlf="true"/>\n<nop next="done"/>\n')
+    parts.append('<label id="remote_bye"/>\n' + _reply("200 OK", contact="<sip:caller@[local_ip]:[local_port]>"))
     parts.append(
-        """<label id="remote_bye"/>
-<send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:caller@[local_ip]:[local_port]>
-Content-Length: 0
-
-]]></send>
-<label id="done"/>
+        """<label id="done"/>
 <ResponseTimeRepartition value="10, 20, 50, 100, 200, 500, 1000"/>
 </scenario>
 """
@@ -192,20 +200,11 @@ def agent_scenario(
     if not answers_options:
         return scenario
     head, _, rest = scenario.partition("<recv request=\"INVITE\"")
-    options_ok = """<nop next="the_end"/>
-<label id="options_ok"/>
-<send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag02[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
-<label id="the_end"/>
-</scenario>"""
+    options_ok = (
+        '<nop next="the_end"/>\n<label id="options_ok"/>\n'
+        + _reply("200 OK", tag=";tag=[pid]SIPpTag02[call_number]")
+        + '<label id="the_end"/>\n</scenario>'
+    )
     rest = rest.replace("</scenario>", options_ok)
     return head + '<recv request="OPTIONS" optional="true" next="options_ok"/>\n<recv request="INVITE"' + rest
 
@@ -224,58 +223,18 @@ def _agent_scenario(answer_after_s: float, talk_s: float, answer: bool, audio: b
     head = f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="acd agent">
 <recv request="INVITE" crlf="true">{captures}</recv>
-<send><![CDATA[
-SIP/2.0 180 Ringing
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-Content-Length: 0
-
-]]></send>
-"""
+{_reply("180 Ringing", tag=_AGENT_TAG, contact=_AGENT_CONTACT)}"""
     if not answer:
-        return head + """<recv request="CANCEL"/>
-<send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
-<send><![CDATA[
-SIP/2.0 487 Request Terminated
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-CSeq: [cseq] INVITE
-Content-Length: 0
-
-]]></send>
-<recv request="ACK"/>
-</scenario>
-"""
+        return (
+            head
+            + '<recv request="CANCEL"/>\n'
+            + _reply("200 OK", tag=_AGENT_TAG)
+            + _reply("487 Request Terminated", tag=_AGENT_TAG, cseq="CSeq: [cseq] INVITE")
+            + '<recv request="ACK"/>\n</scenario>\n'
+        )
     play = f'<nop><action><exec play_pcap_audio="{PCAP_DIR / AUDIO_PCAP}"/></action></nop>\n' if audio else ""
     return head + f"""<pause milliseconds="{ring}"/>
-<send retrans="500"><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-Content-Type: application/sdp
-Content-Length: [len]
-
-{_SDP}]]></send>
-<recv request="ACK" rtd="true" crlf="true"/>
+{_reply("200 OK", tag=_AGENT_TAG, contact=_AGENT_CONTACT, sdp=True, retrans=True)}<recv request="ACK" rtd="true" crlf="true"/>
 {play}<recv request="BYE" timeout="{talk}" ontimeout="agent_bye" next="remote_bye"/>
 <label id="agent_bye"/>
 <send retrans="500"><![CDATA[
@@ -293,17 +252,7 @@ Content-Length: 0
 <recv response="200" crlf="true"/>
 <nop next="done"/>
 <label id="remote_bye"/>
-<send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
-<label id="done"/>
+{_reply("200 OK")}<label id="done"/>
 </scenario>
 """
 
