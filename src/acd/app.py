@@ -14,7 +14,7 @@ Tests build engines with :func:`build_engine` too, so what they prove is what ru
 from __future__ import annotations
 
 import asyncio
-import dataclasses
+import time
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +35,9 @@ from acd.recordings import RecordingTracker, purge_periodically
 from acd.waiting import WaitingService
 from acd.callbacks import CallbackPolicy, CallbackService, CallbackStore
 from acd.ivr.schedule import schedule_from_hours
-from acd.routing import LiveStats, Router, load_routing_config
+from acd.api.views import queue_out
+from acd.metrics.live import LiveStats
+from acd.routing import Router, load_routing_config
 from acd.settings import Settings
 
 log = logging.getLogger("acd.app")
@@ -93,14 +95,15 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
         raise AppError("\n".join(problems) or f"{routing_path}: routing configuration could not be loaded")
 
     router = Router(config)
-    stats = LiveStats(config)
+    stats = LiveStats(config, await_history=True)  # primed from the event log when it opens
+    engine.bus.sinks.append(stats)  # live figures from the logged events, like reports
     control = AsteriskCallControl(
         engine.ami,
         hold_context=settings.routing.hold_context,
         agent_context=settings.routing.agent_context,
         record_dir=settings.recording.asterisk_dir if settings.recording.enabled else "",
     )
-    dispatcher = Dispatcher(router=router, control=control, emit=engine.bus.emit, clock=engine.clock, stats=stats)
+    dispatcher = Dispatcher(router=router, control=control, emit=engine.bus.emit, clock=engine.clock)
     runner = FlowRunner(emit=engine.bus.emit, clock=ivr_clock or engine.clock, handoff=_Handoff(dispatcher, flows))
     app = App(engine=engine, flows=flows, runner=runner, dispatcher=dispatcher, router=router, stats=stats)
 
@@ -178,6 +181,10 @@ def _attach_metrics(app: App, settings: Settings) -> None:
             store = await EventStore.open(database, batch_interval_s=settings.metrics.batch_interval_s)
         except StoreError as exc:
             raise AppError(f"{database}: {exc}") from exc
+        now = engine.clock()
+        started = time.perf_counter()
+        primed = app.stats.prime(await store.report_events(app.stats.history_start(now), now, margin_s=0))
+        log.info("live figures primed from the event log: %d events in %.2f s", primed, time.perf_counter() - started)
         engine.bus.sinks.insert(0, store)
         app.store = store
         log.info("event log: %s", database)
@@ -254,8 +261,8 @@ async def _publish_stats(app: App, period_s: float) -> None:
             return
         snapshot = app.stats.snapshot(app.engine.clock())
         for name, queue in snapshot.queues.items():
-            figures = dataclasses.asdict(queue)
-            comparable = {k: v for k, v in figures.items() if k not in ("longest_waiting_s",)}
+            figures = queue_out(queue, list(app.router.queue_skills(name))).model_dump(mode="json")
+            comparable = {k: v for k, v in figures.items() if k != "longest_wait_s"}
             if last.get(name) != comparable or figures.get("waiting"):
                 app.mqtt.publish_stats(name, {"at": snapshot.at, "interval_start": snapshot.interval_start, **figures})
                 last[name] = comparable

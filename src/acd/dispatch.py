@@ -42,7 +42,7 @@ from acd.asterisk.call_control import (
 from acd.ivr.channel import Channel
 from acd.ivr.handoff import QueueRequest
 from acd.metrics.events import Event
-from acd.routing import LiveStats, Router
+from acd.routing import Router
 from acd.routing.decisions import CallTimedOut, CancelRing, Ignored, Notification, Outcome, RingAgent
 
 log = logging.getLogger("acd.dispatch")
@@ -94,7 +94,6 @@ class Dispatcher:
     control: CallControl
     emit: Callable[[Event], None]
     clock: Callable[[], float]
-    stats: LiveStats | None = None
     counters: DispatchStats = field(default_factory=DispatchStats)
     callbacks: Any = None  # acd.callbacks.CallbackService, when callbacks are on
     customer_dial: str = "PJSIP/{number}@customers"
@@ -357,8 +356,6 @@ class Dispatcher:
             event = outcome_to_event(outcome) if record else None
             if event is not None:
                 self.emit(event)
-        if self.stats is not None and record:
-            self.stats.apply(outcomes)
         self._arm_timer()
         return outcomes
 

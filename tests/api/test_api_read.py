@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 
 import httpx
 import pytest
 
-from acd.api.views import under_target
+from acd.api.views import figures_out, under_target
 from acd.asterisk.call_control import LegHungUp
 from tests.api.conftest import InProcess
 from tests.api.helpers import answer, park
@@ -121,5 +120,6 @@ async def test_health_reports_ami_and_fastagi(api: httpx.AsyncClient) -> None:
     [(None, None, False), (0.9, 0.5, False), (0.5, 0.9, True), (None, 0.5, True), (None, 0.9, False), (0.8, 0.1, False)],
 )
 def test_under_target_uses_the_interval_and_the_day_while_the_interval_is_empty(inproc: InProcess, interval: float | None, day: float | None, marked: bool) -> None:
-    figures = inproc.app.stats.snapshot(time.time()).queues["general"].interval
-    assert under_target(replace(figures, service_level=interval), replace(figures, service_level=day), 0.8) is marked
+    figures = figures_out(inproc.app.stats.snapshot(time.time()).queues["general"].interval)
+    with_level = lambda level: figures.model_copy(update={"service_level": level})  # noqa: E731
+    assert under_target(with_level(interval), with_level(day), 0.8) is marked

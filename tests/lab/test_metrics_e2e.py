@@ -10,6 +10,9 @@ import pytest
 
 from acd.cli import main
 from acd.lab.sipp import AwaitHangup, Hangup, Wait
+from acd.metrics.live import report_rules
+from acd.metrics.reports import compute_report
+from acd.metrics.store import EventStore
 from tests.lab.acd_fixtures import running_app, wait_for
 
 pytestmark = pytest.mark.lab
@@ -49,6 +52,19 @@ async def test_report_from_the_event_log_matches_what_sipp_saw(lab, sipp, tmp_pa
         results = {name: await process.wait(60) for name, process in (("answered", answered), ("abandon", patient), ("short", hasty))}
         await ana.wait(30)
         await wait_for(sink, lambda e: e.type == "agent.state" and e.data["state"] == "available" and len([x for x in sink.events if x.type == "call.completed"]) == 3, 20)
+        live = app.stats.snapshot(app.engine.clock())
+        config = app.router.config
+    # The wallboard's figures equal a report recomputed from the SQLite log at the same instant.
+    store = await EventStore.open(tmp_path / "acd.sqlite", create=False)
+    try:
+        logged = await store.report_events(live.day_start, live.day_end)
+    finally:
+        await store.close()
+    by_queue = compute_report(logged, live.day_start, live.day_end, interval="day", by="queue", now=live.at, **report_rules(config))
+    for name in ("compradores", "soporte"):
+        assert live.queues[name].day == by_queue.rows[0].groups[name], name
+    assert live.center_day == by_queue.rows[0].figures
+    assert (live.center_day.offered, live.center_day.answered, live.center_day.abandoned) == (6, 3, 3)
     # What sipp saw: calls the engine ended (answered, the agent hung up) and calls the caller ended.
     assert results["answered"].successful == 3 and results["answered"].remote_byes == 3, results["answered"].describe()
     assert results["abandon"].successful == 2 and results["abandon"].remote_byes == 0

@@ -59,9 +59,34 @@ def test_an_overflowed_call_counts_only_in_the_queue_that_finished_it() -> None:
         e("call.answered", 80, call_id="a", queue="general", agent_id="ana", data={"waited_s": 80}),
     ]
     report = compute_report(log, T0, T0 + 3600, by="queue")
-    assert set(report.group_totals) == {"general"}
-    general = report.group_totals["general"]
+    general, ventas = report.group_totals["general"], report.group_totals["ventas"]
     assert (general.offered, general.answered, general.answered_within, general.longest_wait_s) == (1, 1, 0, 80.0)
+    assert (ventas.offered, ventas.answered, ventas.overflowed_out) == (0, 0, 1)
+    assert report.total.overflowed_out == 1 and report.total.offered == 1
+
+
+def test_a_timed_out_call_is_decided_unanswered_and_stays_in_the_service_level_base() -> None:
+    log = [
+        e("call.queued", 0, call_id="a", queue="ventas"),
+        e("call.answered", 10, call_id="b", queue="ventas", agent_id="ana", data={"waited_s": 10}),
+        e("call.queued", 5, call_id="b", queue="ventas"),
+        e("call.timed_out", 300, call_id="a", queue="ventas", data={"waited_s": 300}),
+    ]
+    total = compute_report(log, T0, T0 + 3600).total
+    assert (total.offered, total.answered, total.timed_out, total.abandoned, total.waiting) == (2, 1, 1, 0, 0)
+    assert total.sl_offered == 50 and total.longest_wait_s == 300.0
+
+
+def test_a_call_still_within_the_threshold_at_now_is_left_out_of_the_service_level_base() -> None:
+    log = [
+        e("call.queued", 0, call_id="done", queue="ventas"),
+        e("call.answered", 5, call_id="done", queue="ventas", agent_id="ana", data={"waited_s": 5}),
+        e("call.queued", 10, call_id="fresh", queue="ventas"),
+    ]
+    early = compute_report(log, T0, T0 + 3600, now=T0 + 20).total
+    assert (early.waiting, early.pending_within, early.sl_offered) == (1, 1, 100)
+    late = compute_report(log, T0, T0 + 3600, now=T0 + 36).total
+    assert (late.waiting, late.pending_within, late.sl_offered) == (1, 0, 50)
 
 
 def test_a_call_transferred_back_into_a_queue_is_a_new_offer_but_a_requeue_is_not() -> None:

@@ -63,11 +63,14 @@ class FiguresOut(_Out):
     overflowed_out: int
     timed_out: int
     handled: int = Field(description="answered calls whose talk and wrap-up are over")
+    pending_within: int = Field(
+        0, description="callers still waiting within the threshold: left out of the default service level until decided"
+    )
     sl_formula: str
     service_level: float | None
     abandon_rate: float | None = Field(description="(abandoned - short_abandons) / (offered - short_abandons)")
     asa_s: float | None = Field(description="average speed of answer")
-    aht_s: float | None = Field(description="average handle time: talk + wrap-up")
+    aht_s: float | None = Field(description="average handle time: talk + hold + wrap-up")
 
 
 class QueueOut(_Out):

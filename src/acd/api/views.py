@@ -21,8 +21,9 @@ from acd.api.models import (
     StatsOut,
 )
 from acd.api.tally import EventTally
+from acd.metrics.live import AgentCounts, QueueStats, ratio_of
+from acd.metrics.reports import Figures
 from acd.routing.router import AgentView, CallView
-from acd.routing.stats import AgentCounts, Figures
 
 if TYPE_CHECKING:
     from acd.app import App
@@ -31,8 +32,7 @@ _TOTAL_FIELDS = {"available": "available", "reserved": "ringing", "on_call": "on
 
 
 def figures_out(figures: Figures) -> FiguresOut:
-    counted = figures.offered - figures.short_abandons
-    abandon_rate = (figures.abandoned - figures.short_abandons) / counted if counted > 0 else None
+    """The live figures (the report's, see ``acd.metrics.live``) with rates as 0-1 ratios."""
     return FiguresOut(
         offered=figures.offered,
         answered=figures.answered,
@@ -43,14 +43,15 @@ def figures_out(figures: Figures) -> FiguresOut:
         timed_out=figures.timed_out,
         handled=figures.handled,
         sl_formula=figures.sl_formula,
-        service_level=figures.service_level,
-        abandon_rate=abandon_rate,
+        pending_within=figures.pending_within,
+        service_level=ratio_of(figures.service_level),
+        abandon_rate=ratio_of(figures.abandonment_rate),
         asa_s=figures.asa_s,
         aht_s=figures.aht_s,
     )
 
 
-def under_target(interval: Figures, day: Figures, target: float) -> bool:
+def under_target(interval: FiguresOut, day: FiguresOut, target: float) -> bool:
     """The current quarter hour decides; until one of its calls is decided, the day does.
 
     Calls are booked in the interval they were offered in, so just after 10:15 the new
@@ -69,6 +70,23 @@ def counts_out(counts: AgentCounts) -> AgentCountsOut:
         on_call=counts.on_call,
         wrap_up=counts.wrap_up,
         paused=counts.paused,
+    )
+
+
+def queue_out(queue: QueueStats, skills: list[str]) -> QueueOut:
+    """One queue's live picture as the API and the retained MQTT stats publish it."""
+    interval, day = figures_out(queue.interval), figures_out(queue.day)
+    return QueueOut(
+        name=queue.name,
+        skills=skills,
+        threshold_s=queue.threshold_s,
+        target=queue.target,
+        waiting=queue.waiting,
+        longest_wait_s=queue.longest_waiting_s,
+        agents=counts_out(queue.agents),
+        interval=interval,
+        day=day,
+        under_target=under_target(interval, day, queue.target),
     )
 
 
@@ -92,21 +110,7 @@ class LiveViews:
     # ------------------------------------------------------------------ queues and skills
     def stats(self, now: float) -> StatsOut:
         snapshot = self.app.stats.snapshot(now)
-        queues = [
-            QueueOut(
-                name=queue.name,
-                skills=self._queue_skills.get(queue.name, []),
-                threshold_s=queue.threshold_s,
-                target=queue.target,
-                waiting=queue.waiting,
-                longest_wait_s=queue.longest_waiting_s,
-                agents=counts_out(queue.agents),
-                interval=figures_out(queue.interval),
-                day=figures_out(queue.day),
-                under_target=under_target(queue.interval, queue.day, queue.target),
-            )
-            for queue in snapshot.queues.values()
-        ]
+        queues = [queue_out(queue, self._queue_skills.get(queue.name, [])) for queue in snapshot.queues.values()]
         skills = [
             SkillOut(
                 name=skill.name,

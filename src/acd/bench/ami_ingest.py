@@ -3,7 +3,7 @@
 Path under test, unchanged: bytes on a loopback TCP socket → panoramisk's parser inside
 :class:`acd.asterisk.ami.AmiClient` → its subscriber queue → ``translate`` in
 :class:`acd.asterisk.call_control.AsteriskCallControl` → :class:`acd.dispatch.Dispatcher`
-→ :class:`acd.routing.Router` and :class:`acd.routing.LiveStats`.  Only the edges are
+→ :class:`acd.routing.Router` and :class:`acd.metrics.live.LiveStats`.  Only the edges are
 replaced: Asterisk by :mod:`acd.bench.ami_replay` (a recording, in another process),
 call-control *actions* by no-ops, and the event store by a counter.
 
@@ -50,7 +50,8 @@ from acd.bench.ami_recording import Recording, RecordingError, base_path, event_
 from acd.bench.machine import machine_info
 from acd.dispatch import Dispatcher
 from acd.metrics.events import Event
-from acd.routing import LiveStats, Router, RoutingConfig, load_routing_config
+from acd.metrics.live import LiveStats
+from acd.routing import Router, RoutingConfig, load_routing_config
 
 DEFAULT_RATE = 50_000.0
 GOAL_EVENTS_PER_S = 50_000
@@ -249,12 +250,14 @@ async def run_phase(
     client = client_class(port=port, secret="replay", ping_interval_s=30.0, ping_timeout_s=10.0)
     control = NoActionCallControl(client)
     emitted: list[int] = [0]
+    stats = LiveStats(config)  # the live figures are part of the path, as in the engine
 
     def emit(event: Event) -> None:
         emitted[0] += 1
+        stats.append(event)
 
     router = Router(config)
-    dispatcher = TimedDispatcher(router=router, control=control, emit=emit, clock=lambda: dispatcher.virtual_now, stats=LiveStats(config), tap=client)
+    dispatcher = TimedDispatcher(router=router, control=control, emit=emit, clock=lambda: dispatcher.virtual_now, tap=client)
     await client.start()
     running: asyncio.Task[None] | None = None
     try:

@@ -141,7 +141,7 @@ def print_summary(events: list[Event], app) -> None:  # noqa: ANN001
     print(f"{'queue':<14}{'offered':>9}{'answered':>10}{'within':>8}{'abandoned':>11}{'SL %':>8}{'ASA s':>8}")
     for name, queue in snapshot.queues.items():
         figures = queue.interval
-        level = "—" if figures.service_level is None else f"{100 * figures.service_level:.1f}"
+        level = "—" if figures.service_level is None else f"{float(figures.service_level):.1f}"
         asa = "—" if figures.asa_s is None else f"{figures.asa_s:.1f}"
         print(f"{name:<14}{figures.offered:>9}{figures.answered:>10}{figures.answered_within:>8}{figures.abandoned:>11}{level:>8}{asa:>8}")
     print()

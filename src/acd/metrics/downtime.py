@@ -26,7 +26,7 @@ from typing import Iterable
 from zoneinfo import ZoneInfo
 
 from acd.ivr.schedule import Schedule
-from acd.metrics.calls import in_order
+from acd.metrics.ledger import in_order
 from acd.metrics.events import Event
 
 UP, DOWN, UNKNOWN = "up", "down", "unknown"

@@ -1,20 +1,11 @@
 """Contact-center reports: pure functions from a list of events to exact figures.
 
-The same function serves live figures, the ``acd report`` command and SLA penalties, and
-takes a plain list of ``Event``; the SQLite store is only one way to get that list.  So a
-report recomputed from the log is, by construction, the report computed live.
-
-Attribution
-    A queue episode (see ``acd.metrics.calls``) belongs to the interval in which it was
-    **offered** (its first ``call.queued``), even if it is answered or abandoned in the
-    next one.  It belongs to the queue it **ended** in: an overflowed call is offered,
-    answered or abandoned only in the queue that finally answered or lost it, and not
-    in the queue it overflowed from, so no call is ever counted twice and every queue
-    answers for the calls it actually finished.  Skills are those of the last
-    ``call.queued`` of the episode; with ``by="skill"`` a call with two skills counts in
-    both rows, so skill rows need not add up to the total.
-    Callbacks, survey answers and agent time belong to the interval in which they
-    happened; callbacks and surveys take the queue/skills of their call.
+``compute_report`` replays a plain list of ``Event`` (the SQLite store is only one way
+to get it) through :class:`acd.metrics.ledger.Ledger`, the same code the running engine
+feeds event by event for its live figures (``acd.metrics.live``).  So a report
+recomputed from the log is, by construction, what the wallboard showed.  The
+attribution rules (which interval and queue a call belongs to, overflows, skills,
+wrap-up) are documented in ``acd.metrics.ledger``.
 
 Figures (``T`` = service-level threshold, default 25 s; ``N`` = short-abandon limit,
 default 5 s; waits are ``data.waited_s``, measured from when the caller started waiting)
@@ -24,12 +15,19 @@ default 5 s; waits are ``data.waited_s``, measured from when the caller started 
     abandoned          ... abandoned by the caller in the queue
     abandoned_within   ... abandoned with wait <= T (only for Asterisk's SL2)
     short_abandons     ... abandoned with wait <= N (callers who hung up almost at once)
-    waiting            offered but neither answered nor abandoned: still queued at the
-                       end of the data, or gone another way (e.g. took a callback with
-                       no ``call.abandoned`` logged); it stays in the offered base of
-                       the default service level
+    timed_out          ... that reached the queue's max wait with nowhere to overflow
+                       (not answered: they stay in the service-level base)
+    overflowed_out     calls that left this queue for another (counted as offered in
+                       the queue that finished them, not here)
+    waiting            offered and not decided yet: still queued at the end of the
+                       data, or gone another way (e.g. took a callback with no
+                       ``call.abandoned`` logged); it stays in the offered base of the
+                       default service level, except ...
+    pending_within     ... calls still waiting at ``now`` whose wait is still within T:
+                       not yet a success or a failure, left out of the default base
+                       (so fresh arrivals do not dip the wallboard; 0 once all decided)
     service_level %    formula ``offered`` (default, the tender's):
-                           answered_within / (offered - short_abandons)
+                           answered_within / (offered - short_abandons - pending_within)
                        formula ``asterisk-sl``:  answered_within / answered
                        formula ``asterisk-sl2``:
                            (answered_within + abandoned_within) / (answered + abandoned)
@@ -41,7 +39,7 @@ default 5 s; waits are ``data.waited_s``, measured from when the caller started 
     aht_s              average handle time ("TMO"): mean of talk + hold + wrap-up over
                        *handled* episodes (answered, completed and wrap-up finished);
                        wrap-up is the agent's ``wrap_up`` period after the call
-    longest_wait_s     longest wait among answered and abandoned episodes
+    longest_wait_s     longest wait among decided episodes (answered, abandoned, timed out)
     callbacks_*        ``callback.requested`` / ``callback.completed`` events
     survey_*           ``survey.answer`` events with a score 1-5: responses, average
                        score, % of responses scoring 4 or 5
@@ -52,32 +50,38 @@ default 5 s; waits are ``data.waited_s``, measured from when the caller started 
 A figure whose denominator is zero is ``None`` (shown as "-"), never 0 % or 100 %.
 
 Exactness: counts are integers, rates are ``fractions.Fraction`` (exact), sums of
-seconds use ``math.fsum`` (correctly rounded, so independent of event order).  Rounding
+seconds are exact fractions converted once (correctly rounded, like ``math.fsum``, so
+independent of event order).  Rounding
 happens only when a figure is displayed (half-up, see ``pct``).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
-from typing import Iterable, Literal, Sequence
+from typing import Iterable, Iterator, Literal, Mapping, Sequence
 
-from acd.metrics.calls import Episode, Replay, replay
 from acd.metrics.events import Event
+from acd.metrics.ledger import (
+    DEFAULT_SHORT_ABANDON_S,
+    DEFAULT_THRESHOLD_S,
+    NO_GROUP,
+    Acc,
+    Group,
+    Ledger,
+    QueueRules,
+    Rules,
+    in_order,
+)
 from acd.metrics.store import Incident
 from acd.metrics.timeutil import DEFAULT_TIMEZONE, Bucket, bucket_of, buckets, zone
 
 SlFormula = Literal["offered", "asterisk-sl", "asterisk-sl2"]
 SL_FORMULAS: tuple[str, ...] = ("offered", "asterisk-sl", "asterisk-sl2")
 GroupBy = Literal["queue", "skill"]
-NO_GROUP = "(none)"
-BUSY_STATES = frozenset({"reserved", "on_call", "wrap_up"})
-
-DEFAULT_THRESHOLD_S = 25.0
-DEFAULT_SHORT_ABANDON_S = 5.0
 
 
 def ratio(numerator: int | float | Fraction, denominator: int | float | Fraction) -> Fraction | None:
@@ -129,11 +133,19 @@ class Figures:
     agent_logged_in_s: float | None
     agent_available_s: float | None
     agent_busy_s: float | None
+    timed_out: int = 0
+    overflowed_out: int = 0
+    pending_within: int = 0
     sl_formula: str = "offered"
 
     @property
     def sl_offered(self) -> Fraction | None:
-        return ratio(self.answered_within, self.offered - self.short_abandons)
+        return ratio(self.answered_within, self.offered - self.short_abandons - self.pending_within)
+
+    @property
+    def service_levels(self) -> dict[str, Fraction | None]:
+        """Every formula's value, keyed by formula name."""
+        return {"offered": self.sl_offered, "asterisk-sl": self.sl_asterisk, "asterisk-sl2": self.sl2_asterisk}
 
     @property
     def sl_asterisk(self) -> Fraction | None:
@@ -145,9 +157,7 @@ class Figures:
 
     @property
     def service_level(self) -> Fraction | None:
-        return {"offered": self.sl_offered, "asterisk-sl": self.sl_asterisk, "asterisk-sl2": self.sl2_asterisk}[
-            self.sl_formula
-        ]
+        return self.service_levels[self.sl_formula]
 
     @property
     def abandonment_rate(self) -> Fraction | None:
@@ -174,96 +184,6 @@ class Figures:
         if self.agent_busy_s is None or self.agent_available_s is None:
             return None
         return ratio(Fraction(self.agent_busy_s), Fraction(self.agent_available_s) + Fraction(self.agent_busy_s))
-
-
-@dataclass(slots=True)
-class _Acc:
-    """Mutable accumulator behind one ``Figures``."""
-
-    agents: bool
-    offered: int = 0
-    answered: int = 0
-    answered_within: int = 0
-    abandoned: int = 0
-    abandoned_within: int = 0
-    short_abandons: int = 0
-    waiting: int = 0
-    waits_answered: list[float] = field(default_factory=list)
-    longest: float | None = None
-    handled: int = 0
-    talk: list[float] = field(default_factory=list)
-    hold: list[float] = field(default_factory=list)
-    wrap: list[float] = field(default_factory=list)
-    handle: list[float] = field(default_factory=list)
-    callbacks_requested: int = 0
-    callbacks_completed: int = 0
-    survey_responses: int = 0
-    survey_score_sum: int = 0
-    survey_top2: int = 0
-    logged_in: list[float] = field(default_factory=list)
-    available: list[float] = field(default_factory=list)
-    busy: list[float] = field(default_factory=list)
-
-    def add_episode(self, episode: Episode, threshold_s: float, short_abandon_s: float) -> None:
-        self.offered += 1
-        if episode.outcome is None:
-            self.waiting += 1
-            return
-        wait = episode.waited_s if episode.waited_s is not None else 0.0
-        self.longest = wait if self.longest is None else max(self.longest, wait)
-        if episode.outcome == "answered":
-            self.answered += 1
-            self.waits_answered.append(wait)
-            if wait <= threshold_s:
-                self.answered_within += 1
-            if episode.handled:
-                self.handled += 1
-                self.talk.append(episode.talk_s or 0.0)
-                self.hold.append(episode.hold_s or 0.0)
-                self.wrap.append(episode.wrap_s or 0.0)
-                self.handle.append(episode.handle_s)
-        else:
-            self.abandoned += 1
-            if wait <= threshold_s:
-                self.abandoned_within += 1
-            if wait <= short_abandon_s:
-                self.short_abandons += 1
-
-    def add_agent_time(self, state: str, seconds: float) -> None:
-        if state == "logged_out":
-            return
-        self.logged_in.append(seconds)
-        if state == "available":
-            self.available.append(seconds)
-        elif state in BUSY_STATES:
-            self.busy.append(seconds)
-
-    def figures(self, sl_formula: str) -> Figures:
-        return Figures(
-            offered=self.offered,
-            answered=self.answered,
-            answered_within=self.answered_within,
-            abandoned=self.abandoned,
-            abandoned_within=self.abandoned_within,
-            short_abandons=self.short_abandons,
-            waiting=self.waiting,
-            wait_answered_s=math.fsum(self.waits_answered),
-            longest_wait_s=self.longest,
-            handled=self.handled,
-            talk_s=math.fsum(self.talk),
-            hold_s=math.fsum(self.hold),
-            wrap_s=math.fsum(self.wrap),
-            handle_s=math.fsum(self.handle),
-            callbacks_requested=self.callbacks_requested,
-            callbacks_completed=self.callbacks_completed,
-            survey_responses=self.survey_responses,
-            survey_score_sum=self.survey_score_sum,
-            survey_top2=self.survey_top2,
-            agent_logged_in_s=math.fsum(self.logged_in) if self.agents else None,
-            agent_available_s=math.fsum(self.available) if self.agents else None,
-            agent_busy_s=math.fsum(self.busy) if self.agents else None,
-            sl_formula=sl_formula,
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,49 +221,76 @@ class Report:
     incidents: list[Incident]
 
 
-def _valid_score(value: object) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-        return None
-    score = int(value)
-    return score if 1 <= score <= 5 else None
+class RowBuckets:
+    """Report rows as a :class:`~acd.metrics.ledger.Bucketing`: keys are row indexes."""
 
-
-class _Builder:
-    def __init__(self, params: ReportParams, bks: list[Bucket]) -> None:
-        self.params = params
-        self.buckets = bks
+    def __init__(self, bks: Sequence[Bucket], end: float) -> None:
+        self.buckets = list(bks)
         self.starts = [b.start for b in bks]
-        agents = params.queue is None
-        self.rows = [_Acc(agents) for _ in bks]
-        self.row_groups: list[dict[str, _Acc]] = [{} for _ in bks]
-        self.total = _Acc(agents)
-        self.group_totals: dict[str, _Acc] = {}
+        self.end = end
 
-    def index(self, ts: float) -> int | None:
-        return bucket_of(self.starts, self.params.end, ts)
+    def locate(self, ts: float) -> int | None:
+        return bucket_of(self.starts, self.end, ts)
 
-    def targets(self, index: int, groups: Sequence[str]) -> list[_Acc]:
-        accs = [self.rows[index], self.total]
-        if self.params.by is not None:
-            for group in dict.fromkeys(groups or [NO_GROUP]):
-                accs.append(self.row_groups[index].setdefault(group, _Acc(False)))
-                accs.append(self.group_totals.setdefault(group, _Acc(False)))
-        return accs
-
-    def groups_of(self, queue: str | None, skills: Sequence[str]) -> list[str]:
-        if self.params.by == "skill":
-            return list(skills) or [NO_GROUP]
-        return [queue or NO_GROUP]
-
-    def wanted(self, queue: str | None) -> bool:
-        return self.params.queue is None or queue == self.params.queue
+    def pieces(self, lo: float, hi: float) -> Iterator[tuple[int, float]]:
+        if not self.buckets:
+            return
+        lo = max(lo, self.starts[0])
+        index = self.locate(lo)
+        while index is not None and index < len(self.buckets) and self.buckets[index].start < hi:
+            bucket = self.buckets[index]
+            seconds = min(hi, bucket.end) - max(lo, bucket.start)
+            if seconds > 0:
+                yield index, seconds
+            index += 1
 
 
-def _context(rp: Replay, event: Event) -> tuple[str | None, tuple[str, ...]]:
-    """Queue and skills for a callback or survey event: its own queue, else its call's."""
-    episode = rp.episode_at(event.call_id, event.ts)
-    queue = event.queue if event.queue is not None else (episode.queue if episode else None)
-    return queue, (episode.skills if episode else ())
+class WholeRange:
+    """The report's total: one key for the whole range, made of the same pieces as the rows."""
+
+    def __init__(self, rows: RowBuckets) -> None:
+        self.rows = rows
+
+    def locate(self, ts: float) -> int | None:
+        return None if self.rows.locate(ts) is None else 0
+
+    def pieces(self, lo: float, hi: float) -> Iterator[tuple[int, float]]:
+        for _, seconds in self.rows.pieces(lo, hi):
+            yield 0, seconds
+
+
+def figures_of(acc: Acc | None, sl_formula: str, *, pending_within: int = 0, open_time: Acc | None = None, agents: bool = True) -> Figures:
+    """Display-ready figures of one ledger accumulator (``None``: nothing happened there)."""
+    acc = acc or Acc()
+    extra = open_time or Acc()
+    return Figures(
+        offered=acc.offered,
+        answered=acc.answered,
+        answered_within=acc.answered_within,
+        abandoned=acc.abandoned,
+        abandoned_within=acc.abandoned_within,
+        short_abandons=acc.short_abandons,
+        waiting=acc.waiting,
+        wait_answered_s=float(acc.wait_answered),
+        longest_wait_s=acc.longest,
+        handled=acc.handled,
+        talk_s=float(acc.talk),
+        hold_s=float(acc.hold),
+        wrap_s=float(acc.wrap),
+        handle_s=float(acc.handle),
+        callbacks_requested=acc.callbacks_requested,
+        callbacks_completed=acc.callbacks_completed,
+        survey_responses=acc.survey_responses,
+        survey_score_sum=acc.survey_score_sum,
+        survey_top2=acc.survey_top2,
+        agent_logged_in_s=float(acc.logged_in + extra.logged_in) if agents else None,
+        agent_available_s=float(acc.available + extra.available) if agents else None,
+        agent_busy_s=float(acc.busy + extra.busy) if agents else None,
+        timed_out=acc.timed_out,
+        overflowed_out=acc.overflowed_out,
+        pending_within=pending_within,
+        sl_formula=sl_formula,
+    )
 
 
 def compute_report(
@@ -360,55 +307,49 @@ def compute_report(
     sl_formula: str = "offered",
     now: float | None = None,
     incidents: Sequence[Incident] = (),
+    queue_rules: Mapping[str, QueueRules] | None = None,
+    queue_formulas: Mapping[str, str] | None = None,
 ) -> Report:
     """Figures per interval of ``[start, end)`` (and in total) from ``events``.
 
-    ``now`` (UNIX s) ends agent states still open at the end of the data; without it they
-    run to ``end``.  Pass the same ``now`` to get the same figures again.
+    ``now`` (UNIX s) ends agent states still open at the end of the data (without it they
+    run to ``end``) and tells which waiting calls are still within their threshold (see
+    ``pending_within``).  Pass the same ``now`` to get the same figures again.
+    ``queue_rules`` gives queues their own threshold and short-abandon limit (the
+    routing configuration's) instead of ``threshold_s``/``short_abandon_s``;
+    ``queue_formulas`` their own service-level formula in the per-queue rows.
     """
     if by not in (None, "queue", "skill"):
         raise ValueError(f"by must be 'queue' or 'skill', not {by!r}")
-    if sl_formula not in SL_FORMULAS:
-        raise ValueError(f"sl_formula must be one of {SL_FORMULAS}, not {sl_formula!r}")
+    formulas = dict(queue_formulas or {})
+    for formula in (sl_formula, *formulas.values()):
+        if formula not in SL_FORMULAS:
+            raise ValueError(f"sl_formula must be one of {SL_FORMULAS}, not {formula!r}")
     params = ReportParams(start, end, interval, timezone, threshold_s, short_abandon_s, sl_formula, by, queue, now)
     bks = buckets(start, end, interval, zone(timezone))
-    builder = _Builder(params, bks)
-    rp = replay(events)
+    rows_bucketing = RowBuckets(bks, end)
+    until = end if now is None else min(end, now)
+    ledger = Ledger(
+        [rows_bucketing, WholeRange(rows_bucketing)],
+        rules=Rules(QueueRules(threshold_s, short_abandon_s), queue_rules),
+        groups=(by,) if by else (),
+        only_queue=queue,
+        until=until,
+    )
+    ledger.feed_all(in_order(events))
+    pending = ledger.pending_within(now)
+    open_time = ledger.open_agent_time(until)
+    agents = queue is None
 
-    for episode in rp.episodes:
-        index = builder.index(episode.offered_ts)
-        if index is None or not builder.wanted(episode.queue):
-            continue
-        for acc in builder.targets(index, builder.groups_of(episode.queue, episode.skills)):
-            acc.add_episode(episode, threshold_s, short_abandon_s)
+    def figures(index: int, key: int, group: Group) -> Figures:
+        acc = ledger.acc(index, key, group)
+        formula = formulas.get(group[1], sl_formula) if group is not None and group[0] == "queue" else sl_formula
+        extra = open_time.get((index, key)) if group is None else None
+        return figures_of(acc, formula, pending_within=pending.get(id(acc), 0), open_time=extra, agents=agents and group is None)
 
-    for event in rp.events:
-        if event.type not in ("callback.requested", "callback.completed", "survey.answer"):
-            continue
-        index = builder.index(event.ts)
-        if index is None:
-            continue
-        event_queue, skills = _context(rp, event)
-        if not builder.wanted(event_queue):
-            continue
-        score = _valid_score(event.data.get("score")) if event.type == "survey.answer" else None
-        if event.type == "survey.answer" and score is None:
-            continue
-        for acc in builder.targets(index, builder.groups_of(event_queue, skills)):
-            if event.type == "callback.requested":
-                acc.callbacks_requested += 1
-            elif event.type == "callback.completed":
-                acc.callbacks_completed += 1
-            elif score is not None:
-                acc.survey_responses += 1
-                acc.survey_score_sum += score
-                acc.survey_top2 += score >= 4
-
-    if queue is None:
-        until = end if now is None else min(end, now)
-        for segments in rp.timelines.values():
-            for segment in segments:
-                _add_segment(builder, segment.state, segment.start, segment.end, until)
+    def group_keys(index: int, key: int) -> list[Group]:
+        found = [g for (i, k, g), acc in ledger.accs.items() if i == index and k == key and g is not None and not acc.is_empty()]
+        return sorted(found, key=lambda g: g[1])  # type: ignore[index]
 
     rows = []
     for index, bucket in enumerate(bks):
@@ -417,41 +358,30 @@ def compute_report(
                 start=bucket.start,
                 end=bucket.end,
                 label=bucket.label,
-                figures=builder.rows[index].figures(sl_formula),
-                groups={g: a.figures(sl_formula) for g, a in sorted(builder.row_groups[index].items())},
+                figures=figures(0, index, None),
+                groups={g[1]: figures(0, index, g) for g in group_keys(0, index) if g is not None},
                 incidents=tuple(i.id for i in incidents if i.overlaps(bucket.start, bucket.end)),
             )
         )
     return Report(
         params=params,
         rows=rows,
-        total=builder.total.figures(sl_formula),
-        group_totals={g: a.figures(sl_formula) for g, a in sorted(builder.group_totals.items())},
+        total=figures(1, 0, None),
+        group_totals={g[1]: figures(1, 0, g) for g in group_keys(1, 0) if g is not None},
         incidents=[i for i in incidents if i.overlaps(start, end)],
     )
-
-
-def _add_segment(builder: _Builder, state: str, seg_start: float, seg_end: float | None, until: float) -> None:
-    if state == "logged_out":
-        return  # counts nowhere; skipping it keeps nights and weekends cheap
-    lo = max(seg_start, builder.params.start)
-    hi = until if seg_end is None else min(seg_end, until)
-    if not hi > lo:
-        return
-    index = builder.index(lo)
-    while index is not None and index < len(builder.buckets) and builder.buckets[index].start < hi:
-        bucket = builder.buckets[index]
-        seconds = min(hi, bucket.end) - max(lo, bucket.start)
-        if seconds > 0:
-            builder.rows[index].add_agent_time(state, seconds)
-            builder.total.add_agent_time(state, seconds)
-        index += 1
 
 
 __all__ = [
     "DEFAULT_SHORT_ABANDON_S",
     "DEFAULT_THRESHOLD_S",
     "Figures",
+    "NO_GROUP",
+    "QueueRules",
+    "RowBuckets",
+    "WholeRange",
+    "figures_of",
+    "in_order",
     "Report",
     "ReportParams",
     "Row",

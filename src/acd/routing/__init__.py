@@ -2,14 +2,13 @@
 
 Nothing here does I/O or reads the clock.  The engine feeds :class:`Router` the events
 it sees on AMI (with the time), carries out the :class:`Decision` objects it gets back
-(ring an agent, stop ringing, take a call out), turns the :class:`Notification` objects
-into :class:`acd.metrics.events.Event` records, and passes every outcome to
-:class:`LiveStats` for the wallboard::
+(ring an agent, stop ringing, take a call out) and turns the :class:`Notification`
+objects into :class:`acd.metrics.events.Event` records; the live figures are computed
+from those events (``acd.metrics.live``), by the same code as reports::
 
     config, problems = load_routing_config("deploy/routing.yaml")
-    router, stats = Router(config), LiveStats(config)
+    router = Router(config)
     outcomes = router.call_arrived(now, "call-1", "billing")
-    stats.apply(outcomes)
     timer_at = router.next_deadline()   # arm one timer; on expiry: router.advance(t)
 """
 
@@ -44,13 +43,11 @@ from acd.routing.decisions import (
 )
 from acd.routing.model import AgentState, CallState
 from acd.routing.router import AgentView, CallView, Router
-from acd.routing.stats import AgentCounts, Figures, LiveStats, QueueStats, RoutingSnapshot, SkillStats
 
 __all__ = [
     "DEFAULT_SL_FORMULA",
     "SL_FORMULAS",
     "AgentConfig",
-    "AgentCounts",
     "AgentState",
     "AgentStateChanged",
     "AgentView",
@@ -66,20 +63,15 @@ __all__ = [
     "CancelRing",
     "Decision",
     "ExpansionRule",
-    "Figures",
     "Ignored",
-    "LiveStats",
     "Notification",
     "Outcome",
     "QueueConfig",
-    "QueueStats",
     "RingAgent",
     "RingNoAnswer",
     "Router",
     "RoutingConfig",
-    "RoutingSnapshot",
     "ServiceLevel",
-    "SkillStats",
     "load_routing_config",
     "load_routing_text",
     "validate_routing_data",

@@ -1,4 +1,5 @@
-"""Live service level: formulas, booking by offer interval, wall-clock intervals, agent counts."""
+"""Live figures: formulas, per-queue thresholds, booking by offer interval, wall-clock
+intervals, agent counts — fed the events the engine logs, as in production."""
 
 from __future__ import annotations
 
@@ -7,16 +8,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from acd.routing import (
-    DEFAULT_SL_FORMULA,
-    CallAbandoned,
-    CallAnswered,
-    CallQueued,
-    LiveStats,
-    Router,
-    RoutingConfig,
-    load_routing_text,
-)
+from acd.dispatch import outcome_to_event
+from acd.metrics.events import Event
+from acd.metrics.live import LiveStats
+from acd.routing import Outcome, Router, RoutingConfig, load_routing_text
 from acd.routing.intervals import IntervalClock
 
 SANTIAGO = ZoneInfo("America/Santiago")
@@ -53,16 +48,24 @@ def config() -> RoutingConfig:
     return loaded
 
 
-def offered(stats: LiveStats, call_id: str, at: float, queue: str = "billing") -> None:
-    stats.apply([CallQueued(call_id, queue, 0, ("billing",), at, at)])
+def apply(stats: LiveStats, outcomes: list[Outcome]) -> None:
+    """What the engine does: log each router outcome as an event; the stats read the events."""
+    for outcome in outcomes:
+        event = outcome_to_event(outcome)
+        if event is not None:
+            stats.append(event)
+
+
+def offered(stats: LiveStats, call_id: str, at: float, queue: str = "billing", skills: tuple[str, ...] = ("billing",)) -> None:
+    stats.append(Event(type="call.queued", ts=at, call_id=call_id, queue=queue, data={"skills": list(skills), "wait_origin": at}))
 
 
 def answered(stats: LiveStats, call_id: str, waited: float, origin: float = T0, queue: str = "billing") -> None:
-    stats.apply([CallAnswered(call_id, "a1", queue, waited, origin + waited)])
+    stats.append(Event(type="call.answered", ts=origin + waited, call_id=call_id, queue=queue, agent_id="a1", data={"waited_s": waited}))
 
 
 def abandoned(stats: LiveStats, call_id: str, waited: float, origin: float = T0, queue: str = "billing") -> None:
-    stats.apply([CallAbandoned(call_id, queue, waited, origin + waited)])
+    stats.append(Event(type="call.abandoned", ts=origin + waited, call_id=call_id, queue=queue, data={"waited_s": waited}))
 
 
 def ten_decided_calls(queue: str) -> LiveStats:
@@ -83,19 +86,19 @@ def test_default_sl_excludes_short_abandons_from_offered() -> None:
     figures = ten_decided_calls("billing").snapshot(T0 + 60).queues["billing"].interval
     assert (figures.offered, figures.answered, figures.answered_within) == (10, 7, 6)
     assert (figures.abandoned, figures.short_abandons, figures.abandoned_within) == (3, 2, 2)
-    assert figures.sl_formula == DEFAULT_SL_FORMULA
-    assert figures.service_level == pytest.approx(6 / 8)
+    assert figures.sl_formula == "offered"
+    assert figures.service_level == 100 * 6 / 8
 
 
 def test_asterisk_sl_is_answered_within_over_answered() -> None:
     figures = ten_decided_calls("asterisk").snapshot(T0 + 60).queues["asterisk"].interval
-    assert figures.sl_formula == "sl"
-    assert figures.service_level == pytest.approx(6 / 7)
+    assert figures.sl_formula == "asterisk-sl"
+    assert figures.service_level == pytest.approx(100 * 6 / 7)
 
 
 def test_sl2_counts_abandons_within_threshold_as_met() -> None:
     figures = ten_decided_calls("billing").snapshot(T0 + 60).queues["billing"].interval
-    assert figures.service_levels["sl2"] == pytest.approx((6 + 2) / (7 + 3))
+    assert figures.service_levels["asterisk-sl2"] == 100 * (6 + 2) / (7 + 3)
 
 
 def test_threshold_is_inclusive_like_asterisk() -> None:
@@ -112,10 +115,10 @@ def test_waiting_call_counts_only_once_it_misses_the_threshold() -> None:
     offered(stats, "fresh", T0 + 10)
     early = stats.snapshot(T0 + 20).queues["billing"]
     assert early.interval.pending_within == 1
-    assert early.interval.service_level == 1.0  # the fresh call has not failed anyone yet
+    assert early.interval.service_level == 100  # the fresh call has not failed anyone yet
     late = stats.snapshot(T0 + 31).queues["billing"]
     assert late.interval.pending_within == 0
-    assert late.interval.service_level == 0.5
+    assert late.interval.service_level == 50
     assert late.waiting == 1 and late.longest_waiting_s == 21
 
 
@@ -127,14 +130,14 @@ def test_no_calls_means_no_service_level_rather_than_zero() -> None:
 def test_asa_and_aht_include_wrap_up() -> None:
     cfg = config()
     router, stats = Router(cfg), LiveStats(cfg)
-    stats.apply(router.agent_login(T0, "a1"))
-    stats.apply(router.call_arrived(T0, "c1", "billing"))
-    stats.apply(router.agent_answered(T0 + 4, "a1", "c1"))
-    stats.apply(router.call_arrived(T0 + 5, "c2", "billing"))
-    stats.apply(router.call_completed(T0 + 64, "c1"))  # 60 s talk, then 10 s wrap-up
+    apply(stats, router.agent_login(T0, "a1"))
+    apply(stats, router.call_arrived(T0, "c1", "billing"))
+    apply(stats, router.agent_answered(T0 + 4, "a1", "c1"))
+    apply(stats, router.call_arrived(T0 + 5, "c2", "billing"))
+    apply(stats, router.call_completed(T0 + 64, "c1"))  # 60 s talk, then 10 s wrap-up
     assert stats.snapshot(T0 + 65).queues["billing"].interval.handled == 0
-    stats.apply(router.advance(T0 + 75))  # wrap-up ends at +74, c2 rings a1
-    stats.apply(router.agent_answered(T0 + 76, "a1", "c2"))
+    apply(stats, router.advance(T0 + 75))  # wrap-up ends at +74, c2 rings a1
+    apply(stats, router.agent_answered(T0 + 76, "a1", "c2"))
     figures = stats.snapshot(T0 + 80).queues["billing"].interval
     assert figures.handled == 1 and figures.aht_s == pytest.approx(70)
     assert figures.answered == 2 and figures.asa_s == pytest.approx((4 + 71) / 2)
@@ -151,17 +154,17 @@ def test_calls_are_booked_in_the_interval_they_were_offered() -> None:
     assert snap.queues["billing"].day.offered == 2 and snap.queues["billing"].day.answered == 1
 
 
-def test_overflowed_call_counts_in_both_queues_keeping_its_wait() -> None:
+def test_overflowed_call_counts_only_in_the_queue_that_answered_it_keeping_its_wait() -> None:
     cfg = config()
     router, stats = Router(cfg), LiveStats(cfg)
-    stats.apply(router.call_arrived(T0, "c1", "billing"))
-    stats.apply(router.move_call(T0 + 25, "c1", "general"))
-    stats.apply(router.agent_login(T0 + 28, "a3"))
-    stats.apply(router.agent_answered(T0 + 29, "a3", "c1"))
+    apply(stats, router.call_arrived(T0, "c1", "billing"))
+    apply(stats, router.move_call(T0 + 25, "c1", "general"))
+    apply(stats, router.agent_login(T0 + 28, "a3"))
+    apply(stats, router.agent_answered(T0 + 29, "a3", "c1"))
     snap = stats.snapshot(T0 + 30)
     billing, general = snap.queues["billing"].interval, snap.queues["general"].interval
-    assert (billing.offered, billing.overflowed_out, billing.answered) == (1, 1, 0)
-    assert billing.service_level == 0.0
+    assert (billing.offered, billing.overflowed_out, billing.answered) == (0, 1, 0)
+    assert billing.service_level is None
     assert (general.offered, general.answered, general.answered_within) == (1, 1, 1)
     assert general.asa_s == 29
 
@@ -170,10 +173,10 @@ def test_agent_counts_per_queue_and_skill() -> None:
     cfg = config()
     router, stats = Router(cfg), LiveStats(cfg)
     for agent in ("a1", "a2", "a3"):
-        stats.apply(router.agent_login(T0, agent))
-    stats.apply(router.agent_pause(T0 + 1, "a1", "lunch"))
-    stats.apply(router.call_arrived(T0 + 2, "c1", "general"))  # a2 and a3 tie; a2 logged in first
-    stats.apply(router.agent_answered(T0 + 3, "a2", "c1"))
+        apply(stats, router.agent_login(T0, agent))
+    apply(stats, router.agent_pause(T0 + 1, "a1", "lunch"))
+    apply(stats, router.call_arrived(T0 + 2, "c1", "general"))  # a2 and a3 tie; a2 logged in first
+    apply(stats, router.agent_answered(T0 + 3, "a2", "c1"))
     snap = stats.snapshot(T0 + 4)
     billing = snap.queues["billing"].agents
     assert (billing.logged_in, billing.paused, billing.on_call, billing.available) == (2, 1, 1, 0)
@@ -186,8 +189,8 @@ def test_skill_figures_sum_the_queues_that_need_the_skill() -> None:
     stats = LiveStats(config())
     offered(stats, "c1", T0, "billing")
     offered(stats, "c2", T0, "asterisk")
-    offered(stats, "c3", T0, "general")
-    stats.apply([CallQueued("c4", "both", 0, ("billing", "general"), T0, T0)])
+    offered(stats, "c3", T0, "general", ("general",))
+    offered(stats, "c4", T0, "both", ("billing", "general"))
     snap = stats.snapshot(T0 + 1)
     assert snap.skills["billing"].interval.offered == 3
     assert snap.skills["general"].interval.offered == 2

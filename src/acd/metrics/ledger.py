@@ -1,0 +1,577 @@
+"""Contact-centre figures kept up to date one event at a time.
+
+This is the one implementation behind every figure ``acd`` shows: ``acd report``,
+``acd sla`` and ``acd simulate`` replay the event log through a :class:`Ledger` in time
+order, and the running engine feeds its own ledger (``acd.metrics.live``) each event as
+it is logged.  Because both are the same code fed the same events, a report recomputed
+from the log equals the live figures by construction, not by two implementations being
+kept in step.
+
+Attribution (the rules the figures follow; see ``acd.metrics.reports`` for the formulas)
+    A queue **episode** is one stay of a call in the ACD, from the ``call.queued`` (or a
+    ``call.requeued`` whose ``call.queued`` was lost) that finds the call not already
+    waiting, until ``call.answered``, ``call.abandoned`` or ``call.timed_out``.  While it
+    is open, ``call.requeued`` (ring-no-answer, resync, restart), ``call.overflowed`` and
+    further ``call.queued`` events only move it; they are not new offers.  A call sent
+    back to a queue after being answered starts a new episode.
+
+    An episode belongs to the interval in which it was **offered** (its first event),
+    even if it is decided in the next one, and to the queue it **ended** in (while open:
+    the queue it is in now).  An overflowed call is therefore offered, answered or lost
+    only in the queue that finally answered or lost it; the queue it left counts it in
+    ``overflowed_out`` only.  No call is counted twice.  Its skills are those of its last
+    ``call.queued``; by skill, a call with two skills counts in both rows.
+
+    Callbacks and survey answers belong to the interval in which they happened and to
+    their own queue (else their call's), with their call's skills.  Agent time belongs
+    to the interval in which it was spent, for all queues together only.
+
+    An answered call is *handled* once it is completed and its wrap-up is over: the
+    wrap-up of a call is the first ``wrap_up`` period of the answering agent that starts
+    after the answer and before that agent answers another call (none: 0 s; still open:
+    not known yet, so the call is not handled yet).
+
+Why retraction: an episode can move between queues, change skills, or become
+un-handled again (its wrap-up starts after ``call.completed``).  Each episode remembers
+what it last added to which accumulators; when it changes it is marked dirty and, before
+figures are read, its old contribution is subtracted and the new one added.  Sums of
+seconds are exact ``Fraction`` values, so adding, subtracting and event order never
+change a figure (converted once, correctly rounded, like ``math.fsum``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Hashable, Iterable, Iterator, Literal, Mapping, Protocol, Sequence
+
+from acd.metrics.events import Event
+
+EpisodeOutcome = Literal["answered", "abandoned", "timed_out"]
+BUSY_STATES = frozenset({"reserved", "on_call", "wrap_up"})
+NO_GROUP = "(none)"
+DEFAULT_THRESHOLD_S = 25.0
+DEFAULT_SHORT_ABANDON_S = 5.0
+_ZERO = Fraction(0)
+
+Group = tuple[str, str] | None  # None: every call; ("queue", name) or ("skill", name)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRules:
+    """What "within" and "short abandon" mean for one queue."""
+
+    threshold_s: float = DEFAULT_THRESHOLD_S
+    short_abandon_s: float = DEFAULT_SHORT_ABANDON_S
+
+
+class Rules:
+    """Per-queue thresholds, with a default for queues not listed (and for no queue)."""
+
+    def __init__(self, default: QueueRules = QueueRules(), per_queue: Mapping[str, QueueRules] | None = None) -> None:
+        self.default = default
+        self.per_queue = dict(per_queue or {})
+
+    def of(self, queue: str | None) -> QueueRules:
+        return self.per_queue.get(queue, self.default) if queue is not None else self.default
+
+
+class Bucketing(Protocol):
+    """How time is cut into rows: a key per instant, and the keyed pieces of a period."""
+
+    def locate(self, ts: float) -> Hashable | None: ...
+
+    def pieces(self, lo: float, hi: float) -> Iterator[tuple[Hashable, float]]:
+        """``(key, seconds)`` for each bucket overlapping ``[lo, hi)``."""
+        ...
+
+
+@dataclass(slots=True)
+class Acc:
+    """Running totals behind one row of figures (one bucket, one group)."""
+
+    offered: int = 0
+    waiting: int = 0
+    answered: int = 0
+    answered_within: int = 0
+    abandoned: int = 0
+    abandoned_within: int = 0
+    short_abandons: int = 0
+    timed_out: int = 0
+    overflowed_out: int = 0
+    handled: int = 0
+    wait_answered: Fraction = _ZERO
+    talk: Fraction = _ZERO
+    hold: Fraction = _ZERO
+    wrap: Fraction = _ZERO
+    handle: Fraction = _ZERO
+    longest: float | None = None
+    callbacks_requested: int = 0
+    callbacks_completed: int = 0
+    survey_responses: int = 0
+    survey_score_sum: int = 0
+    survey_top2: int = 0
+    logged_in: Fraction = _ZERO
+    available: Fraction = _ZERO
+    busy: Fraction = _ZERO
+
+    def is_empty(self) -> bool:
+        """Nothing left in it (e.g. every call it had moved to another queue)."""
+        return self == _EMPTY
+
+    def add_call(self, delta: _CallDelta, sign: int) -> None:
+        self.offered += sign
+        self.waiting += sign * delta.waiting
+        self.answered += sign * delta.answered
+        self.answered_within += sign * delta.answered_within
+        self.abandoned += sign * delta.abandoned
+        self.abandoned_within += sign * delta.abandoned_within
+        self.short_abandons += sign * delta.short_abandons
+        self.timed_out += sign * delta.timed_out
+        if delta.answered:
+            self.wait_answered += sign * delta.wait
+        if delta.handled:
+            self.handled += sign
+            self.talk += sign * delta.talk
+            self.hold += sign * delta.hold
+            self.wrap += sign * delta.wrap
+            self.handle += sign * (delta.talk + delta.hold + delta.wrap)
+
+    def add_extra(self, kind: str, score: int | None, sign: int) -> None:
+        if kind == "callback.requested":
+            self.callbacks_requested += sign
+        elif kind == "callback.completed":
+            self.callbacks_completed += sign
+        elif score is not None:
+            self.survey_responses += sign
+            self.survey_score_sum += sign * score
+            self.survey_top2 += sign * (score >= 4)
+
+    def add_agent_time(self, state: str, seconds: Fraction) -> None:
+        if state == "logged_out":
+            return
+        self.logged_in += seconds
+        if state == "available":
+            self.available += seconds
+        elif state in BUSY_STATES:
+            self.busy += seconds
+
+    def see_wait(self, wait: float) -> None:
+        self.longest = wait if self.longest is None else max(self.longest, wait)
+
+
+_EMPTY = Acc()
+
+
+@dataclass(frozen=True, slots=True)
+class _CallDelta:
+    """What one episode adds to each accumulator it belongs to (offered is always 1)."""
+
+    waiting: int = 0
+    answered: int = 0
+    answered_within: int = 0
+    abandoned: int = 0
+    abandoned_within: int = 0
+    short_abandons: int = 0
+    timed_out: int = 0
+    handled: int = 0
+    wait: Fraction = _ZERO
+    talk: Fraction = _ZERO
+    hold: Fraction = _ZERO
+    wrap: Fraction = _ZERO
+
+
+@dataclass(slots=True, eq=False)
+class _Extra:
+    """A callback or survey answer that follows its episode's queue and skills."""
+
+    kind: str
+    ts: float
+    queue: str | None  # its own queue; None: the episode's
+    score: int | None
+
+
+@dataclass(slots=True, eq=False)
+class Episode:
+    """One queue stay of a call (see the module docstring)."""
+
+    call_id: str
+    offered_ts: float
+    wait_origin: float
+    queue: str | None
+    skills: tuple[str, ...]
+    outcome: EpisodeOutcome | None = None
+    outcome_ts: float | None = None
+    waited_s: float | None = None
+    agent_id: str | None = None
+    talk_s: float = 0.0
+    hold_s: float = 0.0
+    completed: bool = False
+    wrap_start: float | None = None  # the wrap-up period still open, if any
+    wrap_s: float = 0.0
+    wrap_seen: bool = False  # a wrap-up period was attributed (the first one counts)
+    extras: list[_Extra] = field(default_factory=list)
+    # what was last added, so it can be taken back
+    applied_calls: list[tuple[Acc, _CallDelta]] = field(default_factory=list)
+    applied_extras: list[tuple[Acc, str, int | None]] = field(default_factory=list)
+    longest_booked: bool = False
+
+    @property
+    def handled(self) -> bool:
+        return self.outcome == "answered" and self.completed and self.wrap_start is None
+
+
+def in_order(events: Iterable[Event]) -> list[Event]:
+    """Events by time; equal times keep their log (append) order, so replays are deterministic."""
+    return sorted(events, key=lambda e: e.ts)
+
+
+def _skills(value: object) -> tuple[str, ...]:
+    if isinstance(value, (list, tuple)):
+        return tuple(str(v) for v in value)
+    if isinstance(value, str) and value:
+        return (value,)
+    return ()
+
+
+def _seconds(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def valid_score(value: object) -> int | None:
+    """A survey score 1-5 as an int, or None for anything else (never counted)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+        return None
+    score = int(value)
+    return score if 1 <= score <= 5 else None
+
+
+class Ledger:
+    """Feed events in time order with :meth:`feed`; read accumulators with :meth:`acc`.
+
+    ``bucketings``: one or more ways of cutting time (e.g. report rows and the whole
+    range; or quarter hours and days); each event is booked in every one.
+    ``groups``: which breakdowns to keep besides the all-calls group (``"queue"``,
+    ``"skill"``).  ``only_queue``: keep only calls (and callbacks/surveys) of that queue.
+    ``agent_time``: keep agent-seconds (all queues together); ``until`` clips them.
+    """
+
+    def __init__(
+        self,
+        bucketings: Sequence[Bucketing],
+        *,
+        rules: Rules | None = None,
+        groups: Sequence[str] = (),
+        only_queue: str | None = None,
+        agent_time: bool = True,
+        until: float | None = None,
+    ) -> None:
+        self.bucketings = list(bucketings)
+        self.rules = rules or Rules()
+        self.by_queue = "queue" in groups
+        self.by_skill = "skill" in groups
+        self.only_queue = only_queue
+        self.agent_time = agent_time and only_queue is None
+        self.until = until
+        self.accs: dict[tuple[int, Hashable, Group], Acc] = {}
+        self.open: dict[str, Episode] = {}
+        self.latest: dict[str, Episode] = {}  # each call's latest episode (callbacks, surveys)
+        self.episodes: list[Episode] = []
+        self._last_answered: dict[str, Episode] = {}  # by call: waiting for call.completed
+        self._agent_state: dict[str, tuple[str, float]] = {}
+        self._agent_episode: dict[str, Episode | None] = {}  # by agent: the last call answered
+        self._dirty: dict[int, Episode] = {}
+
+    # --- feeding ---------------------------------------------------------------------
+
+    def feed_all(self, events: Iterable[Event]) -> None:
+        for event in events:
+            self.feed(event)
+
+    def feed(self, event: Event) -> None:
+        kind = event.type
+        if kind.startswith("call."):
+            self._call_event(event, kind)
+        elif kind == "agent.state":
+            if event.agent_id is not None:
+                self._agent_changed(event.agent_id, str(event.data.get("state", "unknown")), event.ts)
+        elif kind in ("callback.requested", "callback.completed", "survey.answer"):
+            self._extra(event, kind)
+        elif kind == "engine.stopped":
+            for agent_id in list(self._agent_state):
+                self._end_segment(agent_id, event.ts)
+
+    def _call_event(self, event: Event, kind: str) -> None:
+        call_id = event.call_id
+        if call_id is None:
+            return
+        current = self.open.get(call_id)
+        if kind in ("call.queued", "call.requeued"):
+            if current is None:
+                origin = _seconds(event.data.get("wait_origin"))
+                current = Episode(call_id, event.ts, origin if origin is not None else event.ts, event.queue, _skills(event.data.get("skills")))
+                self.open[call_id] = current
+                self.latest[call_id] = current
+                self.episodes.append(current)
+            else:
+                if event.queue is not None:
+                    current.queue = event.queue
+                if kind == "call.queued" and "skills" in event.data:
+                    current.skills = _skills(event.data.get("skills"))
+            self._touch(current)
+        elif kind == "call.overflowed":
+            to_queue = event.data.get("to_queue")
+            if current is None or to_queue is None:
+                return
+            from_queue = event.queue if event.queue is not None else current.queue
+            if self._wanted(from_queue):
+                for acc in self._accs_at(current.offered_ts, from_queue, current.skills):
+                    acc.overflowed_out += 1
+            current.queue = str(to_queue)
+            self._touch(current)
+        elif kind in ("call.answered", "call.abandoned", "call.timed_out"):
+            if kind == "call.answered" and event.agent_id is not None:
+                self._agent_answered(event.agent_id, current, event.ts)
+            if current is None:
+                return  # not offered through the ACD (e.g. a direct transfer): no queue figure
+            current.outcome = "answered" if kind == "call.answered" else "abandoned" if kind == "call.abandoned" else "timed_out"
+            current.outcome_ts = event.ts
+            if event.queue is not None:
+                current.queue = event.queue
+            waited = _seconds(event.data.get("waited_s"))
+            current.waited_s = waited if waited is not None else event.ts - current.offered_ts
+            current.agent_id = event.agent_id
+            del self.open[call_id]
+            if kind == "call.answered":
+                self._last_answered[call_id] = current
+            self._touch(current)
+        elif kind == "call.completed":
+            answered = self._last_answered.pop(call_id, None)
+            if answered is not None:
+                answered.completed = True
+                answered.talk_s = _seconds(event.data.get("talk_s")) or 0.0
+                answered.hold_s = _seconds(event.data.get("hold_s")) or 0.0
+                self._touch(answered)
+
+    def _extra(self, event: Event, kind: str) -> None:
+        score = valid_score(event.data.get("score")) if kind == "survey.answer" else None
+        if kind == "survey.answer" and score is None:
+            return
+        episode = self.latest.get(event.call_id) if event.call_id is not None else None
+        if episode is not None:
+            episode.extras.append(_Extra(kind, event.ts, event.queue, score))
+            self._touch(episode)
+            return
+        if self._wanted(event.queue):
+            for acc in self._accs_at(event.ts, event.queue, ()):
+                acc.add_extra(kind, score, 1)
+
+    # --- agents: wrap-up attribution and agent time ---------------------------------
+
+    def _agent_answered(self, agent_id: str, episode: Episode | None, ts: float) -> None:
+        """A new answer ends the window in which the previous call's wrap-up can start."""
+        previous = self._agent_episode.get(agent_id)
+        state = self._agent_state.get(agent_id)
+        if state is not None and state == ("wrap_up", ts):
+            # a wrap-up period starting at the very instant of this answer (logged just
+            # before it) belongs to the new call, whatever the log order of equal times
+            if previous is not None and previous.wrap_start == ts:
+                previous.wrap_start, previous.wrap_seen = None, False
+                self._touch(previous)
+            if episode is not None and not episode.wrap_seen:
+                episode.wrap_start, episode.wrap_seen = ts, True
+        self._agent_episode[agent_id] = episode
+
+    def _agent_changed(self, agent_id: str, state: str, ts: float) -> None:
+        self._end_segment(agent_id, ts)
+        self._agent_state[agent_id] = (state, ts)
+        episode = self._agent_episode.get(agent_id)
+        if state == "wrap_up" and episode is not None and not episode.wrap_seen:
+            episode.wrap_seen = True
+            episode.wrap_start = ts
+            self._touch(episode)
+
+    def _end_segment(self, agent_id: str, ts: float) -> None:
+        current = self._agent_state.pop(agent_id, None)
+        if current is None:
+            return
+        state, since = current
+        if state == "wrap_up":
+            episode = self._agent_episode.get(agent_id)
+            if episode is not None and episode.wrap_start == since:
+                episode.wrap_s = ts - since
+                episode.wrap_start = None
+                self._touch(episode)
+        if self.agent_time:
+            self._book_agent_time(state, since, ts if self.until is None else min(ts, self.until))
+
+    def _book_agent_time(self, state: str, lo: float, hi: float) -> None:
+        if state == "logged_out" or not hi > lo:
+            return  # logged-out time counts nowhere; skipping it keeps nights cheap
+        for index, bucketing in enumerate(self.bucketings):
+            for key, seconds in bucketing.pieces(lo, hi):
+                self._acc(index, key, None).add_agent_time(state, Fraction(seconds))
+
+    # --- accumulators ----------------------------------------------------------------
+
+    def _wanted(self, queue: str | None) -> bool:
+        return self.only_queue is None or queue == self.only_queue
+
+    def _groups(self, queue: str | None, skills: Sequence[str]) -> list[Group]:
+        groups: list[Group] = [None]
+        if self.by_queue:
+            groups.append(("queue", queue or NO_GROUP))
+        if self.by_skill:
+            groups.extend(("skill", skill) for skill in (dict.fromkeys(skills) if skills else (NO_GROUP,)))
+        return groups
+
+    def _acc(self, index: int, key: Hashable, group: Group) -> Acc:
+        found = self.accs.get((index, key, group))
+        if found is None:
+            found = self.accs[(index, key, group)] = Acc()
+        return found
+
+    def _accs_at(self, ts: float, queue: str | None, skills: Sequence[str]) -> list[Acc]:
+        accs = []
+        groups = self._groups(queue, skills)
+        for index, bucketing in enumerate(self.bucketings):
+            key = bucketing.locate(ts)
+            if key is not None:
+                accs.extend(self._acc(index, key, group) for group in groups)
+        return accs
+
+    def acc(self, index: int, key: Hashable, group: Group = None) -> Acc | None:
+        """The accumulator of bucketing ``index``, bucket ``key``, ``group`` (after pending changes)."""
+        self.flush()
+        return self.accs.get((index, key, group))
+
+    def _touch(self, episode: Episode) -> None:
+        self._dirty[id(episode)] = episode
+
+    def flush(self) -> None:
+        """Bring every changed episode's contribution up to date."""
+        if not self._dirty:
+            return
+        dirty, self._dirty = self._dirty, {}
+        for episode in dirty.values():
+            self._rebook(episode)
+
+    def _rebook(self, episode: Episode) -> None:
+        for acc, delta in episode.applied_calls:
+            acc.add_call(delta, -1)
+        for acc, kind, score in episode.applied_extras:
+            acc.add_extra(kind, score, -1)
+        episode.applied_calls = []
+        episode.applied_extras = []
+        if self._wanted(episode.queue):
+            delta = self._delta(episode)
+            for acc in self._accs_at(episode.offered_ts, episode.queue, episode.skills):
+                acc.add_call(delta, 1)
+                episode.applied_calls.append((acc, delta))
+                if episode.outcome is not None and not episode.longest_booked:
+                    acc.see_wait(episode.waited_s or 0.0)
+            if episode.outcome is not None:
+                episode.longest_booked = True  # a decided episode never moves again
+        for extra in episode.extras:
+            queue = extra.queue if extra.queue is not None else episode.queue
+            if not self._wanted(queue):
+                continue
+            for acc in self._accs_at(extra.ts, queue, episode.skills):
+                acc.add_extra(extra.kind, extra.score, 1)
+                episode.applied_extras.append((acc, extra.kind, extra.score))
+
+    def _delta(self, episode: Episode) -> _CallDelta:
+        if episode.outcome is None:
+            return _CallDelta(waiting=1)
+        wait = episode.waited_s or 0.0
+        rules = self.rules.of(episode.queue)
+        within = int(wait <= rules.threshold_s)
+        if episode.outcome == "answered":
+            if episode.handled:
+                return _CallDelta(
+                    answered=1, answered_within=within, handled=1, wait=Fraction(wait),
+                    talk=Fraction(episode.talk_s), hold=Fraction(episode.hold_s), wrap=Fraction(episode.wrap_s),
+                )
+            return _CallDelta(answered=1, answered_within=within, wait=Fraction(wait))
+        if episode.outcome == "abandoned":
+            return _CallDelta(abandoned=1, abandoned_within=within, short_abandons=int(wait <= rules.short_abandon_s))
+        return _CallDelta(timed_out=1)
+
+    # --- reading what is still open ---------------------------------------------------
+
+    def pending_within(self, now: float | None) -> dict[int, int]:
+        """Per accumulator (by ``id``): calls still waiting whose wait is still within the threshold.
+
+        The default service level leaves them out of its base until they are decided, so
+        a burst of fresh arrivals does not dip the figure; at the end of the day (or of
+        the data) nobody is pending and the figure is the textbook one.
+        """
+        self.flush()
+        pending: dict[int, int] = {}
+        if now is None:
+            return pending
+        for episode in self.open.values():
+            if now - episode.wait_origin <= self.rules.of(episode.queue).threshold_s:
+                for acc, _ in episode.applied_calls:
+                    pending[id(acc)] = pending.get(id(acc), 0) + 1
+        return pending
+
+    def open_agent_time(self, until: float) -> dict[tuple[int, Hashable], Acc]:
+        """Agent-seconds of the periods still open, up to ``until``, per (bucketing, bucket)."""
+        extra: dict[tuple[int, Hashable], Acc] = {}
+        if not self.agent_time:
+            return extra
+        for state, since in self._agent_state.values():
+            if state == "logged_out" or not until > since:
+                continue
+            for index, bucketing in enumerate(self.bucketings):
+                for key, seconds in bucketing.pieces(since, until):
+                    extra.setdefault((index, key), Acc()).add_agent_time(state, Fraction(seconds))
+        return extra
+
+    def forget_before(self, ts: float) -> None:
+        """Drop decided episodes and buckets older than ``ts`` (a long-running engine's memory).
+
+        Open episodes and episodes whose handle time is not final are kept whatever their
+        age, so nothing still changing is lost; a survey answered more than a day after its
+        call would then no longer find its episode and count without skills.
+        """
+        self.flush()
+        kept = []
+        for episode in self.episodes:
+            final = episode.outcome is not None and (episode.outcome != "answered" or episode.handled)
+            if final and (episode.outcome_ts or 0.0) < ts:
+                if self.latest.get(episode.call_id) is episode:
+                    del self.latest[episode.call_id]
+                if self._last_answered.get(episode.call_id) is episode:
+                    del self._last_answered[episode.call_id]
+                for agent_id, answered in list(self._agent_episode.items()):
+                    if answered is episode:
+                        del self._agent_episode[agent_id]
+                continue
+            kept.append(episode)
+        self.episodes = kept
+        for key in [key for key in self.accs if _key_start(key[1]) < ts]:
+            del self.accs[key]
+
+
+def _key_start(key: Hashable) -> float:
+    return key if isinstance(key, (int, float)) else float("inf")
+
+
+__all__ = [
+    "Acc",
+    "BUSY_STATES",
+    "Bucketing",
+    "DEFAULT_SHORT_ABANDON_S",
+    "DEFAULT_THRESHOLD_S",
+    "Episode",
+    "Ledger",
+    "NO_GROUP",
+    "QueueRules",
+    "Rules",
+    "in_order",
+    "valid_score",
+]
