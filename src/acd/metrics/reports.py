@@ -50,7 +50,7 @@ default 5 s; waits are ``data.waited_s``, measured from when the caller started 
 A figure whose denominator is zero is ``None`` (shown as "-"), never 0 % or 100 %.
 
 Exactness: counts are integers, rates are ``fractions.Fraction`` (exact), sums of
-seconds are exact fractions converted once (correctly rounded, like ``math.fsum``, so
+seconds are exact (``acd.metrics.ledger.ExactSum``) converted once (correctly rounded, like ``math.fsum``, so
 independent of event order).  Rounding
 happens only when a figure is displayed (half-up, see ``pct``).
 """
@@ -271,21 +271,21 @@ def figures_of(acc: Acc | None, sl_formula: str, *, pending_within: int = 0, ope
         abandoned_within=acc.abandoned_within,
         short_abandons=acc.short_abandons,
         waiting=acc.waiting,
-        wait_answered_s=float(acc.wait_answered),
+        wait_answered_s=float(acc.wait_answered),  # each sum rounded once, exactly
         longest_wait_s=acc.longest,
         handled=acc.handled,
         talk_s=float(acc.talk),
         hold_s=float(acc.hold),
         wrap_s=float(acc.wrap),
-        handle_s=float(acc.handle),
+        handle_s=float(acc.talk.merge(acc.hold).merge(acc.wrap)),
         callbacks_requested=acc.callbacks_requested,
         callbacks_completed=acc.callbacks_completed,
         survey_responses=acc.survey_responses,
         survey_score_sum=acc.survey_score_sum,
         survey_top2=acc.survey_top2,
-        agent_logged_in_s=float(acc.logged_in + extra.logged_in) if agents else None,
-        agent_available_s=float(acc.available + extra.available) if agents else None,
-        agent_busy_s=float(acc.busy + extra.busy) if agents else None,
+        agent_logged_in_s=float(acc.logged_in.merge(extra.logged_in)) if agents else None,
+        agent_available_s=float(acc.available.merge(extra.available)) if agents else None,
+        agent_busy_s=float(acc.busy.merge(extra.busy)) if agents else None,
         timed_out=acc.timed_out,
         overflowed_out=acc.overflowed_out,
         pending_within=pending_within,
