@@ -18,6 +18,7 @@ from typing import Any, Callable
 from acd.asterisk.agi_channel import AgiChannel
 from acd.asterisk.fastagi import AgiSession
 from acd.ivr.channel import CallerHungUp, PromptNotFound
+from acd.metrics.estimates import estimate_accuracy  # noqa: F401  (re-exported: measured here, computed there)
 from acd.metrics.events import Event
 from acd.routing import Router
 from acd.routing.estimate import HandleTimes, estimate_wait_s
@@ -190,36 +191,3 @@ class WaitingService:
             await self._play(channel, "queue-less-than")
         await channel.exec("SayNumber", str(minutes))
         await self._play(channel, "queue-minute" if minutes == 1 else "queue-minutes")
-
-
-def estimate_accuracy(events: list[Event]) -> dict[str, float | int | None]:
-    """How far the announced estimates were from the waits that followed.
-
-    For each announcement to a caller later answered: error = (final wait − wait so far)
-    − estimate.  Reports how many, the median and 90th percentile of the absolute error.
-    """
-    answered = {e.call_id: float(e.data["waited_s"]) for e in events if e.type == "call.answered" and "waited_s" in e.data}
-    errors: list[float] = []
-    for event in events:
-        if event.type != "wait.announcement" or event.call_id not in answered or event.data.get("estimate_s") is None:
-            continue
-        remaining = answered[event.call_id] - float(event.data["waited_s"])
-        errors.append(abs(remaining - float(event.data["estimate_s"])))
-    if not errors:
-        return {"announcements": 0, "median_abs_error_s": None, "p90_abs_error_s": None}
-    ordered = sorted(errors)
-    return {
-        "announcements": len(ordered),
-        "median_abs_error_s": round(_quantile(ordered, 0.5), 2),
-        "p90_abs_error_s": round(_quantile(ordered, 0.9), 2),
-    }
-
-
-def _quantile(ordered: list[float], q: float) -> float:
-    """Linear interpolation between closest ranks (ordered input)."""
-    if len(ordered) == 1:
-        return ordered[0]
-    position = q * (len(ordered) - 1)
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)

@@ -269,3 +269,61 @@ def test_incident_add_usage_errors(capsys, db: Path, args, fragments) -> None:
     code, _, err = run(capsys, "incident", "add", "--db", str(db), *args)
     assert code == 2
     one_line_error(err, "acd incident add: error:", *fragments)
+
+
+ROUTING_OWN_THRESHOLDS = """\
+skills: [es, en]
+queues:
+  - {name: ventas, skills: [es], service_level: {threshold_s: 45}}
+  - {name: soporte, skills: [en], service_level: {threshold_s: 10}, short_abandon_s: 2, sl_formula: sl}
+agents:
+  - {id: a1, name: A, endpoint: PJSIP/a1, skills: {es: 5}}
+"""
+
+
+def test_report_applies_each_queues_own_threshold_from_the_routing_file(capsys, db: Path, tmp_path: Path) -> None:
+    routing = tmp_path / "routing.yaml"
+    routing.write_text(ROUTING_OWN_THRESHOLDS)
+    code, out, _ = run(capsys, "report", "--db", str(db), *DAY, "--interval", "day", "--by", "queue", "--format", "json", "--routing", str(routing))
+    assert code == 0
+    data = json.loads(out)
+    assert data["queue_rules"] == {"soporte": {"threshold_s": 10.0, "short_abandon_s": 2.0}, "ventas": {"threshold_s": 45.0, "short_abandon_s": 5.0}}
+    groups = data["total"]["groups"]
+    assert groups["ventas"]["answered_within"] == 2  # 12 s and 40 s are both within ventas' 45 s
+    assert groups["soporte"]["answered_within"] == 0  # 20 s misses soporte's 10 s
+    assert groups["soporte"]["short_abandons"] == 0  # the 3 s abandon is not short under 2 s
+    code, out, _ = run(capsys, "report", "--db", str(db), *DAY, "--interval", "day", "--by", "queue", "--format", "json", "--routing", str(routing), "--threshold", "25")
+    assert json.loads(out)["total"]["groups"]["ventas"]["answered_within"] == 1  # the flag wins
+
+
+def test_report_with_a_broken_routing_file_names_it(capsys, db: Path, tmp_path: Path) -> None:
+    routing = tmp_path / "routing.yaml"
+    routing.write_text("queues: [{name: x, skills: [nope]}]\n")
+    code, _, err = run(capsys, "report", "--db", str(db), *DAY, "--routing", str(routing))
+    assert code == 2
+    one_line_error(err, str(routing), "routing file")
+
+
+def test_report_shows_how_far_the_wait_estimates_were_from_the_waits(capsys, tmp_path: Path) -> None:
+    path = tmp_path / "acd.sqlite"
+    events = [
+        Event(type="call.queued", ts=NINE, call_id="a", queue="ventas"),
+        Event(type="wait.announcement", ts=NINE + 30, call_id="a", queue="ventas", data={"waited_s": 30, "estimate_s": 60, "position": 2}),
+        Event(type="call.answered", ts=NINE + 100, call_id="a", queue="ventas", agent_id="x", data={"waited_s": 100}),
+        Event(type="call.queued", ts=NINE + 5, call_id="b", queue="ventas"),
+        Event(type="wait.announcement", ts=NINE + 35, call_id="b", queue="ventas", data={"waited_s": 30, "estimate_s": 20, "position": 1}),
+        Event(type="call.answered", ts=NINE + 55, call_id="b", queue="ventas", agent_id="y", data={"waited_s": 50}),
+    ]
+
+    async def fill() -> None:
+        async with await EventStore.open(path) as store:
+            for event in events:
+                store.append(event)
+
+    asyncio.run(fill())
+    code, out, _ = run(capsys, "report", "--db", str(path), *DAY, "--format", "json")
+    assert code == 0
+    # errors: a (100-30) - 60 = 10, b (50-30) - 20 = 0
+    assert json.loads(out)["wait_estimates"] == {"announcements": 2, "median_abs_error_s": 5.0, "p90_abs_error_s": 9.0}
+    code, out, _ = run(capsys, "report", "--db", str(path), *DAY)
+    assert "Wait estimates announced: 2; absolute error median 5.0 s, 90th percentile 9.0 s" in out

@@ -17,6 +17,7 @@ import argparse
 import math
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from acd.metrics.cli_support import (
@@ -51,9 +52,23 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--format", default="table", metavar="|".join(FORMATS), help="output format (default table)")
     parser.add_argument("--chart", metavar="FILE.png", help="also draw service level and offered calls per interval")
     parser.add_argument("--target", default="75", metavar="PCT", help="target line on the chart (default 75)")
-    parser.add_argument("--threshold", default=str(DEFAULT_THRESHOLD_S), metavar="S", help="service-level threshold (default 25 s)")
-    parser.add_argument("--short-abandon", default=str(DEFAULT_SHORT_ABANDON_S), metavar="S", help="short abandon limit (default 5 s)")
-    parser.add_argument("--sl-formula", default="offered", metavar="|".join(SL_FORMULAS), help="service-level formula (default offered)")
+    parser.add_argument(
+        "--threshold", metavar="S",
+        help="service-level threshold for every queue (default: each queue's own from the routing file, else 25 s)",
+    )
+    parser.add_argument(
+        "--short-abandon", metavar="S",
+        help="short abandon limit for every queue (default: each queue's own from the routing file, else 5 s)",
+    )
+    parser.add_argument(
+        "--sl-formula", metavar="|".join(SL_FORMULAS),
+        help="service-level formula (default offered; per-queue rows use each queue's own unless given)",
+    )
+    parser.add_argument(
+        "--routing", metavar="FILE",
+        help="routing file whose per-queue thresholds and formulas apply, as on the live wallboard "
+        "(default: the settings' routing.config when it exists)",
+    )
     add_timezone_argument(parser)
     add_common_arguments(parser)
     parser.set_defaults(handler=handle)
@@ -74,16 +89,38 @@ def _choice(option: str, value: str | None, choices: tuple[str, ...]) -> None:
         raise CliError(f"{option} {value!r} is not one of: {', '.join(choices)}")
 
 
+def _queue_rules(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
+    """Each queue's own threshold, short-abandon limit and formula from the routing file,
+    so the report means what the wallboard meant; flags given on the command line win."""
+    from acd.metrics.live import report_rules
+    from acd.routing import load_routing_config
+
+    path = Path(args.routing) if args.routing else settings.resolve(settings.routing.config)
+    if not args.routing and not path.is_file():
+        return {}  # a reporting host without the engine's files: the defaults apply
+    config, problems = load_routing_config(path)
+    if problems or config is None:
+        details = "; ".join(str(p) for p in problems[:3]) or "could not be loaded"
+        raise CliError(f"{path}: routing file with problems ({details}); fix it or pass --threshold/--short-abandon")
+    rules = report_rules(config)
+    if args.threshold is not None or args.short_abandon is not None:
+        rules.pop("queue_rules")
+    if args.sl_formula is not None:
+        rules.pop("queue_formulas")
+    return rules
+
+
 def handle(args: argparse.Namespace) -> int:
     async def body() -> int:
         _choice("--interval", args.interval, INTERVALS)
         _choice("--by", args.by, ("queue", "skill"))
         _choice("--format", args.format, FORMATS)
         _choice("--sl-formula", args.sl_formula, SL_FORMULAS)
-        threshold = _number("--threshold", args.threshold)
-        short = _number("--short-abandon", args.short_abandon)
+        threshold = DEFAULT_THRESHOLD_S if args.threshold is None else _number("--threshold", args.threshold)
+        short = DEFAULT_SHORT_ABANDON_S if args.short_abandon is None else _number("--short-abandon", args.short_abandon)
         target = _number("--target", args.target)
         settings = settings_from(args)
+        per_queue = _queue_rules(args, settings)
         tz_name = timezone_name(args, settings)
         start, end = time_range(args, tz_name)
         assert start is not None and end is not None
@@ -103,9 +140,10 @@ def handle(args: argparse.Namespace) -> int:
             queue=args.queue,
             threshold_s=threshold,
             short_abandon_s=short,
-            sl_formula=args.sl_formula,
+            sl_formula=args.sl_formula or "offered",
             now=time.time(),
             incidents=incidents,
+            **per_queue,
         )
         from acd.metrics import render
 

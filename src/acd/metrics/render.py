@@ -29,6 +29,9 @@ FIGURE_KEYS = (
     "abandoned_within",
     "short_abandons",
     "waiting",
+    "timed_out",
+    "overflowed_out",
+    "pending_within",
     "service_level",
     "sl_asterisk",
     "sl2_asterisk",
@@ -67,6 +70,9 @@ def display_values(f: Figures) -> dict[str, int | Decimal | None]:
         "abandoned_within": f.abandoned_within,
         "short_abandons": f.short_abandons,
         "waiting": f.waiting,
+        "timed_out": f.timed_out,
+        "overflowed_out": f.overflowed_out,
+        "pending_within": f.pending_within,
         "service_level": percent(f.service_level),
         "sl_asterisk": percent(f.sl_asterisk),
         "sl2_asterisk": percent(f.sl2_asterisk),
@@ -143,6 +149,11 @@ def report_dict(report: Report, tz: ZoneInfo) -> dict[str, Any]:
         "threshold_s": p.threshold_s,
         "short_abandon_s": p.short_abandon_s,
         "sl_formula": p.sl_formula,
+        "queue_rules": {
+            name: {"threshold_s": rules.threshold_s, "short_abandon_s": rules.short_abandon_s}
+            for name, rules in sorted(report.queue_rules.items())
+        },
+        "wait_estimates": report.wait_estimates,
         "intervals": intervals,
         "total": total,
         "incidents": [incident_dict(i, tz) for i in report.incidents],
@@ -234,6 +245,15 @@ def report_table(report: Report, tz: ZoneInfo) -> str:
     ]
     for r in rows:
         lines.append("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+    if report.queue_rules:
+        own = ", ".join(f"{name} {r.threshold_s:g}/{r.short_abandon_s:g} s" for name, r in sorted(report.queue_rules.items()))
+        lines.append(f"Queues' own threshold/short-abandon (routing configuration): {own}")
+    estimates = report.wait_estimates
+    if estimates.get("announcements"):
+        lines.append(
+            f"Wait estimates announced: {estimates['announcements']}; absolute error median "
+            f"{estimates['median_abs_error_s']} s, 90th percentile {estimates['p90_abs_error_s']} s"
+        )
     if report.incidents:
         lines.append("Incidents:")
         for incident in report.incidents:

@@ -58,12 +58,13 @@ happens only when a figure is displayed (half-up, see ``pct``).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
 from typing import Iterable, Iterator, Literal, Mapping, Sequence
 
+from acd.metrics.estimates import estimate_accuracy
 from acd.metrics.events import Event
 from acd.metrics.ledger import (
     DEFAULT_SHORT_ABANDON_S,
@@ -219,6 +220,8 @@ class Report:
     total: Figures
     group_totals: dict[str, Figures]
     incidents: list[Incident]
+    wait_estimates: dict[str, float | int | None] = field(default_factory=dict)  # see acd.metrics.estimates
+    queue_rules: dict[str, QueueRules] = field(default_factory=dict)  # queues with their own threshold
 
 
 class RowBuckets:
@@ -336,7 +339,8 @@ def compute_report(
         only_queue=queue,
         until=until,
     )
-    ledger.feed_all(in_order(events))
+    ordered = in_order(events)
+    ledger.feed_all(ordered)
     pending = ledger.pending_within(now)
     open_time = ledger.open_agent_time(until)
     agents = queue is None
@@ -369,6 +373,8 @@ def compute_report(
         total=figures(1, 0, None),
         group_totals={g[1]: figures(1, 0, g) for g in group_keys(1, 0) if g is not None},
         incidents=[i for i in incidents if i.overlaps(start, end)],
+        wait_estimates=estimate_accuracy((e for e in ordered if queue is None or e.queue == queue or e.type == "call.answered"), start, end),
+        queue_rules=dict(queue_rules or {}),
     )
 
 
