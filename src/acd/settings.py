@@ -108,6 +108,14 @@ class CallbackSettings(_Section):
     customer_ring_s: float = Field(30.0, gt=0)
 
 
+class SlaSettings(_Section):
+    """The contract ``acd sla`` measures against, so nobody has to pass it on each run."""
+
+    contract: Path | None = Field(
+        None, description="contract file (YAML: start, tiers, business_hours, holidays); none: the tender's defaults"
+    )
+
+
 class MqttSettings(_Section):
     enabled: bool = False
     host: str = "127.0.0.1"
@@ -143,6 +151,7 @@ class Settings(_Section):
     metrics: MetricsSettings = MetricsSettings()
     recording: RecordingSettings = RecordingSettings()
     callbacks: CallbackSettings = CallbackSettings()
+    sla: SlaSettings = SlaSettings()
     mqtt: MqttSettings = MqttSettings()
     api: ApiSettings = ApiSettings()
     log: LogSettings = LogSettings()

@@ -327,3 +327,15 @@ def test_report_shows_how_far_the_wait_estimates_were_from_the_waits(capsys, tmp
     assert json.loads(out)["wait_estimates"] == {"announcements": 2, "median_abs_error_s": 5.0, "p90_abs_error_s": 9.0}
     code, out, _ = run(capsys, "report", "--db", str(path), *DAY)
     assert "Wait estimates announced: 2; absolute error median 5.0 s, 90th percentile 9.0 s" in out
+
+
+def test_sla_takes_the_contract_from_the_settings_so_no_flag_is_needed(capsys, db: Path, tmp_path: Path) -> None:
+    (tmp_path / "contract.yaml").write_text((Path(__file__).parents[2] / "deploy" / "contract.yaml").read_text(), encoding="utf-8")
+    settings = tmp_path / "acd.yaml"
+    settings.write_text("sla: {contract: contract.yaml}\n", encoding="utf-8")
+    code, out, _ = run(capsys, "sla", "--settings", str(settings), "--db", str(db), "--month", "2026-03", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert (data["contract_start"], data["contract_month"]) == ("2026-01", 3)  # start: from the sample contract
+    code, out, _ = run(capsys, "sla", "--settings", str(settings), "--db", str(db), "--month", "2026-02", "--json")
+    assert json.loads(out)["targets"]["service_level_min"] == 65  # month 2: the ramp-up tier

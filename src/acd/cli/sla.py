@@ -29,6 +29,7 @@ from acd.metrics.cli_support import (
 )
 from acd.metrics.sla import Contract, ContractError, contract_month, evaluate_month, load_contract, month_range
 from acd.metrics.timeutil import TimeInputError, parse_month, zone
+from acd.settings import Settings
 
 
 def register(subparsers: Any) -> None:
@@ -45,13 +46,15 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=handle)
 
 
-def _contract(args: argparse.Namespace, timezone: str) -> Contract:
-    if not args.contract:
-        return Contract(timezone=timezone)
+def _contract(args: argparse.Namespace, settings: Settings) -> Contract:
+    """``--contract``, else the settings' ``sla.contract``, else the tender's defaults."""
+    path = args.contract or (settings.resolve(settings.sla.contract) if settings.sla.contract else None)
+    if not path:
+        return Contract(timezone=settings.routing.timezone)
     try:
-        return load_contract(args.contract)
+        return load_contract(path)
     except ContractError as exc:
-        raise CliError("\n".join(str(p) for p in exc.problems) or f"bad contract file {args.contract}") from None
+        raise CliError("\n".join(str(p) for p in exc.problems) or f"bad contract file {path}") from None
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -65,7 +68,7 @@ def handle(args: argparse.Namespace) -> int:
         except TimeInputError as exc:
             raise CliError(str(exc)) from None
         settings = settings_from(args)
-        contract = _contract(args, settings.routing.timezone)
+        contract = _contract(args, settings)
         try:
             contract_month(year, month, args.contract_start or contract.start)
         except TimeInputError as exc:
