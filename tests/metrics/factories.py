@@ -34,7 +34,7 @@ ANCHORS = {
 }
 WINDOW_S = 4 * 3600
 
-Outcome = Literal["answered", "abandoned", "waiting"]
+Outcome = Literal["answered", "abandoned", "timed_out", "waiting"]
 Overflow = Literal["none", "overflow-only", "overflow-and-queued"]
 
 
@@ -114,6 +114,8 @@ def call_events(spec: CallSpec) -> list[Event]:
         current = spec.final_queue
     if spec.outcome == "abandoned":
         out.append(Event(type="call.abandoned", ts=spec.outcome_ts, call_id=cid, queue=current, data={"waited_s": spec.wait_s}))
+    elif spec.outcome == "timed_out":
+        out.append(Event(type="call.timed_out", ts=spec.outcome_ts, call_id=cid, queue=current, data={"waited_s": spec.wait_s}))
     elif spec.outcome == "answered":
         agent = spec.agent_id
         out.append(Event(type="agent.state", ts=spec.outcome_ts, agent_id=agent, data={"state": "on_call", "previous": "reserved"}))
@@ -150,7 +152,7 @@ def half_seconds(low: float, high: float) -> st.SearchStrategy[float]:
 @st.composite
 def call_specs(draw: st.DrawFn, anchor: float, index: int) -> CallSpec:
     queue = draw(st.sampled_from(QUEUES))
-    outcome = draw(st.sampled_from(("answered", "answered", "abandoned", "waiting")))
+    outcome = draw(st.sampled_from(("answered", "answered", "abandoned", "timed_out", "waiting")))
     # waits cluster on the 5 s and 25 s boundaries, where off-by-one mistakes hide
     wait = draw(st.one_of(st.sampled_from((0.0, 4.5, 5.0, 5.5, 24.5, 25.0, 25.5)), half_seconds(0, 150)))
     overflow = draw(st.sampled_from(("none", "none", "overflow-only", "overflow-and-queued"))) if wait >= 1 else "none"

@@ -42,6 +42,8 @@ class Ref:
     abandoned_within: int = 0
     short: int = 0
     waiting: int = 0
+    timed_out: int = 0
+    overflowed_out: int = 0
     answered_waits: list[Fraction] = field(default_factory=list)
     all_waits: list[float] = field(default_factory=list)
     handles: list[Fraction] = field(default_factory=list)
@@ -120,13 +122,18 @@ def reference_calls(
         return [figures[(key, g)] for g in groups(queue_name, skills) for key in (b, None)]
 
     for spec in specs:
+        if spec.overflow != "none":  # the queue it left, with the skills it had there
+            for ref in refs(spec.offered_ts, spec.queue, spec.skills):
+                ref.overflowed_out += 1
         for ref in refs(spec.offered_ts, spec.ended_queue, spec.ended_skills):
             ref.offered += 1
             if spec.outcome == "waiting":
                 ref.waiting += 1
                 continue
             ref.all_waits.append(spec.wait_s)
-            if spec.outcome == "answered":
+            if spec.outcome == "timed_out":
+                ref.timed_out += 1
+            elif spec.outcome == "answered":
                 ref.answered += 1
                 ref.answered_waits.append(Fraction(spec.wait_s))
                 ref.within += spec.wait_s <= threshold

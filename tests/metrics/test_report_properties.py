@@ -30,6 +30,8 @@ def assert_matches(figures: Figures, ref: Ref, where: str) -> None:
     assert figures.abandoned_within == ref.abandoned_within, where
     assert figures.short_abandons == ref.short, where
     assert figures.waiting == ref.waiting, where
+    assert figures.timed_out == ref.timed_out, where
+    assert figures.overflowed_out == ref.overflowed_out, where
     assert figures.sl_offered == ref.service_level, where
     assert figures.sl_asterisk == ref.sl_asterisk, where
     assert figures.sl2_asterisk == ref.sl2_asterisk, where
@@ -69,7 +71,7 @@ def test_call_figures_per_interval_and_group_equal_the_reference(data, interval,
         assert_matches(figures, ref[(None, group)], f"total group {group}")
     # nothing the reference counted is missing from the report
     for (key, group), ref_figures in ref.items():
-        if ref_figures.offered or ref_figures.scores or ref_figures.callbacks_requested or ref_figures.callbacks_completed:
+        if ref_figures.offered or ref_figures.overflowed_out or ref_figures.scores or ref_figures.callbacks_requested or ref_figures.callbacks_completed:
             assert key is None or key in seen
             if group is not None and key is not None:
                 row = next(r for r in report.rows if r.label.timestamp() == key)
