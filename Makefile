@@ -32,8 +32,15 @@ test-lab: setup
 demo: setup
 	$(PY) -m acd.lab.demo
 
+# Every benchmark, each printing its JSON (with the machine) on stdout; a few minutes in all.
+# The lab ones bring up their own Asterisk lab ("bench", "cps") and stop it afterwards.
+BENCH_CPS ?=  # e.g. --rates 8,16,32 --hold 10 (see acd bench cps --help)
 bench: setup
 	$(PY) -m acd bench routing --agents 2000 --skills 64 --waiting 500 --json
+	$(PY) -m acd bench simulate --repeat 1
+	$(PY) -m acd bench ami-ingest
+	$(PY) -m acd bench dispatch --calls 40 --json
+	env -u ACD_TEST_LAB_SLOT $(PY) -m acd bench cps --json $(BENCH_CPS)
 
 asterisk-up: deps
 	@$(LAB) up

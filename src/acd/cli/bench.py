@@ -30,6 +30,7 @@ def register(subparsers: Any) -> None:
     dispatch.add_argument("--wrap-up", type=float, default=0.3, help="agent wrap-up seconds between calls")
     dispatch.add_argument("--json", action="store_true")
     dispatch.set_defaults(handler=run_dispatch)
+    _register_cps(kinds)
     _register_simulate(kinds)
     _register_ami_ingest(kinds)
 
@@ -130,7 +131,7 @@ def _register_ami_ingest(kinds: Any) -> None:
     ingest.add_argument("--rates", default="50000,20000,5000", metavar="R[,R...]", help="paced phases, events per second (default 50000,20000,5000)")
     ingest.add_argument("--phase-seconds", type=float, default=4.0, help="length of each paced phase, in whole passes (default 4)")
     ingest.add_argument("--repeat", type=_positive, default=1, help="runs per phase; the best is reported (default 1)")
-    ingest.add_argument("--what-if", action="store_true", help="also measure an AmiClient that filters events by name before converting them")
+    ingest.add_argument("--what-if", action="store_true", help="also measure the AmiClient reading the socket with panoramisk's parser instead of its own")
     ingest.set_defaults(handler=run_ami_ingest)
 
 
@@ -176,3 +177,27 @@ def run_dispatch(args: Any) -> int:
 
     argv = ["--calls", str(args.calls), "--wrap-up", str(args.wrap_up)] + (["--json"] if args.json else [])
     return dispatch_main(argv)
+
+
+# --------------------------------------------------------------------------- cps
+
+
+def _register_cps(kinds: Any) -> None:
+    from acd.lab.cps_bench import add_arguments
+
+    cps = kinds.add_parser(
+        "cps",
+        help="on the real lab: calls per second sustained with zero lost calls (sipp callers -> IVR -> queue -> sipp agents)",
+        description="Offers sipp calls at increasing rates through the real Asterisk, the engine's IVR and ACD to sipp "
+        "agent phones; counts every call three ways (sipp, the engine's event log, Asterisk over AMI); prints the highest "
+        "rate with zero lost calls, where it broke, and the machine.",
+    )
+    add_arguments(cps)
+    cps.set_defaults(handler=run_cps)
+
+
+def run_cps(args: argparse.Namespace) -> int:
+    """Delegates to the lab benchmark (brings up its own lab 'cps', or test slot N's with --slot)."""
+    from acd.lab.cps_bench import run_from_args
+
+    return run_from_args(args)

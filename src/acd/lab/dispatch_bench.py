@@ -32,13 +32,13 @@ from acd.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[3]
 LAB = REPO / "deploy" / "asterisk" / "lab.sh"
-PORTS = {
+PORTS = {  # the port block of test slot 12: clear of slots 0-9 and of `acd bench cps` (11)
     "ACD_LAB_NAME": "bench",
-    "ACD_LAB_SIP_PORT": "16060",
-    "ACD_LAB_AMI_PORT": "16038",
-    "ACD_LAB_AGI_PORT": "16573",
-    "ACD_LAB_AGENT_PORT": "16080",
-    "ACD_LAB_RTP_START": "26000",
+    "ACD_LAB_SIP_PORT": "17460",
+    "ACD_LAB_AMI_PORT": "17438",
+    "ACD_LAB_AGI_PORT": "16973",
+    "ACD_LAB_AGENT_PORT": "17480",
+    "ACD_LAB_RTP_START": "33000",
 }
 
 FLOW = """
