@@ -1,16 +1,24 @@
-"""Callback requests: one per number, durable across restarts, retried up to a limit."""
+"""Callback requests: one per number, durable across restarts, retried up to a limit; customer-first placement."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, AsyncIterator
 
 import pytest
 
+from acd.asterisk.call_control import AgentAnswered, AgentLegStarted, CallbackCustomerUp, LegHungUp, OriginateFailed, Parked, RingFailed
 from acd.callbacks import Callback, CallbackPolicy, CallbackService, CallbackStore
-from acd.ivr.testing import ScriptedChannel, keys
+from acd.dispatch import CALLBACK_NOT_ANSWERED, CUSTOMER_FIRST_MARGIN_S
+from acd.ivr.testing import Press, ScriptedChannel, keys
 from acd.metrics.events import Event
 from acd.waiting import WaitingService, valid_callback_number
+
+if TYPE_CHECKING:
+    from acd.dispatch import Dispatcher
 
 
 @dataclass
@@ -84,3 +92,164 @@ async def test_a_too_short_typed_number_is_re_prompted_then_a_valid_one_accepted
     waiting = WaitingService.__new__(WaitingService)  # only the number dialogue is exercised
     assert await WaitingService._ask_number(waiting, channel) == "221234567"  # type: ignore[arg-type]
     assert channel.played.count("pbx-invalid") == 1
+
+
+# ---------------------------------------------------------------- customer first (dispatcher)
+
+CUSTOMER_FIRST_ROUTING = """
+timezone: America/Santiago
+skills: [ventas]
+queues:
+  - name: q
+    skills: [ventas]
+    ring_timeout_s: 6
+    waiting: {callback_mode: customer-first, callback_retry_s: 0.05, callback_max_attempts: 3}
+agents:
+  - {id: ana, name: Ana, endpoint: PJSIP/agent1, skills: {ventas: 9}}
+  - {id: bruno, name: Bruno, endpoint: PJSIP/agent2, skills: {ventas: 5}}
+"""
+
+
+@dataclass
+class RecordingControl:
+    """Call control that remembers every action (the facts are fed by the test)."""
+
+    originated: list[dict[str, object]] = field(default_factory=list)
+    rings: list[tuple[str, str, str, float]] = field(default_factory=list)  # channel, call, agent, timeout
+    holds: list[str] = field(default_factory=list)
+
+    async def originate_customer_first(self, call_id: str, agent_id: str, endpoint: str, customer_dial: str, number: str,
+                                       agent_ring_s: float, customer_ring_s: float, attempt: int, labels: dict[str, str]) -> None:
+        self.originated.append(dict(call_id=call_id, agent_id=agent_id, dial=customer_dial, agent_ring_s=agent_ring_s,
+                                    customer_ring_s=customer_ring_s, attempt=attempt, labels=labels))
+
+    async def originate_callback(self, *args: object) -> None:
+        raise AssertionError("agent-first placement used for a customer-first queue")
+
+    async def ring(self, channel: str, call_id: str, agent_id: str, endpoint: str, timeout_s: float) -> None:
+        self.rings.append((channel, call_id, agent_id, timeout_s))
+
+    async def return_to_hold(self, channel: str) -> None:
+        self.holds.append(channel)
+
+
+@pytest.fixture
+async def customer_first(tmp_path: Path) -> AsyncIterator[tuple["Dispatcher", RecordingControl, list[Event], CallbackService]]:
+    """A dispatcher with the real router and a real callback store, for a customer-first queue."""
+    from acd.dispatch import Dispatcher
+    from acd.routing import Router, load_routing_text
+
+    config, problems = load_routing_text(CUSTOMER_FIRST_ROUTING)
+    assert config is not None, problems
+    control, events = RecordingControl(), []
+    dispatcher = Dispatcher(router=Router(config), control=control, emit=events.append, clock=time.time)  # type: ignore[arg-type]
+    dispatcher.customer_ring_s = 20.0
+    store = await CallbackStore.open(tmp_path / "callbacks.sqlite")
+    policy = CallbackPolicy(max_attempts=3, retry_s=0.05, hours=None, mode=config.queue("q").waiting.callback_mode)  # type: ignore[union-attr]
+    callbacks = CallbackService(store, dispatcher, events.append, {"q": policy})
+    dispatcher.callbacks = callbacks
+    try:
+        yield dispatcher, control, events, callbacks
+    finally:
+        dispatcher.close()
+        await callbacks.close()  # also when a test fails: an open connection's thread would keep pytest alive
+
+
+async def run_actions(dispatcher: "Dispatcher") -> None:
+    """Let the dispatcher's queued actions (tasks) finish."""
+    for _ in range(20):
+        await asyncio.sleep(0)
+    while dispatcher._actions:
+        await asyncio.gather(*list(dispatcher._actions.values()), return_exceptions=True)
+
+
+async def requested_while_waiting(dispatcher: "Dispatcher", callbacks: CallbackService) -> None:
+    """c1 waits (nobody logged in), asks for a callback at 56911112222 and hangs up."""
+    dispatcher.handle(Parked(call_id="c1", channel="PJSIP/caller-1", queue="q", wait_origin=time.time() - 30, priority=None))
+    await callbacks.request("c1", "q", "56911112222", wait_origin=time.time() - 30)
+    dispatcher.handle(LegHungUp(leg_id="c1", channel="PJSIP/caller-1", cause="Normal Clearing"))
+
+
+async def test_customer_first_dials_the_customer_while_the_agent_stays_reserved_for_both_rings(customer_first) -> None:  # noqa: ANN001
+    dispatcher, control, events, callbacks = customer_first
+    await requested_while_waiting(dispatcher, callbacks)
+    dispatcher.agent_login("ana")
+    await run_actions(dispatcher)
+    [placed] = control.originated
+    assert placed["call_id"] == "c1" and placed["agent_id"] == "ana" and placed["dial"] == "PJSIP/56911112222@customers"
+    assert placed["agent_ring_s"] == 6 and placed["customer_ring_s"] == 20 and placed["attempt"] == 1
+    assert placed["labels"]["ACD_QUEUE"] == "q"  # type: ignore[index]  # so acd-hold can park the customer
+    ringing = [e for e in events if e.type == "call.agent_ringing"]
+    assert ringing[-1].data["timeout_s"] == 20 + 6 + CUSTOMER_FIRST_MARGIN_S  # not the queue's 6 s
+    assert dispatcher.router.agent("ana").state == "reserved"  # type: ignore[union-attr]
+    assert not control.rings  # nobody's channel is redirected: there is none yet
+
+
+async def test_customer_not_answering_frees_the_agent_unpaused_and_retries_after_the_delay(customer_first) -> None:  # noqa: ANN001
+    dispatcher, control, events, callbacks = customer_first
+    await requested_while_waiting(dispatcher, callbacks)
+    dispatcher.agent_login("ana")
+    await run_actions(dispatcher)
+    dispatcher.handle(OriginateFailed(call_id="c1", reason="3"))  # it rang out
+    assert dispatcher.router.agent("ana").state == "available"  # type: ignore[union-attr]
+    last = [e for e in events if e.type == "agent.state" and e.agent_id == "ana"][-1]
+    assert last.data["state"] == "available" and last.data["reason"] == CALLBACK_NOT_ANSWERED
+    assert not [e for e in events if e.type in ("call.abandoned", "call.ring_no_answer")]
+    assert [e.data["outcome"] for e in events if e.type == "callback.attempt"] == ["no-answer"]
+    assert dispatcher.router.call("c1") is None  # out of the queue until the retry delay passes
+    await asyncio.sleep(0.2)
+    await run_actions(dispatcher)
+    assert [p["attempt"] for p in control.originated] == [1, 2]  # placed again, ana reserved again
+    assert dispatcher.router.agent("ana").state == "reserved"  # type: ignore[union-attr]
+
+
+async def test_customer_who_answers_completes_the_callback_and_the_agent_is_rung_on_the_customers_channel(customer_first) -> None:  # noqa: ANN001
+    dispatcher, control, events, callbacks = customer_first
+    await requested_while_waiting(dispatcher, callbacks)
+    dispatcher.agent_login("ana")
+    await run_actions(dispatcher)
+    dispatcher.handle(CallbackCustomerUp(call_id="c1", agent_id="ana", leg_id="cust-1", channel="PJSIP/customers-1"))
+    assert not callbacks.is_callback("c1")
+    assert [e.type for e in events if e.type.startswith("callback.")][-2:] == ["callback.attempt", "callback.completed"]
+    # From here the customer's channel is the call: Asterisk's events name its uniqueid.
+    dispatcher.handle(AgentLegStarted(call_id="cust-1", agent_channel="PJSIP/agent1-1", agent_leg_id="agent-leg-1"))
+    dispatcher.handle(AgentAnswered(call_id="cust-1", agent_channel="PJSIP/agent1-1"))
+    assert dispatcher.router.call("c1").state == "connected"  # type: ignore[union-attr]
+    dispatcher.handle(LegHungUp(leg_id="cust-1", channel="PJSIP/customers-1", cause="Normal Clearing"))
+    assert dispatcher.router.call("c1") is None
+    assert [e.call_id for e in events if e.type == "call.completed"] == ["c1"]
+    await run_actions(dispatcher)
+    assert await callbacks.store.open_requests() == []
+
+
+async def test_agent_not_answering_an_answered_customer_puts_the_customer_back_at_the_head_like_any_caller(customer_first) -> None:  # noqa: ANN001
+    dispatcher, control, events, callbacks = customer_first
+    await requested_while_waiting(dispatcher, callbacks)
+    dispatcher.agent_login("ana")
+    await run_actions(dispatcher)
+    dispatcher.handle(CallbackCustomerUp(call_id="c1", agent_id="ana", leg_id="cust-1", channel="PJSIP/customers-1"))
+    dispatcher.handle(RingFailed(call_id="c1", status="NOANSWER"))  # acd-agent's Dial rang out
+    assert dispatcher.router.agent("ana").state == "paused"  # type: ignore[union-attr]  # this one was the agent's fault
+    assert dispatcher.router.call("c1").state == "waiting"  # type: ignore[union-attr]
+    dispatcher.agent_login("bruno")
+    await run_actions(dispatcher)
+    # An ordinary ring (Redirect of the customer's channel) with the queue's own ring time.
+    assert control.rings == [("PJSIP/customers-1", "c1", "bruno", 6)]
+    assert len(control.originated) == 1
+
+
+async def test_a_number_started_during_the_invalid_prompt_is_kept_for_the_second_try() -> None:
+    channel = ScriptedChannel([*keys("1234#"), Press("2", after=1.0), *keys("21234567#")], caller="anonymous", prompt_seconds=2.0)
+    waiting = WaitingService.__new__(WaitingService)
+    assert await WaitingService._ask_number(waiting, channel) == "221234567"  # type: ignore[arg-type]
+    assert channel.discarded == []
+    assert channel.played[-1] == "pbx-invalid"  # the second try did not ask for the number again
+
+
+def test_an_unknown_callback_mode_is_reported_with_its_line() -> None:
+    from acd.routing import load_routing_text
+
+    config, problems = load_routing_text(CUSTOMER_FIRST_ROUTING.replace("customer-first", "customer-last"), "routing.yaml")
+    assert config is None
+    assert len(problems) == 1 and problems[0].line == 8 and "callback_mode" in str(problems[0])
+    assert "agent-first" in str(problems[0]) and "customer-first" in str(problems[0])

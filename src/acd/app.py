@@ -201,17 +201,20 @@ def _attach_metrics(app: App, settings: Settings) -> None:
 
 
 def _attach_callbacks(app: App, settings: Settings, waiting: WaitingService) -> None:
-    """Durable callback requests: offered while waiting, placed agent-first in turn."""
+    """Durable callback requests: offered while waiting, placed in turn (agent or customer first, per queue)."""
     engine = app.engine
     dispatcher = app.dispatcher
     dispatcher.customer_dial = settings.callbacks.customer_dial
     dispatcher.customer_ring_s = settings.callbacks.customer_ring_s
+    dispatcher.customer_greeting = settings.callbacks.customer_greeting
     policies = {}
     for queue in app.router.config.queues:
         hours = None
         if queue.waiting.callback_hours:
             hours = schedule_from_hours(queue.waiting.callback_hours, app.router.config.timezone)
-        policies[queue.name] = CallbackPolicy(queue.waiting.callback_max_attempts, queue.waiting.callback_retry_s, hours)
+        policies[queue.name] = CallbackPolicy(
+            queue.waiting.callback_max_attempts, queue.waiting.callback_retry_s, hours, queue.waiting.callback_mode
+        )
 
     async def open_callbacks(engine: Engine) -> None:
         store = await CallbackStore.open(settings.resolve(settings.callbacks.database))

@@ -2,13 +2,25 @@
 
 A waiting caller offered a callback presses 1, confirms a number and hangs up; the call
 stays in the router with its original wait (``wait_origin``), so it reaches an agent when
-its turn comes, exactly as if the caller had stayed on the line.  Then the engine rings
-the agent first (AMI ``Originate`` into ``acd-callback``) and, once the agent answers,
-dials the customer.  A failed customer leg is retried after ``callback_retry_s`` up to
+its turn comes, exactly as if the caller had stayed on the line.  Then, per queue
+(``waiting.callback_mode`` in ``routing.yaml``):
+
+* ``agent-first`` (default): the engine rings the agent (AMI ``Originate`` into
+  ``acd-callback``) and, once the agent answers, dials the customer;
+* ``customer-first``: the router reserves the agent while the engine dials the customer
+  (``Originate`` into ``acd-callback-customer``); only a customer who answers hears a
+  short greeting and has the agent rung.  A customer who does not answer fails the
+  attempt and frees the agent at once, unpaused (it was not the agent's fault).  Once the
+  customer answered the callback is complete: if the agent then does not answer, the
+  customer is a caller like any other, back at the head of the queue with music, and the
+  agent is paused for ring-no-answer, as for any call.
+
+A failed customer leg is retried after ``callback_retry_s`` up to
 ``callback_max_attempts``; callbacks are only placed inside the queue's callback hours;
-every request and attempt is an event, and requests live in SQLite, so they survive an
-engine restart.  A second request from the same number replaces the first: a customer
-is never called twice for one wish.
+every request and attempt is an event (``callback.requested``, ``callback.attempt`` with
+its ``outcome``, ``callback.completed``, ``callback.failed``), and requests live in
+SQLite, so they survive an engine restart.  A second request from the same number
+replaces the first: a customer is never called twice for one wish.
 """
 
 from __future__ import annotations
@@ -18,7 +30,7 @@ import logging
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Awaitable, Callable, Literal, Protocol
 
 import aiosqlite
 
@@ -28,6 +40,9 @@ from acd.metrics.events import Event
 log = logging.getLogger("acd.callbacks")
 
 OPEN_STATES = ("pending", "active")
+CallbackMode = Literal["agent-first", "customer-first"]
+#: Dial's DIALSTATUS (or the engine's reading of a failed Originate) -> the attempt's outcome.
+OUTCOMES = {"ANSWER": "answered", "BUSY": "busy", "NOANSWER": "no-answer"}
 
 
 @dataclass(frozen=True)
@@ -91,7 +106,12 @@ class CallbackStore:
 
 
 class CallbackQueue(Protocol):
-    """What the service needs from the ACD: put a callback in its queue, or take it out."""
+    """What the service needs from the ACD: put a callback in its queue, or take it out.
+
+    ``queue_callback`` is also called for a call the router already holds (a request made
+    while waiting): the ACD decides whether it must re-enter (customer-first callbacks
+    need a longer ring time than the queue's, see ``acd.dispatch``).
+    """
 
     def queue_callback(self, callback: Callback) -> None: ...
 
@@ -116,6 +136,7 @@ class CallbackPolicy:
     max_attempts: int
     retry_s: float
     hours: Schedule | None
+    mode: CallbackMode = "agent-first"
 
 
 class CallbackService:
@@ -142,6 +163,14 @@ class CallbackService:
 
     def get(self, call_id: str) -> Callback | None:
         return self._open.get(call_id)
+
+    def mode_of(self, call_id: str) -> CallbackMode | None:
+        """How an open callback is placed (its queue's policy); None when it is not open."""
+        callback = self._open.get(call_id)
+        if callback is None:
+            return None
+        policy = self.policies.get(callback.queue)
+        return policy.mode if policy is not None else "agent-first"
 
     async def request(self, call_id: str, queue: str, number: str, wait_origin: float) -> Callback:
         """Register a request (replacing an open one from the same number) and schedule it."""
@@ -183,25 +212,42 @@ class CallbackService:
         return callback
 
     async def result(self, call_id: str, status: str, agent_id: str | None = None) -> None:
-        """The customer leg ended: ANSWER completes the callback; anything else is retried."""
+        """The customer leg ended or answered: ANSWER completes the callback; anything else is retried."""
+        write = self.settle(call_id, status, agent_id)
+        if write is not None:
+            await write
+
+    def settle(self, call_id: str, status: str, agent_id: str | None = None) -> Awaitable[None] | None:
+        """Decide an attempt now and return the write that makes it durable (None: not open).
+
+        The decision is taken synchronously so that, from the next AMI event on, the ACD
+        already sees the callback as completed (a customer who answered is an ordinary
+        caller from then on).  A retry re-enters its queue only once its state is stored,
+        so a later ``placing`` can never be overwritten by this older state.
+        """
         callback = self._open.get(call_id)
         if callback is None:
-            return
-        outcome = {"ANSWER": "answered", "BUSY": "busy", "NOANSWER": "no-answer"}.get(status, "failed")
-        self._emit("callback.attempt", callback, {"number": callback.number, "attempt": callback.attempts, "outcome": outcome}, agent_id)
+            return None
+        outcome = OUTCOMES.get(status, "failed")
+        mode = self.mode_of(call_id)
+        self._emit("callback.attempt", callback, {"number": callback.number, "attempt": callback.attempts, "outcome": outcome, "mode": mode}, agent_id)
         if outcome == "answered":
-            await self._close(callback, "completed")
-            self._emit("callback.completed", callback, {"number": callback.number}, agent_id)
-            return
+            write = self._close_now(callback, "completed")
+            self._emit("callback.completed", callback, {"number": callback.number, "mode": mode}, agent_id)
+            return write
         policy = self.policies[callback.queue]
         if callback.attempts >= policy.max_attempts:
-            await self._close(callback, "failed")
+            write = self._close_now(callback, "failed")
             self._emit("callback.failed", callback, {"number": callback.number, "attempts": callback.attempts})
-            return
+            return write
         callback = replace(callback, state="pending", next_attempt_at=self.clock() + policy.retry_s)
         self._open[call_id] = callback
+        return self._retry_later(callback)
+
+    async def _retry_later(self, callback: Callback) -> None:
         await self.store.save(callback)
-        self._keep_or_defer(callback, already_queued=False)
+        if self._open.get(callback.call_id) is callback:  # not replaced meanwhile
+            self._keep_or_defer(callback, already_queued=False)
 
     def _keep_or_defer(self, callback: Callback, *, already_queued: bool) -> None:
         policy = self.policies.get(callback.queue)
@@ -213,8 +259,7 @@ class CallbackService:
                 self.acd.withdraw(callback.call_id)
             return
         if due <= now:
-            if not already_queued:
-                self.acd.queue_callback(callback)
+            self.acd.queue_callback(callback)
             return
         if already_queued:
             self.acd.withdraw(callback.call_id)
@@ -233,11 +278,15 @@ class CallbackService:
             self._keep_or_defer(callback, already_queued=False)
 
     async def _close(self, callback: Callback, state: str) -> None:
+        await self._close_now(callback, state)
+
+    def _close_now(self, callback: Callback, state: str) -> Awaitable[None]:
+        """Forget the request now; the returned write stores its final state."""
         self._open.pop(callback.call_id, None)
         timer = self._timers.pop(callback.call_id, None)
         if timer is not None:
             timer.cancel()
-        await self.store.save(replace(callback, state=state))
+        return self.store.save(replace(callback, state=state))
 
     def _emit(self, type_: str, callback: Callback, data: dict[str, object], agent_id: str | None = None) -> None:
         self.emit(Event(type=type_, ts=self.clock(), call_id=callback.call_id, queue=callback.queue, agent_id=agent_id, data=data))  # type: ignore[arg-type]

@@ -14,6 +14,10 @@
 * On every AMI (re)connection the dispatcher resynchronises: callers still parked in the
   holding context that the router does not know are re-queued with their original wait;
   calls the router holds whose channels are gone are closed.
+* Callbacks (``acd.callbacks``): a ``RingAgent`` for a callback places it instead of
+  redirecting a caller.  Customer first, the customer's answered channel then carries the
+  call under the request's call id (``_aliases``), so the agent's ring, answer and hang-up
+  are handled exactly as for a caller who waited on the line.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from acd.asterisk.call_control import (
     AgentAnswered,
     AgentLegStarted,
     CallbackAgentUp,
+    CallbackCustomerUp,
     CallbackResult,
     DeviceState,
     OriginateFailed,
@@ -49,6 +54,16 @@ log = logging.getLogger("acd.dispatch")
 
 UNREACHABLE_DEVICE_STATES = ("UNAVAILABLE",)
 UNREACHABLE_REASON = "unreachable"
+#: Customer first, the router keeps the agent reserved while the customer's phone rings,
+#: the greeting plays and the agent's phone rings: the customer's ring time plus the
+#: queue's ring time-out plus this (greeting up to ~6 s, Dial's own margin, call set-up).
+CUSTOMER_FIRST_MARGIN_S = 10.0
+#: A failed customer-first Originate's ``Reason`` (Asterisk's last control frame) as a
+#: DIALSTATUS: 3 = it rang out, 5 = busy; anything else (0 no such number, 8 congestion...)
+#: is a plain failure.
+ORIGINATE_REASONS = {"3": "NOANSWER", "5": "BUSY"}
+#: The agent's state-change reason when a customer-first attempt fails (not "caller-abandoned").
+CALLBACK_NOT_ANSWERED = "callback-not-answered"
 
 
 class CallControl(Protocol):
@@ -64,6 +79,19 @@ class CallControl(Protocol):
 
     async def originate_callback(
         self, call_id: str, agent_id: str, endpoint: str, customer_dial: str, number: str, ring_s: float, customer_ring_s: float, attempt: int
+    ) -> None: ...
+
+    async def originate_customer_first(
+        self,
+        call_id: str,
+        agent_id: str,
+        endpoint: str,
+        customer_dial: str,
+        number: str,
+        agent_ring_s: float,
+        customer_ring_s: float,
+        attempt: int,
+        labels: dict[str, str],
     ) -> None: ...
 
     async def live_call_ids(self) -> set[str]: ...
@@ -98,6 +126,7 @@ class Dispatcher:
     callbacks: Any = None  # acd.callbacks.CallbackService, when callbacks are on
     customer_dial: str = "PJSIP/{number}@customers"
     customer_ring_s: float = 30.0
+    customer_greeting: str = ""  # customer first: played to the customer before the agent is rung
 
     def __post_init__(self) -> None:
         self._channels: dict[str, str] = {}  # call id -> caller channel name
@@ -108,6 +137,7 @@ class Dispatcher:
         self._agents_by_device = {agent.endpoint: agent.id for agent in self.router.config.agents}
         self._device_states: dict[str, str] = {}
         self._timer: asyncio.TimerHandle | None = None
+        self._aliases: dict[str, str] = {}  # customer-first: customer channel uniqueid -> call id
 
     # ---------------------------------------------------------------- IVR hand-off
     async def enqueue(self, channel: Channel, request: QueueRequest) -> None:
@@ -192,9 +222,34 @@ class Dispatcher:
 
     # ---------------------------------------------------------------- callbacks (CallbackQueue)
     def queue_callback(self, callback: Any) -> None:
-        """A callback is due: it joins its queue with the caller's original wait."""
-        if self.router.call(callback.call_id) is None:
-            self._apply(self.router.call_arrived(self.clock(), callback.call_id, callback.queue, wait_origin=callback.wait_origin))
+        """A callback is due: it joins its queue with the caller's original wait.
+
+        Customer first, the agent stays reserved while the customer's phone rings, so the
+        call carries a longer ring time-out for that ring; a request made while waiting
+        (already in the router) re-enters with it, keeping its wait and so its place.
+        """
+        now = self.clock()
+        call = self.router.call(callback.call_id)
+        customer_first = self.callbacks is not None and self.callbacks.mode_of(callback.call_id) == "customer-first"
+        queue, priority, attached = callback.queue, None, None
+        if call is not None:
+            if not customer_first or call.state != "waiting":
+                return
+            queue, priority, attached = call.queue, call.priority, dict(call.attached)
+            self._apply(self.router.caller_abandoned(now, callback.call_id), record=False)
+        ring_s = self._customer_first_ring_s(queue) if customer_first else None
+        self._apply(
+            self.router.call_arrived(
+                now, callback.call_id, queue, priority=priority, attached=attached, wait_origin=callback.wait_origin, ring_timeout_s=ring_s
+            )
+        )
+
+    def _queue_ring_s(self, queue: str) -> float:
+        config = self.router.config.queue(queue)
+        return config.ring_timeout_s if config is not None else 15.0
+
+    def _customer_first_ring_s(self, queue: str) -> float:
+        return self.customer_ring_s + self._queue_ring_s(queue) + CUSTOMER_FIRST_MARGIN_S
 
     def withdraw(self, call_id: str) -> None:
         """Take a callback out of the queue for now (outside hours, replaced)."""
@@ -206,18 +261,70 @@ class Dispatcher:
         return self.callbacks is not None and self.callbacks.is_callback(call_id)
 
     async def _place_callback(self, decision: RingAgent) -> None:
+        customer_first = self.callbacks.mode_of(decision.call_id) == "customer-first"
         callback = await self.callbacks.placing(decision.call_id)
         if callback is None:
             return
         dial = self.customer_dial.replace("{number}", callback.number)
         try:
-            await self.control.originate_callback(
-                decision.call_id, decision.agent_id, decision.endpoint, dial, callback.number,
-                decision.timeout_s, self.customer_ring_s, callback.attempts,
-            )
+            if customer_first:
+                await self.control.originate_customer_first(
+                    decision.call_id, decision.agent_id, decision.endpoint, dial, callback.number,
+                    self._queue_ring_s(decision.queue), self.customer_ring_s, callback.attempts,
+                    self._hold_labels(decision.queue, callback.wait_origin),
+                )
+            else:
+                await self.control.originate_callback(
+                    decision.call_id, decision.agent_id, decision.endpoint, dial, callback.number,
+                    decision.timeout_s, self.customer_ring_s, callback.attempts,
+                )
         except Exception as exc:
-            log.warning("ACD: callback %s could not ring %s (%s)", decision.call_id, decision.agent_id, exc)
-            self._apply(self.router.ring_no_answer(self.clock(), decision.agent_id, decision.call_id))
+            log.warning("ACD: callback %s could not be placed with %s (%s)", decision.call_id, decision.agent_id, exc)
+            if customer_first:
+                self._customer_leg_failed(self.clock(), decision.call_id, "error")
+            else:
+                self._apply(self.router.ring_no_answer(self.clock(), decision.agent_id, decision.call_id))
+
+    def _hold_labels(self, queue: str, wait_origin: float) -> dict[str, str]:
+        """What ``enqueue`` sets on a caller's channel, for a customer-first customer's channel."""
+        labels = {"ACD_QUEUE": queue, "ACD_WAIT_ORIGIN": f"{wait_origin:.3f}", "ACD_PRIORITY": "", "ACD_CALLBACK_GREETING": self.customer_greeting}
+        announce_every = self._announce_every(queue)
+        if announce_every:
+            labels["ACD_ANNOUNCE_EVERY"] = str(int(math.ceil(announce_every)))
+        return labels
+
+    def _customer_answered(self, fact: CallbackCustomerUp) -> list[Outcome]:
+        """Customer first: the customer answered.  The callback is complete; from here the
+        customer's channel is the call (an ordinary caller about to be connected)."""
+        self._aliases[fact.leg_id] = fact.call_id
+        self._channels[fact.call_id] = fact.channel
+        if self.callbacks is not None:
+            write = self.callbacks.settle(fact.call_id, "ANSWER", fact.agent_id)
+            if write is not None:
+                self._carry_out(fact.call_id, write)
+        call = self.router.call(fact.call_id)
+        if call is None or call.state != "ringing" or call.agent_id != fact.agent_id:
+            # The reservation ended while the customer's phone rang (agent paused, safety
+            # time-out): the customer waits at the head like any caller instead.
+            log.warning("ACD: callback %s answered but %s is no longer reserved for it; customer to hold", fact.call_id, fact.agent_id)
+            self._carry_out(fact.call_id, self.control.return_to_hold(fact.channel))
+        return []
+
+    def _customer_leg_failed(self, now: float, call_id: str, reason: str) -> list[Outcome]:
+        """Customer first: the customer did not answer.  The attempt failed; the reserved
+        agent is freed at once and unpaused (not their fault); the request is retried."""
+        call = self.router.call(call_id)
+        agent_id = call.agent_id if call is not None else None
+        released = [
+            dataclasses.replace(o, reason=CALLBACK_NOT_ANSWERED) if getattr(o, "reason", None) == "caller-abandoned" else o  # type: ignore[call-arg]
+            for o in self.router.caller_abandoned(now, call_id)
+        ]
+        outcomes = self._apply(released, skip=frozenset({"call.abandoned"}))  # not an abandon: nobody was waiting on a line
+        if self.callbacks is not None:
+            write = self.callbacks.settle(call_id, ORIGINATE_REASONS.get(reason, "FAILED"), agent_id)
+            if write is not None:
+                self._carry_out(call_id, write)
+        return outcomes
 
     # ---------------------------------------------------------------- facts from Asterisk
     async def run(self) -> None:
@@ -242,6 +349,8 @@ class Dispatcher:
                     now, fact.call_id, fact.queue, priority=fact.priority, attached=attached, wait_origin=fact.wait_origin
                 )
             )
+        if isinstance(fact, (AgentLegStarted, AgentAnswered)) and fact.call_id in self._aliases:
+            fact = dataclasses.replace(fact, call_id=self._aliases[fact.call_id])
         if isinstance(fact, AgentLegStarted):
             call = router.call(fact.call_id)
             if call is not None and call.agent_id is not None:
@@ -268,6 +377,8 @@ class Dispatcher:
                 return self._ignored(f"callback agent answer for {fact.call_id} not ringing {fact.agent_id}")
             self._agent_legs[fact.agent_leg_id] = _Leg(fact.call_id, fact.agent_id)
             return self._apply(router.agent_answered(now, fact.agent_id, fact.call_id))
+        if isinstance(fact, CallbackCustomerUp):
+            return self._customer_answered(fact)
         if isinstance(fact, CallbackResult):
             if self.callbacks is not None:
                 self._carry_out(fact.call_id, self.callbacks.result(fact.call_id, fact.status, fact.agent_id))
@@ -276,6 +387,8 @@ class Dispatcher:
             call = router.call(fact.call_id)
             if call is None or call.agent_id is None or call.state != "ringing":
                 return self._ignored(f"originate failure for {fact.call_id} not ringing")
+            if self.callbacks is not None and self.callbacks.mode_of(fact.call_id) == "customer-first":
+                return self._customer_leg_failed(now, fact.call_id, fact.reason)
             return self._apply(router.ring_no_answer(now, call.agent_id, fact.call_id))
         if isinstance(fact, DeviceState):
             return self._device_state(fact)
@@ -315,16 +428,17 @@ class Dispatcher:
             if call is not None and call.state == "connected" and call.agent_id == leg.agent_id:
                 return self._apply(router.call_completed(now, leg.call_id))
             return []
-        call = router.call(fact.leg_id)
-        self._channels.pop(fact.leg_id, None)
-        self._cancelled_rings.discard(fact.leg_id)
+        call_id = self._aliases.pop(fact.leg_id, fact.leg_id)  # a customer-first customer's channel
+        call = router.call(call_id)
+        self._channels.pop(call_id, None)
+        self._cancelled_rings.discard(call_id)
         if call is None:
             return []
-        if self._is_callback(fact.leg_id):
+        if self._is_callback(call_id):
             return []  # the caller hung up after asking to be called back: the place is kept
         if call.state == "connected":
-            return self._apply(router.call_completed(now, fact.leg_id))
-        return self._apply(router.caller_abandoned(now, fact.leg_id))
+            return self._apply(router.call_completed(now, call_id))
+        return self._apply(router.caller_abandoned(now, call_id))
 
     # ---------------------------------------------------------------- decisions and facts
     def _ignored(self, reason: str) -> list[Outcome]:
@@ -332,9 +446,12 @@ class Dispatcher:
         log.info("ACD: ignored: %s", reason)
         return []
 
-    def _apply(self, outcomes: list[Outcome], *, record: bool = True) -> list[Outcome]:
+    def _apply(self, outcomes: list[Outcome], *, record: bool = True, skip: frozenset[str] = frozenset()) -> list[Outcome]:
         """Carry out decisions, record facts (``record=False``: a bookkeeping move, not a
-        caller's action, e.g. a callback leaving the queue until its hours open)."""
+        caller's action, e.g. a callback leaving the queue until its hours open; ``skip``:
+        event types not to record, e.g. the abandon of a customer-first attempt).
+
+        A cancelled ring of a callback has no caller channel to send back to hold."""
         # A cancel followed by a new ring for the same call: the ring's redirect ends the old
         # Dial by itself; sending both would race two redirects on one channel.
         rung_again = {o.call_id for o in outcomes if isinstance(o, RingAgent)}
@@ -344,7 +461,7 @@ class Dispatcher:
                     self._carry_out(outcome.call_id, self._place_callback(outcome))
                 else:
                     self._carry_out(outcome.call_id, self._ring(outcome))
-            elif isinstance(outcome, CancelRing) and outcome.call_id not in rung_again:
+            elif isinstance(outcome, CancelRing) and outcome.call_id not in rung_again and not self._is_callback(outcome.call_id):
                 self._cancelled_rings.add(outcome.call_id)
                 self._carry_out(outcome.call_id, self._to_hold(outcome.call_id))
             elif isinstance(outcome, CallTimedOut):
@@ -354,7 +471,7 @@ class Dispatcher:
                 log.info("ACD: router ignored an event: %s", outcome.reason)
                 continue
             event = outcome_to_event(outcome) if record else None
-            if event is not None:
+            if event is not None and event.type not in skip:
                 self.emit(event)
         self._arm_timer()
         return outcomes
@@ -438,6 +555,7 @@ class Dispatcher:
                 self._channels[item.call_id] = item.channel
         for state in await self.control.device_states():
             self._device_state(state)
+        live |= {self._aliases[leg] for leg in live if leg in self._aliases}
         for call_id in list(self._known_call_ids()):
             if call_id not in live and not self._is_callback(call_id):
                 self.counters.closed_on_resync += 1

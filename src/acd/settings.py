@@ -101,11 +101,20 @@ class RecordingSettings(_Section):
 
 
 class CallbackSettings(_Section):
-    """Where callback requests are kept and how the customer is dialled."""
+    """Where callback requests are kept and how the customer is dialled.
+
+    Whether the agent or the customer is called first is a queue's choice
+    (``waiting.callback_mode`` in ``routing.yaml``), next to its other callback rules.
+    """
 
     database: Path = Path("var/callbacks.sqlite")
     customer_dial: str = Field("PJSIP/{number}@customers", description="Asterisk dial string; {number} is the customer's number")
     customer_ring_s: float = Field(30.0, gt=0)
+    customer_greeting: str = Field(
+        "followme/pls-hold-while-try",
+        description="customer-first: sound played to the customer before the agent is rung ('' = none)",
+        pattern=r"^[A-Za-z0-9_/.&-]*$",
+    )
 
 
 class SlaSettings(_Section):

@@ -152,10 +152,13 @@ class WaitingService:
         await channel.hangup()
 
     async def _ask_number(self, channel: AgiChannel) -> str | None:
-        """Digits ending with #; a bare # keeps the caller id.  Two tries for a valid number."""
-        for _ in range(2):
+        """Digits ending with #; a bare # keeps the caller id.  Two tries for a valid number.
+
+        A key pressed during "invalid" starts the second try (nothing of it is lost)."""
+        ahead: str | None = None
+        for attempt in range(2):
             typed = ""
-            key = await channel.stream_file("vm-enter-num-to-call", "0123456789#")
+            key = ahead or await channel.stream_file("vm-enter-num-to-call", "0123456789#")
             key = key or await channel.stream_file("vm-then-pound", "0123456789#")
             while True:
                 key = key or await channel.wait_for_digit(5)
@@ -167,14 +170,16 @@ class WaitingService:
             number = typed or "".join(ch for ch in channel.caller if ch.isdigit())
             if valid_callback_number(number):
                 return number
-            await self._play(channel, "pbx-invalid")
+            ahead = await self._play(channel, "pbx-invalid", "0123456789#" if attempt == 0 else "")
         return None
 
-    async def _play(self, channel: AgiChannel, prompt: str) -> None:
+    async def _play(self, channel: AgiChannel, prompt: str, escape: str = "") -> str | None:
+        """Play a prompt (a missing one is logged, not fatal); the key that interrupted it, if any."""
         try:
-            await channel.stream_file(prompt)
+            return await channel.stream_file(prompt, escape)
         except PromptNotFound:
             log.warning("announcement prompt %s is missing", prompt)
+            return None
 
     async def _say_position(self, channel: AgiChannel, position: int) -> None:
         if position == 1:

@@ -16,6 +16,7 @@ from acd.cli import main
 PHASE_KEYS = {
     "mode", "offered_rate", "events", "facts", "expected_facts", "seconds", "events_per_s", "facts_per_s",
     "latency_ms", "parsed_events", "dropped_events", "ignored_by_dispatcher", "router_events_emitted",
+    "client_cpu_s", "events_per_client_cpu_s",
 }
 
 
@@ -46,7 +47,7 @@ def test_bench_replays_into_the_real_path_and_prints_json(capsys: pytest.Capture
     captured = capsys.readouterr()
     assert code == 0, captured.err
     data = json.loads(captured.out)
-    assert set(data) == {"recording", "burst", "paced", "goal", "machine", "what_if_filter_first"}
+    assert set(data) == {"recording", "burst", "paced", "goal", "machine", "what_if_panoramisk_parser"}
     assert set(data["machine"]) == {"platform", "python", "cpu", "cores"}
     assert data["recording"]["events_per_pass"] == 17 and data["recording"]["facts_per_pass"] == 10
     burst = data["burst"]
@@ -59,7 +60,8 @@ def test_bench_replays_into_the_real_path_and_prints_json(capsys: pytest.Capture
     assert burst["router_events_emitted"] > 6 * 2 * 4  # queued, ringing, answered, completed per call at least
     [paced] = data["paced"]
     assert paced["mode"] == "paced" and paced["offered_rate"] == 400 and paced["facts"] == paced["expected_facts"]
-    what_if = data["what_if_filter_first"]
+    assert burst["client_cpu_s"] > 0 and burst["events_per_client_cpu_s"] > 0
+    what_if = data["what_if_panoramisk_parser"]  # the old parser feeds the same facts
     assert what_if["burst"]["facts"] == 60 and what_if["burst"]["parsed_events"] == burst["events"]
     assert set(data["goal"]) == {"events_per_s", "p99_ms", "burst_events_per_s", "p99_ms_at_goal_rate", "events_per_s_met", "p99_met"}
     assert "ami-ingest: burst" in captured.err

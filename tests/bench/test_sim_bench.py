@@ -22,7 +22,7 @@ def test_bench_simulate_prints_json_with_throughput_breakdown_and_machine(capsys
     assert main(SMALL) == 0
     captured = capsys.readouterr()
     data = json.loads(captured.out)
-    assert set(data) == {"centre", "seed", "simulation", "breakdown", "report_pipeline", "goal", "machine"}
+    assert set(data) == {"centre", "seed", "simulation", "breakdown", "parallel", "report_pipeline", "goal", "machine"}
     assert set(data["machine"]) == {"platform", "python", "cpu", "cores"}
     sim = data["simulation"]
     assert abs(sim["calls"] - 3000) < 300 and sim["ignored_by_router"] == 0
@@ -34,8 +34,12 @@ def test_bench_simulate_prints_json_with_throughput_breakdown_and_machine(capsys
     assert parts["router_hotspots"] and all(0 <= row["share_of_router"] <= 1 for row in parts["router_hotspots"])
     report = data["report_pipeline"]
     assert abs(report["calls"] - 500) < 120 and report["events"] > 5 * report["calls"]
+    parallel = data["parallel"]
+    assert parallel["parts"] == 2 and parallel["workers"] >= 1 and len(parallel["seeds"]) == 2
+    assert abs(parallel["calls"] - 3000) < 300 and parallel["ignored_by_router"] == 0 and parallel["calls_per_s"] > 0
     assert data["goal"]["calls"] == 1_000_000 and isinstance(data["goal"]["met"], bool)
-    assert "calls/s" in captured.err
+    assert isinstance(data["goal"]["parallel_met"], bool)
+    assert "calls/s" in captured.err and "replications" in captured.err
 
 
 def test_the_bench_centre_is_loaded_as_asked() -> None:

@@ -82,11 +82,29 @@ async def test_menu_valid_key_interrupts_the_prompt_and_goes_to_its_node(tmp_pat
 
 
 async def test_menu_invalid_key_plays_invalid_prompt_then_retries(tmp_path: Path, harness: Harness) -> None:
-    channel = ScriptedChannel(["7", "1"], clock=harness.clock)
+    channel = ScriptedChannel(["7", Press("1", after=0.5)], clock=harness.clock)  # "1" only once the menu plays again
     result = await harness.runner.run(flow_from(tmp_path, MENU), channel)
-    assert channel.played == ["vm-press", "pbx-invalid", "vm-press"]
+    assert channel.played == ["vm-press", "pbx-invalid", "vm-press", "digits/1"]
     assert result.last_node == "uno"
     assert [(e.data["kind"], e.data["digits"]) for e in harness.events.of("ivr.input")] == [("invalid", "7"), ("valid", "1")]
+
+
+async def test_a_key_pressed_during_the_invalid_prompt_answers_the_retry_without_the_menu_again(tmp_path: Path, harness: Harness) -> None:
+    channel = ScriptedChannel(["7", Press("1", after=1.0)], clock=harness.clock, prompt_seconds=2.0)
+    result = await harness.runner.run(flow_from(tmp_path, MENU), channel)
+    assert result.last_node == "uno"
+    assert channel.discarded == []  # the "1" was not lost to the prompt
+    assert channel.played == ["vm-press", "pbx-invalid"]  # it cut "invalid option" short
+    assert [(e.data["kind"], e.data["digits"]) for e in harness.events.of("ivr.input")] == [("invalid", "7"), ("valid", "1")]
+
+
+async def test_the_invalid_prompt_before_the_fallback_is_played_whole(tmp_path: Path, harness: Harness) -> None:
+    # Three wrong keys use up the retries; nothing waits for a key after the last "invalid".
+    channel = ScriptedChannel(["7", "7", "7", Press("1", after=1.0)], clock=harness.clock, prompt_seconds=2.0)
+    result = await harness.runner.run(flow_from(tmp_path, MENU), channel)
+    assert result.last_node == "respaldo"
+    assert channel.played == ["vm-press", "pbx-invalid", "pbx-invalid", "pbx-invalid"]
+    assert channel.discarded == ["1"]
 
 
 async def test_menu_silence_plays_no_input_and_falls_back_after_the_last_retry(tmp_path: Path, harness: Harness) -> None:
@@ -147,12 +165,22 @@ async def test_collect_stops_at_max_digits_without_terminator(tmp_path: Path, ha
 
 
 async def test_collect_invalid_check_digit_plays_invalid_then_falls_back(tmp_path: Path, harness: Harness) -> None:
-    channel = ScriptedChannel(["123456789", "12345#"], clock=harness.clock)  # max_digits ends the first entry
+    # max_digits ends the first entry; the second starts once the prompts played again
+    channel = ScriptedChannel(["123456789", *keys("12345#", first_after=0.5)], clock=harness.clock)
     result = await harness.runner.run(flow_from(tmp_path, COLLECT), channel)
     assert result.last_node == "sin_rut"
     assert "rut" not in result.variables
-    assert channel.played == ["vm-enter-num-to-call", "privacy-incorrect", "vm-enter-num-to-call", "privacy-incorrect"]
+    assert channel.played == ["vm-enter-num-to-call", "privacy-incorrect", "vm-enter-num-to-call", "vm-then-pound", "privacy-incorrect"]
     assert [(e.data["kind"], e.data["digits"]) for e in harness.events.of("ivr.input")] == [("invalid", "123456789"), ("invalid", "12345")]
+
+
+async def test_digits_typed_during_the_invalid_prompt_start_the_retrys_entry(tmp_path: Path, harness: Harness) -> None:
+    # A wrong RUT; the caller starts the right one while "the RUT is not valid" plays.
+    channel = ScriptedChannel(["123456789", Press("1", after=1.0), *keys("0000013*#", gap=0.5)], clock=harness.clock, prompt_seconds=2.0)
+    result = await harness.runner.run(flow_from(tmp_path, COLLECT), channel)
+    assert result.last_node == "listo" and result.variables["rut"] == "10000013-K"
+    assert channel.discarded == []
+    assert channel.played == ["vm-enter-num-to-call", "privacy-incorrect"]
 
 
 async def test_collect_inter_digit_timeout_ends_the_entry(tmp_path: Path, harness: Harness) -> None:
@@ -344,13 +372,21 @@ nodes:
 
 async def test_survey_starts_at_after_call_and_emits_one_answer_per_question(tmp_path: Path, harness: Harness) -> None:
     flow = flow_from(tmp_path, SURVEY)
-    channel = ScriptedChannel(["5", "9", "3", Silence(), Silence()], clock=harness.clock)
+    channel = ScriptedChannel(["5", "9", Press("3", after=0.5), Silence(), Silence()], clock=harness.clock)
     result = await harness.runner.run(flow, channel, entry=flow.after_call)
     answers = [(e.data["question"], e.data["score"], e.call_id) for e in harness.events.of("survey.answer")]
     assert answers == [("atencion", 5, "call-1"), ("resolucion", 3, "call-1")]
     assert result.variables["survey_atencion"] == "5" and "survey_recomendaria" not in result.variables
     assert channel.played == ["auth-thankyou", "beep", "pbx-invalid", "beep", "beep", "vm-sorry", "beep", "vm-sorry", "vm-goodbye"]
     assert result.last_node == "gracias"
+
+
+async def test_a_score_pressed_during_the_surveys_invalid_prompt_answers_the_question(tmp_path: Path, harness: Harness) -> None:
+    flow = flow_from(tmp_path, SURVEY)
+    channel = ScriptedChannel(["5", "9", Press("3", after=1.0)], clock=harness.clock, prompt_seconds=2.0)
+    await harness.runner.run(flow, channel, entry=flow.after_call)
+    assert [(e.data["question"], e.data["score"]) for e in harness.events.of("survey.answer")] == [("atencion", 5), ("resolucion", 3)]
+    assert channel.discarded == []
 
 
 async def test_goto_continues_in_the_other_flow_with_its_language(tmp_path: Path, harness: Harness) -> None:

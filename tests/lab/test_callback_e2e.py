@@ -1,4 +1,5 @@
-"""Callbacks on the real lab: requested while waiting, placed agent-first when the agent frees up."""
+"""Callbacks on the real lab: requested while waiting, placed agent-first or customer-first
+when the agent frees up, retried, kept across an engine restart."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.lab
 CALLER = "56982220000"
 
 
-def routing(hours: str = "") -> str:
+def routing(hours: str = "", mode: str = "agent-first") -> str:
     return f"""
 timezone: America/Santiago
 skills: [compradores]
@@ -33,6 +34,7 @@ queues:
       default_handle_s: 60
       callback_retry_s: 2
       callback_max_attempts: 3
+      callback_mode: {mode}
 {hours}
 agents:
   - {{id: ana, name: Ana, endpoint: PJSIP/agent1, skills: {{compradores: 9}}}}
@@ -104,3 +106,77 @@ async def test_callback_requested_outside_callback_hours_is_deferred(lab, sipp, 
         assert len(of_type(sink, "call.agent_ringing")) == 1  # only the first caller's
     assert deferred.call_id == requested.call_id
     assert deferred.data["due"] > deferred.ts + 3600
+
+
+async def test_customer_first_rings_the_customer_then_the_agent_and_connects_them(lab, sipp, tmp_path) -> None:  # noqa: ANN001
+    async with running_app(lab, tmp_path, routing=routing(mode="customer-first"), auto_login=["ana"], extra_yaml=CUSTOMER_SETTINGS) as (app, sink):
+        ana = await sipp.start_agent("ana", lab.agent_port(1), calls=2, answer_after_s=0.3, talk_s=12)
+        customer = await sipp.start_agent("customer", lab.agent_port(50), calls=1, answer_after_s=0.5, talk_s=9)
+        first = await sipp.start_callers("first", [AwaitHangup(40)], calls=[("300", "56981110000")])
+        await wait_for(sink, lambda e: e.type == "call.answered", 20)
+        second = await sipp.start_callers("second", ASK_FOR_CALLBACK, calls=[("300", CALLER)])
+        requested = await wait_for(sink, lambda e: e.type == "callback.requested", 30)
+        reached = await wait_for(sink, lambda e: e.type == "callback.attempt" and e.call_id == requested.call_id, 40)
+        answered = await wait_for(sink, lambda e: e.type == "call.answered" and e.call_id == requested.call_id, 20)
+        completed = await wait_for(sink, lambda e: e.type == "call.completed" and e.call_id == requested.call_id, 20)
+        results = [await customer.wait(20), await ana.wait(30), await first.wait(10), await second.wait(10)]
+    reserved = [e for e in of_type(sink, "agent.state") if e.agent_id == "ana" and e.data["state"] == "reserved" and e.call_id == requested.call_id]
+    assert reserved and reserved[0].ts < reached.ts  # ana was held for the callback while the customer rang
+    assert reached.data["outcome"] == "answered" and reached.data["mode"] == "customer-first"
+    assert reached.ts < answered.ts and answered.agent_id == "ana"  # the customer answered first, then ana
+    assert completed.agent_id == "ana"
+    assert [e.call_id for e in of_type(sink, "callback.completed")] == [requested.call_id]
+    assert not of_type(sink, "call.abandoned", requested.call_id)
+    assert all(r.ok for r in results), [r.describe() for r in results]
+    # Asterisk dialled the customer before ringing ana for this call (its own log, in order).
+    log = (lab.log_dir / "messages.log").read_text(errors="replace")
+    customer_up = log.index(f"callback {requested.call_id}: {CALLER} answered, ringing ana")
+    assert "Called PJSIP/agent1" in log[customer_up:]
+
+
+async def test_customer_first_no_answer_frees_the_agent_unpaused_and_is_retried(lab, sipp, tmp_path) -> None:  # noqa: ANN001
+    async with running_app(lab, tmp_path, routing=routing(mode="customer-first"), auto_login=["ana"], extra_yaml=CUSTOMER_SETTINGS) as (app, sink):
+        ana = await sipp.start_agent("ana", lab.agent_port(1), calls=2, answer_after_s=0.3, talk_s=10)
+        away = await sipp.start_agent("customer-away", lab.agent_port(50), calls=1, answer=False)
+        first = await sipp.start_callers("first", [AwaitHangup(40)], calls=[("300", "56981110000")])
+        await wait_for(sink, lambda e: e.type == "call.answered", 20)
+        second = await sipp.start_callers("second", ASK_FOR_CALLBACK, calls=[("300", CALLER)])
+        failed = await wait_for(sink, lambda e: e.type == "callback.attempt" and e.data["outcome"] == "no-answer", 60)
+        freed = app.router.agent("ana")
+        await away.wait(10)
+        back = await sipp.start_agent("customer-back", lab.agent_port(50), calls=1, answer_after_s=0.3, talk_s=8)
+        completed = await wait_for(sink, lambda e: e.type == "call.completed" and e.call_id == failed.call_id, 60)
+        results = [await back.wait(20), await ana.wait(20), await second.wait(10), await first.wait(10)]
+    assert freed is not None and freed.state == "available"  # released at once: not paused, not still reserved
+    ana_states = [(e.data["state"], e.data["reason"]) for e in of_type(sink, "agent.state") if e.agent_id == "ana"]
+    assert ("available", "callback-not-answered") in ana_states
+    assert not [s for s in ana_states if s[0] == "paused"]  # the customer's no-answer is not the agent's fault
+    attempts = [(e.data["attempt"], e.data["outcome"]) for e in of_type(sink, "callback.attempt", failed.call_id) if e.data["outcome"] != "deferred"]
+    assert attempts == [(1, "no-answer"), (2, "answered")]
+    retried = [e for e in of_type(sink, "callback.attempt", failed.call_id) if e.data["outcome"] == "deferred"]
+    assert retried and retried[0].data["due"] == pytest.approx(failed.ts + 2, abs=0.5)  # callback_retry_s later
+    assert completed.agent_id == "ana"
+    assert not of_type(sink, "call.abandoned", failed.call_id)
+    assert all(r.ok for r in results), [r.describe() for r in results]
+
+
+async def test_a_callback_survives_an_engine_restart_and_is_placed_when_an_agent_frees_up(lab, sipp, tmp_path) -> None:  # noqa: ANN001
+    ana = await sipp.start_agent("ana", lab.agent_port(1), calls=2, answer_after_s=0.3, talk_s=14)
+    customer = await sipp.start_agent("customer", lab.agent_port(50), calls=1, answer_after_s=0.5, talk_s=2)
+    first = await sipp.start_callers("first", [AwaitHangup(40)], calls=[("300", "56981110000")])
+    async with running_app(lab, tmp_path, routing=routing(), auto_login=["ana"], extra_yaml=CUSTOMER_SETTINGS) as (app, sink):
+        await wait_for(sink, lambda e: e.type == "call.answered", 20)
+        second = await sipp.start_callers("second", ASK_FOR_CALLBACK, calls=[("300", CALLER)])
+        requested = await wait_for(sink, lambda e: e.type == "callback.requested", 30)
+        assert (await second.wait(20)).ok
+    # The first engine stopped cleanly with the request still open; ana is still talking.
+    async with running_app(lab, tmp_path, routing=routing(), auto_login=[], extra_yaml=CUSTOMER_SETTINGS) as (app, sink):
+        restored = app.router.call(requested.call_id)
+        assert restored is not None and restored.state == "waiting"
+        assert restored.wait_origin == pytest.approx(requested.data["position_origin"], abs=0.01)  # its place is kept
+        assert (await first.wait(30)).ok  # ana's first call ends ...
+        app.dispatcher.agent_login("ana")  # ... and she is free again
+        completed = await wait_for(sink, lambda e: e.type == "callback.completed", 40)
+        results = [await customer.wait(20), await ana.wait(30)]
+    assert completed.call_id == requested.call_id and completed.agent_id == "ana"
+    assert all(r.ok for r in results), [r.describe() for r in results]

@@ -120,6 +120,17 @@ async def test_invalid_key_then_valid_key(lab, sipp, tmp_path) -> None:  # noqa:
     assert result.ok, result.describe()
 
 
+async def test_a_key_pressed_during_the_long_invalid_prompt_is_not_lost(lab, sipp, tmp_path) -> None:  # noqa: ANN001
+    # Spanish pbx-invalid lasts ~5.5 s; the caller presses the right key 1.5 s into it.
+    flow = TEST_FLOW.replace("    invalid: beep\n    no_input: beep\n    fallback: sin_respuesta", "    invalid: pbx-invalid\n    no_input: beep\n    fallback: sin_respuesta")
+    assert "pbx-invalid" in flow
+    steps = [Wait(0.8), Dtmf("7"), Wait(1.5), Dtmf("2"), AwaitHangup(20)]
+    result, ended, sink = await run_test_flow(lab, sipp, tmp_path, steps, flow=flow)
+    assert inputs(sink, ended.call_id)[:2] == [("menu", "invalid", "7"), ("menu", "valid", "2")]
+    assert [e.data["node"] for e in of_type(sink, "ivr.node", ended.call_id)][-1] == "despedida"
+    assert result.ok, result.describe()
+
+
 async def test_no_input_retries_then_takes_the_fallback(lab, sipp, tmp_path) -> None:  # noqa: ANN001
     result, ended, sink = await run_test_flow(lab, sipp, tmp_path, [AwaitHangup(30)])
     assert [kind for _, kind, _ in inputs(sink, ended.call_id)] == ["timeout", "timeout"]

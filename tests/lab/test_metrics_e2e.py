@@ -113,3 +113,26 @@ async def test_events_reach_a_real_mqtt_broker_while_calls_flow(lab, sipp, tmp_p
     assert any(t.endswith("/call.queued") for t in call_topics)
     assert any(t.endswith("/call.abandoned") for t in call_topics)
     assert stats["name"] == "compradores"
+
+
+async def test_a_restarted_engine_shows_the_calls_of_the_day_before_the_restart(lab, sipp, tmp_path) -> None:  # noqa: ANN001
+    async with running_app(lab, tmp_path, flows=FLOWS, routing=ROUTING, auto_login=["ana"]) as (app, sink):
+        ana = await sipp.start_agent("ana", lab.agent_port(1), calls=1, answer_after_s=0.3, talk_s=0.5)
+        caller = await sipp.start_callers("answered", [AwaitHangup(30)], calls=[("300", "56910000009")])
+        await caller.wait(30)
+        await ana.wait(20)
+        await wait_for(sink, lambda e: e.type == "call.completed", 10)
+        before = app.stats.snapshot(app.engine.clock()).queues["compradores"].day
+    assert (before.offered, before.answered) == (1, 1)
+    async with running_app(lab, tmp_path, flows=FLOWS, routing=ROUTING, auto_login=["ana"]) as (app, sink):
+        live = app.stats.snapshot(app.engine.clock())
+        config = app.router.config
+    assert live.queues["compradores"].day.offered == 1 and live.queues["compradores"].day.answered == 1
+    store = await EventStore.open(tmp_path / "acd.sqlite", create=False)
+    try:
+        logged = await store.report_events(live.day_start, live.day_end)
+    finally:
+        await store.close()
+    by_queue = compute_report(logged, live.day_start, live.day_end, interval="day", by="queue", now=live.at, **report_rules(config))
+    assert live.queues["compradores"].day == by_queue.rows[0].groups["compradores"]
+    assert live.center_day == by_queue.rows[0].figures

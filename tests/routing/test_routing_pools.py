@@ -1,11 +1,12 @@
-"""Token-stamped pools and timers: counts stay exact when stale entries pile up and get compacted."""
+"""Token-stamped pools and timers: counts stay exact (call pools) or memory stays bounded (agent pools) as stale entries pile up."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from heapq import heappush
 
-from acd.routing import Router, load_routing_text
-from acd.routing.pools import Pool, Timers
+from acd.routing import RingAgent, Router, load_routing_text
+from acd.routing.pools import AgentPool, Pool, Timers
 
 
 @dataclass(eq=False)
@@ -59,3 +60,43 @@ def test_priority_churn_keeps_the_router_consistent() -> None:
     final = {index: (index * 7 + 29) % 5 for index in range(20)}
     expected = sorted(range(20), key=lambda index: (-final[index], index))
     assert [view.id for view in router.waiting("q")] == [f"c{index}" for index in expected]
+
+
+def test_agent_pool_skips_stale_entries_and_compacts_in_place() -> None:
+    pool = AgentPool()
+    shared = pool.heap  # the router keeps this very list on its agent records
+    owners = [Owner(f"o{index}", token=index + 1) for index in range(10)]
+    for index, owner in enumerate(owners):
+        heappush(pool.heap, (float(index), owner.token, owner))
+    for owner in owners[:4] + owners[6:8]:
+        owner.token = 0  # busy: nothing is recorded in the pool
+    top = pool.top()
+    assert top is not None and top[-1] is owners[4]
+    pool.compact()
+    assert pool.heap is shared and len(shared) == 4
+    assert [owner.name for owner in pool.live()] == ["o4", "o5", "o8", "o9"]
+
+
+def test_agent_pools_of_a_queue_without_calls_do_not_grow_with_every_freed_agent() -> None:
+    """Agents serving two queues but answering only one's calls leave a stale entry in the
+    other's pool each time; the router's sweep must keep that pool bounded."""
+    text = (
+        "skills: [s]\nqueues:\n  - {name: busy, skills: [s]}\n  - {name: idle, skills: [s]}\n"
+        "agents:\n  - {id: a0, name: A0, endpoint: PJSIP/a0, skills: {s: 5}}\n"
+        "  - {id: a1, name: A1, endpoint: PJSIP/a1, skills: {s: 5}}\n"
+    )
+    config, problems = load_routing_text(text)
+    assert config is not None, problems
+    router = Router(config)
+    router.agent_login(0, "a0")
+    router.agent_login(0, "a1")
+    idle_pools = [pool for _level, pool in router._queues["idle"].agent_pools]
+    largest = 0
+    for index in range(2000):
+        now = float(index)
+        ring = next(o for o in router.call_arrived(now, f"c{index}", "busy") if isinstance(o, RingAgent))
+        router.agent_answered(now, ring.agent_id, f"c{index}")
+        router.call_completed(now + 0.5, f"c{index}")
+        largest = max(largest, *(len(pool.heap) for pool in idle_pools))
+    assert largest <= 32  # 2000 frees: unswept, the idle queue's pool would hold ~2000 entries
+    assert [agent.id for pool in idle_pools for agent in pool.live()] and router.check_invariants() == []

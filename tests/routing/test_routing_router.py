@@ -454,3 +454,21 @@ def test_non_finite_time_is_treated_as_the_latest_known_time() -> None:
     router.call_arrived(40, "c1", "billing")
     outcomes = router.caller_abandoned(float("nan"), "c1")
     assert outcomes == [CallAbandoned("c1", "billing", 0, 40)]
+
+
+def test_outcomes_stay_value_objects_the_event_log_can_read() -> None:
+    """Outcomes are no longer frozen (for speed) but still compare and hash by value and
+    are dataclasses, which is what ``outcome_to_event`` and sets of outcomes rely on."""
+    import dataclasses
+
+    from acd.dispatch import outcome_to_event
+    from acd.routing.decisions import AgentStateChanged, RingAgent
+
+    ring = RingAgent("c1", "a1", "PJSIP/a1", "q", 2.5, 15.0, 100.0)
+    same = RingAgent("c1", "a1", "PJSIP/a1", "q", 2.5, 15.0, 100.0)
+    assert ring == same and hash(ring) == hash(same) and len({ring, same}) == 1
+    assert ring != RingAgent("c2", "a1", "PJSIP/a1", "q", 2.5, 15.0, 100.0)
+    assert [field.name for field in dataclasses.fields(ring)] == ["call_id", "agent_id", "endpoint", "queue", "waited_s", "timeout_s", "at"]
+    state = AgentStateChanged("a1", "reserved", "available", "ring", 100.0, "c1", "q")
+    event = outcome_to_event(state)
+    assert event is not None and event.type == "agent.state" and event.data["state"] == "reserved" and type(event.data["state"]) is str

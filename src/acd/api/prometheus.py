@@ -69,18 +69,8 @@ class Exposition:
 
 
 def ami_backlog(app: "App") -> int:
-    """AMI events received but not yet taken by their consumers (the dispatcher above all).
-
-    ``AmiClient`` has no public accessor for its subscriber queues; reading the private
-    list is a stop-gap that degrades to 0 if it is renamed.
-    """
-    subscribers = getattr(app.engine.ami, "_subscribers", ())
-    total = 0
-    for subscriber in subscribers:
-        queue = getattr(subscriber, "queue", None)
-        if queue is not None:
-            total += queue.qsize()
-    return total
+    """AMI events received but not yet taken by their consumers (the dispatcher above all)."""
+    return app.engine.ami.backlog
 
 
 def render_metrics(app: "App", views: LiveViews, tally: EventTally, lag: LoopLagProbe) -> str:

@@ -77,6 +77,20 @@ class CallbackAgentUp:
 
 
 @dataclass(frozen=True)
+class CallbackCustomerUp:
+    """Customer first: the customer answered the callback's Originate; the agent is rung next.
+
+    ``leg_id``/``channel`` are the customer's channel, which from now on carries the call
+    (``call_id`` stays the id of the original request).
+    """
+
+    call_id: str
+    agent_id: str
+    leg_id: str
+    channel: str
+
+
+@dataclass(frozen=True)
 class CallbackResult:
     """The customer leg of a callback ended (``status`` is Dial's DIALSTATUS)."""
 
@@ -111,7 +125,7 @@ class WaitingKey:
 
 ControlEvent = Union[
     Parked, AgentLegStarted, AgentAnswered, RingFailed, LegHungUp, WaitingKey, CallbackAgentUp, CallbackResult, OriginateFailed,
-    DeviceState,
+    DeviceState, CallbackCustomerUp,
 ]
 
 EVENT_NAMES = ("UserEvent", "DialBegin", "DialEnd", "Hangup", "OriginateResponse", "DeviceStateChange")
@@ -156,6 +170,10 @@ def translate(message: AmiMessage) -> ControlEvent | None:
             return WaitingKey(call_id=message.get("Uniqueid"), key=message.get("Key"))
         if kind == "AcdCallbackAgentUp":
             return CallbackAgentUp(call_id=message.get("CallId"), agent_id=message.get("AgentId"), agent_leg_id=message.get("Uniqueid"))
+        if kind == "AcdCallbackCustomerUp":
+            return CallbackCustomerUp(
+                call_id=message.get("CallId"), agent_id=message.get("AgentId"), leg_id=message.get("Uniqueid"), channel=message.get("Channel")
+            )
         if kind == "AcdCallbackResult":
             return CallbackResult(call_id=message.get("CallId"), agent_id=message.get("AgentId"), status=message.get("DialStatus"))
         return None
@@ -185,6 +203,7 @@ class AsteriskCallControl:
     agent_context: str = "acd-agent"
     timeout_context: str = "acd-timeout"
     callback_context: str = "acd-callback"
+    customer_first_context: str = "acd-callback-customer"
     #: where Asterisk writes recordings ("" = do not record)
     record_dir: str = ""
 
@@ -240,6 +259,46 @@ class AsteriskCallControl:
             Priority=1,
             Timeout=int(ring_s * 1000),
             CallerID=f"Devolver llamada <{number}>",
+            Variable=[f"{name}={value}" for name, value in variables.items()],
+            Async="true",
+        )
+
+    async def originate_customer_first(
+        self,
+        call_id: str,
+        agent_id: str,
+        endpoint: str,
+        customer_dial: str,
+        number: str,
+        agent_ring_s: float,
+        customer_ring_s: float,
+        attempt: int,
+        labels: dict[str, str],
+    ) -> None:
+        """Customer first: dial the customer; once answered, ``acd-callback-customer`` rings the agent.
+
+        ``labels`` (``ACD_QUEUE``, ``ACD_WAIT_ORIGIN``, ...) make the customer's channel look
+        like a waiting caller's, so if the agent does not answer, ``acd-hold`` parks it at
+        the head of the queue like any caller.  A customer who does not answer fails the
+        Originate: ``OriginateResponse`` with ``Reason`` 3 (rang out) or 5 (busy).
+        """
+        variables = {
+            **labels,
+            "ACD_CALL_ID": call_id,
+            "ACD_AGENT_ID": agent_id,
+            "ACD_AGENT_ENDPOINT": endpoint,
+            "ACD_RING_TIMEOUT": str(max(1, int(round(agent_ring_s))) + DIAL_TIMEOUT_MARGIN_S),
+            "ACD_CALLBACK_NUMBER": number,
+            "ACD_RECORD_DIR": self.record_dir,
+        }
+        await self.ami.action(
+            "Originate",
+            ActionID=f"{CALLBACK_ACTION_PREFIX}{call_id}-{attempt}",
+            Channel=customer_dial,
+            Context=self.customer_first_context,
+            Exten="s",
+            Priority=1,
+            Timeout=int(customer_ring_s * 1000),
             Variable=[f"{name}={value}" for name, value in variables.items()],
             Async="true",
         )

@@ -6,9 +6,16 @@ skills each), loaded to a target occupancy with traffic in proportion to each qu
 staffing, callers with patience and phones that ring before they are answered — so the
 router's timers, cancellations and abandons are all on the path being timed.
 
-Three figures, each on its own run:
+Four figures, each on its own run:
 
-* **simulation**: the event loop with a counting sink (the simulator's throughput);
+* **simulation**: the event loop with a counting sink (the simulator's throughput in
+  one process);
+* **parallel**: the same number of calls as ``parts`` independent replications
+  (``acd.sim.parallel``: each its own seed, its own fresh Router and its own calls,
+  each part a ``1/parts`` share of the calls) run on up to ``workers`` processes; the
+  wall time runs from handing out the first part to the last result, so drawing the
+  calls and forking are included.  A Router is one sequential chain of decisions and
+  is never split; the figures of the parts add up and do not depend on ``workers``;
 * **breakdown**: the router alone, replaying the exact Router calls of a (shorter)
   run, so the simulator's own share is measured rather than guessed, plus the router's
   hottest functions;
@@ -23,6 +30,8 @@ best and median are both printed.
 from __future__ import annotations
 
 import gc
+import math
+import os
 import statistics
 import time
 from dataclasses import dataclass
@@ -33,6 +42,7 @@ from acd.bench.router_trace import TracingRouter, time_router
 from acd.routing import RoutingConfig
 from acd.routing.synthetic import synthetic_config
 from acd.sim import OutcomeCounter, ReportOptions, Scenario, constant_load, run_simulation
+from acd.sim.parallel import replication_scenarios, run_replications
 from acd.sim.report import simulate_report
 
 GOAL_CALLS = 1_000_000
@@ -53,6 +63,8 @@ class SimBenchOptions:
     repeat: int = 3
     breakdown_calls: int = 200_000
     report_calls: int = 20_000
+    parts: int = 2  # replications in the parallel run
+    workers: int = 0  # processes for the parallel run; 0 = one per core, at most one per part
 
 
 def bench_scenario(config: RoutingConfig, calls: int, options: SimBenchOptions) -> Scenario:
@@ -143,14 +155,57 @@ def run_sim_bench(options: SimBenchOptions = SimBenchOptions()) -> dict[str, Any
         "us_per_event": round((result.stats.wall_s - result.stats.calls / simulation["calls_per_s"]) / max(1, result.events) * 1e6, 2),
     }
 
+    parallel = run_parallel(config, options)
+
     projected = GOAL_CALLS / simulation["calls_per_s"]
+    parallel_projected = GOAL_CALLS / parallel["calls_per_s"]
     return {
         "centre": {"agents": options.agents, "skills": options.skills, "queues": len(config.queues), "occupancy": options.occupancy,
                    "aht_s": options.aht_s, "patience_s": options.patience_s, "answer_delay_s": options.answer_delay_s},
         "seed": options.seed,
         "simulation": simulation,
         "breakdown": breakdown,
+        "parallel": parallel,
         "report_pipeline": report,
-        "goal": {"calls": GOAL_CALLS, "seconds": GOAL_SECONDS, "projected_s": round(projected, 2), "met": projected <= GOAL_SECONDS},
+        "goal": {
+            "calls": GOAL_CALLS,
+            "seconds": GOAL_SECONDS,
+            "projected_s": round(projected, 2),  # one process
+            "met": projected <= GOAL_SECONDS,
+            "parallel_projected_s": round(parallel_projected, 2),
+            "parallel_met": parallel_projected <= GOAL_SECONDS,
+        },
         "machine": machine_info(),
+    }
+
+
+def run_parallel(config: RoutingConfig, options: SimBenchOptions) -> dict[str, Any]:
+    """``options.calls`` calls as ``options.parts`` replications on up to ``options.workers`` processes."""
+    parts = max(1, options.parts)
+    workers = options.workers or min(parts, os.cpu_count() or 1)
+    part = bench_scenario(config, math.ceil(options.calls / parts), options)
+    scenarios = replication_scenarios(part, parts)
+    walls = []
+    result = None
+    for _ in range(max(1, options.repeat)):
+        gc.collect()
+        result = run_replications(scenarios, workers)
+        walls.append(result.wall_s)
+    assert result is not None
+    totals = result.totals()
+    best = min(walls)
+    return {
+        "parts": parts,
+        "workers": result.workers,
+        "seeds": list(result.seeds),
+        "calls": totals["calls"],
+        "wall_s_best": round(best, 3),
+        "wall_s_median": round(statistics.median(walls), 3),
+        "wall_s_runs": [round(w, 3) for w in walls],
+        "part_wall_s": [round(p.wall_s, 3) for p in result.parts],
+        "calls_per_s": round(totals["calls"] / best),
+        "answered": totals["answered"],
+        "abandoned": totals["abandoned"],
+        "router_calls": totals["router_calls"],
+        "ignored_by_router": totals["ignored"],
     }

@@ -280,6 +280,20 @@ class _Call:
         for prompt in prompts:
             await self.play(prompt)
 
+    async def feedback(self, prompts: m.Prompts, *, retry_follows: bool) -> None:
+        """Play an invalid/no-input prompt.  When another try follows, a key interrupts it and
+        is kept as that try's first key: a caller who knows the option already presses it
+        during "invalid option" and must not lose it (nor hear the menu again).  Before a
+        fallback nothing waits for a key, so the prompt is played whole."""
+        if not retry_follows:
+            await self.play_all(prompts)
+            return
+        for prompt in prompts:
+            key = await self.play(prompt, ALL_KEYS)
+            if key:
+                self.pending += key
+                return
+
     async def ask(self, prompts: m.Prompts, timeout: float) -> str | None:
         """A key typed ahead, else one pressed during the prompts, else one within ``timeout``."""
         if self.pending:
@@ -303,7 +317,7 @@ class _Call:
         return node.next
 
     async def do_menu(self, node: m.MenuNode) -> str:
-        for _attempt in range(node.retries + 1):
+        for attempt in range(node.retries + 1):
             key = await self.ask(node.prompts, node.timeout)
             if key is None:
                 self.input("timeout")
@@ -315,11 +329,11 @@ class _Call:
                     return target
                 self.input("invalid", key)
                 feedback = node.invalid
-            await self.play_all(feedback)
+            await self.feedback(feedback, retry_follows=attempt < node.retries)
         return node.fallback
 
     async def do_collect(self, node: m.CollectNode) -> str:
-        for _attempt in range(node.retries + 1):
+        for attempt in range(node.retries + 1):
             digits, pressed = await self.read_digits(node)
             if not pressed:
                 self.input("timeout")
@@ -332,7 +346,7 @@ class _Call:
                     return node.next
                 self.input("invalid", digits)
                 feedback = node.invalid
-            await self.play_all(feedback)
+            await self.feedback(feedback, retry_follows=attempt < node.retries)
         return node.fallback
 
     async def read_digits(self, node: m.CollectNode) -> tuple[str, bool]:
@@ -423,7 +437,7 @@ class _Call:
                 self.pending += key
                 break
         for question in node.questions:
-            for _attempt in range(node.retries + 1):
+            for attempt in range(node.retries + 1):
                 key = await self.ask(question.prompts, node.timeout)
                 if key is not None and key in SURVEY_SCORES:
                     self.input("valid", key)
@@ -431,7 +445,7 @@ class _Call:
                     self.emit("survey.answer", question=question.name, score=int(key))
                     break
                 self.input("timeout" if key is None else "invalid", key or "")
-                await self.play_all(node.no_input if key is None else node.invalid)
+                await self.feedback(node.no_input if key is None else node.invalid, retry_follows=attempt < node.retries)
         return node.next
 
     def do_goto(self, node: m.GotoNode) -> _Goto:

@@ -83,6 +83,9 @@ class WaitingPolicy(BaseModel):
     callback_hours: dict[str, str] | None = None  # e.g. {mon-thu: "09:00-18:00", fri: "09:00-17:00"}; None = any time
     callback_max_attempts: Annotated[int, Field(ge=1, le=10)] = 3
     callback_retry_s: PositiveSeconds = 300.0
+    # agent-first: ring the agent, then dial the customer; customer-first: dial the customer,
+    # ring the agent (reserved meanwhile) once the customer answers (see acd.callbacks)
+    callback_mode: Literal["agent-first", "customer-first"] = "agent-first"
     default_handle_s: PositiveSeconds = 180.0  # assumed handle time until calls have been measured
 
     @field_validator("callback_hours")

@@ -1,7 +1,7 @@
 """What the routing core hands back: decisions to carry out and facts to record.
 
 The core never touches Asterisk or the event store.  Every call into :class:`Router`
-returns a list of these plain, immutable dataclasses in the order they happened:
+returns a list of these plain dataclasses in the order they happened:
 
 * a :class:`Decision` asks the engine to *do* something over AMI (ring an agent, stop
   ringing, take a call out of the queue);
@@ -12,6 +12,13 @@ returns a list of these plain, immutable dataclasses in the order they happened:
 ``at`` is the moment the fact happened, which for timer-driven outcomes is the timer's
 deadline rather than the (slightly later) time ``advance`` was called, so the log does
 not depend on timer jitter.
+
+Outcomes are values: nobody changes one after the router made it.  They are slotted but
+not ``frozen`` dataclasses all the same, because the router makes several per call and
+a frozen dataclass's ``__init__`` sets every field through ``object.__setattr__``, which
+made building outcomes a quarter of the router's time (about 1 µs against 0.2 µs for
+seven fields).  They keep value equality and stay hashable (``unsafe_hash``), as the
+frozen ones were.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ class Notification(Outcome):
 # --- decisions -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class RingAgent(Decision):
     """Ring ``endpoint`` for ``call_id``; also the fact ``call.agent_ringing``.
 
@@ -60,7 +67,7 @@ class RingAgent(Decision):
     at: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class CancelRing(Decision):
     """Stop ringing ``endpoint``: ring timeout, caller gone, agent paused/logged out, or call moved."""
 
@@ -71,7 +78,7 @@ class CancelRing(Decision):
     at: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class CallTimedOut(Decision):
     """The call reached its queue's ``max_wait_s`` with no overflow queue: it leaves routing.
 
@@ -88,7 +95,7 @@ class CallTimedOut(Decision):
 # --- notifications -------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class CallQueued(Notification):
     EVENT_TYPE: ClassVar[str | None] = "call.queued"
     call_id: str
@@ -100,7 +107,7 @@ class CallQueued(Notification):
     attached: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class CallRequeued(Notification):
     """Back in the queue at its old place (same ``wait_origin``) after the agent could not take it."""
 
@@ -112,7 +119,7 @@ class CallRequeued(Notification):
     at: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class CallOverflowed(Notification):
     """The call left ``from_queue`` for ``to_queue``; it is now offered there, keeping its wait."""
 
@@ -125,7 +132,7 @@ class CallOverflowed(Notification):
     at: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class RingNoAnswer(Notification):
     EVENT_TYPE: ClassVar[str | None] = "call.ring_no_answer"
     call_id: str
@@ -135,7 +142,7 @@ class RingNoAnswer(Notification):
     at: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class CallAnswered(Notification):
     EVENT_TYPE: ClassVar[str | None] = "call.answered"
     call_id: str
@@ -145,7 +152,7 @@ class CallAnswered(Notification):
     at: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class CallAbandoned(Notification):
     EVENT_TYPE: ClassVar[str | None] = "call.abandoned"
     call_id: str
@@ -154,7 +161,7 @@ class CallAbandoned(Notification):
     at: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class CallCompleted(Notification):
     EVENT_TYPE: ClassVar[str | None] = "call.completed"
     call_id: str
@@ -165,7 +172,7 @@ class CallCompleted(Notification):
     at: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class AgentStateChanged(Notification):
     """``previous`` -> ``state``; ``call_id``/``queue`` name the call a ring, talk or wrap-up belongs to."""
 
@@ -179,7 +186,7 @@ class AgentStateChanged(Notification):
     queue: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Ignored(Notification):
     """An input that contradicts what the router knows; the engine logs it and carries on."""
 

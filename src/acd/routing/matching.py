@@ -8,11 +8,19 @@ the router makes: no waiting call ever has an eligible agent sitting available.
 Cost per decision, independent of the number of agents and calls apart from heap
 logarithms: a call scans at most ten proficiency levels of its queue; a freed agent
 peeks the head of each expansion step of each queue it serves.
+
+This is the hot path of both the engine and the simulator (a million simulated calls
+are a few million passes through here), so it is written for CPython's sake: enum
+members are bound to module constants (``AgentState.AVAILABLE`` is a slow class
+attribute lookup on 3.11), state strings are read from ``_value_`` rather than the
+``value`` property, heap entries are built inline, a freed agent pushes one shared
+entry onto all its pools, and a busy agent's pool entries are left to go stale with
+nothing recorded (:class:`acd.routing.pools.AgentPool`).
 """
 
 from __future__ import annotations
 
-import math
+from heapq import heappop, heappush
 from typing import Any
 
 from acd.routing.config import RoutingConfig
@@ -27,9 +35,18 @@ from acd.routing.decisions import (
     RingNoAnswer,
 )
 from acd.routing.model import AgentRecord, AgentState, CallRecord, CallState, QueueRuntime
-from acd.routing.pools import Pool, Timers
+from acd.routing.pools import AgentPool, Timers
 
 Out = list[Outcome]
+
+_INF = float("inf")
+_AVAILABLE = AgentState.AVAILABLE
+_RESERVED = AgentState.RESERVED
+_WRAP_UP = AgentState.WRAP_UP
+_PAUSED = AgentState.PAUSED
+_WAITING = CallState.WAITING
+_RINGING = CallState.RINGING
+_SWEEP_MIN = 8  # agent-pool pushes between two pool sweeps, at least
 
 
 class MatchingCore:
@@ -44,6 +61,9 @@ class MatchingCore:
         self._clock = float("-inf")
         self._tokens = 0
         self._seq = 0
+        self._agent_pools: list[AgentPool] = []
+        self._swept = 0  # index in _agent_pools of the pool swept last
+        self._pushes_left = self._sweep_every = _SWEEP_MIN  # agent-pool pushes until the next sweep
         self._index_agents()
 
     def _index_agents(self) -> None:
@@ -52,34 +72,57 @@ class MatchingCore:
         for agent in self.config.agents:
             for skill, level in agent.skills.items():
                 by_skill[skill][agent.id] = level
-        entries: dict[str, list[tuple[QueueRuntime, int, Pool[Any]]]] = {agent.id: [] for agent in self.config.agents}
+        entries: dict[str, list[tuple[QueueRuntime, int, AgentPool]]] = {agent.id: [] for agent in self.config.agents}
         for queue in self._queues.values():
             holders = sorted((by_skill[skill] for skill in queue.skills), key=len)
             levels: dict[str, int] = dict(holders[0])
             for other in holders[1:]:
                 levels = {agent_id: min(level, other[agent_id]) for agent_id, level in levels.items() if agent_id in other}
-            pools: dict[int, Pool[Any]] = {level: Pool() for level in sorted(set(levels.values()), reverse=True)}
+            pools: dict[int, AgentPool] = {level: AgentPool() for level in sorted(set(levels.values()), reverse=True)}
             queue.agent_pools = list(pools.items())
             for agent_id, level in levels.items():
                 entries[agent_id].append((queue, level, pools[level]))
+        places = 0
         for agent in self.config.agents:
-            self._agents[agent.id] = AgentRecord(id=agent.id, name=agent.name, endpoint=agent.endpoint, entries=entries[agent.id])
+            mine = entries[agent.id]
+            places += len(mine)
+            self._agents[agent.id] = AgentRecord(
+                id=agent.id, name=agent.name, endpoint=agent.endpoint, entries=mine, heaps=tuple(pool.heap for _q, _l, pool in mine)
+            )
+        self._agent_pools = [pool for queue in self._queues.values() for _level, pool in queue.agent_pools]
+        # One pool is swept every ``places / pools`` pushes, so each pool is swept once
+        # every ``places`` pushes: at most that many entries can go stale in between,
+        # which bounds the pools' memory to O(places) at O(1) amortised per push, and no
+        # single decision pays for more than one pool (unlike sweeping all at once).
+        self._sweep_every = self._pushes_left = max(_SWEEP_MIN, places // max(1, len(self._agent_pools)))
+
+    def _sweep_next_pool(self) -> None:
+        """Drop the stale entries busy agents left in the next agent pool (see AgentPool)."""
+        pools = self._agent_pools
+        if pools:
+            self._swept = (self._swept + 1) % len(pools)
+            pools[self._swept].compact()
+        self._pushes_left = self._sweep_every
 
     def _tick(self, now: float, out: Out) -> float:
-        if not math.isfinite(now):
-            now = self._clock if math.isfinite(self._clock) else 0.0
+        if not -_INF < now < _INF:  # also catches NaN
+            now = self._clock if -_INF < self._clock < _INF else 0.0
         elif now < self._clock:
             now = self._clock
-        while (due := self._timers.pop_due(now)) is not None:
-            at, owner = due
-            self._clock = max(self._clock, at)
-            if isinstance(owner, CallRecord):
-                self._unwait(owner)
-                self._place_call(owner, at, out)
-            elif owner.state is AgentState.RESERVED:
-                self._ring_no_answer(owner, at, out, reported=False)
-            elif owner.state is AgentState.WRAP_UP:
-                self._end_wrap_up(owner, at, out)
+        heap = self._timers.heap
+        if heap and heap[0][0] <= now:
+            pop_due = self._timers.pop_due
+            while (due := pop_due(now)) is not None:
+                at, owner = due
+                if at > self._clock:
+                    self._clock = at
+                if owner.__class__ is CallRecord:
+                    self._unwait(owner)
+                    self._place_call(owner, at, out)
+                elif owner.state is _RESERVED:
+                    self._ring_no_answer(owner, at, out, reported=False)
+                elif owner.state is _WRAP_UP:
+                    self._end_wrap_up(owner, at, out)
         self._clock = now
         return now
 
@@ -88,43 +131,39 @@ class MatchingCore:
         return self._tokens
 
     def _transition(self, agent: AgentRecord, state: AgentState, reason: str, at: float, out: Out, call: CallRecord | None = None) -> None:
-        out.append(
-            AgentStateChanged(
-                agent.id,
-                state.value,
-                agent.state.value,
-                reason,
-                at,
-                call.id if call is not None else None,
-                call.queue.name if call is not None else None,
-            )
-        )
+        if call is None:
+            out.append(AgentStateChanged(agent.id, state._value_, agent.state._value_, reason, at, None, None))
+        else:
+            out.append(AgentStateChanged(agent.id, state._value_, agent.state._value_, reason, at, call.id, call.queue.name))
         agent.state = state
         agent.reason = reason
         agent.since = at
 
     def _leave_pools(self, agent: AgentRecord) -> None:
-        if agent.token:
-            agent.token = 0
-            for _queue, _level, pool in agent.entries:
-                pool.forget_one()
+        """Out of every pool at once: the entries go stale and are swept later (AgentPool)."""
+        agent.token = 0
 
     def _unwait(self, call: CallRecord) -> None:
         """Take a waiting call out of its pool and cancel its expansion timer."""
         if call.token:
             call.token = 0
-            call.queue.call_pools[call.step].forget_one()
-            call.queue.waiting -= 1
-        self._timers.cancel(call)
+            queue = call.queue
+            queue.call_pools[call.step].forget_one()
+            queue.waiting -= 1
+        if call.timer_token:
+            self._timers.cancel(call)
 
     def _best_agent(self, queue: QueueRuntime, min_level: int) -> AgentRecord | None:
         for level, pool in queue.agent_pools:
             if level < min_level:
                 return None
-            entry = pool.top()
-            if entry is not None:
-                agent: AgentRecord = entry[-1]
-                return agent
+            heap = pool.heap
+            while heap:
+                entry = heap[0]
+                agent: AgentRecord = entry[2]
+                if agent.token == entry[1]:
+                    return agent
+                heappop(heap)
         return None
 
     def _best_call_for(self, agent: AgentRecord) -> CallRecord | None:
@@ -150,7 +189,8 @@ class MatchingCore:
         """Put a call that is in no pool where it belongs: an agent, the next queue, or a pool."""
         while True:
             queue = call.queue
-            if queue.exit_due(call.entered, at):
+            exit_after = queue.exit_after
+            if exit_after is not None and call.entered + exit_after <= at:  # queue.exit_due, inline
                 waited = at - call.wait_origin
                 if queue.exit_to is None:
                     del self._calls[call.id]
@@ -161,15 +201,29 @@ class MatchingCore:
                 call.queue = target
                 call.entered = at
                 continue
-            step = queue.step_at(call.entered, at)
-            agent = self._best_agent(queue, queue.step_min[step])
-            if agent is not None:
-                self._ring(agent, call, at, out)
-                return
-            call.state = CallState.WAITING
+            after = queue.step_after  # queue.step_at, inline
+            step = len(after) - 1
+            entered = call.entered
+            while step > 0 and entered + after[step] > at:
+                step -= 1
+            min_level = queue.step_min[step]
+            for level, agent_pool in queue.agent_pools:  # self._best_agent, inline
+                if level < min_level:
+                    break
+                heap = agent_pool.heap
+                while heap:
+                    entry = heap[0]
+                    agent: AgentRecord = entry[2]
+                    if agent.token == entry[1]:
+                        self._ring(agent, call, at, out)
+                        return
+                    heappop(heap)
+            call.state = _WAITING
             call.step = step
-            call.token = self._next_token()
-            queue.call_pools[step].push(call.sort_key(), call)
+            self._tokens += 1
+            call.token = token = self._tokens
+            pool = queue.call_pools[step]
+            heappush(pool.heap, (-call.priority, call.wait_origin, call.seq, token, call))  # Pool.push of sort_key()
             queue.waiting += 1
             deadline = queue.next_change(call.entered, step)
             if deadline is not None:
@@ -177,29 +231,45 @@ class MatchingCore:
             return
 
     def _ring(self, agent: AgentRecord, call: CallRecord, at: float, out: Out) -> None:
-        self._leave_pools(agent)
-        call.state = CallState.RINGING
+        agent.token = 0  # _leave_pools
+        call.state = _RINGING
         call.agent = agent
         agent.call = call
-        timeout = call.queue.cfg.ring_timeout_s
+        timeout = call.ring_timeout_s or call.queue.cfg.ring_timeout_s
+        call.ring_timeout_s = None  # an override covers one ring (a customer-first callback's)
         self._timers.schedule(at + timeout, agent)
-        out.append(RingAgent(call.id, agent.id, agent.endpoint, call.queue.name, at - call.wait_origin, timeout, at))
-        self._transition(agent, AgentState.RESERVED, "ring", at, out, call)
+        queue_name = call.queue.name
+        out.append(RingAgent(call.id, agent.id, agent.endpoint, queue_name, at - call.wait_origin, timeout, at))
+        out.append(AgentStateChanged(agent.id, "reserved", agent.state._value_, "ring", at, call.id, queue_name))  # _transition
+        agent.state = _RESERVED
+        agent.reason = "ring"
+        agent.since = at
 
     def _free_agent(self, agent: AgentRecord, at: float, idle_since: float, reason: str, out: Out, call: CallRecord | None = None) -> None:
         """The agent can take a call: give it the best waiting one, or put it in its pools."""
         agent.call = None
         agent.idle_since = idle_since
-        self._transition(agent, AgentState.AVAILABLE, reason, at, out, call)
+        if call is None:  # _transition, inline
+            out.append(AgentStateChanged(agent.id, "available", agent.state._value_, reason, at, None, None))
+        else:
+            out.append(AgentStateChanged(agent.id, "available", agent.state._value_, reason, at, call.id, call.queue.name))
+        agent.state = _AVAILABLE
+        agent.reason = reason
+        agent.since = at
         best = self._best_call_for(agent)
         if best is not None:
             self._unwait(best)
             self._ring(agent, best, at, out)
             return
-        agent.token = self._next_token()
-        key = (idle_since,)
-        for _queue, _level, pool in agent.entries:
-            pool.push(key, agent)
+        self._tokens += 1
+        agent.token = token = self._tokens
+        entry = (idle_since, token, agent)  # one tuple shared by all the agent's pools
+        heaps = agent.heaps
+        for heap in heaps:
+            heappush(heap, entry)
+        self._pushes_left -= len(heaps)
+        if self._pushes_left <= 0:
+            self._sweep_next_pool()
 
     def _release_ringing_agent(self, call: CallRecord, at: float, reason: str, out: Out) -> None:
         """The call stopped ringing through no fault of the agent: it keeps its place in line."""
@@ -219,7 +289,7 @@ class MatchingCore:
         if not reported:
             out.append(CancelRing(call.id, agent.id, agent.endpoint, "ring-timeout", at))
         agent.call = None
-        self._transition(agent, AgentState.PAUSED, "no-answer", at, out, call)
+        self._transition(agent, _PAUSED, "no-answer", at, out, call)
         call.agent = None
         out.append(CallRequeued(call.id, call.queue.name, "ring-no-answer", call.wait_origin, at))
         self._place_call(call, at, out)

@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from acd.routing.config import MIN_PROFICIENCY, QueueConfig
-from acd.routing.pools import Pool
+from acd.routing.pools import AgentPool, Pool
 
 
 class AgentState(StrEnum):
@@ -48,7 +48,7 @@ class QueueRuntime:
     exit_after: float | None
     exit_to: str | None  # None with exit_after set: the call times out
     exit_reason: str  # "max-wait" | "expansion"
-    agent_pools: list[tuple[int, Pool[Any]]] = field(default_factory=list)  # best proficiency first
+    agent_pools: list[tuple[int, AgentPool]] = field(default_factory=list)  # best proficiency first
     call_pools: list[Pool[Any]] = field(default_factory=list)  # one per step
     waiting: int = 0
 
@@ -104,7 +104,8 @@ class AgentRecord:
     id: str
     name: str
     endpoint: str
-    entries: list[tuple[QueueRuntime, int, Pool[Any]]]  # queue served, proficiency there, its pool
+    entries: list[tuple[QueueRuntime, int, AgentPool]]  # queue served, proficiency there, its pool
+    heaps: tuple[list[Any], ...] = ()  # the heap lists of those pools, for the push on becoming free
     state: AgentState = AgentState.LOGGED_OUT
     reason: str = ""
     since: float = 0.0
@@ -130,6 +131,7 @@ class CallRecord:
     timer_token: int = 0
     agent: AgentRecord | None = None
     answered_at: float = 0.0
+    ring_timeout_s: float | None = None  # overrides the queue's for the next ring only (customer-first callbacks)
 
     def sort_key(self) -> tuple[int, float, int]:
         """Higher priority first, then the longest wait, then arrival order."""

@@ -5,6 +5,12 @@ binary heap whose entries carry a *token*; an entry is live only while its owner
 holds that token.  Removing an owner from every pool it sits in is therefore just
 "change the token" — the dead entries are dropped when they reach the top, and a pool
 compacts itself when dead entries outnumber live ones, so memory stays bounded.
+
+Agent pools (:class:`AgentPool`) go one step further: an agent sits in the pool of every
+queue it serves, so making an agent busy would cost one stale count per pool.  Instead
+nothing at all is recorded when an agent leaves; the router sweeps every agent pool
+after as many pushes as the pools have places in total (see
+``MatchingCore._free_agent``), which bounds their memory the same way at O(1) amortised.
 """
 
 from __future__ import annotations
@@ -67,6 +73,42 @@ class Pool(Generic[T]):
         return len(self.heap) - self.stale
 
 
+class AgentPool:
+    """Heap of ``(idle_since, token, agent)`` entries, longest idle first, with lazy deletion.
+
+    An entry is live while ``agent.token`` still equals its token.  Nothing is counted
+    when one goes stale (the router only changes the agent's token), so there is no
+    exact ``len``: :meth:`live` re-derives it, for views and invariant checks.  The heap
+    list itself is shared with the router's agent records (one entry tuple is pushed
+    onto all of an agent's pools at once), so :meth:`compact` rewrites it in place.
+    """
+
+    __slots__ = ("heap",)
+
+    def __init__(self) -> None:
+        self.heap: list[tuple[float, int, Any]] = []
+
+    def top(self) -> tuple[float, int, Any] | None:
+        """The longest-idle live entry (the agent is ``entry[-1]``), or None; drops stale heads."""
+        heap = self.heap
+        while heap:
+            entry = heap[0]
+            if entry[2].token == entry[1]:
+                return entry
+            heappop(heap)
+        return None
+
+    def compact(self) -> None:
+        """Drop every stale entry (in place: the router holds the list)."""
+        heap = self.heap
+        heap[:] = [entry for entry in heap if entry[2].token == entry[1]]
+        heapify(heap)
+
+    def live(self) -> list[Any]:
+        """Every live agent, longest idle first (O(n log n))."""
+        return [entry[2] for entry in sorted(entry for entry in self.heap if entry[2].token == entry[1])]
+
+
 class Timers(Generic[O]):
     """One heap of deadlines for every call and agent; an owner has at most one live deadline.
 
@@ -82,10 +124,11 @@ class Timers(Generic[O]):
 
     def schedule(self, at: float, owner: O) -> None:
         """Set ``owner``'s only deadline to ``at``, replacing any earlier one."""
-        self.cancel(owner)
-        self._seq += 1
-        owner.timer_token = self._seq
-        heappush(self.heap, (at, self._seq, self._seq, owner))
+        if owner.timer_token:
+            self.cancel(owner)
+        self._seq = seq = self._seq + 1
+        owner.timer_token = seq
+        heappush(self.heap, (at, seq, seq, owner))
 
     def cancel(self, owner: O) -> None:
         if owner.timer_token:

@@ -26,9 +26,11 @@ never raise: they return :class:`~acd.routing.decisions.Ignored`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from heapq import heappop
 from typing import Any, Mapping
 
 from acd.routing.decisions import (
+    AgentStateChanged,
     CallAbandoned,
     CallAnswered,
     CallCompleted,
@@ -41,6 +43,15 @@ from acd.routing.decisions import (
 )
 from acd.routing.matching import MatchingCore, Out
 from acd.routing.model import AgentRecord, AgentState, CallRecord, CallState
+
+# Enum members bound once: ``AgentState.X`` is a slow class-attribute lookup on CPython 3.11.
+_LOGGED_OUT = AgentState.LOGGED_OUT
+_RESERVED = AgentState.RESERVED
+_ON_CALL = AgentState.ON_CALL
+_WRAP_UP = AgentState.WRAP_UP
+_CONNECTED = CallState.CONNECTED
+_WAITING = CallState.WAITING
+_INF = float("inf")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +100,15 @@ class Router(MatchingCore):
 
     def next_deadline(self) -> float | None:
         """The earliest time at which :meth:`advance` would change something, or None."""
-        return self._timers.next_at()
+        timers = self._timers  # Timers.next_at, inline: the engine asks after every event
+        heap = timers.heap
+        while heap:
+            entry = heap[0]
+            if entry[3].timer_token == entry[2]:
+                return entry[0]
+            heappop(heap)
+            timers.stale -= 1
+        return None
 
     # --- calls -----------------------------------------------------------------------
 
@@ -101,15 +120,22 @@ class Router(MatchingCore):
         priority: int | None = None,
         attached: Mapping[str, Any] | None = None,
         wait_origin: float | None = None,
+        ring_timeout_s: float | None = None,
     ) -> list[Outcome]:
         """A caller joins ``queue``.
 
         ``priority`` defaults to the queue's.  ``wait_origin`` is when the caller's wait
         began; pass it when re-queuing a call after an engine restart so its place, its
-        expansion step and its reported wait all survive.
+        expansion step and its reported wait all survive.  ``ring_timeout_s`` replaces the
+        queue's ring time-out for the call's next ring only: a customer-first callback
+        reserves the agent while the customer's phone rings first.
         """
         out: Out = []
-        now = self._tick(now, out)
+        heap = self._timers.heap  # _tick's fast path, inline: no timer due, time moving forward
+        if self._clock <= now < _INF and now > -_INF and not (heap and heap[0][0] <= now):
+            self._clock = now
+        else:
+            now = self._tick(now, out)
         runtime = self._queues.get(queue)
         if runtime is None:
             out.append(Ignored(f"call {call_id!r} arrived for unknown queue {queue!r}", now, call_id=call_id))
@@ -119,34 +145,35 @@ class Router(MatchingCore):
             return out
         origin = now if wait_origin is None or not wait_origin <= now else wait_origin
         self._seq += 1
-        call = CallRecord(
-            id=call_id,
-            queue=runtime,
-            priority=runtime.cfg.priority if priority is None else priority,
-            wait_origin=origin,
-            entered=origin,
-            seq=self._seq,
-            attached=dict(attached or {}),
-        )
+        if priority is None:
+            priority = runtime.cfg.priority
+        # (id, queue, priority, wait_origin, entered, seq, attached), positionally: it is faster
+        call = CallRecord(call_id, runtime, priority, origin, origin, self._seq, dict(attached) if attached else {})
+        if ring_timeout_s is not None:
+            call.ring_timeout_s = ring_timeout_s
         self._calls[call_id] = call
-        out.append(CallQueued(call_id, queue, call.priority, runtime.skills, origin, now, dict(call.attached)))
+        out.append(CallQueued(call_id, queue, priority, runtime.skills, origin, now, dict(call.attached) if attached else {}))
         self._place_call(call, now, out)
         return out
 
     def caller_abandoned(self, now: float, call_id: str) -> list[Outcome]:
         """The caller hung up before talking to an agent (while waiting or while an agent rang)."""
         out: Out = []
-        now = self._tick(now, out)
+        heap = self._timers.heap  # _tick's fast path, inline: no timer due, time moving forward
+        if self._clock <= now < _INF and now > -_INF and not (heap and heap[0][0] <= now):
+            self._clock = now
+        else:
+            now = self._tick(now, out)
         call = self._calls.get(call_id)
         if call is None:
             out.append(Ignored(f"abandon for unknown call {call_id!r}", now, call_id=call_id))
             return out
-        if call.state is CallState.CONNECTED:
+        if call.state is _CONNECTED:
             out.append(Ignored(f"abandon for call {call_id!r} which is talking to an agent; expected call_completed", now, call_id=call_id))
             return out
         del self._calls[call_id]
         out.append(CallAbandoned(call_id, call.queue.name, now - call.wait_origin, now))
-        if call.state is CallState.WAITING:
+        if call.state is _WAITING:
             self._unwait(call)
         else:
             self._release_ringing_agent(call, now, "caller-abandoned", out)
@@ -155,23 +182,30 @@ class Router(MatchingCore):
     def call_completed(self, now: float, call_id: str, hold_s: float = 0.0) -> list[Outcome]:
         """The conversation ended (either side hung up or the bridge ended): the agent goes to wrap-up."""
         out: Out = []
-        now = self._tick(now, out)
+        heap = self._timers.heap  # _tick's fast path, inline: no timer due, time moving forward
+        if self._clock <= now < _INF and now > -_INF and not (heap and heap[0][0] <= now):
+            self._clock = now
+        else:
+            now = self._tick(now, out)
         call = self._calls.get(call_id)
-        if call is None or call.state is not CallState.CONNECTED or call.agent is None:
+        if call is None or call.state is not _CONNECTED or call.agent is None:
             what = "unknown call" if call is None else f"call in state {call.state.value}"
             out.append(Ignored(f"completion for {what} {call_id!r}", now, call_id=call_id))
             return out
         del self._calls[call_id]
         agent = call.agent
         out.append(CallCompleted(call_id, agent.id, call.queue.name, now - call.answered_at, hold_s, now))
-        if agent.pending is not None and agent.pending[0] is AgentState.LOGGED_OUT:
+        wrap_up_s = call.queue.cfg.wrap_up_s
+        if agent.pending is not None and agent.pending[0] is _LOGGED_OUT:
             reason = agent.pending[1]
             agent.pending = None
             agent.call = None
-            self._transition(agent, AgentState.LOGGED_OUT, reason, now, out, call)
-        elif call.queue.cfg.wrap_up_s > 0:
-            self._transition(agent, AgentState.WRAP_UP, "call-completed", now, out, call)
-            self._timers.schedule(now + call.queue.cfg.wrap_up_s, agent)
+            self._transition(agent, _LOGGED_OUT, reason, now, out, call)
+        elif wrap_up_s > 0:
+            self._transition(agent, _WRAP_UP, "call-completed", now, out, call)
+            self._timers.schedule(now + wrap_up_s, agent)
+        elif agent.pending is None:
+            self._free_agent(agent, now, now, "call-completed", out, call)  # _end_wrap_up's usual case
         else:
             self._end_wrap_up(agent, now, out, reason="call-completed")
         return out
@@ -259,16 +293,25 @@ class Router(MatchingCore):
 
     def agent_answered(self, now: float, agent_id: str, call_id: str) -> list[Outcome]:
         out: Out = []
-        now = self._tick(now, out)
-        agent = self._ringing_pair(agent_id, call_id, now, "answer", out)
-        if agent is None or agent.call is None:
+        heap = self._timers.heap  # _tick's fast path, inline: no timer due, time moving forward
+        if self._clock <= now < _INF and now > -_INF and not (heap and heap[0][0] <= now):
+            self._clock = now
+        else:
+            now = self._tick(now, out)
+        agent = self._agents.get(agent_id)
+        call = agent.call if agent is not None else None
+        if agent is None or agent.state is not _RESERVED or call is None or call.id != call_id:
+            self._ringing_pair(agent_id, call_id, now, "answer", out)  # says what is wrong
             return out
-        call = agent.call
         self._timers.cancel(agent)
-        call.state = CallState.CONNECTED
+        call.state = _CONNECTED
         call.answered_at = now
-        out.append(CallAnswered(call_id, agent_id, call.queue.name, now - call.wait_origin, now))
-        self._transition(agent, AgentState.ON_CALL, "answered", now, out, call)
+        queue_name = call.queue.name
+        out.append(CallAnswered(call_id, agent_id, queue_name, now - call.wait_origin, now))
+        out.append(AgentStateChanged(agent_id, "on_call", "reserved", "answered", now, call_id, queue_name))  # _transition
+        agent.state = _ON_CALL
+        agent.reason = "answered"
+        agent.since = now
         return out
 
     def ring_no_answer(self, now: float, agent_id: str, call_id: str) -> list[Outcome]:

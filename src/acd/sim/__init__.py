@@ -10,10 +10,13 @@ or an overflow before going live, and read the result in the units of the contra
 * :mod:`acd.sim.scenario` says what to simulate and checks it;
 * :mod:`acd.sim.engine` is the discrete-event loop around the Router;
 * :mod:`acd.sim.report` runs a scenario and computes its report;
+* :mod:`acd.sim.parallel` runs independent replications (own seed, own Router) on
+  several cores;
 * :mod:`acd.sim.summary` and :mod:`acd.sim.progress` are for the command line.
 """
 
 from acd.sim.engine import RunStats, run_simulation
+from acd.sim.parallel import Replications, replication_scenarios, replication_seeds, run_replications
 from acd.sim.report import ReportOptions, SimulationResult, simulate, simulate_report
 from acd.sim.scenario import Scenario, ScenarioError, constant_load, forecast_load
 from acd.sim.sinks import EventLog, OutcomeCounter
@@ -26,6 +29,7 @@ __all__ = [
     "LoadSegment",
     "OutcomeCounter",
     "QueueLoad",
+    "Replications",
     "ReportOptions",
     "RunStats",
     "Scenario",
@@ -34,6 +38,9 @@ __all__ = [
     "constant_load",
     "forecast_load",
     "plan_calls",
+    "replication_scenarios",
+    "replication_seeds",
+    "run_replications",
     "run_simulation",
     "simulate",
     "simulate_report",

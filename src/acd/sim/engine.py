@@ -13,7 +13,8 @@ on a live system, only with simulated time:
 * the router's own timers (expansion steps, overflow, ring time-out, wrap-up end) fire
   through ``next_deadline``/``advance``, as the dispatcher's single ``call_later`` does.
 
-Future events wait in one heap of ``(time, kind, call index)`` tuples; arrivals are
+Future events wait in one heap of ``(time, kind, call index)`` (packed as
+``(time, kind * calls + index)``, which sorts the same); arrivals are
 already sorted (:mod:`acd.sim.traffic`) and are merged in without going through the
 heap.  Every list of outcomes the router returns is handed to ``sink`` whole, in the
 order the router produced it, before the simulator reacts to it, so the event log
@@ -43,8 +44,6 @@ _INF = float("inf")
 _ANSWER, _COMPLETE, _ABANDON = 0, 1, 2
 # Per-call state.
 _ROUTING, _CONNECTED, _GONE = 0, 1, 2
-# What the simulator does about a router outcome (anything else is only logged).
-_RING, _CANCEL, _TIMED_OUT, _IGNORED = 0, 1, 2, 3
 _PROGRESS_EVERY = 16384  # loop turns between two progress reports
 
 
@@ -111,14 +110,18 @@ def run_simulation(
     # A caller's hang-up is only put on the heap once they could actually be waiting:
     # most calls ring an agent on arrival and are answered long before their patience ends.
     armed = bytearray(total)
-    heap: list[tuple[float, int, int]] = []
+    # Heap entries are (time, kind * total + index): the same order as (time, kind, index)
+    # with a cheaper comparison.
+    heap: list[tuple[float, int]] = []
+    answer_base, complete_base, abandon_base = _ANSWER * total, _COMPLETE * total, _ABANDON * total
     push, pop = heappush, heappop
     call_arrived, agent_answered = router.call_arrived, router.agent_answered
     call_completed, caller_abandoned = router.call_completed, router.caller_abandoned
     advance, next_deadline = router.advance, router.next_deadline
     answered = abandoned = timed_out = 0
     answers: list[tuple[float, str, str, int]] = []
-    acts = {RingAgent: _RING, CancelRing: _CANCEL, CallTimedOut: _TIMED_OUT, Ignored: _IGNORED}.get
+    ring_cls, cancel_cls, timed_out_cls, ignored_cls = RingAgent, CancelRing, CallTimedOut, Ignored
+    rare_actions = frozenset((CancelRing, CallTimedOut, Ignored))  # the other outcomes the simulator acts on
 
     def react(outs: list[Outcome]) -> None:
         """Log ``outs``, then carry out the router's decisions (answers at zero delay at once)."""
@@ -126,42 +129,48 @@ def run_simulation(
         sink(outs)
         outcomes_seen += len(outs)
         for outcome in outs:
-            act = acts(outcome.__class__)
-            if act is None:
-                continue  # a plain notification: the sink has it
-            if act == _RING:
+            cls = outcome.__class__
+            if cls is ring_cls:
                 if delayed:
                     index = index_of[outcome.call_id]  # type: ignore[attr-defined]
                     ring_agent[index] = outcome.agent_id  # type: ignore[attr-defined]
                     due = outcome.at + answer_delay_s  # type: ignore[attr-defined]
                     answer_due[index] = due
-                    push(heap, (due, _ANSWER, index))
+                    push(heap, (due, answer_base + index))
                 else:
                     answers.append((outcome.at, outcome.agent_id, outcome.call_id, index_of[outcome.call_id]))  # type: ignore[attr-defined]
-            elif act == _CANCEL:
+            elif cls not in rare_actions:
+                continue  # a plain notification: the sink has it
+            elif cls is cancel_cls:
                 if delayed:
                     index = index_of[outcome.call_id]  # type: ignore[attr-defined]
                     answer_due[index] = -1.0
                     if patience is not None and not armed[index]:
                         armed[index] = 1
-                        push(heap, (times[index] + patience[index], _ABANDON, index))
-            elif act == _TIMED_OUT:
+                        push(heap, (times[index] + patience[index], abandon_base + index))
+            elif cls is timed_out_cls:
                 index = index_of.pop(outcome.call_id)  # type: ignore[attr-defined]
                 state[index] = _GONE
                 timed_out += 1
             else:
                 note_ignored([outcome])
-        if not answers:
-            return
+        if answers:
+            take_answers()
+
+    def take_answers() -> None:
+        """The agents whose phones rang pick up (at once, or after the answer delay)."""
+        nonlocal router_calls, outcomes_seen, answered
         for at, agent_id, call_id, index in answers:
             picked_up = agent_answered(at, agent_id, call_id)
             router_calls += 1
             outcomes_seen += len(picked_up)
             sink(picked_up)
-            note_ignored(picked_up)
+            for outcome in picked_up:
+                if outcome.__class__ is ignored_cls:
+                    note_ignored([outcome])
             state[index] = _CONNECTED
             answered += 1
-            push(heap, (at + handles[index], _COMPLETE, index))
+            push(heap, (at + handles[index], complete_base + index))
         answers.clear()
 
     arrival = 0
@@ -170,12 +179,18 @@ def run_simulation(
     due_at = _INF if deadline is None else deadline
     last = login_at
     turns = 0
+    check_every = _PROGRESS_EVERY if progress is not None else 1 << 62
     while True:
         turns += 1
-        if progress is not None and turns % _PROGRESS_EVERY == 0:
-            progress(arrival, total)
-        event_at = heap[0][0] if heap else _INF
-        now = next_arrival if next_arrival <= event_at else event_at
+        if turns >= check_every:
+            turns = 0
+            progress(arrival, total)  # type: ignore[misc]
+        if heap:
+            event_at = heap[0][0]
+            now = next_arrival if next_arrival <= event_at else event_at
+        else:
+            event_at = _INF
+            now = next_arrival
         if due_at <= now:
             if due_at == _INF:
                 break
@@ -192,18 +207,13 @@ def run_simulation(
                 gives_up = now + patience[index]
                 if not (delayed and 0.0 <= answer_due[index] <= gives_up):
                     armed[index] = 1
-                    push(heap, (gives_up, _ABANDON, index))
+                    push(heap, (gives_up, abandon_base + index))
             arrival += 1
             next_arrival = times[arrival] if arrival < total else _INF
         else:
-            _, kind, index = pop(heap)
-            if kind == _COMPLETE:
-                call_id = ids[index]
-                state[index] = _GONE
-                del index_of[call_id]
-                router_calls += 1
-                react(call_completed(now, call_id))
-            elif kind == _ABANDON:
+            key = pop(heap)[1]
+            if key >= abandon_base:
+                index = key - abandon_base
                 if state[index] != _ROUTING:
                     continue
                 call_id = ids[index]
@@ -212,12 +222,19 @@ def run_simulation(
                 state[index] = _GONE
                 del index_of[call_id]
                 abandoned += 1
-            else:  # _ANSWER
-                if state[index] != _ROUTING or answer_due[index] != now:
+            elif key >= complete_base:
+                index = key - complete_base
+                call_id = ids[index]
+                state[index] = _GONE
+                del index_of[call_id]
+                router_calls += 1
+                react(call_completed(now, call_id))
+            else:  # an answer
+                if state[key] != _ROUTING or answer_due[key] != now:
                     continue  # the ring was cancelled (or the caller left) before the agent picked up
-                answer_due[index] = -1.0
-                answers.append((now, ring_agent[index], ids[index], index))
-                react([])
+                answer_due[key] = -1.0
+                answers.append((now, ring_agent[key], ids[key], key))
+                take_answers()
         deadline = next_deadline()
         due_at = _INF if deadline is None else deadline
         last = now
