@@ -25,7 +25,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
+import os
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
@@ -46,7 +48,7 @@ from acd.asterisk.call_control import (
 )
 from acd.ivr.channel import Channel
 from acd.ivr.handoff import QueueRequest
-from acd.metrics.events import Event
+from acd.metrics.events import SCHEMA_VERSION, Event
 from acd.routing import Router
 from acd.routing.decisions import CallTimedOut, CancelRing, Ignored, Notification, Outcome, RingAgent
 
@@ -581,26 +583,38 @@ def _log_failure(task: asyncio.Future[Any]) -> None:
 _ENVELOPE = {"call_id", "agent_id", "queue", "at"}
 
 
-def outcome_to_event(outcome: Outcome) -> Event | None:
-    """Map a router notification (or a decision that is also a fact) to the event model."""
-    event_type = getattr(outcome, "EVENT_TYPE", None)
-    if isinstance(outcome, CallTimedOut):
-        event_type = "call.timed_out"
-    if event_type is None or not dataclasses.is_dataclass(outcome):
+@functools.lru_cache(maxsize=None)
+def _event_shape(kind: type) -> tuple[str, tuple[str, ...], str] | None:
+    """(event type, field names, field holding the queue) of an outcome class, or None."""
+    event_type = "call.timed_out" if issubclass(kind, CallTimedOut) else getattr(kind, "EVENT_TYPE", None)
+    if event_type is None or not dataclasses.is_dataclass(kind):
         return None
-    values = {f.name: getattr(outcome, f.name) for f in dataclasses.fields(outcome)}
-    data = {key: _plain(value) for key, value in values.items() if key not in _ENVELOPE}
-    queue = values.get("queue")
-    if isinstance(outcome, Notification) or isinstance(outcome, (RingAgent, CallTimedOut)):
-        if "from_queue" in values:
-            queue = values["from_queue"]
-    return Event(
-        type=event_type,  # type: ignore[arg-type]
-        ts=values["at"],
+    names = tuple(f.name for f in dataclasses.fields(kind))
+    from_queue = issubclass(kind, (Notification, RingAgent, CallTimedOut)) and "from_queue" in names
+    return event_type, names, "from_queue" if from_queue else "queue"
+
+
+def outcome_to_event(outcome: Outcome) -> Event | None:
+    """Map a router notification (or a decision that is also a fact) to the event model.
+
+    On the hot path of every call (AMI ingest, simulations): the shape of each outcome
+    class is worked out once, and the event is built without re-validating what the
+    router's own typed dataclasses already guarantee (pydantic's ``model_construct``).
+    """
+    shape = _event_shape(type(outcome))
+    if shape is None:
+        return None
+    event_type, names, queue_field = shape
+    values = {name: getattr(outcome, name) for name in names}
+    return Event.model_construct(
+        type=event_type,
+        ts=float(values["at"]),
         call_id=values.get("call_id"),
         agent_id=values.get("agent_id"),
-        queue=queue,
-        data=data,
+        queue=values.get(queue_field),
+        data={key: _plain(value) for key, value in values.items() if key not in _ENVELOPE},
+        id=os.urandom(16).hex(),
+        schema_version=SCHEMA_VERSION,
     )
 
 
