@@ -154,7 +154,7 @@ async def test_collect_rut_with_star_as_k_is_saved_normalized(tmp_path: Path, ha
     assert result.last_node == "listo"
     assert result.variables["rut"] == "10000013-K"
     assert channel.played == ["vm-enter-num-to-call"]  # the first key interrupted the prompt
-    assert [(e.data["kind"], e.data["digits"]) for e in harness.events.of("ivr.input")] == [("valid", "10000013*")]
+    assert [(e.data["kind"], e.data["digits"]) for e in harness.events.of("ivr.input")] == [("valid", "*********")]
 
 
 async def test_collect_stops_at_max_digits_without_terminator(tmp_path: Path, harness: Harness) -> None:
@@ -171,7 +171,7 @@ async def test_collect_invalid_check_digit_plays_invalid_then_falls_back(tmp_pat
     assert result.last_node == "sin_rut"
     assert "rut" not in result.variables
     assert channel.played == ["vm-enter-num-to-call", "privacy-incorrect", "vm-enter-num-to-call", "vm-then-pound", "privacy-incorrect"]
-    assert [(e.data["kind"], e.data["digits"]) for e in harness.events.of("ivr.input")] == [("invalid", "123456789"), ("invalid", "12345")]
+    assert [(e.data["kind"], e.data["digits"]) for e in harness.events.of("ivr.input")] == [("invalid", "********9"), ("invalid", "****5")]
 
 
 async def test_digits_typed_during_the_invalid_prompt_start_the_retrys_entry(tmp_path: Path, harness: Harness) -> None:
@@ -187,7 +187,7 @@ async def test_collect_inter_digit_timeout_ends_the_entry(tmp_path: Path, harnes
     # 8 digits, then a pause longer than inter_digit_timeout: the entry is what was typed.
     channel = ScriptedChannel([*keys("1234567", gap=1.0), Press("5", after=3.5)], clock=harness.clock)
     result = await harness.runner.run(flow_from(tmp_path, COLLECT), channel)
-    assert [(e.data["kind"], e.data["digits"]) for e in harness.events.of("ivr.input")][0] == ("invalid", "1234567")
+    assert [(e.data["kind"], e.data["digits"]) for e in harness.events.of("ivr.input")][0] == ("invalid", "******7")
     assert result.last_node == "sin_rut"
 
 
@@ -196,7 +196,7 @@ async def test_collect_total_timeout_ends_a_slow_entry(tmp_path: Path, harness: 
     channel = ScriptedChannel(keys("123456785", gap=2.9), clock=harness.clock)
     await harness.runner.run(flow_from(tmp_path, COLLECT), channel)
     first = harness.events.of("ivr.input")[0]
-    assert (first.data["kind"], first.data["digits"]) == ("invalid", "1234567")
+    assert (first.data["kind"], first.data["digits"]) == ("invalid", "******7")
     waits = [entry[1] for entry in channel.log if entry[0] == "wait_for_digit"]
     assert waits[:6] == [3.0] * 6 and waits[6] == pytest.approx(20 - 6 * 2.9, abs=1e-3)
 
@@ -430,3 +430,12 @@ async def test_caller_hang_up_mid_menu_ends_cleanly(tmp_path: Path, harness: Har
     ended = harness.events.of("call.ended")
     assert [(e.data["cause"], e.data["node"]) for e in ended] == [("caller-hangup", "menu")]
     assert not channel.hung_up  # the IVR did not hang up a channel that was already gone
+
+
+async def test_a_collected_rut_is_masked_in_the_event_log_but_kept_for_the_call(tmp_path: Path, harness: Harness) -> None:
+    channel = ScriptedChannel([*keys("12345678", gap=0.5), "5", "#"], clock=harness.clock)
+    result = await harness.runner.run(flow_from(tmp_path, COLLECT), channel)
+    assert result.variables["rut"] == "12345678-5"  # the agent still gets it
+    logged = [e.to_json() for e in harness.events]
+    assert not any("12345678" in line for line in logged)
+    assert [e.data["digits"] for e in harness.events.of("ivr.input")] == ["********5"]

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from acd.ivr.runner import masked
 from acd.ivr.rut import check_digit
 from acd.lab.sipp import AwaitHangup, Dtmf, Hangup, Wait
 from tests.lab.acd_fixtures import of_type, running_app, wait_for
@@ -141,7 +142,7 @@ async def test_no_input_retries_then_takes_the_fallback(lab, sipp, tmp_path) -> 
 async def test_valid_rut_is_accepted(lab, sipp, tmp_path) -> None:  # noqa: ANN001
     keys = rut_keys("7654321")
     result, ended, sink = await run_test_flow(lab, sipp, tmp_path, [Wait(0.8), Dtmf("1"), Wait(0.8), Dtmf(keys, gap=0.2), AwaitHangup(20)])
-    assert ("rut", "valid", keys.rstrip("#")) in inputs(sink, ended.call_id)
+    assert ("rut", "valid", masked(keys.rstrip("#"))) in inputs(sink, ended.call_id)  # never in clear in the log
     assert [e.data["node"] for e in of_type(sink, "ivr.node", ended.call_id)][-1] == "despedida"
     assert result.ok, result.describe()
 

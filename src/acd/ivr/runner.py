@@ -14,7 +14,8 @@ Guarantees, whatever the flow or the caller do:
 Events (``acd.metrics.events``; ``data`` always has flow, flow_version and node):
 ``ivr.node`` on entering a node (node_type); ``ivr.input`` for each input with kind
 ``valid``/``invalid``/``timeout`` (menu, collect, survey) or ``digits`` (a key that
-interrupted a play, kept for the next input node) and the digits typed;
+interrupted a play, kept for the next input node) and the digits typed (a ``collect``
+node's masked but for the last key: see ``masked``);
 ``ivr.error`` (message); ``survey.answer`` (question, score); ``call.transferred``
 (target); ``call.ended`` with cause ``caller-hangup`` or ``ivr-hangup``.  A queue
 hand-off emits nothing here: the ACD reports ``call.queued`` itself.
@@ -53,7 +54,17 @@ ALL_KEYS = m.DTMF_KEYS
 SURVEY_SCORES = "12345"
 DEFAULT_MAX_STEPS = 500
 
-__all__ = ["FlowRunner", "QueueHandoff", "QueueRequest", "RunResult", "run"]
+__all__ = ["FlowRunner", "QueueHandoff", "QueueRequest", "RunResult", "masked", "run"]
+
+
+def masked(digits: str) -> str:
+    """What a ``collect`` input looks like in the event log: its length and last key only.
+
+    Collected digits are personal data (a RUT, a phone number); the log, MQTT and reports
+    never need them, while the call's variables (and the data attached for the agent)
+    keep the real value.  The last key still tells a wrong check digit from a short entry.
+    """
+    return "*" * (len(digits) - 1) + digits[-1:] if digits else ""
 
 
 @dataclass
@@ -156,6 +167,7 @@ class _Call:
             log.exception("could not emit %s for call %s", event_type, getattr(self.channel, "call_id", "?"))
 
     def input(self, kind: str, digits: str = "") -> None:
+        """Log one input; collected numbers (RUTs, phone numbers) arrive here masked."""
         self.emit("ivr.input", kind=kind, digits=digits)
 
     def error(self, message: str) -> None:
@@ -341,10 +353,10 @@ class _Call:
             else:
                 value = self.check_digits(node, digits)
                 if value is not None:
-                    self.input("valid", digits)
+                    self.input("valid", masked(digits))
                     self.variables[node.save_as] = value
                     return node.next
-                self.input("invalid", digits)
+                self.input("invalid", masked(digits))
                 feedback = node.invalid
             await self.feedback(feedback, retry_follows=attempt < node.retries)
         return node.fallback
