@@ -43,6 +43,19 @@ nodes:
 """
 
 
+async def assert_live_day_equals_report(live, config, tmp_path, queues: tuple[str, ...]) -> None:  # noqa: ANN001
+    """The live day figures (queues and centre) equal ``compute_report`` over the SQLite log."""
+    store = await EventStore.open(tmp_path / "acd.sqlite", create=False)
+    try:
+        logged = await store.report_events(live.day_start, live.day_end)
+    finally:
+        await store.close()
+    by_queue = compute_report(logged, live.day_start, live.day_end, interval="day", by="queue", now=live.at, **report_rules(config))
+    for name in queues:
+        assert live.queues[name].day == by_queue.rows[0].groups[name], name
+    assert live.center_day == by_queue.rows[0].figures
+
+
 async def test_report_from_the_event_log_matches_what_sipp_saw(lab, sipp, tmp_path, capsys) -> None:  # noqa: ANN001
     async with running_app(lab, tmp_path, flows=FLOWS, routing=ROUTING, auto_login=["ana"]) as (app, sink):
         ana = await sipp.start_agent("ana", lab.agent_port(1), calls=3, answer_after_s=0.3, talk_s=1.0)
@@ -55,15 +68,7 @@ async def test_report_from_the_event_log_matches_what_sipp_saw(lab, sipp, tmp_pa
         live = app.stats.snapshot(app.engine.clock())
         config = app.router.config
     # The wallboard's figures equal a report recomputed from the SQLite log at the same instant.
-    store = await EventStore.open(tmp_path / "acd.sqlite", create=False)
-    try:
-        logged = await store.report_events(live.day_start, live.day_end)
-    finally:
-        await store.close()
-    by_queue = compute_report(logged, live.day_start, live.day_end, interval="day", by="queue", now=live.at, **report_rules(config))
-    for name in ("compradores", "soporte"):
-        assert live.queues[name].day == by_queue.rows[0].groups[name], name
-    assert live.center_day == by_queue.rows[0].figures
+    await assert_live_day_equals_report(live, config, tmp_path, ("compradores", "soporte"))
     assert (live.center_day.offered, live.center_day.answered, live.center_day.abandoned) == (6, 3, 3)
     # What sipp saw: calls the engine ended (answered, the agent hung up) and calls the caller ended.
     assert results["answered"].successful == 3 and results["answered"].remote_byes == 3, results["answered"].describe()
@@ -128,11 +133,4 @@ async def test_a_restarted_engine_shows_the_calls_of_the_day_before_the_restart(
         live = app.stats.snapshot(app.engine.clock())
         config = app.router.config
     assert live.queues["compradores"].day.offered == 1 and live.queues["compradores"].day.answered == 1
-    store = await EventStore.open(tmp_path / "acd.sqlite", create=False)
-    try:
-        logged = await store.report_events(live.day_start, live.day_end)
-    finally:
-        await store.close()
-    by_queue = compute_report(logged, live.day_start, live.day_end, interval="day", by="queue", now=live.at, **report_rules(config))
-    assert live.queues["compradores"].day == by_queue.rows[0].groups["compradores"]
-    assert live.center_day == by_queue.rows[0].figures
+    await assert_live_day_equals_report(live, config, tmp_path, ("compradores",))

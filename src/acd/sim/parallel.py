@@ -26,7 +26,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from acd.sim.engine import RunStats, run_simulation
+from acd.sim.engine import RunStats
+from acd.sim.report import simulate
 from acd.sim.scenario import Scenario, ScenarioError
 from acd.sim.sinks import OutcomeCounter
 
@@ -71,14 +72,7 @@ def replication_scenarios(scenario: Scenario, parts: int) -> list[Scenario]:
 
 def run_part(scenario: Scenario) -> RunStats:
     """One replication, start to finish: draw its calls and run them through a fresh Router."""
-    return run_simulation(
-        scenario.config,
-        scenario.plan(),
-        logins=scenario.agents,
-        login_at=scenario.sim_start,
-        answer_delay_s=scenario.answer_delay_s,
-        sink=OutcomeCounter(),
-    )
+    return simulate(scenario, OutcomeCounter())
 
 
 def run_replications(scenarios: list[Scenario], workers: int) -> Replications:
