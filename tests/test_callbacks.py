@@ -112,19 +112,36 @@ agents:
 
 @dataclass
 class RecordingControl:
-    """Call control that remembers every action (the facts are fed by the test)."""
+    """Call control that remembers every action (the facts are fed by the test).
+
+    ``actions`` is every Originate and Hangup in the order they were sent; a Hangup of a
+    leg id the fake has not originated fails like Asterisk's "No such channel"."""
 
     originated: list[dict[str, object]] = field(default_factory=list)
     rings: list[tuple[str, str, str, float]] = field(default_factory=list)  # channel, call, agent, timeout
     holds: list[str] = field(default_factory=list)
+    hangups: list[str] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+    agent_first: bool = False
 
     async def originate_customer_first(self, call_id: str, agent_id: str, endpoint: str, customer_dial: str, number: str,
-                                       agent_ring_s: float, customer_ring_s: float, attempt: int, labels: dict[str, str]) -> None:
+                                       agent_ring_s: float, customer_ring_s: float, leg_id: str, labels: dict[str, str]) -> None:
+        assert not self.agent_first, "customer-first placement used for an agent-first queue"
         self.originated.append(dict(call_id=call_id, agent_id=agent_id, dial=customer_dial, agent_ring_s=agent_ring_s,
-                                    customer_ring_s=customer_ring_s, attempt=attempt, labels=labels))
+                                    customer_ring_s=customer_ring_s, leg_id=leg_id, labels=labels))
+        self.actions.append(f"originate {leg_id}")
 
-    async def originate_callback(self, *args: object) -> None:
-        raise AssertionError("agent-first placement used for a customer-first queue")
+    async def originate_callback(self, call_id: str, agent_id: str, endpoint: str, customer_dial: str, number: str,
+                                 ring_s: float, customer_ring_s: float, leg_id: str) -> None:
+        assert self.agent_first, "agent-first placement used for a customer-first queue"
+        self.originated.append(dict(call_id=call_id, agent_id=agent_id, endpoint=endpoint, dial=customer_dial, leg_id=leg_id))
+        self.actions.append(f"originate {leg_id}")
+
+    async def hang_up(self, channel: str) -> None:
+        if channel not in {p["leg_id"] for p in self.originated}:
+            raise RuntimeError("Hangup failed: No such channel")
+        self.hangups.append(channel)
+        self.actions.append(f"hangup {channel}")
 
     async def ring(self, channel: str, call_id: str, agent_id: str, endpoint: str, timeout_s: float) -> None:
         self.rings.append((channel, call_id, agent_id, timeout_s))
@@ -133,15 +150,30 @@ class RecordingControl:
         self.holds.append(channel)
 
 
+Setup = tuple["Dispatcher", RecordingControl, list[Event], CallbackService]
+
+
 @pytest.fixture
-async def customer_first(tmp_path: Path) -> AsyncIterator[tuple["Dispatcher", RecordingControl, list[Event], CallbackService]]:
+async def customer_first(tmp_path: Path) -> AsyncIterator[Setup]:
     """A dispatcher with the real router and a real callback store, for a customer-first queue."""
+    async for setup in _dispatcher_with_callbacks(tmp_path, CUSTOMER_FIRST_ROUTING):
+        yield setup
+
+
+@pytest.fixture
+async def agent_first(tmp_path: Path) -> AsyncIterator[Setup]:
+    """The same for an agent-first queue."""
+    async for setup in _dispatcher_with_callbacks(tmp_path, CUSTOMER_FIRST_ROUTING.replace("customer-first", "agent-first")):
+        yield setup
+
+
+async def _dispatcher_with_callbacks(tmp_path: Path, routing: str) -> AsyncIterator[Setup]:
     from acd.dispatch import Dispatcher
     from acd.routing import Router, load_routing_text
 
-    config, problems = load_routing_text(CUSTOMER_FIRST_ROUTING)
+    config, problems = load_routing_text(routing)
     assert config is not None, problems
-    control, events = RecordingControl(), []
+    control, events = RecordingControl(agent_first="agent-first" in routing), []
     dispatcher = Dispatcher(router=Router(config), control=control, emit=events.append, clock=time.time)  # type: ignore[arg-type]
     dispatcher.customer_ring_s = 20.0
     store = await CallbackStore.open(tmp_path / "callbacks.sqlite")
@@ -177,7 +209,8 @@ async def test_customer_first_dials_the_customer_while_the_agent_stays_reserved_
     await run_actions(dispatcher)
     [placed] = control.originated
     assert placed["call_id"] == "c1" and placed["agent_id"] == "ana" and placed["dial"] == "PJSIP/56911112222@customers"
-    assert placed["agent_ring_s"] == 6 and placed["customer_ring_s"] == 20 and placed["attempt"] == 1
+    assert placed["agent_ring_s"] == 6 and placed["customer_ring_s"] == 20 and callbacks.get("c1").attempts == 1  # type: ignore[union-attr]
+    assert str(placed["leg_id"]).startswith("c1-")  # the Originate's ChannelId: its facts name this leg
     assert placed["labels"]["ACD_QUEUE"] == "q"  # type: ignore[index]  # so acd-hold can park the customer
     ringing = [e for e in events if e.type == "call.agent_ringing"]
     assert ringing[-1].data["timeout_s"] == 20 + 6 + CUSTOMER_FIRST_MARGIN_S  # not the queue's 6 s
@@ -190,8 +223,9 @@ async def test_customer_not_answering_frees_the_agent_unpaused_and_retries_after
     await requested_while_waiting(dispatcher, callbacks)
     dispatcher.agent_login("ana")
     await run_actions(dispatcher)
-    dispatcher.handle(OriginateFailed(call_id="c1", reason="3"))  # it rang out
+    dispatcher.handle(OriginateFailed(call_id="c1", reason="3", leg_id=str(control.originated[0]["leg_id"])))  # it rang out
     assert dispatcher.router.agent("ana").state == "available"  # type: ignore[union-attr]
+    assert dispatcher.router.agent("ana").reason == CALLBACK_NOT_ANSWERED  # type: ignore[union-attr]  # what `acd agents` shows
     last = [e for e in events if e.type == "agent.state" and e.agent_id == "ana"][-1]
     assert last.data["state"] == "available" and last.data["reason"] == CALLBACK_NOT_ANSWERED
     assert not [e for e in events if e.type in ("call.abandoned", "call.ring_no_answer")]
@@ -199,7 +233,8 @@ async def test_customer_not_answering_frees_the_agent_unpaused_and_retries_after
     assert dispatcher.router.call("c1") is None  # out of the queue until the retry delay passes
     await asyncio.sleep(0.2)
     await run_actions(dispatcher)
-    assert [p["attempt"] for p in control.originated] == [1, 2]  # placed again, ana reserved again
+    assert len(control.originated) == 2 and callbacks.get("c1").attempts == 2  # type: ignore[union-attr]  # placed again
+    assert not control.hangups  # a leg that failed by itself is not hung up
     assert dispatcher.router.agent("ana").state == "reserved"  # type: ignore[union-attr]
 
 
@@ -208,14 +243,15 @@ async def test_customer_who_answers_completes_the_callback_and_the_agent_is_rung
     await requested_while_waiting(dispatcher, callbacks)
     dispatcher.agent_login("ana")
     await run_actions(dispatcher)
-    dispatcher.handle(CallbackCustomerUp(call_id="c1", agent_id="ana", leg_id="cust-1", channel="PJSIP/customers-1"))
+    cust = str(control.originated[0]["leg_id"])
+    dispatcher.handle(CallbackCustomerUp(call_id="c1", agent_id="ana", leg_id=cust, channel="PJSIP/customers-1"))
     assert not callbacks.is_callback("c1")
     assert [e.type for e in events if e.type.startswith("callback.")][-2:] == ["callback.attempt", "callback.completed"]
     # From here the customer's channel is the call: Asterisk's events name its uniqueid.
-    dispatcher.handle(AgentLegStarted(call_id="cust-1", agent_channel="PJSIP/agent1-1", agent_leg_id="agent-leg-1"))
-    dispatcher.handle(AgentAnswered(call_id="cust-1", agent_channel="PJSIP/agent1-1"))
+    dispatcher.handle(AgentLegStarted(call_id=cust, agent_channel="PJSIP/agent1-1", agent_leg_id="agent-leg-1"))
+    dispatcher.handle(AgentAnswered(call_id=cust, agent_channel="PJSIP/agent1-1"))
     assert dispatcher.router.call("c1").state == "connected"  # type: ignore[union-attr]
-    dispatcher.handle(LegHungUp(leg_id="cust-1", channel="PJSIP/customers-1", cause="Normal Clearing"))
+    dispatcher.handle(LegHungUp(leg_id=cust, channel="PJSIP/customers-1", cause="Normal Clearing"))
     assert dispatcher.router.call("c1") is None
     assert [e.call_id for e in events if e.type == "call.completed"] == ["c1"]
     await run_actions(dispatcher)
@@ -227,7 +263,8 @@ async def test_agent_not_answering_an_answered_customer_puts_the_customer_back_a
     await requested_while_waiting(dispatcher, callbacks)
     dispatcher.agent_login("ana")
     await run_actions(dispatcher)
-    dispatcher.handle(CallbackCustomerUp(call_id="c1", agent_id="ana", leg_id="cust-1", channel="PJSIP/customers-1"))
+    cust = str(control.originated[0]["leg_id"])
+    dispatcher.handle(CallbackCustomerUp(call_id="c1", agent_id="ana", leg_id=cust, channel="PJSIP/customers-1"))
     dispatcher.handle(RingFailed(call_id="c1", status="NOANSWER"))  # acd-agent's Dial rang out
     assert dispatcher.router.agent("ana").state == "paused"  # type: ignore[union-attr]  # this one was the agent's fault
     assert dispatcher.router.call("c1").state == "waiting"  # type: ignore[union-attr]
@@ -253,3 +290,144 @@ def test_an_unknown_callback_mode_is_reported_with_its_line() -> None:
     assert config is None
     assert len(problems) == 1 and problems[0].line == 8 and "callback_mode" in str(problems[0])
     assert "agent-first" in str(problems[0]) and "customer-first" in str(problems[0])
+
+
+# ---------------------------------------------------------------- a cancelled ring hangs up its leg
+
+
+async def settle_tasks() -> None:
+    """Let queued tasks run a few steps (without waiting for a leg to be reported gone)."""
+    for _ in range(30):
+        await asyncio.sleep(0)
+    await asyncio.sleep(0.05)
+
+
+def attempts_of(events: list[Event], call_id: str = "c1") -> list[tuple[int, str]]:
+    return [(e.data["attempt"], e.data["outcome"]) for e in events if e.type == "callback.attempt" and e.call_id == call_id]
+
+
+async def test_pausing_the_reserved_agent_hangs_up_the_ringing_customer_before_dialling_them_again(customer_first) -> None:  # noqa: ANN001
+    dispatcher, control, events, callbacks = customer_first
+    await requested_while_waiting(dispatcher, callbacks)
+    dispatcher.agent_login("ana")
+    await run_actions(dispatcher)
+    first = str(control.originated[0]["leg_id"])
+    dispatcher.agent_login("bruno")  # free, so the router hands the call to bruno at once
+    dispatcher.agent_pause("ana", "break")
+    assert dispatcher.router.call("c1").agent_id == "bruno"  # type: ignore[union-attr]
+    await settle_tasks()
+    assert control.actions == [f"originate {first}", f"hangup {first}"]  # nothing new while the first leg lives
+    dispatcher.handle(LegHungUp(leg_id=first, channel="PJSIP/customers-1", cause="Normal Clearing"))
+    dispatcher.handle(OriginateFailed(call_id="c1", reason="1", leg_id=first))  # the hung-up Originate's own report
+    await run_actions(dispatcher)
+    second = str(control.originated[1]["leg_id"])
+    assert control.actions == [f"originate {first}", f"hangup {first}", f"originate {second}"]
+    assert control.originated[1]["agent_id"] == "bruno" and second != first
+    rang_bruno = [e for e in events if e.type == "call.agent_ringing" and e.agent_id == "bruno"]
+    assert rang_bruno[0].data["timeout_s"] == 20 + 6 + CUSTOMER_FIRST_MARGIN_S  # bruno is held for the customer's ring too
+    assert dispatcher.router.agent("bruno").state == "reserved"  # type: ignore[union-attr]  # the late failure was not bruno's
+    assert attempts_of(events) == [(1, "cancelled")]  # and not counted: the next one is attempt 1 again
+    assert callbacks.get("c1").attempts == 1  # type: ignore[union-attr]
+    cancelled = [e for e in events if e.type == "callback.attempt"][0]
+    assert cancelled.data["reason"] == "agent-paused" and cancelled.agent_id == "ana"
+
+
+async def test_a_customer_answering_a_cancelled_ring_is_hung_up_and_the_new_attempt_stands(customer_first) -> None:  # noqa: ANN001
+    dispatcher, control, events, callbacks = customer_first
+    await requested_while_waiting(dispatcher, callbacks)
+    dispatcher.agent_login("ana")
+    await run_actions(dispatcher)
+    first = str(control.originated[0]["leg_id"])
+    dispatcher.agent_logout("ana")
+    await settle_tasks()
+    # The customer picked up just as the hang-up went out: that answer does not count.
+    dispatcher.handle(CallbackCustomerUp(call_id="c1", agent_id="ana", leg_id=first, channel="PJSIP/customers-1"))
+    assert callbacks.is_callback("c1") and not control.holds
+    assert dispatcher.router.call("c1").state == "waiting"  # type: ignore[union-attr]
+    dispatcher.handle(LegHungUp(leg_id=first, channel="PJSIP/customers-1", cause="Normal Clearing"))
+    await run_actions(dispatcher)
+    dispatcher.agent_login("bruno")
+    await run_actions(dispatcher)
+    second = str(control.originated[1]["leg_id"])
+    dispatcher.handle(CallbackCustomerUp(call_id="c1", agent_id="bruno", leg_id=second, channel="PJSIP/customers-2"))
+    assert not callbacks.is_callback("c1")
+    assert attempts_of(events) == [(1, "cancelled"), (1, "answered")]
+    assert control.hangups == [first]
+
+
+async def test_a_ring_cancelled_before_its_originate_went_out_never_dials_the_customer(customer_first) -> None:  # noqa: ANN001
+    dispatcher, control, events, callbacks = customer_first
+    await requested_while_waiting(dispatcher, callbacks)
+    dispatcher.agent_login("ana")
+    dispatcher.agent_pause("ana", "break")  # same loop turn: the placement has not run yet
+    await run_actions(dispatcher)
+    assert control.actions == []
+    assert attempts_of(events) == []  # no attempt was made
+    assert dispatcher.router.call("c1").state == "waiting"  # type: ignore[union-attr]
+
+
+async def test_a_hang_up_is_retried_while_asterisk_has_not_created_the_leg_yet(customer_first) -> None:  # noqa: ANN001
+    dispatcher, control, events, callbacks = customer_first
+    await requested_while_waiting(dispatcher, callbacks)
+    dispatcher.agent_login("ana")
+    await run_actions(dispatcher)
+    first = str(control.originated[0]["leg_id"])
+    real_hang_up, tries = control.hang_up, []
+
+    async def not_there_yet(channel: str) -> None:
+        tries.append(channel)
+        if len(tries) < 3:
+            raise RuntimeError("Hangup failed: No such channel")
+        await real_hang_up(channel)
+
+    control.hang_up = not_there_yet  # type: ignore[method-assign]
+    dispatcher.agent_pause("ana", "break")
+    await asyncio.sleep(0.6)  # two retries 0.2 s apart
+    assert tries == [first, first, first] and control.hangups == [first]
+    dispatcher.handle(LegHungUp(leg_id=first, channel="PJSIP/customers-1", cause="Normal Clearing"))
+    await run_actions(dispatcher)
+
+
+async def test_agent_first_a_cancelled_agent_ring_is_hung_up_and_its_late_answer_never_reaches_the_customer(agent_first) -> None:  # noqa: ANN001
+    from acd.asterisk.call_control import CallbackAgentUp, CallbackResult
+
+    dispatcher, control, events, callbacks = agent_first
+    await requested_while_waiting(dispatcher, callbacks)
+    dispatcher.agent_login("ana")
+    await run_actions(dispatcher)
+    first = str(control.originated[0]["leg_id"])
+    dispatcher.agent_pause("ana", "break")
+    await settle_tasks()
+    assert control.hangups == [first]
+    # ana picked up just before the hang-up: acd-callback reports it, then the h extension's result.
+    dispatcher.handle(CallbackAgentUp(call_id="c1", agent_id="ana", agent_leg_id=first))
+    dispatcher.handle(CallbackResult(call_id="c1", agent_id="ana", status="NOANSWER", leg_id=first))
+    dispatcher.handle(LegHungUp(leg_id=first, channel="PJSIP/agent1-1", cause="Normal Clearing"))
+    await run_actions(dispatcher)
+    assert dispatcher.router.call("c1").state == "waiting"  # type: ignore[union-attr]  # not connected to ana
+    assert callbacks.is_callback("c1") and callbacks.get("c1").attempts == 0  # type: ignore[union-attr]
+    assert attempts_of(events) == [(1, "cancelled")]  # the late NOANSWER was not taken as the customer's
+
+
+async def test_an_agent_answer_for_a_ring_the_router_no_longer_holds_is_hung_up(agent_first) -> None:  # noqa: ANN001
+    from acd.asterisk.call_control import CallbackAgentUp
+
+    dispatcher, control, events, callbacks = agent_first
+    await requested_while_waiting(dispatcher, callbacks)
+    dispatcher.handle(CallbackAgentUp(call_id="c1", agent_id="ana", agent_leg_id="from-before-a-restart"))
+    await settle_tasks()
+    assert "from-before-a-restart" in dispatcher._legs  # being hung up: acd-callback must not dial the customer
+    dispatcher.handle(LegHungUp(leg_id="from-before-a-restart", channel="PJSIP/agent1-1", cause="Normal Clearing"))
+    await run_actions(dispatcher)
+    assert not dispatcher._legs
+
+
+def test_a_callback_leg_is_named_in_its_originate_failure_and_in_its_result() -> None:
+    from acd.asterisk.ami import AmiMessage
+    from acd.asterisk.call_control import CallbackResult, translate
+
+    failed = translate(AmiMessage({"Event": "OriginateResponse", "ActionID": "acd-callback-1.5-cb0a1b2c3d", "Response": "Failure", "Reason": "3"}))
+    assert failed == OriginateFailed(call_id="1.5", reason="3", leg_id="1.5-cb0a1b2c3d")
+    result = translate(AmiMessage({"Event": "UserEvent", "UserEvent": "AcdCallbackResult", "CallId": "1.5", "AgentId": "ana",
+                                   "DialStatus": "NOANSWER", "Uniqueid": "1.5-cb0a1b2c3d"}))
+    assert result == CallbackResult(call_id="1.5", agent_id="ana", status="NOANSWER", leg_id="1.5-cb0a1b2c3d")

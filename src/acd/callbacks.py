@@ -15,6 +15,12 @@ its turn comes, exactly as if the caller had stayed on the line.  Then, per queu
   customer is a caller like any other, back at the head of the queue with music, and the
   agent is paused for ring-no-answer, as for any call.
 
+A ring the router cancels while the Originate is still out (the reserved agent paused
+or logged out, the call moved, a time-out) is hung up over AMI before any new attempt
+(``acd.dispatch``), so the customer never has two calls from us at once; that attempt is
+recorded with the outcome ``cancelled`` and does not count toward
+``callback_max_attempts`` (the customer was not given the chance to answer it).
+
 A failed customer leg is retried after ``callback_retry_s`` up to
 ``callback_max_attempts``; callbacks are only placed inside the queue's callback hours;
 every request and attempt is an event (``callback.requested``, ``callback.attempt`` with
@@ -210,6 +216,20 @@ class CallbackService:
         self._open[call_id] = callback
         await self.store.save(callback)
         return callback
+
+    def unplaced(self, call_id: str, reason: str, agent_id: str | None = None) -> Awaitable[None] | None:
+        """The ACD cancelled the attempt being placed (its leg is being hung up): record it
+        as ``cancelled`` and give the attempt back, since the customer had no fair chance to
+        answer it.  The request stays in its queue (the router re-queued the call); returns
+        the write that makes this durable, or None when no attempt was under way."""
+        callback = self._open.get(call_id)
+        if callback is None or callback.state != "active":
+            return None
+        data = {"number": callback.number, "attempt": callback.attempts, "outcome": "cancelled", "reason": reason, "mode": self.mode_of(call_id)}
+        self._emit("callback.attempt", callback, data, agent_id)
+        callback = replace(callback, state="pending", attempts=max(0, callback.attempts - 1))
+        self._open[call_id] = callback
+        return self.store.save(callback)
 
     async def result(self, call_id: str, status: str, agent_id: str | None = None) -> None:
         """The customer leg ended or answered: ANSWER completes the callback; anything else is retried."""

@@ -18,6 +18,11 @@
   redirecting a caller.  Customer first, the customer's answered channel then carries the
   call under the request's call id (``_aliases``), so the agent's ring, answer and hang-up
   are handled exactly as for a caller who waited on the line.
+* Each callback ``Originate`` is a *leg* (``_CallbackLeg``) tracked from the decision
+  until it is answered or gone.  When the router cancels that ring (the reserved agent
+  paused or logged out, the call moved, a time-out), the leg is hung up over AMI and the
+  next attempt is dialled only once Asterisk reports the leg gone, so a customer never
+  has two calls from us at once; facts about a cancelled or earlier leg are ignored.
 """
 
 from __future__ import annotations
@@ -66,6 +71,10 @@ CUSTOMER_FIRST_MARGIN_S = 10.0
 ORIGINATE_REASONS = {"3": "NOANSWER", "5": "BUSY"}
 #: The agent's state-change reason when a customer-first attempt fails (not "caller-abandoned").
 CALLBACK_NOT_ANSWERED = "callback-not-answered"
+#: How long a cancelled callback leg may take to go away (Hangup retried while Asterisk
+#: has not created the channel yet) before the next attempt is placed anyway.
+LEG_HANGUP_WAIT_S = 5.0
+LEG_HANGUP_RETRY_S = 0.2
 
 
 class CallControl(Protocol):
@@ -80,7 +89,7 @@ class CallControl(Protocol):
     async def parked_calls(self) -> list[Parked]: ...
 
     async def originate_callback(
-        self, call_id: str, agent_id: str, endpoint: str, customer_dial: str, number: str, ring_s: float, customer_ring_s: float, attempt: int
+        self, call_id: str, agent_id: str, endpoint: str, customer_dial: str, number: str, ring_s: float, customer_ring_s: float, leg_id: str
     ) -> None: ...
 
     async def originate_customer_first(
@@ -92,9 +101,11 @@ class CallControl(Protocol):
         number: str,
         agent_ring_s: float,
         customer_ring_s: float,
-        attempt: int,
+        leg_id: str,
         labels: dict[str, str],
     ) -> None: ...
+
+    async def hang_up(self, channel: str) -> None: ...
 
     async def live_call_ids(self) -> set[str]: ...
 
@@ -119,6 +130,24 @@ class _Leg:
 
 
 @dataclass
+class _CallbackLeg:
+    """One callback ``Originate``, from the router's decision until it is answered or gone.
+
+    ``leg_id`` is the channel's Uniqueid (``ChannelId``) and the ``ActionID``'s tail, so a
+    late answer or failure of this leg is never mistaken for the next attempt's.
+    ``cancelled``: the router no longer wants this ring; the leg is being hung up.
+    ``originated``: the Originate was sent (until then there is nothing to hang up).
+    """
+
+    leg_id: str
+    call_id: str
+    agent_id: str
+    cancelled: bool = False
+    originated: bool = False
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
 class Dispatcher:
     router: Router
     control: CallControl
@@ -140,6 +169,8 @@ class Dispatcher:
         self._device_states: dict[str, str] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._aliases: dict[str, str] = {}  # customer-first: customer channel uniqueid -> call id
+        self._legs: dict[str, _CallbackLeg] = {}  # callback legs in flight or being hung up, by leg id
+        self._current_leg: dict[str, str] = {}  # call id -> the leg the router's ring is waiting for
 
     # ---------------------------------------------------------------- IVR hand-off
     async def enqueue(self, channel: Channel, request: QueueRequest) -> None:
@@ -262,30 +293,130 @@ class Dispatcher:
     def _is_callback(self, call_id: str) -> bool:
         return self.callbacks is not None and self.callbacks.is_callback(call_id)
 
-    async def _place_callback(self, decision: RingAgent) -> None:
-        customer_first = self.callbacks.mode_of(decision.call_id) == "customer-first"
-        callback = await self.callbacks.placing(decision.call_id)
-        if callback is None:
+    # ---------------------------------------------------------------- callback legs
+    def _new_leg(self, decision: RingAgent) -> _CallbackLeg:
+        """Register the leg a callback ``RingAgent`` will originate, before it is sent, so a
+        cancel that comes first finds it (and the Originate is then never sent)."""
+        stale = self._current_leg.pop(decision.call_id, None)
+        if stale is not None:  # the router always cancels before ringing again; be safe anyway
+            self._cancel_leg(stale, "replaced")
+        leg = _CallbackLeg(f"{decision.call_id}-cb{os.urandom(4).hex()}", decision.call_id, decision.agent_id)
+        self._legs[leg.leg_id] = leg
+        self._current_leg[decision.call_id] = leg.leg_id
+        return leg
+
+    def _is_current_leg(self, call_id: str, leg_id: str) -> bool:
+        return bool(leg_id) and self._current_leg.get(call_id) == leg_id
+
+    def _accept_leg(self, call_id: str, leg_id: str) -> None:
+        """The leg reached an answer the router wants: from here it is an ordinary call leg."""
+        if self._current_leg.get(call_id) == leg_id:
+            del self._current_leg[call_id]
+        self._legs.pop(leg_id, None)
+
+    def _unwanted_leg(self, call_id: str, leg_id: str) -> bool:
+        """True for a leg whose ring was cancelled, or an answer from a leg that is not the
+        call's current one (an earlier attempt, or one from before a restart): it is hung
+        up, so its dialplan goes no further (the customer is not dialled, the agent not rung)."""
+        if not leg_id:
+            return False
+        leg = self._legs.get(leg_id)
+        if leg is not None:
+            return leg.cancelled
+        current = self._current_leg.get(call_id)
+        if current is None:
+            return False
+        log.warning("ACD: callback %s: leg %s is not the current attempt (%s); hanging it up", call_id, leg_id, current)
+        self._hang_up_stale(call_id, leg_id)
+        return True
+
+    def _cancel_leg(self, leg_id: str, reason: str) -> None:
+        """The router cancelled a callback's ring: the attempt does not count, and its leg is
+        hung up before anything else is done for this call (a new attempt waits for it)."""
+        leg = self._legs.get(leg_id)
+        if leg is None or leg.cancelled:
             return
-        dial = self.customer_dial.replace("{number}", callback.number)
+        leg.cancelled = True
+        log.info("ACD: callback %s: ring for %s cancelled (%s); hanging up leg %s", leg.call_id, leg.agent_id, reason, leg_id)
+        self._carry_out(leg.call_id, self._hang_up_leg(leg))
+        if self.callbacks is not None:
+            write = self.callbacks.unplaced(leg.call_id, reason, leg.agent_id)
+            if write is not None:
+                self._carry_out(leg.call_id, write)  # stored before the next attempt's placing()
+
+    async def _hang_up_leg(self, leg: _CallbackLeg) -> None:
+        """Hang ``leg`` up and wait until Asterisk reports it gone (``Hangup`` event or failed
+        ``OriginateResponse``).  ``Hangup`` is retried while the channel does not exist yet
+        (an async Originate creates it a moment after its response)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + LEG_HANGUP_WAIT_S
         try:
-            if customer_first:
-                await self.control.originate_customer_first(
-                    decision.call_id, decision.agent_id, decision.endpoint, dial, callback.number,
-                    self._queue_ring_s(decision.queue), self.customer_ring_s, callback.attempts,
-                    self._hold_labels(decision.queue, callback.wait_origin),
-                )
-            else:
-                await self.control.originate_callback(
-                    decision.call_id, decision.agent_id, decision.endpoint, dial, callback.number,
-                    decision.timeout_s, self.customer_ring_s, callback.attempts,
-                )
-        except Exception as exc:
-            log.warning("ACD: callback %s could not be placed with %s (%s)", decision.call_id, decision.agent_id, exc)
-            if customer_first:
-                self._customer_leg_failed(self.clock(), decision.call_id, "error")
-            else:
-                self._apply(self.router.ring_no_answer(self.clock(), decision.agent_id, decision.call_id))
+            while leg.originated and not leg.ended.is_set():
+                try:
+                    await self.control.hang_up(leg.leg_id)
+                    break
+                except Exception as exc:
+                    if loop.time() >= deadline:
+                        log.warning("ACD: callback %s: cannot hang up leg %s (%s)", leg.call_id, leg.leg_id, exc)
+                        return
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(leg.ended.wait(), LEG_HANGUP_RETRY_S)
+            if not leg.originated:
+                return
+            try:
+                await asyncio.wait_for(leg.ended.wait(), max(0.1, deadline - loop.time()))
+            except asyncio.TimeoutError:
+                log.warning("ACD: callback %s: leg %s not reported gone within %.0f s; going on", leg.call_id, leg.leg_id, LEG_HANGUP_WAIT_S)
+        finally:
+            leg.ended.set()
+            self._legs.pop(leg.leg_id, None)
+
+    def _hang_up_stale(self, call_id: str, leg_id: str) -> None:
+        """Hang up a leg the router never asked for (or no longer wants), tracked as cancelled."""
+        if leg_id in self._legs:
+            return
+        leg = _CallbackLeg(leg_id, call_id, "", cancelled=True, originated=True)
+        self._legs[leg_id] = leg
+        task = asyncio.ensure_future(self._hang_up_leg(leg))
+        task.add_done_callback(_log_failure)
+
+    async def _place_callback(self, decision: RingAgent, leg: _CallbackLeg) -> None:
+        try:
+            if leg.cancelled:
+                return  # cancelled before it was sent: nothing to hang up, no attempt made
+            customer_first = self.callbacks.mode_of(decision.call_id) == "customer-first"
+            callback = await self.callbacks.placing(decision.call_id)
+            if callback is None or leg.cancelled:
+                return
+            dial = self.customer_dial.replace("{number}", callback.number)
+            leg.originated = True
+            try:
+                if customer_first:
+                    await self.control.originate_customer_first(
+                        decision.call_id, decision.agent_id, decision.endpoint, dial, callback.number,
+                        self._queue_ring_s(decision.queue), self.customer_ring_s, leg.leg_id,
+                        self._hold_labels(decision.queue, callback.wait_origin),
+                    )
+                else:
+                    await self.control.originate_callback(
+                        decision.call_id, decision.agent_id, decision.endpoint, dial, callback.number,
+                        decision.timeout_s, self.customer_ring_s, leg.leg_id,
+                    )
+            except Exception as exc:
+                leg.originated = False
+                if leg.cancelled or not self._is_current_leg(decision.call_id, leg.leg_id):
+                    return
+                self._accept_leg(decision.call_id, leg.leg_id)  # over: a failure, handled below
+                log.warning("ACD: callback %s could not be placed with %s (%s)", decision.call_id, decision.agent_id, exc)
+                if customer_first:
+                    self._customer_leg_failed(self.clock(), decision.call_id, "error")
+                else:
+                    self._apply(self.router.ring_no_answer(self.clock(), decision.agent_id, decision.call_id))
+        finally:
+            if not leg.originated:
+                leg.ended.set()
+                if leg.cancelled:
+                    self._legs.pop(leg.leg_id, None)
 
     def _hold_labels(self, queue: str, wait_origin: float) -> dict[str, str]:
         """What ``enqueue`` sets on a caller's channel, for a customer-first customer's channel."""
@@ -297,7 +428,15 @@ class Dispatcher:
 
     def _customer_answered(self, fact: CallbackCustomerUp) -> list[Outcome]:
         """Customer first: the customer answered.  The callback is complete; from here the
-        customer's channel is the call (an ordinary caller about to be connected)."""
+        customer's channel is the call (an ordinary caller about to be connected).
+
+        An answer on a leg whose ring was cancelled (or an earlier attempt's) is hung up
+        instead: the new attempt, if any, is the only call this customer gets."""
+        if self._unwanted_leg(fact.call_id, fact.leg_id):
+            log.info("ACD: callback %s: customer answered leg %s after its ring was cancelled; it is hung up", fact.call_id, fact.leg_id)
+            return []
+        self._accept_leg(fact.call_id, fact.leg_id)
+        self.router.end_ring_timeout_override(fact.call_id)  # any later ring is an ordinary caller's
         self._aliases[fact.leg_id] = fact.call_id
         self._channels[fact.call_id] = fact.channel
         if self.callbacks is not None:
@@ -317,10 +456,7 @@ class Dispatcher:
         agent is freed at once and unpaused (not their fault); the request is retried."""
         call = self.router.call(call_id)
         agent_id = call.agent_id if call is not None else None
-        released = [
-            dataclasses.replace(o, reason=CALLBACK_NOT_ANSWERED) if getattr(o, "reason", None) == "caller-abandoned" else o  # type: ignore[call-arg]
-            for o in self.router.caller_abandoned(now, call_id)
-        ]
+        released = self.router.caller_abandoned(now, call_id, reason=CALLBACK_NOT_ANSWERED)  # the router's own view says why, too
         outcomes = self._apply(released, skip=frozenset({"call.abandoned"}))  # not an abandon: nobody was waiting on a line
         if self.callbacks is not None:
             write = self.callbacks.settle(call_id, ORIGINATE_REASONS.get(reason, "FAILED"), agent_id)
@@ -374,18 +510,31 @@ class Dispatcher:
         if isinstance(fact, LegHungUp):
             return self._leg_hung_up(now, fact)
         if isinstance(fact, CallbackAgentUp):
+            if self._unwanted_leg(fact.call_id, fact.agent_leg_id):
+                return self._ignored(f"callback agent answer on cancelled leg {fact.agent_leg_id}; hung up")
             call = router.call(fact.call_id)
             if call is None or call.agent_id != fact.agent_id:
-                return self._ignored(f"callback agent answer for {fact.call_id} not ringing {fact.agent_id}")
+                self._hang_up_stale(fact.call_id, fact.agent_leg_id)  # else acd-callback would dial the customer
+                return self._ignored(f"callback agent answer for {fact.call_id} not ringing {fact.agent_id}; hung up")
+            self._accept_leg(fact.call_id, fact.agent_leg_id)
             self._agent_legs[fact.agent_leg_id] = _Leg(fact.call_id, fact.agent_id)
             return self._apply(router.agent_answered(now, fact.agent_id, fact.call_id))
         if isinstance(fact, CallbackCustomerUp):
             return self._customer_answered(fact)
         if isinstance(fact, CallbackResult):
+            leg = self._legs.get(fact.leg_id)
+            if leg is not None and leg.cancelled:
+                return self._ignored(f"callback result from cancelled leg {fact.leg_id}")
             if self.callbacks is not None:
                 self._carry_out(fact.call_id, self.callbacks.result(fact.call_id, fact.status, fact.agent_id))
             return []
         if isinstance(fact, OriginateFailed):
+            leg = self._legs.get(fact.leg_id)
+            if leg is not None:
+                leg.ended.set()
+            if fact.leg_id and not self._is_current_leg(fact.call_id, fact.leg_id):
+                return self._ignored(f"originate failure of cancelled or earlier callback leg {fact.leg_id}")
+            self._accept_leg(fact.call_id, fact.leg_id)  # over: the failure is handled here
             call = router.call(fact.call_id)
             if call is None or call.agent_id is None or call.state != "ringing":
                 return self._ignored(f"originate failure for {fact.call_id} not ringing")
@@ -424,6 +573,10 @@ class Dispatcher:
 
     def _leg_hung_up(self, now: float, fact: LegHungUp) -> list[Outcome]:
         router = self.router
+        callback_leg = self._legs.get(fact.leg_id)
+        if callback_leg is not None:  # a callback leg never answered (its failure, if any, follows)
+            callback_leg.ended.set()
+            return []
         leg = self._agent_legs.pop(fact.leg_id, None)
         if leg is not None:
             call = router.call(leg.call_id)
@@ -453,16 +606,22 @@ class Dispatcher:
         caller's action, e.g. a callback leaving the queue until its hours open; ``skip``:
         event types not to record, e.g. the abandon of a customer-first attempt).
 
-        A cancelled ring of a callback has no caller channel to send back to hold."""
+        A cancelled ring of a callback has no caller channel to send back to hold: its
+        Originate, if still ringing, is hung up instead."""
         # A cancel followed by a new ring for the same call: the ring's redirect ends the old
         # Dial by itself; sending both would race two redirects on one channel.
         rung_again = {o.call_id for o in outcomes if isinstance(o, RingAgent)}
         for outcome in outcomes:
             if isinstance(outcome, RingAgent):
                 if self._is_callback(outcome.call_id):
-                    self._carry_out(outcome.call_id, self._place_callback(outcome))
+                    leg = self._new_leg(outcome)
+                    self._carry_out(outcome.call_id, self._place_callback(outcome, leg))
                 else:
                     self._carry_out(outcome.call_id, self._ring(outcome))
+            elif isinstance(outcome, CancelRing) and outcome.call_id in self._current_leg:
+                # A callback's Originate still rings: hang it up; a new attempt for this
+                # call (same batch or later) is chained after it, so it waits for the hang-up.
+                self._cancel_leg(self._current_leg.pop(outcome.call_id), outcome.reason)
             elif isinstance(outcome, CancelRing) and outcome.call_id not in rung_again and not self._is_callback(outcome.call_id):
                 self._cancelled_rings.add(outcome.call_id)
                 self._carry_out(outcome.call_id, self._to_hold(outcome.call_id))

@@ -4,6 +4,7 @@ when the agent frees up, retried, kept across an engine restart."""
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -38,6 +39,7 @@ queues:
 {hours}
 agents:
   - {{id: ana, name: Ana, endpoint: PJSIP/agent1, skills: {{compradores: 9}}}}
+  - {{id: bruno, name: Bruno, endpoint: PJSIP/agent2, skills: {{compradores: 5}}}}
 """
 
 
@@ -148,6 +150,7 @@ async def test_customer_first_no_answer_frees_the_agent_unpaused_and_is_retried(
         completed = await wait_for(sink, lambda e: e.type == "call.completed" and e.call_id == failed.call_id, 60)
         results = [await back.wait(20), await ana.wait(20), await second.wait(10), await first.wait(10)]
     assert freed is not None and freed.state == "available"  # released at once: not paused, not still reserved
+    assert freed.reason == "callback-not-answered"  # the router's own view (`acd agents`) agrees with the log
     ana_states = [(e.data["state"], e.data["reason"]) for e in of_type(sink, "agent.state") if e.agent_id == "ana"]
     assert ("available", "callback-not-answered") in ana_states
     assert not [s for s in ana_states if s[0] == "paused"]  # the customer's no-answer is not the agent's fault
@@ -180,3 +183,58 @@ async def test_a_callback_survives_an_engine_restart_and_is_placed_when_an_agent
         results = [await customer.wait(20), await ana.wait(30)]
     assert completed.call_id == requested.call_id and completed.agent_id == "ana"
     assert all(r.ok for r in results), [r.describe() for r in results]
+
+
+def sip_messages(log: str) -> list[tuple[str, str, str, str]]:
+    """(received|sent, first line, Call-ID, CSeq method) of every message in a sipp
+    ``-trace_msg`` log, in order."""
+    messages = []
+    for block in re.split(r"^-{20,}.*$", log, flags=re.MULTILINE):
+        lines = block.strip().splitlines()
+        if len(lines) < 3:
+            continue
+        headers = {line.split(":", 1)[0].lower(): line.split(":", 1)[1].strip() for line in lines[3:] if ":" in line}
+        direction = "received" if "received" in lines[0] else "sent"
+        messages.append((direction, lines[2].strip(), headers.get("call-id", ""), headers.get("cseq", " ").split()[-1]))
+    return messages
+
+
+async def test_pausing_the_reserved_agent_while_the_customer_rings_hangs_that_ring_up_before_calling_again(lab, sipp, tmp_path) -> None:  # noqa: ANN001
+    settings = "callbacks:\n  customer_ring_s: 15\n"
+    async with running_app(lab, tmp_path, routing=routing(mode="customer-first"), auto_login=["ana"], extra_yaml=settings) as (app, sink):
+        ana = await sipp.start_agent("ana", lab.agent_port(1), calls=1, answer_after_s=0.3, talk_s=9)
+        bruno = await sipp.start_agent("bruno", lab.agent_port(2), calls=1, answer_after_s=0.3, talk_s=20)
+        # The customer's phone rings 4 s before answering, unless the ring is hung up first.
+        customer = await sipp.start_agent("customer", lab.agent_port(50), calls=2, answer_after_s=4, talk_s=6, cancel_ok=True)
+        first = await sipp.start_callers("first", [AwaitHangup(40)], calls=[("300", "56981110000")])
+        await wait_for(sink, lambda e: e.type == "call.answered", 20)
+        second = await sipp.start_callers("second", ASK_FOR_CALLBACK, calls=[("300", CALLER)])
+        requested = await wait_for(sink, lambda e: e.type == "callback.requested", 30)
+        call_id = requested.call_id
+        await wait_for(sink, lambda e: e.type == "call.agent_ringing" and e.call_id == call_id and e.agent_id == "ana", 40)
+        await asyncio.sleep(1.5)  # the customer's phone is ringing, ana reserved for it
+        app.dispatcher.agent_login("bruno")  # idle, so the router hands the callback to bruno at once
+        app.dispatcher.agent_pause("ana", "break")
+        answered = await wait_for(sink, lambda e: e.type == "call.answered" and e.call_id == call_id, 40)
+        completed = await wait_for(sink, lambda e: e.type == "call.completed" and e.call_id == call_id, 30)
+        results = [await customer.wait(20), await ana.wait(10), await first.wait(10), await second.wait(10)]
+        await bruno.stop()
+        ana_now = app.router.agent("ana")
+    assert all(r.ok for r in results), [r.describe() for r in results]
+    assert answered.agent_id == "bruno" and completed.agent_id == "bruno"
+    assert ana_now is not None and ana_now.state == "paused" and ana_now.reason == "break"
+    attempts = [(e.data["attempt"], e.data["outcome"], e.agent_id) for e in of_type(sink, "callback.attempt", call_id) if e.data["outcome"] != "deferred"]
+    assert attempts == [(1, "cancelled", "ana"), (1, "answered", "bruno")]  # the cancelled ring is not counted
+    assert [e.call_id for e in of_type(sink, "callback.completed")] == [call_id]
+    # What the customer's phone saw: two INVITEs, the first cancelled before the second
+    # arrived (never two rings at once), and exactly one answered.
+    seen = sip_messages(results[0].messages)
+    invites = [(i, cid) for i, (way, line, cid, _) in enumerate(seen) if way == "received" and line.startswith("INVITE ")]
+    legs = list(dict.fromkeys(cid for _, cid in invites))  # retransmissions share a Call-ID
+    assert len(legs) == 2, seen
+    cancel_at = next(i for i, (way, line, cid, _) in enumerate(seen) if way == "received" and line.startswith("CANCEL ") and cid == legs[0])
+    second_invite_at = next(i for i, cid in invites if cid == legs[1])
+    assert cancel_at < second_invite_at
+    answered_invites = {cid for way, line, cid, method in seen if way == "sent" and line.startswith("SIP/2.0 200") and method == "INVITE"}
+    terminated = {cid for way, line, cid, _ in seen if way == "sent" and line.startswith("SIP/2.0 487")}
+    assert answered_invites == {legs[1]} and terminated == {legs[0]}

@@ -10,7 +10,11 @@ where those meet Asterisk's names:
   and ``Redirect`` the caller to ``acd-agent``, whose ``Dial`` rings the agent (both
   actions are sent back to back: one round trip, no polling);
 * ``DialEnd`` with ``ANSWER`` means the agent took the call; ``UserEvent(AcdRingFailed)``
-  means ringing failed and the caller is back in ``acd-hold``; ``Hangup`` ends a leg.
+  means ringing failed and the caller is back in ``acd-hold``; ``Hangup`` ends a leg;
+* a callback's ``Originate`` names its channel in advance (``ChannelId``, the *leg id*,
+  also in its ``ActionID``), so every later fact about that leg (its answer, its failure,
+  its hang-up) can be told apart from an earlier or later attempt of the same callback,
+  and the leg can be hung up (AMI ``Hangup`` accepts a Uniqueid) while it still rings.
 
 The call id is the caller channel's ``Uniqueid`` (the AGI ``agi_uniqueid``), which every
 AMI event about that channel carries.
@@ -92,19 +96,26 @@ class CallbackCustomerUp:
 
 @dataclass(frozen=True)
 class CallbackResult:
-    """The customer leg of a callback ended (``status`` is Dial's DIALSTATUS)."""
+    """The customer leg of a callback ended (``status`` is Dial's DIALSTATUS).
+
+    ``leg_id`` is the agent-first Originate's channel (the agent's), which raised it."""
 
     call_id: str
     agent_id: str
     status: str
+    leg_id: str = ""
 
 
 @dataclass(frozen=True)
 class OriginateFailed:
-    """The agent leg of a callback could not be set up (no answer, busy, offline)."""
+    """A callback's Originate did not reach an answer (no answer, busy, offline, hung up).
+
+    Agent first that leg is the agent's; customer first, the customer's.  ``leg_id`` is
+    the Originate's ``ChannelId`` ("" for an ActionID from an older engine)."""
 
     call_id: str
     reason: str
+    leg_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -175,13 +186,15 @@ def translate(message: AmiMessage) -> ControlEvent | None:
                 call_id=message.get("CallId"), agent_id=message.get("AgentId"), leg_id=message.get("Uniqueid"), channel=message.get("Channel")
             )
         if kind == "AcdCallbackResult":
-            return CallbackResult(call_id=message.get("CallId"), agent_id=message.get("AgentId"), status=message.get("DialStatus"))
+            return CallbackResult(
+                call_id=message.get("CallId"), agent_id=message.get("AgentId"), status=message.get("DialStatus"), leg_id=message.get("Uniqueid")
+            )
         return None
     if name == "OriginateResponse":
         action = message.get("ActionID")
         if action.startswith(CALLBACK_ACTION_PREFIX) and message.get("Response") != "Success":
-            call_id = action[len(CALLBACK_ACTION_PREFIX):].rsplit("-", 1)[0]
-            return OriginateFailed(call_id=call_id, reason=message.get("Reason") or "failed")
+            leg_id = action[len(CALLBACK_ACTION_PREFIX):]
+            return OriginateFailed(call_id=leg_id.rsplit("-", 1)[0], reason=message.get("Reason") or "failed", leg_id=leg_id)
         return None
     if name == "DialBegin":
         return AgentLegStarted(call_id=message.get("Uniqueid"), agent_channel=message.get("DestChannel"), agent_leg_id=message.get("DestUniqueid"))
@@ -239,9 +252,11 @@ class AsteriskCallControl:
             raise AmiError(f"ringing {endpoint} for {call_id} failed: {errors[0]}")
 
     async def originate_callback(
-        self, call_id: str, agent_id: str, endpoint: str, customer_dial: str, number: str, ring_s: float, customer_ring_s: float, attempt: int
+        self, call_id: str, agent_id: str, endpoint: str, customer_dial: str, number: str, ring_s: float, customer_ring_s: float, leg_id: str
     ) -> None:
-        """Agent first: ring the agent; when answered, ``acd-callback`` dials the customer."""
+        """Agent first: ring the agent; when answered, ``acd-callback`` dials the customer.
+
+        ``leg_id`` (``f"{call_id}-{suffix}"``) becomes the agent channel's Uniqueid."""
         variables = {
             "ACD_CALL_ID": call_id,
             "ACD_AGENT_ID": agent_id,
@@ -252,7 +267,8 @@ class AsteriskCallControl:
         }
         await self.ami.action(
             "Originate",
-            ActionID=f"{CALLBACK_ACTION_PREFIX}{call_id}-{attempt}",
+            ActionID=f"{CALLBACK_ACTION_PREFIX}{leg_id}",
+            ChannelId=leg_id,
             Channel=endpoint,
             Context=self.callback_context,
             Exten="s",
@@ -272,10 +288,12 @@ class AsteriskCallControl:
         number: str,
         agent_ring_s: float,
         customer_ring_s: float,
-        attempt: int,
+        leg_id: str,
         labels: dict[str, str],
     ) -> None:
         """Customer first: dial the customer; once answered, ``acd-callback-customer`` rings the agent.
+
+        ``leg_id`` (``f"{call_id}-{suffix}"``) becomes the customer channel's Uniqueid.
 
         ``labels`` (``ACD_QUEUE``, ``ACD_WAIT_ORIGIN``, ...) make the customer's channel look
         like a waiting caller's, so if the agent does not answer, ``acd-hold`` parks it at
@@ -293,7 +311,8 @@ class AsteriskCallControl:
         }
         await self.ami.action(
             "Originate",
-            ActionID=f"{CALLBACK_ACTION_PREFIX}{call_id}-{attempt}",
+            ActionID=f"{CALLBACK_ACTION_PREFIX}{leg_id}",
+            ChannelId=leg_id,
             Channel=customer_dial,
             Context=self.customer_first_context,
             Exten="s",
@@ -302,6 +321,12 @@ class AsteriskCallControl:
             Variable=[f"{name}={value}" for name, value in variables.items()],
             Async="true",
         )
+
+    async def hang_up(self, channel: str) -> None:
+        """Hang up a channel by name or Uniqueid (a callback leg whose ring was cancelled).
+
+        Raises ``AmiError`` when Asterisk has no such channel (not created yet, or gone)."""
+        await self.ami.action("Hangup", Channel=channel)
 
     async def return_to_hold(self, channel: str) -> None:
         await self.ami.action("Redirect", Channel=channel, Context=self.hold_context, Exten="s", Priority=1)

@@ -113,6 +113,9 @@ class NoActionCallControl(AsteriskCallControl):
     async def originate_callback(self, *args: Any, **kwargs: Any) -> None:
         return None
 
+    async def hang_up(self, channel: str) -> None:
+        return None
+
     async def return_to_hold(self, channel: str) -> None:
         return None
 

@@ -188,15 +188,23 @@ Content-Length: 0
 
 
 def agent_scenario(
-    *, answer_after_s: float = 0.5, talk_s: float = 5.0, answer: bool = True, audio: bool = False, answers_options: bool = False
+    *,
+    answer_after_s: float = 0.5,
+    talk_s: float = 5.0,
+    answer: bool = True,
+    audio: bool = False,
+    answers_options: bool = False,
+    cancel_ok: bool = False,
 ) -> str:
     """A UAS phone: rings, answers after ``answer_after_s``, talks ``talk_s``, hangs up.
 
     With ``answer=False`` it rings until Asterisk cancels (ring-no-answer).
     A BYE from Asterisk during the talk ends the call cleanly.  ``answers_options``: it
     also answers Asterisk's qualify OPTIONS (each one is a short "call" of its own).
+    ``cancel_ok``: a CANCEL while it rings (before ``answer_after_s``) ends that call
+    cleanly too, so one phone can see a ring hung up and then answer the next one.
     """
-    scenario = _agent_scenario(answer_after_s, talk_s, answer, audio)
+    scenario = _agent_scenario(answer_after_s, talk_s, answer, audio, cancel_ok)
     if not answers_options:
         return scenario
     head, _, rest = scenario.partition("<recv request=\"INVITE\"")
@@ -209,7 +217,7 @@ def agent_scenario(
     return head + '<recv request="OPTIONS" optional="true" next="options_ok"/>\n<recv request="INVITE"' + rest
 
 
-def _agent_scenario(answer_after_s: float, talk_s: float, answer: bool, audio: bool) -> str:
+def _agent_scenario(answer_after_s: float, talk_s: float, answer: bool, audio: bool, cancel_ok: bool = False) -> str:
     ring = max(1, int(answer_after_s * 1000))
     talk = max(1, int(talk_s * 1000))
     # The headers an answering phone needs for its own BYE (sipp rejects unused captures).
@@ -233,8 +241,16 @@ def _agent_scenario(answer_after_s: float, talk_s: float, answer: bool, audio: b
             + '<recv request="ACK"/>\n</scenario>\n'
         )
     play = f'<nop><action><exec play_pcap_audio="{PCAP_DIR / AUDIO_PCAP}"/></action></nop>\n' if audio else ""
-    return head + f"""<pause milliseconds="{ring}"/>
-{_reply("200 OK", tag=_AGENT_TAG, contact=_AGENT_CONTACT, sdp=True, retrans=True)}<recv request="ACK" rtd="true" crlf="true"/>
+    if cancel_ok:  # ring for answer_after_s unless Asterisk cancels first
+        ringing = (
+            f'<recv request="CANCEL" timeout="{ring}" ontimeout="answer"/>\n'
+            + _reply("200 OK", tag=_AGENT_TAG)
+            + _reply("487 Request Terminated", tag=_AGENT_TAG, cseq="CSeq: [cseq] INVITE")
+            + '<recv request="ACK"/>\n<nop next="done"/>\n<label id="answer"/>\n'
+        )
+    else:
+        ringing = f'<pause milliseconds="{ring}"/>\n'
+    return head + f"""{ringing}{_reply("200 OK", tag=_AGENT_TAG, contact=_AGENT_CONTACT, sdp=True, retrans=True)}<recv request="ACK" rtd="true" crlf="true"/>
 {play}<recv request="BYE" timeout="{talk}" ontimeout="agent_bye" next="remote_bye"/>
 <label id="agent_bye"/>
 <send retrans="500"><![CDATA[
@@ -388,6 +404,7 @@ class SippRunner:
         answer: bool = True,
         audio: bool = False,
         answers_options: bool = False,
+        cancel_ok: bool = False,
         timeout_s: float = 300.0,
     ) -> "SippProcess":
         """Start a sipp phone listening on ``port`` that handles ``calls`` calls.
@@ -396,7 +413,7 @@ class SippRunner:
         such a phone runs until stopped (``stop()``), not for ``calls`` calls.
         """
         scenario = agent_scenario(
-            answer_after_s=answer_after_s, talk_s=talk_s, answer=answer, audio=audio, answers_options=answers_options
+            answer_after_s=answer_after_s, talk_s=talk_s, answer=answer, audio=audio, answers_options=answers_options, cancel_ok=cancel_ok
         )
         folder, scenario_file = self._prepare(name, scenario)
         limit = 100000 if answers_options else calls

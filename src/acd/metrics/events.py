@@ -45,7 +45,7 @@ EventType = Literal[
     # waiting experience
     "wait.announcement",  # queue; data: position, estimate_s
     "callback.requested",  # queue; data: number, position_origin
-    "callback.attempt",  # queue; data: number, attempt, outcome ("answered" | "busy" | "no-answer" | "failed" | "deferred", with due)
+    "callback.attempt",  # queue; data: number, attempt, outcome ("answered" | "busy" | "no-answer" | "failed" | "deferred", with due | "cancelled", with reason)
     "callback.completed",  # queue, agent_id; data: number
     "callback.failed",  # queue; data: number, attempts
     "recording.started",  # agent_id; data: path

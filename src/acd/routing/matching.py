@@ -235,8 +235,10 @@ class MatchingCore:
         call.state = _RINGING
         call.agent = agent
         agent.call = call
+        # An override (a customer-first callback's) holds until a ring goes unanswered
+        # (_ring_no_answer) or the engine ends it; a ring cancelled because the agent was
+        # paused or logged out keeps it for the next agent.
         timeout = call.ring_timeout_s or call.queue.cfg.ring_timeout_s
-        call.ring_timeout_s = None  # an override covers one ring (a customer-first callback's)
         self._timers.schedule(at + timeout, agent)
         queue_name = call.queue.name
         out.append(RingAgent(call.id, agent.id, agent.endpoint, queue_name, at - call.wait_origin, timeout, at))
@@ -286,6 +288,7 @@ class MatchingCore:
         if call is None:
             return
         out.append(RingNoAnswer(call.id, agent.id, call.queue.name, at - agent.since, at))
+        call.ring_timeout_s = None  # the next ring is an ordinary one
         if not reported:
             out.append(CancelRing(call.id, agent.id, agent.endpoint, "ring-timeout", at))
         agent.call = None

@@ -131,7 +131,7 @@ class CallRecord:
     timer_token: int = 0
     agent: AgentRecord | None = None
     answered_at: float = 0.0
-    ring_timeout_s: float | None = None  # overrides the queue's for the next ring only (customer-first callbacks)
+    ring_timeout_s: float | None = None  # overrides the queue's until a ring goes unanswered (customer-first callbacks)
 
     def sort_key(self) -> tuple[int, float, int]:
         """Higher priority first, then the longest wait, then arrival order."""

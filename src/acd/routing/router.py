@@ -127,8 +127,10 @@ class Router(MatchingCore):
         ``priority`` defaults to the queue's.  ``wait_origin`` is when the caller's wait
         began; pass it when re-queuing a call after an engine restart so its place, its
         expansion step and its reported wait all survive.  ``ring_timeout_s`` replaces the
-        queue's ring time-out for the call's next ring only: a customer-first callback
-        reserves the agent while the customer's phone rings first.
+        queue's ring time-out for the call's rings until one goes unanswered or
+        :meth:`end_ring_timeout_override` is called: a customer-first callback reserves the
+        agent while the customer's phone rings first, also when the reserved agent is
+        paused and the call goes to another one.
         """
         out: Out = []
         heap = self._timers.heap  # _tick's fast path, inline: no timer due, time moving forward
@@ -156,8 +158,20 @@ class Router(MatchingCore):
         self._place_call(call, now, out)
         return out
 
-    def caller_abandoned(self, now: float, call_id: str) -> list[Outcome]:
-        """The caller hung up before talking to an agent (while waiting or while an agent rang)."""
+    def end_ring_timeout_override(self, call_id: str) -> None:
+        """The call's next rings use the queue's ring time-out again (a customer-first
+        callback's customer answered: from now on it is an ordinary caller)."""
+        call = self._calls.get(call_id)
+        if call is not None:
+            call.ring_timeout_s = None
+
+    def caller_abandoned(self, now: float, call_id: str, reason: str = "caller-abandoned") -> list[Outcome]:
+        """The caller hung up before talking to an agent (while waiting or while an agent rang).
+
+        ``reason`` is why a ringing agent is freed (its state reason, shown by ``acd
+        agents``): e.g. ``callback-not-answered`` when a customer-first callback's customer
+        did not answer, which was nobody's abandon.
+        """
         out: Out = []
         heap = self._timers.heap  # _tick's fast path, inline: no timer due, time moving forward
         if self._clock <= now < _INF and now > -_INF and not (heap and heap[0][0] <= now):
@@ -176,7 +190,7 @@ class Router(MatchingCore):
         if call.state is _WAITING:
             self._unwait(call)
         else:
-            self._release_ringing_agent(call, now, "caller-abandoned", out)
+            self._release_ringing_agent(call, now, reason, out)
         return out
 
     def call_completed(self, now: float, call_id: str, hold_s: float = 0.0) -> list[Outcome]:
