@@ -265,19 +265,7 @@ class AsteriskCallControl:
             "ACD_CUSTOMER_RING": str(max(1, int(round(customer_ring_s)))),
             "ACD_RECORD_DIR": self.record_dir,
         }
-        await self.ami.action(
-            "Originate",
-            ActionID=f"{CALLBACK_ACTION_PREFIX}{leg_id}",
-            ChannelId=leg_id,
-            Channel=endpoint,
-            Context=self.callback_context,
-            Exten="s",
-            Priority=1,
-            Timeout=int(ring_s * 1000),
-            CallerID=f"Devolver llamada <{number}>",
-            Variable=[f"{name}={value}" for name, value in variables.items()],
-            Async="true",
-        )
+        await self._originate_leg(leg_id, endpoint, self.callback_context, ring_s, variables, CallerID=f"Devolver llamada <{number}>")
 
     async def originate_customer_first(
         self,
@@ -309,17 +297,25 @@ class AsteriskCallControl:
             "ACD_CALLBACK_NUMBER": number,
             "ACD_RECORD_DIR": self.record_dir,
         }
+        await self._originate_leg(leg_id, customer_dial, self.customer_first_context, customer_ring_s, variables)
+
+    async def _originate_leg(
+        self, leg_id: str, channel: str, context: str, ring_s: float, variables: dict[str, str], **extra: str
+    ) -> None:
+        """One callback leg: the channel gets ``leg_id`` as its Uniqueid and the action id, so
+        every later event (answer, failure, hang-up) names the attempt it belongs to."""
         await self.ami.action(
             "Originate",
             ActionID=f"{CALLBACK_ACTION_PREFIX}{leg_id}",
             ChannelId=leg_id,
-            Channel=customer_dial,
-            Context=self.customer_first_context,
+            Channel=channel,
+            Context=context,
             Exten="s",
             Priority=1,
-            Timeout=int(customer_ring_s * 1000),
+            Timeout=int(ring_s * 1000),
             Variable=[f"{name}={value}" for name, value in variables.items()],
             Async="true",
+            **extra,
         )
 
     async def hang_up(self, channel: str) -> None:
