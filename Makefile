@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 setup: deps $(VENV)/.installed
 
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 test-unit: setup
 	$(PY) -m pytest -q -m "not lab"

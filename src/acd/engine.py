@@ -25,6 +25,34 @@ from acd.settings import Settings
 
 log = logging.getLogger("acd.engine")
 
+# How long one shutdown step (closing a component, a sink, AMI) may take before it is
+# abandoned: a stop that never ends is worse than one step left unfinished, because the
+# supervisor (systemd, an operator) then kills the process and every sink loses its batch.
+SHUTDOWN_STEP_S = 15.0
+
+
+async def bounded(step: Awaitable[object], what: str, timeout_s: float | None = None) -> bool:
+    """Await ``step`` for at most ``timeout_s``; log (naming ``what``) a failure or a stall.
+
+    Unlike ``asyncio.wait_for`` this never waits on a step that ignores its cancellation.
+    Returns whether the step finished cleanly.
+    """
+    if timeout_s is None:
+        timeout_s = SHUTDOWN_STEP_S
+    task = asyncio.ensure_future(step)
+    done, _ = await asyncio.wait({task}, timeout=timeout_s)
+    if not done:
+        task.cancel()
+        log.error("%s did not finish within %.0f s; going on without it", what, timeout_s)
+        return False
+    if task.cancelled():
+        log.error("%s was cancelled", what)
+        return False
+    if task.exception() is not None:
+        log.error("%s failed", what, exc_info=task.exception())
+        return False
+    return True
+
 
 class EventSink(Protocol):
     """Anything that takes events: the SQLite store, the MQTT publisher, a test list."""
@@ -57,10 +85,7 @@ class EventBus:
         for sink in reversed(self.sinks):
             close = getattr(sink, "close", None)
             if close is not None:
-                try:
-                    await close()
-                except Exception:
-                    log.exception("closing event sink %s failed", type(sink).__name__)
+                await bounded(close(), f"closing event sink {type(sink).__name__}")
 
 
 @dataclass
@@ -187,18 +212,16 @@ class Engine:
             return
         self._stopped = True
         log.info("engine stopping: no new calls; %d call(s) in progress", self.fastagi.active_sessions)
-        await self.fastagi.close(grace_s=grace_s)
+        await bounded(self.fastagi.close(grace_s=grace_s), "closing the FastAGI server", grace_s + SHUTDOWN_STEP_S)
         for component in reversed(self._shutdown):
-            try:
-                await component(self)
-            except Exception:
-                log.exception("shutdown step failed")
+            await bounded(component(self), f"shutdown step {getattr(component, '__qualname__', component)}")
         for task in self._background:
             task.cancel()
-        for task in self._background:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        await self.ami.close()
+        if self._background:
+            _, stuck = await asyncio.wait(self._background, timeout=SHUTDOWN_STEP_S)
+            for task in stuck:
+                log.error("background task %s ignored its cancellation for %.0f s; going on without it", task.get_name(), SHUTDOWN_STEP_S)
+        await bounded(self.ami.close(), "closing the AMI connection")
         gc.unfreeze()
         self.emit("engine.stopped", data={"site": self.settings.site})
         await self.bus.close()
