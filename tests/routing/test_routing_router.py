@@ -195,6 +195,34 @@ def test_max_wait_without_overflow_times_the_call_out() -> None:
     assert router.next_deadline() is None
 
 
+def test_the_deadline_heap_never_promises_a_deadline_later_than_the_real_one() -> None:
+    """A driver may skip next_deadline() while the heap's first time is later than its next event.
+
+    Its first entry can be a cancelled timer (earlier than the real deadline, never
+    later), and the list stays the same one when the timers compact themselves.
+    """
+    router = make_router()
+    heap = router.deadline_heap
+    assert heap == [] and router.next_deadline() is None
+    router.call_arrived(0, "c1", "tech")  # max wait 30 s
+    assert heap[0][0] == router.next_deadline() == 30
+    router.agent_login(1, "expert")
+    for step in range(150):  # each pause cancels a 15 s ring time-out: far more than the timers keep
+        now = 1 + step / 100
+        router.agent_pause(now, "expert")
+        router.call_arrived(now, f"b{step}", "billing")
+        router.agent_unpause(now, "expert")  # rings the oldest billing call again
+    assert router.deadline_heap is heap
+    assert len(heap) < 2 * 150  # 150 waiting calls' expansion timers, and not every cancelled ring
+    deadline = router.next_deadline()
+    assert deadline == (1 + 149 / 100) + 15  # the last ring's time-out
+    assert heap[0][0] <= deadline
+    router.agent_answered(2.5, "expert", "b0")
+    deadline = router.next_deadline()
+    assert deadline == (1 + 1 / 100) + 20  # b1's expansion step, now that no ring is pending
+    assert heap[0][0] <= deadline
+
+
 def test_rona_pauses_agent_and_requeues_call_at_head() -> None:
     router = make_router()
     router.agent_login(0, "expert")

@@ -13,7 +13,7 @@ from acd.metrics.render import report_dict
 from acd.metrics.timeutil import zone
 from acd.routing import Router, RoutingConfig
 from acd.routing.decisions import CallAnswered, CancelRing, Outcome, RingAgent
-from acd.sim import EventLog, HandleTimes, ReportOptions, Scenario, constant_load, run_simulation, simulate, simulate_report
+from acd.sim import EventLog, HandleTimes, OutcomeCounter, ReportOptions, Scenario, constant_load, run_simulation, simulate, simulate_report
 from acd.sim.traffic import CallPlan
 
 HOUR = 3600.0
@@ -156,3 +156,14 @@ def test_lognormal_handle_times_reach_the_report(fcfs: Callable[..., RoutingConf
     )
     total = simulate_report(scenario, ReportOptions(interval="day")).report.total
     assert total.aht_s == pytest.approx(180, rel=0.03)
+
+
+def test_a_counting_sink_counts_every_outcome_a_listening_sink_receives(multi_skill: RoutingConfig) -> None:
+    """The simulator adds the total to an OutcomeCounter at the end instead of calling it per list."""
+    scenario = multi_skill_scenario(multi_skill, hours=1)
+    received: list[Outcome] = []
+    listened = simulate(scenario, received.extend)
+    counter = OutcomeCounter()
+    counted = simulate(scenario, counter)
+    assert counter.outcomes == counted.outcomes == listened.outcomes == len(received) > 0
+    assert (counted.answered, counted.abandoned, counted.router_calls) == (listened.answered, listened.abandoned, listened.router_calls)

@@ -455,7 +455,10 @@ class SippProcess:
             except asyncio.TimeoutError:
                 with contextlib.suppress(ProcessLookupError):
                     self.process.kill()
-                await self.process.wait()
+                # SIGKILL always ends it; still bounded, so a lost exit notification can never
+                # stall a test run.
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self.process.wait(), 5)
         return self.result()
 
     def result(self) -> SippResult:

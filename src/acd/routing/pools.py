@@ -9,8 +9,8 @@ compacts itself when dead entries outnumber live ones, so memory stays bounded.
 Agent pools (:class:`AgentPool`) go one step further: an agent sits in the pool of every
 queue it serves, so making an agent busy would cost one stale count per pool.  Instead
 nothing at all is recorded when an agent leaves; the router sweeps every agent pool
-after as many pushes as the pools have places in total (see
-``MatchingCore._free_agent``), which bounds their memory the same way at O(1) amortised.
+once every few times as many pushes as the pools have places in total (see
+``MatchingCore._index_agents``), which bounds their memory the same way at O(1) amortised.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 from heapq import heapify, heappop, heappush
 from typing import Any, Generic, Protocol, TypeVar
 
-_COMPACT_MIN = 64
+COMPACT_MIN = 64  # stale entries a pool or the timers tolerate before compacting, at least
 
 
 class Tokened(Protocol):
@@ -60,7 +60,7 @@ class Pool(Generic[T]):
     def forget_one(self) -> None:
         """Record that one entry just went stale (its owner changed token)."""
         self.stale += 1
-        if self.stale > _COMPACT_MIN and self.stale * 2 > len(self.heap):
+        if self.stale > COMPACT_MIN and self.stale * 2 > len(self.heap):
             self.heap = [entry for entry in self.heap if entry[-1].token == entry[-2]]
             heapify(self.heap)
             self.stale = 0
@@ -115,18 +115,18 @@ class Timers(Generic[O]):
     ``owner.timer_token`` is 0 when the owner has no deadline, else the token of its live entry.
     """
 
-    __slots__ = ("heap", "stale", "_seq")
+    __slots__ = ("heap", "stale", "seq")
 
     def __init__(self) -> None:
         self.heap: list[tuple[float, int, int, O]] = []
         self.stale = 0
-        self._seq = 0
+        self.seq = 0  # the last token handed out (the router's ring, inline, hands out the next)
 
     def schedule(self, at: float, owner: O) -> None:
         """Set ``owner``'s only deadline to ``at``, replacing any earlier one."""
         if owner.timer_token:
             self.cancel(owner)
-        self._seq = seq = self._seq + 1
+        self.seq = seq = self.seq + 1
         owner.timer_token = seq
         heappush(self.heap, (at, seq, seq, owner))
 
@@ -134,10 +134,15 @@ class Timers(Generic[O]):
         if owner.timer_token:
             owner.timer_token = 0
             self.stale += 1
-            if self.stale > _COMPACT_MIN and self.stale * 2 > len(self.heap):
-                self.heap = [entry for entry in self.heap if entry[3].timer_token == entry[2]]
-                heapify(self.heap)
-                self.stale = 0
+            if self.stale > COMPACT_MIN and self.stale * 2 > len(self.heap):
+                self.compact()
+
+    def compact(self) -> None:
+        """Drop the cancelled entries, in place (``Router.deadline_heap`` hands the list out)."""
+        heap = self.heap
+        heap[:] = [entry for entry in heap if entry[3].timer_token == entry[2]]
+        heapify(heap)
+        self.stale = 0
 
     def next_at(self) -> float | None:
         heap = self.heap

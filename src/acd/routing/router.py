@@ -43,6 +43,7 @@ from acd.routing.decisions import (
 )
 from acd.routing.matching import MatchingCore, Out
 from acd.routing.model import AgentRecord, AgentState, CallRecord, CallState
+from acd.routing.pools import COMPACT_MIN
 
 # Enum members bound once: ``AgentState.X`` is a slow class-attribute lookup on CPython 3.11.
 _LOGGED_OUT = AgentState.LOGGED_OUT
@@ -109,6 +110,19 @@ class Router(MatchingCore):
             heappop(heap)
             timers.stale -= 1
         return None
+
+    @property
+    def deadline_heap(self) -> list[tuple[float, int, int, Any]]:
+        """The timers' heap itself, so a driver can skip :meth:`next_deadline` when nothing can be due.
+
+        While the list is empty or its first entry's time (``heap[0][0]``) is later than
+        ``t``, no deadline falls at or before ``t``.  The first entry may be a cancelled
+        timer, so it is a lower bound, not the answer: ask :meth:`next_deadline` once it
+        is not later than ``t``.  The simulator checks this after every event instead of
+        calling :meth:`next_deadline` (a method call that was 7 % of its time).  The same
+        list for the router's whole life; read it, never change it.
+        """
+        return self._timers.heap
 
     # --- calls -----------------------------------------------------------------------
 
@@ -317,7 +331,12 @@ class Router(MatchingCore):
         if agent is None or agent.state is not _RESERVED or call is None or call.id != call_id:
             self._ringing_pair(agent_id, call_id, now, "answer", out)  # says what is wrong
             return out
-        self._timers.cancel(agent)
+        if agent.timer_token:  # Timers.cancel, inline: the ring's time-out
+            agent.timer_token = 0
+            timers = self._timers
+            timers.stale = stale = timers.stale + 1
+            if stale > COMPACT_MIN and stale * 2 > len(timers.heap):
+                timers.compact()
         call.state = _CONNECTED
         call.answered_at = now
         queue_name = call.queue.name

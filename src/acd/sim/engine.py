@@ -11,7 +11,9 @@ on a live system, only with simulated time:
   runs out hangs up (``caller_abandoned``);
 * :class:`CancelRing` stops a pending answer, :class:`CallTimedOut` takes the call away;
 * the router's own timers (expansion steps, overflow, ring time-out, wrap-up end) fire
-  through ``next_deadline``/``advance``, as the dispatcher's single ``call_later`` does.
+  through ``next_deadline``/``advance``, as the dispatcher's single ``call_later`` does,
+  at their exact deadlines; ``next_deadline`` is only asked when ``Router.deadline_heap``
+  says a timer may fall before the next event (asking after every event was 7 % of a run).
 
 Future events wait in one heap of ``(time, kind, call index)`` (packed as
 ``(time, kind * calls + index)``, which sorts the same); arrivals are
@@ -20,8 +22,10 @@ heap.  Every list of outcomes the router returns is handed to ``sink`` whole, in
 order the router produced it, before the simulator reacts to it, so the event log
 keeps the router's order (a ring is logged before the answer it causes).
 
-The loop is one function with everything it touches bound to locals: on CPython that
-is what makes the simulator's own share of the time small next to the router's.
+The loop is one function with everything it touches bound to locals, and the handling
+of the router's outcomes is written once in the loop rather than in a helper called per
+router call: on CPython that is what makes the simulator's own share of the time small
+next to the router's.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from typing import Callable, Iterable
 
 from acd.routing import Router, RoutingConfig
 from acd.routing.decisions import CallTimedOut, CancelRing, Ignored, Outcome, RingAgent
+from acd.sim.sinks import OutcomeCounter
 from acd.sim.traffic import CallPlan
 
 Sink = Callable[[list[Outcome]], None]
@@ -44,7 +49,7 @@ _INF = float("inf")
 _ANSWER, _COMPLETE, _ABANDON = 0, 1, 2
 # Per-call state.
 _ROUTING, _CONNECTED, _GONE = 0, 1, 2
-_PROGRESS_EVERY = 16384  # loop turns between two progress reports
+_PROGRESS_EVERY = 16384  # arrivals between two progress reports (a power of two)
 
 
 @dataclass(slots=True)
@@ -83,6 +88,10 @@ def run_simulation(
     stats = RunStats(calls=len(plan))
     router = Router(config) if router is None else router
     ignored_reasons = stats.ignored_reasons
+    # A counting sink learns the same total from one addition at the end: handing it each
+    # list would be a Python call per router call for nothing (``OutcomeCounter`` is what
+    # the benchmark and the parallel runs use).
+    counting = sink.__class__ is OutcomeCounter
 
     def note_ignored(outs: list[Outcome]) -> None:
         for outcome in outs:
@@ -96,7 +105,8 @@ def run_simulation(
         outs = router.agent_login(login_at, agent_id)
         router_calls += 1
         outcomes_seen += len(outs)
-        sink(outs)
+        if not counting:
+            sink(outs)
         note_ignored(outs)
 
     times, queues, handles, patience = plan.times, plan.queues, plan.handle_s, plan.patience_s
@@ -111,23 +121,90 @@ def run_simulation(
     # most calls ring an agent on arrival and are answered long before their patience ends.
     armed = bytearray(total)
     # Heap entries are (time, kind * total + index): the same order as (time, kind, index)
-    # with a cheaper comparison.
+    # with a cheaper comparison.  Keys are unique up to identical entries, so the order
+    # events come off the heap does not depend on the order they were pushed.
     heap: list[tuple[float, int]] = []
     answer_base, complete_base, abandon_base = _ANSWER * total, _COMPLETE * total, _ABANDON * total
     push, pop = heappush, heappop
     call_arrived, agent_answered = router.call_arrived, router.agent_answered
     call_completed, caller_abandoned = router.call_completed, router.caller_abandoned
     advance, next_deadline = router.advance, router.next_deadline
+    # The router's deadline heap: while its first time is later than the next event, no
+    # timer can be due before it, so ``next_deadline`` (which drops cancelled timers to
+    # find the exact one) is only asked when one might be.
+    timer_heap = router.deadline_heap
     answered = abandoned = timed_out = 0
-    answers: list[tuple[float, str, str, int]] = []
+    answers: list[tuple[float, str, str, int]] = []  # zero answer delay: rings to pick up at once
     ring_cls, cancel_cls, timed_out_cls, ignored_cls = RingAgent, CancelRing, CallTimedOut, Ignored
     rare_actions = frozenset((CancelRing, CallTimedOut, Ignored))  # the other outcomes the simulator acts on
 
-    def react(outs: list[Outcome]) -> None:
-        """Log ``outs``, then carry out the router's decisions (answers at zero delay at once)."""
-        nonlocal router_calls, outcomes_seen, answered, timed_out
-        sink(outs)
+    arrival = 0
+    next_arrival = times[0] if total else _INF
+    last = login_at
+    progress_mask = _PROGRESS_EVERY - 1
+    while True:
+        # The next event: a router timer, else an arrival, else the heap's first (arrivals
+        # before heap events at equal times, timers before both).
+        if heap:
+            event_at = heap[0][0]
+            now = next_arrival if next_arrival <= event_at else event_at
+        else:
+            event_at = _INF
+            now = next_arrival
+        arrived = -1
+        if timer_heap and timer_heap[0][0] <= now and (deadline := next_deadline()) is not None and deadline <= now:
+            now = deadline
+            outs = advance(deadline)
+        elif next_arrival <= event_at:
+            if now == _INF:
+                break  # no arrival, no event and no timer left
+            arrived = index = arrival
+            if progress is not None and not index & progress_mask:
+                progress(index, total)
+            call_id = ids[index] = f"c{index}"
+            index_of[call_id] = index
+            outs = call_arrived(now, call_id, queues[index])
+            arrival += 1
+            next_arrival = times[arrival] if arrival < total else _INF
+        else:
+            key = pop(heap)[1]
+            if key >= abandon_base:
+                index = key - abandon_base
+                if state[index] != _ROUTING:
+                    continue
+                call_id = ids[index]
+                state[index] = _GONE
+                del index_of[call_id]  # a CancelRing for it below needs nothing: it is gone
+                abandoned += 1
+                outs = caller_abandoned(now, call_id)
+            elif key >= complete_base:
+                index = key - complete_base
+                call_id = ids[index]
+                state[index] = _GONE
+                del index_of[call_id]
+                outs = call_completed(now, call_id)
+            else:  # an answer, after the answer delay
+                if state[key] != _ROUTING or answer_due[key] != now:
+                    continue  # the ring was cancelled (or the caller left) before the agent picked up
+                answer_due[key] = -1.0
+                outs = agent_answered(now, ring_agent[key], ids[key])
+                router_calls += 1
+                outcomes_seen += len(outs)
+                if not counting:
+                    sink(outs)
+                for outcome in outs:
+                    if outcome.__class__ is ignored_cls:
+                        note_ignored([outcome])
+                state[key] = _CONNECTED
+                answered += 1
+                push(heap, (now + handles[key], complete_base + key))
+                last = now
+                continue
+        # Log the router's outcomes, then carry out its decisions.
+        router_calls += 1
         outcomes_seen += len(outs)
+        if not counting:
+            sink(outs)
         for outcome in outs:
             cls = outcome.__class__
             if cls is ring_cls:
@@ -143,105 +220,44 @@ def run_simulation(
                 continue  # a plain notification: the sink has it
             elif cls is cancel_cls:
                 if delayed:
-                    index = index_of[outcome.call_id]  # type: ignore[attr-defined]
-                    answer_due[index] = -1.0
-                    if patience is not None and not armed[index]:
-                        armed[index] = 1
-                        push(heap, (times[index] + patience[index], abandon_base + index))
+                    index = index_of.get(outcome.call_id, -1)  # type: ignore[attr-defined]
+                    if index >= 0:  # not the caller who just hung up
+                        answer_due[index] = -1.0
+                        if patience is not None and not armed[index]:
+                            armed[index] = 1
+                            push(heap, (times[index] + patience[index], abandon_base + index))
             elif cls is timed_out_cls:
                 index = index_of.pop(outcome.call_id)  # type: ignore[attr-defined]
                 state[index] = _GONE
                 timed_out += 1
             else:
                 note_ignored([outcome])
-        if answers:
-            take_answers()
-
-    def take_answers() -> None:
-        """The agents whose phones rang pick up (at once, or after the answer delay)."""
-        nonlocal router_calls, outcomes_seen, answered
-        for at, agent_id, call_id, index in answers:
-            picked_up = agent_answered(at, agent_id, call_id)
-            router_calls += 1
-            outcomes_seen += len(picked_up)
-            sink(picked_up)
-            for outcome in picked_up:
-                if outcome.__class__ is ignored_cls:
-                    note_ignored([outcome])
-            state[index] = _CONNECTED
-            answered += 1
-            push(heap, (at + handles[index], complete_base + index))
-        answers.clear()
-
-    arrival = 0
-    next_arrival = times[0] if total else _INF
-    deadline = next_deadline()
-    due_at = _INF if deadline is None else deadline
-    last = login_at
-    turns = 0
-    check_every = _PROGRESS_EVERY if progress is not None else 1 << 62
-    while True:
-        turns += 1
-        if turns >= check_every:
-            turns = 0
-            progress(arrival, total)  # type: ignore[misc]
-        if heap:
-            event_at = heap[0][0]
-            now = next_arrival if next_arrival <= event_at else event_at
-        else:
-            event_at = _INF
-            now = next_arrival
-        if due_at <= now:
-            if due_at == _INF:
-                break
-            now = due_at
-            router_calls += 1
-            react(advance(due_at))
-        elif next_arrival <= event_at:
-            index = arrival
-            call_id = ids[index] = f"c{index}"
-            index_of[call_id] = index
-            router_calls += 1
-            react(call_arrived(now, call_id, queues[index]))
-            if patience is not None and state[index] == _ROUTING:
-                gives_up = now + patience[index]
-                if not (delayed and 0.0 <= answer_due[index] <= gives_up):
-                    armed[index] = 1
-                    push(heap, (gives_up, abandon_base + index))
-            arrival += 1
-            next_arrival = times[arrival] if arrival < total else _INF
-        else:
-            key = pop(heap)[1]
-            if key >= abandon_base:
-                index = key - abandon_base
-                if state[index] != _ROUTING:
-                    continue
-                call_id = ids[index]
+        if answers:  # zero answer delay: the agents whose phones rang pick up at once
+            for at, agent_id, call_id, index in answers:
+                picked_up = agent_answered(at, agent_id, call_id)
                 router_calls += 1
-                react(caller_abandoned(now, call_id))
-                state[index] = _GONE
-                del index_of[call_id]
-                abandoned += 1
-            elif key >= complete_base:
-                index = key - complete_base
-                call_id = ids[index]
-                state[index] = _GONE
-                del index_of[call_id]
-                router_calls += 1
-                react(call_completed(now, call_id))
-            else:  # an answer
-                if state[key] != _ROUTING or answer_due[key] != now:
-                    continue  # the ring was cancelled (or the caller left) before the agent picked up
-                answer_due[key] = -1.0
-                answers.append((now, ring_agent[key], ids[key], key))
-                take_answers()
-        deadline = next_deadline()
-        due_at = _INF if deadline is None else deadline
+                outcomes_seen += len(picked_up)
+                if not counting:
+                    sink(picked_up)
+                for outcome in picked_up:
+                    if outcome.__class__ is ignored_cls:
+                        note_ignored([outcome])
+                state[index] = _CONNECTED
+                answered += 1
+                push(heap, (at + handles[index], complete_base + index))
+            answers.clear()
+        if arrived >= 0 and patience is not None and state[arrived] == _ROUTING:
+            gives_up = now + patience[arrived]
+            if not (delayed and 0.0 <= answer_due[arrived] <= gives_up):
+                armed[arrived] = 1
+                push(heap, (gives_up, abandon_base + arrived))
         last = now
 
     stats.end_time = last
     if progress is not None:
         progress(total, total)
+    if counting:
+        sink.outcomes += outcomes_seen  # type: ignore[attr-defined]
     stats.answered, stats.abandoned, stats.timed_out = answered, abandoned, timed_out
     stats.router_calls, stats.outcomes = router_calls, outcomes_seen
     stats.wall_s = time.perf_counter() - started
