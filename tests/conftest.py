@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Iterator
 
 import pytest
@@ -20,3 +21,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
                 places.extend(where())
         if places:
             report.sections.append(("logs kept", "\n".join(places)))
+
+
+_progress = {"module": "", "started": 0.0}
+
+
+def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    """In CI logs, a line per test module with the time since the session began: a run cut
+    short (CI's time limit) then shows which module it was in and how long each took."""
+    module = nodeid.split("::", 1)[0]
+    if module == _progress["module"]:
+        return
+    now = time.monotonic()
+    if not _progress["started"]:
+        _progress["started"] = now
+    _progress["module"] = module
+    print(f"\n[{now - _progress['started']:6.0f} s] {module} ", end="", flush=True)
