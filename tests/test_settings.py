@@ -89,3 +89,18 @@ def test_version_flag_prints_version(capsys: pytest.CaptureFixture[str]) -> None
         main(["--version"])
     assert caught.value.code == 0
     assert capsys.readouterr().out.startswith("acd ")
+
+
+@pytest.mark.parametrize("value", ["Mesa de Ayuda <6003000000>", "Atención Ciudadana <+56226000000>", "6003000000", ""])
+def test_callback_caller_id_accepts_a_name_and_number_or_a_number(tmp_path: Path, value: str) -> None:
+    settings = load_settings(write(tmp_path, f"callbacks:\n  caller_id: \"{value}\"\n"), environ={})
+    assert settings.callbacks.caller_id == value
+
+
+@pytest.mark.parametrize("value", ["Mesa, de Ayuda <600>", "Mesa <60030a>", "<6003000000>)", "Mesa de Ayuda", "x" * 5 + "<12>"])
+def test_callback_caller_id_that_asterisk_would_misread_is_refused_with_its_line(tmp_path: Path, value: str) -> None:
+    path = write(tmp_path, f"site: lab\ncallbacks:\n  caller_id: \"{value}\"\n")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(path, environ={})
+    [problem] = caught.value.problems
+    assert str(problem).startswith(f"{path}:3:") and "callbacks.caller_id" in str(problem)

@@ -102,6 +102,7 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
         hold_context=settings.routing.hold_context,
         agent_context=settings.routing.agent_context,
         record_dir=settings.recording.asterisk_dir if settings.recording.enabled else "",
+        customer_caller_id=settings.callbacks.caller_id,
     )
     dispatcher = Dispatcher(router=router, control=control, emit=engine.bus.emit, clock=engine.clock)
     runner = FlowRunner(emit=engine.bus.emit, clock=ivr_clock or engine.clock, handoff=_Handoff(dispatcher, flows))

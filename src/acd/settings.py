@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
@@ -100,6 +101,9 @@ class RecordingSettings(_Section):
     purge_interval_s: float = Field(3600.0, gt=0)
 
 
+_CALLER_ID = re.compile(r"([A-Za-z0-9 .'áéíóúñÁÉÍÓÚÑ-]*<\+?[0-9]{3,20}>|\+?[0-9]{3,20})")
+
+
 class CallbackSettings(_Section):
     """Where callback requests are kept and how the customer is dialled.
 
@@ -115,6 +119,22 @@ class CallbackSettings(_Section):
         description="customer-first: sound played to the customer before the agent is rung ('' = none)",
         pattern=r"^[A-Za-z0-9_/.&-]*$",
     )
+    caller_id: str = Field(
+        "",
+        description=(
+            "caller ID the customer sees when called back, e.g. 'Mesa de Ayuda <6003000000>' "
+            "(the help line's own number, so they recognise it); '' = the trunk's default"
+        ),
+    )
+
+    @field_validator("caller_id")
+    @classmethod
+    def _caller_id_asterisk_reads_as_meant(cls, value: str) -> str:
+        # Goes into Originate and Set(CALLERID(all)=...): a comma or a stray bracket would
+        # be read as another argument or an empty number.
+        if value and not _CALLER_ID.fullmatch(value):
+            raise ValueError("'Name <number>' or a number (3-20 digits, optional +; name: letters, digits, spaces, . ' -), e.g. 'Mesa de Ayuda <6003000000>'")
+        return value
 
 
 class SlaSettings(_Section):

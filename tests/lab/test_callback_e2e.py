@@ -45,7 +45,17 @@ agents:
 
 # The caller waits, hears the offer ~2 s after parking, presses 1, then # to keep its caller id.
 ASK_FOR_CALLBACK = [Wait(3.5), Dtmf("1"), Wait(3.5), Dtmf("#"), AwaitHangup(30)]
-CUSTOMER_SETTINGS = "callbacks:\n  customer_ring_s: 3\n"
+HELP_LINE = "6003000000"
+CUSTOMER_SETTINGS = f"callbacks:\n  customer_ring_s: 3\n  caller_id: 'Mesa de Ayuda <{HELP_LINE}>'\n"
+
+
+def invite_from(messages: str) -> list[str]:
+    """The From header of every INVITE a sipp phone received (what its display would show)."""
+    froms = []
+    for block in re.split(r"^-{20,}.*$", messages, flags=re.MULTILINE):
+        if "message received" in block and re.search(r"^INVITE ", block, flags=re.MULTILINE):
+            froms += re.findall(r"^From:\s*(.*)$", block, flags=re.MULTILINE | re.IGNORECASE)
+    return froms
 
 
 
@@ -69,6 +79,9 @@ async def test_callback_keeps_the_place_and_connects_agent_and_customer(lab, sip
     attempts = [e.data["outcome"] for e in of_type(sink, "callback.attempt", requested.call_id)]
     assert attempts == ["answered"]
     assert all(r.ok for r in results), [r.describe() for r in results]
+    # The customer's phone shows the help line (callbacks.caller_id), not their own number.
+    shown = invite_from(results[0].messages)
+    assert shown and all(f'"Mesa de Ayuda" <sip:{HELP_LINE}@' in line for line in shown), shown
 
 
 async def test_failed_customer_leg_is_retried_then_connected(lab, sipp, tmp_path) -> None:  # noqa: ANN001
@@ -134,6 +147,8 @@ async def test_customer_first_rings_the_customer_then_the_agent_and_connects_the
     log = (lab.log_dir / "messages.log").read_text(errors="replace")
     customer_up = log.index(f"callback {requested.call_id}: {CALLER} answered, ringing ana")
     assert "Called PJSIP/agent1" in log[customer_up:]
+    shown = invite_from(results[0].messages)
+    assert shown and all(f'"Mesa de Ayuda" <sip:{HELP_LINE}@' in line for line in shown), shown
 
 
 async def test_customer_first_no_answer_frees_the_agent_unpaused_and_is_retried(lab, sipp, tmp_path) -> None:  # noqa: ANN001

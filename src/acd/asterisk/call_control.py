@@ -219,6 +219,8 @@ class AsteriskCallControl:
     customer_first_context: str = "acd-callback-customer"
     #: where Asterisk writes recordings ("" = do not record)
     record_dir: str = ""
+    #: caller ID a called-back customer sees ("Name <number>"; "" = the trunk's default)
+    customer_caller_id: str = ""
 
     async def events(self) -> AsyncIterator[ControlEvent]:
         subscription = self.ami.subscribe(*EVENT_NAMES)
@@ -264,6 +266,9 @@ class AsteriskCallControl:
             "ACD_CUSTOMER_DIAL": customer_dial,
             "ACD_CUSTOMER_RING": str(max(1, int(round(customer_ring_s)))),
             "ACD_RECORD_DIR": self.record_dir,
+            # acd-callback presents this to the customer instead of the agent leg's own
+            # caller ID (which shows the agent whom they are calling back).
+            "ACD_CUSTOMER_CALLERID": self.customer_caller_id,
         }
         await self._originate_leg(leg_id, endpoint, self.callback_context, ring_s, variables, CallerID=f"Devolver llamada <{number}>")
 
@@ -297,7 +302,8 @@ class AsteriskCallControl:
             "ACD_CALLBACK_NUMBER": number,
             "ACD_RECORD_DIR": self.record_dir,
         }
-        await self._originate_leg(leg_id, customer_dial, self.customer_first_context, customer_ring_s, variables)
+        caller_id = {"CallerID": self.customer_caller_id} if self.customer_caller_id else {}
+        await self._originate_leg(leg_id, customer_dial, self.customer_first_context, customer_ring_s, variables, **caller_id)
 
     async def _originate_leg(
         self, leg_id: str, channel: str, context: str, ring_s: float, variables: dict[str, str], **extra: str
