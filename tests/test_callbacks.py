@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, AsyncIterator
 
 import pytest
 
-from acd.asterisk.call_control import AgentAnswered, AgentLegStarted, CallbackCustomerUp, LegHungUp, OriginateFailed, Parked, RingFailed
+from acd.asterisk.call_control import AgentAnswered, AgentLegStarted, CallbackCustomerUp, CallbackResult, LegHungUp, OriginateFailed, Parked, RingFailed
 from acd.callbacks import Callback, CallbackPolicy, CallbackService, CallbackStore
 from acd.dispatch import CALLBACK_NOT_ANSWERED, CUSTOMER_FIRST_MARGIN_S
 from acd.ivr.testing import Press, ScriptedChannel, keys
@@ -123,6 +123,7 @@ class RecordingControl:
     hangups: list[str] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
     agent_first: bool = False
+    channels: dict[str, str] = field(default_factory=dict)  # what Asterisk has (resync): uniqueid -> state
 
     async def originate_customer_first(self, call_id: str, agent_id: str, endpoint: str, customer_dial: str, number: str,
                                        agent_ring_s: float, customer_ring_s: float, leg_id: str, labels: dict[str, str]) -> None:
@@ -138,7 +139,7 @@ class RecordingControl:
         self.actions.append(f"originate {leg_id}")
 
     async def hang_up(self, channel: str) -> None:
-        if channel not in {p["leg_id"] for p in self.originated}:
+        if channel not in {p["leg_id"] for p in self.originated} | set(self.channels):
             raise RuntimeError("Hangup failed: No such channel")
         self.hangups.append(channel)
         self.actions.append(f"hangup {channel}")
@@ -148,6 +149,15 @@ class RecordingControl:
 
     async def return_to_hold(self, channel: str) -> None:
         self.holds.append(channel)
+
+    async def parked_calls(self) -> list[Parked]:
+        return []
+
+    async def live_channels(self) -> dict[str, str]:
+        return dict(self.channels)
+
+    async def device_states(self) -> list[object]:
+        return []
 
 
 Setup = tuple["Dispatcher", RecordingControl, list[Event], CallbackService]
@@ -431,3 +441,81 @@ def test_a_callback_leg_is_named_in_its_originate_failure_and_in_its_result() ->
     result = translate(AmiMessage({"Event": "UserEvent", "UserEvent": "AcdCallbackResult", "CallId": "1.5", "AgentId": "ana",
                                    "DialStatus": "NOANSWER", "Uniqueid": "1.5-cb0a1b2c3d"}))
     assert result == CallbackResult(call_id="1.5", agent_id="ana", status="NOANSWER", leg_id="1.5-cb0a1b2c3d")
+
+
+# ---------------------------------------------------------------- an attempt under way at a restart
+
+
+async def test_an_attempt_under_way_at_a_restart_is_held_until_its_leg_is_accounted_for(tmp_path: Path) -> None:
+    acd, events = FakeAcd(), []
+    first = await service(tmp_path, acd, events)
+    await first.request("c1", "q", "56911112222", wait_origin=900.0)
+    await first.request("c2", "q", "56933334444", wait_origin=950.0)
+    await first.placing("c1")  # c1's attempt is out when the engine stops
+    await first.close()
+    after = FakeAcd()
+    second = await service(tmp_path, after, events)
+    assert await second.restore() == 2
+    assert after.queued == ["c2"] and second.in_doubt == {"c1"}  # c1 is not placed blindly
+    second.release("c1", "ended while no engine was running")
+    assert after.queued == ["c2", "c1"] and not second.in_doubt
+    assert second.get("c1").attempts == 1  # type: ignore[union-attr]  # the interrupted attempt counts
+    await second.close()
+
+
+async def restored_in_doubt(tmp_path: Path, dispatcher: "Dispatcher", callbacks: CallbackService, control: RecordingControl, legs: dict[str, str]) -> None:
+    """c1's attempt 1 was out when the previous engine stopped; Asterisk still has ``legs``."""
+    previous = await CallbackStore.open(tmp_path / "callbacks.sqlite")
+    await previous.save(Callback("c1", "q", "56911112222", wait_origin=time.time() - 60, requested_at=time.time() - 50, state="active", attempts=1))
+    await previous.close()
+    assert await callbacks.restore() == 1
+    control.channels.update(legs)
+    dispatcher.agent_login("ana")  # free at once: a blindly restored request would be placed now
+    await run_actions(dispatcher)
+    assert not control.originated and callbacks.in_doubt == {"c1"}
+    await dispatcher.resync()
+    await asyncio.sleep(0.05)  # the actions resync started are under way (not waited for: a hang-up waits for its leg)
+
+
+async def test_a_leg_still_ringing_after_a_restart_is_hung_up_before_the_customer_is_called_again(customer_first, tmp_path: Path) -> None:  # noqa: ANN001
+    dispatcher, control, events, callbacks = customer_first
+    await restored_in_doubt(tmp_path, dispatcher, callbacks, control, {"c1-cbold": "Ringing", "PJSIP/other-1": "Up"})
+    assert control.actions == ["hangup c1-cbold"] and not control.originated  # not placed while it rings
+    dispatcher.handle(LegHungUp(leg_id="c1-cbold", channel="PJSIP/customers-7", cause="Normal Clearing"))
+    await run_actions(dispatcher)
+    [placed] = control.originated
+    assert control.actions == ["hangup c1-cbold", f"originate {placed['leg_id']}"] and placed["leg_id"] != "c1-cbold"
+    assert callbacks.get("c1").attempts == 2  # type: ignore[union-attr]
+    # The old leg answering at the last moment is hung up, not taken for the new attempt.
+    dispatcher.handle(CallbackCustomerUp(call_id="c1", agent_id="ana", leg_id="c1-cbold", channel="PJSIP/customers-7"))
+    assert callbacks.is_callback("c1")
+
+
+async def test_an_attempt_that_ended_while_no_engine_ran_is_placed_again_at_once(customer_first, tmp_path: Path) -> None:  # noqa: ANN001
+    dispatcher, control, events, callbacks = customer_first
+    await restored_in_doubt(tmp_path, dispatcher, callbacks, control, {})
+    await run_actions(dispatcher)
+    [placed] = control.originated
+    assert placed["call_id"] == "c1" and not control.hangups and not callbacks.in_doubt
+
+
+async def test_a_customer_first_leg_answered_while_the_engine_was_down_completes_the_callback(customer_first, tmp_path: Path) -> None:  # noqa: ANN001
+    dispatcher, control, events, callbacks = customer_first
+    await restored_in_doubt(tmp_path, dispatcher, callbacks, control, {"c1-cbold": "Up"})
+    await run_actions(dispatcher)
+    assert not control.originated and not control.hangups
+    assert not callbacks.is_callback("c1") and await callbacks.store.open_requests() == []
+    assert [e.data["outcome"] for e in events if e.type == "callback.attempt"] == ["answered"]
+
+
+@pytest.mark.parametrize("status, placed_again", [("ANSWER", False), ("NOANSWER", True)])
+async def test_an_agent_first_leg_up_at_a_restart_is_decided_by_its_own_result(agent_first, tmp_path: Path, status: str, placed_again: bool) -> None:  # noqa: ANN001
+    dispatcher, control, events, callbacks = agent_first
+    await restored_in_doubt(tmp_path, dispatcher, callbacks, control, {"c1-cbold": "Up"})
+    assert not control.originated and not control.hangups and callbacks.in_doubt == {"c1"}  # the agent is on it
+    dispatcher.handle(CallbackResult(call_id="c1", agent_id="ana", status=status, leg_id="c1-cbold"))
+    await run_actions(dispatcher)
+    await asyncio.sleep(0.1)  # the retry delay
+    await run_actions(dispatcher)
+    assert bool(control.originated) is placed_again and not callbacks.in_doubt
+    assert callbacks.is_callback("c1") is placed_again

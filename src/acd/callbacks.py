@@ -163,6 +163,9 @@ class CallbackService:
         self.clock = clock
         self._open: dict[str, Callback] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        #: restored requests whose last attempt was under way when the previous engine
+        #: stopped: held back until the ACD has looked at Asterisk for that attempt's legs
+        self.in_doubt: set[str] = set()
 
     def is_callback(self, call_id: str) -> bool:
         return call_id in self._open
@@ -195,16 +198,37 @@ class CallbackService:
         return callback
 
     async def restore(self) -> int:
-        """After a restart: every open request goes back to its queue (or waits for hours)."""
+        """After a restart: every open request goes back to its queue (or waits for hours).
+
+        A request stored as ``active`` had an attempt under way when the previous engine
+        stopped; its leg may still ring the customer (or they may be talking).  Placing it
+        again at once could call the customer twice, so it is held ``in_doubt`` until the
+        ACD has looked for that leg in Asterisk (:meth:`release` or a late result decides it).
+        """
         restored = 0
         for callback in await self.store.open_requests():
+            was_active = callback.state == "active"
             callback = replace(callback, state="pending")
             self._open[callback.call_id] = callback
-            self._keep_or_defer(callback, already_queued=False)
+            if was_active:
+                self.in_doubt.add(callback.call_id)
+            else:
+                self._keep_or_defer(callback, already_queued=False)
             restored += 1
         if restored:
-            log.info("restored %d callback request(s)", restored)
+            log.info("restored %d callback request(s), %d with an attempt in doubt", restored, len(self.in_doubt))
         return restored
+
+    def release(self, call_id: str, why: str) -> None:
+        """An in-doubt request's earlier attempt is over with no result: queue it again."""
+        if call_id not in self.in_doubt:
+            return
+        self.in_doubt.discard(call_id)
+        callback = self._open.get(call_id)
+        if callback is None:
+            return
+        log.info("callback %s: attempt %d %s; placing it again", call_id, callback.attempts, why)
+        self._keep_or_defer(callback, already_queued=False)
 
     async def placing(self, call_id: str) -> Callback | None:
         """The ACD is about to ring an agent for this callback (saved before it happens,
@@ -248,6 +272,7 @@ class CallbackService:
         callback = self._open.get(call_id)
         if callback is None:
             return None
+        self.in_doubt.discard(call_id)  # an earlier engine's attempt reported back: decided
         outcome = OUTCOMES.get(status, "failed")
         mode = self.mode_of(call_id)
         self._emit("callback.attempt", callback, {"number": callback.number, "attempt": callback.attempts, "outcome": outcome, "mode": mode}, agent_id)
@@ -303,6 +328,7 @@ class CallbackService:
     def _close_now(self, callback: Callback, state: str) -> Awaitable[None]:
         """Forget the request now; the returned write stores its final state."""
         self._open.pop(callback.call_id, None)
+        self.in_doubt.discard(callback.call_id)
         timer = self._timers.pop(callback.call_id, None)
         if timer is not None:
             timer.cancel()

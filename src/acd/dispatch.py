@@ -107,7 +107,7 @@ class CallControl(Protocol):
 
     async def hang_up(self, channel: str) -> None: ...
 
-    async def live_call_ids(self) -> set[str]: ...
+    async def live_channels(self) -> dict[str, str]: ...
 
     async def device_states(self) -> list[DeviceState]: ...
 
@@ -705,7 +705,8 @@ class Dispatcher:
         """After (re)connecting: re-queue parked callers we do not know, close vanished calls."""
         self.counters.resyncs += 1
         parked = await self.control.parked_calls()
-        live = await self.control.live_call_ids()
+        channels = await self.control.live_channels()
+        live = set(channels)
         now = self.clock()
         for item in parked:
             if self.router.call(item.call_id) is None:
@@ -721,6 +722,47 @@ class Dispatcher:
             if call_id not in live and not self._is_callback(call_id):
                 self.counters.closed_on_resync += 1
                 self._leg_hung_up(now, LegHungUp(leg_id=call_id, channel=self._channels.get(call_id, ""), cause="gone while disconnected"))
+        if self.callbacks is not None and self.callbacks.in_doubt:
+            self._settle_in_doubt(channels)
+
+    def _settle_in_doubt(self, channels: dict[str, str]) -> None:
+        """Restored callbacks whose attempt was under way when the previous engine stopped
+        (``CallbackService.restore``): look for that attempt's legs among Asterisk's channels.
+
+        * none left: the attempt ended while no engine listened and its result is unknown;
+          the request is placed again (a customer may be called once more, never twice at once);
+        * a leg that is up: the customer is connected or being connected.  Customer first,
+          that is the callback completed (what the previous engine records on the answer);
+          agent first, the leg's own ``AcdCallbackResult`` decides it when it ends;
+        * legs still ringing: nobody would follow them up.  They are hung up, and the request
+          is placed again only once Asterisk reports them gone.
+        """
+        callbacks = self.callbacks
+        assert callbacks is not None
+        for call_id in sorted(callbacks.in_doubt):
+            legs = {leg_id: state for leg_id, state in channels.items() if leg_id.startswith(f"{call_id}-cb")}
+            if not legs:
+                callbacks.release(call_id, "ended while no engine was running (result unknown)")
+            elif "Up" in legs.values():
+                if callbacks.mode_of(call_id) == "customer-first":
+                    log.info("ACD: callback %s: the customer answered while the engine was down", call_id)
+                    write = callbacks.settle(call_id, "ANSWER")
+                    if write is not None:
+                        self._carry_out(call_id, write)
+                else:
+                    log.info("ACD: callback %s: the agent took it while the engine was down; its result will decide it", call_id)
+            else:
+                log.info("ACD: callback %s: leg(s) %s still ringing from before the restart; hung up first", call_id, ", ".join(sorted(legs)))
+                for leg_id in legs:
+                    self._hang_up_stale(call_id, leg_id)
+                stale = [self._legs[leg_id] for leg_id in legs if leg_id in self._legs]
+                self._carry_out(call_id, self._release_when_gone(call_id, stale))
+
+    async def _release_when_gone(self, call_id: str, legs: list[_CallbackLeg]) -> None:
+        for leg in legs:
+            await leg.ended.wait()  # bounded: _hang_up_leg sets it within LEG_HANGUP_WAIT_S
+        if self.callbacks is not None:
+            self.callbacks.release(call_id, "was still ringing after the restart and was hung up")
 
     def _known_call_ids(self) -> set[str]:
         ids: set[str] = set()

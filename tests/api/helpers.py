@@ -106,8 +106,8 @@ class FakeControl:
     async def parked_calls(self) -> list[Parked]:
         return []
 
-    async def live_call_ids(self) -> set[str]:
-        return set()
+    async def live_channels(self) -> dict[str, str]:
+        return {}
 
 
 def assemble(settings: Settings) -> tuple[App, FakeControl, MemorySink]:

@@ -364,7 +364,7 @@ class AsteriskCallControl:
         items = await self.ami.action_list("DeviceStateList")
         return [DeviceState(device=item.get("Device"), state=item.get("State")) for item in items]
 
-    async def live_call_ids(self) -> set[str]:
-        """Uniqueids of every channel Asterisk has now."""
+    async def live_channels(self) -> dict[str, str]:
+        """Every channel Asterisk has now: Uniqueid -> state (``Up``, ``Ringing``, ``Ring``, ...)."""
         statuses = await self.ami.action_list("Status")
-        return {status.get("Uniqueid") for status in statuses}
+        return {status.get("Uniqueid"): status.get("ChannelStateDesc") or "" for status in statuses}

@@ -125,8 +125,8 @@ class NoActionCallControl(AsteriskCallControl):
     async def parked_calls(self) -> list[Parked]:
         return []
 
-    async def live_call_ids(self) -> set[str]:
-        return set()
+    async def live_channels(self) -> dict[str, str]:
+        return {}
 
 
 @dataclass
