@@ -253,3 +253,34 @@ async def test_pausing_the_reserved_agent_while_the_customer_rings_hangs_that_ri
     answered_invites = {cid for way, line, cid, method in seen if way == "sent" and line.startswith("SIP/2.0 200") and method == "INVITE"}
     terminated = {cid for way, line, cid, _ in seen if way == "sent" and line.startswith("SIP/2.0 487")}
     assert answered_invites == {legs[1]} and terminated == {legs[0]}
+
+
+async def test_a_customer_still_ringing_across_an_engine_restart_is_not_rung_twice_at_once(lab, sipp, tmp_path) -> None:  # noqa: ANN001
+    settings = "callbacks:\n  customer_ring_s: 25\n"
+    ana = await sipp.start_agent("ana", lab.agent_port(1), calls=2, answer_after_s=0.3, talk_s=12)
+    # The customer's phone rings 8 s before answering, unless that ring is hung up first.
+    customer = await sipp.start_agent("customer", lab.agent_port(50), calls=2, answer_after_s=8, talk_s=14, cancel_ok=True)
+    first = await sipp.start_callers("first", [AwaitHangup(40)], calls=[("300", "56981110000")])
+    async with running_app(lab, tmp_path, routing=routing(mode="customer-first"), auto_login=["ana"], extra_yaml=settings) as (app, sink):
+        await wait_for(sink, lambda e: e.type == "call.answered", 20)
+        second = await sipp.start_callers("second", ASK_FOR_CALLBACK, calls=[("300", CALLER)])
+        requested = await wait_for(sink, lambda e: e.type == "callback.requested", 30)
+        call_id = requested.call_id
+        await wait_for(sink, lambda e: e.type == "call.agent_ringing" and e.call_id == call_id, 40)
+        await asyncio.sleep(1.5)  # the customer's phone is ringing when the engine stops
+    async with running_app(lab, tmp_path, routing=routing(mode="customer-first"), auto_login=["ana"], extra_yaml=settings) as (app, sink):
+        completed = await wait_for(sink, lambda e: e.type == "call.completed" and e.call_id == call_id, 60)
+        results = [await customer.wait(20), await ana.wait(30), await first.wait(10), await second.wait(10)]
+    assert all(r.ok for r in results), [r.describe() for r in results]
+    assert completed.agent_id == "ana"
+    attempts = [(e.data["attempt"], e.data["outcome"]) for e in of_type(sink, "callback.attempt", call_id) if e.data["outcome"] != "deferred"]
+    assert attempts == [(2, "answered")]  # the restarted engine's attempt (the first one was cut short)
+    # What the customer's phone saw: the ring from before the restart cancelled, then one new ring.
+    seen = sip_messages(results[0].messages)
+    invites = [(i, cid) for i, (way, line, cid, _) in enumerate(seen) if way == "received" and line.startswith("INVITE ")]
+    legs = list(dict.fromkeys(cid for _, cid in invites))
+    assert len(legs) == 2, seen
+    cancel_at = next(i for i, (way, line, cid, _) in enumerate(seen) if way == "received" and line.startswith("CANCEL ") and cid == legs[0])
+    assert cancel_at < next(i for i, cid in invites if cid == legs[1])
+    answered_invites = {cid for way, line, cid, method in seen if way == "sent" and line.startswith("SIP/2.0 200") and method == "INVITE"}
+    assert answered_invites == {legs[1]}
