@@ -65,9 +65,9 @@ def register(subparsers: Any) -> None:
     report = parser.add_argument_group("report")
     report.add_argument("--interval", metavar="|".join(INTERVALS[:-1]), default="60", help="report row size (default 60 minutes)")
     report.add_argument("--by", metavar="queue|skill", help="add one row per queue or per skill")
-    report.add_argument("--threshold", metavar="S", help="service-level threshold (default: the queues' threshold_s, else 25)")
-    report.add_argument("--short-abandon", metavar="S", help="short-abandon limit (default: the queues' short_abandon_s, else 5)")
-    report.add_argument("--sl-formula", metavar="|".join(SL_FORMULAS), default="offered", help="service-level formula (default offered)")
+    report.add_argument("--threshold", metavar="S", help="service-level threshold for every queue (default: each queue's threshold_s, as acd report --routing)")
+    report.add_argument("--short-abandon", metavar="S", help="short-abandon limit for every queue (default: each queue's short_abandon_s)")
+    report.add_argument("--sl-formula", metavar="|".join(SL_FORMULAS), help="service-level formula for every queue (default: each queue's sl_formula)")
     report.add_argument("--json", action="store_true", help="print the scenario and the report as JSON")
     report.add_argument("--progress", action="store_true", help="draw a progress bar on stderr even when it is not a terminal")
     parser.set_defaults(handler=handle)
@@ -225,7 +225,7 @@ def _report_options(args: argparse.Namespace) -> Any:
         raise _Usage(f"--interval {args.interval!r} is not one of: {', '.join(INTERVALS[:-1])}")
     if args.by is not None and args.by not in ("queue", "skill"):
         raise _Usage(f"--by {args.by!r} is not one of: queue, skill")
-    if args.sl_formula not in SL_FORMULAS:
+    if args.sl_formula is not None and args.sl_formula not in SL_FORMULAS:
         raise _Usage(f"--sl-formula {args.sl_formula!r} is not one of: {', '.join(SL_FORMULAS)}")
     return ReportOptions(
         interval=args.interval,

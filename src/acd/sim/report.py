@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from acd.metrics.live import report_rules
 from acd.metrics.reports import DEFAULT_SHORT_ABANDON_S, DEFAULT_THRESHOLD_S, Report, compute_report
 from acd.sim.engine import Progress, RunStats, Sink, run_simulation
 from acd.sim.scenario import Scenario
@@ -19,13 +20,18 @@ from acd.sim.sinks import EventLog
 
 @dataclass(frozen=True)
 class ReportOptions:
-    """How to cut the report; thresholds default to the queues' own when they all agree."""
+    """How to cut the report.
+
+    Left as None, the threshold, short-abandon limit and formula are each queue's own
+    (the routing file's, as ``acd report --routing`` and the live figures apply them);
+    given, they apply to every queue, as the same flags do for ``acd report``.
+    """
 
     interval: str = "60"
     by: str | None = None
     threshold_s: float | None = None
     short_abandon_s: float | None = None
-    sl_formula: str = "offered"
+    sl_formula: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,11 @@ def simulate_report(scenario: Scenario, options: ReportOptions = ReportOptions()
     log = EventLog()
     stats = simulate(scenario, log, progress)
     started = time.perf_counter()
+    rules = report_rules(scenario.config)
+    if options.threshold_s is not None or options.short_abandon_s is not None:
+        rules.pop("queue_rules")
+    if options.sl_formula is not None:
+        rules.pop("queue_formulas")
     report = compute_report(
         log.events,
         scenario.start,
@@ -79,7 +90,8 @@ def simulate_report(scenario: Scenario, options: ReportOptions = ReportOptions()
         by=options.by,
         threshold_s=options.threshold_s if options.threshold_s is not None else default_threshold_s(scenario),
         short_abandon_s=options.short_abandon_s if options.short_abandon_s is not None else default_short_abandon_s(scenario),
-        sl_formula=options.sl_formula,
+        sl_formula=options.sl_formula or "offered",
         now=scenario.end,
+        **rules,  # type: ignore[arg-type]
     )
     return SimulationResult(scenario, report, stats, len(log.events), time.perf_counter() - started)
