@@ -13,14 +13,16 @@ This is the hot path of both the engine and the simulator (a million simulated c
 are a few million passes through here), so it is written for CPython's sake: enum
 members are bound to module constants (``AgentState.AVAILABLE`` is a slow class
 attribute lookup on 3.11), state strings are read from ``_value_`` rather than the
-``value`` property, heap entries are built inline, a freed agent pushes one shared
-entry onto all its pools, and a busy agent's pool entries are left to go stale with
-nothing recorded (:class:`acd.routing.pools.AgentPool`).
+``value`` property, heap entries are built inline, a freed agent appends one shared
+entry to all its pools (sorted deques: agents are freed in time order), and a busy
+agent's pool entries are left to go stale with nothing recorded
+(:class:`acd.routing.pools.AgentPool`).
 """
 
 from __future__ import annotations
 
-from heapq import heappop, heappush
+from bisect import insort
+from heapq import heappush
 from typing import Any
 
 from acd.routing.config import RoutingConfig
@@ -69,6 +71,7 @@ class MatchingCore:
         self._seq = 0
         self._agent_pools: list[AgentPool] = []
         self._swept = 0  # index in _agent_pools of the pool swept last
+        self._newest_idle = -_INF  # the latest idle_since any agent pool entry has (see _free_agent)
         self._pushes_left = self._sweep_every = _SWEEP_MIN  # agent-pool pushes until the next sweep
         self._index_agents()
 
@@ -93,7 +96,7 @@ class MatchingCore:
             mine = entries[agent.id]
             places += len(mine)
             self._agents[agent.id] = AgentRecord(
-                id=agent.id, name=agent.name, endpoint=agent.endpoint, entries=mine, heaps=tuple(pool.heap for _q, _l, pool in mine)
+                id=agent.id, name=agent.name, endpoint=agent.endpoint, entries=mine, lines=tuple(pool.line for _q, _l, pool in mine)
             )
         self._agent_pools = [pool for queue in self._queues.values() for _level, pool in queue.agent_pools]
         # One pool is swept every ``rounds * places / pools`` pushes, so each pool is swept
@@ -163,13 +166,13 @@ class MatchingCore:
         for level, pool in queue.agent_pools:
             if level < min_level:
                 return None
-            heap = pool.heap
-            while heap:
-                entry = heap[0]
+            line = pool.line
+            while line:
+                entry = line[0]
                 agent: AgentRecord = entry[2]
                 if agent.token == entry[1]:
                     return agent
-                heappop(heap)
+                line.popleft()
         return None
 
     def _place_call(self, call: CallRecord, at: float, out: Out) -> None:
@@ -197,14 +200,14 @@ class MatchingCore:
             for level, agent_pool in queue.agent_pools:  # self._best_agent, inline
                 if level < min_level:
                     break
-                heap = agent_pool.heap
-                while heap:
-                    entry = heap[0]
+                line = agent_pool.line
+                while line:
+                    entry = line[0]
                     agent: AgentRecord = entry[2]
                     if agent.token == entry[1]:
                         self._ring(agent, call, at, out)
                         return
-                    heappop(heap)
+                    line.popleft()
             call.state = _WAITING
             call.step = step
             self._tokens += 1
@@ -271,10 +274,17 @@ class MatchingCore:
         self._tokens += 1
         agent.token = token = self._tokens
         entry = (idle_since, token, agent)  # one tuple shared by all the agent's pools
-        heaps = agent.heaps
-        for heap in heaps:
-            heappush(heap, entry)
-        self._pushes_left -= len(heaps)
+        lines = agent.lines
+        if idle_since >= self._newest_idle:
+            # The usual case: freed now, so later than (or as late as, with a newer token)
+            # every entry in every pool: the end of each line is its place.
+            self._newest_idle = idle_since
+            for line in lines:
+                line.append(entry)
+        else:  # an agent whose ring was cancelled keeps its older place in line
+            for line in lines:
+                insort(line, entry)
+        self._pushes_left -= len(lines)
         if self._pushes_left <= 0:
             self._sweep_next_pool()
 

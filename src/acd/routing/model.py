@@ -105,7 +105,7 @@ class AgentRecord:
     name: str
     endpoint: str
     entries: list[tuple[QueueRuntime, int, AgentPool]]  # queue served, proficiency there, its pool
-    heaps: tuple[list[Any], ...] = ()  # the heap lists of those pools, for the push on becoming free
+    lines: tuple[Any, ...] = ()  # those pools' deques (AgentPool.line), to join them all on becoming free
     state: AgentState = AgentState.LOGGED_OUT
     reason: str = ""
     since: float = 0.0
