@@ -42,6 +42,8 @@ def check_router(router: "Router") -> list[str]:
                     problems.append(f"call {record.id} sits in {queue.name} step {step} but says {record.queue.name} step {record.step} {record.state.value}")
         if live_in_queue != queue.waiting:
             problems.append(f"queue {queue.name}: waiting={queue.waiting} but {live_in_queue} calls in its pools")
+        if bool(router._waiting_bits & queue.bit) != bool(queue.waiting):
+            problems.append(f"queue {queue.name}: waiting={queue.waiting} but its waiting bit is {'set' if queue.waiting == 0 else 'clear'}")
         for level, pool in queue.agent_pools:
             live_agents = _live(pool.line)  # agent pools count nothing (lazy deletion): bound their size instead
             line = pool.line

@@ -72,6 +72,10 @@ class MatchingCore:
         self._agent_pools: list[AgentPool] = []
         self._swept = 0  # index in _agent_pools of the pool swept last
         self._newest_idle = -_INF  # the latest idle_since any agent pool entry has (see _free_agent)
+        # One bit per queue (QueueRuntime.bit), set while the queue has a waiting call: a
+        # freed agent whose queues' bits (AgentRecord.queue_bits) miss all of them has no
+        # call to look for, which is most frees, and one ``&`` says so.
+        self._waiting_bits = 0
         self._pushes_left = self._sweep_every = _SWEEP_MIN  # agent-pool pushes until the next sweep
         self._index_agents()
 
@@ -82,7 +86,8 @@ class MatchingCore:
             for skill, level in agent.skills.items():
                 by_skill[skill][agent.id] = level
         entries: dict[str, list[tuple[QueueRuntime, int, AgentPool]]] = {agent.id: [] for agent in self.config.agents}
-        for queue in self._queues.values():
+        for index, queue in enumerate(self._queues.values()):
+            queue.bit = 1 << index
             holders = sorted((by_skill[skill] for skill in queue.skills), key=len)
             levels: dict[str, int] = dict(holders[0])
             for other in holders[1:]:
@@ -96,7 +101,8 @@ class MatchingCore:
             mine = entries[agent.id]
             places += len(mine)
             self._agents[agent.id] = AgentRecord(
-                id=agent.id, name=agent.name, endpoint=agent.endpoint, entries=mine, lines=tuple(pool.line for _q, _l, pool in mine)
+                id=agent.id, name=agent.name, endpoint=agent.endpoint, entries=mine, lines=tuple(pool.line for _q, _l, pool in mine),
+                queue_bits=sum(queue.bit for queue, _l, _p in mine),
             )
         self._agent_pools = [pool for queue in self._queues.values() for _level, pool in queue.agent_pools]
         # One pool is swept every ``rounds * places / pools`` pushes, so each pool is swept
@@ -158,7 +164,9 @@ class MatchingCore:
             call.token = 0
             queue = call.queue
             queue.call_pools[call.step].forget_one()
-            queue.waiting -= 1
+            queue.waiting = waiting = queue.waiting - 1
+            if not waiting:
+                self._waiting_bits ^= queue.bit
         if call.timer_token:
             self._timers.cancel(call)
 
@@ -214,6 +222,8 @@ class MatchingCore:
             call.token = token = self._tokens
             pool = queue.call_pools[step]
             heappush(pool.heap, (-call.priority, call.wait_origin, call.seq, token, call))  # Pool.push of sort_key()
+            if not queue.waiting:
+                self._waiting_bits |= queue.bit
             queue.waiting += 1
             deadline = queue.next_change(call.entered, step)
             if deadline is not None:
@@ -253,24 +263,25 @@ class MatchingCore:
         agent.state = _AVAILABLE
         agent.reason = reason
         agent.since = at
-        best: tuple[Any, ...] | None = None  # the best waiting call's pool entry
-        for queue, level, _pool in agent.entries:
-            if not queue.waiting:
-                continue
-            mins = queue.step_min
-            pools = queue.call_pools
-            step = len(mins) - 1
-            # Steps only widen, so the steps this agent qualifies for are a suffix.
-            while step >= 0 and mins[step] <= level:
-                head = pools[step].top()
-                if head is not None and (best is None or head < best):
-                    best = head
-                step -= 1
-        if best is not None:
-            waiting: CallRecord = best[-1]
-            self._unwait(waiting)
-            self._ring(agent, waiting, at, out)
-            return
+        if agent.queue_bits & self._waiting_bits:  # some queue of the agent's has a waiting call
+            best: tuple[Any, ...] | None = None  # the best waiting call's pool entry
+            for queue, level, _pool in agent.entries:
+                if not queue.waiting:
+                    continue
+                mins = queue.step_min
+                pools = queue.call_pools
+                step = len(mins) - 1
+                # Steps only widen, so the steps this agent qualifies for are a suffix.
+                while step >= 0 and mins[step] <= level:
+                    head = pools[step].top()
+                    if head is not None and (best is None or head < best):
+                        best = head
+                    step -= 1
+            if best is not None:
+                waiting: CallRecord = best[-1]
+                self._unwait(waiting)
+                self._ring(agent, waiting, at, out)
+                return
         self._tokens += 1
         agent.token = token = self._tokens
         entry = (idle_since, token, agent)  # one tuple shared by all the agent's pools

@@ -51,6 +51,7 @@ class QueueRuntime:
     agent_pools: list[tuple[int, AgentPool]] = field(default_factory=list)  # best proficiency first
     call_pools: list[Pool[Any]] = field(default_factory=list)  # one per step
     waiting: int = 0
+    bit: int = 0  # this queue's bit in MatchingCore._waiting_bits and AgentRecord.queue_bits
 
     @classmethod
     def compile(cls, cfg: QueueConfig) -> "QueueRuntime":
@@ -106,6 +107,7 @@ class AgentRecord:
     endpoint: str
     entries: list[tuple[QueueRuntime, int, AgentPool]]  # queue served, proficiency there, its pool
     lines: tuple[Any, ...] = ()  # those pools' deques (AgentPool.line), to join them all on becoming free
+    queue_bits: int = 0  # the bits of those queues (QueueRuntime.bit)
     state: AgentState = AgentState.LOGGED_OUT
     reason: str = ""
     since: float = 0.0
