@@ -166,13 +166,17 @@ class Timers(Generic[O]):
         self.stale = 0
 
     def next_at(self) -> float | None:
+        """The earliest live deadline, or None (``Router.next_deadline`` is this, inline)."""
         heap = self.heap
         while heap:
             at, _, token, owner = heap[0]
             if owner.timer_token == token:
                 return at
-            heappop(heap)
-            self.stale -= 1
+            if self.stale * 2 > len(heap):  # mostly cancelled: one pass beats popping them one by one
+                self.compact()
+            else:
+                heappop(heap)
+                self.stale -= 1
         return None
 
     def pop_due(self, now: float) -> tuple[float, O] | None:
