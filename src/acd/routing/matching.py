@@ -244,7 +244,7 @@ class MatchingCore:
         # An override (a customer-first callback's) holds until a ring goes unanswered
         # (_ring_no_answer) or the engine ends it; a ring cancelled because the agent was
         # paused or logged out keeps it for the next agent.
-        timeout = call.ring_timeout_s or call.queue.cfg.ring_timeout_s
+        timeout = call.ring_timeout_s or call.queue.ring_timeout_s
         timers = self._timers  # Timers.schedule, inline
         if agent.timer_token:
             timers.cancel(agent)

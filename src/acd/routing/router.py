@@ -173,7 +173,7 @@ class Router(MatchingCore):
         origin = now if wait_origin is None or not wait_origin <= now else wait_origin
         self._seq += 1
         if priority is None:
-            priority = runtime.cfg.priority
+            priority = runtime.priority
         # (id, queue, priority, wait_origin, entered, seq, attached), positionally: it is faster
         call = CallRecord(call_id, runtime, priority, origin, origin, self._seq, dict(attached) if attached else {})
         if ring_timeout_s is not None:
@@ -234,7 +234,7 @@ class Router(MatchingCore):
         del self._calls[call_id]
         agent = call.agent
         out.append(new_call_completed(call_id, agent.id, call.queue.name, now - call.answered_at, hold_s, now))
-        wrap_up_s = call.queue.cfg.wrap_up_s
+        wrap_up_s = call.queue.wrap_up_s
         if agent.pending is not None and agent.pending[0] is _LOGGED_OUT:
             reason = agent.pending[1]
             agent.pending = None
