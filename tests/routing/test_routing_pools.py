@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from heapq import heappush
 
 from acd.routing import RingAgent, Router, load_routing_text
 from acd.routing.pools import AgentPool, Pool, Timers
@@ -64,17 +63,29 @@ def test_priority_churn_keeps_the_router_consistent() -> None:
 
 def test_agent_pool_skips_stale_entries_and_compacts_in_place() -> None:
     pool = AgentPool()
-    shared = pool.heap  # the router keeps this very list on its agent records
+    shared = pool.line  # the router keeps this very deque on its agent records
     owners = [Owner(f"o{index}", token=index + 1) for index in range(10)]
     for index, owner in enumerate(owners):
-        heappush(pool.heap, (float(index), owner.token, owner))
+        pool.add((float(index), owner.token, owner))
     for owner in owners[:4] + owners[6:8]:
         owner.token = 0  # busy: nothing is recorded in the pool
     top = pool.top()
     assert top is not None and top[-1] is owners[4]
     pool.compact()
-    assert pool.heap is shared and len(shared) == 4
+    assert pool.line is shared and len(shared) == 4
     assert [owner.name for owner in pool.live()] == ["o4", "o5", "o8", "o9"]
+
+
+def test_agent_pool_keeps_longest_idle_first_whatever_the_order_agents_come_back() -> None:
+    """Agents go back mostly in time order, but one whose ring was cancelled keeps an older place."""
+    pool = AgentPool()
+    owners = [Owner(f"o{index}", token=index + 1) for index in range(6)]
+    for idle_since, owner in zip([5.0, 1.0, 7.0, 3.0, 3.0, 9.0], owners):
+        pool.add((idle_since, owner.token, owner))
+    assert [owner.name for owner in pool.live()] == ["o1", "o3", "o4", "o0", "o2", "o5"]
+    owners[1].token = 0
+    top = pool.top()
+    assert top is not None and top[-1] is owners[3] and len(pool.line) == 5  # the stale head is gone
 
 
 def test_agent_pools_of_a_queue_without_calls_do_not_grow_with_every_freed_agent() -> None:
@@ -97,6 +108,6 @@ def test_agent_pools_of_a_queue_without_calls_do_not_grow_with_every_freed_agent
         ring = next(o for o in router.call_arrived(now, f"c{index}", "busy") if isinstance(o, RingAgent))
         router.agent_answered(now, ring.agent_id, f"c{index}")
         router.call_completed(now + 0.5, f"c{index}")
-        largest = max(largest, *(len(pool.heap) for pool in idle_pools))
+        largest = max(largest, *(len(pool.line) for pool in idle_pools))
     assert largest <= 32  # 2000 frees: unswept, the idle queue's pool would hold ~2000 entries
     assert [agent.id for pool in idle_pools for agent in pool.live()] and router.check_invariants() == []

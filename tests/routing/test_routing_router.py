@@ -500,3 +500,26 @@ def test_outcomes_stay_value_objects_the_event_log_can_read() -> None:
     state = AgentStateChanged("a1", "reserved", "available", "ring", 100.0, "c1", "q")
     event = outcome_to_event(state)
     assert event is not None and event.type == "agent.state" and event.data["state"] == "reserved" and type(event.data["state"]) is str
+
+
+def test_positional_constructors_make_the_very_objects_the_classes_make() -> None:
+    """The router builds its common outcomes with ``positional_constructor`` (cheaper than
+    calling the class); the result must be indistinguishable, every field set."""
+    import dataclasses
+
+    from acd.routing.decisions import positional_constructor
+
+    classes = [
+        value
+        for value in vars(decisions_module).values()
+        if dataclasses.is_dataclass(value) and isinstance(value, type) and issubclass(value, Outcome)
+    ]
+    assert len(classes) >= 10
+    for cls in classes:
+        names = [field.name for field in dataclasses.fields(cls)]
+        values = [f"{cls.__name__}-{name}" for name in names]
+        made = positional_constructor(cls)(*values)
+        assert type(made) is cls and made == cls(*values) and hash(made) == hash(cls(*values))
+        assert repr(made) == repr(cls(*values)) and [getattr(made, name) for name in names] == values
+        with pytest.raises(TypeError):
+            positional_constructor(cls)(*values[:-1])  # no defaults: a missing field is an error, not a gap

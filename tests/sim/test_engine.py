@@ -167,3 +167,17 @@ def test_a_counting_sink_counts_every_outcome_a_listening_sink_receives(multi_sk
     counted = simulate(scenario, counter)
     assert counter.outcomes == counted.outcomes == listened.outcomes == len(received) > 0
     assert (counted.answered, counted.abandoned, counted.router_calls) == (listened.answered, listened.abandoned, listened.router_calls)
+
+
+def test_events_at_the_same_moment_go_in_call_order(fcfs: Callable[..., RoutingConfig]) -> None:
+    """Answers that fall due together and conversations that end together are handled in
+    call order (the answer FIFO and the event heap's clash handling keep it)."""
+    config = fcfs(3)
+    plan = CallPlan(times=[10.0, 10.0, 10.0], queues=["q"] * 3, handle_s=[30.0, 30.0, 29.0], patience_s=None)
+    outcomes: list[Outcome] = []
+    stats = run_simulation(config, plan, logins=["a0", "a1", "a2"], login_at=0.0, answer_delay_s=2.0, sink=outcomes.extend)
+    answered = [(o.call_id, o.at) for o in outcomes if isinstance(o, CallAnswered)]
+    assert answered == [("c0", 12.0), ("c1", 12.0), ("c2", 12.0)]
+    completed = [(o.call_id, o.at) for o in outcomes if type(o).__name__ == "CallCompleted"]
+    assert completed == [("c2", 41.0), ("c0", 42.0), ("c1", 42.0)]
+    assert stats.answered == 3 and stats.end_time == 42.0

@@ -19,12 +19,15 @@ a frozen dataclass's ``__init__`` sets every field through ``object.__setattr__`
 made building outcomes a quarter of the router's time (about 1 µs against 0.2 µs for
 seven fields).  They keep value equality and stay hashable (``unsafe_hash``), as the
 frozen ones were.
+
+The router's hot path builds the common outcomes through :func:`positional_constructor`
+rather than by calling the class: the very same objects, for less.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable, ClassVar, TypeVar
 
 
 class Outcome:
@@ -194,3 +197,29 @@ class Ignored(Notification):
     at: float
     call_id: str | None = None
     agent_id: str | None = None
+
+
+# --- building outcomes on the hot path ------------------------------------------------
+
+O = TypeVar("O", bound=Outcome)
+
+
+def positional_constructor(cls: type[O]) -> Callable[..., O]:
+    """A function taking every field of the slotted dataclass ``cls`` positionally and returning the same object ``cls(...)`` would.
+
+    Calling a class goes from C (``type.__call__``) into the dataclass's ``__init__``,
+    which starts a fresh run of the interpreter loop for every object; a plain function
+    called from Python code does not, and allocating with ``object.__new__`` then filling
+    the slots makes the same object: about an eighth less work per outcome, with about
+    seven outcomes per routed call (``acd bench simulate``, callgrind).  The function is
+    generated from ``dataclasses.fields(cls)``, so it sets every field there is, always
+    in declaration order; defaults do not apply (every argument is required).
+    """
+    names = [item.name for item in fields(cls)]  # type: ignore[arg-type]
+    stores = "".join(f"    outcome.{name} = {name}\n" for name in names)
+    source = f"def new_{cls.__name__}({', '.join(names)}):\n    outcome = allocate(cls)\n{stores}    return outcome\n"
+    namespace: dict[str, Any] = {"allocate": object.__new__, "cls": cls}
+    exec(source, namespace)  # noqa: S102 - built from the dataclass's own field names
+    function: Callable[..., O] = namespace[f"new_{cls.__name__}"]
+    function.__doc__ = f"``{cls.__name__}(...)`` with every field given positionally (see positional_constructor)."
+    return function

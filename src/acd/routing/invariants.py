@@ -16,8 +16,9 @@ if TYPE_CHECKING:
     from acd.routing.router import Router
 
 
-def _live(pool: Any) -> list[Any]:
-    return [entry[-1] for entry in pool.heap if entry[-1].token == entry[-2]]
+def _live(entries: Any) -> list[Any]:
+    """The owners of the live entries of a pool's heap or line."""
+    return [entry[-1] for entry in entries if entry[-1].token == entry[-2]]
 
 
 def check_router(router: "Router") -> list[str]:
@@ -28,7 +29,7 @@ def check_router(router: "Router") -> list[str]:
     for queue in router._queues.values():
         live_in_queue = 0
         for step, pool in enumerate(queue.call_pools):
-            live = _live(pool)
+            live = _live(pool.heap)
             if len(live) != len(pool):
                 problems.append(f"queue {queue.name} step {step}: {len(pool)} counted, {len(live)} live")
             live_in_queue += len(live)
@@ -41,10 +42,17 @@ def check_router(router: "Router") -> list[str]:
                     problems.append(f"call {record.id} sits in {queue.name} step {step} but says {record.queue.name} step {record.step} {record.state.value}")
         if live_in_queue != queue.waiting:
             problems.append(f"queue {queue.name}: waiting={queue.waiting} but {live_in_queue} calls in its pools")
+        if bool(router._waiting_bits & queue.bit) != bool(queue.waiting):
+            problems.append(f"queue {queue.name}: waiting={queue.waiting} but its waiting bit is {'set' if queue.waiting == 0 else 'clear'}")
         for level, pool in queue.agent_pools:
-            live_agents = _live(pool)  # agent pools count nothing (lazy deletion): bound their size instead
-            if len(pool.heap) > 2 * router._sweep_every * max(1, len(router._agent_pools)) + 2 * len(router._agents) + 64:
-                problems.append(f"queue {queue.name} level {level}: {len(pool.heap)} entries for {len(live_agents)} live agents (not swept)")
+            live_agents = _live(pool.line)  # agent pools count nothing (lazy deletion): bound their size instead
+            line = pool.line
+            if len(line) > 2 * router._sweep_every * max(1, len(router._agent_pools)) + 2 * len(router._agents) + 64:
+                problems.append(f"queue {queue.name} level {level}: {len(line)} entries for {len(live_agents)} live agents (not swept)")
+            if any(line[index] >= line[index + 1] for index in range(len(line) - 1)):
+                problems.append(f"queue {queue.name} level {level}: the agent pool is out of order")
+            elif line and line[-1][0] > router._newest_idle:
+                problems.append(f"queue {queue.name} level {level}: an entry is newer than the newest idle time")
             for agent in live_agents:
                 if agent.state is not AgentState.AVAILABLE:
                     problems.append(f"agent {agent.id} is {agent.state.value} but still in {queue.name}'s pool")
@@ -70,7 +78,7 @@ def check_router(router: "Router") -> list[str]:
                 problems.append(f"{call.state.value} call {call.id} is not held by a {expected.value} agent")
     holders: Counter[str] = Counter()
     for agent in router._agents.values():
-        in_pools = sum(1 for _queue, _level, pool in agent.entries if agent.token and any(e[-1] is agent and e[-2] == agent.token for e in pool.heap))
+        in_pools = sum(1 for _queue, _level, pool in agent.entries if agent.token and any(e[-1] is agent and e[-2] == agent.token for e in pool.line))
         if agent.state is AgentState.AVAILABLE:
             if not agent.token or in_pools != len(agent.entries):
                 problems.append(f"available agent {agent.id} is in {in_pools} of its {len(agent.entries)} pools")

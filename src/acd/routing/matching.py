@@ -13,14 +13,16 @@ This is the hot path of both the engine and the simulator (a million simulated c
 are a few million passes through here), so it is written for CPython's sake: enum
 members are bound to module constants (``AgentState.AVAILABLE`` is a slow class
 attribute lookup on 3.11), state strings are read from ``_value_`` rather than the
-``value`` property, heap entries are built inline, a freed agent pushes one shared
-entry onto all its pools, and a busy agent's pool entries are left to go stale with
-nothing recorded (:class:`acd.routing.pools.AgentPool`).
+``value`` property, heap entries are built inline, a freed agent appends one shared
+entry to all its pools (sorted deques: agents are freed in time order), and a busy
+agent's pool entries are left to go stale with nothing recorded
+(:class:`acd.routing.pools.AgentPool`).
 """
 
 from __future__ import annotations
 
-from heapq import heappop, heappush
+from bisect import insort
+from heapq import heappush
 from typing import Any
 
 from acd.routing.config import RoutingConfig
@@ -34,10 +36,16 @@ from acd.routing.decisions import (
     RingAgent,
     RingNoAnswer,
 )
+from acd.routing.decisions import positional_constructor
 from acd.routing.model import AgentRecord, AgentState, CallRecord, CallState, QueueRuntime
 from acd.routing.pools import AgentPool, Timers
 
 Out = list[Outcome]
+
+# The outcomes every routed call makes, built without going through ``type.__call__``
+# (decisions.positional_constructor: the same objects, for less); every field is given.
+new_ring_agent = positional_constructor(RingAgent)
+new_agent_state_changed = positional_constructor(AgentStateChanged)
 
 _INF = float("inf")
 _AVAILABLE = AgentState.AVAILABLE
@@ -69,6 +77,11 @@ class MatchingCore:
         self._seq = 0
         self._agent_pools: list[AgentPool] = []
         self._swept = 0  # index in _agent_pools of the pool swept last
+        self._newest_idle = -_INF  # the latest idle_since any agent pool entry has (see _free_agent)
+        # One bit per queue (QueueRuntime.bit), set while the queue has a waiting call: a
+        # freed agent whose queues' bits (AgentRecord.queue_bits) miss all of them has no
+        # call to look for, which is most frees, and one ``&`` says so.
+        self._waiting_bits = 0
         self._pushes_left = self._sweep_every = _SWEEP_MIN  # agent-pool pushes until the next sweep
         self._index_agents()
 
@@ -79,7 +92,8 @@ class MatchingCore:
             for skill, level in agent.skills.items():
                 by_skill[skill][agent.id] = level
         entries: dict[str, list[tuple[QueueRuntime, int, AgentPool]]] = {agent.id: [] for agent in self.config.agents}
-        for queue in self._queues.values():
+        for index, queue in enumerate(self._queues.values()):
+            queue.bit = 1 << index
             holders = sorted((by_skill[skill] for skill in queue.skills), key=len)
             levels: dict[str, int] = dict(holders[0])
             for other in holders[1:]:
@@ -93,7 +107,8 @@ class MatchingCore:
             mine = entries[agent.id]
             places += len(mine)
             self._agents[agent.id] = AgentRecord(
-                id=agent.id, name=agent.name, endpoint=agent.endpoint, entries=mine, heaps=tuple(pool.heap for _q, _l, pool in mine)
+                id=agent.id, name=agent.name, endpoint=agent.endpoint, entries=mine, lines=tuple(pool.line for _q, _l, pool in mine),
+                queue_bits=sum(queue.bit for queue, _l, _p in mine),
             )
         self._agent_pools = [pool for queue in self._queues.values() for _level, pool in queue.agent_pools]
         # One pool is swept every ``rounds * places / pools`` pushes, so each pool is swept
@@ -138,9 +153,9 @@ class MatchingCore:
 
     def _transition(self, agent: AgentRecord, state: AgentState, reason: str, at: float, out: Out, call: CallRecord | None = None) -> None:
         if call is None:
-            out.append(AgentStateChanged(agent.id, state._value_, agent.state._value_, reason, at, None, None))
+            out.append(new_agent_state_changed(agent.id, state._value_, agent.state._value_, reason, at, None, None))
         else:
-            out.append(AgentStateChanged(agent.id, state._value_, agent.state._value_, reason, at, call.id, call.queue.name))
+            out.append(new_agent_state_changed(agent.id, state._value_, agent.state._value_, reason, at, call.id, call.queue.name))
         agent.state = state
         agent.reason = reason
         agent.since = at
@@ -155,7 +170,9 @@ class MatchingCore:
             call.token = 0
             queue = call.queue
             queue.call_pools[call.step].forget_one()
-            queue.waiting -= 1
+            queue.waiting = waiting = queue.waiting - 1
+            if not waiting:
+                self._waiting_bits ^= queue.bit
         if call.timer_token:
             self._timers.cancel(call)
 
@@ -163,13 +180,13 @@ class MatchingCore:
         for level, pool in queue.agent_pools:
             if level < min_level:
                 return None
-            heap = pool.heap
-            while heap:
-                entry = heap[0]
+            line = pool.line
+            while line:
+                entry = line[0]
                 agent: AgentRecord = entry[2]
                 if agent.token == entry[1]:
                     return agent
-                heappop(heap)
+                line.popleft()
         return None
 
     def _place_call(self, call: CallRecord, at: float, out: Out) -> None:
@@ -197,20 +214,22 @@ class MatchingCore:
             for level, agent_pool in queue.agent_pools:  # self._best_agent, inline
                 if level < min_level:
                     break
-                heap = agent_pool.heap
-                while heap:
-                    entry = heap[0]
+                line = agent_pool.line
+                while line:
+                    entry = line[0]
                     agent: AgentRecord = entry[2]
                     if agent.token == entry[1]:
                         self._ring(agent, call, at, out)
                         return
-                    heappop(heap)
+                    line.popleft()
             call.state = _WAITING
             call.step = step
             self._tokens += 1
             call.token = token = self._tokens
             pool = queue.call_pools[step]
             heappush(pool.heap, (-call.priority, call.wait_origin, call.seq, token, call))  # Pool.push of sort_key()
+            if not queue.waiting:
+                self._waiting_bits |= queue.bit
             queue.waiting += 1
             deadline = queue.next_change(call.entered, step)
             if deadline is not None:
@@ -225,7 +244,7 @@ class MatchingCore:
         # An override (a customer-first callback's) holds until a ring goes unanswered
         # (_ring_no_answer) or the engine ends it; a ring cancelled because the agent was
         # paused or logged out keeps it for the next agent.
-        timeout = call.ring_timeout_s or call.queue.cfg.ring_timeout_s
+        timeout = call.ring_timeout_s or call.queue.ring_timeout_s
         timers = self._timers  # Timers.schedule, inline
         if agent.timer_token:
             timers.cancel(agent)
@@ -233,8 +252,8 @@ class MatchingCore:
         agent.timer_token = seq
         heappush(timers.heap, (at + timeout, seq, seq, agent))
         queue_name = call.queue.name
-        out.append(RingAgent(call.id, agent.id, agent.endpoint, queue_name, at - call.wait_origin, timeout, at))
-        out.append(AgentStateChanged(agent.id, "reserved", agent.state._value_, "ring", at, call.id, queue_name))  # _transition
+        out.append(new_ring_agent(call.id, agent.id, agent.endpoint, queue_name, at - call.wait_origin, timeout, at))
+        out.append(new_agent_state_changed(agent.id, "reserved", agent.state._value_, "ring", at, call.id, queue_name))  # _transition
         agent.state = _RESERVED
         agent.reason = "ring"
         agent.since = at
@@ -244,37 +263,45 @@ class MatchingCore:
         agent.call = None
         agent.idle_since = idle_since
         if call is None:  # _transition, inline
-            out.append(AgentStateChanged(agent.id, "available", agent.state._value_, reason, at, None, None))
+            out.append(new_agent_state_changed(agent.id, "available", agent.state._value_, reason, at, None, None))
         else:
-            out.append(AgentStateChanged(agent.id, "available", agent.state._value_, reason, at, call.id, call.queue.name))
+            out.append(new_agent_state_changed(agent.id, "available", agent.state._value_, reason, at, call.id, call.queue.name))
         agent.state = _AVAILABLE
         agent.reason = reason
         agent.since = at
-        best: tuple[Any, ...] | None = None  # the best waiting call's pool entry
-        for queue, level, _pool in agent.entries:
-            if not queue.waiting:
-                continue
-            mins = queue.step_min
-            pools = queue.call_pools
-            step = len(mins) - 1
-            # Steps only widen, so the steps this agent qualifies for are a suffix.
-            while step >= 0 and mins[step] <= level:
-                head = pools[step].top()
-                if head is not None and (best is None or head < best):
-                    best = head
-                step -= 1
-        if best is not None:
-            waiting: CallRecord = best[-1]
-            self._unwait(waiting)
-            self._ring(agent, waiting, at, out)
-            return
+        if agent.queue_bits & self._waiting_bits:  # some queue of the agent's has a waiting call
+            best: tuple[Any, ...] | None = None  # the best waiting call's pool entry
+            for queue, level, _pool in agent.entries:
+                if not queue.waiting:
+                    continue
+                mins = queue.step_min
+                pools = queue.call_pools
+                step = len(mins) - 1
+                # Steps only widen, so the steps this agent qualifies for are a suffix.
+                while step >= 0 and mins[step] <= level:
+                    head = pools[step].top()
+                    if head is not None and (best is None or head < best):
+                        best = head
+                    step -= 1
+            if best is not None:
+                waiting: CallRecord = best[-1]
+                self._unwait(waiting)
+                self._ring(agent, waiting, at, out)
+                return
         self._tokens += 1
         agent.token = token = self._tokens
         entry = (idle_since, token, agent)  # one tuple shared by all the agent's pools
-        heaps = agent.heaps
-        for heap in heaps:
-            heappush(heap, entry)
-        self._pushes_left -= len(heaps)
+        lines = agent.lines
+        if idle_since >= self._newest_idle:
+            # The usual case: freed now, so later than (or as late as, with a newer token)
+            # every entry in every pool: the end of each line is its place.
+            self._newest_idle = idle_since
+            for line in lines:
+                line.append(entry)
+        else:  # an agent whose ring was cancelled keeps its older place in line
+            for line in lines:
+                insort(line, entry)
+        self._pushes_left -= len(lines)
         if self._pushes_left <= 0:
             self._sweep_next_pool()
 

@@ -48,9 +48,16 @@ class QueueRuntime:
     exit_after: float | None
     exit_to: str | None  # None with exit_after set: the call times out
     exit_reason: str  # "max-wait" | "expansion"
+    # Copies of the (frozen) configuration's figures the hot path reads for every call:
+    # a pydantic model's attributes go through its ``__getattr__`` hook, which costs as
+    # much as a small function call.
+    priority: int
+    ring_timeout_s: float
+    wrap_up_s: float
     agent_pools: list[tuple[int, AgentPool]] = field(default_factory=list)  # best proficiency first
     call_pools: list[Pool[Any]] = field(default_factory=list)  # one per step
     waiting: int = 0
+    bit: int = 0  # this queue's bit in MatchingCore._waiting_bits and AgentRecord.queue_bits
 
     @classmethod
     def compile(cls, cfg: QueueConfig) -> "QueueRuntime":
@@ -75,6 +82,9 @@ class QueueRuntime:
             exit_after=first_exit[0] if first_exit else None,
             exit_to=first_exit[1] if first_exit else None,
             exit_reason=first_exit[2] if first_exit else "",
+            priority=cfg.priority,
+            ring_timeout_s=cfg.ring_timeout_s,
+            wrap_up_s=cfg.wrap_up_s,
             call_pools=[Pool() for _ in steps],
         )
 
@@ -105,7 +115,8 @@ class AgentRecord:
     name: str
     endpoint: str
     entries: list[tuple[QueueRuntime, int, AgentPool]]  # queue served, proficiency there, its pool
-    heaps: tuple[list[Any], ...] = ()  # the heap lists of those pools, for the push on becoming free
+    lines: tuple[Any, ...] = ()  # those pools' deques (AgentPool.line), to join them all on becoming free
+    queue_bits: int = 0  # the bits of those queues (QueueRuntime.bit)
     state: AgentState = AgentState.LOGGED_OUT
     reason: str = ""
     since: float = 0.0

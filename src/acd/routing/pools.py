@@ -6,7 +6,8 @@ holds that token.  Removing an owner from every pool it sits in is therefore jus
 "change the token" — the dead entries are dropped when they reach the top, and a pool
 compacts itself when dead entries outnumber live ones, so memory stays bounded.
 
-Agent pools (:class:`AgentPool`) go one step further: an agent sits in the pool of every
+Agent pools (:class:`AgentPool`) are sorted deques rather than heaps (agents are freed in
+time order, see the class) and go one step further: an agent sits in the pool of every
 queue it serves, so making an agent busy would cost one stale count per pool.  Instead
 nothing at all is recorded when an agent leaves; the router sweeps every agent pool
 once every few times as many pushes as the pools have places in total (see
@@ -15,6 +16,8 @@ once every few times as many pushes as the pools have places in total (see
 
 from __future__ import annotations
 
+from bisect import insort
+from collections import deque
 from heapq import heapify, heappop, heappush
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -74,39 +77,57 @@ class Pool(Generic[T]):
 
 
 class AgentPool:
-    """Heap of ``(idle_since, token, agent)`` entries, longest idle first, with lazy deletion.
+    """Available agents, longest idle first: a deque of ``(idle_since, token, agent)`` kept sorted, with lazy deletion.
 
     An entry is live while ``agent.token`` still equals its token.  Nothing is counted
     when one goes stale (the router only changes the agent's token), so there is no
-    exact ``len``: :meth:`live` re-derives it, for views and invariant checks.  The heap
-    list itself is shared with the router's agent records (one entry tuple is pushed
-    onto all of an agent's pools at once), so :meth:`compact` rewrites it in place.
+    exact ``len``: :meth:`live` re-derives it, for views and invariant checks.  The deque
+    itself is shared with the router's agent records (one entry tuple goes into all of an
+    agent's pools at once), so :meth:`compact` rewrites it in place.
+
+    Why a sorted deque and not a heap: an agent is almost always freed "now", later than
+    (and with a newer token than) everything already in line, so it joins at the end
+    with an append, and dropping a stale head is a ``popleft``; a heap paid a sift (a
+    handful of tuple comparisons) for every stale head, and stale heads are most of what
+    a routing decision drops.  The rare agent that goes back with an older
+    ``idle_since`` (a ring cancelled through no fault of theirs keeps their place) is
+    inserted in order (:meth:`add`), so the head is always the smallest entry, exactly
+    what the heap's top was.
     """
 
-    __slots__ = ("heap",)
+    __slots__ = ("line",)
 
     def __init__(self) -> None:
-        self.heap: list[tuple[float, int, Any]] = []
+        self.line: deque[tuple[float, int, Any]] = deque()
+
+    def add(self, entry: tuple[float, int, Any]) -> None:
+        """Put ``entry`` in its place (the router appends directly when it knows the place is the end)."""
+        line = self.line
+        if not line or line[-1] < entry:
+            line.append(entry)
+        else:
+            insort(line, entry)
 
     def top(self) -> tuple[float, int, Any] | None:
         """The longest-idle live entry (the agent is ``entry[-1]``), or None; drops stale heads."""
-        heap = self.heap
-        while heap:
-            entry = heap[0]
+        line = self.line
+        while line:
+            entry = line[0]
             if entry[2].token == entry[1]:
                 return entry
-            heappop(heap)
+            line.popleft()
         return None
 
     def compact(self) -> None:
-        """Drop every stale entry (in place: the router holds the list)."""
-        heap = self.heap
-        heap[:] = [entry for entry in heap if entry[2].token == entry[1]]
-        heapify(heap)
+        """Drop every stale entry (in place: the router holds the deque; order is kept)."""
+        line = self.line
+        live = [entry for entry in line if entry[2].token == entry[1]]
+        line.clear()
+        line.extend(live)
 
     def live(self) -> list[Any]:
-        """Every live agent, longest idle first (O(n log n))."""
-        return [entry[2] for entry in sorted(entry for entry in self.heap if entry[2].token == entry[1])]
+        """Every live agent, longest idle first."""
+        return [entry[2] for entry in self.line if entry[2].token == entry[1]]
 
 
 class Timers(Generic[O]):
@@ -145,13 +166,17 @@ class Timers(Generic[O]):
         self.stale = 0
 
     def next_at(self) -> float | None:
+        """The earliest live deadline, or None (``Router.next_deadline`` is this, inline)."""
         heap = self.heap
         while heap:
             at, _, token, owner = heap[0]
             if owner.timer_token == token:
                 return at
-            heappop(heap)
-            self.stale -= 1
+            if self.stale * 2 > len(heap):  # mostly cancelled: one pass beats popping them one by one
+                self.compact()
+            else:
+                heappop(heap)
+                self.stale -= 1
         return None
 
     def pop_due(self, now: float) -> tuple[float, O] | None:

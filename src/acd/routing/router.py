@@ -30,7 +30,6 @@ from heapq import heappop
 from typing import Any, Mapping
 
 from acd.routing.decisions import (
-    AgentStateChanged,
     CallAbandoned,
     CallAnswered,
     CallCompleted,
@@ -40,8 +39,9 @@ from acd.routing.decisions import (
     CancelRing,
     Ignored,
     Outcome,
+    positional_constructor,
 )
-from acd.routing.matching import MatchingCore, Out
+from acd.routing.matching import MatchingCore, Out, new_agent_state_changed
 from acd.routing.model import AgentRecord, AgentState, CallRecord, CallState
 from acd.routing.pools import COMPACT_MIN
 
@@ -53,6 +53,10 @@ _WRAP_UP = AgentState.WRAP_UP
 _CONNECTED = CallState.CONNECTED
 _WAITING = CallState.WAITING
 _INF = float("inf")
+# Built without going through ``type.__call__`` (decisions.positional_constructor).
+new_call_queued = positional_constructor(CallQueued)
+new_call_answered = positional_constructor(CallAnswered)
+new_call_completed = positional_constructor(CallCompleted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +111,15 @@ class Router(MatchingCore):
             entry = heap[0]
             if entry[3].timer_token == entry[2]:
                 return entry[0]
-            heappop(heap)
-            timers.stale -= 1
+            if timers.stale * 2 > len(heap):
+                # Mostly cancelled timers (ring time-outs of answered rings, above all):
+                # one pass that keeps the live ones costs less than popping the dead one
+                # by one (each pop is a sift of tuple comparisons), and the same order
+                # of live deadlines comes out.
+                timers.compact()
+            else:
+                heappop(heap)
+                timers.stale -= 1
         return None
 
     @property
@@ -162,13 +173,13 @@ class Router(MatchingCore):
         origin = now if wait_origin is None or not wait_origin <= now else wait_origin
         self._seq += 1
         if priority is None:
-            priority = runtime.cfg.priority
+            priority = runtime.priority
         # (id, queue, priority, wait_origin, entered, seq, attached), positionally: it is faster
         call = CallRecord(call_id, runtime, priority, origin, origin, self._seq, dict(attached) if attached else {})
         if ring_timeout_s is not None:
             call.ring_timeout_s = ring_timeout_s
         self._calls[call_id] = call
-        out.append(CallQueued(call_id, queue, priority, runtime.skills, origin, now, dict(call.attached) if attached else {}))
+        out.append(new_call_queued(call_id, queue, priority, runtime.skills, origin, now, dict(call.attached) if attached else {}))
         self._place_call(call, now, out)
         return out
 
@@ -222,8 +233,8 @@ class Router(MatchingCore):
             return out
         del self._calls[call_id]
         agent = call.agent
-        out.append(CallCompleted(call_id, agent.id, call.queue.name, now - call.answered_at, hold_s, now))
-        wrap_up_s = call.queue.cfg.wrap_up_s
+        out.append(new_call_completed(call_id, agent.id, call.queue.name, now - call.answered_at, hold_s, now))
+        wrap_up_s = call.queue.wrap_up_s
         if agent.pending is not None and agent.pending[0] is _LOGGED_OUT:
             reason = agent.pending[1]
             agent.pending = None
@@ -340,8 +351,8 @@ class Router(MatchingCore):
         call.state = _CONNECTED
         call.answered_at = now
         queue_name = call.queue.name
-        out.append(CallAnswered(call_id, agent_id, queue_name, now - call.wait_origin, now))
-        out.append(AgentStateChanged(agent_id, "on_call", "reserved", "answered", now, call_id, queue_name))  # _transition
+        out.append(new_call_answered(call_id, agent_id, queue_name, now - call.wait_origin, now))
+        out.append(new_agent_state_changed(agent_id, "on_call", "reserved", "answered", now, call_id, queue_name))  # _transition
         agent.state = _ON_CALL
         agent.reason = "answered"
         agent.since = now
