@@ -223,7 +223,7 @@ class CallbackService:
         """An in-doubt request's earlier attempt is over with no result: queue it again."""
         if call_id not in self.in_doubt:
             return
-        self.in_doubt.discard(call_id)
+        self.in_doubt.remove(call_id)
         callback = self._open.get(call_id)
         if callback is None:
             return

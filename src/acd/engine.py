@@ -172,14 +172,7 @@ class Engine:
         except BaseException:
             # Whatever started must not outlive a failed start (open files, tasks): a
             # half-started engine must still let the process exit.
-            for task in self._background:
-                task.cancel()
-            for component in reversed(self._shutdown):
-                try:
-                    await component(self)
-                except Exception:
-                    log.exception("clean-up after a failed start failed")
-            await self.ami.close()
+            await self._release()
             await self.bus.close()
             raise
         if self.settings.ami.secret is None:
@@ -213,6 +206,15 @@ class Engine:
         self._stopped = True
         log.info("engine stopping: no new calls; %d call(s) in progress", self.fastagi.active_sessions)
         await bounded(self.fastagi.close(grace_s=grace_s), "closing the FastAGI server", grace_s + SHUTDOWN_STEP_S)
+        await self._release()
+        gc.unfreeze()
+        self.emit("engine.stopped", data={"site": self.settings.site})
+        await self.bus.close()
+        log.info("engine stopped")
+
+    async def _release(self) -> None:
+        """Shutdown components (last registered first), background tasks, AMI: each bounded,
+        so neither a stop nor the clean-up of a failed start can hang on one of them."""
         for component in reversed(self._shutdown):
             await bounded(component(self), f"shutdown step {getattr(component, '__qualname__', component)}")
         for task in self._background:
@@ -222,10 +224,6 @@ class Engine:
             for task in stuck:
                 log.error("background task %s ignored its cancellation for %.0f s; going on without it", task.get_name(), SHUTDOWN_STEP_S)
         await bounded(self.ami.close(), "closing the AMI connection")
-        gc.unfreeze()
-        self.emit("engine.stopped", data={"site": self.settings.site})
-        await self.bus.close()
-        log.info("engine stopped")
 
     async def _ami_connected(self) -> None:
         self.emit("ami.connected", data={"host": self.settings.ami.host, "port": self.settings.ami.port})

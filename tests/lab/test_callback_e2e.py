@@ -49,15 +49,6 @@ HELP_LINE = "6003000000"
 CUSTOMER_SETTINGS = f"callbacks:\n  customer_ring_s: 3\n  caller_id: 'Mesa de Ayuda <{HELP_LINE}>'\n"
 
 
-def invite_from(messages: str) -> list[str]:
-    """The From header of every INVITE a sipp phone received (what its display would show)."""
-    froms = []
-    for block in re.split(r"^-{20,}.*$", messages, flags=re.MULTILINE):
-        if "message received" in block and re.search(r"^INVITE ", block, flags=re.MULTILINE):
-            froms += re.findall(r"^From:\s*(.*)$", block, flags=re.MULTILINE | re.IGNORECASE)
-    return froms
-
-
 
 async def test_callback_keeps_the_place_and_connects_agent_and_customer(lab, sipp, tmp_path) -> None:  # noqa: ANN001
     async with running_app(lab, tmp_path, routing=routing(), auto_login=["ana"], extra_yaml=CUSTOMER_SETTINGS) as (app, sink):
@@ -200,8 +191,8 @@ async def test_a_callback_survives_an_engine_restart_and_is_placed_when_an_agent
     assert all(r.ok for r in results), [r.describe() for r in results]
 
 
-def sip_messages(log: str) -> list[tuple[str, str, str, str]]:
-    """(received|sent, first line, Call-ID, CSeq method) of every message in a sipp
+def sip_blocks(log: str) -> list[tuple[str, str, dict[str, str]]]:
+    """(received|sent, first line, headers by lower-case name) of every message in a sipp
     ``-trace_msg`` log, in order."""
     messages = []
     for block in re.split(r"^-{20,}.*$", log, flags=re.MULTILINE):
@@ -210,8 +201,18 @@ def sip_messages(log: str) -> list[tuple[str, str, str, str]]:
             continue
         headers = {line.split(":", 1)[0].lower(): line.split(":", 1)[1].strip() for line in lines[3:] if ":" in line}
         direction = "received" if "received" in lines[0] else "sent"
-        messages.append((direction, lines[2].strip(), headers.get("call-id", ""), headers.get("cseq", " ").split()[-1]))
+        messages.append((direction, lines[2].strip(), headers))
     return messages
+
+
+def sip_messages(log: str) -> list[tuple[str, str, str, str]]:
+    """(received|sent, first line, Call-ID, CSeq method) of every message in a sipp log, in order."""
+    return [(way, line, headers.get("call-id", ""), headers.get("cseq", " ").split()[-1]) for way, line, headers in sip_blocks(log)]
+
+
+def invite_from(log: str) -> list[str]:
+    """The From header of every INVITE a sipp phone received (what its display would show)."""
+    return [headers.get("from", "") for way, line, headers in sip_blocks(log) if way == "received" and line.startswith("INVITE ")]
 
 
 async def test_pausing_the_reserved_agent_while_the_customer_rings_hangs_that_ring_up_before_calling_again(lab, sipp, tmp_path) -> None:  # noqa: ANN001

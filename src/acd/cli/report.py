@@ -102,12 +102,7 @@ def _queue_rules(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
     if problems or config is None:
         details = "; ".join(str(p) for p in problems[:3]) or "could not be loaded"
         raise CliError(f"{path}: routing file with problems ({details}); fix it or pass --threshold/--short-abandon")
-    rules = report_rules(config)
-    if args.threshold is not None or args.short_abandon is not None:
-        rules.pop("queue_rules")
-    if args.sl_formula is not None:
-        rules.pop("queue_formulas")
-    return rules
+    return report_rules(config, thresholds=args.threshold is None and args.short_abandon is None, formulas=args.sl_formula is None)
 
 
 def handle(args: argparse.Namespace) -> int:

@@ -254,13 +254,17 @@ class LiveStats:
         )
 
 
-def report_rules(config: RoutingConfig) -> dict[str, object]:
+def report_rules(config: RoutingConfig, *, thresholds: bool = True, formulas: bool = True) -> dict[str, object]:
     """``compute_report`` keyword arguments that apply each queue's own threshold, short-abandon
-    limit and formula, as the live figures do (``acd report`` uses them with a routing file)."""
-    return {
-        "queue_rules": {q.name: QueueRules(q.service_level.threshold_s, q.short_abandon_s) for q in config.queues},
-        "queue_formulas": {q.name: REPORT_FORMULA[q.sl_formula] for q in config.queues},
-    }
+    limit and formula, as the live figures do (``acd report`` and ``acd simulate`` use them
+    with a routing file).  ``thresholds``/``formulas`` False leaves that part to the
+    report's single values (a command line that gave ``--threshold``, ``--sl-formula``...)."""
+    rules: dict[str, object] = {}
+    if thresholds:
+        rules["queue_rules"] = {q.name: QueueRules(q.service_level.threshold_s, q.short_abandon_s) for q in config.queues}
+    if formulas:
+        rules["queue_formulas"] = {q.name: REPORT_FORMULA[q.sl_formula] for q in config.queues}
+    return rules
 
 
 def _counts(bucket: dict[str, int]) -> AgentCounts:

@@ -21,7 +21,6 @@ agent's pool entries are left to go stale with nothing recorded
 
 from __future__ import annotations
 
-from bisect import insort
 from heapq import heappush
 from typing import Any
 
@@ -38,7 +37,7 @@ from acd.routing.decisions import (
 )
 from acd.routing.decisions import positional_constructor
 from acd.routing.model import AgentRecord, AgentState, CallRecord, CallState, QueueRuntime
-from acd.routing.pools import AgentPool, Timers
+from acd.routing.pools import AgentPool, Timers, join_in_order
 
 Out = list[Outcome]
 
@@ -300,7 +299,7 @@ class MatchingCore:
                 line.append(entry)
         else:  # an agent whose ring was cancelled keeps its older place in line
             for line in lines:
-                insort(line, entry)
+                join_in_order(line, entry)
         self._pushes_left -= len(lines)
         if self._pushes_left <= 0:
             self._sweep_next_pool()

@@ -102,11 +102,7 @@ class AgentPool:
 
     def add(self, entry: tuple[float, int, Any]) -> None:
         """Put ``entry`` in its place (the router appends directly when it knows the place is the end)."""
-        line = self.line
-        if not line or line[-1] < entry:
-            line.append(entry)
-        else:
-            insort(line, entry)
+        join_in_order(self.line, entry)
 
     def top(self) -> tuple[float, int, Any] | None:
         """The longest-idle live entry (the agent is ``entry[-1]``), or None; drops stale heads."""
@@ -128,6 +124,14 @@ class AgentPool:
     def live(self) -> list[Any]:
         """Every live agent, longest idle first."""
         return [entry[2] for entry in self.line if entry[2].token == entry[1]]
+
+
+def join_in_order(line: deque[tuple[float, int, Any]], entry: tuple[float, int, Any]) -> None:
+    """Put ``entry`` in the sorted agent line ``line`` (at the end, unless it is older)."""
+    if not line or line[-1] < entry:
+        line.append(entry)
+    else:
+        insort(line, entry)
 
 
 class Timers(Generic[O]):
@@ -166,7 +170,7 @@ class Timers(Generic[O]):
         self.stale = 0
 
     def next_at(self) -> float | None:
-        """The earliest live deadline, or None (``Router.next_deadline`` is this, inline)."""
+        """The earliest live deadline, or None (``Router.next_deadline``)."""
         heap = self.heap
         while heap:
             at, _, token, owner = heap[0]

@@ -26,7 +26,6 @@ never raise: they return :class:`~acd.routing.decisions.Ignored`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from heapq import heappop
 from typing import Any, Mapping
 
 from acd.routing.decisions import (
@@ -105,22 +104,7 @@ class Router(MatchingCore):
 
     def next_deadline(self) -> float | None:
         """The earliest time at which :meth:`advance` would change something, or None."""
-        timers = self._timers  # Timers.next_at, inline: the engine asks after every event
-        heap = timers.heap
-        while heap:
-            entry = heap[0]
-            if entry[3].timer_token == entry[2]:
-                return entry[0]
-            if timers.stale * 2 > len(heap):
-                # Mostly cancelled timers (ring time-outs of answered rings, above all):
-                # one pass that keeps the live ones costs less than popping the dead one
-                # by one (each pop is a sift of tuple comparisons), and the same order
-                # of live deadlines comes out.
-                timers.compact()
-            else:
-                heappop(heap)
-                timers.stale -= 1
-        return None
+        return self._timers.next_at()
 
     @property
     def deadline_heap(self) -> list[tuple[float, int, int, Any]]:

@@ -76,11 +76,11 @@ def simulate_report(scenario: Scenario, options: ReportOptions = ReportOptions()
     log = EventLog()
     stats = simulate(scenario, log, progress)
     started = time.perf_counter()
-    rules = report_rules(scenario.config)
-    if options.threshold_s is not None or options.short_abandon_s is not None:
-        rules.pop("queue_rules")
-    if options.sl_formula is not None:
-        rules.pop("queue_formulas")
+    rules = report_rules(
+        scenario.config,
+        thresholds=options.threshold_s is None and options.short_abandon_s is None,
+        formulas=options.sl_formula is None,
+    )
     report = compute_report(
         log.events,
         scenario.start,
