@@ -7,7 +7,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 LAB    := deploy/asterisk/lab.sh
 
-.PHONY: deps setup test test-unit test-lab demo bench asterisk-up asterisk-down asterisk-cli asterisk-status lint clean
+SBOM ?= dist/sbom.cdx.json
+
+.PHONY: sbom deps setup test test-unit test-lab demo bench asterisk-up asterisk-down asterisk-cli asterisk-status lint clean
 
 deps:
 	@deploy/install-deps.sh
@@ -41,6 +43,12 @@ bench: setup
 	$(PY) -m acd bench ami-ingest
 	$(PY) -m acd bench dispatch --calls 40 --json
 	env -u ACD_TEST_LAB_SLOT $(PY) -m acd bench cps --json $(BENCH_CPS)
+
+# The declared list of software components (CycloneDX JSON): the Python environment and
+# the Asterisk root's Debian packages, with versions and licences, read from what is installed.
+sbom: setup
+	@ACD_LAB_BACKEND=chroot $(LAB) build
+	$(PY) -m acd sbom -o $(SBOM)
 
 asterisk-up: deps
 	@$(LAB) up
