@@ -34,7 +34,8 @@ from acd.metrics.store import EventStore, StoreError
 from acd.recordings import RecordingTracker, purge_periodically
 from acd.waiting import WaitingService
 from acd.callbacks import CallbackPolicy, CallbackService, CallbackStore
-from acd.ivr.schedule import schedule_from_hours
+from acd.holiday_calendar import CHILE, load_holidays_file
+from acd.ivr.schedule import Holidays, schedule_from_hours
 from acd.api.views import queue_out
 from acd.metrics.live import LiveStats
 from acd.routing import Router, load_routing_config
@@ -209,10 +210,11 @@ def _attach_callbacks(app: App, settings: Settings, waiting: WaitingService) -> 
     dispatcher.customer_ring_s = settings.callbacks.customer_ring_s
     dispatcher.customer_greeting = settings.callbacks.customer_greeting
     policies = {}
+    holidays = callback_holidays(settings)
     for queue in app.router.config.queues:
         hours = None
         if queue.waiting.callback_hours:
-            hours = schedule_from_hours(queue.waiting.callback_hours, app.router.config.timezone)
+            hours = schedule_from_hours(queue.waiting.callback_hours, app.router.config.timezone, holidays)
         policies[queue.name] = CallbackPolicy(
             queue.waiting.callback_max_attempts, queue.waiting.callback_retry_s, hours, queue.waiting.callback_mode
         )
@@ -231,6 +233,17 @@ def _attach_callbacks(app: App, settings: Settings, waiting: WaitingService) -> 
 
     engine.on_startup(open_callbacks)
     engine.on_shutdown(close_callbacks)
+
+
+def callback_holidays(settings: Settings) -> Holidays:
+    """Callbacks are not placed on holidays: the site's calendar file, else Chile's public holidays."""
+    if settings.routing.holidays is None:
+        return CHILE
+    path = settings.resolve(settings.routing.holidays)
+    holidays, problems = load_holidays_file(path)
+    if holidays is None:
+        raise AppError("\n".join(str(p) for p in problems) or f"{path}: holiday calendar could not be loaded (routing.holidays)")
+    return holidays
 
 
 def _attach_recording(app: App, settings: Settings) -> None:

@@ -77,6 +77,9 @@ class RoutingSettings(_Section):
     hold_context: str = "acd-hold"
     agent_context: str = "acd-agent"
     timezone: str = "America/Santiago"
+    holidays: Path | None = Field(
+        None, description="holiday calendar file for callback hours (the IVR's, e.g. ivr_flows/calendars/feriados-cl.yaml); none: Chile's public holidays"
+    )
 
 
 class MetricsSettings(_Section):

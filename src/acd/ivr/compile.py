@@ -17,7 +17,8 @@ from typing import Any, Callable
 
 from acd.ivr import model as m
 from acd.ivr import schema as s
-from acd.ivr.schedule import Schedule, TimeRange, parse_holiday, parse_ranges, parse_weekdays
+from acd.holiday_calendar import holidays_from_document
+from acd.ivr.schedule import Holidays, Schedule, TimeRange, parse_holiday, parse_ranges, parse_weekdays
 from acd.ivr.templates import template_problem
 from acd.yamlpos import load_yaml_bytes
 from acd.yamlpos import PositionedDocument, Problem, describe_found
@@ -189,7 +190,7 @@ def _timezone_exists(name: str) -> bool:
     return True
 
 
-def _holidays(value: Any, path: tuple[str | int, ...], ctx: CompileContext) -> frozenset[date]:
+def _holidays(value: Any, path: tuple[str | int, ...], ctx: CompileContext) -> Holidays:
     if value is None:
         return frozenset()
     if isinstance(value, str):
@@ -207,8 +208,8 @@ def _holidays(value: Any, path: tuple[str | int, ...], ctx: CompileContext) -> f
     return frozenset()
 
 
-def _holiday_file(name: str, path: tuple[str | int, ...], ctx: CompileContext) -> frozenset[date]:
-    """Holiday calendar: a list of dates, or a mapping date -> holiday name."""
+def _holiday_file(name: str, path: tuple[str | int, ...], ctx: CompileContext) -> Holidays:
+    """Holiday calendar: a country's public holidays with local changes (``country:``), or dates."""
     file = ctx.flow_dir / name
     try:
         content = file.read_bytes()
@@ -222,26 +223,9 @@ def _holiday_file(name: str, path: tuple[str | int, ...], ctx: CompileContext) -
     ctx.problems.extend(problems)
     if doc is None or problems:
         return frozenset()
-    data = doc.data
-    days: set[date] = set()
-    if isinstance(data, dict):
-        for key in data:
-            parsed = parse_holiday(key)
-            if isinstance(parsed, str):
-                ctx.problems.append(doc.problem((key,), parsed, key=True))
-            else:
-                days.add(parsed)
-    elif isinstance(data, list):
-        for index, item in enumerate(data):
-            parsed = parse_holiday(item)
-            if isinstance(parsed, str):
-                ctx.problems.append(doc.problem((index,), parsed))
-            else:
-                days.add(parsed)
-    elif data is not None:
-        message = "a holiday file is a list of dates (- 2025-09-18) or a mapping (2025-09-18: Fiestas Patrias)"
-        ctx.problems.append(doc.problem((), message))
-    return frozenset(days)
+    holidays, problems = holidays_from_document(doc)
+    ctx.problems.extend(problems)
+    return holidays if holidays is not None else frozenset()
 
 
 def _branch(sc: s.BranchSchema, name: str, base: tuple[str, ...], ctx: CompileContext, found: dict[str, Any]) -> m.Node:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Literal
+from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
+
+from acd.holiday_calendar import parse_holiday
 
 ScheduleState = Literal["open", "closed", "holiday"]
 
@@ -111,20 +113,10 @@ def parse_ranges(text: str) -> list[TimeRange] | str:
     return ranges
 
 
-def parse_holiday(value: object) -> date | str:
-    """A holiday as written: a YAML date or 'YYYY-MM-DD' text."""
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            if re.match(r"^\d{4}-\d{2}-\d{2}$", value.strip()):
-                return f"no such date '{value}' in the calendar"
-            return f"bad date '{value}': use YYYY-MM-DD, e.g. 2025-09-18"
-    return f"bad date {value!r}: use YYYY-MM-DD, e.g. 2025-09-18"
+class Holidays(Protocol):
+    """Holiday dates: a frozenset, or a :class:`acd.holiday_calendar.HolidayCalendar` (any year)."""
+
+    def __contains__(self, day: object) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +125,7 @@ class Schedule:
 
     timezone: str
     hours: tuple[tuple[TimeRange, ...], ...]  # seven entries, Monday first
-    holidays: frozenset[date]
+    holidays: Holidays
 
     def state_at(self, unix_time: float) -> ScheduleState:
         local = datetime.fromtimestamp(unix_time, tz=ZoneInfo(self.timezone))
@@ -157,12 +149,14 @@ class Schedule:
                 parts.append(f"{days} {', '.join(str(s) for s in self.hours[day])}")
             day = last + 1
         text = "; ".join(parts) or "always closed"
-        if self.holidays:
-            text += f"; {len(self.holidays)} holidays"
+        if isinstance(self.holidays, frozenset):
+            text += f"; {len(self.holidays)} holidays" if self.holidays else ""
+        else:
+            text += f"; {self.holidays.describe()}"  # type: ignore[attr-defined]
         return f"{text} ({self.timezone})"
 
 
-def schedule_from_hours(hours: dict[str, str], timezone: str, holidays: frozenset[date] = frozenset()) -> Schedule:
+def schedule_from_hours(hours: dict[str, str], timezone: str, holidays: Holidays = frozenset()) -> Schedule:
     """``{"mon-thu": "09:00-18:00", "fri": "09:00-17:00"}`` → Schedule (input already validated)."""
     week: list[list[TimeRange]] = [[] for _ in range(7)]
     for days, ranges in hours.items():
@@ -176,6 +170,7 @@ def schedule_from_hours(hours: dict[str, str], timezone: str, holidays: frozense
 
 
 __all__ = [
+    "Holidays",
     "schedule_from_hours",
     "Schedule",
     "ScheduleState",

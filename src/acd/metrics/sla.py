@@ -25,8 +25,10 @@ that figure alone, and half-up is the usual rounding in Chilean public procureme
 All arithmetic is integer/``Decimal``: no binary floating point touches a penalty.
 
 Everything is configurable through a contract file (``--contract FILE``), see
-``Contract``.  Business hours default to Monday-Friday 09:00-18:00 without holidays:
-set the tender's real hours and the Chilean holidays in the contract file.
+``Contract``.  Business hours default to the tender's (Monday-Thursday 09:00-18:00,
+Friday 09:00-17:00) and holidays to Chile's public holidays of any year
+(:mod:`acd.holiday_calendar`); a contract file may name the site's calendar file
+(``holidays: ../ivr_flows/calendars/feriados-cl.yaml``), the one the IVR reads.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ from typing import Iterable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from acd.ivr.schedule import Schedule, TimeRange, parse_holiday, parse_ranges, parse_weekdays
+from acd.holiday_calendar import CHILE, HolidayCalendar, load_holidays_file
+from acd.ivr.schedule import Holidays, Schedule, TimeRange, parse_holiday, parse_ranges, parse_weekdays
 from acd.metrics.downtime import Outage, business_spans, outages, unavailable_business_seconds
 from acd.metrics.events import Event
 from acd.metrics.reports import Figures, compute_report, round_half_up
@@ -67,6 +70,8 @@ class Tier(BaseModel):
         return value
 
 
+TENDER_HOURS = {"mon-thu": "09:00-18:00", "fri": "09:00-17:00"}  # calls and callbacks alike
+
 DEFAULT_TIERS = (
     Tier(from_month=1, to_month=2, service_level_min=Decimal("65"), abandonment_max=Decimal("10")),
     Tier(from_month=3, to_month=None, service_level_min=Decimal("75"), abandonment_max=Decimal("5")),
@@ -76,7 +81,7 @@ DEFAULT_TIERS = (
 class Contract(BaseModel):
     """The contract's service levels and penalties; every field has the tender's default."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     start: str | None = Field(None, description="first month of the contract, YYYY-MM")
     timezone: str = DEFAULT_TIMEZONE
@@ -86,8 +91,11 @@ class Contract(BaseModel):
     penalty_uf_per_tenth_service_level: Decimal = Field(Decimal("0.5"), ge=0)
     penalty_uf_per_tenth_abandonment: Decimal = Field(Decimal("1"), ge=0)
     unavailable_max_hours: Decimal = Field(Decimal("1"), ge=0)
-    business_hours: dict[str, str] = Field(default_factory=lambda: {"mon-fri": "09:00-18:00"})
-    holidays: tuple[date, ...] = ()
+    business_hours: dict[str, str] = Field(default_factory=lambda: dict(TENDER_HOURS))
+    holidays: tuple[date, ...] | str | None = Field(
+        None, description="dates ([] for none), or a holiday calendar file relative to the contract file; unset: Chile's public holidays"
+    )
+    calendar: HolidayCalendar | frozenset[date] | None = Field(None, exclude=True, description="the calendar file's contents, set by load_contract")
 
     @field_validator("start")
     @classmethod
@@ -111,6 +119,8 @@ class Contract(BaseModel):
     @field_validator("holidays", mode="before")
     @classmethod
     def _holidays(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value  # a calendar file: read by load_contract, which knows the folder
         if not isinstance(value, (list, tuple)):
             return value
         parsed = [parse_holiday(item) for item in value]
@@ -151,7 +161,15 @@ class Contract(BaseModel):
                 raise ValueError(f"business_hours: {ranges}")
             for day in days:
                 hours[day].extend(ranges)
-        return Schedule(self.timezone, tuple(tuple(sorted(h, key=lambda r: r.start)) for h in hours), frozenset(self.holidays))
+        return Schedule(self.timezone, tuple(tuple(sorted(h, key=lambda r: r.start)) for h in hours), self.holiday_set())
+
+    def holiday_set(self) -> Holidays:
+        """The calendar file's holidays, else the dates listed, else Chile's public holidays."""
+        if self.calendar is not None:
+            return self.calendar
+        if isinstance(self.holidays, tuple):
+            return frozenset(self.holidays)
+        return CHILE
 
 
 class ContractError(Exception):
@@ -168,9 +186,15 @@ def load_contract(path: str | Path) -> Contract:
     if not isinstance(data, dict):
         raise ContractError([doc.problem((), "a contract file must be a mapping (start:, tiers:, ...)")])
     try:
-        return Contract.model_validate(data)
+        contract = Contract.model_validate(data)
     except ValidationError as exc:
         raise ContractError(pydantic_problems(doc, exc)) from None
+    if isinstance(contract.holidays, str):
+        calendar, problems = load_holidays_file(Path(path).parent / contract.holidays)
+        if calendar is None:
+            raise ContractError([doc.problem(("holidays",), f"holidays: the calendar file {contract.holidays} has problems"), *problems])
+        contract = contract.model_copy(update={"calendar": calendar})
+    return contract
 
 
 def contract_month(year: int, month: int, start: str | None) -> int | None:
