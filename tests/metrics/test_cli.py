@@ -215,7 +215,6 @@ def test_sla_text_and_the_softer_first_months(capsys, db: Path) -> None:
     [
         (("--month", "2026-13"), ("2026-13", "01 to 12")),
         (("--month", "March"), ("March", "YYYY-MM")),
-        ((), ("--month",)),
         (("--month", "2026-03", "--contract-start", "2026-00"), ("2026-00",)),
         (("--month", "2025-12", "--contract-start", "2026-01"), ("before the contract start",)),
     ],
@@ -224,6 +223,17 @@ def test_sla_usage_errors_exit_2_with_one_line(capsys, db: Path, args, fragments
     code, out, err = run(capsys, "sla", "--db", str(db), *args)
     assert code == 2 and out == ""
     one_line_error(err, "acd sla: error:", *fragments)
+
+
+def test_sla_without_a_month_evaluates_the_current_one_so_far(capsys, db: Path) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    code, out, _ = run(capsys, "sla", "--db", str(db), "--json")
+    assert code == 0
+    today = datetime.now(ZoneInfo("America/Santiago"))
+    data = json.loads(out)
+    assert (data["month"], data["partial"]) == (f"{today:%Y-%m}", True)
 
 
 def test_sla_with_a_bad_contract_file_names_file_and_line(capsys, db: Path, tmp_path: Path) -> None:

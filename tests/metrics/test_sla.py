@@ -149,3 +149,49 @@ def test_default_contract_is_the_tender() -> None:
     ]
     assert (contract.threshold_s, contract.short_abandon_s, contract.unavailable_max_hours) == (25, 5, 1)
     assert (contract.penalty_uf_per_tenth_service_level, contract.penalty_uf_per_tenth_abandonment) == (Decimal("0.5"), 1)
+
+
+def outage_on(day: int, start_h: float, minutes: float) -> list[Event]:
+    """The engine stopped for ``minutes`` from ``start_h`` o'clock on a March 2026 day."""
+    t0 = datetime(2026, 3, day, 8, 0, tzinfo=SANTIAGO).timestamp()
+    down = t0 + (start_h - 8) * 3600
+    return [
+        Event(type="engine.started", ts=t0),
+        Event(type="engine.stopped", ts=down),
+        Event(type="engine.started", ts=down + minutes * 60),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("minutes", "whole_hours", "uf", "met"),
+    [(59, 0, Decimal("0"), True), (60, 1, Decimal("2"), False), (90, 1, Decimal("2"), False), (150, 2, Decimal("4"), False)],
+)
+def test_unavailability_is_fined_two_uf_per_whole_business_hour(minutes: float, whole_hours: int, uf: Decimal, met: bool) -> None:
+    result = evaluate_month(outage_on(4, 10, minutes), 2026, 3, Contract(holidays=[]))  # Wednesday 4 March, 10:00
+    assert (result.unavailable_whole_hours, result.penalty_unavailability_uf, result.availability_met) == (whole_hours, uf, met)
+    assert result.penalty_uf == uf  # no calls: the other lines owe nothing
+
+
+def test_an_outage_after_friday_closing_or_on_a_holiday_costs_nothing() -> None:
+    friday_evening = outage_on(6, 17, 90)  # Friday 6 March 17:00-18:30: the tender closes at 17:00 on Fridays
+    assert evaluate_month(friday_evening, 2026, 3).penalty_unavailability_uf == 0
+    thursday = outage_on(5, 17, 90)  # Thursday 17:00-18:30: open until 18:00, so 60 of the 90 minutes count
+    assert evaluate_month(thursday, 2026, 3).unavailable_whole_hours == 1
+    good_friday = [
+        Event(type="engine.started", ts=datetime(2026, 4, 2, 8, tzinfo=SANTIAGO).timestamp()),
+        Event(type="engine.stopped", ts=datetime(2026, 4, 3, 9, tzinfo=SANTIAGO).timestamp()),
+        Event(type="engine.started", ts=datetime(2026, 4, 3, 17, tzinfo=SANTIAGO).timestamp()),
+    ]
+    assert evaluate_month(good_friday, 2026, 4).unavailable_seconds == 0  # Chile's public holiday, from the library
+
+
+def test_each_fined_line_shows_its_formula_and_inputs() -> None:
+    from acd.metrics.render import sla_dict, sla_text
+
+    result = evaluate_month(outage_on(4, 10, 90) + month_of_calls(within=70, late=30, short=0, long_abandons=0), 2026, 3, Contract(holidays=[]))
+    d = sla_dict(result, SANTIAGO)
+    assert d["penalty_detail_uf"] == {"service_level": 25.0, "abandonment": 0.0, "unavailability": 2.0}
+    assert d["penalty_uf"] == 27.0
+    assert d["formulas"]["unavailability"].startswith("2 UF x 1 whole business hours without service (1.50 h")
+    assert d["formulas"]["service_level"].startswith("0.5 UF x 50 tenths short of 75%")
+    assert "unavailability: 2 UF x 1 whole" in sla_text(result, SANTIAGO)

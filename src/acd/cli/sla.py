@@ -2,6 +2,7 @@
 
 Examples::
 
+    acd sla                                   # this month so far, contract from the settings
     acd sla --month 2026-03 --contract-start 2026-01
     acd sla --month 2026-03 --contract-start 2026-01 --json
     acd sla --month 2026-03 --contract contract.yaml
@@ -17,6 +18,7 @@ import argparse
 import json
 import sys
 import time
+from datetime import datetime
 from typing import Any
 
 from acd.metrics.cli_support import (
@@ -38,7 +40,7 @@ def register(subparsers: Any) -> None:
         help="monthly contract compliance: service level, abandonment, penalty in UF, unavailable hours",
         description="Contract SLA of one calendar month, recomputed from the event log.",
     )
-    parser.add_argument("--month", metavar="YYYY-MM", help="the month to evaluate")
+    parser.add_argument("--month", metavar="YYYY-MM", help="the month to evaluate (default: the current month in the contract's timezone)")
     parser.add_argument("--contract-start", metavar="YYYY-MM", help="first month of the contract (month 1)")
     parser.add_argument("--contract", metavar="FILE", help="contract file (YAML) overriding the tender's defaults")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
@@ -59,16 +61,17 @@ def _contract(args: argparse.Namespace, settings: Settings) -> Contract:
 
 def handle(args: argparse.Namespace) -> int:
     async def body() -> int:
+        settings = settings_from(args)
+        contract = _contract(args, settings)
         if not args.month:
-            raise CliError("--month YYYY-MM is required")
+            today = datetime.now(zone(contract.timezone))
+            args.month = f"{today.year:04d}-{today.month:02d}"
         try:
             year, month = parse_month(args.month)
             if args.contract_start is not None:
                 parse_month(args.contract_start)
         except TimeInputError as exc:
             raise CliError(str(exc)) from None
-        settings = settings_from(args)
-        contract = _contract(args, settings)
         try:
             contract_month(year, month, args.contract_start or contract.start)
         except TimeInputError as exc:

@@ -295,7 +295,10 @@ def sla_dict(result: SlaResult, tz: ZoneInfo) -> dict[str, Any]:
         "penalty_detail_uf": {
             "service_level": _num(result.penalty_service_level_uf),
             "abandonment": _num(result.penalty_abandonment_uf),
+            "unavailability": _num(result.penalty_unavailability_uf),
         },
+        "formulas": sla_formulas(result),
+        "unavailable_whole_hours": result.unavailable_whole_hours,
         "unavailable_hours": _num(result.unavailable_hours),
         "outages": [
             {"from": fmt_local(o.start, tz), "to": fmt_local(o.end, tz), "hours": _num(round_half_up(o.seconds / 3600, 2)), "reason": o.reason}
@@ -310,6 +313,19 @@ def sla_dict(result: SlaResult, tz: ZoneInfo) -> dict[str, Any]:
             "waiting": f.waiting,
         },
         "incidents": [incident_dict(i, tz) for i in result.incidents],
+    }
+
+
+def sla_formulas(result: SlaResult) -> dict[str, str]:
+    """Each fined line's arithmetic with its inputs, so the invoice can be checked by hand."""
+    c = result.contract
+    return {
+        "service_level": f"{c.penalty_uf_per_tenth_service_level} UF x {result.service_level_shortfall_tenths} tenths short of "
+        f"{result.tier.service_level_min}% (measured {result.service_level if result.service_level is not None else '-'}%, half-up to a tenth)",
+        "abandonment": f"{c.penalty_uf_per_tenth_abandonment} UF x {result.abandonment_excess_tenths} tenths over "
+        f"{result.tier.abandonment_max}% (measured {result.abandonment_rate if result.abandonment_rate is not None else '-'}%, half-up to a tenth)",
+        "unavailability": f"{c.penalty_uf_per_unavailable_hour} UF x {result.unavailable_whole_hours} whole business hours without service "
+        f"({result.unavailable_hours} h measured in business hours, holidays excluded)",
     }
 
 
@@ -330,8 +346,9 @@ def sla_text(result: SlaResult, tz: ZoneInfo) -> str:
         f"{ok[d['compliant']['abandonment']]}  excess {d['abandonment_excess_tenths']} tenths "
         f"= {d['penalty_detail_uf']['abandonment']} UF",
         f"  unavailable    {d['unavailable_hours']:>7} h  target < {t['unavailable_max_hours']} business h  "
-        f"{ok[d['compliant']['availability']]}",
+        f"{ok[d['compliant']['availability']]}  {d['unavailable_whole_hours']} whole h = {d['penalty_detail_uf']['unavailability']} UF",
         f"  PENALTY {d['penalty_uf']} UF",
+        *(f"    {line}: {formula}" for line, formula in d["formulas"].items()),
     ]
     for outage in d["outages"]:
         lines.append(f"  outage {outage['from']} .. {outage['to']} ({outage['hours']} h): {outage['reason']}")
@@ -340,4 +357,4 @@ def sla_text(result: SlaResult, tz: ZoneInfo) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["display_values", "figures_dict", "report_csv", "report_dict", "report_json", "report_table", "sla_dict", "sla_text"]
+__all__ = ["display_values", "figures_dict", "report_csv", "report_dict", "report_json", "report_table", "sla_dict", "sla_formulas", "sla_text"]

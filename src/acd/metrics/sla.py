@@ -91,6 +91,7 @@ class Contract(BaseModel):
     penalty_uf_per_tenth_service_level: Decimal = Field(Decimal("0.5"), ge=0)
     penalty_uf_per_tenth_abandonment: Decimal = Field(Decimal("1"), ge=0)
     unavailable_max_hours: Decimal = Field(Decimal("1"), ge=0)
+    penalty_uf_per_unavailable_hour: Decimal = Field(Decimal("2"), ge=0, description="per whole business hour without service")
     business_hours: dict[str, str] = Field(default_factory=lambda: dict(TENDER_HOURS))
     holidays: tuple[date, ...] | str | None = Field(
         None, description="dates ([] for none), or a holiday calendar file relative to the contract file; unset: Chile's public holidays"
@@ -237,7 +238,22 @@ class SlaResult:
 
     @property
     def penalty_uf(self) -> Decimal:
-        return self.penalty_service_level_uf + self.penalty_abandonment_uf
+        return self.penalty_service_level_uf + self.penalty_abandonment_uf + self.penalty_unavailability_uf
+
+    @property
+    def unavailable_whole_hours(self) -> int:
+        """Whole business hours without service: the fined unit (90 minutes → 1 hour).
+
+        The tender fines "2 UF por cada hora hábil en donde el servicio no se encuentre
+        disponible" against a target of "inferior a 1 hora hábil": counting whole hours
+        keeps the two consistent — a month that meets the target (< 1 h) owes nothing, and
+        a part of an hour is not an hour without service.
+        """
+        return int(Fraction(self.unavailable_seconds) // 3600)
+
+    @property
+    def penalty_unavailability_uf(self) -> Decimal:
+        return self.contract.penalty_uf_per_unavailable_hour * self.unavailable_whole_hours
 
     @property
     def unavailable_hours(self) -> Decimal:
