@@ -128,3 +128,14 @@ def test_the_shipped_routing_file_simulates(capsys: pytest.CaptureFixture[str]) 
     )
     assert code == 0, err
     assert "TOTAL" in out
+
+
+def test_without_routing_the_settings_routing_file_is_simulated(capsys: pytest.CaptureFixture[str], routing: Path, tmp_path: Path) -> None:
+    settings = tmp_path / "acd.yaml"
+    settings.write_text(f"routing: {{config: {routing.name}}}\n")
+    code, out, err = run(capsys, "--settings", str(settings), "--hours", "1", "--calls-per-hour", "billing=30", "--aht", "100")
+    assert code == 0, err
+    assert out.splitlines()[0].startswith(f"acd simulate {routing}: seed 1")
+    settings.write_text("routing: {config: 3, bogus: 1}\n")
+    code, _, err = run(capsys, "--settings", str(settings), "--hours", "1", "--calls-per-hour", "9", "--aht", "100")
+    assert code == 2 and "acd.yaml:1:" in err and "bogus" in err and "Traceback" not in err

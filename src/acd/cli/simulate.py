@@ -28,7 +28,9 @@ from typing import Any
 from acd.metrics.forecast import ForecastError, read_forecast
 from acd.metrics.reports import SL_FORMULAS
 from acd.metrics.timeutil import INTERVALS, TimeInputError, parse_when, zone
+from acd.cli._common import add_settings_argument
 from acd.routing import RoutingConfig, load_routing_config
+from acd.settings import SettingsError, format_settings_problem, load_settings
 from acd.sim.progress import ProgressBar
 from acd.sim.scenario import Scenario, ScenarioError, constant_load, forecast_load, forecast_start
 from acd.sim.traffic import HANDLE_DISTS, HandleTimes, QueueLoad
@@ -48,7 +50,8 @@ def register(subparsers: Any) -> None:
         help="simulate traffic through the real routing core and print the acd report table",
         description="Discrete-event simulation of callers and agents around the engine's Router; prints the same table as acd report.",
     )
-    parser.add_argument("--routing", metavar="FILE", required=True, help="routing YAML (queues, skills, agents)")
+    parser.add_argument("--routing", metavar="FILE", help="routing YAML (queues, skills, agents); default: routing.config from the settings")
+    add_settings_argument(parser)
     traffic = parser.add_argument_group("traffic")
     traffic.add_argument("--hours", metavar="H", help="simulated hours (default with --forecast: the forecast's span)")
     traffic.add_argument("--start", metavar="WHEN", help=f"first report interval, local time (default {DEFAULT_START}, or the forecast's first row)")
@@ -110,6 +113,15 @@ def _load_routing(path: str) -> RoutingConfig:
     return config
 
 
+def _settings_routing(args: argparse.Namespace) -> Path:
+    """The routing file the engine would run with (``--settings`` or acd.yaml, else the default)."""
+    try:
+        settings = load_settings(args.settings)
+    except SettingsError as exc:
+        raise _Usage("; ".join(format_settings_problem(p) for p in exc.problems)) from None
+    return settings.resolve(settings.routing.config)
+
+
 def _logins(args: argparse.Namespace) -> tuple[str, ...] | None:
     if not args.login:
         return None
@@ -121,6 +133,8 @@ def _logins(args: argparse.Namespace) -> tuple[str, ...] | None:
 
 def build_scenario(args: argparse.Namespace) -> tuple[Scenario, dict[str, str]]:
     """The validated scenario and, per queue, where its traffic came from."""
+    if args.routing is None:
+        args.routing = str(_settings_routing(args))
     config = _load_routing(args.routing)
     queues = [queue.name for queue in config.queues]
     tz = zone(config.timezone)
