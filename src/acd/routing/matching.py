@@ -82,6 +82,11 @@ class MatchingCore:
         # call to look for, which is most frees, and one ``&`` says so.
         self._waiting_bits = 0
         self._pushes_left = self._sweep_every = _SWEEP_MIN  # agent-pool pushes until the next sweep
+        # After a new routing file (acd.routing.reconfigure): agents it removed who are
+        # still talking (forgotten when their call ends), and queues it removed that still
+        # hold callers (they take no new ones).
+        self._departing: set[str] = set()
+        self._retired: frozenset[str] = frozenset()
         self._index_agents()
 
     def _index_agents(self) -> None:

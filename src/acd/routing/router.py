@@ -40,8 +40,10 @@ from acd.routing.decisions import (
     Outcome,
     positional_constructor,
 )
+from acd.routing.config import RoutingConfig
 from acd.routing.matching import MatchingCore, Out, new_agent_state_changed
 from acd.routing.model import AgentRecord, AgentState, CallRecord, CallState
+from acd.routing.reconfigure import reconfigure
 from acd.routing.pools import COMPACT_MIN
 
 # Enum members bound once: ``AgentState.X`` is a slow class-attribute lookup on CPython 3.11.
@@ -148,7 +150,7 @@ class Router(MatchingCore):
         else:
             now = self._tick(now, out)
         runtime = self._queues.get(queue)
-        if runtime is None:
+        if runtime is None or queue in self._retired:
             out.append(Ignored(f"call {call_id!r} arrived for unknown queue {queue!r}", now, call_id=call_id))
             return out
         if call_id in self._calls:
@@ -224,6 +226,9 @@ class Router(MatchingCore):
             agent.pending = None
             agent.call = None
             self._transition(agent, _LOGGED_OUT, reason, now, out, call)
+            if agent.id in self._departing:  # removed from the routing file while talking
+                self._departing.discard(agent.id)
+                del self._agents[agent.id]
         elif wrap_up_s > 0:
             self._transition(agent, _WRAP_UP, "call-completed", now, out, call)
             self._timers.schedule(now + wrap_up_s, agent)
@@ -258,7 +263,7 @@ class Router(MatchingCore):
         now = self._tick(now, out)
         call = self._calls.get(call_id)
         target = self._queues.get(queue)
-        if call is None or target is None:
+        if call is None or target is None or queue in self._retired:
             what = f"unknown call {call_id!r}" if call is None else f"unknown queue {queue!r}"
             out.append(Ignored(f"move_call: {what}", now, call_id=call_id))
             return out
@@ -276,6 +281,12 @@ class Router(MatchingCore):
         self._place_call(call, now, out)
         return out
 
+    # --- configuration ---------------------------------------------------------------
+
+    def reconfigure(self, now: float, config: RoutingConfig) -> list[Outcome]:
+        """Apply a new routing file without losing a call (rules: :mod:`acd.routing.reconfigure`)."""
+        return reconfigure(self, now, config)
+
     # --- agents ----------------------------------------------------------------------
 
     def agent_login(self, now: float, agent_id: str) -> list[Outcome]:
@@ -284,7 +295,9 @@ class Router(MatchingCore):
         agent = self._agent_or_ignore(agent_id, now, out)
         if agent is None:
             return out
-        if agent.state is AgentState.LOGGED_OUT:
+        if agent_id in self._departing:
+            out.append(Ignored(f"agent {agent_id!r} was removed from the routing file", now, agent_id=agent_id))
+        elif agent.state is AgentState.LOGGED_OUT:
             self._free_agent(agent, now, now, "login", out)
         elif agent.pending is not None and agent.pending[0] is AgentState.LOGGED_OUT:
             agent.pending = None  # changed their mind before the call ended
@@ -384,6 +397,7 @@ class Router(MatchingCore):
         )
 
     def queue_names(self) -> list[str]:
+        """Queues of the routing file, and removed ones while callers are still in them."""
         return list(self._queues)
 
     def queue_skills(self, queue: str) -> tuple[str, ...]:
