@@ -38,7 +38,8 @@ from acd.holiday_calendar import CHILE, load_holidays_file
 from acd.ivr.schedule import Holidays, schedule_from_hours
 from acd.api.views import queue_out
 from acd.metrics.live import LiveStats
-from acd.routing import Router, load_routing_config
+from acd.routing import Router, RoutingConfig, load_routing_config
+from acd.routing_reload import RoutingReloader
 from acd.settings import Settings
 
 log = logging.getLogger("acd.app")
@@ -62,6 +63,7 @@ class App:
     callbacks: CallbackService | None = None
     store: EventStore | None = None
     mqtt: MqttPublisher | None = None
+    routing_reload: RoutingReloader | None = None
 
 
 class _Handoff:
@@ -148,8 +150,13 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
     engine.routes.add("survey", survey_route)
     engine.routes.add("announce", waiting.announce_route)
 
+    reloader = RoutingReloader(routing_path, config, lambda new: apply_routing(app, settings, new), engine.emit)
+    app.routing_reload = reloader
+    engine.reload_hooks.append(reloader.check)
+
     async def start_acd(engine: Engine) -> None:
         engine.spawn(flows.watch(settings.ivr.reload_interval_s), "ivr-reload")
+        engine.spawn(reloader.watch(settings.routing.reload_interval_s), "routing-reload")
         engine.spawn(dispatcher.run(), "acd-dispatch")
         for agent_id in settings.routing.auto_login:
             dispatcher.agent_login(agent_id)
@@ -209,15 +216,7 @@ def _attach_callbacks(app: App, settings: Settings, waiting: WaitingService) -> 
     dispatcher.customer_dial = settings.callbacks.customer_dial
     dispatcher.customer_ring_s = settings.callbacks.customer_ring_s
     dispatcher.customer_greeting = settings.callbacks.customer_greeting
-    policies = {}
-    holidays = callback_holidays(settings)
-    for queue in app.router.config.queues:
-        hours = None
-        if queue.waiting.callback_hours:
-            hours = schedule_from_hours(queue.waiting.callback_hours, app.router.config.timezone, holidays)
-        policies[queue.name] = CallbackPolicy(
-            queue.waiting.callback_max_attempts, queue.waiting.callback_retry_s, hours, queue.waiting.callback_mode
-        )
+    policies = callback_policies(app.router.config, callback_holidays(settings))
 
     async def open_callbacks(engine: Engine) -> None:
         store = await CallbackStore.open(settings.resolve(settings.callbacks.database))
@@ -233,6 +232,30 @@ def _attach_callbacks(app: App, settings: Settings, waiting: WaitingService) -> 
 
     engine.on_startup(open_callbacks)
     engine.on_shutdown(close_callbacks)
+
+
+def callback_policies(config: RoutingConfig, holidays: Holidays) -> dict[str, CallbackPolicy]:
+    """Each queue's callback rules (attempts, retry delay, hours without holidays, mode)."""
+    policies = {}
+    for queue in config.queues:
+        hours = None
+        if queue.waiting.callback_hours:
+            hours = schedule_from_hours(queue.waiting.callback_hours, config.timezone, holidays)
+        policies[queue.name] = CallbackPolicy(
+            queue.waiting.callback_max_attempts, queue.waiting.callback_retry_s, hours, queue.waiting.callback_mode
+        )
+    return policies
+
+
+def apply_routing(app: App, settings: Settings, config: RoutingConfig) -> None:
+    """A new routing file reaches every part that reads it (called by the routing reloader)."""
+    app.dispatcher.reconfigure(config)
+    serving = app.router.config  # the new file, plus removed queues while callers remain in them
+    app.stats.reconfigure(serving)
+    if app.waiting is not None:
+        app.waiting.reconfigure()
+    if app.callbacks is not None:
+        app.callbacks.policies = callback_policies(serving, callback_holidays(settings))
 
 
 def callback_holidays(settings: Settings) -> Holidays:

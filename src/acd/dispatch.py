@@ -54,7 +54,7 @@ from acd.asterisk.call_control import (
 from acd.ivr.channel import Channel
 from acd.ivr.handoff import QueueRequest
 from acd.metrics.events import SCHEMA_VERSION, Event
-from acd.routing import Router
+from acd.routing import Router, RoutingConfig
 from acd.routing.decisions import CallTimedOut, CancelRing, Ignored, Notification, Outcome, RingAgent
 
 log = logging.getLogger("acd.dispatch")
@@ -209,6 +209,13 @@ class Dispatcher:
         raise ValueError(f"no queue requires exactly the skills {sorted(wanted)}")
 
     # ---------------------------------------------------------------- agents (API, tests)
+    def reconfigure(self, config: RoutingConfig) -> list[Outcome]:
+        """A new routing file: the router carries every call and agent across, and what it
+        decides (a waiting call ringing a newly qualified agent...) is carried out here."""
+        outcomes = self._apply(self.router.reconfigure(self.clock(), config))
+        self._agents_by_device = {agent.endpoint: agent.id for agent in self.router.config.agents}
+        return outcomes
+
     def agent_login(self, agent_id: str) -> list[Outcome]:
         outcomes = self._apply(self.router.agent_login(self.clock(), agent_id))
         endpoint = next((device for device, agent in self._agents_by_device.items() if agent == agent_id), None)

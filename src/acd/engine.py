@@ -137,6 +137,7 @@ class Engine:
         self.ami.on_disconnected.append(self._ami_disconnected)
         self._startup: list[Component] = []
         self._shutdown: list[Component] = []
+        self.reload_hooks: list[Callable[[], object]] = []  # SIGHUP (request_reload)
         self._background: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self._stopped = False
@@ -188,6 +189,14 @@ class Engine:
         self.emit("engine.started", data={"site": self.settings.site})
         log.info("engine started (site %s)", self.settings.site)
 
+    def request_reload(self) -> None:
+        """SIGHUP: re-read what can change live (the routing file); never raises."""
+        for hook in self.reload_hooks:
+            try:
+                hook()
+            except Exception:  # noqa: BLE001
+                log.exception("reload hook %r failed", hook)
+
     def request_stop(self) -> None:
         self._stopping.set()
 
@@ -238,6 +247,8 @@ async def run_until_signalled(engine: Engine, grace_s: float = 10.0) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signum, engine.request_stop)
+    with contextlib.suppress(NotImplementedError):
+        loop.add_signal_handler(signal.SIGHUP, engine.request_reload)
     await engine.start()
     await engine.wait_stopped()
     await engine.stop(grace_s=grace_s)

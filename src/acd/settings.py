@@ -74,6 +74,7 @@ class IvrSettings(_Section):
 class RoutingSettings(_Section):
     config: Path = Path("deploy/routing.yaml")
     auto_login: list[str] = Field(default_factory=list, description="agents logged in when the engine starts (lab, demo)")
+    reload_interval_s: float = Field(2.0, gt=0, le=60, description="how often the routing file is checked for a saved change")
     hold_context: str = "acd-hold"
     agent_context: str = "acd-agent"
     timezone: str = "America/Santiago"

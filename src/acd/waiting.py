@@ -53,11 +53,16 @@ class WaitingService:
     _handle_times: dict[str, HandleTimes] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.reconfigure()
+
+    def reconfigure(self) -> None:
+        """Read the router's routing configuration again (at start and after a hot reload);
+        handle times measured so far are kept."""
         config = self.router.config
         self._queues = {queue.name: queue for queue in config.queues}
         self._eligible = {queue.name: set(config.eligible_agents(queue)) for queue in config.queues}
         for name, queue in self._queues.items():
-            self._handle_times[name] = HandleTimes(default_s=queue.waiting.default_handle_s)
+            self._handle_times.setdefault(name, HandleTimes(default_s=queue.waiting.default_handle_s))
 
     # --------------------------------------------------------------- event sink
     def append(self, event: Event) -> None:

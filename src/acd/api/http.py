@@ -40,6 +40,7 @@ from acd.api.models import (
     PauseIn,
     PriorityIn,
     QueueOut,
+    RoutingReloadOut,
     SkillOut,
     StatsOut,
 )
@@ -256,6 +257,16 @@ def create_api(app: "App", *, token: str, tally: EventTally, lag: LoopLagProbe) 
             _not_found("queue", body.queue)
         _refuse_if_ignored(app.dispatcher.move_call(call_id, body.queue), call_id=call_id)
         return _call_or_404(call_id)
+
+    @routes.post(
+        "/routing/reload", response_model=RoutingReloadOut,
+        summary="apply the routing file now if it changed (as a saved change is within routing.reload_interval_s)",
+    )
+    async def reload_routing() -> RoutingReloadOut:
+        result = app.routing_reload.check() if app.routing_reload is not None else None
+        if result is None:
+            return RoutingReloadOut(status="unchanged", version="")
+        return RoutingReloadOut(status=result.status, version=result.version, changes=result.changes, problems=list(result.problems))  # type: ignore[arg-type]
 
     api.include_router(routes)
 

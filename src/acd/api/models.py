@@ -35,6 +35,15 @@ class ErrorOut(_Out):
     id: str | None = None
 
 
+class RoutingReloadOut(_Out):
+    """The answer to a routing reload: applied (what changed), unchanged, or rejected (why)."""
+
+    status: Literal["applied", "unchanged", "rejected"]
+    version: str = Field(description="first 12 hex digits of the file's SHA-256")
+    changes: dict[str, list[str]] = Field(default_factory=dict, description="agents/queues/skills added, removed, changed")
+    problems: list[str] = Field(default_factory=list, description="FILE:LINE:COL lines when rejected")
+
+
 class AgentCountsOut(_Out):
     """Agents of a queue or skill by state (an agent serving several queues counts in each)."""
 

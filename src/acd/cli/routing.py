@@ -5,6 +5,9 @@ mistake must show on their screen, not at the next engine start.  The checks are
 engine's own (:func:`acd.routing.load_routing_config`), so a file this command accepts is
 a file the engine accepts.
 
+``acd routing reload`` asks the running engine (control API) to apply its routing file
+now instead of within ``routing.reload_interval_s``.
+
 Exit codes: 0 valid, 1 problems found, 2 bad usage (no such file, bad settings).
 Problems print as ``FILE:LINE:COL: message`` (``--json``: a list of objects).
 """
@@ -30,6 +33,13 @@ def register(subparsers: Any) -> None:
     validate.add_argument("--json", action="store_true", help="print problems as a JSON list of {file, line, column, message}")
     add_settings_argument(validate)
     validate.set_defaults(handler=cmd_validate)
+    from acd.api.options import EXIT_CODES_HELP, add_client_arguments
+
+    reload = commands.add_parser(
+        "reload", help="make the running engine apply the routing file now (exit 1 when it refused it)", epilog=EXIT_CODES_HELP
+    )
+    add_client_arguments(reload)
+    reload.set_defaults(handler=cmd_reload)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -57,3 +67,25 @@ def cmd_validate(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def cmd_reload(args: argparse.Namespace) -> int:
+    """Ask the engine (control API) to check its routing file now; print what it did."""
+    from acd.api.client import ApiClient, print_json, run_command
+
+    def act(client: ApiClient) -> int:
+        result = client.post("/api/routing/reload")
+        if args.json:
+            print_json(result)
+        elif result["status"] == "rejected":
+            for line in result["problems"]:
+                print(line)
+            print("refused: the engine keeps the routing it had", file=sys.stderr)
+        elif result["status"] == "unchanged":
+            print(f"unchanged: the engine already runs version {result['version']}")
+        else:
+            changed = "; ".join(f"{key.replace('_', ' ')}: {', '.join(names)}" for key, names in result["changes"].items() if names)
+            print(f"applied version {result['version']}: {changed or 'no routing change'}")
+        return 1 if result["status"] == "rejected" else 0
+
+    return run_command(args, act)

@@ -56,6 +56,8 @@ EventType = Literal[
     "engine.heartbeat",  # every heartbeat_s while running: after a crash, downtime starts at the last one
     "ami.connected",
     "ami.disconnected",  # data: reason
+    "routing.reloaded",  # data: file, version, changes (agents/queues/skills added, removed, changed)
+    "routing.rejected",  # data: file, problems (FILE:LINE:COL lines): the previous routing keeps serving
 ]
 
 EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]

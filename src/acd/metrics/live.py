@@ -116,6 +116,28 @@ class LiveStats:
         self._q_agents: dict[str, dict[str, int]] = {q.name: {} for q in config.queues}
         self._s_agents: dict[str, dict[str, int]] = {skill: {} for skill in config.skills}
 
+    def reconfigure(self, config: RoutingConfig) -> None:
+        """A new routing file (hot reload): its queues, skills and agents from now on.
+
+        Figures already booked stay; a queue's new threshold or short-abandon limit applies
+        to what is booked from now on (a report recomputed with the new file applies it to
+        the whole range), agent counts are recounted with the new queue memberships.
+        """
+        self.config = config
+        self._queues = {queue.name: queue for queue in config.queues}
+        self.ledger.rules.per_queue.update(report_rules(config)["queue_rules"])  # type: ignore[arg-type]
+        states = {agent.id: self._agent_state.get(agent.id, "logged_out") for agent in config.agents}
+        self._agent_state = {agent_id: "logged_out" for agent_id in states}
+        self._agent_queues = {
+            agent.id: tuple(q.name for q in config.queues if agent.proficiency_for(q.skills) is not None) for agent in config.agents
+        }
+        self._agent_skills = {agent.id: tuple(agent.skills) for agent in config.agents}
+        self._q_agents = {q.name: {} for q in config.queues}
+        self._s_agents = {skill: {} for skill in config.skills}
+        for agent_id, state in states.items():
+            if state != "logged_out":
+                self._agent_changed(agent_id, state)
+
     def _new_ledger(self) -> Ledger:
         return Ledger(
             [ClockBuckets(self.clock, days=False), ClockBuckets(self.clock, days=True)],
