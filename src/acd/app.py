@@ -117,10 +117,7 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
         if flow is None:
             log.warning("no IVR flow answers number %r (call %s)", dialed, channel.call_id)
             engine.emit("ivr.error", call_id=channel.call_id, data={"message": f"no flow for number {dialed}"})
-            try:
-                await channel.set_variable("ACD_ACTION", "hangup")
-            except CallerHungUp:
-                pass
+            await runner.refuse(channel)
             return
         await runner.run(flow, channel, flows=snapshot)
 
