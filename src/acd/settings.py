@@ -69,6 +69,7 @@ class AmiSettings(_Section):
 class IvrSettings(_Section):
     flows_dir: Path = Path("ivr_flows")
     reload_interval_s: float = Field(0.5, gt=0, le=2.0)
+    sounds_dir: Path | None = Field(None, description="prompts are checked here (default: $ACD_SOUNDS_DIR, else the lab's), as by acd ivr validate")
 
 
 class RoutingSettings(_Section):
