@@ -161,6 +161,8 @@ class ApiSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8573, ge=1, le=65535)
     token: SecretStr | None = None
+    header_timeout_s: float = Field(5.0, gt=0, le=60, description="a request must arrive whole this soon, else its connection is closed")
+    max_connections: int = Field(512, ge=1, le=10000, description="over this, the oldest connection without a request in progress is closed")
 
     _check_host = field_validator("host")(_loopback_default_warning)
 
