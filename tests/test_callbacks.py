@@ -133,9 +133,9 @@ class RecordingControl:
         self.actions.append(f"originate {leg_id}")
 
     async def originate_callback(self, call_id: str, agent_id: str, endpoint: str, customer_dial: str, number: str,
-                                 ring_s: float, customer_ring_s: float, leg_id: str) -> None:
+                                 ring_s: float, customer_ring_s: float, leg_id: str, labels: dict[str, str]) -> None:
         assert self.agent_first, "agent-first placement used for a customer-first queue"
-        self.originated.append(dict(call_id=call_id, agent_id=agent_id, endpoint=endpoint, dial=customer_dial, leg_id=leg_id))
+        self.originated.append(dict(call_id=call_id, agent_id=agent_id, endpoint=endpoint, dial=customer_dial, leg_id=leg_id, labels=labels))
         self.actions.append(f"originate {leg_id}")
 
     async def hang_up(self, channel: str) -> None:

@@ -29,6 +29,7 @@ from acd.ivr.channel import CallerHungUp, Channel
 from acd.ivr.handoff import QueueRequest
 from acd.ivr.registry import FlowRegistry
 from acd.ivr.runner import FlowRunner
+from acd.ivr.sounds import SoundsDirError, checked_sounds_dir
 from acd.metrics.mqtt import MqttPublisher
 from acd.metrics.store import EventStore, StoreError
 from acd.recordings import RecordingTracker, purge_periodically
@@ -86,7 +87,11 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
     problems: list[str] = []
 
     flows_dir = settings.resolve(settings.ivr.flows_dir)
-    flows = FlowRegistry(flows_dir)
+    try:  # the same prompt check as `acd ivr validate`: a missing sound fails start and reloads
+        sounds_dir = checked_sounds_dir(settings.resolve(settings.ivr.sounds_dir) if settings.ivr.sounds_dir else None)
+    except SoundsDirError as exc:
+        raise AppError(str(exc)) from None
+    flows = FlowRegistry(flows_dir, sounds_dir=sounds_dir)
     problems += [str(p) for p in flows.load()]
     if not flows_dir.is_dir():
         problems.append(f"{flows_dir}: IVR flows folder not found (ivr.flows_dir)")
@@ -120,10 +125,7 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
         if flow is None:
             log.warning("no IVR flow answers number %r (call %s)", dialed, channel.call_id)
             engine.emit("ivr.error", call_id=channel.call_id, data={"message": f"no flow for number {dialed}"})
-            try:
-                await channel.set_variable("ACD_ACTION", "hangup")
-            except CallerHungUp:
-                pass
+            await runner.refuse(channel)
             return
         await runner.run(flow, channel, flows=snapshot)
 

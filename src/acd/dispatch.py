@@ -89,7 +89,8 @@ class CallControl(Protocol):
     async def parked_calls(self) -> list[Parked]: ...
 
     async def originate_callback(
-        self, call_id: str, agent_id: str, endpoint: str, customer_dial: str, number: str, ring_s: float, customer_ring_s: float, leg_id: str
+        self, call_id: str, agent_id: str, endpoint: str, customer_dial: str, number: str, ring_s: float, customer_ring_s: float, leg_id: str,
+        labels: dict[str, str],
     ) -> None: ...
 
     async def originate_customer_first(
@@ -402,12 +403,12 @@ class Dispatcher:
                     await self.control.originate_customer_first(
                         decision.call_id, decision.agent_id, decision.endpoint, dial, callback.number,
                         self._queue_ring_s(decision.queue), self.customer_ring_s, leg.leg_id,
-                        self._hold_labels(decision.queue, callback.wait_origin),
+                        self._hold_labels(decision.call_id, decision.queue, callback.wait_origin),
                     )
                 else:
                     await self.control.originate_callback(
                         decision.call_id, decision.agent_id, decision.endpoint, dial, callback.number,
-                        decision.timeout_s, self.customer_ring_s, leg.leg_id,
+                        decision.timeout_s, self.customer_ring_s, leg.leg_id, {"ACD_CALL_ID": decision.call_id},
                     )
             except Exception as exc:
                 leg.originated = False
@@ -425,9 +426,9 @@ class Dispatcher:
                 if leg.cancelled:
                     self._legs.pop(leg.leg_id, None)
 
-    def _hold_labels(self, queue: str, wait_origin: float) -> dict[str, str]:
+    def _hold_labels(self, call_id: str, queue: str, wait_origin: float) -> dict[str, str]:
         """What ``enqueue`` sets on a caller's channel, for a customer-first customer's channel."""
-        labels = {"ACD_QUEUE": queue, "ACD_WAIT_ORIGIN": f"{wait_origin:.3f}", "ACD_PRIORITY": "", "ACD_CALLBACK_GREETING": self.customer_greeting}
+        labels = {"ACD_CALL_ID": call_id, "ACD_QUEUE": queue, "ACD_WAIT_ORIGIN": f"{wait_origin:.3f}", "ACD_PRIORITY": "", "ACD_CALLBACK_GREETING": self.customer_greeting}
         announce_every = self._announce_every(queue)
         if announce_every:
             labels["ACD_ANNOUNCE_EVERY"] = str(int(math.ceil(announce_every)))

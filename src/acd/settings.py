@@ -69,6 +69,7 @@ class AmiSettings(_Section):
 class IvrSettings(_Section):
     flows_dir: Path = Path("ivr_flows")
     reload_interval_s: float = Field(0.5, gt=0, le=2.0)
+    sounds_dir: Path | None = Field(None, description="prompts are checked here (default: $ACD_SOUNDS_DIR, else the lab's), as by acd ivr validate")
 
 
 class RoutingSettings(_Section):
@@ -164,6 +165,8 @@ class ApiSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8573, ge=1, le=65535)
     token: SecretStr | None = None
+    header_timeout_s: float = Field(5.0, gt=0, le=60, description="a request must arrive whole this soon, else its connection is closed")
+    max_connections: int = Field(512, ge=1, le=10000, description="over this, the oldest connection without a request in progress is closed")
 
     _check_host = field_validator("host")(_loopback_default_warning)
 

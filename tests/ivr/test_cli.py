@@ -108,3 +108,30 @@ def test_graph_without_graphviz_is_a_clear_error(tmp_path: Path, monkeypatch: py
     monkeypatch.setenv("PATH", str(tmp_path))
     assert main(["ivr", "graph", "probe", "--dir", str(SAMPLES), "-o", str(tmp_path / "p.png")]) == 1
     assert capsys.readouterr().err == "acd ivr: Graphviz 'dot' is not installed (apt-get install graphviz), or write a .dot file instead\n"
+
+
+def test_validate_without_a_path_checks_the_settings_flows_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not ./ivr_flows: the folder `acd run` serves (ivr.flows_dir, relative to acd.yaml)."""
+    bad = write(tmp_path, "engine/served/bad.yaml", BROKEN)
+    write(tmp_path, "engine/acd.yaml", "ivr: {flows_dir: served}\n")
+    write(tmp_path, "ivr_flows/ok.yaml", "entry: f\nnodes:\n  f: {type: hangup}\n")  # a decoy in the current folder
+    monkeypatch.chdir(tmp_path)
+    assert main(["ivr", "validate", "--no-sounds", "--settings", str(tmp_path / "engine" / "acd.yaml")]) == 1
+    assert capsys.readouterr().out == f"{bad}:3:49: nodes.hola.next: no node named 'nada' in this flow\n"
+    monkeypatch.chdir(tmp_path / "engine")  # ./acd.yaml is read like every command reads it
+    assert main(["ivr", "validate", "--no-sounds"]) == 1
+    assert "no node named 'nada'" in capsys.readouterr().out
+
+
+def test_show_and_graph_find_flow_names_in_the_settings_flows_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, "served/corto.yaml", "name: corto\nentry: f\nnodes:\n  f: {type: hangup}\n")
+    write(tmp_path, "acd.yaml", "ivr: {flows_dir: served}\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["ivr", "show", "corto"]) == 0
+    assert "corto" in capsys.readouterr().out
+    assert main(["ivr", "graph", "corto", "-o", str(tmp_path / "corto.dot")]) == 0
+    assert (tmp_path / "corto.dot").read_text().startswith("digraph")
+    capsys.readouterr()
+    write(tmp_path, "acd.yaml", "ivr: {flows_dir: gone}\n")
+    assert main(["ivr", "show", "corto"]) == 2
+    assert capsys.readouterr().err == f"acd ivr: corto: not a file, and ivr.flows_dir {tmp_path / 'gone'} is not a folder\n"

@@ -78,7 +78,7 @@ async def test_buyer_with_rut_reaches_the_buyers_queue_with_the_rut_attached(reg
     assert (result.action, result.queue) == ("queue", "compradores")
     [request] = handoff.requests
     assert request.attached == {"rut": "10000013-K", "segmento": "compradores"}
-    assert channel.variables == {"ACD_ACTION": "queue", "ACD_QUEUE": "compradores"}
+    assert channel.variables == {"ACD_ACTION": "queue"}
     assert [e.data["node"] for e in events.of("ivr.node")] == [
         "bienvenida", "horario", "menu_principal", "compradores", "pedir_rut", "derivar", "cola_compradores",
     ]  # fmt: skip

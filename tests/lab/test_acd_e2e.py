@@ -8,7 +8,7 @@ import re
 import pytest
 
 from acd.lab.sipp import AwaitHangup, Hangup, Wait
-from tests.lab.acd_fixtures import ROUTING, of_type, running_app, wait_for
+from tests.lab.acd_fixtures import QUEUE_FLOWS, ROUTING, of_type, running_app, wait_for
 
 pytestmark = pytest.mark.lab
 
@@ -81,6 +81,23 @@ async def test_overflow_moves_the_call_to_another_queue_after_max_wait(lab, sipp
         results = [await diego.wait(15), await caller.wait(15)]
     assert overflowed.queue == "proveedores" and overflowed.data["to_queue"] == "general"
     assert answered.agent_id == "diego" and answered.queue == "general" and answered.data["waited_s"] >= 4.0
+    assert all(r.ok for r in results), [r.describe() for r in results]
+
+
+SKILLS_ONLY_FLOWS = QUEUE_FLOWS.replace("proveedores: {type: queue, queue: proveedores, fallback: fin}", "proveedores: {type: queue, skills: [proveedores], fallback: fin}")
+
+
+async def test_queue_node_naming_only_skills_reaches_an_agent_with_those_skills(lab, sipp, tmp_path) -> None:  # noqa: ANN001
+    # The IVR runner used to blank ACD_QUEUE after the dispatcher resolved it: the caller
+    # was parked in queue "" and never routed (acd.channel_variables: one writer each).
+    assert "skills: [proveedores]" in SKILLS_ONLY_FLOWS
+    async with running_app(lab, tmp_path, flows=SKILLS_ONLY_FLOWS, auto_login=["carla"]) as (app, sink):
+        carla = await sipp.start_agent("carla", lab.agent_port(3), answer_after_s=0.3, talk_s=1)
+        caller = await sipp.start_callers("caller", [AwaitHangup(30)], calls=[("301", "56911118888")])
+        answered = await wait_for(sink, lambda e: e.type == "call.answered", 20)
+        await wait_for(sink, lambda e: e.type == "call.completed", 20)
+        results = [await carla.wait(10), await caller.wait(10)]
+    assert (answered.agent_id, answered.queue) == ("carla", "proveedores")
     assert all(r.ok for r in results), [r.describe() for r in results]
 
 

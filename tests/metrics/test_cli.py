@@ -352,3 +352,45 @@ def test_sla_takes_the_contract_from_the_settings_so_no_flag_is_needed(capsys, d
     assert (data["contract_start"], data["contract_month"]) == ("2026-01", 3)  # start: from the sample contract
     code, out, _ = run(capsys, "sla", "--settings", str(settings), "--db", str(db), "--month", "2026-02", "--json")
     assert json.loads(out)["targets"]["service_level_min"] == 65  # month 2: the ramp-up tier
+
+
+def test_report_without_a_routing_file_says_loudly_that_default_rules_were_used(db: Path, tmp_path: Path) -> None:
+    """A reporting host with no acd.yaml and no routing file: figures against 25 s / 5 s, said on stderr and in JSON."""
+    import subprocess
+    import sys
+
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+    argv = [sys.executable, "-m", "acd", "report", "--db", str(db), *DAY, "--interval", "day", "--by", "queue", "--format", "json"]
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    [warning] = done.stderr.strip().splitlines()
+    assert warning.startswith("acd report: warning: no routing file at ") and "default rules (threshold 25 s, short abandon 5 s" in warning
+    assert f" {(cwd / 'deploy' / 'routing.yaml').resolve()} " in warning  # the default routing.config, looked up from here
+    data = json.loads(done.stdout)
+    assert (data["default_rules"], data["routing_file"], data["queue_rules"]) == (True, None, {})
+
+
+def test_report_takes_the_routing_file_from_the_settings_without_a_warning(capsys, db: Path, tmp_path: Path, monkeypatch) -> None:
+    """``routing.config`` from ``--settings`` or from ./acd.yaml, relative to that file, as ``acd run`` reads it."""
+    engine_dir = tmp_path / "engine"
+    engine_dir.mkdir()
+    (engine_dir / "rules.yaml").write_text(ROUTING_OWN_THRESHOLDS)
+    (engine_dir / "acd.yaml").write_text("routing:\n  config: rules.yaml\n")
+    expected_rules = {"soporte": {"threshold_s": 10.0, "short_abandon_s": 2.0}, "ventas": {"threshold_s": 45.0, "short_abandon_s": 5.0}}
+    report = ("report", "--db", str(db), *DAY, "--interval", "day", "--by", "queue", "--format", "json")
+    code, out, err = run(capsys, *report, "--settings", str(engine_dir / "acd.yaml"))
+    assert (code, err) == (0, "")
+    data = json.loads(out)
+    assert (data["default_rules"], data["routing_file"], data["queue_rules"]) == (False, str(engine_dir / "rules.yaml"), expected_rules)
+    monkeypatch.chdir(engine_dir)
+    code, out, err = run(capsys, *report)
+    assert (code, err, json.loads(out)["queue_rules"]) == (0, "", expected_rules)
+
+
+def test_report_flags_that_replace_every_default_need_no_warning(capsys, db: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "report", "--db", str(db), *DAY, "--threshold", "20", "--short-abandon", "3", "--sl-formula", "offered")
+    assert (code, err) == (0, "")
+    code, out, err = run(capsys, "report", "--db", str(db), *DAY, "--threshold", "20")
+    assert code == 0 and "default rules (threshold 20 s, short abandon 5 s" in err

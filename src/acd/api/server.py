@@ -16,6 +16,10 @@ Decisions:
   call ``sys.exit`` inside our loop); if that fails the engine logs an error and runs
   without its API — calls keep being answered and routed, and ``acd queues`` says the
   engine is not reachable (exit 3) until the port is fixed and the engine restarted.
+* **Silent clients cannot deny the API** (:mod:`acd.api.guard`): a request must arrive
+  whole within ``api.header_timeout_s``; the busy limit counts requests in progress, not
+  open connections; over ``api.max_connections`` the oldest connection without a request
+  in progress is closed.
 * The default address is 127.0.0.1; any other address is logged as a warning, since the
   API speaks plain HTTP.
 """
@@ -31,6 +35,7 @@ from typing import TYPE_CHECKING, Iterator
 
 import uvicorn
 
+from acd.api.guard import RequestLimit, guarded_protocol
 from acd.api.http import create_api
 from acd.api.lag import LoopLagProbe
 from acd.api.tally import EventTally
@@ -78,7 +83,9 @@ class ApiService:
         self.port = settings.api.port
         self.tally = EventTally(app.stats.clock)
         self.lag = LoopLagProbe()
-        self.asgi = create_api(app, token=token, tally=self.tally, lag=self.lag)
+        self.asgi = RequestLimit(create_api(app, token=token, tally=self.tally, lag=self.lag))
+        self.header_timeout_s = settings.api.header_timeout_s
+        self.max_connections = settings.api.max_connections
         self.server: EmbeddedServer | None = None
         self._stopped = asyncio.Event()
 
@@ -94,11 +101,12 @@ class ApiService:
             log_config=None,
             access_log=False,
             lifespan="off",
-            http="h11",
+            http=guarded_protocol(self.header_timeout_s, self.max_connections),
             ws="none",
             proxy_headers=False,  # /metrics trusts the real peer address, never a header
             server_header=False,
-            limit_concurrency=64,
+            limit_concurrency=None,  # RequestLimit counts requests in progress instead of connections
+            timeout_keep_alive=max(1, int(self.header_timeout_s)),  # the guard's deadline closes idle ones as well
             timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
         )
         self.server = EmbeddedServer(config)

@@ -243,9 +243,8 @@ class AsteriskCallControl:
             "ACD_AGENT_ID": agent_id,
             # The router times ringing out itself; Dial's own limit is a safety net behind it.
             "ACD_RING_TIMEOUT": str(max(1, int(round(timeout_s))) + DIAL_TIMEOUT_MARGIN_S),
-            "ACD_CALL_ID": call_id,
             "ACD_RECORD_DIR": self.record_dir,
-        }
+        }  # ACD_CALL_ID is already on the caller's channel (the dispatcher's, acd.channel_variables)
         setvars = [self.ami.action("Setvar", Channel=channel, Variable=name, Value=value) for name, value in variables.items()]
         redirect = self.ami.action("Redirect", Channel=channel, Context=self.agent_context, Exten="s", Priority=1)
         results = await asyncio.gather(*setvars, redirect, return_exceptions=True)
@@ -254,13 +253,15 @@ class AsteriskCallControl:
             raise AmiError(f"ringing {endpoint} for {call_id} failed: {errors[0]}")
 
     async def originate_callback(
-        self, call_id: str, agent_id: str, endpoint: str, customer_dial: str, number: str, ring_s: float, customer_ring_s: float, leg_id: str
+        self, call_id: str, agent_id: str, endpoint: str, customer_dial: str, number: str, ring_s: float, customer_ring_s: float, leg_id: str,
+        labels: dict[str, str],
     ) -> None:
         """Agent first: ring the agent; when answered, ``acd-callback`` dials the customer.
 
-        ``leg_id`` (``f"{call_id}-{suffix}"``) becomes the agent channel's Uniqueid."""
+        ``leg_id`` (``f"{call_id}-{suffix}"``) becomes the agent channel's Uniqueid.
+        ``labels`` (the dispatcher's ``ACD_CALL_ID``) are set on the new channel as given."""
         variables = {
-            "ACD_CALL_ID": call_id,
+            **labels,
             "ACD_AGENT_ID": agent_id,
             "ACD_CALLBACK_NUMBER": number,
             "ACD_CUSTOMER_DIAL": customer_dial,
@@ -295,7 +296,6 @@ class AsteriskCallControl:
         """
         variables = {
             **labels,
-            "ACD_CALL_ID": call_id,
             "ACD_AGENT_ID": agent_id,
             "ACD_AGENT_ENDPOINT": endpoint,
             "ACD_RING_TIMEOUT": str(max(1, int(round(agent_ring_s))) + DIAL_TIMEOUT_MARGIN_S),

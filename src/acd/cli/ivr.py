@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from acd.ivr.loader import LoadedFile, load_flow_file
 from acd.ivr.render import GraphvizMissing, render_dot, render_image, render_tree
-from acd.ivr.sounds import default_sounds_dir
+from acd.cli._common import add_settings_argument, settings_or_exit
+from acd.ivr.sounds import SoundsDirError, checked_sounds_dir
+from acd.settings import Settings
 from acd.ivr.validate import FlowPathError, collect_flow_files, flow_files_in, validate_paths
 
 DEFAULT_DIR = "ivr_flows"
@@ -29,26 +30,30 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=lambda args: _usage(parser))
 
     validate = commands.add_parser("validate", help="check flow files; exit 1 when any problem is found")
-    validate.add_argument("paths", nargs="*", metavar="PATH", help=f"flow files or folders (default: {DEFAULT_DIR}/)")
+    validate.add_argument("paths", nargs="*", metavar="PATH", help=f"flow files or folders (default: the settings' ivr.flows_dir, {DEFAULT_DIR}/)")
     sounds = validate.add_mutually_exclusive_group()
     sounds.add_argument(
         "--sounds",
         metavar="DIR",
-        help="Asterisk sounds folder to check prompts against (default: $ACD_SOUNDS_DIR, else the lab's folder when present)",
+        help="Asterisk sounds folder to check prompts against (default: the settings' ivr.sounds_dir, else $ACD_SOUNDS_DIR, "
+        "else the lab's folder when present; the engine checks the same folder)",
     )
     sounds.add_argument("--no-sounds", action="store_true", help="do not check that prompts exist")
     validate.add_argument("--json", action="store_true", help="print problems as a JSON list of {file, line, column, message}")
+    add_settings_argument(validate)
     validate.set_defaults(handler=cmd_validate)
 
     show = commands.add_parser("show", help="print a flow as a tree")
     show.add_argument("flow", metavar="FLOW", help="flow name or path to a flow file")
-    show.add_argument("--dir", default=DEFAULT_DIR, help=f"folder to look the flow name up in (default: {DEFAULT_DIR})")
+    show.add_argument("--dir", help=f"folder to look the flow name up in (default: the settings' ivr.flows_dir, {DEFAULT_DIR})")
+    add_settings_argument(show)
     show.set_defaults(handler=cmd_show)
 
     graph = commands.add_parser("graph", help="draw a flow (.dot, or .svg/.png with Graphviz)")
     graph.add_argument("flow", metavar="FLOW", help="flow name or path to a flow file")
     graph.add_argument("-o", "--output", required=True, metavar="FILE", help="output file: .dot, .svg, .png or .pdf")
-    graph.add_argument("--dir", default=DEFAULT_DIR, help=f"folder to look the flow name up in (default: {DEFAULT_DIR})")
+    graph.add_argument("--dir", help=f"folder to look the flow name up in (default: the settings' ivr.flows_dir, {DEFAULT_DIR})")
+    add_settings_argument(graph)
     graph.set_defaults(handler=cmd_graph)
 
 
@@ -62,22 +67,30 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
-def _sounds_dir(args: argparse.Namespace) -> tuple[Path | None, str | None]:
+def _flows_dir(settings: Settings) -> Path:
+    """``ivr.flows_dir`` from ``--settings``/acd.yaml (relative to that file), as ``acd run`` serves it."""
+    return settings.resolve(settings.ivr.flows_dir)
+
+
+def _sounds_dir(args: argparse.Namespace, settings: Settings) -> tuple[Path | None, str | None]:
     """The sounds folder to use, or an error message."""
     if args.no_sounds:
         return None, None
     if args.sounds is not None:
         path = Path(args.sounds).expanduser()
         return (path, None) if path.is_dir() else (None, f"--sounds {args.sounds}: not a folder")
-    path = default_sounds_dir()
-    if path is not None and not path.is_dir():
-        return None, f"ACD_SOUNDS_DIR={os.environ.get('ACD_SOUNDS_DIR')}: not a folder"
-    return path, None
+    try:
+        return checked_sounds_dir(settings.resolve(settings.ivr.sounds_dir) if settings.ivr.sounds_dir else None), None
+    except SoundsDirError as exc:
+        return None, str(exc)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    paths = args.paths or [DEFAULT_DIR]
-    sounds, error = _sounds_dir(args)
+    settings = settings_or_exit(args)
+    if isinstance(settings, int):
+        return settings
+    paths = args.paths or [_flows_dir(settings)]
+    sounds, error = _sounds_dir(args, settings)
     if error:
         return _fail(error)
     try:
@@ -101,14 +114,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1
 
 
-def _find_flow(spec: str, directory: str) -> tuple[LoadedFile | None, str | None]:
-    """Load FLOW given as a path or as a flow name in ``directory``."""
+def _find_flow(spec: str, directory: str, named_by: str) -> tuple[LoadedFile | None, str | None]:
+    """Load FLOW given as a path or as a flow name in ``directory`` (``named_by``: the flag or setting)."""
     path = Path(spec)
     if path.is_file():
         return load_flow_file(path), None
     folder = Path(directory)
     if not folder.is_dir():
-        return None, f"{spec}: not a file, and --dir {directory} is not a folder"
+        return None, f"{spec}: not a file, and {named_by} {directory} is not a folder"
     candidates = [load_flow_file(file) for file in flow_files_in(folder)]
     for item in candidates:
         if item.declared_name == spec:
@@ -121,7 +134,11 @@ def _find_flow(spec: str, directory: str) -> tuple[LoadedFile | None, str | None
 
 
 def _load_for_display(args: argparse.Namespace) -> tuple[Any, int | None]:
-    item, error = _find_flow(args.flow, args.dir)
+    settings = settings_or_exit(args)
+    if isinstance(settings, int):
+        return None, settings
+    directory, named_by = (args.dir, "--dir") if args.dir else (str(_flows_dir(settings)), "ivr.flows_dir")
+    item, error = _find_flow(args.flow, directory, named_by)
     if error or item is None:
         return None, _fail(error or f"{args.flow}: not found")
     if item.flow is None:

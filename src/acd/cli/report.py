@@ -17,6 +17,7 @@ import argparse
 import math
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -89,20 +90,50 @@ def _choice(option: str, value: str | None, choices: tuple[str, ...]) -> None:
         raise CliError(f"{option} {value!r} is not one of: {', '.join(choices)}")
 
 
-def _queue_rules(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
-    """Each queue's own threshold, short-abandon limit and formula from the routing file,
-    so the report means what the wallboard meant; flags given on the command line win."""
+@dataclass(frozen=True)
+class QueueRules:
+    """Per-queue rules for the report and where they came from.
+
+    ``routing_file`` is None when no routing file was found: then every queue gets the
+    command line's (or the default 25 s / 5 s) rules, which the output says loudly, since a
+    queue with its own threshold would otherwise be reported against the wrong one."""
+
+    rules: dict[str, Any]
+    routing_file: Path | None
+    looked_for: Path
+
+    @property
+    def defaults_used(self) -> bool:
+        return self.routing_file is None
+
+
+def _queue_rules(args: argparse.Namespace, settings: Any) -> QueueRules:
+    """Each queue's own threshold, short-abandon limit and formula from the routing file
+    (``--routing``, else the settings' ``routing.config``), so the report means what the
+    wallboard meant; flags given on the command line win."""
     from acd.metrics.live import report_rules
     from acd.routing import load_routing_config
 
     path = Path(args.routing) if args.routing else settings.resolve(settings.routing.config)
     if not args.routing and not path.is_file():
-        return {}  # a reporting host without the engine's files: the defaults apply
+        return QueueRules({}, None, path.resolve())  # a reporting host without the engine's files
     config, problems = load_routing_config(path)
     if problems or config is None:
         details = "; ".join(str(p) for p in problems[:3]) or "could not be loaded"
         raise CliError(f"{path}: routing file with problems ({details}); fix it or pass --threshold/--short-abandon")
-    return report_rules(config, thresholds=args.threshold is None and args.short_abandon is None, formulas=args.sl_formula is None)
+    rules = report_rules(config, thresholds=args.threshold is None and args.short_abandon is None, formulas=args.sl_formula is None)
+    return QueueRules(rules, path, path)
+
+
+def _warn_default_rules(args: argparse.Namespace, settings: Any, rules: QueueRules, threshold: float, short: float) -> None:
+    """One stderr line when queues' own rules could not be applied (flags covering all are fine)."""
+    if rules.defaults_used and (args.threshold is None or args.short_abandon is None or args.sl_formula is None):
+        print(
+            f"acd report: warning: no routing file at {rules.looked_for} (routing.config, settings: {settings.source}): "
+            f"every queue is reported with the default rules (threshold {threshold:g} s, short abandon {short:g} s, "
+            f"formula {args.sl_formula or 'offered'}), not its own; pass --routing FILE or --settings FILE",
+            file=sys.stderr,
+        )
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -115,7 +146,8 @@ def handle(args: argparse.Namespace) -> int:
         short = DEFAULT_SHORT_ABANDON_S if args.short_abandon is None else _number("--short-abandon", args.short_abandon)
         target = _number("--target", args.target)
         settings = settings_from(args)
-        per_queue = _queue_rules(args, settings)
+        rules = _queue_rules(args, settings)
+        _warn_default_rules(args, settings, rules, threshold, short)
         tz_name = timezone_name(args, settings)
         start, end = time_range(args, tz_name)
         assert start is not None and end is not None
@@ -138,13 +170,16 @@ def handle(args: argparse.Namespace) -> int:
             sl_formula=args.sl_formula or "offered",
             now=time.time(),
             incidents=incidents,
-            **per_queue,
+            **rules.rules,
         )
         from acd.metrics import render
 
         tz = zone(tz_name)
-        output = {"table": render.report_table, "csv": render.report_csv, "json": render.report_json}[args.format]
-        text = output(report, tz)
+        if args.format == "json":
+            source = {"routing_file": str(rules.routing_file) if rules.routing_file else None, "default_rules": rules.defaults_used}
+            text = render.report_json(report, tz, extra=source)
+        else:
+            text = {"table": render.report_table, "csv": render.report_csv}[args.format](report, tz)
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         if args.chart:
             from acd.metrics.chart import ChartError, write_chart

@@ -123,6 +123,14 @@ class FlowRunner:
         call = _Call(self, flow, channel, flows if flows is not None else self.flows)
         return await call.run(entry or flow.entry)
 
+    @staticmethod
+    async def refuse(channel: Channel) -> None:
+        """No flow answers this call: tell the dialplan to hang up (the runner owns ``ACD_ACTION``)."""
+        try:
+            await channel.set_variable("ACD_ACTION", "hangup")
+        except CallerHungUp:
+            pass
+
 
 async def run(
     flow: m.Flow,
@@ -425,10 +433,10 @@ class _Call:
                 if node.fallback:
                     return node.fallback
                 return await self.hang_up()
+        # Only the next step: the hand-off (the dispatcher) owns ACD_QUEUE and the other
+        # labels of a waiting call (acd.channel_variables); writing the node's queue here
+        # would blank the queue the dispatcher resolved from a skills-only node.
         await self.channel.set_variable("ACD_ACTION", "queue")
-        await self.channel.set_variable("ACD_QUEUE", node.queue or "")
-        if node.skills:
-            await self.channel.set_variable("ACD_SKILLS", ",".join(node.skills))
         return self.result("queue", node.queue, skills=node.skills)
 
     async def do_transfer(self, node: m.TransferNode) -> RunResult:

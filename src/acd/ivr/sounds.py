@@ -26,6 +26,27 @@ def default_sounds_dir() -> Path | None:
     return candidate if candidate.is_dir() else None
 
 
+class SoundsDirError(ValueError):
+    """The configured sounds folder is not a folder (one line naming the setting)."""
+
+
+def checked_sounds_dir(configured: Path | None) -> Path | None:
+    """The folder prompts are checked against, by ``acd ivr validate`` and the engine alike.
+
+    ``configured`` is ``ivr.sounds_dir`` (already resolved against the settings file); when
+    unset, :func:`default_sounds_dir`.  One rule for both, so a flow the validator rejects
+    for a missing prompt is never served to callers as silence.
+    """
+    if configured is not None:
+        if not configured.is_dir():
+            raise SoundsDirError(f"ivr.sounds_dir {configured}: not a folder")
+        return configured
+    path = default_sounds_dir()
+    if path is not None and not path.is_dir():
+        raise SoundsDirError(f"ACD_SOUNDS_DIR={os.environ.get('ACD_SOUNDS_DIR')}: not a folder")
+    return path
+
+
 class SoundLibrary:
     """Prompt names found under a sounds folder, indexed lazily per language."""
 

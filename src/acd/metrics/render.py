@@ -160,8 +160,9 @@ def report_dict(report: Report, tz: ZoneInfo) -> dict[str, Any]:
     }
 
 
-def report_json(report: Report, tz: ZoneInfo) -> str:
-    return json.dumps(report_dict(report, tz), indent=2, ensure_ascii=False)
+def report_json(report: Report, tz: ZoneInfo, extra: dict[str, Any] | None = None) -> str:
+    """``extra``: fields the command adds (``acd report``: which routing file gave the rules)."""
+    return json.dumps({**report_dict(report, tz), **(extra or {})}, indent=2, ensure_ascii=False)
 
 
 def report_csv(report: Report, tz: ZoneInfo) -> str:

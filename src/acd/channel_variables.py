@@ -1,0 +1,57 @@
+"""Who writes each ``ACD_*`` channel variable the dialplan (``dialplans/acd.conf``) reads.
+
+One owner per variable.  When two components wrote the same variable the last one won:
+the IVR runner used to copy its ``queue`` node's ``queue:`` into ``ACD_QUEUE`` *after* the
+dispatcher had stored the queue it resolved, so a node naming only ``skills:`` parked the
+caller with an empty queue name and nobody routed the call.
+
+======================  ===========================  =========================================
+variable                owner (only writer)          what it tells the dialplan
+======================  ===========================  =========================================
+ACD_ACTION              acd.ivr.runner               the flow's next step (queue/transfer/hangup)
+ACD_TARGET              acd.ivr.runner               where ``transfer`` dials
+ACD_SURVEY              acd.app (the IVR hand-off)   the flow whose after-call survey runs
+ACD_CALL_ID             acd.dispatch                 the call's id (callers: at enqueue;
+                                                     callback legs: through ``labels``)
+ACD_QUEUE               acd.dispatch                 the queue the call waits in (resolved
+                                                     from the node's queue or skills)
+ACD_WAIT_ORIGIN         acd.dispatch                 when the wait began (kept on requeue)
+ACD_PRIORITY            acd.dispatch                 the call's priority ("" = the queue's)
+ACD_ANNOUNCE_EVERY      acd.dispatch                 seconds between position announcements
+ACD_CALLBACK_GREETING   acd.dispatch                 customer first: what the customer hears
+ACD_AGENT_ENDPOINT      acd.asterisk.call_control    the agent's device to Dial
+ACD_AGENT_ID            acd.asterisk.call_control    the agent ringing (callback events)
+ACD_RING_TIMEOUT        acd.asterisk.call_control    Dial's safety-net ring limit
+ACD_RECORD_DIR          acd.asterisk.call_control    where MixMonitor records ("" = off)
+ACD_CALLBACK_NUMBER     acd.asterisk.call_control    the customer's number (logged)
+ACD_CUSTOMER_DIAL       acd.asterisk.call_control    agent first: the customer's dial string
+ACD_CUSTOMER_RING       acd.asterisk.call_control    agent first: the customer's ring limit
+ACD_CUSTOMER_CALLERID   acd.asterisk.call_control    agent first: the caller ID shown
+======================  ===========================  =========================================
+
+Set by the dialplan or the site, never by the engine: ``ACD_AGI`` (globals),
+``ACD_DIALED`` (``from-callers``), ``ACD_DIAL_OPTIONS`` (optional site extra Dial options).
+``tests/test_channel_variables.py`` checks the source against this table.
+"""
+
+from __future__ import annotations
+
+OWNERS: dict[str, str] = {
+    "ACD_ACTION": "acd.ivr.runner",
+    "ACD_TARGET": "acd.ivr.runner",
+    "ACD_SURVEY": "acd.app",
+    **dict.fromkeys(
+        ("ACD_CALL_ID", "ACD_QUEUE", "ACD_WAIT_ORIGIN", "ACD_PRIORITY", "ACD_ANNOUNCE_EVERY", "ACD_CALLBACK_GREETING"),
+        "acd.dispatch",
+    ),
+    **dict.fromkeys(
+        (
+            "ACD_AGENT_ENDPOINT", "ACD_AGENT_ID", "ACD_RING_TIMEOUT", "ACD_RECORD_DIR",
+            "ACD_CALLBACK_NUMBER", "ACD_CUSTOMER_DIAL", "ACD_CUSTOMER_RING", "ACD_CUSTOMER_CALLERID",
+        ),
+        "acd.asterisk.call_control",
+    ),
+}  # fmt: skip
+
+#: Read by the dialplan but set by the dialplan itself or the site's configuration.
+NOT_ENGINE_SET = ("ACD_AGI", "ACD_DIALED", "ACD_DIAL_OPTIONS")
