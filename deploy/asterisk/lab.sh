@@ -187,7 +187,12 @@ chroot_up() {
     fi
   fi
   port_busy "$ami_port" && fail "AMI port 127.0.0.1:$ami_port is already taken by another program (set ACD_LAB_AMI_PORT)"
+  # Recordings and Asterisk's logs are personal data (voices, caller numbers): Asterisk
+  # runs with umask 077, so MixMonitor's files and its logs are owner-only (0600 in 0700
+  # folders); what an older lab left readable is tightened.
+  umask 077
   render
+  chmod -R go-rwx "$lab/log" "$lab/recordings"
   mount_binds
   : >"$lab/log/messages.log"
   local console=$lab/log/console.log
