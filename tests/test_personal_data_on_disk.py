@@ -26,6 +26,7 @@ import pytest
 
 from acd.asterisk.call_control import AgentAnswered, Parked
 from acd.cli import main as acd_main
+from acd.metrics.store import EventStore
 from acd.settings import AgiSettings, ApiSettings, CallbackSettings, IvrSettings, MetricsSettings, RecordingSettings, RoutingSettings, Settings
 from tests.api.helpers import ROUTING, assemble, free_port
 
@@ -40,15 +41,7 @@ name: privado
 numbers: ["700"]
 entry: pedir_rut
 nodes:
-  pedir_rut:
-    type: collect
-    prompt: beep
-    save_as: rut
-    validate: rut
-    min_digits: 8
-    max_digits: 9
-    next: cola
-    fallback: fin
+  pedir_rut: {type: collect, prompt: beep, save_as: rut, validate: rut, min_digits: 8, max_digits: 9, next: cola, fallback: fin}
   cola: {type: queue, queue: compradores, attach: [rut], fallback: fin}
   fin: {type: hangup}
 """
@@ -199,3 +192,15 @@ def test_acd_run_creates_every_file_and_folder_owner_only(tmp_path: Path) -> Non
     finally:
         engine.send_signal(signal.SIGTERM)
         engine.wait(30)
+
+
+async def test_an_event_log_left_readable_by_an_older_acd_is_tightened_and_private_false_leaves_the_umask(tmp_path: Path, open_umask: None) -> None:
+    old = tmp_path / "old" / "acd.sqlite"
+    old.parent.mkdir()
+    async with await EventStore.open(old, private=False):
+        pass
+    assert mode(old) == 0o644  # files.private: false: the umask decides
+    old.with_name("acd.sqlite-wal").write_bytes(b"")  # as a crashed older engine leaves it
+    async with await EventStore.open(old) as store:
+        await store.count()
+        assert {p.name: mode(p) for p in old.parent.iterdir()} == {"acd.sqlite": 0o600, "acd.sqlite-wal": 0o600, "acd.sqlite-shm": 0o600}

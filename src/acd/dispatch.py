@@ -824,7 +824,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, tuple):
         return list(value)
     if isinstance(value, dict):
-        return masked_data(value)  # attached data: the router keeps it clear, events never do
+        return masked_data(value) if value else {}  # attached data: the router keeps it clear, events never do
     return value
 
 
