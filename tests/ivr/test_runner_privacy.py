@@ -66,3 +66,20 @@ def test_personal_must_name_an_attached_field() -> None:
     text = textwrap.dedent(ATTACHING.replace("personal: [ticket]", "personal: [ticket, tiket]")).lstrip("\n")
     problems = [str(p) for p in validate_text(text, "f.yaml")]
     assert problems == ["f.yaml:23:24: nodes.cola.personal.1: 'tiket' is not an attached field (attach: desde, nota, origen, rut, segmento, ticket)"]
+
+
+async def test_a_transfer_to_a_collected_number_is_logged_masked_and_dialled_clear(tmp_path: Path, harness: Harness) -> None:
+    flow = flow_from(
+        tmp_path,
+        """
+        entry: pedir
+        nodes:
+          pedir: {type: collect, prompt: beep, save_as: numero, validate: numeric, min_digits: 9, max_digits: 9, next: marcar, fallback: fin}
+          marcar: {type: transfer, to: "${numero}"}
+          fin: {type: hangup}
+        """,
+    )
+    channel = ScriptedChannel(keys("912345678"), clock=harness.clock)
+    await harness.runner.run(flow, channel)
+    assert channel.variables["ACD_TARGET"] == "912345678"
+    assert [e.data["target"] for e in harness.events.of("call.transferred")] == ["********8"]

@@ -449,7 +449,7 @@ class _Call:
         await self.play_all(node.prompts)
         await self.channel.set_variable("ACD_ACTION", "transfer")
         await self.channel.set_variable("ACD_TARGET", target)
-        self.emit("call.transferred", target=target)
+        self.emit("call.transferred", target=mask_text(target) if self.uses_personal(node.to) else target)  # e.g. a collected number
         return self.result("transfer", target)
 
     async def do_survey(self, node: m.SurveyNode) -> str:

@@ -33,7 +33,7 @@ EventType = Literal[
     "ivr.node",  # data: flow, flow_version, node, node_type
     "ivr.input",  # data: flow, flow_version, node, kind ("digits" | "timeout" | "invalid" | "valid"), digits
     "ivr.error",  # data: flow, flow_version, node, message
-    "call.transferred",  # data: target
+    "call.transferred",  # data: target (masked when made from personal data)
     "survey.answer",  # data: flow, question, score (1-5)
     # ACD
     "call.queued",  # queue; data: priority, skills, attached (personal fields masked), wait_origin (ts the wait started)
