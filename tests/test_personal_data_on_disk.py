@@ -27,7 +27,9 @@ import pytest
 from acd.asterisk.call_control import AgentAnswered, Parked
 from acd.cli import main as acd_main
 from acd.metrics.store import EventStore
-from acd.settings import AgiSettings, ApiSettings, CallbackSettings, IvrSettings, MetricsSettings, RecordingSettings, RoutingSettings, Settings
+from acd.settings import (
+    AgiSettings, ApiSettings, CallbackSettings, IvrSettings, MetricsSettings, RecordingSettings, RoutingSettings, Settings, SettingsError, load_settings,
+)
 from tests.api.helpers import ROUTING, assemble, free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -204,3 +206,16 @@ async def test_an_event_log_left_readable_by_an_older_acd_is_tightened_and_priva
     async with await EventStore.open(old) as store:
         await store.count()
         assert {p.name: mode(p) for p in old.parent.iterdir()} == {"acd.sqlite": 0o600, "acd.sqlite-wal": 0o600, "acd.sqlite-shm": 0o600}
+
+
+def test_files_private_is_on_by_default_and_a_bad_value_is_one_clear_line(tmp_path: Path) -> None:
+    settings_file = tmp_path / "acd.yaml"
+    settings_file.write_text("files: {private: maybe}\n")
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    assert load_settings(empty, environ={}).files.private is True
+    assert load_settings(empty, environ={"ACD_FILES_PRIVATE": "false"}).files.private is False
+    with pytest.raises(SettingsError) as raised:
+        load_settings(settings_file, environ={})
+    [problem] = [str(p) for p in raised.value.problems]
+    assert problem.startswith(f"{settings_file}:1:18: files.private") and "maybe" in problem
