@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import stat
 from pathlib import Path
 
 import pytest
 
+from acd.logs import configure_logging
 from acd.privacy import Personal, PrivacyKeyError, Pseudonyms, mask_number, mask_text, masked_data, normalise_number
 
 
@@ -51,3 +53,19 @@ def test_environment_key_wins_and_a_reader_never_creates_a_key(tmp_path: Path) -
     with pytest.raises(PrivacyKeyError, match="privacy.key: no privacy key"):
         Pseudonyms.load(tmp_path, create=False, environ={})
     assert not (tmp_path / "privacy.key").exists()
+
+
+def test_log_lines_never_show_a_phone_number_even_panoramisk_debug_dumps(capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level, logging.getLogger("panoramisk").level)
+    try:
+        configure_logging("debug")
+        logging.getLogger("panoramisk.manager").debug("action: Originate Channel: PJSIP/%s@customers", "56988881234")
+        logging.getLogger("acd.x").info("call %s: CallerIDNum: +56977771234 at %.3f", "1764669001.12", 1764669001.123)
+    finally:
+        root.handlers[:], root.level = saved[0], saved[1]
+        logging.getLogger("panoramisk").setLevel(saved[2])
+    err = capsys.readouterr().err
+    assert "PJSIP/*******1234@customers" in err and "+*******1234" in err
+    assert "56988881234" not in err and "56977771234" not in err
+    assert "call 1764669001.12:" in err and "1764669001.123" in err  # call ids and times stay readable

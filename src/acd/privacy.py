@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any, Mapping
@@ -62,6 +63,16 @@ def mask_number(number: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+# A phone number in free text: 8 to 15 digits (optional +) standing alone.  Call ids
+# (``1700000000.123``), hex event ids and times are not: they touch a '.', a letter or ':'.
+_NUMBER_IN_TEXT = re.compile(r"(?<![\w.:+-])\+?\d{8,15}(?![\w.:])")
+
+
+def mask_numbers_in(text: str) -> str:
+    """Every phone number in ``text`` masked (:func:`mask_number`): the safety net for logs."""
+    return _NUMBER_IN_TEXT.sub(lambda match: mask_number(match.group(0)), text)
 
 
 def normalise_number(number: str) -> str:
@@ -168,6 +179,7 @@ __all__ = [
     "PrivacyKeyError",
     "Pseudonyms",
     "mask_number",
+    "mask_numbers_in",
     "mask_text",
     "masked_data",
     "masked_value",
