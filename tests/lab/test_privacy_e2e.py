@@ -89,6 +89,8 @@ async def test_number_and_rut_never_reach_sqlite_nor_mqtt_and_recordings_are_own
     recording = lab.recordings_dir / f"{finished.call_id}.wav"
     assert (mode(recording), mode(lab.recordings_dir)) == (0o600, 0o700)
     assert mode(lab.log_dir) == 0o700
-    readable = {p.name: oct(mode(p)) for p in lab.log_dir.rglob("*") if mode(p) & 0o077}
+    logs = list(lab.log_dir.rglob("*"))
+    assert "messages.log" in {p.name for p in logs}
+    readable = {p.name: oct(mode(p)) for p in logs if mode(p) & 0o077}
     assert readable == {}, "Asterisk's logs name callers: nobody but their owner may read them"
     assert all(mode(p) == 0o600 for p in tmp_path.glob("acd.sqlite*"))
