@@ -132,6 +132,15 @@ PY
   cp "$repo"/dialplans/*.conf "$etc/dialplans/"
 }
 
+render_private() {
+  # Recordings and Asterisk's logs are personal data (voices, caller numbers): Asterisk
+  # runs with umask 077, so MixMonitor's files and its logs are owner-only (0600 in 0700
+  # folders); what an older lab left readable is tightened.
+  umask 077
+  render
+  chmod -R go-rwx "$lab/log" "$lab/recordings"
+}
+
 config_changed() {
   # Would rendering now give other files than the running lab uses?
   local fresh=$lab/etc.check
@@ -187,7 +196,7 @@ chroot_up() {
     fi
   fi
   port_busy "$ami_port" && fail "AMI port 127.0.0.1:$ami_port is already taken by another program (set ACD_LAB_AMI_PORT)"
-  render
+  render_private
   mount_binds
   : >"$lab/log/messages.log"
   local console=$lab/log/console.log
@@ -232,7 +241,7 @@ case "${1:-}" in
     if [ "$backend" = docker ]; then docker_compose build; else build_root; fi ;;
   up)
     if [ "$backend" = docker ]; then
-      render; docker_compose up -d --build
+      render_private; docker_compose up -d --build
       for i in $(seq 1 150); do ami_banner && { say "Asterisk (docker) is up; logs: $lab/log"; exit 0; }; sleep 0.2; done
       fail "Asterisk (docker) did not answer on AMI within 30 s (docker compose -p acd-lab-$name logs; $lab/log)"
     else chroot_up; fi ;;

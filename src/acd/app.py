@@ -42,6 +42,8 @@ from acd.metrics.live import LiveStats
 from acd.routing import Router, RoutingConfig, load_routing_config
 from acd.routing_reload import RoutingReloader
 from acd.settings import Settings
+from acd.private_files import private_dir
+from acd.privacy import PrivacyKeyError, Pseudonyms
 
 log = logging.getLogger("acd.app")
 
@@ -65,6 +67,7 @@ class App:
     store: EventStore | None = None
     mqtt: MqttPublisher | None = None
     routing_reload: RoutingReloader | None = None
+    pseudonyms: Pseudonyms | None = None  # the install's key, loaded when the engine starts
 
 
 class _Handoff:
@@ -121,7 +124,8 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
         dialed = session.request.params.get("number") or channel.dialed
         snapshot = flows.snapshot()
         flow = snapshot.get(session.request.params["flow"]) if "flow" in session.request.params else snapshot.for_number(dialed)
-        engine.emit("call.started", call_id=channel.call_id, data={"caller": channel.caller, "dialed": dialed, "channel": channel.channel_name})
+        caller = (app.pseudonyms or Pseudonyms.ephemeral()).caller(channel.caller)  # masked + pseudonym, never clear
+        engine.emit("call.started", call_id=channel.call_id, data={**caller, "dialed": dialed, "channel": channel.channel_name})
         if flow is None:
             log.warning("no IVR flow answers number %r (call %s)", dialed, channel.call_id)
             engine.emit("ivr.error", call_id=channel.call_id, data={"message": f"no flow for number {dialed}"})
@@ -187,10 +191,11 @@ def _attach_metrics(app: App, settings: Settings) -> None:
     database = settings.resolve(settings.metrics.database)
 
     async def open_store(engine: Engine) -> None:
-        database.parent.mkdir(parents=True, exist_ok=True)
         try:
-            store = await EventStore.open(database, batch_interval_s=settings.metrics.batch_interval_s)
-        except StoreError as exc:
+            private_dir(database.parent, private=settings.files.private)
+            app.pseudonyms = Pseudonyms.load(database.parent, create=True)
+            store = await EventStore.open(database, batch_interval_s=settings.metrics.batch_interval_s, private=settings.files.private)
+        except (StoreError, PrivacyKeyError, OSError) as exc:
             raise AppError(f"{database}: {exc}") from exc
         now = engine.clock()
         started = time.perf_counter()
@@ -221,8 +226,8 @@ def _attach_callbacks(app: App, settings: Settings, waiting: WaitingService) -> 
     policies = callback_policies(app.router.config, callback_holidays(settings))
 
     async def open_callbacks(engine: Engine) -> None:
-        store = await CallbackStore.open(settings.resolve(settings.callbacks.database))
-        service = CallbackService(store, dispatcher, engine.bus.emit, policies, clock=engine.clock)
+        store = await CallbackStore.open(settings.resolve(settings.callbacks.database), private=settings.files.private)
+        service = CallbackService(store, dispatcher, engine.bus.emit, policies, clock=engine.clock, pseudonyms=app.pseudonyms)
         dispatcher.callbacks = service
         waiting.callbacks = service
         app.callbacks = service

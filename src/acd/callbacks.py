@@ -42,6 +42,8 @@ import aiosqlite
 
 from acd.ivr.schedule import Schedule
 from acd.metrics.events import Event
+from acd.private_files import prepare_database
+from acd.privacy import Pseudonyms
 
 log = logging.getLogger("acd.callbacks")
 
@@ -84,8 +86,10 @@ class CallbackStore:
         self._db = connection
 
     @classmethod
-    async def open(cls, path: Path) -> "CallbackStore":
-        path.parent.mkdir(parents=True, exist_ok=True)
+    async def open(cls, path: Path, *, private: bool = True) -> "CallbackStore":
+        """Open (creating) the database; it holds customers' numbers in clear (they must be
+        dialled), so it is owner-only unless ``private`` is false."""
+        prepare_database(path, private=private)
         connection = await aiosqlite.connect(path)
         await connection.execute("PRAGMA journal_mode=WAL")
         await connection.executescript(cls.SCHEMA)
@@ -155,8 +159,11 @@ class CallbackService:
         emit: Callable[[Event], None],
         policies: dict[str, CallbackPolicy],
         clock: Callable[[], float] = time.time,
+        pseudonyms: Pseudonyms | None = None,
     ) -> None:
         self.store = store
+        #: events carry the number masked plus its pseudonym; only the store keeps it to dial
+        self.pseudonyms = pseudonyms or Pseudonyms.ephemeral()
         self.acd = acd
         self.emit = emit
         self.policies = policies
@@ -335,6 +342,8 @@ class CallbackService:
         return self.store.save(replace(callback, state=state))
 
     def _emit(self, type_: str, callback: Callback, data: dict[str, object], agent_id: str | None = None) -> None:
+        if "number" in data:
+            data = {**data, **self.pseudonyms.number(str(data["number"]))}
         self.emit(Event(type=type_, ts=self.clock(), call_id=callback.call_id, queue=callback.queue, agent_id=agent_id, data=data))  # type: ignore[arg-type]
 
     async def close(self) -> None:

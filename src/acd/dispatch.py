@@ -53,6 +53,7 @@ from acd.asterisk.call_control import (
 )
 from acd.ivr.channel import Channel
 from acd.ivr.handoff import QueueRequest
+from acd.privacy import masked_data
 from acd.metrics.events import SCHEMA_VERSION, Event
 from acd.routing import Router, RoutingConfig
 from acd.routing.decisions import CallTimedOut, CancelRing, Ignored, Notification, Outcome, RingAgent
@@ -831,7 +832,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, tuple):
         return list(value)
     if isinstance(value, dict):
-        return dict(value)
+        return masked_data(value) if value else {}  # attached data: the router keeps it clear, events never do
     return value
 
 

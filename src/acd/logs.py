@@ -1,7 +1,9 @@
 """Logging set-up: readable text by default, JSON lines for log shippers.
 
 Secrets never reach a log: settings hold them as ``SecretStr`` and nothing here formats
-settings objects.
+settings objects.  Nor do callers' numbers: our own lines name calls by id, and every
+line (panoramisk's AMI dump at debug level included: ``CallerIDNum``, an Originate's
+dial string) passes :class:`MaskNumbers`, which masks any phone number left in it.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import json
 import logging
 import sys
 import time
+
+from acd.privacy import mask_numbers_in
 
 _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
@@ -32,6 +36,17 @@ class JsonLinesFormatter(logging.Formatter):
         return json.dumps(payload, ensure_ascii=False)
 
 
+class MaskNumbers(logging.Filter):
+    """Masks phone numbers in the formatted message (``acd.privacy.mask_numbers_in``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask_numbers_in(message)
+        if masked != message:
+            record.msg, record.args = masked, ()
+        return True
+
+
 class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s.%(msecs)03d %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")
@@ -41,6 +56,7 @@ class TextFormatter(logging.Formatter):
 def configure_logging(level: str = "info", fmt: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLinesFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(MaskNumbers())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -171,6 +171,10 @@ class ApiSettings(_Section):
     _check_host = field_validator("host")(_loopback_default_warning)
 
 
+class FileSettings(_Section):
+    private: bool = Field(True, description="personal data on disk owner-only (files 0600, folders 0700, umask 077); false: the umask decides")
+
+
 class LogSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["text", "json"] = "text"
@@ -191,6 +195,7 @@ class Settings(_Section):
     mqtt: MqttSettings = MqttSettings()
     api: ApiSettings = ApiSettings()
     log: LogSettings = LogSettings()
+    files: FileSettings = FileSettings()
     source: str = Field("(defaults)", exclude=True, description="where the settings came from")
 
     def resolve(self, path: Path) -> Path:

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from acd.lab.sipp import AwaitHangup, Dtmf, Wait
+from acd.privacy import mask_number
 from tests.lab.acd_fixtures import of_type, running_app, wait_for
 
 pytestmark = pytest.mark.lab
@@ -61,7 +62,7 @@ async def test_callback_keeps_the_place_and_connects_agent_and_customer(lab, sip
         second_result = await second.wait(20)
         completed = await wait_for(sink, lambda e: e.type == "callback.completed", 40)
         results = [await customer.wait(20), await ana.wait(30), await first.wait(10)]
-    assert requested.data["number"] == CALLER
+    assert (requested.data["number"], requested.data["number_ref"]) == (mask_number(CALLER), app.pseudonyms.ref(CALLER))  # type: ignore[union-attr]
     assert second_result.ok and second_result.remote_byes == 1, second_result.describe()  # the engine said goodbye
     assert completed.call_id == requested.call_id and completed.agent_id == "ana"
     answered = [e for e in of_type(sink, "call.answered", requested.call_id)]

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from acd.ivr.runner import masked
 from acd.ivr.rut import check_digit
 from acd.lab.sipp import AwaitHangup, Dtmf, Hangup, Wait
+from acd.privacy import mask_text
 from tests.lab.acd_fixtures import of_type, running_app, wait_for
 
 pytestmark = pytest.mark.lab
@@ -47,7 +47,7 @@ async def test_buyer_picks_1_types_rut_and_is_queued_with_it_attached(lab, sipp,
         result = await caller.wait(40)
         abandoned = await wait_for(sink, lambda e: e.type == "call.abandoned", 10)
     assert queued.queue == "compradores"
-    assert queued.data["attached"] == {"rut": f"12345678-{check_digit('12345678')}", "segmento": "compradores"}
+    assert queued.data["attached"] == {"rut": f"*********{check_digit('12345678')}", "segmento": "compradores"}  # masked in the log
     call_id = abandoned.call_id
     nodes = [e.data["node"] for e in of_type(sink, "ivr.node", call_id)]
     assert nodes[:4] == ["bienvenida", "horario", "menu_principal", "compradores"]
@@ -142,7 +142,7 @@ async def test_no_input_retries_then_takes_the_fallback(lab, sipp, tmp_path) -> 
 async def test_valid_rut_is_accepted(lab, sipp, tmp_path) -> None:  # noqa: ANN001
     keys = rut_keys("7654321")
     result, ended, sink = await run_test_flow(lab, sipp, tmp_path, [Wait(0.8), Dtmf("1"), Wait(0.8), Dtmf(keys, gap=0.2), AwaitHangup(20)])
-    assert ("rut", "valid", masked(keys.rstrip("#"))) in inputs(sink, ended.call_id)  # never in clear in the log
+    assert ("rut", "valid", mask_text(keys.rstrip("#"))) in inputs(sink, ended.call_id)  # never in clear in the log
     assert [e.data["node"] for e in of_type(sink, "ivr.node", ended.call_id)][-1] == "despedida"
     assert result.ok, result.describe()
 

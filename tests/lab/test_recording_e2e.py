@@ -49,4 +49,4 @@ async def test_connected_call_is_recorded_with_audio_and_found_by_call_and_numbe
         )
         rows = json.loads(capsys.readouterr().out)
         assert code == 0
-        assert [(r["call_id"], r["caller"], r["exists"]) for r in rows] == [(finished.call_id, "56977770000", True)]
+        assert [(r["call_id"], r["caller"], r["exists"]) for r in rows] == [(finished.call_id, "*******0000", True)]  # the number masked

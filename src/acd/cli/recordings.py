@@ -35,6 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def find_recordings(args: argparse.Namespace) -> int:
     from acd.metrics.store import EventStore, StoreError
     from acd.metrics.timeutil import parse_when, zone
+    from acd.privacy import PrivacyKeyError, Pseudonyms, normalise_number
 
     settings = settings_or_exit(args)
     if isinstance(settings, int):
@@ -50,6 +51,23 @@ def find_recordings(args: argparse.Namespace) -> int:
     if start is not None and end is not None and start >= end:
         print("acd recordings find: --from must be before --to", file=sys.stderr)
         return 2
+    wanted_ref = ""
+    if args.number:
+        # Events hold the number masked plus its pseudonym: compute the pseudonym of N.
+        if not normalise_number(args.number):
+            print(f"acd recordings find: --number {args.number!r} holds no digits", file=sys.stderr)
+            return 2
+        try:
+            wanted_ref = Pseudonyms.load(database.parent, create=False).ref(args.number)
+        except PrivacyKeyError as exc:
+            print(f"acd recordings find: {exc}", file=sys.stderr)
+            return 1
+
+    def same_caller(started: dict[str, object]) -> bool:
+        if started.get("caller_ref"):
+            return started["caller_ref"] == wanted_ref
+        # an event log written before callers were pseudonymised holds the number itself
+        return normalise_number(str(started.get("caller", ""))) == normalise_number(args.number)
 
     async def query() -> list[dict[str, object]]:
         store = await EventStore.open(database, create=False)
@@ -57,19 +75,23 @@ def find_recordings(args: argparse.Namespace) -> int:
             events = await store.events(start, end, types=["call.started", "recording.started", "recording.finished"])
         finally:
             await store.close()
-        callers = {e.call_id: e.data.get("caller", "") for e in events if e.type == "call.started"}
+        callers = {e.call_id: e.data for e in events if e.type == "call.started"}
         rows: dict[str, dict[str, object]] = {}
         for event in events:
             if event.type == "call.started" or event.call_id is None:
                 continue
-            row = rows.setdefault(event.call_id, {"call_id": event.call_id, "caller": callers.get(event.call_id, ""), "agent": event.agent_id})
+            started = callers.get(event.call_id, {})
+            row = rows.setdefault(event.call_id, {"call_id": event.call_id, "caller": started.get("caller", ""), "caller_ref": started.get("caller_ref", ""), "agent": event.agent_id})
             if event.type == "recording.started":
                 row["started"] = event.ts
                 row["path"] = event.data.get("path")
             else:
                 row["duration_s"] = event.data.get("duration_s")
                 row["path"] = event.data.get("path")
-        found = [row for row in rows.values() if (args.call and row["call_id"] == args.call) or (args.number and row["caller"] == args.number)]
+        found = [
+            row for row in rows.values()
+            if (args.call and row["call_id"] == args.call) or (args.number and same_caller(callers.get(str(row["call_id"]), {})))
+        ]
         for row in found:
             row["exists"] = bool(row.get("path")) and Path(str(row["path"])).exists()
         return found

@@ -24,10 +24,12 @@ def run(args: argparse.Namespace) -> int:
     from acd.app import build_engine, AppError
     from acd.engine import run_until_signalled
     from acd.logs import configure_logging
+    from acd.private_files import private_umask
 
     settings = settings_or_exit(args)
     if isinstance(settings, int):
         return settings
+    private_umask(settings.files.private)  # whatever the engine or a library creates: owner-only
     configure_logging(args.log_level or settings.log.level, args.log_format or settings.log.format)
     try:
         engine = build_engine(settings)

@@ -300,7 +300,11 @@ def _queue(sc: s.QueueSchema, name: str, base: tuple[str, ...], ctx: CompileCont
     elif sc.attach is not None:
         expected = 'a list of variable names or a mapping name: "${variable}"'
         ctx.error(base + ("attach",), f"found {describe_found(sc.attach)}, expected {expected}")
-    return m.QueueNode(name, sc.queue, tuple(sc.skills or ()), sc.priority, tuple(attach), sc.prompt, sc.fallback)
+    fields = {field for field, _ in attach}
+    for index, field in enumerate(sc.personal):
+        if field not in fields:
+            ctx.error(base + ("personal", index), f"'{field}' is not an attached field (attach: {', '.join(sorted(fields)) or 'none'})")
+    return m.QueueNode(name, sc.queue, tuple(sc.skills or ()), sc.priority, tuple(attach), sc.prompt, sc.fallback, frozenset(sc.personal))
 
 
 def _transfer(sc: s.TransferSchema, name: str, base: tuple[str, ...], ctx: CompileContext, found: dict[str, Any]) -> m.Node:

@@ -217,6 +217,7 @@ class QueueNode:
     attach: tuple[tuple[str, str], ...]  # (name, template)
     prompts: Prompts
     fallback: str | None
+    personal: frozenset[str] = frozenset()  # attached fields the flow marks personal (beyond collected data)
 
     def targets(self) -> list[TargetRef]:
         return [TargetRef("fallback", self.fallback, ("fallback",))] if self.fallback else []

@@ -15,10 +15,15 @@ Events (``acd.metrics.events``; ``data`` always has flow, flow_version and node)
 ``ivr.node`` on entering a node (node_type); ``ivr.input`` for each input with kind
 ``valid``/``invalid``/``timeout`` (menu, collect, survey) or ``digits`` (a key that
 interrupted a play, kept for the next input node) and the digits typed (a ``collect``
-node's masked but for the last key: see ``masked``);
+node's masked but for the last key: ``acd.privacy.mask_text``);
 ``ivr.error`` (message); ``survey.answer`` (question, score); ``call.transferred``
 (target); ``call.ended`` with cause ``caller-hangup`` or ``ivr-hangup``.  A queue
 hand-off emits nothing here: the ACD reports ``call.queued`` itself.
+
+Personal data: the caller's number and every variable a ``collect`` node fills are
+personal, and so is a ``set`` variable or an attached field whose template uses one (or
+an attached field the queue node lists under ``personal``).  Attached personal fields
+reach the ACD as ``acd.privacy.Personal`` values: clear for the agent, masked in events.
 
 Typical use by the FastAGI handler::
 
@@ -40,8 +45,9 @@ from acd.ivr import model as m
 from acd.ivr.channel import CallerHungUp, Channel, PromptNotFound
 from acd.ivr.handoff import QueueHandoff, QueueRequest
 from acd.ivr.rut import normalize_rut
-from acd.ivr.templates import substitute
+from acd.ivr.templates import references, substitute
 from acd.metrics.events import Event
+from acd.privacy import Personal, mask_text
 
 log = logging.getLogger(__name__)
 
@@ -54,17 +60,7 @@ ALL_KEYS = m.DTMF_KEYS
 SURVEY_SCORES = "12345"
 DEFAULT_MAX_STEPS = 500
 
-__all__ = ["FlowRunner", "QueueHandoff", "QueueRequest", "RunResult", "masked", "run"]
-
-
-def masked(digits: str) -> str:
-    """What a ``collect`` input looks like in the event log: its length and last key only.
-
-    Collected digits are personal data (a RUT, a phone number); the log, MQTT and reports
-    never need them, while the call's variables (and the data attached for the agent)
-    keep the real value.  The last key still tells a wrong check digit from a short entry.
-    """
-    return "*" * (len(digits) - 1) + digits[-1:] if digits else ""
+__all__ = ["FlowRunner", "QueueHandoff", "QueueRequest", "RunResult", "run"]
 
 
 @dataclass
@@ -163,6 +159,7 @@ class _Call:
             "dialed": str(getattr(channel, "dialed", "") or ""),
             "call_id": str(getattr(channel, "call_id", "") or ""),
         }
+        self.personal: set[str] = {"caller"}  # variables holding personal data (see the module notes)
 
     # -- events -------------------------------------------------------------------------
 
@@ -256,6 +253,10 @@ class _Call:
         if isinstance(node, m.SetNode):
             for variable, template in node.variables:
                 self.variables[variable] = substitute(template, self.variables)
+                if self.uses_personal(template):
+                    self.personal.add(variable)
+                else:
+                    self.personal.discard(variable)
             return node.next
         if isinstance(node, m.QueueNode):
             return await self.do_queue(node)
@@ -361,10 +362,11 @@ class _Call:
             else:
                 value = self.check_digits(node, digits)
                 if value is not None:
-                    self.input("valid", masked(digits))
+                    self.input("valid", mask_text(digits))
                     self.variables[node.save_as] = value
+                    self.personal.add(node.save_as)
                     return node.next
-                self.input("invalid", masked(digits))
+                self.input("invalid", mask_text(digits))
                 feedback = node.invalid
             await self.feedback(feedback, retry_follows=attempt < node.retries)
         return node.fallback
@@ -419,7 +421,7 @@ class _Call:
             queue=node.queue,
             skills=node.skills,
             priority=node.priority,
-            attached={name: substitute(template, self.variables) for name, template in node.attach},
+            attached={name: self.attached_value(node, name, template) for name, template in node.attach},
             flow=self.flow.name,
             flow_version=self.flow.version,
         )
@@ -439,6 +441,14 @@ class _Call:
         await self.channel.set_variable("ACD_ACTION", "queue")
         return self.result("queue", node.queue, skills=node.skills)
 
+    def uses_personal(self, template: str) -> bool:
+        return any(name in self.personal for name in references(template))
+
+    def attached_value(self, node: m.QueueNode, name: str, template: str) -> str:
+        """The field's value; a ``Personal`` one (masked in events) when it carries personal data."""
+        value = substitute(template, self.variables)
+        return Personal(value) if name in node.personal or self.uses_personal(template) else value
+
     async def do_transfer(self, node: m.TransferNode) -> RunResult:
         target = substitute(node.to, self.variables).strip()
         if not target:
@@ -447,7 +457,7 @@ class _Call:
         await self.play_all(node.prompts)
         await self.channel.set_variable("ACD_ACTION", "transfer")
         await self.channel.set_variable("ACD_TARGET", target)
-        self.emit("call.transferred", target=target)
+        self.emit("call.transferred", target=mask_text(target) if self.uses_personal(node.to) else target)  # e.g. a collected number
         return self.result("transfer", target)
 
     async def do_survey(self, node: m.SurveyNode) -> str:

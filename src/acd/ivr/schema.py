@@ -195,6 +195,7 @@ class QueueSchema(_Node):
     skills: Texts | None = None
     priority: Annotated[int, Field(ge=0, le=100)] = 0
     attach: Any = None  # a list of variable names or a mapping name -> template; checked when compiling
+    personal: list[Variable] = []  # attached fields to mask in events besides those filled from collected data
     prompt: OptionalPrompts = ()
     fallback: NodeName | None = None
 

@@ -9,6 +9,11 @@ engine maps them to events.
 Timestamps are UNIX seconds (float, UTC).  ``data`` holds the type-specific fields
 listed in ``EVENT_FIELDS``; keeping them in one documented table (rather than one class
 per type) keeps the store schema stable while the product grows.
+
+No event holds personal data in clear (``acd.privacy``): a caller's or callback number is
+masked but for its last 4 digits, next to a pseudonym (``caller_ref``/``number_ref``) that
+stays the same for the same number; collected digits and attached fields a flow fills
+from them are masked but for their last character.
 """
 
 from __future__ import annotations
@@ -23,15 +28,15 @@ SCHEMA_VERSION = 1
 
 EventType = Literal[
     # call lifecycle
-    "call.started",  # data: caller, dialed, channel
+    "call.started",  # data: caller (masked), caller_ref (pseudonym), dialed, channel
     "call.ended",  # data: cause ("caller-hangup" | "agent-hangup" | "transferred" | "ivr-hangup" | "engine-shutdown" | ...)
     "ivr.node",  # data: flow, flow_version, node, node_type
     "ivr.input",  # data: flow, flow_version, node, kind ("digits" | "timeout" | "invalid" | "valid"), digits
     "ivr.error",  # data: flow, flow_version, node, message
-    "call.transferred",  # data: target
+    "call.transferred",  # data: target (masked when made from personal data)
     "survey.answer",  # data: flow, question, score (1-5)
     # ACD
-    "call.queued",  # queue; data: priority, skills, attached, wait_origin (ts the wait started)
+    "call.queued",  # queue; data: priority, skills, attached (personal fields masked), wait_origin (ts the wait started)
     "call.requeued",  # queue; data: reason ("ring-no-answer" | "ami-resync" | "engine-restart"), wait_origin
     "call.overflowed",  # queue (from); data: to_queue, waited_s
     "call.agent_ringing",  # queue, agent_id; data: waited_s
@@ -44,10 +49,10 @@ EventType = Literal[
     "agent.state",  # agent_id; data: state, previous, reason
     # waiting experience
     "wait.announcement",  # queue; data: position, estimate_s
-    "callback.requested",  # queue; data: number, position_origin
-    "callback.attempt",  # queue; data: number, attempt, outcome ("answered" | "busy" | "no-answer" | "failed" | "deferred", with due | "cancelled", with reason)
-    "callback.completed",  # queue, agent_id; data: number
-    "callback.failed",  # queue; data: number, attempts
+    "callback.requested",  # queue; data: number (masked), number_ref, position_origin
+    "callback.attempt",  # queue; data: number, number_ref, attempt, outcome ("answered" | "busy" | "no-answer" | "failed" | "deferred", with due | "cancelled", with reason)
+    "callback.completed",  # queue, agent_id; data: number, number_ref
+    "callback.failed",  # queue; data: number, number_ref, attempts
     "recording.started",  # agent_id; data: path
     "recording.finished",  # data: path, duration_s
     # platform

@@ -39,6 +39,7 @@ from typing import Any, Iterable, Sequence
 import aiosqlite
 
 from acd.metrics.events import Event
+from acd.private_files import prepare_database
 
 log = logging.getLogger(__name__)
 
@@ -176,11 +177,15 @@ class EventStore:
     # -- opening -----------------------------------------------------------------------
 
     @classmethod
-    async def open(cls, path: str | Path, *, batch_interval_s: float = 0.2, create: bool = True) -> "EventStore":
+    async def open(
+        cls, path: str | Path, *, batch_interval_s: float = 0.2, create: bool = True, private: bool = True
+    ) -> "EventStore":
         """Open (and create or migrate) the log; raises ``StoreError`` subclasses with one-line messages.
 
         ``create=False`` is for readers (reports): a missing file is an error rather than
-        a new empty database that would silently report zero calls.
+        a new empty database that would silently report zero calls.  A writer's file
+        (and so its ``-wal``/``-shm``) is owner-only unless ``private`` is false: events
+        name calls, agents and queues (``acd.private_files``).
         """
         if not 0 < batch_interval_s <= 1.0:
             raise ValueError("batch_interval_s must be in (0, 1] so at most one second of events is at risk")
@@ -193,6 +198,11 @@ class EventStore:
             raise MissingDatabaseError(f"database not found: {path}")
         elif not path.parent.exists():
             raise StoreError(f"cannot create database {path}: folder {path.parent} does not exist")
+        if create:
+            try:
+                prepare_database(path, private=private)
+            except OSError as exc:
+                raise StoreError(f"cannot create database {path}: {exc.strerror or exc}") from None
         try:
             conn = await aiosqlite.connect(str(path), isolation_level=None)
         except sqlite3.Error as exc:
