@@ -394,3 +394,30 @@ def test_report_flags_that_replace_every_default_need_no_warning(capsys, db: Pat
     assert (code, err) == (0, "")
     code, out, err = run(capsys, "report", "--db", str(db), *DAY, "--threshold", "20")
     assert code == 0 and "default rules (threshold 20 s, short abandon 5 s" in err
+
+
+def test_report_without_a_range_is_today_and_named_periods_follow_the_centres_calendar(capsys, db: Path) -> None:
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    today = datetime.now(ZoneInfo("America/Santiago")).date()
+    code, out, _ = run(capsys, "report", "--db", str(db), "--interval", "day", "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert (data["from"][:10], data["to"][:10]) == (today.isoformat(), (today + timedelta(days=1)).isoformat())
+    code, out, _ = run(capsys, "report", "--db", str(db), "--period", "last-month", "--interval", "month", "--format", "json")
+    first = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    assert code == 0 and json.loads(out)["from"][:10] == first.isoformat() and json.loads(out)["to"][:10] == today.replace(day=1).isoformat()
+    code, out, _ = run(capsys, "report", "--db", str(db), "--period", "this-week", "--interval", "day", "--format", "json")
+    monday = today - timedelta(days=today.weekday())
+    assert code == 0 and json.loads(out)["from"][:10] == monday.isoformat() and len(json.loads(out)["intervals"]) == 7
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [(("--period", "fortnight"), "not a period"), (("--period", "today", "--from", "2026-03-02"), "--period replaces --from/--to")],
+)
+def test_report_period_mistakes_are_one_line(capsys, db: Path, args, fragment) -> None:
+    code, _, err = run(capsys, "report", "--db", str(db), *args)
+    assert code == 2
+    one_line_error(err, fragment)

@@ -2,6 +2,8 @@
 
 Examples::
 
+    acd report                                  # today so far, per 15 minutes
+    acd report --period last-month --interval day
     acd report --from 2026-03-02 --to 2026-03-03 --interval 15
     acd report --from 2026-03-01 --to 2026-04-01 --interval day --by queue --format csv
     acd report --from 2026-03-01 --to 2026-04-01 --interval month --queue mesa-ayuda --format json
@@ -34,7 +36,7 @@ from acd.metrics.cli_support import (
     timezone_name,
 )
 from acd.metrics.reports import DEFAULT_SHORT_ABANDON_S, DEFAULT_THRESHOLD_S, SL_FORMULAS, compute_report
-from acd.metrics.timeutil import INTERVALS, zone
+from acd.metrics.timeutil import INTERVALS, PERIODS, TimeInputError, period_range, zone
 
 FORMATS = ("table", "csv", "json")
 
@@ -47,6 +49,10 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--from", dest="start", metavar="WHEN", help="start, e.g. 2026-03-02 or 2026-03-02T08:00")
     parser.add_argument("--to", dest="end", metavar="WHEN", help="end (exclusive)")
+    parser.add_argument(
+        "--period", metavar="NAME",
+        help=f"a named period instead of --from/--to: {', '.join(PERIODS)} (default without --from/--to: today)",
+    )
     parser.add_argument("--interval", default="60", metavar="|".join(INTERVALS), help="row size (default 60 minutes)")
     parser.add_argument("--queue", metavar="Q", help="only calls that ended in this queue")
     parser.add_argument("--by", metavar="queue|skill", help="add one row per queue or per skill")
@@ -125,6 +131,22 @@ def _queue_rules(args: argparse.Namespace, settings: Any) -> QueueRules:
     return QueueRules(rules, path, path)
 
 
+def _report_range(args: argparse.Namespace, tz_name: str) -> tuple[float, float]:
+    """``--period``, else ``--from``/``--to``, else today on the centre's calendar."""
+    if args.period is not None:
+        if args.start or args.end:
+            raise CliError("--period replaces --from/--to: give one or the other")
+        try:
+            return period_range(args.period, zone(tz_name), time.time())
+        except TimeInputError as exc:
+            raise CliError(str(exc)) from None
+    if not args.start and not args.end:
+        return period_range("today", zone(tz_name), time.time())
+    start, end = time_range(args, tz_name)
+    assert start is not None and end is not None
+    return start, end
+
+
 def _warn_default_rules(args: argparse.Namespace, settings: Any, rules: QueueRules, threshold: float, short: float) -> None:
     """One stderr line when queues' own rules could not be applied (flags covering all are fine)."""
     if rules.defaults_used and (args.threshold is None or args.short_abandon is None or args.sl_formula is None):
@@ -149,8 +171,7 @@ def handle(args: argparse.Namespace) -> int:
         rules = _queue_rules(args, settings)
         _warn_default_rules(args, settings, rules, threshold, short)
         tz_name = timezone_name(args, settings)
-        start, end = time_range(args, tz_name)
-        assert start is not None and end is not None
+        start, end = _report_range(args, tz_name)
         store = await open_store(database_path(args, settings))
         try:
             events = await store.report_events(start, end)

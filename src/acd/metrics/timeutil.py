@@ -143,6 +143,33 @@ def parse_when(text: str, tz: ZoneInfo) -> float:
     return parsed.timestamp()
 
 
+PERIODS = ("today", "yesterday", "this-week", "last-week", "this-month", "last-month")
+
+
+def period_range(word: str, tz: ZoneInfo, now: float) -> tuple[float, float]:
+    """A named period on the centre's calendar → ``[start, end)`` in UNIX seconds.
+
+    Weeks start on Monday; "this" periods run to their natural end (a report of them
+    shows the hours still to come as empty).
+    """
+    today = datetime.fromtimestamp(now, tz).date()
+    if word == "today":
+        first, last = today, today + timedelta(days=1)
+    elif word == "yesterday":
+        first, last = today - timedelta(days=1), today
+    elif word in ("this-week", "last-week"):
+        monday = today - timedelta(days=today.weekday()) - timedelta(days=7 if word == "last-week" else 0)
+        first, last = monday, monday + timedelta(days=7)
+    elif word in ("this-month", "last-month"):
+        first = today.replace(day=1)
+        if word == "last-month":
+            first = (first - timedelta(days=1)).replace(day=1)
+        last = (first + timedelta(days=32)).replace(day=1)
+    else:
+        raise TimeInputError(f"'{word}' is not a period: use one of {', '.join(PERIODS)}")
+    return datetime.combine(first, time(0), tz).timestamp(), datetime.combine(last, time(0), tz).timestamp()
+
+
 def fmt_local(ts: float, tz: ZoneInfo, *, date_only: bool = False) -> str:
     moment = datetime.fromtimestamp(ts, tz)
     if date_only:
@@ -151,6 +178,8 @@ def fmt_local(ts: float, tz: ZoneInfo, *, date_only: bool = False) -> str:
 
 
 __all__ = [
+    "PERIODS",
+    "period_range",
     "Bucket",
     "DEFAULT_TIMEZONE",
     "INTERVALS",
