@@ -421,3 +421,16 @@ def test_report_period_mistakes_are_one_line(capsys, db: Path, args, fragment) -
     code, _, err = run(capsys, "report", "--db", str(db), *args)
     assert code == 2
     one_line_error(err, fragment)
+
+
+def test_an_ongoing_incident_is_logged_open_and_closed_later(capsys, db: Path) -> None:
+    code, out, _ = run(capsys, "incident", "add", "--db", str(db), "--from", "2026-03-05 10:15", "--text", "Caída AMI")
+    assert code == 0 and out.strip().endswith(".. (open) Caída AMI")
+    number = int(out.split("#")[1].split()[0])
+    code, out, _ = run(capsys, "incident", "list", "--db", str(db), "--from", "2026-03-09", "--to", "2026-03-10", "--json")
+    assert [(i["id"], i["to"]) for i in json.loads(out)] == [(number, None)]  # still going on: shown on later days too
+    code, out, _ = run(capsys, "incident", "close", str(number), "--db", str(db), "--at", "2026-03-05 11:00")
+    assert code == 0 and "2026-03-05T11:00:00-03:00 Caída AMI" in out
+    code, _, err = run(capsys, "incident", "close", str(number), "--db", str(db))
+    assert code == 2
+    one_line_error(err, "already closed")

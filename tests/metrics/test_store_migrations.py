@@ -63,7 +63,25 @@ async def test_an_older_database_is_migrated_and_keeps_its_events(db_path: Path,
     async with await EventStore.open(db_path) as store:
         assert await store.count() == 1
         await store.add_incident(1.0, 2.0, "works after the upgrade")
-    assert versions(db_path) == [1, 2]
+    assert versions(db_path) == list(range(1, latest_version() + 1))
+
+
+async def test_incidents_of_a_version_2_log_survive_the_change_that_lets_them_stay_open(db_path: Path, monkeypatch) -> None:
+    all_migrations = list(store_module.MIGRATIONS)
+    monkeypatch.setattr(store_module, "MIGRATIONS", all_migrations[:2])
+    async with await EventStore.open(db_path) as store:
+        closed = await store.add_incident(10.0, 20.0, "Corte enlace SIP", created=30.0)
+    monkeypatch.setattr(store_module, "MIGRATIONS", all_migrations)
+    async with await EventStore.open(db_path) as store:
+        assert await store.incidents() == [closed]
+        still_open = await store.add_incident(100.0, None, "Caída AMI", created=101.0)
+        assert [i.id for i in await store.incidents(1000.0, 2000.0)] == [still_open.id]  # open: overlaps any later range
+        ended = await store.close_incident(still_open.id, 150.0)
+        assert (ended.start, ended.end) == (100.0, 150.0)
+        assert [i.id for i in await store.incidents(1000.0, 2000.0)] == []
+        for wrong, message in ((still_open.id, "already closed"), (999, "no incident #999")):
+            with pytest.raises(ValueError, match=message):
+                await store.close_incident(wrong, 200.0)
 
 
 async def test_a_migration_that_fails_half_way_leaves_the_previous_version(db_path: Path, monkeypatch) -> None:

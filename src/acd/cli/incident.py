@@ -3,6 +3,8 @@
 Examples::
 
     acd incident add --from "2026-03-02 10:15" --to "2026-03-02 10:40" --text "Corte enlace SIP del proveedor"
+    acd incident add --from "2026-03-02 10:15" --text "Caída del enlace SIP"     # still going on
+    acd incident close 7 --at "2026-03-02 11:05"
     acd incident list --from 2026-03-01 --to 2026-04-01
     acd incident list --json
 
@@ -13,6 +15,7 @@ event database if it does not exist yet; ``list`` never does.
 from __future__ import annotations
 
 import argparse
+import time
 import json
 import sys
 from typing import Any
@@ -28,8 +31,8 @@ from acd.metrics.cli_support import (
     time_range,
     timezone_name,
 )
-from acd.metrics.render import incident_dict
-from acd.metrics.timeutil import fmt_local, zone
+from acd.metrics.render import incident_dict, incident_end
+from acd.metrics.timeutil import TimeInputError, fmt_local, parse_when, zone
 
 
 def register(subparsers: Any) -> None:
@@ -41,11 +44,17 @@ def register(subparsers: Any) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     add = actions.add_parser("add", help="record an incident")
     add.add_argument("--from", dest="start", metavar="WHEN", help="when it started")
-    add.add_argument("--to", dest="end", metavar="WHEN", help="when it ended")
+    add.add_argument("--to", dest="end", metavar="WHEN", help="when it ended (omit while it is still going on; close it later)")
     add.add_argument("--text", help="what happened")
     add_timezone_argument(add)
     add_common_arguments(add)
     add.set_defaults(handler=handle_add)
+    close = actions.add_parser("close", help="end an open incident")
+    close.add_argument("incident_id", metavar="ID", type=int, help="the incident's number (#N)")
+    close.add_argument("--at", dest="end", metavar="WHEN", help="when it ended (default: now)")
+    add_timezone_argument(close)
+    add_common_arguments(close)
+    close.set_defaults(handler=handle_close)
     listing = actions.add_parser("list", help="list incidents (optionally overlapping a range)")
     listing.add_argument("--from", dest="start", metavar="WHEN", help="only incidents ending after this")
     listing.add_argument("--to", dest="end", metavar="WHEN", help="only incidents starting before this")
@@ -62,18 +71,42 @@ def handle_add(args: argparse.Namespace) -> int:
             raise CliError("--text is required (what happened)")
         settings = settings_from(args)
         tz_name = timezone_name(args, settings)
-        start, end = time_range(args, tz_name)
-        assert start is not None and end is not None
+        if not args.start:
+            raise CliError("--from is required (when it started)")
+        start, end = time_range(args, tz_name, required=False)
+        assert start is not None
         store = await open_store(database_path(args, settings), create=True)
         try:
             incident = await store.add_incident(start, end, args.text)
         finally:
             await store.close()
         tz = zone(tz_name)
-        print(f"incident #{incident.id} recorded: {fmt_local(incident.start, tz)} .. {fmt_local(incident.end, tz)} {incident.text}")
+        print(f"incident #{incident.id} recorded: {fmt_local(incident.start, tz)} .. {incident_end(incident, tz)} {incident.text}")
         return 0
 
     return run_command("incident add", body)
+
+
+def handle_close(args: argparse.Namespace) -> int:
+    async def body() -> int:
+        settings = settings_from(args)
+        tz_name = timezone_name(args, settings)
+        tz = zone(tz_name)
+        try:
+            end = parse_when(args.end, tz) if args.end else time.time()
+        except TimeInputError as exc:
+            raise CliError(str(exc)) from None
+        store = await open_store(database_path(args, settings))
+        try:
+            incident = await store.close_incident(args.incident_id, end)
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+        finally:
+            await store.close()
+        print(f"incident #{incident.id} closed: {fmt_local(incident.start, tz)} .. {incident_end(incident, tz)} {incident.text}")
+        return 0
+
+    return run_command("incident close", body)
 
 
 def handle_list(args: argparse.Namespace) -> int:
@@ -93,7 +126,7 @@ def handle_list(args: argparse.Namespace) -> int:
             print("no incidents")
         else:
             for i in incidents:
-                print(f"#{i.id}  {fmt_local(i.start, tz)} .. {fmt_local(i.end, tz)}  {i.text}")
+                print(f"#{i.id}  {fmt_local(i.start, tz)} .. {incident_end(i, tz)}  {i.text}")
         return 0
 
     return run_command("incident list", body)

@@ -98,11 +98,15 @@ def figures_dict(f: Figures) -> dict[str, Any]:
     return {key: value if isinstance(value, int) or value is None else _num(value) for key, value in display_values(f).items()}
 
 
+def incident_end(incident: Incident, tz: ZoneInfo) -> str:
+    return fmt_local(incident.end, tz) if incident.end is not None else "(open)"
+
+
 def incident_dict(incident: Incident, tz: ZoneInfo) -> dict[str, Any]:
     return {
         "id": incident.id,
         "from": fmt_local(incident.start, tz),
-        "to": fmt_local(incident.end, tz),
+        "to": fmt_local(incident.end, tz) if incident.end is not None else None,  # None: still going on
         "text": incident.text,
         "created": fmt_local(incident.created, tz),
     }
@@ -258,7 +262,7 @@ def report_table(report: Report, tz: ZoneInfo) -> str:
     if report.incidents:
         lines.append("Incidents:")
         for incident in report.incidents:
-            lines.append(f"  #{incident.id} {fmt_local(incident.start, tz)} .. {fmt_local(incident.end, tz)}  {incident.text}")
+            lines.append(f"  #{incident.id} {fmt_local(incident.start, tz)} .. {incident_end(incident, tz)}  {incident.text}")
     if p.queue is not None:
         lines.append("Agent time is not split by queue: shown only for all queues together.")
     return "\n".join(lines) + "\n"
@@ -354,7 +358,7 @@ def sla_text(result: SlaResult, tz: ZoneInfo) -> str:
     for outage in d["outages"]:
         lines.append(f"  outage {outage['from']} .. {outage['to']} ({outage['hours']} h): {outage['reason']}")
     for incident in d["incidents"]:
-        lines.append(f"  incident #{incident['id']} {incident['from']} .. {incident['to']}: {incident['text']}")
+        lines.append(f"  incident #{incident['id']} {incident['from']} .. {incident['to'] or '(open)'}: {incident['text']}")
     return "\n".join(lines) + "\n"
 
 

@@ -77,6 +77,20 @@ MIGRATIONS: list[tuple[str, ...]] = [
         )""",
         "CREATE INDEX incidents_span ON incidents (start_ts, end_ts)",
     ),
+    (  # 3: an incident may be open (no end yet) and closed later
+        """CREATE TABLE incidents_v3 (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            start_ts REAL NOT NULL,
+            end_ts REAL,
+            text TEXT NOT NULL,
+            created_ts REAL NOT NULL,
+            CHECK (end_ts IS NULL OR end_ts > start_ts)
+        )""",
+        "INSERT INTO incidents_v3 (id, start_ts, end_ts, text, created_ts) SELECT id, start_ts, end_ts, text, created_ts FROM incidents",
+        "DROP TABLE incidents",
+        "ALTER TABLE incidents_v3 RENAME TO incidents",
+        "CREATE INDEX incidents_span ON incidents (start_ts, end_ts)",
+    ),
 ]
 
 
@@ -102,16 +116,17 @@ class NewerSchemaError(StoreError):
 
 @dataclass(frozen=True, slots=True)
 class Incident:
-    """One entry of the incident log: something that affected service from ``start`` to ``end``."""
+    """One entry of the incident log: something that affected service from ``start`` to
+    ``end`` (None while it is still going on)."""
 
     id: int
     start: float
-    end: float
+    end: float | None
     text: str
     created: float
 
     def overlaps(self, start: float, end: float) -> bool:
-        return self.start < end and start < self.end
+        return self.start < end and (self.end is None or start < self.end)
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "start": self.start, "end": self.end, "text": self.text, "created": self.created}
@@ -370,8 +385,9 @@ class EventStore:
 
     # -- incidents ---------------------------------------------------------------------
 
-    async def add_incident(self, start: float, end: float, text: str, created: float | None = None) -> Incident:
-        if not end > start:
+    async def add_incident(self, start: float, end: float | None, text: str, created: float | None = None) -> Incident:
+        """Record an incident; ``end`` None: still going on (close it with :meth:`close_incident`)."""
+        if end is not None and not end > start:
             raise ValueError("an incident must end after it starts")
         if not text.strip():
             raise ValueError("an incident needs a text")
@@ -394,13 +410,28 @@ class EventStore:
             clauses.append("start_ts < ?")
             params.append(end)
         if start is not None:
-            clauses.append("end_ts > ?")
+            clauses.append("(end_ts IS NULL OR end_ts > ?)")
             params.append(start)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         sql = f"SELECT id, start_ts, end_ts, text, created_ts FROM incidents {where} ORDER BY start_ts, id"
         async with self._conn.execute(sql, params) as cursor:
             rows = await cursor.fetchall()
-        return [Incident(int(r[0]), float(r[1]), float(r[2]), str(r[3]), float(r[4])) for r in rows]
+        return [Incident(int(r[0]), float(r[1]), None if r[2] is None else float(r[2]), str(r[3]), float(r[4])) for r in rows]
+
+    async def close_incident(self, incident_id: int, end: float) -> Incident:
+        """End an open incident at ``end``; raises ValueError naming what is wrong."""
+        async with self._lock:
+            async with self._conn.execute("SELECT start_ts, end_ts FROM incidents WHERE id = ?", (incident_id,)) as cursor:
+                row = await cursor.fetchone()
+            if row is None:
+                raise ValueError(f"no incident #{incident_id}")
+            if row[1] is not None:
+                raise ValueError(f"incident #{incident_id} is already closed")
+            if not end > row[0]:
+                raise ValueError(f"incident #{incident_id} started later than that; it must end after it starts")
+            await self._conn.execute("UPDATE incidents SET end_ts = ? WHERE id = ?", (end, incident_id))
+        [closed] = [i for i in await self.incidents() if i.id == incident_id]
+        return closed
 
 
 # -- schema ---------------------------------------------------------------------------
