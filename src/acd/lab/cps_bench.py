@@ -442,9 +442,17 @@ class EngineCall:
     ended_cause: str | None = None
 
 
-async def engine_calls(database: Path) -> dict[str, EngineCall]:
-    """Caller number -> the engine's record of that call, read back from the event log file."""
+async def engine_calls(database: Path, numbers: Iterable[str]) -> dict[str, EngineCall]:
+    """Caller number -> the engine's record of that call, read back from the event log file.
+
+    The log holds callers masked, with a keyed pseudonym (``caller_ref``, acd.privacy):
+    the numbers the benchmark dialled are matched by computing theirs with the same key.
+    """
     from acd.metrics.store import EventStore
+    from acd.privacy import Pseudonyms
+
+    pseudonyms = Pseudonyms.load(database.parent, create=False)
+    number_of_ref = {pseudonyms.ref(number): number for number in numbers}
 
     store = await EventStore.open(database, create=False)
     try:
@@ -457,7 +465,7 @@ async def engine_calls(database: Path) -> dict[str, EngineCall]:
         if event.call_id is None:
             continue
         if event.type == "call.started":
-            number_of[event.call_id] = str(event.data.get("caller", ""))
+            number_of[event.call_id] = number_of_ref.get(str(event.data.get("caller_ref", "")), "")
         number = number_of.get(event.call_id)
         if number is None:
             continue
@@ -798,7 +806,7 @@ async def run_cps(
         active, _ = lab.channel_counts()
         if active:
             lab.cli("channel request hangup all")  # a killed sipp sends no BYE: leave the lab clean
-    engine = await engine_calls(work / "acd.sqlite")
+    engine = await engine_calls(work / "acd.sqlite", [number for run in runs for number in run.planned])
     asterisk = watcher.by_caller()
     steps = [account(run, engine, asterisk, before) for run, before in zip(runs, processed_before)]
     if recordings is not None:
