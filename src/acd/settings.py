@@ -28,6 +28,17 @@ DEFAULT_SETTINGS_FILE = "acd.yaml"
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @field_validator("*")
+    @classmethod
+    def _one_line(cls, value: Any) -> Any:
+        # Settings end up in AMI headers and channel variables (the AMI user and secret,
+        # callbacks.customer_dial, contexts): a line break there would add headers or
+        # whole actions of its own.
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(text, str) and ("\n" in text or "\r" in text or "\0" in text):
+            raise ValueError("one line (a line break or NUL would end an AMI header and start another)")
+        return value
+
 
 def _loopback_default_warning(value: str) -> str:
     try:
@@ -262,7 +273,8 @@ def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | N
                 # An environment override is wrong: name the variable, not a file line.
                 message = problem.message
                 if _is_secret_field(loc) and "found" in message:
-                    message = message.split(": found", 1)[0] + ": invalid value (hidden)"
+                    expected = message.partition(", expected ")[2]  # what was wanted, without the value
+                    message = message.split(": found", 1)[0] + ": invalid value (hidden)" + (f", expected {expected}" if expected else "")
                 fixed.append(Problem(f"${origin}", 0, 0, message))
             else:
                 fixed.append(problem)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from panoramisk.message import Message
 
 from acd.asterisk.ami import _to_message
-from acd.asterisk.ami_wire import AmiFramer, event_name_of, parse_block
+from acd.asterisk.ami_wire import AmiFramer, UnsafeActionError, check_action, event_name_of, parse_block
 from acd.bench.ami_recording import read_recording
 
 RECORDING = Path(__file__).resolve().parents[2] / "deploy" / "ami-recordings" / "helpline"
@@ -206,3 +206,19 @@ def test_a_big_message_in_small_reads_is_framed_in_bounded_time() -> None:
     elapsed = time.perf_counter() - started
     assert blocks == [message.rstrip(b"\r\n"), b"Event: Next"]
     assert elapsed < 4.0, f"framing {len(data)} bytes in 8-byte reads took {elapsed:.1f} s"
+
+
+@pytest.mark.parametrize("bad", ["a\rb", "a\nb", "a\r\n\r\nAction: Originate", "a\x00b"])
+def test_an_action_header_with_a_line_break_or_nul_is_refused_naming_action_and_header(bad: str) -> None:
+    with pytest.raises(UnsafeActionError) as refused:
+        check_action({"Action": "Setvar", "Channel": "PJSIP/a-1", "Value": bad})
+    assert (refused.value.action, refused.value.header) == ("Setvar", "Value")
+    assert bad not in str(refused.value)  # the value may be a secret: never quoted
+    with pytest.raises(UnsafeActionError, match="header 'Variable'"):
+        check_action({"Action": "Originate", "Variable": ["A=1", f"B={bad}"]})
+    with pytest.raises(UnsafeActionError, match="header 'X\\\\nY'"):
+        check_action({"Action": "Setvar", "X\nY": "1"})
+
+
+def test_ordinary_actions_pass_the_check() -> None:
+    check_action({"Action": "Originate", "Channel": "PJSIP/agent1", "Variable": ["A=1", "B=Íñigo <56911111111>"], "Timeout": "30000"})

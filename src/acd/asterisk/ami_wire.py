@@ -1,4 +1,6 @@
-"""Sans-IO AMI wire format: bytes in, message blocks and header dicts out.
+"""Sans-IO AMI wire format: bytes in, message blocks and header dicts out; and the check
+every action passes before it becomes bytes (:func:`check_action`: no header may carry a
+line break or NUL, which would add headers or whole actions of the sender's choosing).
 
 Why our own and not panoramisk's: on a real stream panoramisk's parser was a third of
 the ingest cost.  It decodes every chunk, builds a case-insensitive dict for every
@@ -26,6 +28,7 @@ next message.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 EOL = b"\r\n"
 EOM = b"\r\n\r\n"
@@ -155,6 +158,40 @@ def _skip_line_ends(buffer: bytearray, start: int) -> int:
     while start < size and buffer[start] in _LINE_END_BYTES:
         start += 1
     return start
+
+
+class UnsafeActionError(ValueError):
+    """An action header would carry a line break (it ends a header) or NUL (it cuts the
+    value short in Asterisk's C strings); nothing of the action was sent.
+
+    The message names the action and the header, never the value (it may be a secret or
+    a caller's number)."""
+
+    def __init__(self, action: str, header: str) -> None:
+        super().__init__(
+            f"refused to send AMI action {action!r}: header {header!r} contains a line break (CR/LF) or NUL, "
+            "which would add headers or actions of its own"
+        )
+        self.action = action
+        self.header = header
+
+
+def check_action(fields: Mapping[str, Any]) -> None:
+    """Raise :class:`UnsafeActionError` unless every header name and value is one line.
+
+    A value with ``\\r\\n`` in it is how ``Secret: x\\r\\n\\r\\nAction: Originate...``
+    turns one action into two; a list value (``Variable``) is checked item by item.
+    Names are shown with ``repr``, so a line break in one is visible, never acted on.
+    """
+    action = str(next((value for name, value in fields.items() if str(name).lower() == "action"), "?"))
+    for name, value in fields.items():
+        items = value if isinstance(value, (list, tuple)) else (value,)
+        if _unsafe(str(name)) or any(_unsafe(str(item)) for item in items):
+            raise UnsafeActionError(action, str(name))
+
+
+def _unsafe(text: str) -> bool:
+    return "\r" in text or "\n" in text or "\0" in text
 
 
 def event_name_of(block: bytes) -> str | None:
