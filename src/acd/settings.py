@@ -19,6 +19,7 @@ from typing import Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from acd.asterisk.agi_key import KEY_PATTERN
 from acd.yamlpos import PositionedDocument, Problem, load_yaml_file, pydantic_problems
 
 ENV_PREFIX = "ACD_"
@@ -57,8 +58,18 @@ class AgiSettings(_Section):
     header_timeout_s: float = Field(5.0, gt=0, description="time allowed for the agi_* header block")
     max_header_bytes: int = Field(16384, ge=512)
     max_connections: int = Field(1000, ge=1)
+    key: SecretStr | None = Field(
+        None, description="the key Asterisk's dialplan passes (ACD_AGI_KEY); none: generated once, kept in agi-key beside the metrics database"
+    )
 
     _check_host = field_validator("host")(_loopback_default_warning)
+
+    @field_validator("key")
+    @classmethod
+    def _key_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(KEY_PATTERN, value.get_secret_value()):
+            raise ValueError("16-256 letters, digits, '_' or '-' (it travels unencoded in the AGI address)")
+        return value
 
 
 class AmiSettings(_Section):
