@@ -104,3 +104,30 @@ def test_callback_caller_id_that_asterisk_would_misread_is_refused_with_its_line
         load_settings(path, environ={})
     [problem] = caught.value.problems
     assert str(problem).startswith(f"{path}:3:") and "callbacks.caller_id" in str(problem)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("ACD_AMI_USERNAME", "acd\r\nAction: Originate"),
+        ("ACD_AMI_SECRET", "s3cr3t\r\n\r\nAction: Originate"),
+        ("ACD_CALLBACKS_CUSTOMER_DIAL", "PJSIP/{number}@customers\nAction: Hangup"),
+        ("ACD_CALLBACKS_CALLER_ID", "Mesa <6003000000>\r\n"),
+        ("ACD_ROUTING_HOLD_CONTEXT", "acd-hold\x00"),
+    ],
+)
+def test_a_setting_that_would_inject_into_ami_is_refused_naming_the_variable(tmp_path: Path, variable: str, value: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(write(tmp_path, "site: lab\n"), environ={variable: value})
+    [problem] = caught.value.problems
+    assert problem.file == f"${variable}"
+    assert "one line" in problem.message or "'Name <number>'" in problem.message
+    if "SECRET" in variable:
+        assert "s3cr3t" not in problem.message and "hidden" in problem.message
+
+
+def test_a_line_break_in_the_settings_file_is_refused_at_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, 'callbacks:\n  customer_dial: "PJSIP/{number}@customers\\r\\nAction: Hangup"\n')
+    with pytest.raises(SettingsError) as caught:
+        load_settings(path, environ={})
+    assert [str(p).split(": found")[0] for p in caught.value.problems] == [f"{path}:2:18: callbacks.customer_dial"]

@@ -37,6 +37,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
+from acd.asterisk.ami import AmiActionRefused
 from acd.asterisk.call_control import (
     AgentAnswered,
     AgentLegStarted,
@@ -72,6 +73,8 @@ CUSTOMER_FIRST_MARGIN_S = 10.0
 ORIGINATE_REASONS = {"3": "NOANSWER", "5": "BUSY"}
 #: The agent's state-change reason when a customer-first attempt fails (not "caller-abandoned").
 CALLBACK_NOT_ANSWERED = "callback-not-answered"
+#: why a ringing agent is freed when the call's own data cannot be put into an AMI action
+UNSAFE_CALL_DATA = "unsafe-call-data"
 #: How long a cancelled callback leg may take to go away (Hangup retried while Asterisk
 #: has not created the channel yet) before the next attempt is placed anyway.
 LEG_HANGUP_WAIT_S = 5.0
@@ -669,6 +672,13 @@ class Dispatcher:
         started = self.clock()
         try:
             await self.control.ring(channel, decision.call_id, decision.agent_id, decision.endpoint, decision.timeout_s)
+        except AmiActionRefused as exc:
+            # The call's own data (its channel, its id) cannot go into an action: no retry
+            # will fix that, and it is not the agent's fault.  The call is given up.
+            self.counters.ring_errors += 1
+            log.error("ACD: call %s given up: %s", decision.call_id, exc)
+            self._apply(self.router.caller_abandoned(self.clock(), decision.call_id, reason=UNSAFE_CALL_DATA))
+            return
         except Exception as exc:
             self.counters.ring_errors += 1
             log.warning("ACD: ringing %s for %s failed (%s); treating as no answer", decision.agent_id, decision.call_id, exc)

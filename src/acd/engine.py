@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Protocol
 
+from acd.asterisk.agi_key import KEY_FILE_NAME, AgiKeyGuard, load_or_create_key, publish_key
 from acd.asterisk.ami import AmiClient
 from acd.asterisk.fastagi import FastAgiServer, RouteRegistry
 from acd.metrics.events import Event
@@ -133,6 +134,9 @@ class Engine:
             reconnect_max_s=settings.ami.reconnect_max_s,
             action_timeout_s=settings.ami.action_timeout_s,
         )
+        #: the key Asterisk's dialplan passes to FastAGI; set by ``start``
+        self.agi_key: str | None = None
+        self.ami.on_login.append(self._publish_agi_key)
         self.ami.on_connected.append(self._ami_connected)
         self.ami.on_disconnected.append(self._ami_disconnected)
         self._startup: list[Component] = []
@@ -167,6 +171,7 @@ class Engine:
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         try:
+            self._arm_agi_key()
             for component in self._startup:
                 await component(self)
             await self.fastagi.start()
@@ -233,6 +238,21 @@ class Engine:
             for task in stuck:
                 log.error("background task %s ignored its cancellation for %.0f s; going on without it", task.get_name(), SHUTDOWN_STEP_S)
         await bounded(self.ami.close(), "closing the AMI connection")
+
+    def _arm_agi_key(self) -> None:
+        """Only sessions carrying the key reach a route (see :mod:`acd.asterisk.agi_key`)."""
+        configured = self.settings.agi.key
+        if configured is not None:
+            key = configured.get_secret_value()
+        else:
+            key = load_or_create_key(self.settings.resolve(self.settings.metrics.database).parent / KEY_FILE_NAME)
+        self.agi_key = key
+        self.fastagi.guard = AgiKeyGuard(key)
+
+    async def _publish_agi_key(self) -> None:
+        """Before anything else on each AMI connection: Asterisk learns the key to pass."""
+        if self.agi_key is not None:
+            await publish_key(self.ami, self.agi_key)
 
     async def _ami_connected(self) -> None:
         self.emit("ami.connected", data={"host": self.settings.ami.host, "port": self.settings.ami.port})

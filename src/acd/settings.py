@@ -19,6 +19,7 @@ from typing import Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from acd.asterisk.agi_key import KEY_PATTERN
 from acd.yamlpos import PositionedDocument, Problem, load_yaml_file, pydantic_problems
 
 ENV_PREFIX = "ACD_"
@@ -27,6 +28,17 @@ DEFAULT_SETTINGS_FILE = "acd.yaml"
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*")
+    @classmethod
+    def _one_line(cls, value: Any) -> Any:
+        # Settings end up in AMI headers and channel variables (the AMI user and secret,
+        # callbacks.customer_dial, contexts): a line break there would add headers or
+        # whole actions of its own.
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(text, str) and ("\n" in text or "\r" in text or "\0" in text):
+            raise ValueError("one line (a line break or NUL would end an AMI header and start another)")
+        return value
 
 
 def _loopback_default_warning(value: str) -> str:
@@ -46,8 +58,18 @@ class AgiSettings(_Section):
     header_timeout_s: float = Field(5.0, gt=0, description="time allowed for the agi_* header block")
     max_header_bytes: int = Field(16384, ge=512)
     max_connections: int = Field(1000, ge=1)
+    key: SecretStr | None = Field(
+        None, description="the key Asterisk's dialplan passes (ACD_AGI_KEY); none: generated once, kept in agi-key beside the metrics database"
+    )
 
     _check_host = field_validator("host")(_loopback_default_warning)
+
+    @field_validator("key")
+    @classmethod
+    def _key_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(KEY_PATTERN, value.get_secret_value()):
+            raise ValueError("16-256 letters, digits, '_' or '-' (it travels unencoded in the AGI address)")
+        return value
 
 
 class AmiSettings(_Section):
@@ -274,7 +296,8 @@ def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | N
                 # An environment override is wrong: name the variable, not a file line.
                 message = problem.message
                 if _is_secret_field(loc) and "found" in message:
-                    message = message.split(": found", 1)[0] + ": invalid value (hidden)"
+                    expected = message.partition(", expected ")[2]  # what was wanted, without the value
+                    message = message.split(": found", 1)[0] + ": invalid value (hidden)" + (f", expected {expected}" if expected else "")
                 fixed.append(Problem(f"${origin}", 0, 0, message))
             else:
                 fixed.append(problem)

@@ -137,3 +137,21 @@ async def test_a_body_that_is_not_text_is_422(inproc: InProcess, api: httpx.Asyn
     response = await api.post("/api/calls/c1/priority", content=b"\xff\xfe\x00", headers={"Content-Type": "application/json"})
     assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body"]
     assert (await api.get("/api/nowhere")).status_code == 404  # other HTTP errors keep their status
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/agents/ana%0D%0AAction:%20Originate/login", "/api/agents/ana%0A/pause", "/api/calls/c1%0A/priority", "/api/calls/c1%00/move"],
+)
+async def test_an_id_with_a_line_break_or_nul_is_422_before_any_lookup(inproc: InProcess, api: httpx.AsyncClient, path: str) -> None:
+    park(inproc.app, "c1", "general")
+    body = {"priority": 1} if path.endswith("priority") else {"queue": "general"} if path.endswith("move") else None
+    response = await api.post(path, json=body)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][0] == "path"
+
+
+async def test_a_move_to_a_queue_name_with_a_line_break_is_422(inproc: InProcess, api: httpx.AsyncClient) -> None:
+    park(inproc.app, "c1", "general")
+    response = await api.post("/api/calls/c1/move", json={"queue": "general\r\nAction: Hangup"})
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "queue"]

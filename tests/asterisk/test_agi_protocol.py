@@ -11,6 +11,7 @@ from acd.asterisk.agi_protocol import (
     AgiProtocolError,
     AgiRequestParser,
     AgiResponseParser,
+    AgiArgumentRefused,
     encode_command,
     parse_success,
 )
@@ -121,3 +122,10 @@ def test_command_arguments_are_quoted_and_escaped() -> None:
     assert encode_command("SET VARIABLE", "X", 'say "hi" \\ bye') == b'SET VARIABLE "X" "say \\"hi\\" \\\\ bye"\n'
     with pytest.raises(ValueError):
         encode_command("EXEC", "Dial", "a\nHANGUP")
+
+
+@pytest.mark.parametrize("bad", ["a\nHANGUP", "a\r", "100\x00", "x\r\nEXEC System rm"])
+def test_an_argument_that_would_start_a_second_agi_command_is_refused_naming_command_and_position(bad: str) -> None:
+    with pytest.raises(AgiArgumentRefused, match="AGI SET VARIABLE: argument 2 contains a line break or NUL") as refused:
+        encode_command("SET VARIABLE", "ACD_TARGET", bad)
+    assert bad not in str(refused.value)

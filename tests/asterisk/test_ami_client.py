@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import AsyncIterator, Callable
 
 import pytest
 
 from acd.asterisk import ami_wire
-from acd.asterisk.ami import AmiClient, AmiError
+from acd.asterisk.ami import AmiActionRefused, AmiClient, AmiError, AmiNotConnected
+from acd.asterisk.call_control import AsteriskCallControl
+from acd.dispatch import Dispatcher
+from acd.metrics.events import Event
+from acd.routing import Router, load_routing_text
 
 EOM = b"\r\n\r\n"
 
@@ -38,6 +43,8 @@ class ScriptedAmi:
         self.writer: asyncio.StreamWriter | None = None
         self.connected = asyncio.Event()
         self.server: asyncio.base_events.Server | None = None
+        #: every byte the client sent, in order: what Asterisk would have read
+        self.received = bytearray()
 
     async def start(self) -> int:
         self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
@@ -48,6 +55,7 @@ class ScriptedAmi:
         writer.write(b"Asterisk Call Manager/9.0.0\r\n")
         buffer = b""
         while chunk := await reader.read(65536):
+            self.received += chunk
             buffer += chunk
             while EOM in buffer:
                 block, _, buffer = buffer.partition(EOM)
@@ -198,3 +206,78 @@ async def test_a_shutdown_event_drops_the_connection(ami: tuple[ScriptedAmi, Ami
             break
         await asyncio.sleep(0.01)
     assert client.stats.disconnects == 1
+
+
+# ------------------------------------------------------------------ header injection
+
+INJECTED = "x\r\n\r\nAction: Originate\r\nChannel: PJSIP/evil"
+
+
+async def test_a_value_with_a_line_break_is_refused_named_logged_and_never_sent(
+    ami: tuple[ScriptedAmi, AmiClient], caplog: pytest.LogCaptureFixture
+) -> None:
+    server, client = ami
+    for value in (INJECTED, "a\nb", "a\x00b"):
+        with pytest.raises(AmiActionRefused, match="'Setvar': header 'Value' contains a line break"):
+            await client.action("Setvar", Channel="PJSIP/c-1", Variable="ACD_QUEUE", Value=value)
+    with pytest.raises(AmiActionRefused, match="'Originate': header 'Variable'"):
+        await client.action("Originate", Channel="PJSIP/c-1", Variable=["A=1", "B=2\r\nAction: Hangup"])
+    ok = await client.action("Setvar", Channel="PJSIP/c-1", Variable="ACD_QUEUE", Value="ventas")  # the connection is fine
+    assert ok.success
+    sent = bytes(server.received)
+    assert b"evil" not in sent and b"Originate" not in sent and b"Hangup" not in sent and b"\x00" not in sent
+    assert sent.count(b"Action: Setvar") == 1
+    refusals = [r.getMessage() for r in caplog.records if "refused to send AMI action" in r.getMessage()]
+    assert len(refusals) == 4 and not any("evil" in message for message in refusals)  # named, never quoted
+
+
+async def test_a_secret_with_a_line_break_never_reaches_asterisk() -> None:
+    server = ScriptedAmi()
+    port = await server.start()
+    client = AmiClient(port=port, secret=INJECTED, action_timeout_s=3, reconnect_initial_s=10)
+    await client.start()
+    try:
+        with pytest.raises(AmiNotConnected, match="'Login': header 'Secret' contains a line break"):
+            await client.wait_connected(2)
+        assert b"evil" not in server.received and b"Originate" not in server.received
+        assert not server.connected.is_set()
+    finally:
+        await client.close()
+        await server.close()
+
+
+async def test_a_call_whose_channel_cannot_go_into_an_action_is_given_up_and_the_next_is_rung(
+    ami: tuple[ScriptedAmi, AmiClient],
+) -> None:
+    """A caller channel with a line break (Asterisk repeating a header joins the values
+    with one): no action about it is sent, the agent is not blamed (not paused), the call
+    leaves the queue, and the dispatcher goes on to ring the next caller."""
+    server, client = ami
+    config, problems = load_routing_text(
+        "skills: [s]\nqueues:\n  - {name: q, skills: [s]}\nagents:\n  - {id: ana, name: Ana, endpoint: PJSIP/agent1, skills: {s: 5}}\n"
+    )
+    assert config is not None, problems
+    events: list[Event] = []
+    dispatcher = Dispatcher(router=Router(config), control=AsteriskCallControl(client), emit=events.append, clock=time.time)
+    runner = asyncio.ensure_future(dispatcher.run())
+    try:
+        await asyncio.sleep(0.05)  # subscribed
+        dispatcher.agent_login("ana")
+        bad = "Event: UserEvent\r\nUserEvent: AcdParked\r\nCallId: c1\r\nChannel: PJSIP/c-1\r\nChannel: evil\r\nQueue: q\r\n\r\n"
+        await server.push(bad.encode())
+        await _until(lambda: any(e.type == "call.abandoned" and e.call_id == "c1" for e in events))
+        assert dispatcher.counters.ring_errors == 1
+        assert dispatcher.router.agent("ana").state == "available"  # type: ignore[union-attr]
+        await server.push(b"Event: UserEvent\r\nUserEvent: AcdParked\r\nCallId: c2\r\nChannel: PJSIP/c-2\r\nQueue: q\r\n\r\n")
+        await _until(lambda: b"Action: Redirect" in server.received)
+        assert b"Channel: PJSIP/c-2" in server.received and b"evil" not in server.received and b"c-1" not in server.received
+    finally:
+        runner.cancel()
+        dispatcher.close()
+
+
+async def _until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)

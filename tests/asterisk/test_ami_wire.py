@@ -4,6 +4,7 @@ and skipped."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from panoramisk.message import Message
 
 from acd.asterisk.ami import _to_message
-from acd.asterisk.ami_wire import AmiFramer, event_name_of, parse_block
+from acd.asterisk.ami_wire import AmiFramer, UnsafeActionError, check_action, event_name_of, parse_block
 from acd.bench.ami_recording import read_recording
 
 RECORDING = Path(__file__).resolve().parents[2] / "deploy" / "ami-recordings" / "helpline"
@@ -159,3 +160,65 @@ def test_a_real_asterisk_stream_reads_exactly_as_panoramisk_read_it(recorded_blo
         theirs = _to_message(Message.from_line(block.decode("utf-8")))
         assert others == [] and ours == dict(theirs.headers), block[:200]
         assert event_name_of(block) == theirs.name
+
+
+@pytest.fixture(scope="module")
+def recorded_stream() -> bytes:
+    """The first 2,000 events of the recorded lab stream, as Asterisk sent them (with a greeting)."""
+    recording = read_recording(RECORDING)
+    return b"Asterisk Call Manager/9.0.0\r\n" + b"".join(block + b"\r\n\r\n" for block in recording.events[:2000])
+
+
+@pytest.mark.parametrize("piece", [1, 7])
+def test_a_recorded_stream_in_tiny_pieces_reads_as_in_one_piece(recorded_stream: bytes, piece: int) -> None:
+    whole, _ = _read([recorded_stream])
+    split, framer = _read([recorded_stream[i:i + piece] for i in range(0, len(recorded_stream), piece)])
+    assert len(whole) == 2000
+    assert split == whole and framer.problems == [] and framer.greeting == "9.0.0"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 300), min_size=1, max_size=50), st.integers(0, 10_000))
+def test_a_recorded_stream_in_random_pieces_reads_as_in_one_piece(recorded_stream: bytes, sizes: list[int], offset: int) -> None:
+    data = recorded_stream[: 40_000 + offset]  # a stretch of the stream, ending anywhere
+    chunks, position, turn = [], 0, 0
+    while position < len(data):
+        size = sizes[turn % len(sizes)]
+        chunks.append(data[position:position + size])
+        position, turn = position + size, turn + 1
+    whole, framer_whole = _read([data])
+    split, framer_split = _read(chunks)
+    assert split == whole and framer_split.problems == framer_whole.problems == []
+
+
+def test_a_big_message_in_small_reads_is_framed_in_bounded_time() -> None:
+    """Half a megabyte in 8-byte reads (a slow link, a big ``Response: Follows``): the old
+    framer copied and re-split its whole buffer on every read, about 10 s here; reading is
+    linear now, well under a second.  The bound is generous on purpose (a shared machine)."""
+    output = b"".join(b"Output: line %06d of a long command output\r\n" % i for i in range(12_000))
+    message = b"Response: Follows\r\n" + output
+    data = message + b"\r\n\r\nEvent: Next\r\n\r\n"
+    framer = AmiFramer(max_message_bytes=1 << 20)
+    blocks: list[bytes] = []
+    started = time.perf_counter()
+    for i in range(0, len(data), 8):
+        blocks += framer.feed(data[i:i + 8])
+    elapsed = time.perf_counter() - started
+    assert blocks == [message.rstrip(b"\r\n"), b"Event: Next"]
+    assert elapsed < 4.0, f"framing {len(data)} bytes in 8-byte reads took {elapsed:.1f} s"
+
+
+@pytest.mark.parametrize("bad", ["a\rb", "a\nb", "a\r\n\r\nAction: Originate", "a\x00b"])
+def test_an_action_header_with_a_line_break_or_nul_is_refused_naming_action_and_header(bad: str) -> None:
+    with pytest.raises(UnsafeActionError) as refused:
+        check_action({"Action": "Setvar", "Channel": "PJSIP/a-1", "Value": bad})
+    assert (refused.value.action, refused.value.header) == ("Setvar", "Value")
+    assert bad not in str(refused.value)  # the value may be a secret: never quoted
+    with pytest.raises(UnsafeActionError, match="header 'Variable'"):
+        check_action({"Action": "Originate", "Variable": ["A=1", f"B={bad}"]})
+    with pytest.raises(UnsafeActionError, match="header 'X\\\\nY'"):
+        check_action({"Action": "Setvar", "X\nY": "1"})
+
+
+def test_ordinary_actions_pass_the_check() -> None:
+    check_action({"Action": "Originate", "Channel": "PJSIP/agent1", "Variable": ["A=1", "B=Íñigo <56911111111>"], "Timeout": "30000"})

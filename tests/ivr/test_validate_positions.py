@@ -266,3 +266,24 @@ def test_every_problem_of_a_file_is_reported_not_just_the_first() -> None:
         """
     )
     assert [line.split(": ")[0] for line in found] == ["f.yaml:6:17", "f.yaml:6:23", "f.yaml:7:14", "f.yaml:12:11"]
+
+
+def test_a_set_or_transfer_value_with_a_line_break_is_refused_at_its_line() -> None:
+    """A line break would reach Asterisk inside an AGI argument (one command per line)."""
+    assert problems(
+        """
+        entry: marca
+        nodes:
+          marca:
+            type: set
+            variables:
+              destino: "100\\nEXEC System rm"
+            next: pasar
+          pasar:
+            type: transfer
+            to: "${destino}\\r"
+        """
+    ) == [
+        "f.yaml:6:16: nodes.marca.variables.destino: contains a line break or NUL; a value must be one line (Asterisk reads one command per line)",
+        "f.yaml:10:9: nodes.pasar.to: contains a line break or NUL; a value must be one line (Asterisk reads one command per line)",
+    ]

@@ -251,3 +251,12 @@ agents:
   - {id: a1, name: Ana, endpoint: agent1}
 """
     assert problems(text) == ["routing.yaml:5:35: agents.0.endpoint: found 'agent1' (text), expected a dial string like PJSIP/agent1"]
+
+
+def test_an_agent_id_or_endpoint_ending_in_a_line_break_is_rejected() -> None:
+    """They go into AMI actions (Setvar values, Originate's Channel): "$" in a pattern also
+    matched before a final newline, so "a1\\n" used to pass."""
+    text = 'skills: [x]\nqueues:\n  - {name: "q\\n", skills: [x]}\nagents:\n  - {id: "a1\\n", name: Ana, endpoint: "PJSIP/agent1\\n"}\n'
+    found = problems(text)
+    assert len(found) == 3
+    assert [line.split(": ")[1] for line in found] == ["queues.0.name", "agents.0.id", "agents.0.endpoint"]

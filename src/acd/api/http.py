@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-from typing import TYPE_CHECKING, Any, Callable, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, Callable, NoReturn
 
-from fastapi import APIRouter, Body, FastAPI, Request, Security
+from fastapi import APIRouter, Body, FastAPI, Path, Request, Security
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPBearer
@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from acd import __version__
 from acd.api.lag import LoopLagProbe
 from acd.api.models import (
+    ONE_LINE_ID,
     AgentOut,
     CallOut,
     ErrorOut,
@@ -110,6 +111,13 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
+# Ids in paths end up in AMI actions, events and logs: one line of printable text (422
+# otherwise, before any lookup), like every id the routing configuration accepts.
+AgentId = Annotated[str, Path(pattern=ONE_LINE_ID, max_length=128, description="an agent id from the routing configuration")]
+CallId = Annotated[str, Path(pattern=ONE_LINE_ID, max_length=128, description="a call id (the caller channel's Uniqueid)")]
+QueueName = Annotated[str, Path(pattern=ONE_LINE_ID, max_length=128, description="a queue name from the routing configuration")]
+
+
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "missing or wrong bearer token"},
 }
@@ -169,7 +177,7 @@ def create_api(app: "App", *, token: str, tally: EventTally, lag: LoopLagProbe) 
         return views.stats(views.now()).queues
 
     @routes.get("/queues/{name}", response_model=QueueOut, responses=_NOT_FOUND, summary="one queue")
-    async def queue(name: str) -> QueueOut:
+    async def queue(name: QueueName) -> QueueOut:
         for item in views.stats(views.now()).queues:
             if item.name == name:
                 return item
@@ -184,7 +192,7 @@ def create_api(app: "App", *, token: str, tally: EventTally, lag: LoopLagProbe) 
         return views.agents(views.now())
 
     @routes.get("/agents/{agent_id}", response_model=AgentOut, responses=_NOT_FOUND, summary="one agent")
-    async def agent(agent_id: str) -> AgentOut:
+    async def agent(agent_id: AgentId) -> AgentOut:
         return _agent_or_404(agent_id)
 
     @routes.get("/calls", response_model=list[CallOut], summary="waiting calls (head of each queue first), then ringing and connected calls")
@@ -192,7 +200,7 @@ def create_api(app: "App", *, token: str, tally: EventTally, lag: LoopLagProbe) 
         return views.calls(views.now())
 
     @routes.get("/calls/{call_id}", response_model=CallOut, responses=_NOT_FOUND, summary="one call")
-    async def call(call_id: str) -> CallOut:
+    async def call(call_id: CallId) -> CallOut:
         return _call_or_404(call_id)
 
     # ------------------------------------------------------------------ agent controls
@@ -214,14 +222,14 @@ def create_api(app: "App", *, token: str, tally: EventTally, lag: LoopLagProbe) 
         return _agent_or_404(agent_id)
 
     @routes.post("/agents/{agent_id}/login", response_model=AgentOut, responses={**_NOT_FOUND, **_CONFLICT}, summary="log an agent in")
-    async def login(agent_id: str) -> AgentOut:
+    async def login(agent_id: AgentId) -> AgentOut:
         return _agent_action(agent_id, lambda: app.dispatcher.agent_login(agent_id))
 
     @routes.post(
         "/agents/{agent_id}/logout", response_model=AgentOut, responses={**_NOT_FOUND, **_CONFLICT},
         summary="log an agent out (after the current call, which is never cut)",
     )
-    async def logout(agent_id: str, body: LogoutIn | None = Body(None)) -> AgentOut:
+    async def logout(agent_id: AgentId, body: LogoutIn | None = Body(None)) -> AgentOut:
         reason = body.reason if body is not None else "logout"
         return _agent_action(agent_id, lambda: app.dispatcher.agent_logout(agent_id, reason))
 
@@ -229,12 +237,12 @@ def create_api(app: "App", *, token: str, tally: EventTally, lag: LoopLagProbe) 
         "/agents/{agent_id}/pause", response_model=AgentOut, responses={**_NOT_FOUND, **_CONFLICT},
         summary="pause an agent with a reason (after the current call's wrap-up)",
     )
-    async def pause(agent_id: str, body: PauseIn | None = Body(None)) -> AgentOut:
+    async def pause(agent_id: AgentId, body: PauseIn | None = Body(None)) -> AgentOut:
         reason = body.reason if body is not None else "pause"
         return _agent_action(agent_id, lambda: app.dispatcher.agent_pause(agent_id, reason))
 
     @routes.post("/agents/{agent_id}/unpause", response_model=AgentOut, responses={**_NOT_FOUND, **_CONFLICT}, summary="make a paused agent available")
-    async def unpause(agent_id: str) -> AgentOut:
+    async def unpause(agent_id: AgentId) -> AgentOut:
         return _agent_action(agent_id, lambda: app.dispatcher.agent_unpause(agent_id))
 
     # ------------------------------------------------------------------ supervisor controls
@@ -242,7 +250,7 @@ def create_api(app: "App", *, token: str, tally: EventTally, lag: LoopLagProbe) 
         "/calls/{call_id}/priority", response_model=CallOut, responses={**_NOT_FOUND, **_CONFLICT},
         summary="change a waiting call's priority (it takes its new place at once)",
     )
-    async def set_priority(call_id: str, body: PriorityIn) -> CallOut:
+    async def set_priority(call_id: CallId, body: PriorityIn) -> CallOut:
         _call_or_404(call_id)
         _refuse_if_ignored(app.dispatcher.set_priority(call_id, body.priority), call_id=call_id)
         return _call_or_404(call_id)
@@ -251,7 +259,7 @@ def create_api(app: "App", *, token: str, tally: EventTally, lag: LoopLagProbe) 
         "/calls/{call_id}/move", response_model=CallOut, responses={**_NOT_FOUND, **_CONFLICT},
         summary="move a waiting call to another queue, keeping its wait",
     )
-    async def move(call_id: str, body: MoveIn) -> CallOut:
+    async def move(call_id: CallId, body: MoveIn) -> CallOut:
         _call_or_404(call_id)
         if body.queue not in app.router.queue_names():
             _not_found("queue", body.queue)

@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 #: Reasons end up in events, logs and reports: one short word or phrase, no control characters.
 Reason = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\w .:/-]+$", examples=["almuerzo"])]
+#: Agent ids, call ids and queue names given to the API: no control characters (a line
+#: break would reach AMI actions and logs).
+ONE_LINE_ID = r"^[^\x00-\x1f\x7f]+$"
 #: Priorities are unbounded in the routing configuration; a supervisor's change stays sane.
 Priority = Annotated[int, Field(ge=-1000, le=1000, description="higher is served first")]
 
@@ -181,4 +184,4 @@ class PriorityIn(_In):
 
 
 class MoveIn(_In):
-    queue: Annotated[str, Field(min_length=1, max_length=128)]
+    queue: Annotated[str, Field(min_length=1, max_length=128, pattern=ONE_LINE_ID)]

@@ -131,6 +131,11 @@ def render_metrics(app: "App", views: LiveViews, tally: EventTally, lag: LoopLag
     out.family("acd_event_loop_lag_seconds", "gauge", "How late the engine's event loop last ran work that was due (event-processing delay).", [({}, lag.last_s)])
     out.family("acd_event_loop_lag_max_seconds", "gauge", f"Largest event-loop lag over the last {lag.window_s:g} s.", [({}, lag.max_s)])
     out.family("acd_fastagi_active_sessions", "gauge", "FastAGI sessions (calls in the IVR) in progress.", [({}, app.engine.fastagi.active_sessions)])
+    out.family(
+        "acd_fastagi_refused_sessions_total", "counter",
+        "FastAGI sessions refused for a missing or wrong AGI key (not from Asterisk's dialplan).",
+        [({}, app.engine.fastagi.stats.refused_without_key)],
+    )
     out.family("acd_event_sink_failures_total", "counter", "Events an event sink (store, MQTT) failed to take.", [({}, app.engine.bus.failures)])
     out.family("acd_dispatch_ring_errors_total", "counter", "Rings that could not be sent to Asterisk.", [({}, app.dispatcher.counters.ring_errors)])
     return out.text()

@@ -226,17 +226,32 @@ def parse_success(rest: str) -> AgiResponse:
     return AgiResponse(code=200, result=result, data=data, extras=extras, text=rest)
 
 
+class AgiArgumentRefused(ValueError):
+    """A command or argument would carry a line break or NUL: refused, nothing sent.
+
+    Asterisk reads one command per line, so a newline in an argument would run a second
+    command of the peer's choosing (``SET VARIABLE x "a\\nEXEC System ..."``); a NUL cuts
+    the line short.  The message names the command and the argument, never its value."""
+
+
+def _unsafe(text: str) -> bool:
+    return "\n" in text or "\r" in text or "\0" in text
+
+
 def quote_argument(value: str) -> str:
     """Quote one AGI command argument; Asterisk splits on spaces and honours ``"`` and ``\\``."""
-    if "\n" in value or "\r" in value:
-        raise ValueError("AGI arguments cannot contain line breaks")
+    if _unsafe(value):
+        raise AgiArgumentRefused("AGI arguments cannot contain line breaks or NUL")
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
     return f'"{escaped}"'
 
 
 def encode_command(command: str, *args: str) -> bytes:
     """``STREAM FILE`` + (``welcome``, ``0123``) → ``STREAM FILE "welcome" "0123"\\n``."""
-    if "\n" in command or "\r" in command:
-        raise ValueError("AGI command cannot contain line breaks")
+    if _unsafe(command):
+        raise AgiArgumentRefused("AGI command cannot contain line breaks or NUL")
+    for position, arg in enumerate(args, start=1):
+        if _unsafe(str(arg)):
+            raise AgiArgumentRefused(f"AGI {command}: argument {position} contains a line break or NUL; command not sent")
     parts = [command] + [quote_argument(str(arg)) for arg in args]
     return (" ".join(parts) + "\n").encode("utf-8")

@@ -32,7 +32,7 @@ from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
-from acd.asterisk.ami_wire import ACTION_ID_MARK, AmiFramer, event_name_of, parse_block, preview
+from acd.asterisk.ami_wire import ACTION_ID_MARK, AmiFramer, UnsafeActionError, check_action, event_name_of, parse_block, preview
 
 log = logging.getLogger("acd.ami")
 
@@ -47,6 +47,10 @@ class AmiNotConnected(AmiError):
 
 class AmiAuthError(AmiError):
     """Asterisk refused the username/secret."""
+
+
+class AmiActionRefused(AmiError):
+    """We refused to send an action: a header would have carried a line break or NUL."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,13 @@ def _to_message(raw: Any) -> AmiMessage:
     return AmiMessage(headers)
 
 
+def _payload(name: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+    payload: dict[str, Any] = {"Action": name}
+    for key, value in fields.items():
+        payload[key] = value if isinstance(value, (list, tuple)) else str(value)
+    return payload
+
+
 EventSink = Callable[[str, bytes], None]
 ProblemSink = Callable[[str], None]
 #: Events panoramisk must see itself: ``Shutdown`` makes it close the connection.
@@ -124,6 +135,16 @@ class _WireProtocol(AMIProtocol):
         self._on_event = on_event
         self._on_problem = on_problem
         self.framer = AmiFramer()
+
+    def send(self, data: Any, as_list: bool | None = False) -> asyncio.Future:  # type: ignore[override]
+        """The one place where actions become bytes (Login included): an action with a
+        header that would smuggle in more headers or actions is logged and refused whole."""
+        try:
+            check_action(data)
+        except UnsafeActionError as exc:
+            log.warning("AMI: %s", exc)
+            raise AmiActionRefused(str(exc)) from None
+        return super().send(data, as_list=as_list)
 
     def data_received(self, data: bytes) -> None:  # type: ignore[override]
         framer = self.framer
@@ -176,7 +197,12 @@ class _OneShotManager(Manager):
             if not self.attempt.done():
                 self.attempt.set_result(exc)
             return
-        super().connection_made(f)
+        try:
+            super().connection_made(f)  # sends Login
+        except AmiActionRefused as exc:
+            if not self.attempt.done():
+                self.attempt.set_result(exc)
+            return
         if not self.attempt.done():
             self.attempt.set_result(self.authenticated_future)
 
@@ -230,6 +256,9 @@ class AmiClient:
     reconnect_max_s: float = 30.0
     action_timeout_s: float = 10.0
     subscriber_queue_size: int = 100000
+    #: run after Login, before the connection counts as up (``wait_connected``, ``connected``)
+    #: and before ``on_connected``: what Asterisk must know before anything else happens
+    on_login: list[ConnectionCallback] = field(default_factory=list)
     on_connected: list[ConnectionCallback] = field(default_factory=list)
     on_disconnected: list[DisconnectCallback] = field(default_factory=list)
     stats: AmiStats = field(default_factory=AmiStats)
@@ -237,6 +266,7 @@ class AmiClient:
     def __post_init__(self) -> None:
         self._manager: _OneShotManager | None = None
         self._authenticated = asyncio.Event()
+        self._logged_in = False  # actions may be sent (on_login callbacks run before _authenticated)
         self._lost: asyncio.Event = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
         self._subscribers: list[_Subscriber] = []
@@ -339,8 +369,11 @@ class AmiClient:
             return "failed"
         self.stats.connects += 1
         self.last_error = ""
-        self._authenticated.set()
+        self._logged_in = True
         log.info("AMI: connected and logged in to %s:%d as %s", self.host, self.port, self.username)
+        for callback in list(self.on_login):
+            await self._run_callback(callback)
+        self._authenticated.set()
         for callback in list(self.on_connected):
             await self._run_callback(callback)
         pinger = asyncio.create_task(self._liveness(), name="ami-liveness")
@@ -351,6 +384,7 @@ class AmiClient:
             with contextlib.suppress(asyncio.CancelledError):
                 await pinger
             self._authenticated.clear()
+            self._logged_in = False
             self._drop_manager()
         reason = lost_reason[0] if lost_reason else "connection lost"
         self.stats.disconnects += 1
@@ -429,14 +463,22 @@ class AmiClient:
             raise AmiError(f"{name} failed: {messages[0].get('Message', 'error')}")
         return [m for m in messages if m.name and not m.name.endswith("Complete") and not m.get("Response")]
 
+    def check(self, name: str, **fields: Any) -> None:
+        """Raise ``AmiActionRefused`` (and log it) if this action could not be sent safely.
+
+        For callers that send several actions as one step (Setvar + Redirect): checking
+        them all first means none is sent when one of them would be refused."""
+        try:
+            check_action(_payload(name, fields))
+        except UnsafeActionError as exc:
+            log.warning("AMI: %s", exc)
+            raise AmiActionRefused(str(exc)) from None
+
     async def _send(self, name: str, fields: Mapping[str, Any], *, as_list: bool | None, timeout_s: float | None) -> Any:
         manager = self._manager
-        if manager is None or not self.connected or manager.protocol is None:
+        if manager is None or not self._logged_in or manager.protocol is None:
             raise AmiNotConnected(f"not connected to AMI at {self.host}:{self.port}")
-        payload: dict[str, Any] = {"Action": name}
-        for key, value in fields.items():
-            payload[key] = value if isinstance(value, (list, tuple)) else str(value)
-        future = manager.protocol.send(payload, as_list=as_list)
+        future = manager.protocol.send(_payload(name, fields), as_list=as_list)
         try:
             return await asyncio.wait_for(future, timeout_s or self.action_timeout_s)
         except asyncio.TimeoutError as exc:

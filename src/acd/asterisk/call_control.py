@@ -245,6 +245,11 @@ class AsteriskCallControl:
             "ACD_RING_TIMEOUT": str(max(1, int(round(timeout_s))) + DIAL_TIMEOUT_MARGIN_S),
             "ACD_RECORD_DIR": self.record_dir,
         }  # ACD_CALL_ID is already on the caller's channel (the dispatcher's, acd.channel_variables)
+        # All or nothing: a caller sent to acd-agent with half its variables would ring
+        # whoever the channel's old values name.  Raises AmiActionRefused before sending.
+        for name, value in variables.items():
+            self.ami.check("Setvar", Channel=channel, Variable=name, Value=value)
+        self.ami.check("Redirect", Channel=channel, Context=self.agent_context)
         setvars = [self.ami.action("Setvar", Channel=channel, Variable=name, Value=value) for name, value in variables.items()]
         redirect = self.ami.action("Redirect", Channel=channel, Context=self.agent_context, Exten="s", Priority=1)
         results = await asyncio.gather(*setvars, redirect, return_exceptions=True)

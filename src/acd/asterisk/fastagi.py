@@ -7,7 +7,8 @@ and a handler that raises is logged and closed — one misbehaving peer never st
 other calls.
 
 Routes: ``AGI(agi://127.0.0.1:4573/ivr?x=1,arg1)`` reaches the handler registered for
-``ivr`` with ``request.params == {"x": "1"}`` and ``request.args == ("arg1",)``.
+``ivr`` with ``request.params == {"x": "1"}`` and ``request.args == ("arg1",)``.  With a
+``guard`` (:mod:`acd.asterisk.agi_key`), a session without the install's key reaches none.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
+from acd.asterisk.agi_key import AgiKeyGuard
 from acd.asterisk.agi_protocol import (
     AgiHangupNotice,
     AgiProtocolError,
@@ -157,6 +159,8 @@ class FastAgiStats:
     unknown_routes: int = 0
     handler_errors: int = 0
     rejected_over_capacity: int = 0
+    #: sessions without the install's AGI key (not from Asterisk's dialplan): never routed
+    refused_without_key: int = 0
 
 
 class FastAgiServer:
@@ -172,6 +176,7 @@ class FastAgiServer:
         read_timeout_s: float = 30.0,
         max_header_bytes: int = 16384,
         max_connections: int = 1000,
+        guard: AgiKeyGuard | None = None,
     ) -> None:
         self.routes = routes
         self.host = host
@@ -180,6 +185,8 @@ class FastAgiServer:
         self.read_timeout_s = read_timeout_s
         self.max_header_bytes = max_header_bytes
         self.max_connections = max_connections
+        #: when set, only sessions carrying the AGI key reach a route (the engine always sets it)
+        self.guard = guard
         self.stats = FastAgiStats()
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -207,6 +214,11 @@ class FastAgiServer:
             request = await self._read_header(reader, peer)
             if request is None:
                 return
+            if self.guard is not None:
+                request = self.guard.admit(request, peer)
+                if request is None:
+                    self.stats.refused_without_key += 1
+                    return  # closed without a word
             handler = self.routes.resolve(request.route)
             if handler is None:
                 self.stats.unknown_routes += 1

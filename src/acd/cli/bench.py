@@ -33,6 +33,7 @@ def register(subparsers: Any) -> None:
     _register_cps(kinds)
     _register_simulate(kinds)
     _register_ami_ingest(kinds)
+    _register_ami_small_reads(kinds)
 
 
 def _positive(text: str) -> int:
@@ -176,6 +177,32 @@ def run_ami_ingest(args: argparse.Namespace) -> int:
     lines.append(f"  goal >= {goal['events_per_s']:,} events/s: {'met' if goal['events_per_s_met'] else 'MISSED'}; "
                  f"p99 < {goal['p99_ms']:g} ms at {goal['events_per_s']:,}/s: {'met' if goal['p99_met'] else 'MISSED'}")
     sys.stderr.write("\n".join(lines) + "\n")
+    return 0
+
+
+def _register_ami_small_reads(kinds: Any) -> None:
+    reads = kinds.add_parser(
+        "ami-small-reads",
+        help="AMI framing speed when Asterisk's bytes arrive in small pieces (MB/s per piece size; linear scaling check)",
+        description="Frames a recorded AMI stream read 1, 7, 64, 1460 and 65536 bytes at a time (MB/s each), and one big "
+        "message of 64 KiB and of 1 MiB read 16 bytes at a time: the ratio of their time per byte is ~1 when framing is linear.",
+    )
+    reads.add_argument("--recording", default=_default_recording(), metavar="PATH/NAME", help="recording to frame (default: deploy/ami-recordings/helpline)")
+    reads.add_argument("--events", type=_positive, default=5000, help="events of the recording to frame (default 5000)")
+    reads.add_argument("--repeat", type=_positive, default=3, help="runs per measurement; the best is reported (default 3)")
+    reads.set_defaults(handler=run_ami_small_reads)
+
+
+def run_ami_small_reads(args: argparse.Namespace) -> int:
+    from acd.bench.ami_recording import RecordingError
+    from acd.bench.ami_small_reads import run_small_reads_bench
+
+    try:
+        result = run_small_reads_bench(args.recording, events=args.events, repeat=args.repeat)
+    except RecordingError as exc:
+        print(f"acd bench ami-small-reads: error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=2, sort_keys=True))
     return 0
 
 

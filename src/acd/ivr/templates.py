@@ -15,7 +15,13 @@ _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def template_problem(template: str) -> str | None:
-    """Why ``template`` is malformed, or None when it is fine."""
+    """Why ``template`` is malformed, or None when it is fine.
+
+    Values reach Asterisk as AGI command arguments (a transfer target, attached data), one
+    command per line: a line break or NUL in one would be refused when the call gets
+    there, so it is refused here, when the flow is loaded."""
+    if "\n" in template or "\r" in template or "\0" in template:
+        return "contains a line break or NUL; a value must be one line (Asterisk reads one command per line)"
     for match in _REFERENCE.finditer(template):
         if not _VARIABLE.match(match.group(1)):
             return f"'${{{match.group(1)}}}' is not a variable reference; use ${{name}} with letters, digits and '_'"

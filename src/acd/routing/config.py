@@ -26,8 +26,9 @@ SL_FORMULAS: tuple[str, ...] = SlFormula.__args__  # type: ignore[attr-defined]
 MIN_PROFICIENCY = 1
 MAX_PROFICIENCY = 10
 
-_NAME = re.compile(r"^\w[\w.\-]*$")
-_ENDPOINT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*/\S+$")
+# \Z, not $: "$" also matches before a final newline, and "agent1\\n" must not pass.
+_NAME = re.compile(r"^\w[\w.\-]*\Z")
+_ENDPOINT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*/\S+\Z")
 
 Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 PositiveSeconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]

@@ -1,0 +1,201 @@
+"""Only sessions carrying the install's AGI key start calls: a raw TCP client speaking
+FastAGI to a real engine listener is refused without it (no event, counted in /metrics,
+logged a few times a minute at most) and served with it; the key file is made once,
+owner-only, and kept; the key never reaches a route or a log."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import sqlite3
+import stat
+from pathlib import Path
+from typing import AsyncIterator
+
+import httpx
+import pytest
+
+from acd.app import App
+from acd.asterisk.agi_key import AgiKeyError, AgiKeyGuard, _Throttle, load_or_create_key, mask_key
+from acd.asterisk.agi_protocol import parse_request_header
+from acd.asterisk.call_control import AsteriskCallControl
+from acd.engine import MemorySink
+from acd.settings import AgiSettings, AmiSettings
+from tests.api.helpers import assemble, free_port, make_settings
+from tests.asterisk.test_ami_client import ScriptedAmi, _fields
+
+
+async def agi_session(port: int, script: str, *, caller: str = "56911111111", uniqueid: str = "1700000000.1") -> list[bytes]:
+    """Open a FastAGI session as Asterisk would; answer the first command, then hang up.
+
+    Returns the command lines the engine sent (none when it closed at once)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    header = (
+        f"agi_network: yes\nagi_network_script: {script}\nagi_request: agi://127.0.0.1:{port}/{script}\n"
+        f"agi_channel: PJSIP/caller-00000001\nagi_uniqueid: {uniqueid}\nagi_callerid: {caller}\n"
+        "agi_dnid: 300\nagi_extension: 300\n\n"
+    )
+    writer.write(header.encode())
+    await writer.drain()
+    commands: list[bytes] = []
+    line = await asyncio.wait_for(reader.readline(), 5)
+    if line:
+        commands.append(line)
+        writer.write(b"HANGUP\n200 result=-1\n")  # the caller hung up during the first command
+        await writer.drain()
+        while await asyncio.wait_for(reader.read(4096), 5):
+            pass
+    writer.close()
+    return commands
+
+
+@pytest.fixture
+async def running(tmp_path: Path) -> AsyncIterator[tuple[App, MemorySink, int]]:
+    settings = make_settings(tmp_path, api_port=free_port())
+    app, _, sink = assemble(settings)
+    await app.engine.start()
+    try:
+        yield app, sink, settings.api.port
+    finally:
+        await app.engine.stop(grace_s=1)
+
+
+def stored_types(database: Path) -> list[str]:
+    with sqlite3.connect(database) as connection:
+        return [row[0] for row in connection.execute("SELECT type FROM events ORDER BY seq")]
+
+
+async def test_a_session_without_the_key_is_closed_counted_and_produces_no_event(
+    running: tuple[App, MemorySink, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    app, sink, api_port = running
+    port = app.engine.fastagi.port
+    assert await agi_session(port, "ivr") == []  # closed without a word
+    assert await agi_session(port, "ivr?key=not-the-key-0123456789", uniqueid="1700000000.2") == []
+    assert await agi_session(port, "survey") == [] and await agi_session(port, "announce") == []
+    assert app.engine.fastagi.stats.refused_without_key == 4
+    assert sink.of_type("call.started", "ivr.node", "ivr.error", "call.ended") == []
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}") as client:
+        metrics = (await client.get("/metrics")).text
+    assert "acd_fastagi_refused_sessions_total 4" in metrics.splitlines()
+    warnings = [r.getMessage() for r in caplog.records if "refused a session" in r.getMessage()]
+    assert len(warnings) == 4 and "PJSIP/caller-00000001" in warnings[0] and "no AGI key" in warnings[0]
+    assert "wrong AGI key" in warnings[1] and not any("not-the-key" in w for w in warnings)
+    database = app.engine.settings.metrics.database
+    await app.engine.stop(grace_s=1)
+    assert "call.started" not in stored_types(database)
+
+
+async def test_a_session_with_the_key_starts_a_call_and_the_key_never_reaches_routes_or_logs(
+    running: tuple[App, MemorySink, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    app, sink, _ = running
+    key = app.engine.agi_key
+    assert key is not None
+    commands = await agi_session(app.engine.fastagi.port, f"ivr?key={key}")
+    assert commands == [b'ANSWER\n']
+    for _ in range(100):
+        if sink.of_type("call.ended"):
+            break
+        await asyncio.sleep(0.02)
+    [started] = sink.of_type("call.started")
+    assert started.call_id == "1700000000.1" and started.data["dialed"] == "300"
+    assert app.engine.fastagi.stats.refused_without_key == 0
+    assert key not in caplog.text and all(key not in str(event.data) for event in sink.events)
+
+
+async def test_a_flood_of_refused_sessions_is_counted_whole_but_logged_a_few_times(
+    running: tuple[App, MemorySink, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    app, sink, _ = running
+    port = app.engine.fastagi.port
+    await asyncio.gather(*(agi_session(port, "ivr", uniqueid=f"1.{n}") for n in range(60)))
+    assert app.engine.fastagi.stats.refused_without_key == 60
+    assert len([r for r in caplog.records if "refused a session" in r.getMessage()]) == 5
+    assert sink.of_type("call.started") == []
+
+
+def test_the_key_file_is_made_once_owner_only_and_read_back(tmp_path: Path) -> None:
+    path = tmp_path / "var" / "agi-key"
+    key = load_or_create_key(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and len(key) >= 40
+    assert load_or_create_key(path) == key  # stable across restarts
+    path.chmod(0o644)
+    assert load_or_create_key(path) == key and stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_damaged_key_file_is_one_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "agi-key"
+    path.write_text("short\n")
+    path.chmod(0o600)
+    with pytest.raises(AgiKeyError, match="agi-key: not an AGI key .* delete it"):
+        load_or_create_key(path)
+
+
+async def test_a_configured_key_wins_over_the_file(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, enabled=False)
+    settings = settings.model_copy(update={"agi": AgiSettings(port=settings.agi.port, key="k" * 32)})  # type: ignore[arg-type]
+    app, _, _ = assemble(settings)
+    await app.engine.start()
+    try:
+        assert app.engine.agi_key == "k" * 32 and not (tmp_path / "agi-key").exists()
+    finally:
+        await app.engine.stop(grace_s=1)
+
+
+def test_the_key_is_taken_out_of_the_request_and_masked_in_its_header() -> None:
+    request = parse_request_header(
+        b"agi_network_script: ivr?key=0123456789abcdefXYZ&number=300\n"
+        b"agi_request: agi://127.0.0.1:4573/ivr?key=0123456789abcdefXYZ&number=300\nagi_channel: PJSIP/a-1"
+    )
+    admitted = AgiKeyGuard("0123456789abcdefXYZ").admit(request, ("127.0.0.1", 1))
+    assert admitted is not None and admitted.params == {"number": "300"} and admitted.route == "ivr"
+    assert "0123456789abcdefXYZ" not in repr(dataclasses.asdict(admitted))
+    assert mask_key("ivr?key=abc&x=1") == "ivr?key=***&x=1"
+
+
+def test_the_refusal_log_allows_a_few_lines_per_window_then_resumes() -> None:
+    now = [0.0]
+    throttle = _Throttle(per_window=2, window_s=60, clock=lambda: now[0])
+    assert [throttle.allow() for _ in range(5)] == [True, True, False, False, False]
+    now[0] = 61
+    assert throttle.allow() and throttle.suppressed == 3
+
+
+async def test_asterisk_is_given_the_key_first_on_every_ami_connection(tmp_path: Path) -> None:
+    """Setvar without a Channel (Asterisk's global ACD_AGI_KEY), before the resync's own
+    actions, on the first connection and again after a reconnection."""
+    server = ScriptedAmi()
+    ami_port = await server.start()
+    base = make_settings(tmp_path, enabled=False)
+    # (the scripted server does not answer Status lists: the resync gives up after 0.5 s)
+    ami = AmiSettings(port=ami_port, secret="s", reconnect_initial_s=0.05, action_timeout_s=0.5)  # type: ignore[arg-type]
+    app, _, _ = assemble(base.model_copy(update={"ami": ami}))
+    app.dispatcher.control = AsteriskCallControl(app.engine.ami)  # the real one: resync sends actions
+    await app.engine.start()
+    try:
+        await app.engine.ami.wait_connected(5)
+        key = app.engine.agi_key
+        assert key is not None
+        await _until_sent(server, b"Action: Status", 1)
+        app.engine.ami.abort_connection()
+        await _until_sent(server, b"Action: Setvar", 2)
+        actions = [_fields(block) for block in bytes(server.received).split(b"\r\n\r\n") if block]
+        names = [fields.get("action") for fields in actions]
+        setvars = [fields for fields in actions if fields.get("action") == "Setvar"]
+        assert len(setvars) == 2 and all(s == {"action": "Setvar", "actionid": s["actionid"], "variable": "ACD_AGI_KEY", "value": key} for s in setvars)
+        for login in (i for i, name in enumerate(names) if name == "Login"):
+            assert names[login + 1] == "Setvar"  # before anything else
+    finally:
+        await app.engine.stop(grace_s=1)
+        await server.close()
+
+
+async def _until_sent(server: ScriptedAmi, marker: bytes, count: int) -> None:
+    for _ in range(250):
+        if bytes(server.received).count(marker) >= count:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{marker!r} not sent {count} time(s): {bytes(server.received)!r}")
