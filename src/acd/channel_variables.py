@@ -29,7 +29,9 @@ ACD_CUSTOMER_RING       acd.asterisk.call_control    agent first: the customer's
 ACD_CUSTOMER_CALLERID   acd.asterisk.call_control    agent first: the caller ID shown
 ======================  ===========================  =========================================
 
-Set by the dialplan or the site, never by the engine: ``ACD_AGI`` (globals),
+Not per-call channel variables: ``ACD_AGI_KEY``, a *global* the engine sets over AMI at
+each login (``acd.asterisk.agi_key``, one place); and, set by the dialplan or the site,
+never by the engine: ``ACD_AGI`` (globals),
 ``ACD_DIALED`` (``from-callers``), ``ACD_DIAL_OPTIONS`` (optional site extra Dial options).
 ``tests/test_channel_variables.py`` checks the source against this table.
 """
@@ -53,5 +55,6 @@ OWNERS: dict[str, str] = {
     ),
 }  # fmt: skip
 
-#: Read by the dialplan but set by the dialplan itself or the site's configuration.
-NOT_ENGINE_SET = ("ACD_AGI", "ACD_DIALED", "ACD_DIAL_OPTIONS")
+#: Read by the dialplan but not a per-call variable the engine writes: set by the dialplan
+#: itself or the site's configuration, or (ACD_AGI_KEY) a global set by acd.asterisk.agi_key.
+NOT_ENGINE_SET = ("ACD_AGI", "ACD_DIALED", "ACD_DIAL_OPTIONS", "ACD_AGI_KEY")
