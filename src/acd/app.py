@@ -83,13 +83,14 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
     problems: list[str] = []
 
     flows_dir = settings.resolve(settings.ivr.flows_dir)
-    flows = FlowRegistry(flows_dir)
+    limits = settings.limits.yaml()
+    flows = FlowRegistry(flows_dir, limits=limits)
     problems += [str(p) for p in flows.load()]
     if not flows_dir.is_dir():
         problems.append(f"{flows_dir}: IVR flows folder not found (ivr.flows_dir)")
 
     routing_path = settings.resolve(settings.routing.config)
-    config, routing_problems = load_routing_config(routing_path)
+    config, routing_problems = load_routing_config(routing_path, limits)
     problems += [str(p) for p in routing_problems]
     if problems or config is None:
         raise AppError("\n".join(problems) or f"{routing_path}: routing configuration could not be loaded")

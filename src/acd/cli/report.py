@@ -98,7 +98,7 @@ def _queue_rules(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
     path = Path(args.routing) if args.routing else settings.resolve(settings.routing.config)
     if not args.routing and not path.is_file():
         return {}  # a reporting host without the engine's files: the defaults apply
-    config, problems = load_routing_config(path)
+    config, problems = load_routing_config(path, settings.limits.yaml())
     if problems or config is None:
         details = "; ".join(str(p) for p in problems[:3]) or "could not be loaded"
         raise CliError(f"{path}: routing file with problems ({details}); fix it or pass --threshold/--short-abandon")

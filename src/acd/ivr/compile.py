@@ -19,7 +19,7 @@ from acd.ivr import model as m
 from acd.ivr import schema as s
 from acd.ivr.schedule import Schedule, TimeRange, parse_holiday, parse_ranges, parse_weekdays
 from acd.ivr.templates import template_problem
-from acd.yamlpos import load_yaml_bytes
+from acd.yamlpos import DEFAULT_LIMITS, YamlLimits, load_yaml_bytes, read_limited
 from acd.yamlpos import PositionedDocument, Problem, describe_found
 
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -40,6 +40,7 @@ class Dependency:
 class CompileContext:
     doc: PositionedDocument
     flow_dir: Path
+    limits: YamlLimits = DEFAULT_LIMITS
     problems: list[Problem] = field(default_factory=list)
     dependencies: list[Dependency] = field(default_factory=list)
 
@@ -208,17 +209,24 @@ def _holidays(value: Any, path: tuple[str | int, ...], ctx: CompileContext) -> f
 
 
 def _holiday_file(name: str, path: tuple[str | int, ...], ctx: CompileContext) -> frozenset[date]:
-    """Holiday calendar: a list of dates, or a mapping date -> holiday name."""
+    """Holiday calendar: a list of dates, or a mapping date -> holiday name.
+
+    Only a file inside the flows folder (symlinks resolved): whoever may edit a flow must
+    not be able to make the engine, or ``acd ivr validate``, read and quote any other file.
+    """
     file = ctx.flow_dir / name
+    if not _inside(ctx.flow_dir, file):
+        ctx.error(path, f"holiday file '{name}' is outside the flows folder; name a file inside it, e.g. calendars/feriados.yaml")
+        return frozenset()
     try:
-        content = file.read_bytes()
+        content = read_limited(file, ctx.limits)
     except OSError as exc:
         reason = "not found" if isinstance(exc, FileNotFoundError) else (exc.strerror or "unreadable")
         ctx.error(path, f"holiday file '{name}' {reason} (looked for {file})")
         ctx.dependencies.append(Dependency(file, MISSING))  # so creating it later is noticed
         return frozenset()
     ctx.dependencies.append(Dependency(file, content))
-    doc, problems = load_yaml_bytes(content, str(file))
+    doc, problems = load_yaml_bytes(content, str(file), ctx.limits)
     ctx.problems.extend(problems)
     if doc is None or problems:
         return frozenset()
@@ -242,6 +250,13 @@ def _holiday_file(name: str, path: tuple[str | int, ...], ctx: CompileContext) -
         message = "a holiday file is a list of dates (- 2025-09-18) or a mapping (2025-09-18: Fiestas Patrias)"
         ctx.problems.append(doc.problem((), message))
     return frozenset(days)
+
+
+def _inside(folder: Path, file: Path) -> bool:
+    try:
+        return file.resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL in the name
+        return False
 
 
 def _branch(sc: s.BranchSchema, name: str, base: tuple[str, ...], ctx: CompileContext, found: dict[str, Any]) -> m.Node:

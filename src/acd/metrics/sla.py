@@ -46,7 +46,7 @@ from acd.metrics.events import Event
 from acd.metrics.reports import Figures, compute_report, round_half_up
 from acd.metrics.store import Incident
 from acd.metrics.timeutil import DEFAULT_TIMEZONE, TimeInputError, month_start, next_month, parse_month, zone
-from acd.yamlpos import Problem, load_yaml_file, pydantic_problems
+from acd.yamlpos import DEFAULT_LIMITS, Problem, YamlLimits, load_yaml_file, pydantic_problems
 
 
 class Tier(BaseModel):
@@ -160,8 +160,8 @@ class ContractError(Exception):
         self.problems = problems
 
 
-def load_contract(path: str | Path) -> Contract:
-    doc, problems = load_yaml_file(path)
+def load_contract(path: str | Path, limits: YamlLimits = DEFAULT_LIMITS) -> Contract:
+    doc, problems = load_yaml_file(path, limits)
     if problems or doc is None:
         raise ContractError(problems)
     data = doc.data if doc.data is not None else {}

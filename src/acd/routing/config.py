@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from acd.yamlpos import PositionedDocument, Problem, load_yaml_file, load_yaml_text, pydantic_problems, sorted_problems
+from acd.yamlpos import DEFAULT_LIMITS, PositionedDocument, Problem, YamlLimits, load_yaml_file, load_yaml_text, pydantic_problems, sorted_problems
 
 DEFAULT_SL_FORMULA: Final = "answered_within/(offered-short_abandons)"
 SlFormula = Literal["answered_within/(offered-short_abandons)", "sl", "sl2"]
@@ -342,11 +342,11 @@ def _from_document(doc: PositionedDocument | None, problems: list[Problem]) -> t
     return (config if not problems else None), problems
 
 
-def load_routing_config(path: str | Path) -> tuple[RoutingConfig | None, list[Problem]]:
+def load_routing_config(path: str | Path, limits: YamlLimits = DEFAULT_LIMITS) -> tuple[RoutingConfig | None, list[Problem]]:
     """Load ``routing.yaml``; the config is None whenever there is any problem."""
-    return _from_document(*load_yaml_file(path))
+    return _from_document(*load_yaml_file(path, limits))
 
 
-def load_routing_text(text: str, file: str = "<routing>") -> tuple[RoutingConfig | None, list[Problem]]:
+def load_routing_text(text: str, file: str = "<routing>", limits: YamlLimits = DEFAULT_LIMITS) -> tuple[RoutingConfig | None, list[Problem]]:
     """Same as :func:`load_routing_config` for text already in memory (tests, control API uploads)."""
-    return _from_document(*load_yaml_text(text, file))
+    return _from_document(*load_yaml_text(text, file, limits))
