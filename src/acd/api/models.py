@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 #: Reasons end up in events, logs and reports: one short word or phrase, no control characters.
 Reason = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\w .:/-]+$", examples=["almuerzo"])]
-#: Priorities are unbounded in the routing configuration; a supervisor's change stays sane.
+#: The routing configuration allows up to ±1,000,000; a supervisor's change stays within ±1000.
 Priority = Annotated[int, Field(ge=-1000, le=1000, description="higher is served first")]
 
 
@@ -23,7 +23,7 @@ class _Out(BaseModel):
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ErrorOut(_Out):

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from acd.bounds import DAY, parse_number
 from acd.metrics.cli_support import (
     DATA_ERROR,
     CliError,
@@ -74,14 +75,11 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=handle)
 
 
-def _number(option: str, text: str, *, low: float = 0.0) -> float:
+def _number(option: str, text: str, *, low: float = 0.0, high: float = DAY) -> float:
     try:
-        value = float(text)
-    except ValueError:
-        raise CliError(f"{option} {text!r} is not a number") from None
-    if not math.isfinite(value) or value < low:
-        raise CliError(f"{option} must be a number >= {low:g}, not {text!r}")
-    return value
+        return parse_number(text, low=low, high=high)
+    except ValueError as exc:
+        raise CliError(f"{option} {exc}") from None
 
 
 def _choice(option: str, value: str | None, choices: tuple[str, ...]) -> None:
@@ -113,7 +111,7 @@ def handle(args: argparse.Namespace) -> int:
         _choice("--sl-formula", args.sl_formula, SL_FORMULAS)
         threshold = DEFAULT_THRESHOLD_S if args.threshold is None else _number("--threshold", args.threshold)
         short = DEFAULT_SHORT_ABANDON_S if args.short_abandon is None else _number("--short-abandon", args.short_abandon)
-        target = _number("--target", args.target)
+        target = _number("--target", args.target, high=1.0)
         settings = settings_from(args)
         per_queue = _queue_rules(args, settings)
         tz_name = timezone_name(args, settings)

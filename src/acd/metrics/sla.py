@@ -52,10 +52,10 @@ from acd.yamlpos import DEFAULT_LIMITS, Problem, YamlLimits, load_yaml_file, pyd
 class Tier(BaseModel):
     """Targets for contract months ``from_month`` .. ``to_month`` (open-ended when None)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    from_month: int = Field(ge=1)
-    to_month: int | None = Field(None, ge=1)
+    from_month: int = Field(ge=1, le=1200)
+    to_month: int | None = Field(None, ge=1, le=1200)
     service_level_min: Decimal = Field(ge=0, le=100, description="percent")
     abandonment_max: Decimal = Field(ge=0, le=100, description="percent")
 
@@ -76,16 +76,16 @@ DEFAULT_TIERS = (
 class Contract(BaseModel):
     """The contract's service levels and penalties; every field has the tender's default."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     start: str | None = Field(None, description="first month of the contract, YYYY-MM")
     timezone: str = DEFAULT_TIMEZONE
-    threshold_s: float = Field(25.0, gt=0)
-    short_abandon_s: float = Field(5.0, ge=0)
+    threshold_s: float = Field(25.0, gt=0, le=3600)
+    short_abandon_s: float = Field(5.0, ge=0, le=3600)
     tiers: tuple[Tier, ...] = DEFAULT_TIERS
-    penalty_uf_per_tenth_service_level: Decimal = Field(Decimal("0.5"), ge=0)
-    penalty_uf_per_tenth_abandonment: Decimal = Field(Decimal("1"), ge=0)
-    unavailable_max_hours: Decimal = Field(Decimal("1"), ge=0)
+    penalty_uf_per_tenth_service_level: Decimal = Field(Decimal("0.5"), ge=0, le=10_000)
+    penalty_uf_per_tenth_abandonment: Decimal = Field(Decimal("1"), ge=0, le=10_000)
+    unavailable_max_hours: Decimal = Field(Decimal("1"), ge=0, le=744, description="hours per month (a month has at most 744)")
     business_hours: dict[str, str] = Field(default_factory=lambda: {"mon-fri": "09:00-18:00"})
     holidays: tuple[date, ...] = ()
 

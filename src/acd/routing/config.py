@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from acd.bounds import PositiveSeconds, Seconds
 from acd.yamlpos import DEFAULT_LIMITS, PositionedDocument, Problem, YamlLimits, load_yaml_file, load_yaml_text, pydantic_problems, sorted_problems
 
 DEFAULT_SL_FORMULA: Final = "answered_within/(offered-short_abandons)"
@@ -29,8 +30,6 @@ MAX_PROFICIENCY = 10
 _NAME = re.compile(r"^\w[\w.\-]*$")
 _ENDPOINT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*/\S+$")
 
-Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-PositiveSeconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Proficiency = Annotated[int, Field(ge=MIN_PROFICIENCY, le=MAX_PROFICIENCY)]
 
 _MODEL = ConfigDict(extra="forbid", frozen=True, strict=True)
@@ -108,7 +107,7 @@ class QueueConfig(BaseModel):
     name: str
     skills: Annotated[list[str], Field(min_length=1)]
     service_level: ServiceLevel = ServiceLevel()
-    priority: int = 0
+    priority: Annotated[int, Field(ge=-1_000_000, le=1_000_000)] = 0
     max_wait_s: PositiveSeconds | None = None
     overflow: str | None = None
     wrap_up_s: Seconds = 0.0
