@@ -49,7 +49,7 @@ _PLAIN_TAGS = frozenset(
 
 
 class _LimitExceeded(Exception):
-    """Stops composing or building at once; carries where and which limit."""
+    """Stops composing or building at once; carries where and which limit (or which tag)."""
 
     def __init__(self, mark: yaml.Mark | None, message: str) -> None:
         super().__init__(message)
@@ -240,11 +240,9 @@ class _Builder:
             raise _LimitExceeded(node.start_mark, message)
         if len(path) >= self.limits.max_depth:  # an alias can nest a deep part inside another
             raise _LimitExceeded(node.start_mark, _too_deep(self.limits))
-        if node.tag not in _PLAIN_TAGS:
-            line, col = _pos(node.start_mark)
+        if node.tag not in _PLAIN_TAGS:  # hostile, not a slip: the whole file is refused, like an alias bomb
             tag = node.tag.replace("tag:yaml.org,2002:", "!!")
-            self.problems.append(Problem(self.file, line, col, f"tag '{tag}' is not allowed: write plain values (text, numbers, true/false, lists, mappings)"))
-            return None
+            raise _LimitExceeded(node.start_mark, f"tag '{tag}' is not allowed: write plain values (text, numbers, true/false, lists, mappings)")
         self.doc.value_positions[path] = _pos(node.start_mark)
         if isinstance(node, yaml.MappingNode):
             self.loader.flatten_mapping(node)
