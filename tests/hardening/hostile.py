@@ -23,8 +23,8 @@ from typing import Sequence
 ACD = str(Path(sys.executable).with_name("acd"))
 CPU_BOUND_S = 2.0
 MEMORY_BOUND_MB = 200.0
-_ADDRESS_SPACE_CAP = 3 * 1024**3  # the child dies of MemoryError rather than swap the host
-_WATCHDOG_S = 60.0
+_ADDRESS_SPACE_CAP = 1024**3  # the child dies of MemoryError rather than swap the host
+_WATCHDOG_S = 30.0
 
 # --------------------------------------------------------------------------- the corpus
 

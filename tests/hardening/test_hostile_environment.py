@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from acd.settings import load_settings, unknown_variables
+from acd.settings import load_settings
 from tests.hardening.hostile import run_acd
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,6 +31,8 @@ def test_a_mistyped_variable_is_a_warning_naming_the_closest_setting_never_its_v
 
 
 def test_a_variable_like_no_setting_is_reported_without_a_suggestion() -> None:
+    from acd.settings import unknown_variables
+
     assert unknown_variables({"ACD_WHATEVER": "1"}) == ["$ACD_WHATEVER: unknown setting, ignored; settings variables are ACD_<SECTION>_<FIELD>"]
 
 
@@ -53,6 +55,8 @@ def _variables_read_from_the_environment() -> set[str]:
 
 
 def test_every_variable_the_lab_and_tools_read_is_known() -> None:
+    from acd.settings import unknown_variables
+
     names = _variables_read_from_the_environment()
     assert {"ACD_SOUNDS_DIR", "ACD_TEST_LAB_SLOT", "ACD_LAB_NAME", "ACD_AMI_USER"} <= names
     assert unknown_variables(dict.fromkeys(names, "x")) == []

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from acd.yamlpos import YamlLimits, load_yaml_text
+from acd.yamlpos import load_yaml_text
 from tests.hardening.hostile import EXPECTED, hostile_yaml, run_acd, run_python
 
 FLOW_WITH_CALENDAR = """\
@@ -139,6 +139,7 @@ def test_plain_values_with_aliases_within_the_limits_still_load() -> None:
 def test_limits_come_from_the_settings_and_reach_the_routing_loader(tmp_path: Path) -> None:
     from acd.routing import load_routing_config
     from acd.settings import load_settings
+    from acd.yamlpos import YamlLimits
 
     settings_path = tmp_path / "acd.yaml"
     settings_path.write_text("limits: {yaml_max_nodes: 1000}\n")
