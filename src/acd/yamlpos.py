@@ -82,6 +82,19 @@ def read_limited(path: str | Path, limits: YamlLimits = DEFAULT_LIMITS) -> bytes
         return handle.read(limits.max_bytes + 1)
 
 
+def is_inside(folder: str | Path, file: str | Path) -> bool:
+    """Whether ``file`` (symlinks resolved) lies in ``folder``: for files one YAML file names.
+
+    Whoever may edit a flow (or a contract) must not make the engine read, and quote in
+    its messages, any other file on the host: ``../../etc/passwd``, an absolute path or a
+    symlink out of the folder are all refused by the caller.
+    """
+    try:
+        return Path(file).resolve().is_relative_to(Path(folder).resolve())
+    except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL in the name
+        return False
+
+
 def _file_size(path: str | Path, fallback: int) -> int:
     try:
         return max(Path(path).stat().st_size, fallback)

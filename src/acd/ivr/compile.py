@@ -19,7 +19,7 @@ from acd.ivr import model as m
 from acd.ivr import schema as s
 from acd.ivr.schedule import Schedule, TimeRange, parse_holiday, parse_ranges, parse_weekdays
 from acd.ivr.templates import template_problem
-from acd.yamlpos import DEFAULT_LIMITS, YamlLimits, load_yaml_bytes, read_limited
+from acd.yamlpos import DEFAULT_LIMITS, YamlLimits, is_inside, load_yaml_bytes, read_limited
 from acd.yamlpos import PositionedDocument, Problem, describe_found
 
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -215,7 +215,7 @@ def _holiday_file(name: str, path: tuple[str | int, ...], ctx: CompileContext) -
     not be able to make the engine, or ``acd ivr validate``, read and quote any other file.
     """
     file = ctx.flow_dir / name
-    if not _inside(ctx.flow_dir, file):
+    if not is_inside(ctx.flow_dir, file):
         ctx.error(path, f"holiday file '{name}' is outside the flows folder; name a file inside it, e.g. calendars/feriados.yaml")
         return frozenset()
     try:
@@ -250,13 +250,6 @@ def _holiday_file(name: str, path: tuple[str | int, ...], ctx: CompileContext) -
         message = "a holiday file is a list of dates (- 2025-09-18) or a mapping (2025-09-18: Fiestas Patrias)"
         ctx.problems.append(doc.problem((), message))
     return frozenset(days)
-
-
-def _inside(folder: Path, file: Path) -> bool:
-    try:
-        return file.resolve().is_relative_to(folder.resolve())
-    except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL in the name
-        return False
 
 
 def _branch(sc: s.BranchSchema, name: str, base: tuple[str, ...], ctx: CompileContext, found: dict[str, Any]) -> m.Node:
