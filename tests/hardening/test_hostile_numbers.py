@@ -165,6 +165,7 @@ def test_api_client_commands_refuse_a_silly_timeout_as_a_usage_error(tmp_path: P
         (["bench", "routing", "--decisions", "1000000000000"], "argument --decisions: must be a whole number >= 1 and <= 100000000"),
         (["bench", "ami-ingest", "--phase-seconds", "nan"], "argument --phase-seconds: must be a number > 0 and <= 3600, not 'nan'"),
         (["report", "--from", "2025-01-01", "--to", "2025-01-02", "--threshold", "inf"], "--threshold must be a number >= 0 and <= 86400, not 'inf'"),
+        (["report", "--from", "2025-01-01", "--to", "2025-01-02", "--target", "1e15"], "--target must be a number >= 0 and <= 100, not '1e15'"),
     ],
     ids=lambda item: " ".join(item) if isinstance(item, list) else "",
 )

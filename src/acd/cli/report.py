@@ -111,7 +111,7 @@ def handle(args: argparse.Namespace) -> int:
         _choice("--sl-formula", args.sl_formula, SL_FORMULAS)
         threshold = DEFAULT_THRESHOLD_S if args.threshold is None else _number("--threshold", args.threshold)
         short = DEFAULT_SHORT_ABANDON_S if args.short_abandon is None else _number("--short-abandon", args.short_abandon)
-        target = _number("--target", args.target, high=1.0)
+        target = _number("--target", args.target, high=100.0)
         settings = settings_from(args)
         per_queue = _queue_rules(args, settings)
         tz_name = timezone_name(args, settings)
