@@ -48,7 +48,7 @@ _PLAIN_TAGS = frozenset(
 )
 
 
-class _LimitExceeded(Exception):
+class _Refused(Exception):
     """Stops composing or building at once; carries where and which limit (or which tag)."""
 
     def __init__(self, mark: yaml.Mark | None, message: str) -> None:
@@ -160,15 +160,15 @@ class _Yaml12Loader(yaml.composer.Composer, _EventSource, yaml.constructor.SafeC
         if isinstance(event, yaml.AliasEvent):
             self._aliases += 1
             if self._aliases > self.limits.max_aliases:
-                raise _LimitExceeded(event.start_mark, f"too many aliases (over {self.limits.max_aliases}; limits.yaml_max_aliases)")
+                raise _Refused(event.start_mark, f"too many aliases (over {self.limits.max_aliases}; limits.yaml_max_aliases)")
         else:
             self._composed += 1
             if self._composed > self.limits.max_nodes:
-                raise _LimitExceeded(event.start_mark, f"too many values (over {self.limits.max_nodes}; limits.yaml_max_nodes)")
+                raise _Refused(event.start_mark, f"too many values (over {self.limits.max_nodes}; limits.yaml_max_nodes)")
         self._depth += 1
         try:
             if self._depth > self.limits.max_depth:
-                raise _LimitExceeded(event.start_mark, _too_deep(self.limits))
+                raise _Refused(event.start_mark, _too_deep(self.limits))
             return super().compose_node(parent, index)  # type: ignore[no-any-return]
         finally:
             self._depth -= 1
@@ -250,12 +250,12 @@ class _Builder:
         self.built += 1
         if self.built > self.limits.max_nodes:
             message = f"too many values once aliases are expanded (over {self.limits.max_nodes}; limits.yaml_max_nodes)"
-            raise _LimitExceeded(node.start_mark, message)
+            raise _Refused(node.start_mark, message)
         if len(path) >= self.limits.max_depth:  # an alias can nest a deep part inside another
-            raise _LimitExceeded(node.start_mark, _too_deep(self.limits))
+            raise _Refused(node.start_mark, _too_deep(self.limits))
         if node.tag not in _PLAIN_TAGS:  # hostile, not a slip: the whole file is refused, like an alias bomb
             tag = node.tag.replace("tag:yaml.org,2002:", "!!")
-            raise _LimitExceeded(node.start_mark, f"tag '{tag}' is not allowed: write plain values (text, numbers, true/false, lists, mappings)")
+            raise _Refused(node.start_mark, f"tag '{tag}' is not allowed: write plain values (text, numbers, true/false, lists, mappings)")
         self.doc.value_positions[path] = _pos(node.start_mark)
         if isinstance(node, yaml.MappingNode):
             self.loader.flatten_mapping(node)
@@ -292,6 +292,9 @@ def _control_character(character: int | str) -> str:
     return f"control character U+{code:04X} is not allowed in YAML"
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _reader_problem(text: str, file: str, exc: yaml.reader.ReaderError) -> Problem:
     index = exc.position
     if _BYTE_OFFSETS:
@@ -314,6 +317,10 @@ def load_yaml_text(text: str, file: str, limits: YamlLimits = DEFAULT_LIMITS) ->
     size = len(text) if len(text) > limits.max_bytes else len(text.encode("utf-8", "surrogatepass"))
     if size > limits.max_bytes:
         return None, [_too_big(file, size, limits)]
+    surrogate = _SURROGATE.search(text)
+    if surrogate:  # not text at all (libyaml could not even encode it); PyYAML called them special characters
+        line, col = _line_column(text, surrogate.start())
+        return None, [Problem(file, line, col, _control_character(surrogate.group()))]
     try:
         loader = _Yaml12Loader(text, limits)
     except yaml.reader.ReaderError as exc:
@@ -336,7 +343,7 @@ def load_yaml_text(text: str, file: str, limits: YamlLimits = DEFAULT_LIMITS) ->
         builder = _Builder(file, loader, limits)
         builder.doc.data = builder.build(root, ())
         return builder.doc, builder.problems
-    except _LimitExceeded as exc:
+    except _Refused as exc:
         line, col = _pos(exc.mark)
         return None, [Problem(file, line, col, exc.message)]
     except RecursionError:

@@ -212,3 +212,9 @@ def test_hot_reload_refuses_an_alias_bomb_fast_and_keeps_serving_the_previous_ve
     assert result["cpu_s"] < 2.0
     run.assert_bounded()
     assert "IVR flow change rejected for flows/saludo.yaml; the previous version keeps serving" in run.err
+
+
+@pytest.mark.parametrize(("text", "where"), [("a: 1\nb: x\udc80\n", (2, 5)), ("a: 😀 \x01\n", (1, 6)), ("ñandú: \x00\n", (1, 8))])
+def test_characters_yaml_refuses_are_positioned_in_characters_not_bytes(text: str, where: tuple[int, int]) -> None:
+    doc, [problem] = load_yaml_text(text, "odd.yaml")
+    assert doc is None and (problem.line, problem.column) == where and "is not allowed in YAML" in problem.message
