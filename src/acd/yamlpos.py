@@ -249,8 +249,11 @@ class _Builder:
     def build(self, node: yaml.Node, path: PathKey) -> Any:
         self.built += 1
         if self.built > self.limits.max_nodes:
+            # Point at the top-level entry being expanded: the node reached at this moment
+            # is usually deep inside an anchor, far from the alias that multiplied it.
+            line, col = self.doc.value_positions.get(path[:1], _pos(node.start_mark))
             message = f"too many values once aliases are expanded (over {self.limits.max_nodes}; limits.yaml_max_nodes)"
-            raise _Refused(node.start_mark, message)
+            raise _Refused(yaml.Mark(self.file, 0, line - 1, col - 1, None, None), message)
         if len(path) >= self.limits.max_depth:  # an alias can nest a deep part inside another
             raise _Refused(node.start_mark, _too_deep(self.limits))
         if node.tag not in _PLAIN_TAGS:  # hostile, not a slip: the whole file is refused, like an alias bomb

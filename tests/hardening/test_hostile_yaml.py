@@ -218,3 +218,12 @@ def test_hot_reload_refuses_an_alias_bomb_fast_and_keeps_serving_the_previous_ve
 def test_characters_yaml_refuses_are_positioned_in_characters_not_bytes(text: str, where: tuple[int, int]) -> None:
     doc, [problem] = load_yaml_text(text, "odd.yaml")
     assert doc is None and (problem.line, problem.column) == where and "is not allowed in YAML" in problem.message
+
+
+def test_an_alias_bomb_is_refused_at_the_entry_whose_expansion_goes_over_the_budget() -> None:
+    from tests.hardening.hostile import ALIAS_BOMB
+
+    doc, [problem] = load_yaml_text(ALIAS_BOMB, "bomb.yaml")
+    assert doc is None
+    # a4 expands to 9**5 strings (66,000 values so far); a5, on line 6, would be 9**6 more
+    assert str(problem) == "bomb.yaml:6:5: too many values once aliases are expanded (over 100000; limits.yaml_max_nodes)"
