@@ -94,13 +94,14 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
         sounds_dir = checked_sounds_dir(settings.resolve(settings.ivr.sounds_dir) if settings.ivr.sounds_dir else None)
     except SoundsDirError as exc:
         raise AppError(str(exc)) from None
-    flows = FlowRegistry(flows_dir, sounds_dir=sounds_dir)
+    limits = settings.limits.yaml()
+    flows = FlowRegistry(flows_dir, sounds_dir=sounds_dir, limits=limits)
     problems += [str(p) for p in flows.load()]
     if not flows_dir.is_dir():
         problems.append(f"{flows_dir}: IVR flows folder not found (ivr.flows_dir)")
 
     routing_path = settings.resolve(settings.routing.config)
-    config, routing_problems = load_routing_config(routing_path)
+    config, routing_problems = load_routing_config(routing_path, limits)
     problems += [str(p) for p in routing_problems]
     if problems or config is None:
         raise AppError("\n".join(problems) or f"{routing_path}: routing configuration could not be loaded")
@@ -156,7 +157,7 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
     engine.routes.add("survey", survey_route)
     engine.routes.add("announce", waiting.announce_route)
 
-    reloader = RoutingReloader(routing_path, config, lambda new: apply_routing(app, settings, new), engine.emit)
+    reloader = RoutingReloader(routing_path, config, lambda new: apply_routing(app, settings, new), engine.emit, limits)
     app.routing_reload = reloader
     engine.reload_hooks.append(reloader.check)
 
@@ -270,7 +271,7 @@ def callback_holidays(settings: Settings) -> Holidays:
     if settings.routing.holidays is None:
         return CHILE
     path = settings.resolve(settings.routing.holidays)
-    holidays, problems = load_holidays_file(path)
+    holidays, problems = load_holidays_file(path, settings.limits.yaml())
     if holidays is None:
         raise AppError("\n".join(str(p) for p in problems) or f"{path}: holiday calendar could not be loaded (routing.holidays)")
     return holidays

@@ -32,7 +32,7 @@ from typing import Any
 
 import holidays as holiday_library
 
-from acd.yamlpos import PositionedDocument, Problem, load_yaml_file
+from acd.yamlpos import DEFAULT_LIMITS, PositionedDocument, Problem, YamlLimits, load_yaml_file
 
 _KEYS = ("country", "subdivision", "language", "add", "remove")
 
@@ -182,9 +182,15 @@ def holidays_from_document(doc: PositionedDocument) -> tuple[HolidayCalendar | f
     return frozenset(days), problems
 
 
-def load_holidays_file(path: str | Path) -> tuple[HolidayCalendar | frozenset[date] | None, list[Problem]]:
-    """Read a holiday file (callback hours, the SLA contract); None with the problems when it is wrong."""
-    doc, problems = load_yaml_file(path)
+def load_holidays_file(path: str | Path, limits: YamlLimits = DEFAULT_LIMITS) -> tuple[HolidayCalendar | frozenset[date] | None, list[Problem]]:
+    """Read a holiday file (callback hours, the SLA contract); None with the problems when it is wrong.
+
+    Only ``.yaml``/``.yml`` files, read under ``limits``: a contract or settings file naming
+    some other file must not make ``acd sla`` quote it.
+    """
+    if Path(path).suffix not in (".yaml", ".yml"):
+        return None, [Problem(str(path), 1, 1, "a holiday calendar is a .yaml file (e.g. calendars/feriados-cl.yaml)")]
+    doc, problems = load_yaml_file(path, limits)
     if doc is None or problems:
         return None, problems
     holidays, problems = holidays_from_document(doc)

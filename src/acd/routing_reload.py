@@ -27,6 +27,7 @@ from typing import Callable
 
 from acd.routing import RoutingConfig, load_routing_config
 from acd.routing.reconfigure import routing_changes
+from acd.yamlpos import DEFAULT_LIMITS, YamlLimits
 
 log = logging.getLogger("acd.routing.reload")
 
@@ -56,8 +57,10 @@ class RoutingReloader:
         current: RoutingConfig,
         apply: Callable[[RoutingConfig], None],
         emit: Callable[..., None],
+        limits: YamlLimits = DEFAULT_LIMITS,
     ) -> None:
         self.path = path
+        self.limits = limits
         self.current = current
         self._apply = apply
         self._emit = emit
@@ -75,7 +78,7 @@ class RoutingReloader:
         if version == self._seen:
             return ReloadResult("unchanged", version)
         self._seen = version
-        config, problems = load_routing_config(self.path)
+        config, problems = load_routing_config(self.path, self.limits)
         if config is None or problems:
             lines = tuple(str(problem) for problem in problems) or (f"{self.path}: routing configuration could not be loaded",)
             for line in lines:

@@ -11,7 +11,9 @@ what was expected; the CLI exits with code 2.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
+import logging
 import os
 import re
 from pathlib import Path
@@ -20,14 +22,17 @@ from typing import Any, Literal, Mapping
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from acd.asterisk.agi_key import KEY_PATTERN
-from acd.yamlpos import PositionedDocument, Problem, load_yaml_file, pydantic_problems
+from acd.yamlpos import DEFAULT_LIMITS, PositionedDocument, Problem, YamlLimits, load_yaml_file, pydantic_problems
 
 ENV_PREFIX = "ACD_"
 DEFAULT_SETTINGS_FILE = "acd.yaml"
+HOUR = 3600.0
+log = logging.getLogger(__name__)
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No inf/nan anywhere: an infinite timeout silently switches its guard off.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     @field_validator("*")
     @classmethod
@@ -54,10 +59,10 @@ class AgiSettings(_Section):
 
     host: str = "127.0.0.1"
     port: int = Field(4573, ge=1, le=65535)
-    read_timeout_s: float = Field(30.0, gt=0, description="a peer silent this long is dropped")
-    header_timeout_s: float = Field(5.0, gt=0, description="time allowed for the agi_* header block")
-    max_header_bytes: int = Field(16384, ge=512)
-    max_connections: int = Field(1000, ge=1)
+    read_timeout_s: float = Field(30.0, gt=0, le=HOUR, description="a peer silent this long is dropped")
+    header_timeout_s: float = Field(5.0, gt=0, le=60, description="time allowed for the agi_* header block")
+    max_header_bytes: int = Field(16384, ge=512, le=1024 * 1024)
+    max_connections: int = Field(1000, ge=1, le=100_000)
     key: SecretStr | None = Field(
         None, description="the key Asterisk's dialplan passes (ACD_AGI_KEY); none: generated once, kept in agi-key beside the metrics database"
     )
@@ -79,11 +84,11 @@ class AmiSettings(_Section):
     port: int = Field(5038, ge=1, le=65535)
     username: str = "acd"
     secret: SecretStr | None = None
-    ping_interval_s: float = Field(5.0, gt=0)
-    ping_timeout_s: float = Field(3.0, gt=0)
-    reconnect_initial_s: float = Field(0.5, gt=0)
-    reconnect_max_s: float = Field(30.0, gt=0)
-    action_timeout_s: float = Field(10.0, gt=0)
+    ping_interval_s: float = Field(5.0, gt=0, le=HOUR)
+    ping_timeout_s: float = Field(3.0, gt=0, le=HOUR)
+    reconnect_initial_s: float = Field(0.5, gt=0, le=HOUR)
+    reconnect_max_s: float = Field(30.0, gt=0, le=HOUR)
+    action_timeout_s: float = Field(10.0, gt=0, le=HOUR)
 
     _check_host = field_validator("host")(_loopback_default_warning)
 
@@ -109,8 +114,8 @@ class RoutingSettings(_Section):
 class MetricsSettings(_Section):
     database: Path = Path("var/acd.sqlite")
     batch_interval_s: float = Field(0.2, gt=0, le=1.0)
-    heartbeat_s: float = Field(60.0, gt=0, description="engine.heartbeat period: bounds how far a crash's downtime can be overstated")
-    stats_publish_s: float = Field(1.0, gt=0, description="how often live queue figures are published (MQTT retained stats)")
+    heartbeat_s: float = Field(60.0, gt=0, le=HOUR, description="engine.heartbeat period: bounds how far a crash's downtime can be overstated")
+    stats_publish_s: float = Field(1.0, gt=0, le=HOUR, description="how often live queue figures are published (MQTT retained stats)")
 
 
 class RecordingSettings(_Section):
@@ -124,8 +129,8 @@ class RecordingSettings(_Section):
     enabled: bool = True
     asterisk_dir: str = "/var/spool/asterisk/acd-recordings"
     local_dir: Path = Path("var/recordings")
-    retention_days: int = Field(365, ge=1)
-    purge_interval_s: float = Field(3600.0, gt=0)
+    retention_days: int = Field(365, ge=1, le=36_500)
+    purge_interval_s: float = Field(3600.0, gt=0, le=24 * HOUR)
 
 
 _CALLER_ID = re.compile(r"([A-Za-z0-9 .'áéíóúñÁÉÍÓÚÑ-]*<\+?[0-9]{3,20}>|\+?[0-9]{3,20})")
@@ -140,7 +145,7 @@ class CallbackSettings(_Section):
 
     database: Path = Path("var/callbacks.sqlite")
     customer_dial: str = Field("PJSIP/{number}@customers", description="Asterisk dial string; {number} is the customer's number")
-    customer_ring_s: float = Field(30.0, gt=0)
+    customer_ring_s: float = Field(30.0, gt=0, le=600)
     customer_greeting: str = Field(
         "followme/pls-hold-while-try",
         description="customer-first: sound played to the customer before the agent is rung ('' = none)",
@@ -179,7 +184,7 @@ class MqttSettings(_Section):
     username: str | None = None
     password: SecretStr | None = None
     topic_prefix: str = "acd"
-    buffer_limit: int = Field(10000, ge=1)
+    buffer_limit: int = Field(10000, ge=1, le=10_000_000)
 
 
 class ApiSettings(_Section):
@@ -195,6 +200,23 @@ class ApiSettings(_Section):
 
 class FileSettings(_Section):
     private: bool = Field(True, description="personal data on disk owner-only (files 0600, folders 0700, umask 077); false: the umask decides")
+
+
+class LimitsSettings(_Section):
+    """Bounds on the YAML files the engine reads: flows, holiday calendars, routing, SLA contract.
+
+    A flow saved into the folder is loaded by the running engine, so an alias bomb or a
+    huge file must be refused in bounded time and memory.  The settings file itself is
+    read with the defaults (it is what would set them).
+    """
+
+    yaml_max_bytes: int = Field(DEFAULT_LIMITS.max_bytes, ge=1024, le=64 * 1024 * 1024)
+    yaml_max_depth: int = Field(DEFAULT_LIMITS.max_depth, ge=8, le=100)
+    yaml_max_aliases: int = Field(DEFAULT_LIMITS.max_aliases, ge=0, le=100_000)
+    yaml_max_nodes: int = Field(DEFAULT_LIMITS.max_nodes, ge=1000, le=10_000_000, description="values once aliases are expanded")
+
+    def yaml(self) -> YamlLimits:
+        return YamlLimits(self.yaml_max_bytes, self.yaml_max_depth, self.yaml_max_aliases, self.yaml_max_nodes)
 
 
 class LogSettings(_Section):
@@ -218,6 +240,7 @@ class Settings(_Section):
     api: ApiSettings = ApiSettings()
     log: LogSettings = LogSettings()
     files: FileSettings = FileSettings()
+    limits: LimitsSettings = LimitsSettings()
     source: str = Field("(defaults)", exclude=True, description="where the settings came from")
 
     def resolve(self, path: Path) -> Path:
@@ -240,16 +263,42 @@ def _env_overrides(environ: Mapping[str, str]) -> tuple[dict[str, dict[str, str]
     """Collect ``ACD_<SECTION>_<FIELD>`` variables that name a real settings field."""
     overrides: dict[str, dict[str, str]] = {}
     origins: dict[tuple[str, str], str] = {}
+    for section_name, field_name in _setting_fields():
+        variable = f"{ENV_PREFIX}{section_name.upper()}_{field_name.upper()}"
+        if variable in environ:
+            overrides.setdefault(section_name, {})[field_name] = environ[variable]
+            origins[(section_name, field_name)] = variable
+    return overrides, origins
+
+
+#: ``ACD_*`` variables that are not settings: the lab, the tests, tools the lab starts.
+_OTHER_VARIABLES = frozenset({"ACD_SOUNDS_DIR", "ACD_MOSQUITTO", "ACD_SIPP_PCAP_DIR", "ACD_AMI_USER"})
+_OTHER_PREFIXES = ("ACD_LAB_", "ACD_TEST_")
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A warning for each ``ACD_*`` variable that sets nothing (a typo: the secret silently unset).
+
+    Names only the variable and the closest real one, never a value.
+    """
+    known = [f"{ENV_PREFIX}{section.upper()}_{name.upper()}" for section, name in _setting_fields()]
+    warnings = []
+    for variable in sorted(environ):
+        if not variable.startswith(ENV_PREFIX) or variable in known or variable in _OTHER_VARIABLES or variable.startswith(_OTHER_PREFIXES):
+            continue
+        close = difflib.get_close_matches(variable, known, n=1, cutoff=0.75)
+        hint = f" (did you mean ${close[0]}?)" if close else ""
+        warnings.append(f"${variable}: unknown setting, ignored{hint}; settings variables are ACD_<SECTION>_<FIELD>")
+    return warnings
+
+
+def _setting_fields() -> list[tuple[str, str]]:
+    fields = []
     for section_name, section_field in Settings.model_fields.items():
         section_type = section_field.annotation
-        if not (isinstance(section_type, type) and issubclass(section_type, _Section)):
-            continue
-        for field_name in section_type.model_fields:
-            variable = f"{ENV_PREFIX}{section_name.upper()}_{field_name.upper()}"
-            if variable in environ:
-                overrides.setdefault(section_name, {})[field_name] = environ[variable]
-                origins[(section_name, field_name)] = variable
-    return overrides, origins
+        if isinstance(section_type, type) and issubclass(section_type, _Section):
+            fields += [(section_name, field_name) for field_name in section_type.model_fields]
+    return fields
 
 
 def _merge(data: dict[str, Any], overrides: dict[str, dict[str, str]]) -> dict[str, Any]:
@@ -263,9 +312,12 @@ def _merge(data: dict[str, Any], overrides: dict[str, dict[str, str]]) -> dict[s
 def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Load settings from ``path`` (default ``acd.yaml`` if present) plus the environment.
 
-    Raises ``SettingsError`` listing every problem; never exposes a secret's value.
+    Raises ``SettingsError`` listing every problem; never exposes a secret's value.  An
+    ``ACD_*`` variable that sets nothing is logged as a warning (see ``unknown_variables``).
     """
     environ = os.environ if environ is None else environ
+    for warning in unknown_variables(environ):
+        log.warning("%s", warning)
     explicit = path is not None
     file = Path(path) if path is not None else Path(DEFAULT_SETTINGS_FILE)
     data: dict[str, Any] = {}

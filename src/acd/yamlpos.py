@@ -6,6 +6,12 @@ forgets positions, silently keeps the last of two duplicate keys and applies YAM
 surprises (``18:00`` is the integer 1080, ``no`` is ``False``).  This loader composes the
 node tree itself, records the position of every key and value by *path* (a tuple of keys
 and list indices), reports duplicate keys, and resolves scalars with YAML 1.2 core rules.
+
+Every file is read under ``YamlLimits`` (size, nesting depth, aliases, nodes built): one
+saved file is also read by the running engine (hot reload), so a "billion laughs" alias
+bomb or a 10 GB file must be refused in bounded time and memory, with a position, rather
+than take the engine down.  Only plain data is accepted: an explicit tag such as
+``!!python/object`` or ``!!binary`` is refused, so no value arrives as an unexpected type.
 """
 
 from __future__ import annotations
@@ -18,6 +24,82 @@ from typing import Any, Iterable, Sequence
 import yaml
 
 PathKey = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class YamlLimits:
+    """Bounds on one YAML file; each refusal names the setting (``limits.yaml_max_*``) to raise.
+
+    ``max_nodes`` counts values *as built*, an alias counting again each time it is used:
+    that is what bounds the memory of nested aliases, which a file size cannot.
+    """
+
+    max_bytes: int = 1024 * 1024
+    max_depth: int = 64
+    max_aliases: int = 100
+    max_nodes: int = 100_000
+
+
+DEFAULT_LIMITS = YamlLimits()
+
+#: Tags a plain data file can carry; anything else (``!!python/object``, ``!!binary``, ``!custom``) is refused.
+_PLAIN_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "map", "seq", "value", "merge")
+)
+
+
+class _Refused(Exception):
+    """Stops composing or building at once; carries where and which limit (or which tag)."""
+
+    def __init__(self, mark: yaml.Mark | None, message: str) -> None:
+        super().__init__(message)
+        self.mark = mark
+        self.message = message
+
+
+def _size_text(size: int) -> str:
+    for unit, scale in (("MB", 1024 * 1024), ("KB", 1024)):
+        if size >= scale:
+            value = size / scale
+            return f"{value:.0f} {unit}" if value >= 10 or value == int(value) else f"{value:.1f} {unit}"
+    return f"{size} bytes"
+
+
+def _too_deep(limits: YamlLimits) -> str:
+    return f"nested too deeply (over {limits.max_depth} levels; limits.yaml_max_depth)"
+
+
+def _too_big(file: str, size: int, limits: YamlLimits) -> Problem:
+    return Problem(file, 1, 1, f"file is {_size_text(size)}, over the {_size_text(limits.max_bytes)} limit (limits.yaml_max_bytes)")
+
+
+def read_limited(path: str | Path, limits: YamlLimits = DEFAULT_LIMITS) -> bytes:
+    """The file's bytes, but never more than ``max_bytes + 1`` of them (enough to tell it is too big).
+
+    Raises ``OSError`` like ``Path.read_bytes``.
+    """
+    with open(path, "rb") as handle:
+        return handle.read(limits.max_bytes + 1)
+
+
+def is_inside(folder: str | Path, file: str | Path) -> bool:
+    """Whether ``file`` (symlinks resolved) lies in ``folder``: for files one YAML file names.
+
+    Whoever may edit a flow (or a contract) must not make the engine read, and quote in
+    its messages, any other file on the host: ``../../etc/passwd``, an absolute path or a
+    symlink out of the folder are all refused by the caller.
+    """
+    try:
+        return Path(file).resolve().is_relative_to(Path(folder).resolve())
+    except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL in the name
+        return False
+
+
+def _file_size(path: str | Path, fallback: int) -> int:
+    try:
+        return max(Path(path).stat().st_size, fallback)
+    except OSError:
+        return fallback
 
 
 @dataclass(frozen=True, order=True)
@@ -36,8 +118,23 @@ class Problem:
         return {"file": self.file, "line": self.line, "column": self.column, "message": self.message}
 
 
-class _Yaml12Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 core scalar resolution.
+try:  # libyaml scans and parses several times faster; the node tree is still composed below, bounded
+    from yaml.cyaml import CParser as _EventSource
+
+    _BYTE_OFFSETS = True  # libyaml reports a bad character's position in UTF-8 bytes
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+
+    class _EventSource(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):  # type: ignore[no-redef]
+        def __init__(self, stream: str) -> None:
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+
+    _BYTE_OFFSETS = False
+
+
+class _Yaml12Loader(yaml.composer.Composer, _EventSource, yaml.constructor.SafeConstructor, yaml.resolver.Resolver):  # type: ignore[misc]
+    """A safe loader with YAML 1.2 core scalar resolution.
 
     No sexagesimals (``18:00`` is text), no ``yes``/``no``/``on``/``off`` booleans, no
     timestamps (``2025-09-18`` is text; the field that wants a date parses it and can say
@@ -45,6 +142,36 @@ class _Yaml12Loader(yaml.SafeLoader):
     number's plain spelling (``0800``, ``+56``, ``007``): in a phone system those are
     numbers to dial, and a lost leading zero is a silent wrong number.
     """
+
+    def __init__(self, stream: str, limits: YamlLimits) -> None:
+        _EventSource.__init__(self, stream)
+        yaml.composer.Composer.__init__(self)
+        yaml.constructor.SafeConstructor.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
+        self.limits = limits
+        self._depth = 0
+        self._aliases = 0
+        self._composed = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:  # type: ignore[override]
+        """PyYAML's composer, bounded: it recurses once per level and shares aliased nodes,
+        so depth, alias count and node count are checked here, where the position is known."""
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > self.limits.max_aliases:
+                raise _Refused(event.start_mark, f"too many aliases (over {self.limits.max_aliases}; limits.yaml_max_aliases)")
+        else:
+            self._composed += 1
+            if self._composed > self.limits.max_nodes:
+                raise _Refused(event.start_mark, f"too many values (over {self.limits.max_nodes}; limits.yaml_max_nodes)")
+        self._depth += 1
+        try:
+            if self._depth > self.limits.max_depth:
+                raise _Refused(event.start_mark, _too_deep(self.limits))
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        finally:
+            self._depth -= 1
 
     def construct_yaml_int(self, node: yaml.ScalarNode) -> int | str:  # type: ignore[override]
         text = str(self.construct_scalar(node))
@@ -111,21 +238,35 @@ def _pos(mark: yaml.Mark | None) -> tuple[int, int]:
 
 
 class _Builder:
-    def __init__(self, file: str, loader: _Yaml12Loader) -> None:
+    def __init__(self, file: str, loader: _Yaml12Loader, limits: YamlLimits) -> None:
         self.file = file
         self.loader = loader
+        self.limits = limits
+        self.built = 0
         self.doc = PositionedDocument(file=file, data=None)
         self.problems: list[Problem] = []
 
     def build(self, node: yaml.Node, path: PathKey) -> Any:
+        self.built += 1
+        if self.built > self.limits.max_nodes:
+            # Point at the top-level entry being expanded: the node reached at this moment
+            # is usually deep inside an anchor, far from the alias that multiplied it.
+            line, col = self.doc.value_positions.get(path[:1], _pos(node.start_mark))
+            message = f"too many values once aliases are expanded (over {self.limits.max_nodes}; limits.yaml_max_nodes)"
+            raise _Refused(yaml.Mark(self.file, 0, line - 1, col - 1, None, None), message)
+        if len(path) >= self.limits.max_depth:  # an alias can nest a deep part inside another
+            raise _Refused(node.start_mark, _too_deep(self.limits))
+        if node.tag not in _PLAIN_TAGS:  # hostile, not a slip: the whole file is refused, like an alias bomb
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            raise _Refused(node.start_mark, f"tag '{tag}' is not allowed: write plain values (text, numbers, true/false, lists, mappings)")
         self.doc.value_positions[path] = _pos(node.start_mark)
         if isinstance(node, yaml.MappingNode):
             self.loader.flatten_mapping(node)
             result: dict[str, Any] = {}
             for key_node, value_node in node.value:
-                if not isinstance(key_node, yaml.ScalarNode):
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _PLAIN_TAGS:
                     line, col = _pos(key_node.start_mark)
-                    self.problems.append(Problem(self.file, line, col, "a mapping key must be a plain value, not a list or mapping"))
+                    self.problems.append(Problem(self.file, line, col, "a mapping key must be a plain value, not a list, a mapping or a tagged value"))
                     continue
                 key = str(key_node.value)
                 child = path + (key,)
@@ -154,68 +295,96 @@ def _control_character(character: int | str) -> str:
     return f"control character U+{code:04X} is not allowed in YAML"
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _reader_problem(text: str, file: str, exc: yaml.reader.ReaderError) -> Problem:
+    index = exc.position
+    if _BYTE_OFFSETS:
+        index = len(text.encode("utf-8", "surrogatepass")[:index].decode("utf-8", "replace"))
+    line, col = _line_column(text, index)
+    return Problem(file, line, col, _control_character(exc.character))
+
+
 def _line_column(text: str, index: int) -> tuple[int, int]:
     index = max(0, min(index, len(text)))
     return text.count("\n", 0, index) + 1, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
-def load_yaml_text(text: str, file: str) -> tuple[PositionedDocument | None, list[Problem]]:
+def load_yaml_text(text: str, file: str, limits: YamlLimits = DEFAULT_LIMITS) -> tuple[PositionedDocument | None, list[Problem]]:
     """Parse ``text``; return the document (None when unparseable) and every problem found.
 
     Never raises for any input: control characters, malformed YAML, aliases that contain
-    themselves and absurd nesting all come back as positioned problems.
+    themselves, absurd nesting and anything over ``limits`` come back as positioned problems.
     """
+    size = len(text) if len(text) > limits.max_bytes else len(text.encode("utf-8", "surrogatepass"))
+    if size > limits.max_bytes:
+        return None, [_too_big(file, size, limits)]
+    surrogate = _SURROGATE.search(text)
+    if surrogate:  # not text at all (libyaml could not even encode it); PyYAML called them special characters
+        line, col = _line_column(text, surrogate.start())
+        return None, [Problem(file, line, col, _control_character(surrogate.group()))]
     try:
-        loader = _Yaml12Loader(text)
+        loader = _Yaml12Loader(text, limits)
     except yaml.reader.ReaderError as exc:
-        line, col = _line_column(text, exc.position)
-        return None, [Problem(file, line, col, _control_character(exc.character))]
+        return None, [_reader_problem(text, file, exc)]
     try:
         try:
             root = loader.get_single_node()
         except yaml.reader.ReaderError as exc:
-            line, col = _line_column(text, exc.position)
-            return None, [Problem(file, line, col, _control_character(exc.character))]
+            return None, [_reader_problem(text, file, exc)]
         except yaml.MarkedYAMLError as exc:
             line, col = _pos(exc.problem_mark or exc.context_mark)
             what = exc.problem or exc.context or "malformed YAML"
+            if "maximum nesting depth" in what:  # libyaml's own guard, met while scanning ahead of ours
+                return None, [Problem(file, line, col, _too_deep(limits))]
             return None, [Problem(file, line, col, f"malformed YAML: {what}")]
         except yaml.YAMLError as exc:
             return None, [Problem(file, 1, 1, f"malformed YAML: {exc}")]
         if root is None:
             return PositionedDocument(file=file, data=None), []
-        builder = _Builder(file, loader)
+        builder = _Builder(file, loader, limits)
         builder.doc.data = builder.build(root, ())
         return builder.doc, builder.problems
+    except _Refused as exc:
+        line, col = _pos(exc.mark)
+        return None, [Problem(file, line, col, exc.message)]
     except RecursionError:
         return None, [Problem(file, 1, 1, "malformed YAML: nested too deeply (or an alias that contains itself)")]
     finally:
         loader.dispose()
 
 
-def load_yaml_bytes(content: bytes, file: str) -> tuple[PositionedDocument | None, list[Problem]]:
-    """Decode UTF-8 (a BOM is fine) and parse; an undecodable byte is a positioned problem."""
+def load_yaml_bytes(
+    content: bytes, file: str, limits: YamlLimits = DEFAULT_LIMITS, *, size: int | None = None
+) -> tuple[PositionedDocument | None, list[Problem]]:
+    """Decode UTF-8 (a BOM is fine) and parse; an undecodable byte is a positioned problem.
+
+    ``size`` is the file's real size when ``content`` was cut short by ``read_limited``.
+    """
+    if len(content) > limits.max_bytes:
+        return None, [_too_big(file, max(size or 0, len(content)), limits)]
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = content[: exc.start].count(b"\n") + 1
         column = exc.start - (content.rfind(b"\n", 0, exc.start) + 1) + 1
         return None, [Problem(file, line, column, "not UTF-8 text; save the file as UTF-8")]
-    return load_yaml_text(text, file)
+    return load_yaml_text(text, file, limits)
 
 
-def load_yaml_file(path: str | Path) -> tuple[PositionedDocument | None, list[Problem]]:
+def load_yaml_file(path: str | Path, limits: YamlLimits = DEFAULT_LIMITS) -> tuple[PositionedDocument | None, list[Problem]]:
     """Read and parse a YAML file; an unreadable file is a problem, not an exception."""
     name = str(path)
     try:
-        content = Path(path).read_bytes()
+        content = read_limited(path, limits)
     except FileNotFoundError:
         return None, [Problem(name, 1, 1, "file not found")]
     except IsADirectoryError:
         return None, [Problem(name, 1, 1, "is a folder, not a file")]
     except OSError as exc:
         return None, [Problem(name, 1, 1, f"cannot read file: {exc.strerror}")]
-    return load_yaml_bytes(content, name)
+    return load_yaml_bytes(content, name, limits, size=_file_size(path, len(content)))
 
 
 def describe_found(value: Any) -> str:

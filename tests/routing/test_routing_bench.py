@@ -38,7 +38,7 @@ def test_bench_rejects_a_centre_without_agents(capsys: pytest.CaptureFixture[str
     with pytest.raises(SystemExit) as exit_info:
         main(["bench", "routing", "--agents", "0"])
     assert exit_info.value.code == 2
-    assert "at least 1" in capsys.readouterr().err
+    assert "--agents: must be a whole number >= 1" in capsys.readouterr().err
 
 
 def test_synthetic_centre_is_valid_and_reproducible() -> None:

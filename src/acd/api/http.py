@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import math
 from typing import TYPE_CHECKING, Annotated, Any, Callable, NoReturn
 
 from fastapi import APIRouter, Body, FastAPI, Path, Request, Security
+from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -153,6 +156,12 @@ def create_api(app: "App", *, token: str, tally: EventTally, lag: LoopLagProbe) 
             detail = [{"type": "body_unreadable", "loc": ["body"], "msg": str(exc.detail)}]
             return JSONResponse({"detail": detail}, status_code=422)
         return await http_exception_handler(request, exc)
+
+    @api.exception_handler(RequestValidationError)
+    async def invalid_body(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        """422 as FastAPI words it, except that a refused ``1e400`` or ``NaN`` is echoed as text:
+        JSON has no infinity, and echoing the number itself made the refusal a 500."""
+        return JSONResponse({"detail": jsonable_encoder(_finite(exc.errors()))}, status_code=422)
 
     # Documents the scheme in the OpenAPI description; BearerAuth enforces it.
     bearer = HTTPBearer(auto_error=False, description="the engine's ACD_API_TOKEN")
@@ -306,3 +315,14 @@ def _refuse_if_ignored(outcomes: list[Outcome], *, agent_id: str | None = None, 
         if (agent_id is not None and outcome.agent_id == agent_id) or (call_id is not None and outcome.call_id == call_id):
             raise Refused(409, "conflict", outcome.reason, "agent" if agent_id else "call", agent_id or call_id)
 
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by its text (``inf``, ``nan``)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value

@@ -17,7 +17,7 @@ Reason = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\w .:/-]+
 #: Agent ids, call ids and queue names given to the API: no control characters (a line
 #: break would reach AMI actions and logs).
 ONE_LINE_ID = r"^[^\x00-\x1f\x7f]+$"
-#: Priorities are unbounded in the routing configuration; a supervisor's change stays sane.
+#: The routing configuration allows up to ±1,000,000; a supervisor's change stays within ±1000.
 Priority = Annotated[int, Field(ge=-1000, le=1000, description="higher is served first")]
 
 
@@ -26,7 +26,7 @@ class _Out(BaseModel):
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ErrorOut(_Out):

@@ -11,6 +11,8 @@ import json
 import sys
 from typing import Any
 
+from acd.bounds import HOUR, number_arg, parse_number
+
 
 def register(subparsers: Any) -> None:
     bench = subparsers.add_parser("bench", help="measure engine performance on this machine")
@@ -26,8 +28,8 @@ def register(subparsers: Any) -> None:
     dispatch = kinds.add_parser(
         "dispatch", help="on the real lab: agent becomes free -> INVITE reaches that agent's sipp phone"
     )
-    dispatch.add_argument("--calls", type=int, default=40, help="callers queued behind one agent (default 40)")
-    dispatch.add_argument("--wrap-up", type=float, default=0.3, help="agent wrap-up seconds between calls")
+    dispatch.add_argument("--calls", type=number_arg(2, 100_000, integer=True), default=40, help="callers queued behind one agent (default 40)")
+    dispatch.add_argument("--wrap-up", type=number_arg(0, 60, low_open=True), default=0.3, help="agent wrap-up seconds between calls")
     dispatch.add_argument("--json", action="store_true")
     dispatch.set_defaults(handler=run_dispatch)
     _register_cps(kinds)
@@ -36,18 +38,8 @@ def register(subparsers: Any) -> None:
     _register_ami_small_reads(kinds)
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text}")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 0, got {text}")
-    return value
+_positive = number_arg(1, 100_000_000, integer=True)  # a count a benchmark can get through
+_non_negative = number_arg(0, 100_000_000, integer=True)
 
 
 def run_routing(args: argparse.Namespace) -> int:
@@ -138,7 +130,7 @@ def _register_ami_ingest(kinds: Any) -> None:
     ingest.add_argument("--routing", metavar="FILE", help="routing file (default: the one recorded with the stream)")
     ingest.add_argument("--burst-events", type=_positive, default=200_000, help="events in the as-fast-as-possible phase, in whole passes (default 200,000)")
     ingest.add_argument("--rates", default="50000,20000,5000", metavar="R[,R...]", help="paced phases, events per second (default 50000,20000,5000)")
-    ingest.add_argument("--phase-seconds", type=float, default=4.0, help="length of each paced phase, in whole passes (default 4)")
+    ingest.add_argument("--phase-seconds", type=number_arg(0, HOUR, low_open=True), default=4.0, help="length of each paced phase, in whole passes (default 4)")
     ingest.add_argument("--repeat", type=_positive, default=1, help="runs per phase; the best is reported (default 1)")
     ingest.add_argument("--what-if", action="store_true", help="also measure the AmiClient reading the socket with panoramisk's parser instead of its own")
     ingest.set_defaults(handler=run_ami_ingest)
@@ -146,11 +138,11 @@ def _register_ami_ingest(kinds: Any) -> None:
 
 def _rates(text: str) -> tuple[float, ...]:
     try:
-        rates = tuple(float(item) for item in text.split(",") if item.strip())
-    except ValueError:
-        raise ValueError(f"--rates {text!r}: expected numbers separated by commas") from None
-    if not rates or any(not rate > 0 or rate != rate or rate == float("inf") for rate in rates):
-        raise ValueError(f"--rates {text!r}: every rate must be a positive number of events per second")
+        rates = tuple(parse_number(item.strip(), low=0, high=10_000_000, low_open=True) for item in text.split(",") if item.strip())
+    except ValueError as exc:
+        raise ValueError(f"--rates: each rate {exc} (events per second, separated by commas)") from None
+    if not rates:
+        raise ValueError(f"--rates {text!r}: expected numbers separated by commas")
     return rates
 
 
@@ -159,8 +151,6 @@ def run_ami_ingest(args: argparse.Namespace) -> int:
 
     try:
         rates = _rates(args.rates)
-        if not args.phase_seconds > 0:
-            raise ValueError("--phase-seconds must be a positive number")
         result = run_ingest_bench(
             args.recording, burst_events=args.burst_events, rates=rates, phase_seconds=args.phase_seconds,
             routing=args.routing, repeat=args.repeat, what_if=args.what_if,

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from acd.bounds import DAY, parse_number
 from acd.metrics.cli_support import (
     DATA_ERROR,
     CliError,
@@ -81,14 +82,11 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=handle)
 
 
-def _number(option: str, text: str, *, low: float = 0.0) -> float:
+def _number(option: str, text: str, *, low: float = 0.0, high: float = DAY) -> float:
     try:
-        value = float(text)
-    except ValueError:
-        raise CliError(f"{option} {text!r} is not a number") from None
-    if not math.isfinite(value) or value < low:
-        raise CliError(f"{option} must be a number >= {low:g}, not {text!r}")
-    return value
+        return parse_number(text, low=low, high=high)
+    except ValueError as exc:
+        raise CliError(f"{option} {exc}") from None
 
 
 def _choice(option: str, value: str | None, choices: tuple[str, ...]) -> None:
@@ -123,7 +121,7 @@ def _queue_rules(args: argparse.Namespace, settings: Any) -> QueueRules:
     path = Path(args.routing) if args.routing else settings.resolve(settings.routing.config)
     if not args.routing and not path.is_file():
         return QueueRules({}, None, path.resolve())  # a reporting host without the engine's files
-    config, problems = load_routing_config(path)
+    config, problems = load_routing_config(path, settings.limits.yaml())
     if problems or config is None:
         details = "; ".join(str(p) for p in problems[:3]) or "could not be loaded"
         raise CliError(f"{path}: routing file with problems ({details}); fix it or pass --threshold/--short-abandon")
@@ -166,7 +164,7 @@ def handle(args: argparse.Namespace) -> int:
         _choice("--sl-formula", args.sl_formula, SL_FORMULAS)
         threshold = DEFAULT_THRESHOLD_S if args.threshold is None else _number("--threshold", args.threshold)
         short = DEFAULT_SHORT_ABANDON_S if args.short_abandon is None else _number("--short-abandon", args.short_abandon)
-        target = _number("--target", args.target)
+        target = _number("--target", args.target, high=100.0)
         settings = settings_from(args)
         rules = _queue_rules(args, settings)
         _warn_default_rules(args, settings, rules, threshold, short)

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 
+from acd.bounds import HOUR, number_arg
 from acd.cli._common import add_settings_argument, settings_or_exit
 
 
@@ -15,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_settings_argument(parser)
     parser.add_argument("--log-format", choices=("text", "json"), default=None, help="log as text (default) or JSON lines")
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default=None)
-    parser.add_argument("--grace", type=float, default=10.0, metavar="SECONDS",
+    parser.add_argument("--grace", type=number_arg(0, HOUR), default=10.0, metavar="SECONDS",
                         help="on shutdown, time calls in progress get to finish their current step")
     parser.set_defaults(handler=run)
 

@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from acd.bounds import DAY, parse_number
 from acd.metrics.forecast import ForecastError, read_forecast
 from acd.metrics.reports import SL_FORMULAS
 from acd.metrics.timeutil import INTERVALS, TimeInputError, parse_when, zone
@@ -78,15 +79,16 @@ def register(subparsers: Any) -> None:
 
 # ----------------------------------------------------------------------------- parsing
 
+MAX_CALLS_PER_HOUR = 100_000.0  # a very large centre; beyond it a run would not end in useful time
+MAX_HOURS = 31 * 24.0  # a month
 
-def _number(option: str, text: str, *, low: float = 0.0, strict: bool = False) -> float:
+
+def _number(option: str, text: str, *, low: float = 0.0, strict: bool = False, high: float = DAY) -> float:
+    """Seconds by default; rates and hours pass their own ``high`` (a simulation must end)."""
     try:
-        value = float(text)
-    except ValueError:
-        raise _Usage(f"{option} {text!r} is not a number") from None
-    if not math.isfinite(value) or value < low or (strict and value == low):
-        raise _Usage(f"{option} must be a number {'>' if strict else '>='} {low:g}, not {text!r}")
-    return value
+        return parse_number(text, low=low, high=high, low_open=strict)
+    except ValueError as exc:
+        raise _Usage(f"{option} {exc}") from None
 
 
 def _keyed(option: str, raw: str, queues: list[str]) -> tuple[str | None, str]:
@@ -152,7 +154,7 @@ def build_scenario(args: argparse.Namespace) -> tuple[Scenario, dict[str, str]]:
         name = name or _single_queue("--calls-per-hour", raw, queues)
         if name in rates:
             raise _Usage(f"--calls-per-hour: queue {name!r} is given twice")
-        rates[name] = _number(f"--calls-per-hour {name}", value)
+        rates[name] = _number(f"--calls-per-hour {name}", value, high=MAX_CALLS_PER_HOUR)
     default_aht: float | None = None
     ahts: dict[str, float] = {}
     for raw in args.aht:
@@ -194,7 +196,7 @@ def build_scenario(args: argparse.Namespace) -> tuple[Scenario, dict[str, str]]:
     except (ForecastError, TimeInputError) as exc:
         raise _Usage(str(exc)) from None
     if args.hours is not None:
-        end = start + _number("--hours", args.hours, strict=True) * 3600.0
+        end = start + _number("--hours", args.hours, strict=True, high=MAX_HOURS) * 3600.0
     elif ends:
         end = max(ends)
     else:

@@ -54,7 +54,7 @@ def _contract(args: argparse.Namespace, settings: Settings) -> Contract:
     if not path:
         return Contract(timezone=settings.routing.timezone)
     try:
-        return load_contract(path)
+        return load_contract(path, settings.limits.yaml())
     except ContractError as exc:
         raise CliError("\n".join(str(p) for p in exc.problems) or f"bad contract file {path}") from None
 

@@ -25,6 +25,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Sequence
 
+from acd.bounds import DAY
 from acd.metrics.erlang import Staffing, erlang_c_figures, required_agents, staffing_for_agents
 from acd.metrics.forecast import ForecastError, plan_forecast, read_forecast
 
@@ -32,6 +33,8 @@ PROG = "acd staffing"
 _FORMATS = ("table", "csv", "json")
 #: The tender's abandonment limit from month 3 on; the default cap when --patience is given.
 CONTRACT_MAX_ABANDONMENT = 0.05
+MAX_CALLS = 10_000_000  # per interval; the offered load is bounded too (erlang.MAX_TRAFFIC)
+MAX_AGENTS_GIVEN = 1_000_000
 
 
 class _UsageError(Exception):
@@ -76,7 +79,8 @@ def register(subparsers: Any) -> None:
 # ------------------------------------------------------------------------------ parsing
 
 
-def _number(raw: str | None, option: str) -> float | None:
+def _number(raw: str | None, option: str, high: float = DAY) -> float | None:
+    """Seconds by default (at most a day); ``high`` for counts, so no search runs for ever."""
     if raw is None:
         return None
     try:
@@ -85,6 +89,8 @@ def _number(raw: str | None, option: str) -> float | None:
         raise _UsageError(f"{option} must be a number, got {raw!r}") from None
     if not math.isfinite(value):
         raise _UsageError(f"{option} must be a finite number, got {raw!r}")
+    if value > high:
+        raise _UsageError(f"{option} must be at most {high:,.0f}, got {raw}")
     return value
 
 
@@ -112,7 +118,7 @@ class _Params:
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.forecast: str | None = args.forecast
-        self.calls = _number(args.calls, "--calls")
+        self.calls = _number(args.calls, "--calls", high=MAX_CALLS)
         if self.calls is not None and self.calls < 0:
             raise _UsageError(f"--calls must not be negative, got {args.calls}")
         self.interval_s = _positive(args.interval_seconds, "--interval-seconds", "number of seconds")
@@ -131,8 +137,8 @@ class _Params:
                 self.agents = int(args.agents)
             except ValueError:
                 raise _UsageError(f"--agents must be a whole number, got {args.agents!r}") from None
-            if self.agents < 1:
-                raise _UsageError(f"--agents must be at least 1, got {args.agents}")
+            if not 1 <= self.agents <= MAX_AGENTS_GIVEN:
+                raise _UsageError(f"--agents must be from 1 to {MAX_AGENTS_GIVEN:,}, got {args.agents}")
         self.patience_s = _positive(args.patience, "--patience", "number of seconds")
         self.max_occupancy = _fraction(args.max_occupancy, "--max-occupancy", low_open=True, high_open=False, meaning="share of time busy")
         self.max_abandonment = _fraction(

@@ -6,6 +6,8 @@ import argparse
 import os
 import sys
 
+from acd.bounds import HOUR, number_arg
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from acd.api.options import EXIT_CODES_HELP, add_client_arguments
@@ -25,11 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def _positive(text: str) -> float:
-    value = float(text)
-    if not 0.1 <= value <= 3600:
-        raise argparse.ArgumentTypeError("between 0.1 and 3600 seconds")
-    return value
+_positive = number_arg(0.1, HOUR)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -20,7 +20,7 @@ from acd.ivr import schema as s
 from acd.holiday_calendar import holidays_from_document
 from acd.ivr.schedule import Holidays, Schedule, TimeRange, parse_holiday, parse_ranges, parse_weekdays
 from acd.ivr.templates import template_problem
-from acd.yamlpos import load_yaml_bytes
+from acd.yamlpos import DEFAULT_LIMITS, YamlLimits, is_inside, load_yaml_bytes, read_limited
 from acd.yamlpos import PositionedDocument, Problem, describe_found
 
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -41,6 +41,7 @@ class Dependency:
 class CompileContext:
     doc: PositionedDocument
     flow_dir: Path
+    limits: YamlLimits = DEFAULT_LIMITS
     problems: list[Problem] = field(default_factory=list)
     dependencies: list[Dependency] = field(default_factory=list)
 
@@ -209,17 +210,24 @@ def _holidays(value: Any, path: tuple[str | int, ...], ctx: CompileContext) -> H
 
 
 def _holiday_file(name: str, path: tuple[str | int, ...], ctx: CompileContext) -> Holidays:
-    """Holiday calendar: a country's public holidays with local changes (``country:``), or dates."""
+    """Holiday calendar: a country's public holidays with local changes (``country:``), or dates.
+
+    Only a file inside the flows folder (symlinks resolved): whoever may edit a flow must
+    not be able to make the engine, or ``acd ivr validate``, read and quote any other file.
+    """
     file = ctx.flow_dir / name
+    if not is_inside(ctx.flow_dir, file):
+        ctx.error(path, f"holiday file '{name}' is outside the flows folder; name a file inside it, e.g. calendars/feriados.yaml")
+        return frozenset()
     try:
-        content = file.read_bytes()
+        content = read_limited(file, ctx.limits)
     except OSError as exc:
         reason = "not found" if isinstance(exc, FileNotFoundError) else (exc.strerror or "unreadable")
         ctx.error(path, f"holiday file '{name}' {reason} (looked for {file})")
         ctx.dependencies.append(Dependency(file, MISSING))  # so creating it later is noticed
         return frozenset()
     ctx.dependencies.append(Dependency(file, content))
-    doc, problems = load_yaml_bytes(content, str(file))
+    doc, problems = load_yaml_bytes(content, str(file), ctx.limits)
     ctx.problems.extend(problems)
     if doc is None or problems:
         return frozenset()

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from acd.ivr import model as m
 from acd.ivr.compile import CompileContext, compile_node, precheck_node, raw_targets
 from acd.ivr.schema import NODE_SCHEMAS, NODE_TYPES, FlowSchema
-from acd.yamlpos import load_yaml_bytes
+from acd.yamlpos import DEFAULT_LIMITS, YamlLimits, load_yaml_bytes, read_limited
 from acd.yamlpos import PositionedDocument, Problem, describe_found, pydantic_problems
 
 
@@ -42,22 +42,22 @@ def content_hash(content: bytes, dependencies: Iterable[tuple[Path, bytes]] = ()
     return digest.hexdigest()[:12]
 
 
-def load_flow_file(path: str | Path) -> LoadedFile:
+def load_flow_file(path: str | Path, limits: YamlLimits = DEFAULT_LIMITS) -> LoadedFile:
     file = Path(path)
     try:
-        content = file.read_bytes()
+        content = read_limited(file, limits)
     except OSError as exc:
         reason = "file not found" if isinstance(exc, FileNotFoundError) else f"cannot read file: {exc.strerror}"
         return LoadedFile(file, None, None, (Problem(str(file), 1, 1, reason),), "", ())
-    return load_flow_bytes(content, file)
+    return load_flow_bytes(content, file, limits)
 
 
-def load_flow_bytes(content: bytes, path: str | Path) -> LoadedFile:
+def load_flow_bytes(content: bytes, path: str | Path, limits: YamlLimits = DEFAULT_LIMITS) -> LoadedFile:
     """Load a flow from bytes said to come from ``path`` (holiday files resolve next to it)."""
     file = Path(path)
     name = str(file)
-    doc, problems = load_yaml_bytes(content, name)
-    ctx = CompileContext(doc or PositionedDocument(name, None), file.parent)
+    doc, problems = load_yaml_bytes(content, name, limits)
+    ctx = CompileContext(doc or PositionedDocument(name, None), file.parent, limits)
     ctx.problems.extend(problems)
     flow: m.Flow | None = None
     declared: str | None = None

@@ -27,7 +27,7 @@ from acd.ivr.loader import LoadedFile, content_hash, load_flow_file
 from acd.ivr.model import Flow
 from acd.ivr.sounds import SoundLibrary
 from acd.ivr.validate import flow_files_in
-from acd.yamlpos import Problem, sorted_problems
+from acd.yamlpos import DEFAULT_LIMITS, Problem, YamlLimits, read_limited, sorted_problems
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +64,9 @@ class FlowSet(Mapping[str, Flow]):
 class FlowRegistry:
     """Flows of one folder.  ``get``/``for_number``/``snapshot`` are cheap and never block."""
 
-    def __init__(self, directory: str | Path, *, sounds_dir: str | Path | None = None) -> None:
+    def __init__(self, directory: str | Path, *, sounds_dir: str | Path | None = None, limits: YamlLimits = DEFAULT_LIMITS) -> None:
         self.directory = Path(directory)
+        self.limits = limits  # a saved file is read inside the engine: bounded, or it could take it down
         self.sounds_dir = Path(sounds_dir) if sounds_dir is not None else None
         self._serving: dict[Path, LoadedFile] = {}
         self._seen: dict[Path, str] = {}  # fingerprints judged at the last scan
@@ -122,13 +123,13 @@ class FlowRegistry:
         fingerprints = {}
         for path in flow_files_in(self.directory):
             try:
-                content = path.read_bytes()
+                content = read_limited(path, self.limits)
             except OSError:
                 continue
             deps = []
             for dep in self._deps.get(path, ()):
                 try:
-                    deps.append((dep, dep.read_bytes()))
+                    deps.append((dep, read_limited(dep, self.limits)))
                 except OSError:
                     deps.append((dep, MISSING))
             fingerprints[path] = content_hash(content, deps)
@@ -142,7 +143,7 @@ class FlowRegistry:
         removed = {path for path in self._serving if path not in fingerprints}
         if not changed and not removed:
             return []
-        fresh = {path: load_flow_file(path) for path in sorted(changed)}
+        fresh = {path: load_flow_file(path, self.limits) for path in sorted(changed)}
         for path, item in fresh.items():
             self._deps[path] = item.dependencies
         problems: list[Problem] = [problem for item in fresh.values() for problem in item.problems]

@@ -109,7 +109,7 @@ OptionalPrompts = Annotated[tuple[Prompt, ...], BeforeValidator(_one_or_many)]
 Texts = Annotated[tuple[Text, ...], BeforeValidator(_one_or_many), AfterValidator(_some)]
 Language = Annotated[str, AfterValidator(_language)]
 Number = Annotated[str, BeforeValidator(_text), AfterValidator(_number)]
-Seconds = Annotated[float, Field(gt=0, le=3600)]
+Seconds = Annotated[float, Field(gt=0, le=3600, allow_inf_nan=False)]
 Retries = Annotated[int, Field(ge=0, le=10)]
 
 

@@ -15,7 +15,7 @@ from acd.ivr.checks import check_flow_set
 from acd.ivr.loader import LoadedFile, load_flow_bytes, load_flow_file
 from acd.ivr.model import Flow
 from acd.ivr.sounds import SoundLibrary
-from acd.yamlpos import Problem, sorted_problems
+from acd.yamlpos import DEFAULT_LIMITS, Problem, YamlLimits, sorted_problems
 
 FLOW_SUFFIXES = (".yaml", ".yml")
 
@@ -74,14 +74,16 @@ def validate_loaded(loaded: Sequence[LoadedFile], sounds: SoundLibrary | None = 
     return ValidationReport(tuple(loaded), tuple(sorted_problems(problems)))
 
 
-def validate_files(files: Sequence[str | Path], sounds: SoundLibrary | None = None) -> ValidationReport:
-    return validate_loaded([load_flow_file(file) for file in files], sounds)
+def validate_files(files: Sequence[str | Path], sounds: SoundLibrary | None = None, limits: YamlLimits = DEFAULT_LIMITS) -> ValidationReport:
+    return validate_loaded([load_flow_file(file, limits) for file in files], sounds)
 
 
-def validate_paths(paths: Iterable[str | Path], sounds_dir: str | Path | None = None) -> ValidationReport:
+def validate_paths(
+    paths: Iterable[str | Path], sounds_dir: str | Path | None = None, limits: YamlLimits = DEFAULT_LIMITS
+) -> ValidationReport:
     """Validate files and folders; ``sounds_dir`` enables the prompt check."""
     sounds = SoundLibrary(sounds_dir) if sounds_dir is not None else None
-    return validate_files(collect_flow_files(paths), sounds)
+    return validate_files(collect_flow_files(paths), sounds, limits)
 
 
 def validate_text(text: str | bytes, file: str = "flow.yaml", sounds: SoundLibrary | None = None) -> list[Problem]:

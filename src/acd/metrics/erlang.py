@@ -53,6 +53,7 @@ from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "MAX_AGENTS",
+    "MAX_TRAFFIC",
     "MAX_QUEUE_STATES",
     "QueueTooLongError",
     "Staffing",
@@ -74,6 +75,9 @@ __all__ = [
 
 #: The agent search gives up beyond this head-count (far beyond any contact centre).
 MAX_AGENTS = 10_000_000
+#: Offered load refused beyond this (100,000 agents busy at once): the searches are
+#: linear in the head-count, and 1e12 calls would otherwise run for hours.
+MAX_TRAFFIC = 100_000.0
 #: Erlang A sums over queue lengths; beyond this many significant states we refuse
 #: rather than allocate hundreds of megabytes (only reachable when patience is very
 #: long compared with the AHT *and* the interval is heavily overloaded).
@@ -113,6 +117,8 @@ def _check_traffic(traffic: float) -> float:
     traffic = _require_finite("traffic", traffic)
     if traffic < 0:
         raise ValueError(f"traffic must be >= 0 Erlangs (got {traffic!r})")
+    if traffic > MAX_TRAFFIC:
+        raise ValueError(f"offered load of {traffic:,.0f} Erlangs (calls x AHT / interval) is over the {MAX_TRAFFIC:,.0f} this calculator handles")
     return traffic
 
 
@@ -165,7 +171,7 @@ def traffic_intensity(calls: float, interval_s: float, aht_s: float) -> float:
         raise ValueError(f"calls must be >= 0 (got {calls!r})")
     interval_s = _check_positive("interval_s", interval_s)
     aht_s = _check_positive("aht_s", aht_s)
-    return calls * aht_s / interval_s
+    return _check_traffic(calls * aht_s / interval_s)
 
 
 def scheduled_agents(agents: int, shrinkage: float) -> int:

@@ -49,16 +49,16 @@ from acd.metrics.events import Event
 from acd.metrics.reports import Figures, compute_report, round_half_up
 from acd.metrics.store import Incident
 from acd.metrics.timeutil import DEFAULT_TIMEZONE, TimeInputError, month_start, next_month, parse_month, zone
-from acd.yamlpos import Problem, load_yaml_file, pydantic_problems
+from acd.yamlpos import DEFAULT_LIMITS, Problem, YamlLimits, load_yaml_file, pydantic_problems
 
 
 class Tier(BaseModel):
     """Targets for contract months ``from_month`` .. ``to_month`` (open-ended when None)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    from_month: int = Field(ge=1)
-    to_month: int | None = Field(None, ge=1)
+    from_month: int = Field(ge=1, le=1200)
+    to_month: int | None = Field(None, ge=1, le=1200)
     service_level_min: Decimal = Field(ge=0, le=100, description="percent")
     abandonment_max: Decimal = Field(ge=0, le=100, description="percent")
 
@@ -81,17 +81,17 @@ DEFAULT_TIERS = (
 class Contract(BaseModel):
     """The contract's service levels and penalties; every field has the tender's default."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, arbitrary_types_allowed=True)
 
     start: str | None = Field(None, description="first month of the contract, YYYY-MM")
     timezone: str = DEFAULT_TIMEZONE
-    threshold_s: float = Field(25.0, gt=0)
-    short_abandon_s: float = Field(5.0, ge=0)
+    threshold_s: float = Field(25.0, gt=0, le=3600)
+    short_abandon_s: float = Field(5.0, ge=0, le=3600)
     tiers: tuple[Tier, ...] = DEFAULT_TIERS
-    penalty_uf_per_tenth_service_level: Decimal = Field(Decimal("0.5"), ge=0)
-    penalty_uf_per_tenth_abandonment: Decimal = Field(Decimal("1"), ge=0)
-    unavailable_max_hours: Decimal = Field(Decimal("1"), ge=0)
-    penalty_uf_per_unavailable_hour: Decimal = Field(Decimal("2"), ge=0, description="per whole business hour without service")
+    penalty_uf_per_tenth_service_level: Decimal = Field(Decimal("0.5"), ge=0, le=10_000)
+    penalty_uf_per_tenth_abandonment: Decimal = Field(Decimal("1"), ge=0, le=10_000)
+    unavailable_max_hours: Decimal = Field(Decimal("1"), ge=0, le=744, description="hours per month (a month has at most 744)")
+    penalty_uf_per_unavailable_hour: Decimal = Field(Decimal("2"), ge=0, le=10_000, description="per whole business hour without service")
     business_hours: dict[str, str] = Field(default_factory=lambda: dict(TENDER_HOURS))
     holidays: tuple[date, ...] | str | None = Field(
         None, description="dates ([] for none), or a holiday calendar file relative to the contract file; unset: Chile's public holidays"
@@ -179,8 +179,8 @@ class ContractError(Exception):
         self.problems = problems
 
 
-def load_contract(path: str | Path) -> Contract:
-    doc, problems = load_yaml_file(path)
+def load_contract(path: str | Path, limits: YamlLimits = DEFAULT_LIMITS) -> Contract:
+    doc, problems = load_yaml_file(path, limits)
     if problems or doc is None:
         raise ContractError(problems)
     data = doc.data if doc.data is not None else {}
@@ -191,7 +191,7 @@ def load_contract(path: str | Path) -> Contract:
     except ValidationError as exc:
         raise ContractError(pydantic_problems(doc, exc)) from None
     if isinstance(contract.holidays, str):
-        calendar, problems = load_holidays_file(Path(path).parent / contract.holidays)
+        calendar, problems = load_holidays_file(Path(path).parent / contract.holidays, limits)
         if calendar is None:
             raise ContractError([doc.problem(("holidays",), f"holidays: the calendar file {contract.holidays} has problems"), *problems])
         contract = contract.model_copy(update={"calendar": calendar})

@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from acd.yamlpos import PositionedDocument, Problem, load_yaml_file, load_yaml_text, pydantic_problems, sorted_problems
+from acd.bounds import PositiveSeconds, Seconds
+from acd.yamlpos import DEFAULT_LIMITS, PositionedDocument, Problem, YamlLimits, load_yaml_file, load_yaml_text, pydantic_problems, sorted_problems
 
 DEFAULT_SL_FORMULA: Final = "answered_within/(offered-short_abandons)"
 SlFormula = Literal["answered_within/(offered-short_abandons)", "sl", "sl2"]
@@ -30,8 +31,6 @@ MAX_PROFICIENCY = 10
 _NAME = re.compile(r"^\w[\w.\-]*\Z")
 _ENDPOINT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*/\S+\Z")
 
-Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-PositiveSeconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Proficiency = Annotated[int, Field(ge=MIN_PROFICIENCY, le=MAX_PROFICIENCY)]
 
 _MODEL = ConfigDict(extra="forbid", frozen=True, strict=True)
@@ -109,7 +108,7 @@ class QueueConfig(BaseModel):
     name: str
     skills: Annotated[list[str], Field(min_length=1)]
     service_level: ServiceLevel = ServiceLevel()
-    priority: int = 0
+    priority: Annotated[int, Field(ge=-1_000_000, le=1_000_000)] = 0
     max_wait_s: PositiveSeconds | None = None
     overflow: str | None = None
     wrap_up_s: Seconds = 0.0
@@ -343,11 +342,11 @@ def _from_document(doc: PositionedDocument | None, problems: list[Problem]) -> t
     return (config if not problems else None), problems
 
 
-def load_routing_config(path: str | Path) -> tuple[RoutingConfig | None, list[Problem]]:
+def load_routing_config(path: str | Path, limits: YamlLimits = DEFAULT_LIMITS) -> tuple[RoutingConfig | None, list[Problem]]:
     """Load ``routing.yaml``; the config is None whenever there is any problem."""
-    return _from_document(*load_yaml_file(path))
+    return _from_document(*load_yaml_file(path, limits))
 
 
-def load_routing_text(text: str, file: str = "<routing>") -> tuple[RoutingConfig | None, list[Problem]]:
+def load_routing_text(text: str, file: str = "<routing>", limits: YamlLimits = DEFAULT_LIMITS) -> tuple[RoutingConfig | None, list[Problem]]:
     """Same as :func:`load_routing_config` for text already in memory (tests, control API uploads)."""
-    return _from_document(*load_yaml_text(text, file))
+    return _from_document(*load_yaml_text(text, file, limits))
