@@ -9,6 +9,7 @@ fails the test instead of taking the machine down.
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import signal
@@ -107,28 +108,52 @@ def _limit_child() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (_ADDRESS_SPACE_CAP, _ADDRESS_SPACE_CAP))
 
 
+# The measured command runs as the grandchild of a small fresh interpreter: a process
+# forked from this (large, long-lived) pytest process inherits its resident-set high-water
+# mark, and Linux keeps it across exec, so ru_maxrss would report pytest's size, not the
+# command's.  The launcher is small, so what its child inherits is negligible.
+_LAUNCHER = """
+import json, os, sys
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execv(sys.argv[1], sys.argv[1:])
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+os.write(3, json.dumps([status, usage.ru_utime + usage.ru_stime, usage.ru_maxrss]).encode())
+os._exit(0)
+"""
+
+
 def run_measured(argv: Sequence[str], cwd: Path, *, environ: dict[str, str] | None = None) -> Run:
     """Run ``argv``; return its exit code, output, CPU seconds and peak resident memory."""
+    read_end, write_end = os.pipe()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        os.set_inheritable(write_end, True)
         proc = subprocess.Popen(
-            list(argv), cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-            env=environ if environ is not None else _clean_environment(), preexec_fn=_limit_child,
+            [sys.executable, "-I", "-c", _LAUNCHER, *argv], cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+            env=environ if environ is not None else _clean_environment(), preexec_fn=lambda: (_limit_child(), os.dup2(write_end, 3)),
+            start_new_session=True, close_fds=False,
         )
-        watchdog = threading.Timer(_WATCHDOG_S, lambda: os.kill(proc.pid, signal.SIGKILL))
+        os.close(write_end)
+        watchdog = threading.Timer(_WATCHDOG_S, lambda: os.killpg(proc.pid, signal.SIGKILL))
         watchdog.start()
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
+            proc.wait()
+            with os.fdopen(read_end, "rb") as pipe:
+                measured = pipe.read()
         finally:
             watchdog.cancel()
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        status, cpu_s, maxrss_kb = json.loads(measured) if measured else (9, 0.0, 0)  # 9: killed by the watchdog
         out.seek(0)
         err.seek(0)
         return Run(
-            code=proc.returncode,
+            code=os.waitstatus_to_exitcode(status),
             out=out.read().decode("utf-8", "replace"),
             err=err.read().decode("utf-8", "replace"),
-            cpu_s=usage.ru_utime + usage.ru_stime,
-            peak_mb=usage.ru_maxrss / 1024,  # KB on Linux
+            cpu_s=cpu_s,
+            peak_mb=maxrss_kb / 1024,  # KB on Linux
         )
 
 
