@@ -160,7 +160,7 @@ class FastAgiStats:
     unknown_routes: int = 0
     handler_errors: int = 0
     rejected_over_capacity: int = 0
-    #: sessions without the install's AGI key (not from Asterisk's dialplan): never routed
+    #: sessions that could not show the install's AGI key (not from our Asterisk): never routed
     refused_without_key: int = 0
 
 
