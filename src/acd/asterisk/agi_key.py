@@ -19,7 +19,8 @@ often readable by all) and to AMI ``Newexten`` events; an answer to GET VARIABLE
 appears nowhere unless someone turns on ``agi set debug``.  It costs one round trip
 per call (well under a millisecond on loopback).  Asterisk still logs setting the
 global once per AMI connection (verbose 2, "Setting global variable"), so its log
-folder must be readable by its own user only (the lab's is; Debian's packages do so).
+folder must be readable by its own user only: the lab's is; Debian's package leaves
+/var/log/asterisk world-readable (0755), so a production install must tighten it.
 
 A refused session is closed without a word (nothing for a prober to learn; a real call
 whose Asterisk has no key yet, before the AMI connection, falls through to the dialplan's
