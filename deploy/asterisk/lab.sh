@@ -92,6 +92,9 @@ render() {
   local secret; secret=$(ami_secret)
   case "$secret" in *[!A-Za-z0-9_.-]*) fail "ACD_AMI_SECRET may hold only letters, digits, '_', '.', '-'";; esac
   mkdir -p "$etc/dialplans" "$lab/log" "$lab/run" "$lab/spool" "$lab/lib" "$lab/recordings"
+  # Asterisk logs the AGI key (verbose 2, "Setting global variable") and keeps its state here:
+  # owner-only, like the secret.
+  chmod 700 "$lab/log" "$lab/lib"
   local agents_block="" i qualify
   for i in $(seq 1 "$agents"); do
     # The last agent's phone is qualified (OPTIONS every second), so its device state

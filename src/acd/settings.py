@@ -64,7 +64,7 @@ class AgiSettings(_Section):
     max_header_bytes: int = Field(16384, ge=512, le=1024 * 1024)
     max_connections: int = Field(1000, ge=1, le=100_000)
     key: SecretStr | None = Field(
-        None, description="the key Asterisk's dialplan passes (ACD_AGI_KEY); none: generated once, kept in agi-key beside the metrics database"
+        None, description="the key every FastAGI session must show (ACD_AGI_KEY; given to Asterisk over AMI); none: generated once, kept in agi-key beside the metrics database"
     )
 
     _check_host = field_validator("host")(_loopback_default_warning)

@@ -1,12 +1,12 @@
-"""Only sessions carrying the install's AGI key start calls: a raw TCP client speaking
-FastAGI to a real engine listener is refused without it (no event, counted in /metrics,
-logged a few times a minute at most) and served with it; the key file is made once,
-owner-only, and kept; the key never reaches a route or a log."""
+"""Only sessions that can show the install's AGI key start calls: a raw TCP client
+speaking FastAGI to a real engine listener is asked for Asterisk's ACD_AGI_KEY and, without
+it, refused (no event, counted in /metrics, logged a few times a minute at most); with it,
+served.  The key file is made once, owner-only, and kept; Asterisk is given the key first
+on every AMI connection; the key never reaches a log or an event."""
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import sqlite3
 import stat
@@ -17,8 +17,7 @@ import httpx
 import pytest
 
 from acd.app import App
-from acd.asterisk.agi_key import AgiKeyError, AgiKeyGuard, _Throttle, load_or_create_key, mask_key
-from acd.asterisk.agi_protocol import parse_request_header
+from acd.asterisk.agi_key import AgiKeyError, _Throttle, load_or_create_key
 from acd.asterisk.call_control import AsteriskCallControl
 from acd.engine import MemorySink
 from acd.settings import AgiSettings, AmiSettings
@@ -26,26 +25,27 @@ from tests.api.helpers import assemble, free_port, make_settings
 from tests.asterisk.test_ami_client import ScriptedAmi, _fields
 
 
-async def agi_session(port: int, script: str, *, caller: str = "56911111111", uniqueid: str = "1700000000.1") -> list[bytes]:
-    """Open a FastAGI session as Asterisk would; answer the first command, then hang up.
+GET_KEY = b'GET VARIABLE "ACD_AGI_KEY"\n'
 
-    Returns the command lines the engine sent (none when it closed at once)."""
+
+async def agi_session(port: int, script: str = "ivr", *, key: str | None = None, uniqueid: str = "1700000000.1") -> list[bytes]:
+    """Speak FastAGI as Asterisk would: the header, then ``GET VARIABLE ACD_AGI_KEY``
+    answered with ``key`` (``None``: as Asterisk does for an unset variable); any other
+    command is answered as a caller hanging up.  Returns the command lines received."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     header = (
         f"agi_network: yes\nagi_network_script: {script}\nagi_request: agi://127.0.0.1:{port}/{script}\n"
-        f"agi_channel: PJSIP/caller-00000001\nagi_uniqueid: {uniqueid}\nagi_callerid: {caller}\n"
+        f"agi_channel: PJSIP/caller-00000001\nagi_uniqueid: {uniqueid}\nagi_callerid: 56911111111\n"
         "agi_dnid: 300\nagi_extension: 300\n\n"
     )
     writer.write(header.encode())
-    await writer.drain()
     commands: list[bytes] = []
-    line = await asyncio.wait_for(reader.readline(), 5)
-    if line:
+    while line := await asyncio.wait_for(reader.readline(), 10):
         commands.append(line)
-        writer.write(b"HANGUP\n200 result=-1\n")  # the caller hung up during the first command
-        await writer.drain()
-        while await asyncio.wait_for(reader.read(4096), 5):
-            pass
+        if line == GET_KEY:
+            writer.write(f"200 result=1 ({key})\n".encode() if key is not None else b"200 result=0\n")
+        else:
+            writer.write(b"HANGUP\n200 result=-1\n")
     writer.close()
     return commands
 
@@ -71,9 +71,9 @@ async def test_a_session_without_the_key_is_closed_counted_and_produces_no_event
 ) -> None:
     app, sink, api_port = running
     port = app.engine.fastagi.port
-    assert await agi_session(port, "ivr") == []  # closed without a word
-    assert await agi_session(port, "ivr?key=not-the-key-0123456789", uniqueid="1700000000.2") == []
-    assert await agi_session(port, "survey") == [] and await agi_session(port, "announce") == []
+    assert await agi_session(port, "ivr") == [GET_KEY]  # asked for the key, then closed without a word
+    assert await agi_session(port, "ivr", key="not-the-key-0123456789", uniqueid="1700000000.2") == [GET_KEY]
+    assert await agi_session(port, "survey") == [GET_KEY] and await agi_session(port, "announce") == [GET_KEY]
     assert app.engine.fastagi.stats.refused_without_key == 4
     assert sink.of_type("call.started", "ivr.node", "ivr.error", "call.ended") == []
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}") as client:
@@ -87,15 +87,14 @@ async def test_a_session_without_the_key_is_closed_counted_and_produces_no_event
     assert "call.started" not in stored_types(database)
 
 
-async def test_a_session_with_the_key_starts_a_call_and_the_key_never_reaches_routes_or_logs(
+async def test_a_session_with_the_key_starts_a_call_and_the_key_never_reaches_logs_or_events(
     running: tuple[App, MemorySink, int], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     app, sink, _ = running
     key = app.engine.agi_key
     assert key is not None
-    commands = await agi_session(app.engine.fastagi.port, f"ivr?key={key}")
-    assert commands == [b'ANSWER\n']
+    assert await agi_session(app.engine.fastagi.port, "ivr", key=key) == [GET_KEY, b"ANSWER\n"]
     for _ in range(100):
         if sink.of_type("call.ended"):
             break
@@ -104,6 +103,28 @@ async def test_a_session_with_the_key_starts_a_call_and_the_key_never_reaches_ro
     assert started.call_id == "1700000000.1" and started.data["dialed"] == "300"
     assert app.engine.fastagi.stats.refused_without_key == 0
     assert key not in caplog.text and all(key not in str(event.data) for event in sink.events)
+
+
+async def test_a_peer_that_never_answers_is_refused_in_bounded_time_and_one_that_hangs_up_is_not_counted(
+    running: tuple[App, MemorySink, int],
+) -> None:
+    app, sink, _ = running
+    port = app.engine.fastagi.port
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"agi_network: yes\nagi_network_script: ivr\nagi_channel: PJSIP/x-1\nagi_uniqueid: 9.1\n\n")
+    started = asyncio.get_running_loop().time()
+    assert await asyncio.wait_for(reader.readline(), 5) == GET_KEY  # ... and no answer
+    assert await asyncio.wait_for(reader.read(), 10) == b""  # closed after the header time-out
+    assert asyncio.get_running_loop().time() - started < app.engine.settings.agi.header_timeout_s + 3
+    writer.close()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"agi_network: yes\nagi_network_script: ivr\nagi_channel: PJSIP/x-2\nagi_uniqueid: 9.2\n\n")
+    assert await asyncio.wait_for(reader.readline(), 5) == GET_KEY
+    writer.write(b"HANGUP\n200 result=-1\n")  # a real caller gone already
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()
+    assert app.engine.fastagi.stats.refused_without_key == 1
+    assert sink.of_type("call.started") == []
 
 
 async def test_a_flood_of_refused_sessions_is_counted_whole_but_logged_a_few_times(
@@ -143,17 +164,6 @@ async def test_a_configured_key_wins_over_the_file(tmp_path: Path) -> None:
         assert app.engine.agi_key == "k" * 32 and not (tmp_path / "agi-key").exists()
     finally:
         await app.engine.stop(grace_s=1)
-
-
-def test_the_key_is_taken_out_of_the_request_and_masked_in_its_header() -> None:
-    request = parse_request_header(
-        b"agi_network_script: ivr?key=0123456789abcdefXYZ&number=300\n"
-        b"agi_request: agi://127.0.0.1:4573/ivr?key=0123456789abcdefXYZ&number=300\nagi_channel: PJSIP/a-1"
-    )
-    admitted = AgiKeyGuard("0123456789abcdefXYZ").admit(request, ("127.0.0.1", 1))
-    assert admitted is not None and admitted.params == {"number": "300"} and admitted.route == "ivr"
-    assert "0123456789abcdefXYZ" not in repr(dataclasses.asdict(admitted))
-    assert mask_key("ivr?key=abc&x=1") == "ivr?key=***&x=1"
 
 
 def test_the_refusal_log_allows_a_few_lines_per_window_then_resumes() -> None:

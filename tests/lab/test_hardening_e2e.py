@@ -4,13 +4,14 @@ which only exist during a call) are all bound to 127.0.0.1."""
 
 from __future__ import annotations
 
+import stat
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from acd.lab.sipp import Hangup, Wait
-from tests.asterisk.test_agi_key import agi_session
+from tests.asterisk.test_agi_key import GET_KEY, agi_session
 from tests.lab.acd_fixtures import of_type, running_app, wait_for
 from tests.lab.conftest import LAB_PORTS
 
@@ -22,15 +23,22 @@ async def test_a_spoofed_session_is_refused_while_a_real_call_is_counted(lab, si
         caller = await sipp.start_callers("real", [Wait(4), Hangup()], calls=[("300", "56911112222")])
         started = await wait_for(sink, lambda e: e.type == "call.started", 20)
         # Meanwhile another local process fakes two calls: no key, then a guessed one.
-        assert await agi_session(lab.agi_port, "ivr", uniqueid="1700000000.91") == []
-        assert await agi_session(lab.agi_port, "ivr?key=guessed-0123456789abcdef", uniqueid="1700000000.92") == []
+        assert await agi_session(lab.agi_port, "ivr", uniqueid="1700000000.91") == [GET_KEY]
+        assert await agi_session(lab.agi_port, "ivr", key="guessed-0123456789abcdef", uniqueid="1700000000.92") == [GET_KEY]
         result = await caller.wait(30)
         await wait_for(sink, lambda e: e.type == "call.abandoned" and e.call_id == started.call_id, 20)
         refused = app.engine.fastagi.stats.refused_without_key
+        key = app.engine.agi_key
     assert result.ok, result.describe()
     assert [e.call_id for e in of_type(sink, "call.started")] == [started.call_id]
     assert started.data["caller"] == "56911112222"
     assert refused == 2
+    # The key is never in a call's log lines (AGI addresses, Newexten): Asterisk only logs
+    # setting the global, once per AMI connection, in a log folder only its owner can read.
+    assert key is not None
+    logged = [line for line in (lab.log_dir / "messages.log").read_text(errors="replace").splitlines() if key in line]
+    assert logged and all("Setting global variable 'ACD_AGI_KEY'" in line for line in logged), len(logged)
+    assert stat.S_IMODE(lab.log_dir.stat().st_mode) == 0o700
 
 
 def asterisk_sockets(pid: int) -> set[tuple[str, str, str]]:

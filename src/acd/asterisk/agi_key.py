@@ -9,9 +9,18 @@ Anybody on the machine can open a TCP connection to the FastAGI port and type an
   restarts and Asterisk's copy stays valid while the engine is down);
 * on every AMI (re)connection, before anything else, the engine stores it in Asterisk's
   global variable ``ACD_AGI_KEY`` (AMI ``Setvar`` without a channel);
-* the dialplan passes it back on every call: ``AGI(${ACD_AGI}/ivr?key=${ACD_AGI_KEY})``;
-* :class:`AgiKeyGuard` lets a session through only with that key (``hmac.compare_digest``),
-  and takes the key out of the request before any route or log can see it.
+* every FastAGI session starts with ``GET VARIABLE ACD_AGI_KEY``: a channel of that
+  Asterisk answers with the key, anything else cannot, and :class:`AgiKeyGuard`
+  compares (``hmac.compare_digest``) before any route runs.
+
+Why asked for, not passed in the address (``AGI(agi://…/ivr?key=${ACD_AGI_KEY})``):
+Asterisk writes every AGI() address, expanded, to its verbose log (``messages.log``,
+often readable by all) and to AMI ``Newexten`` events; an answer to GET VARIABLE
+appears nowhere unless someone turns on ``agi set debug``.  It costs one round trip
+per call (well under a millisecond on loopback).  Asterisk still logs setting the
+global once per AMI connection (verbose 2, "Setting global variable"), so its log
+folder must be readable by its own user only: the lab's is; Debian's package leaves
+/var/log/asterisk world-readable (0755), so a production install must tighten it.
 
 A refused session is closed without a word (nothing for a prober to learn; a real call
 whose Asterisk has no key yet, before the AMI connection, falls through to the dialplan's
@@ -20,7 +29,6 @@ whose Asterisk has no key yet, before the AMI connection, falls through to the d
 
 from __future__ import annotations
 
-import dataclasses
 import hmac
 import logging
 import os
@@ -38,14 +46,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("acd.fastagi")
 
-#: the query parameter the dialplan passes the key in
-KEY_PARAM = "key"
-#: Asterisk's global variable holding the key (set over AMI)
+#: Asterisk's global variable holding the key (set over AMI, read back by GET VARIABLE)
 ASTERISK_VARIABLE = "ACD_AGI_KEY"
 KEY_FILE_NAME = "agi-key"
-#: URL-safe (it travels in a query string unencoded) and long enough not to be guessed
-KEY_PATTERN = r"[A-Za-z0-9_-]{16,256}"  # whole-string (fullmatch)
-_KEY_IN_TEXT = re.compile(rf"([?&]{KEY_PARAM}=)[^&,\s]*")
+#: URL-safe letters, long enough not to be guessed (whole-string match)
+KEY_PATTERN = r"[A-Za-z0-9_-]{16,256}"
 
 
 class AgiKeyError(OSError):
@@ -82,18 +87,6 @@ def _read_key(path: Path) -> str:
     return key
 
 
-def mask_key(text: str) -> str:
-    """``ivr?key=abc&x=1`` → ``ivr?key=***&x=1``: for anything that may be logged."""
-    return _KEY_IN_TEXT.sub(r"\1***", text)
-
-
-def without_key(request: AgiRequest) -> AgiRequest:
-    """The request as routes and logs may see it: no key in params, masked in the header."""
-    params = {name: value for name, value in request.params.items() if name != KEY_PARAM}
-    env = {name: mask_key(value) if name in ("agi_network_script", "agi_request") else value for name, value in request.env.items()}
-    return dataclasses.replace(request, params=params, env=env)
-
-
 @dataclass
 class _Throttle:
     """At most ``per_window`` log lines per ``window_s``; says how many were left out."""
@@ -118,16 +111,16 @@ class _Throttle:
 
 @dataclass
 class AgiKeyGuard:
-    """Admits a FastAGI session only if its request carries the install's key."""
+    """Decides, from what the peer answered to ``GET VARIABLE ACD_AGI_KEY``, whether a
+    FastAGI session came from our Asterisk; the server asks, this compares and reports."""
 
     key: str
     throttle: _Throttle = field(default_factory=_Throttle)
 
-    def admit(self, request: AgiRequest, peer: object) -> AgiRequest | None:
-        """The request without its key, or None (logged, throttled) when the key is wrong."""
-        given = request.params.get(KEY_PARAM, "")
+    def admit(self, given: str, request: AgiRequest, peer: object) -> bool:
+        """True for the install's key; otherwise False, logged (throttled, key never shown)."""
         if hmac.compare_digest(given.encode("utf-8", "replace"), self.key.encode()):
-            return without_key(request)
+            return True
         if self.throttle.allow():
             left_out, self.throttle.suppressed = self.throttle.suppressed, 0
             more = f" ({left_out} more refused since the last report)" if left_out else ""
@@ -135,7 +128,7 @@ class AgiKeyGuard:
                 "FastAGI: refused a session from %s for channel %r, route %r: %s AGI key%s",
                 peer, request.channel[:80], request.route[:80], "wrong" if given else "no", more,
             )
-        return None
+        return False
 
 
 async def publish_key(ami: "AmiClient", key: str) -> None:

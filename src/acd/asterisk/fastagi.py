@@ -8,7 +8,8 @@ other calls.
 
 Routes: ``AGI(agi://127.0.0.1:4573/ivr?x=1,arg1)`` reaches the handler registered for
 ``ivr`` with ``request.params == {"x": "1"}`` and ``request.args == ("arg1",)``.  With a
-``guard`` (:mod:`acd.asterisk.agi_key`), a session without the install's key reaches none.
+``guard`` (:mod:`acd.asterisk.agi_key`), each session is first asked for Asterisk's
+``ACD_AGI_KEY``: one that cannot show the install's key reaches no route.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
-from acd.asterisk.agi_key import AgiKeyGuard
+from acd.asterisk.agi_key import ASTERISK_VARIABLE, AgiKeyGuard
 from acd.asterisk.agi_protocol import (
     AgiHangupNotice,
     AgiProtocolError,
@@ -159,7 +160,7 @@ class FastAgiStats:
     unknown_routes: int = 0
     handler_errors: int = 0
     rejected_over_capacity: int = 0
-    #: sessions without the install's AGI key (not from Asterisk's dialplan): never routed
+    #: sessions that could not show the install's AGI key (not from our Asterisk): never routed
     refused_without_key: int = 0
 
 
@@ -214,11 +215,6 @@ class FastAgiServer:
             request = await self._read_header(reader, peer)
             if request is None:
                 return
-            if self.guard is not None:
-                request = self.guard.admit(request, peer)
-                if request is None:
-                    self.stats.refused_without_key += 1
-                    return  # closed without a word
             handler = self.routes.resolve(request.route)
             if handler is None:
                 self.stats.unknown_routes += 1
@@ -228,6 +224,8 @@ class FastAgiServer:
                     await writer.drain()
                 return
             session = AgiSession(request, reader, writer, read_timeout_s=self.read_timeout_s)
+            if self.guard is not None and not await self._admitted(session, self.guard, peer):
+                return  # closed without a word
             self._sessions.add(session)
             try:
                 await handler(session)
@@ -246,6 +244,24 @@ class FastAgiServer:
             with contextlib.suppress(Exception):
                 writer.close()
                 await asyncio.wait_for(writer.wait_closed(), 2)
+
+    async def _admitted(self, session: AgiSession, guard: AgiKeyGuard, peer: object) -> bool:
+        """Ask the peer for Asterisk's ``ACD_AGI_KEY`` (see :mod:`acd.asterisk.agi_key`).
+
+        A peer that hangs up first is just gone (not counted: real callers do that); one
+        that answers anything else, garbage, or nothing in time is refused and counted."""
+        try:
+            response = await session.command("GET VARIABLE", ASTERISK_VARIABLE, timeout_s=self.header_timeout_s)
+            given = (response.data or "") if response.ok and response.result_int == 1 else ""
+        except AgiHangup:
+            log.debug("FastAGI: %s hung up before showing its AGI key", peer)
+            return False
+        except (AgiTimeout, AgiProtocolError, ConnectionError):
+            given = ""
+        if guard.admit(given, session.request, peer):
+            return True
+        self.stats.refused_without_key += 1
+        return False
 
     async def _read_header(self, reader: asyncio.StreamReader, peer: object) -> AgiRequest | None:
         parser = AgiRequestParser(self.max_header_bytes)
