@@ -77,8 +77,9 @@ def make_settings(tmp_path: Path) -> Settings:
     )
 
 
-async def asterisk_calls(port: int, call_id: str, caller: str, keys: str) -> None:
-    """A FastAGI peer that behaves like Asterisk for a caller typing ``keys``."""
+async def asterisk_calls(port: int, call_id: str, caller: str, keys: str, agi_key: str) -> None:
+    """A FastAGI peer that behaves like Asterisk for a caller typing ``keys`` (and holding
+    the install's AGI key in its globals, as the engine's AMI Setvar leaves it)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     header = {
         "agi_network": "yes", "agi_network_script": "ivr", "agi_channel": "PJSIP/caller-00000001",
@@ -88,7 +89,9 @@ async def asterisk_calls(port: int, call_id: str, caller: str, keys: str) -> Non
     pending = list(keys)
     while line := await asyncio.wait_for(reader.readline(), 10):
         command = line.decode()
-        if command.startswith("WAIT FOR DIGIT"):
+        if command.startswith("GET VARIABLE") and "ACD_AGI_KEY" in command:
+            answer = f"200 result=1 ({agi_key})"
+        elif command.startswith("WAIT FOR DIGIT"):
             answer = f"200 result={ord(pending.pop(0)) if pending else 0}"
         elif command.startswith("STREAM FILE"):
             answer = "200 result=0 endpos=1000"
@@ -120,7 +123,7 @@ async def test_engine_files_are_owner_only_and_the_event_log_holds_no_number_nor
     caplog.set_level(logging.DEBUG, logger="acd")
     await app.engine.start()
     try:
-        await asterisk_calls(settings.agi.port, "1700000000.1", CALLER, RUT_DIGITS + "5#")
+        await asterisk_calls(settings.agi.port, "1700000000.1", CALLER, RUT_DIGITS + "5#", app.engine.agi_key or "")
         app.dispatcher.handle(Parked("1700000000.1", "PJSIP/caller-00000001", "compradores", None, None))
         await until(lambda: control.rings == [("1700000000.1", "ana")])
         app.dispatcher.handle(AgentAnswered("1700000000.1", "PJSIP/agent1-00000002"))

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from acd.asterisk.agi_protocol import AgiRequest
+from acd.private_files import private_dir
 
 if TYPE_CHECKING:
     from acd.asterisk.ami import AmiClient
@@ -58,8 +59,9 @@ class AgiKeyError(OSError):
 
 
 def load_or_create_key(path: Path) -> str:
-    """The key kept in ``path``; created (random, owner-only) the first time."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """The key kept in ``path``; created (random, owner-only, in an owner-only folder when it
+    makes one) the first time."""
+    private_dir(path.parent, private=True)
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
