@@ -334,7 +334,10 @@ choose_backend() {
   esac
 }
 
-recorded_backend() { cat "$lab/backend" 2>/dev/null || true; }
+recorded_backend() {
+  # The back end that the last `up` of this lab used (cleared by `down`).
+  case "$(cat "$lab/backend" 2>/dev/null || true)" in chroot) echo chroot ;; docker) echo docker ;; esac
+}
 
 backend_of_lab() {
   # What runs this lab now, else what would run it.
@@ -386,6 +389,7 @@ lab_down() {
   local backend; backend=$(recorded_backend)
   [ -n "$backend" ] || backend=$(choose_backend)
   "${backend}_stop"
+  rm -f "$lab/backend"
 }
 
 case "${1:-}" in
