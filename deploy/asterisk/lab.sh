@@ -161,7 +161,8 @@ port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 ami_banner() (
   # Read the AMI greeting line: proof that Asterisk accepts manager connections.
-  exec 3<>"/dev/tcp/127.0.0.1/$ami_port" 2>/dev/null || exit 1
+  exec 2>/dev/null  # a refused connection is an answer here, not an error to print
+  exec 3<>"/dev/tcp/127.0.0.1/$ami_port" || exit 1
   IFS= read -r -t 2 line <&3 || exit 1
   case "$line" in "Asterisk Call Manager"*) exit 0;; *) exit 1;; esac
 )
@@ -304,10 +305,11 @@ docker_cli() {
 docker_start() {
   # Asterisk is the container's PID 1; its console goes to the lab's console.log as in the
   # chroot lab, and asterisk.pid holds its host PID (signals from the host reach it).
+  # umask 077: what Asterisk writes in the lab folder (recordings, logs) is owner-only.
   docker rm -f "$container" >/dev/null 2>&1 || true
   docker run -d --rm --name "$container" --network host --user "$(id -u):$(id -g)" \
     --label "acd.lab=$name" -v "$lab:$lab_in_root" --entrypoint /bin/sh "$image" \
-    -c 'exec /usr/sbin/asterisk -f -n -C "$0" >"$1" 2>&1 </dev/null' \
+    -c 'umask 077; exec /usr/sbin/asterisk -f -n -C "$0" >"$1" 2>&1 </dev/null' \
     "$lab_in_root/etc/asterisk.conf" "$lab_in_root/log/console.log" >/dev/null \
     || fail "docker run of $image failed"
   docker_state .State.Pid >"$lab/asterisk.pid" || true
