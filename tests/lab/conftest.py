@@ -1,4 +1,7 @@
-"""Fixtures that bring up the real lab: Asterisk 22 in its chroot, sipp peers, the engine.
+"""Fixtures that bring up the real lab: Asterisk 22 (chroot or Docker), sipp peers, the engine.
+
+The back end is lab.sh's choice, or ``ACD_LAB_BACKEND=chroot|docker``; both give the same
+host paths (logs, recordings, ``asterisk.pid`` with the host PID), so tests do not care.
 
 The lab runs on its own ports (so a developer's ``make asterisk-up`` lab can keep
 running) and with a fresh random AMI secret.  These tests never skip: without root or
