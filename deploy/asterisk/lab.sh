@@ -262,7 +262,7 @@ docker_prepare() {
     [ "$(id -u)" = 0 ] || fail "the Docker lab's default base image is imported from the debootstrap root, which needs root; run as root or set ACD_LAB_BASE_IMAGE (e.g. debian:sid-slim)"
     base=$(local_base_image)
   fi
-  local log=$cache/docker-build.log
+  local log=$cache/docker-build-$name.log
   mkdir -p "$cache"
   # No build context (the Dockerfile copies nothing); the legacy builder is what Debian's
   # docker.io ships; host networking because a private engine may have no bridge.
@@ -280,13 +280,15 @@ docker_extract_sounds() {
   local id dir=$cache/docker-sounds
   id=$(docker image inspect -f '{{.Id}}' "$image")
   [ "$(cat "$dir/.image" 2>/dev/null)" = "$id" ] && return 0
-  local tmp=$dir.partial cid
-  rm -rf "$tmp"; mkdir -p "$tmp"
+  local tmp cid
+  mkdir -p "$cache"; tmp=$(mktemp -d "$dir.XXXXXX")  # two labs starting at once each copy
   cid=$(docker create "$image")
   docker cp "$cid:/usr/share/asterisk/sounds/." - | tar -x -C "$tmp" --strip-components=1 || { docker rm "$cid" >/dev/null; fail "copying the sounds out of $image failed"; }
   docker rm "$cid" >/dev/null
+  find "$tmp" -type l -lname '/*' -delete  # links into the image's /etc or /var mean nothing here
   printf '%s' "$id" >"$tmp/.image"
-  rm -rf "$dir"; mv "$tmp" "$dir"
+  chmod 755 "$tmp"
+  rm -rf "$dir"; mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"
 }
 
 docker_state() { docker inspect -f "{{$1}}" "$container" 2>/dev/null; }
