@@ -197,7 +197,7 @@ unmount_binds() {
 chroot_prepare() { need_root; build_root; }
 chroot_running() { is_running; }
 chroot_outdated() { return 1; }
-chroot_asterisk() { chroot "$root" /usr/sbin/asterisk "$@"; }
+chroot_asterisk() { timeout 10 chroot "$root" /usr/sbin/asterisk "$@"; }
 chroot_cli() { exec chroot "$root" /usr/sbin/asterisk -C "$lab_in_root/etc/asterisk.conf" -r "$@"; }
 chroot_sounds() { echo "$root/usr/share/asterisk/sounds"; }
 
@@ -250,7 +250,7 @@ local_base_image() {
     say "importing the Debian root as image $tag (once per root)"
     tar -C "$root" --one-file-system --numeric-owner \
       --exclude=./labs --exclude='./proc/*' --exclude='./dev/*' --exclude='./var/cache/apt/archives/*.deb' \
-      -c . | docker import - "$tag" >/dev/null || fail "docker import of $root failed"
+      -c . | timeout 600 docker import - "$tag" >/dev/null || fail "docker import of $root failed"
   fi
   echo "$tag"
 }
@@ -266,7 +266,7 @@ docker_prepare() {
   mkdir -p "$cache"
   # No build context (the Dockerfile copies nothing); the legacy builder is what Debian's
   # docker.io ships; host networking because a private engine may have no bridge.
-  if ! DOCKER_BUILDKIT=0 docker build --network host -t "$image" \
+  if ! DOCKER_BUILDKIT=0 timeout 1200 docker build --network host -t "$image" \
       --build-arg BASE_IMAGE="$base" --build-arg MIRROR="$mirror" --build-arg APT_OPTIONS="$apt_options" \
       --build-arg PACKAGES="${packages//,/ }" - <"$here/Dockerfile" >"$log" 2>&1; then
     tail -n 10 "$log" >&2 || true
@@ -291,10 +291,11 @@ docker_extract_sounds() {
   rm -rf "$dir"; mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"
 }
 
-docker_state() { docker inspect -f "{{$1}}" "$container" 2>/dev/null; }
+# Every call to the engine is bounded: a stuck engine fails the command instead of hanging it.
+docker_state() { timeout 10 docker inspect -f "{{$1}}" "$container" 2>/dev/null; }
 docker_running() { [ "$(docker_state .State.Running)" = true ]; }
 docker_outdated() { [ "$(docker_state .Image)" != "$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null)" ]; }
-docker_asterisk() { docker exec "$container" /usr/sbin/asterisk "$@"; }
+docker_asterisk() { timeout 10 docker exec "$container" /usr/sbin/asterisk "$@"; }
 docker_sounds() { echo "$cache/docker-sounds"; }
 
 docker_cli() {
@@ -308,8 +309,8 @@ docker_start() {
   # Asterisk is the container's PID 1; its console goes to the lab's console.log as in the
   # chroot lab, and asterisk.pid holds its host PID (signals from the host reach it).
   # umask 077: what Asterisk writes in the lab folder (recordings, logs) is owner-only.
-  docker rm -f "$container" >/dev/null 2>&1 || true
-  docker run -d --rm --name "$container" --network host --user "$(id -u):$(id -g)" \
+  timeout 30 docker rm -f "$container" >/dev/null 2>&1 || true
+  timeout 60 docker run -d --rm --name "$container" --network host --user "$(id -u):$(id -g)" \
     --label "acd.lab=$name" -v "$lab:$lab_in_root" --entrypoint /bin/sh "$image" \
     -c 'umask 077; exec /usr/sbin/asterisk -f -n -C "$0" >"$1" 2>&1 </dev/null' \
     "$lab_in_root/etc/asterisk.conf" "$lab_in_root/log/console.log" >/dev/null \
@@ -323,7 +324,7 @@ docker_stop() {
     timeout 30 docker stop -t 5 "$container" >/dev/null 2>&1 || true
     say "stopped Asterisk (container $container, pid $p)"
   fi
-  docker rm -f "$container" >/dev/null 2>&1 || true
+  timeout 30 docker rm -f "$container" >/dev/null 2>&1 || true
   rm -f "$lab/asterisk.pid"
   return 0
 }
