@@ -1,4 +1,7 @@
-"""Fixtures that bring up the real lab: Asterisk 22 in its chroot, sipp peers, the engine.
+"""Fixtures that bring up the real lab: Asterisk 22 (chroot or Docker), sipp peers, the engine.
+
+The back end is lab.sh's choice, or ``ACD_LAB_BACKEND=chroot|docker``; both give the same
+host paths (logs, recordings, ``asterisk.pid`` with the host PID), so tests do not care.
 
 The lab runs on its own ports (so a developer's ``make asterisk-up`` lab can keep
 running) and with a fresh random AMI secret.  These tests never skip: without root or
@@ -34,6 +37,25 @@ LAB_PORTS = {
     "ACD_LAB_AGENTS": "8",
     "ACD_LAB_RTP_START": str(21000 + 1000 * SLOT),
 }
+
+
+def side_lab_env(prefix: str) -> dict[str, str]:
+    """A second, small lab inside this slot's port block (for tests of lab.sh itself).
+
+    Its ports sit between the slot lab's customer port (15130 + 200·slot) and the next
+    slot's AMI port; two agents only, so every agent port stays inside the block too."""
+    base = 200 * SLOT
+    return {
+        **os.environ,
+        "ACD_LAB_NAME": f"{prefix}{SLOT or ''}",
+        "ACD_LAB_AMI_PORT": str(15150 + base),
+        "ACD_LAB_SIP_PORT": str(15160 + base),
+        "ACD_LAB_AGI_PORT": str(14673 + base),
+        "ACD_LAB_AGENT_PORT": str(15170 + base),
+        "ACD_LAB_AGENTS": "2",
+        "ACD_LAB_RTP_START": str(21500 + 1000 * SLOT),
+        "ACD_AMI_SECRET": secrets.token_hex(12),
+    }
 
 
 @dataclass
