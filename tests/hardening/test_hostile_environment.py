@@ -62,6 +62,13 @@ def test_every_variable_the_lab_and_tools_read_is_known() -> None:
     assert unknown_variables(dict.fromkeys(names, "x")) == []
 
 
+def test_variables_read_through_a_named_constant_are_known_too() -> None:
+    from acd.privacy import KEY_ENV
+    from acd.settings import unknown_variables
+
+    assert unknown_variables({KEY_ENV: "x", "ACD_AGI_KEY": "y"}) == []
+
+
 def test_acd_prints_the_warning_and_keeps_going(tmp_path: Path) -> None:
     environ = {**{k: v for k, v in os.environ.items() if not k.startswith("ACD_")}, "ACD_API_TOKN": SECRET}
     run = run_acd("queues", "--url", "http://127.0.0.1:9", "--timeout", "1", cwd=tmp_path, environ=environ)
