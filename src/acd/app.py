@@ -256,14 +256,17 @@ def callback_policies(config: RoutingConfig, holidays: Holidays) -> dict[str, Ca
 
 
 def apply_routing(app: App, settings: Settings, config: RoutingConfig) -> None:
-    """A new routing file reaches every part that reads it (called by the routing reloader)."""
+    """A new routing file reaches every part that reads it (called by the routing reloader).
+
+    The holiday calendar is read first: if it cannot be, nothing has changed yet."""
+    holidays = callback_holidays(settings)
     app.dispatcher.reconfigure(config)
     serving = app.router.config  # the new file, plus removed queues while callers remain in them
     app.stats.reconfigure(serving)
     if app.waiting is not None:
         app.waiting.reconfigure()
     if app.callbacks is not None:
-        app.callbacks.policies = callback_policies(serving, callback_holidays(settings))
+        app.callbacks.policies = callback_policies(serving, holidays)
 
 
 def callback_holidays(settings: Settings) -> Holidays:

@@ -27,7 +27,7 @@ from typing import Callable
 
 from acd.routing import RoutingConfig, load_routing_config
 from acd.routing.reconfigure import routing_changes
-from acd.yamlpos import DEFAULT_LIMITS, YamlLimits
+from acd.yamlpos import DEFAULT_LIMITS, YamlLimits, read_limited
 
 log = logging.getLogger("acd.routing.reload")
 
@@ -67,8 +67,9 @@ class RoutingReloader:
         self._seen = self._read_version()  # the version the engine started with
 
     def _read_version(self) -> str:
+        """Checked every interval: never more than the YAML size limit is read."""
         try:
-            return file_version(self.path.read_bytes())
+            return file_version(read_limited(self.path, self.limits))
         except OSError:
             return "unreadable"
 

@@ -71,9 +71,9 @@ def _with_retired_queues(router: "Router", config: RoutingConfig) -> tuple[Routi
         return config, frozenset()
     retired: list[QueueConfig] = []
     skills = list(config.skills)
+    final = kept | holding  # the queues an overflow may still lead to
     for name in sorted(holding):
         old = router._queues[name].cfg
-        final = kept | holding
         expansion = [rule for rule in old.expansion if rule.overflow is None or rule.overflow in final]
         overflow = old.overflow if old.overflow in final else None
         retired.append(old.model_copy(update={"expansion": expansion, "overflow": overflow}))
