@@ -181,6 +181,7 @@ class EventStore:
         self.batch_interval_s = batch_interval_s
         self._conn = conn
         self._batch: list[Event] = []
+        self._in_flight = 0  # events taken by a flush whose transaction has not committed yet
         self._lock = asyncio.Lock()
         self._flusher: asyncio.Task[None] | None = None
         self._closed = False
@@ -249,8 +250,8 @@ class EventStore:
 
     @property
     def pending(self) -> int:
-        """Events appended but not yet committed."""
-        return len(self._batch)
+        """Events appended but not yet committed (a batch being written counts until COMMIT)."""
+        return len(self._batch) + self._in_flight
 
     async def flush(self) -> int:
         """Commit everything appended so far in one transaction; returns how many events."""
@@ -258,6 +259,7 @@ class EventStore:
             if not self._batch:
                 return 0
             batch, self._batch = self._batch, []
+            self._in_flight = len(batch)
             kept: list[Event] = []
             rows = []
             for event in batch:
@@ -277,10 +279,12 @@ class EventStore:
             except BaseException as exc:
                 await _rollback(self._conn)
                 self._batch[:0] = kept  # keep them, in order, for the next attempt
+                self._in_flight = 0
                 if isinstance(exc, sqlite3.Error):
                     self.flush_errors += 1
                     self.last_error = str(exc)
                 raise
+            self._in_flight = 0
             self.flushed += len(kept)
             return len(kept)
 
@@ -421,7 +425,7 @@ class EventStore:
     async def close_incident(self, incident_id: int, end: float) -> Incident:
         """End an open incident at ``end``; raises ValueError naming what is wrong."""
         async with self._lock:
-            async with self._conn.execute("SELECT start_ts, end_ts FROM incidents WHERE id = ?", (incident_id,)) as cursor:
+            async with self._conn.execute("SELECT start_ts, end_ts, text, created_ts FROM incidents WHERE id = ?", (incident_id,)) as cursor:
                 row = await cursor.fetchone()
             if row is None:
                 raise ValueError(f"no incident #{incident_id}")
@@ -430,8 +434,7 @@ class EventStore:
             if not end > row[0]:
                 raise ValueError(f"incident #{incident_id} started later than that; it must end after it starts")
             await self._conn.execute("UPDATE incidents SET end_ts = ? WHERE id = ?", (end, incident_id))
-        [closed] = [i for i in await self.incidents() if i.id == incident_id]
-        return closed
+        return Incident(incident_id, float(row[0]), end, str(row[2]), float(row[3]))
 
 
 # -- schema ---------------------------------------------------------------------------
