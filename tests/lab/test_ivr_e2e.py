@@ -159,7 +159,9 @@ async def test_rut_with_wrong_check_digit_is_rejected_twice_then_fallback(lab, s
 
 
 async def test_caller_hanging_up_mid_menu_is_recorded(lab, sipp, tmp_path) -> None:  # noqa: ANN001
-    result, ended, sink = await run_test_flow(lab, sipp, tmp_path, [Wait(0.5), Hangup()])
+    # 1 s in: the menu (prompt, 1.5 s wait, one retry) runs for ~4 s; 0.5 s was sometimes
+    # before the first node on a loaded machine (answer, AGI connect, the AGI key check).
+    result, ended, sink = await run_test_flow(lab, sipp, tmp_path, [Wait(1.0), Hangup()])
     assert ended.data["cause"] == "caller-hangup" and ended.data["node"] == "menu"
     assert result.ok and result.remote_byes == 0
 
