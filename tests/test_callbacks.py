@@ -10,7 +10,18 @@ from typing import TYPE_CHECKING, AsyncIterator
 
 import pytest
 
-from acd.asterisk.call_control import AgentAnswered, AgentLegStarted, CallbackCustomerUp, CallbackResult, LegHungUp, OriginateFailed, Parked, RingFailed
+from acd.asterisk.call_control import (
+    AgentAnswered,
+    AgentLegStarted,
+    AsteriskPicture,
+    CallbackCustomerUp,
+    CallbackResult,
+    ChannelStatus,
+    LegHungUp,
+    OriginateFailed,
+    Parked,
+    RingFailed,
+)
 from acd.callbacks import Callback, CallbackPolicy, CallbackService, CallbackStore
 from acd.dispatch import CALLBACK_NOT_ANSWERED, CUSTOMER_FIRST_MARGIN_S
 from acd.ivr.testing import Press, ScriptedChannel, keys
@@ -150,14 +161,18 @@ class RecordingControl:
     async def return_to_hold(self, channel: str) -> None:
         self.holds.append(channel)
 
-    async def parked_calls(self) -> list[Parked]:
-        return []
+    async def picture(self) -> AsteriskPicture:
+        return picture_of(self.channels)
 
-    async def live_channels(self) -> dict[str, str]:
-        return dict(self.channels)
 
-    async def device_states(self) -> list[object]:
-        return []
+def picture_of(channels: dict[str, str]) -> AsteriskPicture:
+    """Asterisk with these channels (uniqueid -> state), none of them a caller's."""
+    return AsteriskPicture(
+        channels=tuple(
+            ChannelStatus(uniqueid, f"PJSIP/x-{uniqueid}", state, "", "", "", "", "", None, None, "", None) for uniqueid, state in channels.items()
+        ),
+        devices=(),
+    )
 
 
 Setup = tuple["Dispatcher", RecordingControl, list[Event], CallbackService]

@@ -23,7 +23,7 @@ from typing import Callable
 from acd.asterisk.agi_channel import AgiChannel
 from acd.asterisk.call_control import AsteriskCallControl
 from acd.asterisk.fastagi import AgiSession
-from acd.dispatch import Dispatcher
+from acd.dispatch import HISTORY_WINDOW_S, Dispatcher
 from acd.engine import Engine
 from acd.ivr.channel import CallerHungUp, Channel
 from acd.ivr.handoff import QueueRequest
@@ -179,7 +179,11 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
 
     engine.on_startup(start_acd)
     engine.on_shutdown(stop_acd)
+    async def suspend(reason: str) -> None:
+        dispatcher.suspend()
+
     engine.ami.on_connected.append(resync)
+    engine.ami.on_disconnected.append(suspend)
     from acd.api.server import attach_api  # imports FastAPI/uvicorn: only engines need them
 
     attach_api(app, settings)
@@ -204,6 +208,12 @@ def _attach_metrics(app: App, settings: Settings) -> None:
         log.info("live figures primed from the event log: %d events in %.2f s", primed, time.perf_counter() - started)
         engine.bus.sinks.insert(0, store)
         app.store = store
+
+        async def history(call_ids: list[str]) -> dict[str, set[str]]:
+            since = engine.clock() - HISTORY_WINDOW_S
+            return await store.recorded_types(call_ids, ("call.queued", "call.requeued", "call.answered"), since)
+
+        app.dispatcher.history = history
         log.info("event log: %s", database)
         if settings.mqtt.enabled:
             publisher = MqttPublisher.from_settings(settings)

@@ -32,7 +32,8 @@ ACD_CUSTOMER_CALLERID   acd.asterisk.call_control    agent first: the caller ID 
 Not per-call channel variables: ``ACD_AGI_KEY``, a *global* the engine sets over AMI at
 each login (``acd.asterisk.agi_key``, one place); and, set by the dialplan or the site,
 never by the engine: ``ACD_AGI`` (globals),
-``ACD_DIALED`` (``from-callers``), ``ACD_DIAL_OPTIONS`` (optional site extra Dial options).
+``ACD_DIALED`` (``from-callers``), ``ACD_DIAL_OPTIONS`` (optional site extra Dial options),
+``ACD_ANSWERED_AT`` (``acd-agent-answered``: when the agent answered, read back by resync).
 ``tests/test_channel_variables.py`` checks the source against this table.
 """
 
@@ -57,4 +58,4 @@ OWNERS: dict[str, str] = {
 
 #: Read by the dialplan but not a per-call variable the engine writes: set by the dialplan
 #: itself or the site's configuration, or (ACD_AGI_KEY) a global set by acd.asterisk.agi_key.
-NOT_ENGINE_SET = ("ACD_AGI", "ACD_DIALED", "ACD_DIAL_OPTIONS", "ACD_AGI_KEY")
+NOT_ENGINE_SET = ("ACD_AGI", "ACD_DIALED", "ACD_DIAL_OPTIONS", "ACD_AGI_KEY", "ACD_ANSWERED_AT")

@@ -35,10 +35,12 @@ import logging
 import os
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Awaitable, Callable, Mapping, Protocol
 
 from acd.asterisk.ami import AmiActionRefused
 from acd.asterisk.call_control import (
+    AsteriskPicture,
+    ChannelStatus,
     AgentAnswered,
     AgentLegStarted,
     CallbackAgentUp,
@@ -57,12 +59,26 @@ from acd.ivr.handoff import QueueRequest
 from acd.privacy import masked_data
 from acd.metrics.events import SCHEMA_VERSION, Event
 from acd.routing import Router, RoutingConfig
-from acd.routing.decisions import CallTimedOut, CancelRing, Ignored, Notification, Outcome, RingAgent
+from acd.routing.decisions import CallQueued, CallTimedOut, CancelRing, Ignored, Notification, Outcome, RingAgent
 
 log = logging.getLogger("acd.dispatch")
 
 UNREACHABLE_DEVICE_STATES = ("UNAVAILABLE",)
 UNREACHABLE_REASON = "unreachable"
+#: A phone in one of these states is on a call, ringing or holding one: an agent whose
+#: phone is busy with a call the router does not know (a personal call, a call from before
+#: a restart it could not rebuild) is paused, so the ACD never rings a phone in use
+#: (app_queue's ``ringinuse=no``), and unpaused when the phone is free again.
+BUSY_DEVICE_STATES = ("INUSE", "BUSY", "RINGING", "RINGINUSE", "ONHOLD")
+PHONE_BUSY_REASON = "phone-busy"
+#: The pauses the device rules make, and so may lift.
+DEVICE_PAUSES = (UNREACHABLE_REASON, PHONE_BUSY_REASON)
+#: While AMI is down the router's clock stops (no ring time-out can fire for an answer the
+#: engine cannot see), at most this long: past it Asterisk is really gone (a restart ends
+#: every call anyway) and time runs again.
+SUSPEND_LIMIT_S = 10.0
+#: How far back the event log is asked about calls a restarted engine finds on Asterisk.
+HISTORY_WINDOW_S = 86_400.0
 #: Customer first, the router keeps the agent reserved while the customer's phone rings,
 #: the greeting plays and the agent's phone rings: the customer's ring time plus the
 #: queue's ring time-out plus this (greeting up to ~6 s, Dial's own margin, call set-up).
@@ -90,7 +106,7 @@ class CallControl(Protocol):
 
     async def end_waiting(self, channel: str) -> None: ...
 
-    async def parked_calls(self) -> list[Parked]: ...
+    async def picture(self) -> AsteriskPicture: ...
 
     async def originate_callback(
         self, call_id: str, agent_id: str, endpoint: str, customer_dial: str, number: str, ring_s: float, customer_ring_s: float, leg_id: str,
@@ -112,9 +128,10 @@ class CallControl(Protocol):
 
     async def hang_up(self, channel: str) -> None: ...
 
-    async def live_channels(self) -> dict[str, str]: ...
 
-    async def device_states(self) -> list[DeviceState]: ...
+#: What the event log already holds for some calls: call id -> event types (see
+#: ``EventStore.recorded_types``); the engine passes the store's, tests a dict's.
+History = Callable[[list[str]], Awaitable[Mapping[str, set[str]]]]
 
 
 @dataclass
@@ -125,6 +142,8 @@ class DispatchStats:
     resyncs: int = 0
     requeued_on_resync: int = 0
     closed_on_resync: int = 0
+    restored_on_resync: int = 0  # calls found ringing or talking to an agent that the router did not see so
+    answers_found_on_resync: int = 0  # of those, answers the engine missed (AMI gap, restart)
     last_decision_to_action_ms: float | None = None
 
 
@@ -163,6 +182,7 @@ class Dispatcher:
     customer_dial: str = "PJSIP/{number}@customers"
     customer_ring_s: float = 30.0
     customer_greeting: str = ""  # customer first: played to the customer before the agent is rung
+    history: History | None = None  # the event log's view of calls found on resync (None: nothing recorded)
 
     def __post_init__(self) -> None:
         self._channels: dict[str, str] = {}  # call id -> caller channel name
@@ -176,11 +196,42 @@ class Dispatcher:
         self._aliases: dict[str, str] = {}  # customer-first: customer channel uniqueid -> call id
         self._legs: dict[str, _CallbackLeg] = {}  # callback legs in flight or being hung up, by leg id
         self._current_leg: dict[str, str] = {}  # call id -> the leg the router's ring is waiting for
+        self._suspended_at: float | None = None  # AMI lost: the router's time stands still (suspend)
+        self._resyncing = False
+        self._backlog: list[ControlEvent] = []  # facts that arrived while resync read Asterisk
+
+    # ---------------------------------------------------------------- time
+    def _now(self) -> float:
+        """The time the router is given: the clock, or, while AMI is down, the moment it was
+        lost (bounded by ``SUSPEND_LIMIT_S``), so nothing the engine cannot see times out."""
+        now = self.clock()
+        suspended = self._suspended_at
+        if suspended is not None and now - suspended <= SUSPEND_LIMIT_S:
+            return suspended
+        return now
+
+    def suspend(self) -> None:
+        """AMI connection lost: stop the router's clock until the next resync has read
+        Asterisk's picture (an agent may be answering a call right now, unseen)."""
+        if self._suspended_at is None:
+            self._suspended_at = self.clock()
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            log.warning("ACD: Asterisk out of sight; routing time stands still until it is back")
+
+    def _resume(self) -> None:
+        if self._suspended_at is None:
+            return
+        lost = self.clock() - self._suspended_at
+        self._suspended_at = None
+        log.info("ACD: Asterisk back after %.1f s; routing time runs again", lost)
+        self._apply(self.router.advance(self.clock()))
 
     # ---------------------------------------------------------------- IVR hand-off
     async def enqueue(self, channel: Channel, request: QueueRequest) -> None:
         """Label the call for the holding context; routing starts when it is parked there."""
-        now = self.clock()
+        now = self._now()
         queue = self._queue_for(request)
         priority = request.priority or None  # 0 (the flow's default) means "the queue's priority"
         await channel.set_variable("ACD_CALL_ID", channel.call_id)
@@ -217,12 +268,12 @@ class Dispatcher:
     def reconfigure(self, config: RoutingConfig) -> list[Outcome]:
         """A new routing file: the router carries every call and agent across, and what it
         decides (a waiting call ringing a newly qualified agent...) is carried out here."""
-        outcomes = self._apply(self.router.reconfigure(self.clock(), config))
+        outcomes = self._apply(self.router.reconfigure(self._now(), config))
         self._agents_by_device = {agent.endpoint: agent.id for agent in self.router.config.agents}
         return outcomes
 
     def agent_login(self, agent_id: str) -> list[Outcome]:
-        outcomes = self._apply(self.router.agent_login(self.clock(), agent_id))
+        outcomes = self._apply(self.router.agent_login(self._now(), agent_id))
         endpoint = next((device for device, agent in self._agents_by_device.items() if agent == agent_id), None)
         known = self._device_states.get(endpoint) if endpoint else None
         if known is not None:
@@ -230,13 +281,13 @@ class Dispatcher:
         return outcomes
 
     def agent_logout(self, agent_id: str, reason: str = "logout") -> list[Outcome]:
-        return self._apply(self.router.agent_logout(self.clock(), agent_id, reason))
+        return self._apply(self.router.agent_logout(self._now(), agent_id, reason))
 
     def agent_pause(self, agent_id: str, reason: str = "pause") -> list[Outcome]:
-        return self._apply(self.router.agent_pause(self.clock(), agent_id, reason))
+        return self._apply(self.router.agent_pause(self._now(), agent_id, reason))
 
     def agent_unpause(self, agent_id: str) -> list[Outcome]:
-        return self._apply(self.router.agent_unpause(self.clock(), agent_id))
+        return self._apply(self.router.agent_unpause(self._now(), agent_id))
 
     # ---------------------------------------------------------------- supervisor (API)
     def set_priority(self, call_id: str, priority: int) -> list[Outcome]:
@@ -246,14 +297,14 @@ class Dispatcher:
         emitted here, once the router accepted the change.
         """
         before = self.router.call(call_id)
-        outcomes = self._apply(self.router.set_priority(self.clock(), call_id, priority))
+        outcomes = self._apply(self.router.set_priority(self._now(), call_id, priority))
         refused = any(isinstance(o, Ignored) and o.call_id == call_id for o in outcomes)
         after = self.router.call(call_id)
         if before is not None and after is not None and not refused:
             self.emit(
                 Event(
                     type="call.priority_changed",
-                    ts=self.clock(),
+                    ts=self._now(),
                     call_id=call_id,
                     queue=after.queue,
                     data={"priority": priority, "previous": before.priority},
@@ -263,7 +314,7 @@ class Dispatcher:
 
     def move_call(self, call_id: str, queue: str) -> list[Outcome]:
         """Move a waiting (or ringing) call to ``queue`` keeping its wait (``call.overflowed``, reason supervisor)."""
-        return self._apply(self.router.move_call(self.clock(), call_id, queue))
+        return self._apply(self.router.move_call(self._now(), call_id, queue))
 
     # ---------------------------------------------------------------- callbacks (CallbackQueue)
     def queue_callback(self, callback: Any) -> None:
@@ -273,7 +324,7 @@ class Dispatcher:
         call carries a longer ring time-out for that ring; a request made while waiting
         (already in the router) re-enters with it, keeping its wait and so its place.
         """
-        now = self.clock()
+        now = self._now()
         call = self.router.call(callback.call_id)
         customer_first = self.callbacks is not None and self.callbacks.mode_of(callback.call_id) == "customer-first"
         queue, priority, attached = callback.queue, None, None
@@ -300,7 +351,7 @@ class Dispatcher:
         """Take a callback out of the queue for now (outside hours, replaced)."""
         call = self.router.call(call_id)
         if call is not None and call.state == "waiting":
-            self._apply(self.router.caller_abandoned(self.clock(), call_id), record=False)
+            self._apply(self.router.caller_abandoned(self._now(), call_id), record=False)
 
     def _is_callback(self, call_id: str) -> bool:
         return self.callbacks is not None and self.callbacks.is_callback(call_id)
@@ -421,9 +472,9 @@ class Dispatcher:
                 self._accept_leg(decision.call_id, leg.leg_id)  # over: a failure, handled below
                 log.warning("ACD: callback %s could not be placed with %s (%s)", decision.call_id, decision.agent_id, exc)
                 if customer_first:
-                    self._customer_leg_failed(self.clock(), decision.call_id, "error")
+                    self._customer_leg_failed(self._now(), decision.call_id, "error")
                 else:
-                    self._apply(self.router.ring_no_answer(self.clock(), decision.agent_id, decision.call_id))
+                    self._apply(self.router.ring_no_answer(self._now(), decision.agent_id, decision.call_id))
         finally:
             if not leg.originated:
                 leg.ended.set()
@@ -478,15 +529,18 @@ class Dispatcher:
 
     # ---------------------------------------------------------------- facts from Asterisk
     async def run(self) -> None:
-        """Consume call-control facts until cancelled."""
+        """Consume call-control facts until cancelled (held back while resync reads Asterisk)."""
         async for fact in self.control.events():
+            if self._resyncing:
+                self._backlog.append(fact)
+                continue
             try:
                 self.handle(fact)
             except Exception:
                 log.exception("ACD: failed to handle %r", fact)
 
     def handle(self, fact: ControlEvent) -> list[Outcome]:
-        now = self.clock()
+        now = self._now()
         router = self.router
         if isinstance(fact, Parked):
             if fact.channel:
@@ -561,10 +615,13 @@ class Dispatcher:
         return []
 
     def _device_state(self, fact: DeviceState) -> list[Outcome]:
-        """Follow agent phones: an unreachable phone pauses its agent; reachable again, unpauses.
+        """Follow agent phones: an unreachable phone pauses its agent, and so does a busy
+        phone (``BUSY_DEVICE_STATES``) of an agent the router has free; idle again, unpauses.
 
-        Only pauses this rule made are undone, so a supervisor's or the agent's own pause
-        (or a ring-no-answer pause) is never lifted by a phone coming back.
+        A busy phone is expected while the agent rings, talks or wraps up an ACD call: only
+        an *available* agent is paused for it.  Only pauses these rules made are undone, so
+        a supervisor's or the agent's own pause (or a ring-no-answer pause) is never lifted
+        by a phone coming back.
         """
         agent_id = self._agents_by_device.get(fact.device)
         if agent_id is None:
@@ -574,13 +631,18 @@ class Dispatcher:
         if agent is None or agent.state == "logged_out":
             return []
         if fact.state in UNREACHABLE_DEVICE_STATES:
-            if agent.state != "paused":
+            if agent.state != "paused" or agent.reason == PHONE_BUSY_REASON:
                 log.warning("ACD: agent %s's phone %s is %s; pausing the agent", agent_id, fact.device, fact.state)
-                return self._apply(self.router.agent_pause(self.clock(), agent_id, UNREACHABLE_REASON))
+                return self._apply(self.router.agent_pause(self._now(), agent_id, UNREACHABLE_REASON))
             return []
-        if agent.state == "paused" and agent.reason == UNREACHABLE_REASON:
-            log.info("ACD: agent %s's phone %s is reachable again (%s)", agent_id, fact.device, fact.state)
-            return self._apply(self.router.agent_unpause(self.clock(), agent_id))
+        if fact.state in BUSY_DEVICE_STATES:
+            if agent.state == "available":
+                log.warning("ACD: agent %s's phone %s is %s with no ACD call; pausing the agent", agent_id, fact.device, fact.state)
+                return self._apply(self.router.agent_pause(self._now(), agent_id, PHONE_BUSY_REASON))
+            return []
+        if agent.state == "paused" and agent.reason in DEVICE_PAUSES:
+            log.info("ACD: agent %s's phone %s is free again (%s)", agent_id, fact.device, fact.state)
+            return self._apply(self.router.agent_unpause(self._now(), agent_id))
         return []
 
     def _leg_hung_up(self, now: float, fact: LegHungUp) -> list[Outcome]:
@@ -669,7 +731,7 @@ class Dispatcher:
         if channel is None:
             log.warning("ACD: no channel known for call %s; cannot ring %s", decision.call_id, decision.agent_id)
             return
-        started = self.clock()
+        started = self.clock()  # real time: the action's latency
         try:
             await self.control.ring(channel, decision.call_id, decision.agent_id, decision.endpoint, decision.timeout_s)
         except AmiActionRefused as exc:
@@ -677,15 +739,15 @@ class Dispatcher:
             # will fix that, and it is not the agent's fault.  The call is given up.
             self.counters.ring_errors += 1
             log.error("ACD: call %s given up: %s", decision.call_id, exc)
-            self._apply(self.router.caller_abandoned(self.clock(), decision.call_id, reason=UNSAFE_CALL_DATA))
+            self._apply(self.router.caller_abandoned(self._now(), decision.call_id, reason=UNSAFE_CALL_DATA))
             return
         except Exception as exc:
             self.counters.ring_errors += 1
             log.warning("ACD: ringing %s for %s failed (%s); treating as no answer", decision.agent_id, decision.call_id, exc)
-            self._apply(self.router.ring_no_answer(self.clock(), decision.agent_id, decision.call_id))
+            self._apply(self.router.ring_no_answer(self._now(), decision.agent_id, decision.call_id))
             return
         self.counters.rings_sent += 1
-        self.counters.last_decision_to_action_ms = (self.clock() - started) * 1000
+        self.counters.last_decision_to_action_ms = (self.clock() - started) * 1000  # real time
 
     async def _to_hold(self, call_id: str) -> None:
         channel = self._channels.get(call_id)
@@ -702,15 +764,15 @@ class Dispatcher:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if deadline is None:
-            return
+        if deadline is None or (self._suspended_at is not None and self._now() == self._suspended_at):
+            return  # suspended: _resume advances and arms again
         loop = asyncio.get_running_loop()
         self._timer = loop.call_later(max(0.0, deadline - self.clock()), self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
         try:
-            self._apply(self.router.advance(self.clock()))
+            self._apply(self.router.advance(self._now()))
         except Exception:
             log.exception("ACD: timer handling failed")
 
@@ -721,28 +783,113 @@ class Dispatcher:
 
     # ---------------------------------------------------------------- resynchronisation
     async def resync(self) -> None:
-        """After (re)connecting: re-queue parked callers we do not know, close vanished calls."""
+        """After (re)connecting: read Asterisk's whole picture, then make the router agree.
+
+        Facts arriving meanwhile are held back and handled after the picture (they are
+        newer than it); the router's clock stays where AMI was lost until then
+        (:meth:`suspend`), so an answer the engine missed is taken for an answer, at the
+        time the dialplan wrote on the channel, never for a ring that timed out.
+        """
         self.counters.resyncs += 1
-        parked = await self.control.parked_calls()
-        channels = await self.control.live_channels()
-        live = set(channels)
-        now = self.clock()
-        for item in parked:
-            if self.router.call(item.call_id) is None:
+        self._resyncing = True
+        try:
+            picture = await self.control.picture()
+            history = await self._history_of(picture)
+            self._rebuild(picture, history)
+        finally:
+            self._resyncing = False
+            backlog, self._backlog = self._backlog, []
+            for fact in backlog:
+                try:
+                    self.handle(fact)
+                except Exception:
+                    log.exception("ACD: failed to handle %r", fact)
+            self._resume()
+
+    async def _history_of(self, picture: AsteriskPicture) -> Mapping[str, set[str]]:
+        """What the event log holds for the calls on Asterisk that the router does not know."""
+        unknown = sorted({c.call_id for c in picture.channels if c.call_id and c.role and self.router.call(c.call_id) is None})
+        if not unknown or self.history is None:
+            return {}
+        try:
+            return await self.history(unknown)
+        except Exception as exc:  # the log unreadable: record what is found, duplicates are the lesser harm
+            log.warning("ACD: cannot read the event log for %d calls found on Asterisk (%s)", len(unknown), exc)
+            return {}
+
+    def _rebuild(self, picture: AsteriskPicture, history: Mapping[str, set[str]]) -> None:
+        """The picture, in the order that never rings a busy agent: phones' states known,
+        calls ringing or talking to agents restored, busy/unreachable phones' agents made
+        unavailable, callers on hold re-queued, vanished calls closed, callbacks settled."""
+        now = self._now()
+        for device in picture.devices:
+            if device.device in self._agents_by_device:
+                self._device_states[device.device] = device.state
+        agent_legs = {c.linkedid: c.uniqueid for c in picture.channels if c.application == "AppDial" and c.linkedid}
+        for channel in picture.channels:
+            if channel.role == "agent":
+                self._restore(now, channel, agent_legs.get(channel.uniqueid), history.get(channel.call_id, set()))
+        for device in picture.devices:
+            if device.device in self._agents_by_device:
+                self._device_state(device)
+        for channel in picture.channels:
+            if channel.role != "waiting":
+                continue
+            if self.router.call(channel.call_id) is None:
                 self.counters.requeued_on_resync += 1
-                log.info("ACD: found parked caller %s in %s; re-queued with its original wait", item.call_id, item.queue)
-                self.handle(item)
-            elif item.channel:
-                self._channels[item.call_id] = item.channel
-        for state in await self.control.device_states():
-            self._device_state(state)
+                log.info("ACD: found parked caller %s in %s; re-queued with its original wait", channel.call_id, channel.queue)
+                self.handle(Parked(channel.call_id, channel.channel, channel.queue, channel.wait_origin, channel.priority))
+            elif channel.channel:
+                self._channels[channel.call_id] = channel.channel
+        live = {c.uniqueid for c in picture.channels}
         live |= {self._aliases[leg] for leg in live if leg in self._aliases}
-        for call_id in list(self._known_call_ids()):
+        for call_id in sorted(self._known_call_ids()):
             if call_id not in live and not self._is_callback(call_id):
                 self.counters.closed_on_resync += 1
                 self._leg_hung_up(now, LegHungUp(leg_id=call_id, channel=self._channels.get(call_id, ""), cause="gone while disconnected"))
         if self.callbacks is not None and self.callbacks.in_doubt:
-            self._settle_in_doubt(channels)
+            self._settle_in_doubt({c.uniqueid: c.state for c in picture.channels})
+
+    def _restore(self, now: float, channel: ChannelStatus, agent_leg: str | None, recorded: set[str]) -> None:
+        """A caller in ``Dial`` to an agent: the router follows, and the log gets what it lacks."""
+        call_id = channel.call_id
+        before = self.router.call(call_id)
+        answered = channel.answered_at is not None
+        if before is not None and before.agent_id == channel.agent_id and (before.state == "connected" or not answered):
+            pass  # the router already knows
+        else:
+            self.counters.restored_on_resync += 1
+            if answered and (before is None or before.state != "connected"):
+                self.counters.answers_found_on_resync += 1
+            log.warning(
+                "ACD: call %s found %s agent %s on Asterisk (the router had it %s); following Asterisk",
+                call_id, "talking to" if answered else "ringing", channel.agent_id, before.state if before else "unknown",
+            )
+        self._channels[call_id] = channel.channel
+        if channel.uniqueid != call_id:
+            self._aliases[channel.uniqueid] = call_id  # a customer-first callback's customer channel
+        answered_at = min(channel.answered_at, self.clock()) if channel.answered_at is not None else None  # a label: never in the future
+        outcomes = self.router.restore_call(
+            now, call_id, channel.queue, channel.agent_id,
+            answered_at=answered_at, wait_origin=channel.wait_origin, priority=channel.priority,
+        )
+        # The ring the router had for this call elsewhere is over (Asterisk shows where the
+        # call is): bookkeeping only, the caller must not be sent back to hold.
+        outcomes = [o for o in outcomes if not (isinstance(o, CancelRing) and o.call_id == call_id)]
+        if agent_leg is not None and self.router.call(call_id) is not None:
+            self._agent_legs[agent_leg] = _Leg(call_id, channel.agent_id)
+        skip: set[str] = set()
+        if before is None:
+            if "call.answered" in recorded:
+                skip.add("call.answered")  # the previous engine saw it: once is the truth
+            if not recorded & {"call.queued", "call.requeued"}:
+                view = self.router.call(call_id)
+                if view is not None:  # its queueing was lost with the previous engine's last batch
+                    queued = CallQueued(call_id, view.queue, view.priority, self.router.queue_skills(view.queue), view.wait_origin, view.wait_origin)
+                    event = outcome_to_event(queued)
+                    if event is not None:
+                        self.emit(event)
+        self._apply(outcomes, skip=frozenset(skip))
 
     def _settle_in_doubt(self, channels: dict[str, str]) -> None:
         """Restored callbacks whose attempt was under way when the previous engine stopped

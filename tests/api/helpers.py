@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Callable
 
 from acd.app import App, build_app
-from acd.asterisk.call_control import AgentAnswered, Parked
+from acd.asterisk.call_control import AgentAnswered, AsteriskPicture, Parked
 from acd.engine import MemorySink
 from acd.settings import (
     AgiSettings,
@@ -103,11 +103,8 @@ class FakeControl:
     async def end_waiting(self, channel: str) -> None:
         self.ended.append(channel)
 
-    async def parked_calls(self) -> list[Parked]:
-        return []
-
-    async def live_channels(self) -> dict[str, str]:
-        return {}
+    async def picture(self) -> AsteriskPicture:
+        return AsteriskPicture(channels=(), devices=())
 
 
 def assemble(settings: Settings) -> tuple[App, FakeControl, MemorySink]:

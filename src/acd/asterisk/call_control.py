@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from dataclasses import dataclass
 from typing import AsyncIterator, Union
 
@@ -134,6 +135,42 @@ class WaitingKey:
     key: str
 
 
+@dataclass(frozen=True)
+class ChannelStatus:
+    """One channel as AMI ``Status`` shows it, with the ACD's labels (resync).
+
+    ``answered_at`` is ``ACD_ANSWERED_AT``, written on the caller's channel by the
+    dialplan the moment an agent answers (``acd-agent-answered``), so an answer the engine
+    did not see (AMI down, engine restarting) is still known, with its time.
+    ``application`` is what the channel runs now: ``Dial`` for a caller ringing or talking
+    to an agent, ``AppDial`` for the agent's own leg of that Dial.
+    """
+
+    uniqueid: str
+    channel: str
+    state: str
+    context: str
+    application: str
+    linkedid: str
+    call_id: str
+    queue: str
+    wait_origin: float | None
+    priority: int | None
+    agent_id: str
+    answered_at: float | None
+    #: "waiting" (parked in the holding context), "agent" (in Dial to an agent from the
+    #: agent context: ringing, or talking when ``answered_at`` is set) or "" (anything else)
+    role: str = ""
+
+
+@dataclass(frozen=True)
+class AsteriskPicture:
+    """Everything resync needs, read at one moment: channels and agent phones' states."""
+
+    channels: tuple[ChannelStatus, ...]
+    devices: tuple[DeviceState, ...]
+
+
 ControlEvent = Union[
     Parked, AgentLegStarted, AgentAnswered, RingFailed, LegHungUp, WaitingKey, CallbackAgentUp, CallbackResult, OriginateFailed,
     DeviceState, CallbackCustomerUp,
@@ -147,10 +184,12 @@ DIAL_TIMEOUT_MARGIN_S = 2
 
 
 def _float(value: str) -> float | None:
+    """A finite number, or None (a label is data from a channel: never trusted as is)."""
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         return None
+    return number if math.isfinite(number) else None
 
 
 def _int(value: str) -> int | None:
@@ -342,34 +381,45 @@ class AsteriskCallControl:
         """Take a caller out of the queue (max wait with no overflow): goodbye and hang up."""
         await self.ami.action("Redirect", Channel=channel, Context=self.timeout_context, Exten="s", Priority=1)
 
-    async def parked_calls(self) -> list[Parked]:
-        """Callers in the holding context now, with their queue and wait origin (resync)."""
-        statuses = await self.ami.action_list("Status", Variables="ACD_CALL_ID,ACD_QUEUE,ACD_WAIT_ORIGIN,ACD_PRIORITY")
-        parked: list[Parked] = []
-        for status in statuses:
-            if status.get("Context") != self.hold_context:
-                continue
-            variables = status.variables()
-            queue = variables.get("ACD_QUEUE", "")
-            if not queue:
-                continue
-            parked.append(
-                Parked(
-                    call_id=variables.get("ACD_CALL_ID") or status.get("Uniqueid"),
-                    channel=status.get("Channel"),
-                    queue=queue,
-                    wait_origin=_float(variables.get("ACD_WAIT_ORIGIN", "")),
-                    priority=_int(variables.get("ACD_PRIORITY", "")),
-                )
-            )
-        return parked
+    async def picture(self) -> AsteriskPicture:
+        """Every channel with the ACD's labels, then every device's state (resync).
 
-    async def device_states(self) -> list[DeviceState]:
-        """Every device's state now (resync after a reconnect)."""
-        items = await self.ami.action_list("DeviceStateList")
-        return [DeviceState(device=item.get("Device"), state=item.get("State")) for item in items]
+        Channels first: a phone that changes state in between shows its newer state, which
+        the device rules follow anyway; a call is never seen after the phone it rings."""
+        statuses = await self.ami.action_list("Status", Variables=",".join(PICTURE_VARIABLES))
+        devices = await self.ami.action_list("DeviceStateList")
+        return AsteriskPicture(
+            channels=tuple(channel_status(status, self.hold_context, self.agent_context) for status in statuses),
+            devices=tuple(DeviceState(device=item.get("Device"), state=item.get("State")) for item in devices),
+        )
 
-    async def live_channels(self) -> dict[str, str]:
-        """Every channel Asterisk has now: Uniqueid -> state (``Up``, ``Ringing``, ``Ring``, ...)."""
-        statuses = await self.ami.action_list("Status")
-        return {status.get("Uniqueid"): status.get("ChannelStateDesc") or "" for status in statuses}
+
+#: The labels resync reads from every channel (``acd.channel_variables`` names their writers).
+PICTURE_VARIABLES = ("ACD_CALL_ID", "ACD_QUEUE", "ACD_WAIT_ORIGIN", "ACD_PRIORITY", "ACD_AGENT_ID", "ACD_ANSWERED_AT")
+
+
+def channel_status(status: AmiMessage, hold_context: str = "acd-hold", agent_context: str = "acd-agent") -> ChannelStatus:
+    """One ``Status`` event → :class:`ChannelStatus` (missing labels are empty / None)."""
+    variables = status.variables()
+    context, application = status.get("Context"), status.get("Application")
+    call_id, queue, agent_id = variables.get("ACD_CALL_ID", ""), variables.get("ACD_QUEUE", ""), variables.get("ACD_AGENT_ID", "")
+    role = ""
+    if context == hold_context and queue:
+        role = "waiting"
+    elif context == agent_context and application == "Dial" and call_id and queue and agent_id:
+        role = "agent"
+    return ChannelStatus(
+        role=role,
+        uniqueid=status.get("Uniqueid"),
+        channel=status.get("Channel"),
+        state=status.get("ChannelStateDesc") or "",
+        context=context,
+        application=application,
+        linkedid=status.get("Linkedid"),
+        call_id=call_id or (status.get("Uniqueid") if role == "waiting" else ""),
+        queue=queue,
+        wait_origin=_float(variables.get("ACD_WAIT_ORIGIN", "")),
+        priority=_int(variables.get("ACD_PRIORITY", "")),
+        agent_id=agent_id,
+        answered_at=_float(variables.get("ACD_ANSWERED_AT", "")),
+    )

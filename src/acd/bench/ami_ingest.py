@@ -57,7 +57,7 @@ from typing import Any
 from panoramisk.ami_protocol import AMIProtocol
 
 from acd.asterisk.ami import AmiClient, AmiMessage, AmiSubscription
-from acd.asterisk.call_control import EVENT_NAMES, AsteriskCallControl, Parked, translate
+from acd.asterisk.call_control import EVENT_NAMES, AsteriskCallControl, AsteriskPicture, translate
 from acd.bench.ami_recording import Recording, RecordingError, base_path, event_name, headers_of, read_recording
 from acd.bench.machine import machine_info
 from acd.dispatch import Dispatcher
@@ -122,11 +122,8 @@ class NoActionCallControl(AsteriskCallControl):
     async def end_waiting(self, channel: str) -> None:
         return None
 
-    async def parked_calls(self) -> list[Parked]:
-        return []
-
-    async def live_channels(self) -> dict[str, str]:
-        return {}
+    async def picture(self) -> AsteriskPicture:
+        return AsteriskPicture(channels=(), devices=())
 
 
 @dataclass

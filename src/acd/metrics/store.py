@@ -382,6 +382,26 @@ class EventStore:
         prefix.sort(key=lambda e: e.ts)
         return prefix + await self.events(lo, hi)
 
+    async def recorded_types(self, call_ids: Iterable[str], types: Iterable[str], since: float) -> dict[str, set[str]]:
+        """Which of ``types`` the log holds for each of ``call_ids`` since ``since``.
+
+        A restarted engine asks this of the calls it finds on Asterisk (resync), so it
+        records what the previous engine did not (an answer it never saw) and nothing twice
+        (a second ``call.answered`` would be a second offered call in every figure)."""
+        await self.flush()
+        ids, wanted = sorted(set(call_ids)), sorted(set(types))
+        found: dict[str, set[str]] = {}
+        for start in range(0, len(ids), 500):  # SQLite's bound-parameter limit
+            chunk = ids[start:start + 500]
+            sql = (
+                f"SELECT call_id, type FROM events WHERE type IN ({', '.join('?' for _ in wanted)}) AND ts >= ? "
+                f"AND call_id IN ({', '.join('?' for _ in chunk)})"
+            )
+            async with self._conn.execute(sql, [*wanted, since, *chunk]) as cursor:
+                for call_id, type_ in await cursor.fetchall():
+                    found.setdefault(call_id, set()).add(type_)
+        return found
+
     async def _select(self, sql: str, params: Sequence[Any]) -> list[Event]:
         async with self._conn.execute(sql, params) as cursor:
             rows = await cursor.fetchall()

@@ -44,6 +44,7 @@ from acd.routing.config import RoutingConfig
 from acd.routing.matching import MatchingCore, Out, new_agent_state_changed
 from acd.routing.model import AgentRecord, AgentState, CallRecord, CallState
 from acd.routing.reconfigure import reconfigure
+from acd.routing.restore import restore_call
 from acd.routing.pools import COMPACT_MIN
 
 # Enum members bound once: ``AgentState.X`` is a slow class-attribute lookup on CPython 3.11.
@@ -286,6 +287,24 @@ class Router(MatchingCore):
     def reconfigure(self, now: float, config: RoutingConfig) -> list[Outcome]:
         """Apply a new routing file without losing a call (rules: :mod:`acd.routing.reconfigure`)."""
         return reconfigure(self, now, config)
+
+    def restore_call(
+        self,
+        now: float,
+        call_id: str,
+        queue: str,
+        agent_id: str,
+        *,
+        answered_at: float | None,
+        wait_origin: float | None = None,
+        priority: int | None = None,
+        attached: Mapping[str, Any] | None = None,
+    ) -> list[Outcome]:
+        """Asterisk shows ``call_id`` ringing ``agent_id`` (``answered_at`` None) or talking to
+        it since ``answered_at``: the router follows (rules: :mod:`acd.routing.restore`)."""
+        return restore_call(
+            self, now, call_id, queue, agent_id, answered_at=answered_at, wait_origin=wait_origin, priority=priority, attached=attached
+        )
 
     # --- agents ----------------------------------------------------------------------
 
