@@ -24,6 +24,7 @@ from acd.asterisk.agi_channel import AgiChannel
 from acd.asterisk.call_control import AsteriskCallControl
 from acd.asterisk.fastagi import AgiSession
 from acd.dispatch import HISTORY_WINDOW_S, Dispatcher
+from acd.engine_away import AwayPlan, FallbackMembers
 from acd.engine import Engine
 from acd.ivr.channel import CallerHungUp, Channel
 from acd.ivr.handoff import QueueRequest
@@ -181,6 +182,20 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
     engine.on_shutdown(stop_acd)
     async def suspend(reason: str) -> None:
         dispatcher.suspend()
+
+    away = settings.continuity
+    fallback = FallbackMembers(
+        engine.ami,
+        AwayPlan(away.hold_callers_s, away.retry_engine_s, away.fallback_queue, away.away_message),
+        lambda: [(agent.id, agent.endpoint, agent.state) for agent in router.agents()],
+    )
+    engine.ami.on_login.append(fallback.on_login)
+    engine.bus.sinks.append(fallback)
+
+    async def stop_fallback(engine: Engine) -> None:
+        await fallback.close()
+
+    engine.on_shutdown(stop_fallback)
 
     engine.ami.on_connected.append(resync)
     engine.ami.on_disconnected.append(suspend)

@@ -27,13 +27,19 @@ ACD_CALLBACK_NUMBER     acd.asterisk.call_control    the customer's number (logg
 ACD_CUSTOMER_DIAL       acd.asterisk.call_control    agent first: the customer's dial string
 ACD_CUSTOMER_RING       acd.asterisk.call_control    agent first: the customer's ring limit
 ACD_CUSTOMER_CALLERID   acd.asterisk.call_control    agent first: the caller ID shown
+ACD_ENGINE_WAIT_S       acd.engine_away (a global)   how long callers are held while the
+                                                     engine is away
+ACD_ENGINE_RETRY_S      acd.engine_away (a global)   how often the engine is tried again
+ACD_FALLBACK_QUEUE      acd.engine_away (a global)   app_queue queue past that time
+ACD_AWAY_MESSAGE        acd.engine_away (a global)   played once while the engine is away
 ======================  ===========================  =========================================
 
 Not per-call channel variables: ``ACD_AGI_KEY``, a *global* the engine sets over AMI at
 each login (``acd.asterisk.agi_key``, one place); and, set by the dialplan or the site,
 never by the engine: ``ACD_AGI`` (globals),
 ``ACD_DIALED`` (``from-callers``), ``ACD_DIAL_OPTIONS`` (optional site extra Dial options),
-``ACD_ANSWERED_AT`` (``acd-agent-answered``: when the agent answered, read back by resync).
+``ACD_ANSWERED_AT`` (``acd-agent-answered``: when the agent answered, read back by resync),
+``ACD_AWAY_SINCE``/``ACD_AWAY_WAIT``/``ACD_AWAY_RETRY`` (``acd-engine-away``'s own bookkeeping).
 ``tests/test_channel_variables.py`` checks the source against this table.
 """
 
@@ -54,8 +60,11 @@ OWNERS: dict[str, str] = {
         ),
         "acd.asterisk.call_control",
     ),
+    **dict.fromkeys(("ACD_ENGINE_WAIT_S", "ACD_ENGINE_RETRY_S", "ACD_FALLBACK_QUEUE", "ACD_AWAY_MESSAGE"), "acd.engine_away"),
 }  # fmt: skip
 
 #: Read by the dialplan but not a per-call variable the engine writes: set by the dialplan
 #: itself or the site's configuration, or (ACD_AGI_KEY) a global set by acd.asterisk.agi_key.
-NOT_ENGINE_SET = ("ACD_AGI", "ACD_DIALED", "ACD_DIAL_OPTIONS", "ACD_AGI_KEY", "ACD_ANSWERED_AT")
+NOT_ENGINE_SET = (
+    "ACD_AGI", "ACD_DIALED", "ACD_DIAL_OPTIONS", "ACD_AGI_KEY", "ACD_ANSWERED_AT", "ACD_AWAY_SINCE", "ACD_AWAY_WAIT", "ACD_AWAY_RETRY",
+)

@@ -169,6 +169,21 @@ class CallbackSettings(_Section):
         return value
 
 
+class ContinuitySettings(_Section):
+    """What Asterisk does with callers while the engine is away (``acd.engine_away``)."""
+
+    hold_callers_s: float = Field(120.0, ge=0, le=HOUR, description="how long a caller is held (music) while the engine is retried")
+    retry_engine_s: float = Field(5.0, ge=1, le=300, description="how often the held caller's dialplan tries the engine again")
+    fallback_queue: str = Field(
+        "acd-fallback",
+        description="app_queue queue (queues.conf) serving callers past hold_callers_s, kept with the ACD's agents; '' = 'try again later'",
+        pattern=r"^[A-Za-z0-9_-]{0,64}$",
+    )
+    away_message: str = Field(
+        "followme/pls-hold-while-try", description="sound played once when the engine is away ('' = none)", pattern=r"^[A-Za-z0-9_/.&-]{0,200}$"
+    )
+
+
 class SlaSettings(_Section):
     """The contract ``acd sla`` measures against, so nobody has to pass it on each run."""
 
@@ -235,6 +250,7 @@ class Settings(_Section):
     metrics: MetricsSettings = MetricsSettings()
     recording: RecordingSettings = RecordingSettings()
     callbacks: CallbackSettings = CallbackSettings()
+    continuity: ContinuitySettings = ContinuitySettings()
     sla: SlaSettings = SlaSettings()
     mqtt: MqttSettings = MqttSettings()
     api: ApiSettings = ApiSettings()

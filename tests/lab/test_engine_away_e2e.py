@@ -1,0 +1,54 @@
+"""No caller lost while the engine is away: Asterisk holds new callers with music and tries
+the engine again; past the hold time its own Queue() serves them with the same agents."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from acd.lab.sipp import AwaitHangup
+from tests.lab.acd_fixtures import running_app, wait_for
+
+pytestmark = pytest.mark.lab
+
+AWAY = "continuity:\n  hold_callers_s: {hold}\n  retry_engine_s: 1\n  away_message: ''\n"
+
+
+async def test_a_caller_arriving_while_the_engine_is_down_is_held_and_routed_when_it_returns(lab, sipp, tmp_path) -> None:  # noqa: ANN001
+    async with running_app(lab, tmp_path, auto_login=[], extra_yaml=AWAY.format(hold=60)) as (app, sink):
+        await wait_for(sink, lambda e: e.type == "ami.connected", 20)  # Asterisk now knows the plan
+    # No engine: before, the caller heard "unavailable" and was hung up.
+    caller = await sipp.start_callers("held", [AwaitHangup(60)], calls=[("300", "56911110010")])
+    await asyncio.sleep(3.0)
+    ana = await sipp.start_agent("ana", lab.agent_port(1), answer_after_s=0.3, talk_s=1, timeout_s=40)
+    async with running_app(lab, tmp_path, auto_login=["ana"], extra_yaml=AWAY.format(hold=60)) as (app, sink):
+        answered = await wait_for(sink, lambda e: e.type == "call.answered", 20)
+        started = [e for e in sink.events if e.type == "call.started" and e.call_id == answered.call_id]
+        await wait_for(sink, lambda e: e.type == "call.completed", 20)
+        results = [await caller.wait(20), await ana.wait(20)]
+    assert answered.agent_id == "ana" and len(started) == 1
+    assert all(r.ok for r in results), [r.describe() for r in results]
+
+
+async def test_past_the_hold_time_the_fallback_queue_serves_the_caller_with_the_acd_agents(lab, sipp, tmp_path) -> None:  # noqa: ANN001
+    async with running_app(lab, tmp_path, auto_login=["ana"], extra_yaml=AWAY.format(hold=2)) as (app, sink):
+        await wait_for(sink, lambda e: e.type == "ami.connected", 20)
+        members = await _fallback_members(app)
+        assert members == {"PJSIP/agent1": "ana"}  # the logged-in agent, kept in app_queue's queue
+    ana = await sipp.start_agent("ana", lab.agent_port(1), answer_after_s=0.3, talk_s=1, timeout_s=40)
+    caller = await sipp.start_callers("fallback", [AwaitHangup(60)], calls=[("300", "56911110011")])
+    results = [await caller.wait(40), await ana.wait(40)]
+    assert all(r.ok for r in results), [r.describe() for r in results]
+    queue_log = (lab.log_dir / "queue_log").read_text()
+    assert "|acd-fallback|" in queue_log and "|CONNECT|" in queue_log  # app_queue's own record of the call
+
+
+async def _fallback_members(app) -> dict[str, str]:  # noqa: ANN001
+    for _ in range(40):
+        listed = await app.engine.ami.action_list("QueueStatus", Queue="acd-fallback")
+        members = {m.get("StateInterface"): m.get("Name") for m in listed if m.name == "QueueMember"}
+        if members:
+            return members
+        await asyncio.sleep(0.1)
+    return {}
