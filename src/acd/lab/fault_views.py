@@ -415,7 +415,8 @@ def record_mismatches(run: KindRun) -> list[dict[str, Any]]:
         if problems:
             out.append({
                 "caller": number, "problems": problems,
-                "after_fault": repetition_at(run.injections, phones[0].answered_ts if phones else None),
+                # the moment the record should have been written: the call's end, else its answer
+                "after_fault": repetition_at(run.injections, (phones[-1].ended_ts or phones[-1].answered_ts) if phones else None),
                 "agents_answered": [f"{d.agent} at {_when(d.answered_ts, run.started_ts)}, ended {_when(d.ended_ts, run.started_ts)}" for d in phones],
                 "engine_events": dict(sorted(seen.items())), "call_ids": sorted(engine.call_ids) if engine else [],
             })

@@ -428,6 +428,9 @@ def summary(result: dict[str, Any]) -> str:
              f"{result['setup']['agents']} agent phones ({result['wall_s']:g} s)"]
     for kind in result["kinds"]:
         lines.append(_line(kind))
+        for rep in kind["per_repetition"]:
+            lines.append(f"  #{rep['repetition']} at {rep['at']} with {rep['states']}: lost {rep['lost']}, rung while talking "
+                         f"{rep['double_rings']}, connected twice {rep['connected_twice']} ({'; '.join(rep['notes'])})")
         for what, items in kind["details"].items():
             for item in items[:3]:
                 lines.append(f"    {what}: {json.dumps(item, sort_keys=True)}")
