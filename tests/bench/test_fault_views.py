@@ -257,3 +257,12 @@ def test_agent_phone_log_gives_caller_answer_and_end_times() -> None:
     assert (dialog.agent, dialog.call_id, dialog.caller) == ("agent2", "d-8", "56901000008")
     assert dialog.answered_ts is not None and dialog.invite_ts is not None and dialog.ended_ts is not None
     assert round(dialog.answered_ts - dialog.invite_ts, 3) == 1.0 and round(dialog.ended_ts - dialog.invite_ts, 3) == 4.0
+
+
+def test_bad_options_are_one_clear_line_and_exit_2_before_any_lab_starts(capsys) -> None:  # noqa: ANN001
+    from acd.cli import main
+
+    assert main(["bench", "faults", "--kinds", "ami-drop,reboot"]) == 2
+    assert "--kinds: choose among ami-drop, freeze, kill9, restart (got reboot)" in capsys.readouterr().err
+    assert main(["bench", "faults", "--slot", "12"]) == 2
+    assert "--slot must be between 0 and 9" in capsys.readouterr().err

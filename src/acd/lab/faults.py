@@ -42,6 +42,7 @@ from typing import Any, Callable
 
 import httpx
 
+from acd.bounds import number_arg
 from acd.bench.machine import machine_info
 from acd.lab.cps_bench import DIALED, QUEUE, AmiWatcher, CpsLab, CpsOptions, agent_ids, caller_number, engine_calls, routing_text, sipp_calls
 from acd.lab.fault_views import AgentDialog, AmiLedger, Injection, KindRun, account, agent_dialogs, totals
@@ -446,11 +447,11 @@ def summary(result: dict[str, Any]) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kinds", default=",".join(KINDS), metavar="K[,K...]", help=f"fault kinds, in order (default {','.join(KINDS)})")
-    parser.add_argument("--repeat", type=int, default=5, help="faults per kind, at random moments (default 5)")
-    parser.add_argument("--seed", type=int, default=None, help="random seed (default: a new one, printed)")
-    parser.add_argument("--rate", type=float, default=2.0, help="callers per second (default 2)")
-    parser.add_argument("--agents", type=int, default=8, help="agent phones (default 8)")
-    parser.add_argument("--freeze", type=float, default=3.0, metavar="S", help="seconds Asterisk stays frozen (default 3)")
+    parser.add_argument("--repeat", type=number_arg(1, 100, integer=True), default=5, help="faults per kind, at random moments (default 5)")
+    parser.add_argument("--seed", type=number_arg(0, 2**31, integer=True), default=None, help="random seed (default: a new one, printed)")
+    parser.add_argument("--rate", type=number_arg(0.1, 20), default=2.0, help="callers per second (default 2)")
+    parser.add_argument("--agents", type=number_arg(1, 8, integer=True), default=8, help="agent phones (default 8)")
+    parser.add_argument("--freeze", type=number_arg(0.5, 30), default=3.0, metavar="S", help="seconds Asterisk stays frozen (default 3)")
     parser.add_argument("--slot", type=int, default=None, help="use test slot N's lab (default: $ACD_TEST_LAB_SLOT if set, else its own lab 'faults')")
     parser.add_argument("--keep-lab", action="store_true", help="leave the lab running afterwards (stopped only if this run started it)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout (the summary goes to stderr)")
