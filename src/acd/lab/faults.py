@@ -49,7 +49,7 @@ from acd.lab.fault_views import AgentDialog, AmiLedger, Injection, KindRun, acco
 
 KINDS = ("ami-drop", "freeze", "kill9", "restart")
 # Which callers must be present before each fault is injected (waited for up to GATE_S).
-NEEDS = {"ami-drop": ("ringing",), "freeze": ("ringing", "talking"), "kill9": ("ivr", "hold", "ringing", "talking"), "restart": ("talking",)}
+NEEDS = {"ami-drop": ("ringing",), "freeze": ("ringing", "talking"), "kill9": ("ivr", "hold", "ringing", "talking"), "restart": ("hold", "talking")}
 GATE_S = 6.0
 
 FLOW = f"""\
@@ -72,10 +72,11 @@ class FaultOptions:
     seed: int = 0
     rate: float = 2.0
     agents: int = 8
-    # The phones take about 8 / (0.8 + 2 + 0.3 + ~0.5 s of signalling) = 2.2 calls/s: just
-    # above the offered rate, so some callers wait on hold without the queue growing for ever.
+    # The phones take about 8 / (0.8 + 2.5 + 0.3 + ~0.5 s of signalling) = 2 calls/s: the
+    # offered rate, so callers wait on hold (what kill9/restart must re-queue) without the
+    # queue growing much.
     answer_after_s: float = 0.8
-    talk_s: float = 2.0
+    talk_s: float = 2.5
     wrap_up_s: float = 0.3
     gap_s: tuple[float, float] = (6.0, 10.0)
     warmup_s: float = 6.0
