@@ -35,7 +35,7 @@ demo: setup
 	$(PY) -m acd.lab.demo
 
 # Every benchmark, each printing its JSON (with the machine) on stdout; a few minutes in all.
-# The lab ones bring up their own Asterisk lab ("bench", "cps") and stop it afterwards.
+# The lab ones bring up their own Asterisk lab ("bench", "cps", "faults") and stop it afterwards.
 BENCH_CPS ?=  # e.g. --rates 8,16,32 --hold 10 (see acd bench cps --help)
 bench: setup
 	$(PY) -m acd bench routing --agents 2000 --skills 64 --waiting 500 --json
@@ -44,6 +44,7 @@ bench: setup
 	$(PY) -m acd bench ami-small-reads
 	$(PY) -m acd bench dispatch --calls 40 --json
 	env -u ACD_TEST_LAB_SLOT $(PY) -m acd bench cps --json $(BENCH_CPS)
+	env -u ACD_TEST_LAB_SLOT $(PY) -m acd bench faults --json --repeat 5  # issue 13: AMI drop, freeze, kill -9, restart x5 under sipp traffic
 
 # The declared list of software components (CycloneDX JSON): the Python environment and
 # the Asterisk root's Debian packages, with versions and licences, read from what is installed.

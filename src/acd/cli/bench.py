@@ -33,6 +33,7 @@ def register(subparsers: Any) -> None:
     dispatch.add_argument("--json", action="store_true")
     dispatch.set_defaults(handler=run_dispatch)
     _register_cps(kinds)
+    _register_faults(kinds)
     _register_simulate(kinds)
     _register_ami_ingest(kinds)
     _register_ami_small_reads(kinds)
@@ -224,5 +225,29 @@ def _register_cps(kinds: Any) -> None:
 def run_cps(args: argparse.Namespace) -> int:
     """Delegates to the lab benchmark (brings up its own lab 'cps', or test slot N's with --slot)."""
     from acd.lab.cps_bench import run_from_args
+
+    return run_from_args(args)
+
+
+# --------------------------------------------------------------------------- faults
+
+
+def _register_faults(kinds: Any) -> None:
+    from acd.lab.faults import add_arguments
+
+    faults = kinds.add_parser(
+        "faults",
+        help="on the real lab: AMI drops, Asterisk frozen, engine kill -9 and restarts under sipp traffic; callers lost, double rings, report drift",
+        description="Runs the engine as its own process under steady sipp traffic and injects each fault kind --repeat "
+        "times at random moments (seeded); counts callers lost, agents rung while talking, callers connected twice, "
+        "agents left in a wrong state and acd report against sipp; prints JSON with the machine and a summary.",
+    )
+    add_arguments(faults)
+    faults.set_defaults(handler=run_faults)
+
+
+def run_faults(args: argparse.Namespace) -> int:
+    """Delegates to the lab harness (its own lab 'faults', or test slot N's with --slot)."""
+    from acd.lab.faults import run_from_args
 
     return run_from_args(args)

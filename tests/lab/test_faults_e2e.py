@@ -1,0 +1,38 @@
+"""Issue 13's done-when, short: each fault once under sipp traffic, and nothing may go wrong.
+
+The full sweep (each fault x5) is ``acd bench faults`` in ``make bench``; this is the same
+harness (acd.lab.faults) with one fault per kind at a seeded random moment, on the test
+slot's lab.  Every figure must be zero and ``acd report`` must equal sipp's counts; a
+failure message carries the harness's summary (which caller, which agent, when, after
+which fault) and the logs' folder.  ``FAULTS_SEED`` replays a failing seed.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from acd.lab.cps_bench import CpsLab
+from acd.lab.faults import KINDS, FaultOptions, run_faults, summary
+from tests.lab.conftest import SLOT
+
+pytestmark = pytest.mark.lab
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_one_fault_loses_no_caller_rings_no_busy_agent_and_keeps_the_report_right(lab, tmp_path: Path, kind: str) -> None:  # noqa: ANN001
+    seed = int(os.environ.get("FAULTS_SEED") or random.SystemRandom().randrange(1, 1_000_000))
+    options = FaultOptions(kinds=(kind,), repeat=1, seed=seed, warmup_s=4.0, tail_s=6.0)
+    result = await run_faults(CpsLab.slot(SLOT, lab.secret), tmp_path, options, progress=print)
+    figures = result["kinds"][0]
+    why = f"seed {seed} (FAULTS_SEED={seed} replays it)\n{summary(result)}"
+    assert figures["repetitions"] == 1 and not figures["problems"], why
+    assert figures["placed"] >= 10, why
+    assert figures["lost"] == 0, why
+    assert figures["double_rings"] == 0 and figures["double_rings_phone_view"] == 0, why
+    assert figures["connected_twice"] == 0, why
+    assert figures["wrong_states"] == 0, why
+    assert figures["report_drift"]["drift"] == {"offered": 0, "answered": 0, "abandoned": 0, "waiting": 0}, why
