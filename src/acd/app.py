@@ -25,6 +25,8 @@ from acd.asterisk.call_control import AsteriskCallControl
 from acd.asterisk.fastagi import AgiSession
 from acd.dispatch import HISTORY_WINDOW_S, Dispatcher
 from acd.engine_away import AwayPlan, FallbackMembers
+from acd.reconcile import ENDING, OPENING, closing_events, open_calls, read_cel
+from acd.reconcile import WINDOW_S as RECONCILE_WINDOW_S
 from acd.engine import Engine
 from acd.ivr.channel import CallerHungUp, Channel
 from acd.ivr.handoff import QueueRequest
@@ -169,11 +171,21 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
         for agent_id in settings.routing.auto_login:
             dispatcher.agent_login(agent_id)
 
+    reconciled = False
+
     async def resync() -> None:
+        nonlocal reconciled
         try:
             await dispatcher.resync()
         except Exception:
             log.exception("ACD: resynchronisation after AMI connect failed")
+            return
+        if not reconciled and app.store is not None:
+            reconciled = True  # once per start: the previous engine's open calls
+            try:
+                await reconcile_open_calls(app, settings)
+            except Exception:
+                log.exception("ACD: closing the calls the previous engine left open failed")
 
     async def stop_acd(engine: Engine) -> None:
         dispatcher.close()
@@ -203,6 +215,33 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
 
     attach_api(app, settings)
     return app
+
+
+async def reconcile_open_calls(app: App, settings: Settings) -> int:
+    """Close in the log the calls the previous engine left open (rules: ``acd.reconcile``)."""
+    store, engine, router = app.store, app.engine, app.router
+    assert store is not None
+    now = engine.clock()
+    events = await store.events(now - RECONCILE_WINDOW_S, now + 1, types=(*OPENING, *ENDING, "call.answered"))
+    callbacks = app.callbacks
+    calls = {
+        call_id: call for call_id, call in open_calls(events).items()
+        if router.call(call_id) is None and not (callbacks is not None and callbacks.is_callback(call_id))
+    }
+    if not calls:
+        return 0
+    cel = settings.continuity.cel_database
+    records = await asyncio.to_thread(read_cel, settings.resolve(cel), calls) if cel is not None else {}
+    devices = {agent.endpoint: agent.id for agent in router.config.agents}
+    closing = closing_events(calls, records, devices.get, now)
+    for event in closing:
+        engine.bus.emit(event)
+    unknown = sum(1 for e in closing if e.data.get("reconciled") == "no-record")
+    log.warning(
+        "ACD: %d call(s) the previous engine left open closed from Asterisk's CEL record (%d without a record: closed as of now)",
+        len(calls), unknown,
+    )
+    return len(calls)
 
 
 def _attach_metrics(app: App, settings: Settings) -> None:

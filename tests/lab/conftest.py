@@ -93,7 +93,9 @@ class Lab:
             f"ivr:\n  flows_dir: {flows_dir}\n  reload_interval_s: 0.2\n"
             f"routing:\n  config: {routing_config}\n  auto_login: [{', '.join(auto_login)}]\n"
             f"metrics:\n  database: {tmp_path / 'acd.sqlite'}\n"
-            f"recording:\n  asterisk_dir: /labs/{self.name}/recordings\n  local_dir: {self.recordings_dir}\n" + extra_yaml
+            f"recording:\n  asterisk_dir: /labs/{self.name}/recordings\n  local_dir: {self.recordings_dir}\n"
+            + ("" if "continuity:" in extra_yaml else f"continuity:\n  cel_database: {self.log_dir / 'cel.sqlite'}\n")
+            + extra_yaml
         )
         return path
 

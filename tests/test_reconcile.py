@@ -1,0 +1,83 @@
+"""Calls the previous engine left open are closed from Asterisk's CEL record (acd.reconcile).
+
+The CEL file here has the schema ``deploy/asterisk/etc/cel_sqlite3_custom.conf`` gives
+Asterisk; the lab test (tests/lab/test_faults_e2e.py, kill9) reads the one Asterisk writes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from acd.metrics.events import Event
+from acd.reconcile import ChannelRecord, closing_events, open_calls, read_cel
+
+T0 = 1_750_000_000.0
+
+
+def ev(type_: str, ts: float, call_id: str, **data: object) -> Event:
+    agent = data.pop("agent", None)
+    return Event(type=type_, ts=ts, call_id=call_id, agent_id=agent, queue="general", data=data)  # type: ignore[arg-type]
+
+
+def cel_file(tmp_path: Path, rows: list[tuple[str, float, str, str, str]]) -> Path:
+    path = tmp_path / "cel.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE cel (eventtype, eventtime, uniqueid, channame, peer, context)")
+        db.executemany("INSERT INTO cel VALUES (?, ?, ?, ?, ?, 'x')", rows)
+    return path
+
+
+def test_open_calls_are_those_queued_and_not_ended() -> None:
+    events = [
+        ev("call.queued", T0, "a", wait_origin=T0 - 3),
+        ev("call.queued", T0, "b", wait_origin=T0),
+        ev("call.answered", T0 + 5, "b", agent="ana"),
+        ev("call.queued", T0, "c", wait_origin=T0),
+        ev("call.abandoned", T0 + 9, "c"),
+        ev("call.queued", T0, "d", wait_origin=T0),
+        ev("call.answered", T0 + 2, "d", agent="ana"),
+        ev("call.completed", T0 + 9, "d", agent="ana"),
+    ]
+    calls = open_calls(events)
+    assert sorted(calls) == ["a", "b"]
+    assert calls["a"].wait_origin == T0 - 3 and calls["a"].answered_at is None
+    assert (calls["b"].answered_at, calls["b"].agent_id) == (T0 + 5, "ana")
+
+
+def test_cel_closes_answered_completed_and_abandoned_calls_at_their_real_times(tmp_path: Path) -> None:
+    path = cel_file(
+        tmp_path,
+        [
+            ("BRIDGE_ENTER", T0 + 4, "a", "PJSIP/caller-1", "PJSIP/agent1-0000002a"),  # answered while the engine was down
+            ("HANGUP", T0 + 30, "a", "PJSIP/caller-1", ""),
+            ("HANGUP", T0 + 20, "b", "PJSIP/caller-2", ""),  # answered before the kill, ended after it
+            ("HANGUP", T0 + 7, "c", "PJSIP/caller-3", ""),  # hung up waiting
+            ("BRIDGE_ENTER", T0 + 3, "e", "PJSIP/caller-5", "PJSIP/agent1-0000003a"),  # still talking
+        ],
+    )
+    events = [ev("call.queued", T0, call_id, wait_origin=T0) for call_id in "abcdeg"] + [ev("call.answered", T0 + 5, "b", agent="bruno")]
+    calls = open_calls(events)
+    records = read_cel(path, calls)
+    assert records["e"] == ChannelRecord(T0 + 3, "PJSIP/agent1-0000003a", None)
+    closing = closing_events(calls, records, {"PJSIP/agent1": "ana"}.get, now=T0 + 100)
+    got = [(e.type, e.call_id, e.ts, e.agent_id, e.data.get("reconciled")) for e in closing]
+    assert ("call.answered", "a", T0 + 4, "ana", "cel") in got
+    assert ("call.completed", "a", T0 + 30, "ana", "cel") in got
+    assert ("call.completed", "b", T0 + 20, "bruno", "cel") in got
+    assert ("call.abandoned", "c", T0 + 7, None, "cel") in got
+    assert ("call.abandoned", "d", T0 + 100, None, "no-record") in got  # no trace: closed as of now
+    assert not [g for g in got if g[1] == "e"]  # still bridged: not over
+    [completed] = [e for e in closing if e.type == "call.completed" and e.call_id == "a"]
+    assert completed.data["talk_s"] == 26
+    [answered] = [e for e in closing if e.type == "call.answered"]
+    assert answered.data["waited_s"] == 4
+
+
+def test_a_missing_or_broken_cel_file_reads_as_no_record(tmp_path: Path) -> None:
+    assert read_cel(tmp_path / "none.sqlite", ["a"]) == {}
+    broken = tmp_path / "broken.sqlite"
+    broken.write_bytes(b"not a database at all" * 100)
+    assert read_cel(broken, ["a"]) == {}
+    odd = cel_file(tmp_path, [("HANGUP", "inf", "a", "x", ""), ("HANGUP", "soon", "b", "x", "")])  # type: ignore[list-item]
+    assert read_cel(odd, ["a", "b"]) == {"a": ChannelRecord(None, "", None), "b": ChannelRecord(None, "", None)}
