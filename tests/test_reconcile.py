@@ -49,7 +49,8 @@ def test_cel_closes_answered_completed_and_abandoned_calls_at_their_real_times(t
     path = cel_file(
         tmp_path,
         [
-            ("BRIDGE_ENTER", T0 + 4, "a", "PJSIP/caller-1", "PJSIP/agent1-0000002a"),  # answered while the engine was down
+            ("BRIDGE_ENTER", T0 + 4, "a", "PJSIP/caller-1", ""),  # answered while the engine was down; first into the bridge
+            ("BRIDGE_ENTER", T0 + 4, "leg-a", "PJSIP/agent1-0000002a", "PJSIP/caller-1"),  # the agent's entry names the caller
             ("HANGUP", T0 + 30, "a", "PJSIP/caller-1", ""),
             ("HANGUP", T0 + 20, "b", "PJSIP/caller-2", ""),  # answered before the kill, ended after it
             ("HANGUP", T0 + 7, "c", "PJSIP/caller-3", ""),  # hung up waiting

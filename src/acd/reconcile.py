@@ -95,19 +95,32 @@ def read_cel(path: Path, uniqueids: Iterable[str]) -> dict[str, ChannelRecord]:
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             rows = connection.execute(
-                f"SELECT uniqueid, eventtype, eventtime, peer FROM cel WHERE eventtype IN ('BRIDGE_ENTER', 'HANGUP') "
+                f"SELECT uniqueid, eventtype, eventtime, peer, channame FROM cel WHERE eventtype IN ('BRIDGE_ENTER', 'HANGUP') "
                 f"AND uniqueid IN ({', '.join('?' for _ in chunk)}) ORDER BY eventtime",
                 chunk,
             ).fetchall()
-            for uniqueid, kind, at, peer in rows:
+            for uniqueid, kind, at, peer, channame in rows:
                 seen = found.setdefault(uniqueid, {})
                 when = _time(at)
                 if when is None:
                     continue
-                if kind == "BRIDGE_ENTER" and "bridged_at" not in seen and peer:
-                    seen["bridged_at"], seen["peer"] = when, str(peer)
+                if kind == "BRIDGE_ENTER" and "bridged_at" not in seen:
+                    # The first channel into a bridge has no peer yet: the agent's own
+                    # BRIDGE_ENTER names the caller as its peer (looked up below).
+                    seen["bridged_at"], seen["peer"], seen["channel"] = when, str(peer or ""), str(channame or "")
                 elif kind == "HANGUP":
                     seen["hung_up_at"] = when
+        alone = {str(seen["channel"]): uid for uid, seen in found.items() if seen.get("bridged_at") is not None and not seen.get("peer")}
+        names = sorted(name for name in alone if name)
+        for start in range(0, len(names), 500):
+            chunk = names[start:start + 500]
+            rows = connection.execute(
+                f"SELECT peer, channame FROM cel WHERE eventtype = 'BRIDGE_ENTER' AND peer IN ({', '.join('?' for _ in chunk)})", chunk
+            ).fetchall()
+            for peer, channame in rows:
+                seen = found[alone[str(peer)]]
+                if not seen.get("peer") and channame:
+                    seen["peer"] = str(channame)
     except sqlite3.Error as exc:
         log.warning("%s: cannot read the CEL record (%s)", path, exc)
     finally:
