@@ -94,7 +94,7 @@ class Lab:
             f"routing:\n  config: {routing_config}\n  auto_login: [{', '.join(auto_login)}]\n"
             f"metrics:\n  database: {tmp_path / 'acd.sqlite'}\n"
             f"recording:\n  asterisk_dir: /labs/{self.name}/recordings\n  local_dir: {self.recordings_dir}\n"
-            + ("" if "continuity:" in extra_yaml else f"continuity:\n  cel_database: {self.log_dir / 'cel.sqlite'}\n")
+            + ("" if "continuity:" in extra_yaml else f"continuity:\n  cel_database: {self.log_dir / 'cel.db'}\n")
             + extra_yaml
         )
         return path

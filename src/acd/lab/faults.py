@@ -174,7 +174,7 @@ def settings_text(lab: CpsLab, work: Path, options: FaultOptions, api_port: int)
         f"metrics:\n  database: {work / 'acd.sqlite'}\n"
         f"callbacks:\n  database: {work / 'callbacks.sqlite'}\n"
         "recording:\n  enabled: false\n"
-        f"continuity:\n  cel_database: {lab.log_dir() / 'cel.sqlite'}\n"
+        f"continuity:\n  cel_database: {lab.log_dir() / 'cel.db'}\n"
         f"api:\n  port: {api_port}\n"
         "log:\n  level: info\n"
     )
