@@ -17,7 +17,6 @@ import asyncio
 import time
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 from acd.asterisk.agi_channel import AgiChannel
@@ -321,7 +320,3 @@ async def _publish_stats(app: App, period_s: float) -> None:
 
 def build_engine(settings: Settings) -> Engine:
     return build_app(settings).engine
-
-
-def repository_root() -> Path:
-    return Path(__file__).resolve().parents[2]

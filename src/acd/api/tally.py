@@ -28,7 +28,6 @@ QUEUE_COUNTERS = {
     "call.completed": "completed",
     "call.ring_no_answer": "ring_no_answer",
 }
-COUNTER_NAMES = ("offered", "answered", "abandoned", "overflowed_out", "timed_out", "completed", "ring_no_answer")
 
 
 class EventTally:

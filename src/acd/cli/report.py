@@ -16,7 +16,6 @@ range is ``[--from, --to)``.  Figure definitions: ``acd.metrics.reports``.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from dataclasses import dataclass

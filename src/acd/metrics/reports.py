@@ -82,7 +82,6 @@ from acd.metrics.timeutil import DEFAULT_TIMEZONE, Bucket, bucket_of, buckets, z
 
 SlFormula = Literal["offered", "asterisk-sl", "asterisk-sl2"]
 SL_FORMULAS: tuple[str, ...] = ("offered", "asterisk-sl", "asterisk-sl2")
-GroupBy = Literal["queue", "skill"]
 
 
 def ratio(numerator: int | float | Fraction, denominator: int | float | Fraction) -> Fraction | None:
