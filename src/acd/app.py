@@ -34,8 +34,8 @@ from acd.metrics.store import EventStore, StoreError
 from acd.recordings import RecordingTracker, purge_periodically
 from acd.waiting import WaitingService
 from acd.callbacks import CallbackPolicy, CallbackService, CallbackStore
-from acd.holiday_calendar import CHILE, load_holidays_file
-from acd.ivr.schedule import Holidays, schedule_from_hours
+from acd.base.holiday_calendar import CHILE, load_holidays_file
+from acd.base.schedule import Holidays, schedule_from_hours
 from acd.api.views import queue_out
 from acd.metrics.live import LiveStats
 from acd.routing import Router, RoutingConfig, load_routing_config

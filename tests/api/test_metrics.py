@@ -12,7 +12,7 @@ from acd.api.lag import LoopLagProbe
 from acd.api.prometheus import Exposition
 from acd.api.tally import EventTally
 from acd.asterisk.call_control import LegHungUp
-from acd.metrics.events import Event
+from acd.base.events import Event
 from acd.routing.intervals import IntervalClock
 from tests.api.conftest import InProcess
 from tests.api.helpers import answer, park

@@ -8,7 +8,7 @@ from typing import Callable
 
 import pytest
 
-from acd.metrics.events import Event
+from acd.base.events import Event
 from acd.metrics.render import report_dict
 from acd.metrics.timeutil import zone
 from acd.routing import Router, RoutingConfig

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Iterable
 
-from acd.metrics.events import Event
+from acd.base.events import Event
 from acd.routing.intervals import IntervalClock
 
 #: event type → counter name; ``call.overflowed`` also counts as offered to ``to_queue``.

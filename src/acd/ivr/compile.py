@@ -16,8 +16,8 @@ from typing import Any, Callable
 
 from acd.ivr import model as m
 from acd.ivr import schema as s
-from acd.holiday_calendar import holidays_from_document
-from acd.ivr.schedule import Holidays, Schedule, TimeRange, parse_holiday, parse_ranges, parse_weekdays
+from acd.base.holiday_calendar import holidays_from_document
+from acd.base.schedule import Holidays, Schedule, TimeRange, parse_holiday, parse_ranges, parse_weekdays
 from acd.ivr.templates import template_problem
 from acd.yamlpos import DEFAULT_LIMITS, YamlLimits, is_inside, load_yaml_bytes, read_limited
 from acd.yamlpos import PositionedDocument, Problem, describe_found

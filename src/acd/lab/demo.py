@@ -25,7 +25,7 @@ from acd.engine import MemorySink
 from acd.ivr.rut import check_digit
 from acd.lab.sipp import AwaitHangup, Dtmf, SippRunner, Wait
 from acd.logs import configure_logging
-from acd.metrics.events import Event
+from acd.base.events import Event
 from acd.settings import SettingsError, format_settings_problem, load_settings
 
 REPO = Path(__file__).resolve().parents[3]

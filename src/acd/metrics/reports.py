@@ -65,7 +65,7 @@ from fractions import Fraction
 from typing import Iterable, Iterator, Literal, Mapping, Sequence
 
 from acd.metrics.estimates import estimate_accuracy
-from acd.metrics.events import Event
+from acd.base.events import Event
 from acd.metrics.ledger import (
     DEFAULT_SHORT_ABANDON_S,
     DEFAULT_THRESHOLD_S,
