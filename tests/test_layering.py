@@ -17,6 +17,11 @@ exist; the ones known today are listed in ``KNOWN_EDGE_CYCLE_EDGES`` *to be remo
 the dispatcher step of issue 14: a new one fails this test, and so does a listed one that
 has gone (so the list only shrinks).
 
+``planning`` (Erlang, forecasts, the simulator) sits on the core and is used only by the
+command line and the benchmarks (``PLANNING_USERS``): the engine never imports it, and it
+imports only the core, the foundation and itself (known exception: the simulator's
+``outcome_to_event`` from ``dispatch``, which is moving below both).
+
 Every ``import`` counts, at module level or late inside a function, and so do imports
 under ``if TYPE_CHECKING:``: a late or type-only import hides a dependency, it does not
 remove it.  The check parses the source (``ast``), so it needs no import side effects and
@@ -42,9 +47,17 @@ CORE_TIERS: list[set[str]] = [
 ]
 FOUNDATION = {"bounds", "yamlpos", "privacy", "private_files"}
 
+#: The only packages that may import ``planning``.
+PLANNING_USERS = {"cli", "bench"}
+
 #: Core imports that break the rule today, each with why and how it goes away.
 KNOWN_CORE_EXCEPTIONS: dict[tuple[str, str], str] = {
     ("acd.metrics.mqtt", "acd.settings"): "MqttPublisher.from_settings reads Settings; the engine's assembly should pass the options",
+}
+
+#: Planning imports outside the core, each with why and how it goes away.
+KNOWN_PLANNING_EXCEPTIONS: dict[tuple[str, str], str] = {
+    ("acd.planning.sim.sinks", "acd.dispatch"): "outcome_to_event lives in dispatch; it moves below both with the dispatcher step",
 }
 
 #: Package-level edges that lie on an import cycle between edge packages today: known,
@@ -233,3 +246,33 @@ def test_edge_cycles_are_only_the_known_ones(capsys: pytest.CaptureFixture[str])
             print(f"\nknown edge import cycles (to be removed, issue 14): {len(found)} package edges")
     assert not new, "new import cycle between packages:\n  " + "\n  ".join(f"{a} -> {b}: {sorted(EDGES[(a, b)])[:3]}" for a, b in new)
     assert not gone, "cycle gone, remove from KNOWN_EDGE_CYCLE_EDGES: " + ", ".join(f"{a} -> {b}" for a, b in gone)
+
+
+def planning_violations(graph: dict[str, set[str]]) -> list[str]:
+    allowed = set().union(*CORE_TIERS) | FOUNDATION | {"planning"}
+    problems: list[str] = []
+    for module, targets in sorted(graph.items()):
+        source = _package(module)
+        for target in sorted(targets):
+            dest = _package(target)
+            if dest == "planning" and source not in PLANNING_USERS | {"planning"}:
+                problems.append(f"{module} imports {target}: only {sorted(PLANNING_USERS)} may use planning, never the engine")
+            elif source == "planning" and dest not in allowed and target != "acd" and (module, target) not in KNOWN_PLANNING_EXCEPTIONS:
+                problems.append(f"{module} imports {target}: planning imports only the core and the foundation")
+    return problems
+
+
+def test_the_engine_never_imports_planning() -> None:
+    problems = planning_violations(GRAPH)
+    assert not problems, "\n  ".join(["planning layering broken:"] + problems)
+    assert ("cli", "planning") in EDGES  # the rule looked at real edges
+
+
+def test_the_planning_rule_catches_the_engine_importing_it() -> None:
+    graph = {"acd.engine": {"acd.planning.erlang"}, "acd.planning.sim.engine": {"acd.app", "acd.routing"}}
+    assert len(planning_violations(graph)) == 2
+
+
+def test_known_planning_exceptions_still_exist() -> None:
+    gone = [f"{a} -> {b}" for a, b in KNOWN_PLANNING_EXCEPTIONS if b not in GRAPH.get(a, set())]
+    assert not gone, "fixed, remove from KNOWN_PLANNING_EXCEPTIONS: " + ", ".join(gone)
