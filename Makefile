@@ -22,7 +22,11 @@ $(VENV)/.installed: pyproject.toml
 
 setup: deps $(VENV)/.installed
 
-test: setup
+# Faults only (pyflakes, bugbear, ...: see [tool.ruff] in pyproject.toml); no formatting.
+lint: setup
+	$(PY) -m ruff check src tests
+
+test: setup lint
 	$(PY) -m pytest -q --durations=15
 
 test-unit: setup

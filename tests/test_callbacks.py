@@ -25,7 +25,7 @@ from acd.asterisk.call_control import (
 from acd.callbacks import Callback, CallbackPolicy, CallbackService, CallbackStore
 from acd.dispatch import CALLBACK_NOT_ANSWERED, CUSTOMER_FIRST_MARGIN_S
 from acd.ivr.testing import Press, ScriptedChannel, keys
-from acd.metrics.events import Event
+from acd.base.events import Event
 from acd.waiting import WaitingService, valid_callback_number
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from acd.app import AppError, callback_holidays
-from acd.holiday_calendar import CHILE, HolidayCalendar, load_holidays_file
+from acd.base.holiday_calendar import CHILE, HolidayCalendar, load_holidays_file
 from acd.ivr.loader import load_flow_file
 from acd.metrics.sla import load_contract
 from acd.settings import load_settings

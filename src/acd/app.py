@@ -17,7 +17,6 @@ import asyncio
 import time
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 from acd.asterisk.agi_channel import AgiChannel
@@ -38,8 +37,8 @@ from acd.metrics.store import EventStore, StoreError
 from acd.recordings import RecordingTracker, purge_periodically
 from acd.waiting import WaitingService
 from acd.callbacks import CallbackPolicy, CallbackService, CallbackStore
-from acd.holiday_calendar import CHILE, load_holidays_file
-from acd.ivr.schedule import Holidays, schedule_from_hours
+from acd.base.holiday_calendar import CHILE, load_holidays_file
+from acd.base.schedule import Holidays, schedule_from_hours
 from acd.api.views import queue_out
 from acd.metrics.live import LiveStats
 from acd.routing import Router, RoutingConfig, load_routing_config
@@ -385,7 +384,3 @@ async def _publish_stats(app: App, period_s: float) -> None:
 
 def build_engine(settings: Settings) -> Engine:
     return build_app(settings).engine
-
-
-def repository_root() -> Path:
-    return Path(__file__).resolve().parents[2]

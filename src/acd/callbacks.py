@@ -40,8 +40,8 @@ from typing import Awaitable, Callable, Literal, Protocol
 
 import aiosqlite
 
-from acd.ivr.schedule import Schedule
-from acd.metrics.events import Event
+from acd.base.schedule import Schedule
+from acd.base.events import Event
 from acd.private_files import prepare_database
 from acd.privacy import Pseudonyms
 

@@ -9,7 +9,7 @@
 * Decisions leave at once (``RingAgent`` → ring; ``CancelRing`` → back to hold;
   ``CallTimedOut`` → goodbye).  One timer is armed for ``router.next_deadline()``; nothing
   polls.
-* Every notification becomes an :class:`~acd.metrics.events.Event` and updates the live
+* Every notification becomes an :class:`~acd.base.events.Event` and updates the live
   service-level figures.
 * On every AMI (re)connection the dispatcher resynchronises: callers still parked in the
   holding context that the router does not know are re-queued with their original wait;
@@ -57,7 +57,7 @@ from acd.asterisk.call_control import (
 from acd.ivr.channel import Channel
 from acd.ivr.handoff import QueueRequest
 from acd.privacy import masked_data
-from acd.metrics.events import SCHEMA_VERSION, Event
+from acd.base.events import SCHEMA_VERSION, Event
 from acd.routing import Router, RoutingConfig
 from acd.routing.decisions import CallQueued, CallTimedOut, CancelRing, Ignored, Notification, Outcome, RingAgent
 

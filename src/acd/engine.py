@@ -21,7 +21,7 @@ from typing import Awaitable, Callable, Protocol
 from acd.asterisk.agi_key import KEY_FILE_NAME, AgiKeyGuard, load_or_create_key, publish_key
 from acd.asterisk.ami import AmiClient
 from acd.asterisk.fastagi import FastAgiServer, RouteRegistry
-from acd.metrics.events import Event
+from acd.base.events import Event
 from acd.settings import Settings
 
 log = logging.getLogger("acd.engine")

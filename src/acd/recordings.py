@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from acd.metrics.events import Event
+from acd.base.events import Event
 
 log = logging.getLogger("acd.recordings")
 

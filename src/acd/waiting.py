@@ -19,7 +19,7 @@ from acd.asterisk.agi_channel import AgiChannel
 from acd.asterisk.fastagi import AgiSession
 from acd.ivr.channel import CallerHungUp, PromptNotFound
 from acd.metrics.estimates import estimate_accuracy  # noqa: F401  (re-exported: measured here, computed there)
-from acd.metrics.events import Event
+from acd.base.events import Event
 from acd.routing import Router
 from acd.routing.estimate import HandleTimes, estimate_wait_s
 

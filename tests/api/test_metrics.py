@@ -12,7 +12,7 @@ from acd.api.lag import LoopLagProbe
 from acd.api.prometheus import Exposition
 from acd.api.tally import EventTally
 from acd.asterisk.call_control import LegHungUp
-from acd.metrics.events import Event
+from acd.base.events import Event
 from acd.routing.intervals import IntervalClock
 from tests.api.conftest import InProcess
 from tests.api.helpers import answer, park
@@ -109,7 +109,7 @@ async def test_lag_probe_sees_a_blocked_loop() -> None:
     task = asyncio.create_task(probe.run())
     while probe.samples < 1:
         await asyncio.sleep(0.01)
-    time.sleep(0.3)  # a blocking call on the loop: exactly what the probe must expose
+    time.sleep(0.3)  # noqa: ASYNC251 -- a blocking call on the loop: exactly what the probe must expose
     seen = probe.samples
     while probe.samples == seen:
         await asyncio.sleep(0.01)

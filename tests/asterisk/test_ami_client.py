@@ -15,7 +15,7 @@ from acd.asterisk import ami_wire
 from acd.asterisk.ami import AmiActionRefused, AmiClient, AmiError, AmiNotConnected
 from acd.asterisk.call_control import AsteriskCallControl
 from acd.dispatch import Dispatcher
-from acd.metrics.events import Event
+from acd.base.events import Event
 from acd.routing import Router, load_routing_text
 
 EOM = b"\r\n\r\n"

@@ -12,7 +12,7 @@ from acd.cli import main
 from acd.routing import Router
 from acd.routing.decisions import Outcome
 from acd.routing.synthetic import synthetic_config
-from acd.sim import run_simulation
+from acd.planning.sim import run_simulation
 
 SMALL = ["bench", "simulate", "--calls", "3000", "--agents", "40", "--skills", "4", "--repeat", "2",
          "--breakdown-calls", "1500", "--report-calls", "500", "--seed", "2"]

@@ -8,7 +8,7 @@ from acd.ivr.channel import CallerHungUp
 from acd.ivr.registry import FlowRegistry
 from acd.ivr.runner import FlowRunner
 from acd.ivr.testing import EventRecorder, FakeClock, ScriptedChannel, keys
-from acd.metrics.events import Event
+from acd.base.events import Event
 
 from .conftest import SAMPLES, Harness, RecordingHandoff, flow_from
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from acd.ivr.model import ScheduleNode
-from acd.ivr.schedule import parse_ranges, parse_time, parse_weekdays
+from acd.base.schedule import parse_ranges, parse_time, parse_weekdays
 from acd.ivr.testing import EventRecorder, FakeClock, ScriptedChannel
 from acd.ivr.runner import FlowRunner
 from acd.ivr.validate import validate_paths

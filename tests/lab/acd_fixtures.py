@@ -9,7 +9,7 @@ from typing import AsyncIterator, Callable
 
 from acd.app import App, build_app
 from acd.engine import MemorySink
-from acd.metrics.events import Event
+from acd.base.events import Event
 
 QUEUE_FLOWS = """
 name: cola

@@ -12,7 +12,7 @@ from contextlib import closing
 import pytest
 
 from acd.cli import main
-from acd.lab.sipp import Audio, AwaitHangup, Wait
+from acd.lab.sipp import Audio, AwaitHangup
 from tests.lab.acd_fixtures import running_app, wait_for
 
 pytestmark = pytest.mark.lab

@@ -12,7 +12,7 @@ import asyncio
 import sys
 import time
 
-from acd.metrics.events import Event
+from acd.base.events import Event
 from acd.metrics.store import EventStore
 
 

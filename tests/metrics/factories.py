@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from hypothesis import strategies as st
 
-from acd.metrics.events import Event
+from acd.base.events import Event
 
 SANTIAGO = ZoneInfo("America/Santiago")
 QUEUES = ("ventas", "soporte", "reclamos")

@@ -16,7 +16,7 @@ from datetime import datetime
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
-from acd.metrics.events import Event
+from acd.base.events import Event
 
 from .factories import CallSpec
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from acd.cli import main
-from acd.metrics.events import Event
+from acd.base.events import Event
 from acd.metrics.render import FIGURE_KEYS
 from acd.metrics.reports import compute_report
 from acd.metrics.store import EventStore

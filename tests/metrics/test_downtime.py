@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from acd.metrics.downtime import business_spans, outages, unavailable_business_seconds
-from acd.metrics.events import Event
+from acd.base.events import Event
 from acd.metrics.sla import Contract, evaluate_month
 
 from .factories import SANTIAGO

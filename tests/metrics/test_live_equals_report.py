@@ -12,7 +12,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from acd.metrics.events import Event
+from acd.base.events import Event
 from acd.metrics.live import REPORT_FORMULA, LiveStats, report_rules
 from acd.metrics.reports import Figures, Report, compute_report, figures_of
 from acd.routing import RoutingConfig, load_routing_text

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from acd.dispatch import outcome_to_event
-from acd.metrics.events import Event
+from acd.base.events import Event
 from acd.metrics.live import LiveStats
 from acd.routing import Outcome, Router, RoutingConfig, load_routing_text
 from acd.routing.intervals import IntervalClock

@@ -6,7 +6,7 @@ import asyncio
 import inspect
 
 from acd.lab.mosquitto import Mosquitto
-from acd.metrics.events import SCHEMA_VERSION, Event
+from acd.base.events import SCHEMA_VERSION, Event
 from acd.metrics.mqtt import MqttPublisher, event_topic
 from acd.settings import Settings
 

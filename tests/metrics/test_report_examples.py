@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import pytest
 
-from acd.metrics.events import Event
+from acd.base.events import Event
 from acd.metrics.reports import compute_report, round_half_up
 from acd.metrics.timeutil import buckets, zone
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from acd.metrics.events import Event
+from acd.base.events import Event
 from acd.metrics.render import report_json
 from acd.metrics.reports import compute_report
 from acd.metrics.sla import evaluate_month

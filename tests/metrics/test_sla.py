@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from acd.metrics.events import Event
+from acd.base.events import Event
 from acd.metrics.sla import Contract, ContractError, evaluate_month, load_contract, tenths_half_up
 from acd.metrics.timeutil import TimeInputError
 

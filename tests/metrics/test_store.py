@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from acd.metrics.events import Event
+from acd.base.events import Event
 from acd.metrics.store import EventStore, StoreError
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from acd.metrics import store as store_module
-from acd.metrics.events import Event
+from acd.base.events import Event
 from acd.metrics.store import (
     CorruptDatabaseError,
     EventStore,

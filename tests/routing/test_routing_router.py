@@ -6,7 +6,7 @@ from typing import Callable, TypeVar
 
 import pytest
 
-from acd.metrics.events import EVENT_TYPES
+from acd.base.events import EVENT_TYPES
 from acd.routing import (
     AgentStateChanged,
     CallAbandoned,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from acd.metrics.events import Event
+from acd.base.events import Event
 from acd.routing import Router
 from acd.routing.config import load_routing_text
 from acd.routing.estimate import HandleTimes, estimate_wait_s

@@ -8,13 +8,13 @@ from typing import Callable
 
 import pytest
 
-from acd.metrics.events import Event
+from acd.base.events import Event
 from acd.metrics.render import report_dict
 from acd.metrics.timeutil import zone
 from acd.routing import Router, RoutingConfig
 from acd.routing.decisions import CallAnswered, CancelRing, Outcome, RingAgent
-from acd.sim import EventLog, HandleTimes, OutcomeCounter, ReportOptions, Scenario, constant_load, run_simulation, simulate, simulate_report
-from acd.sim.traffic import CallPlan
+from acd.planning.sim import EventLog, HandleTimes, OutcomeCounter, ReportOptions, Scenario, constant_load, run_simulation, simulate, simulate_report
+from acd.planning.sim.traffic import CallPlan
 
 HOUR = 3600.0
 

@@ -19,9 +19,9 @@ from typing import Callable
 
 import pytest
 
-from acd.metrics.erlang import erlang_a, erlang_c_figures
+from acd.planning.erlang import erlang_a, erlang_c_figures
 from acd.routing import RoutingConfig
-from acd.sim import ReportOptions, Scenario, constant_load, simulate_report
+from acd.planning.sim import ReportOptions, Scenario, constant_load, simulate_report
 
 
 def steady_run(config: RoutingConfig, erlangs: float, aht_s: float, calls: int, seed: int, patience_s: float | None = None):

@@ -7,9 +7,9 @@ import dataclasses
 import pytest
 
 from acd.routing import RoutingConfig
-from acd.sim import OutcomeCounter, Scenario, constant_load, run_simulation
-from acd.sim.parallel import replication_scenarios, replication_seeds, run_replications
-from acd.sim.scenario import ScenarioError
+from acd.planning.sim import OutcomeCounter, Scenario, constant_load, run_simulation
+from acd.planning.sim.parallel import replication_scenarios, replication_seeds, run_replications
+from acd.planning.sim.scenario import ScenarioError
 
 HOUR = 3600.0
 

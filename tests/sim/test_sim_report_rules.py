@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from acd.metrics.live import report_rules
 from acd.metrics.reports import compute_report
-from acd.sim import EventLog, ReportOptions, Scenario, constant_load, simulate, simulate_report
+from acd.planning.sim import EventLog, ReportOptions, Scenario, constant_load, simulate, simulate_report
 from tests.sim.conftest import MULTI_SKILL_YAML, config_of
 
 HOUR = 3600.0

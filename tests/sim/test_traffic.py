@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from acd.sim.traffic import HandleTimes, LoadSegment, QueueLoad, plan_calls
+from acd.planning.sim.traffic import HandleTimes, LoadSegment, QueueLoad, plan_calls
 
 HOUR = 3600.0
 

@@ -3,7 +3,7 @@
 They are slow and only work for small systems, which is the point: exact rational
 arithmetic (Erlang B/C), direct lgamma sums, and dense linear algebra on the truncated
 Erlang A birth–death chain plus a transient analysis (uniformization) of the tagged
-caller — none of them shares code or formulas with ``acd.metrics.erlang``.
+caller — none of them shares code or formulas with ``acd.planning.erlang``.
 """
 
 from __future__ import annotations

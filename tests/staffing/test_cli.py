@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from acd.cli import main
-from acd.metrics.erlang import erlang_a, required_agents
+from acd.planning.erlang import erlang_a, required_agents
 
 BASE = ["staffing", "--calls", "100", "--interval-seconds", "1800", "--aht", "180"]
 FORECAST = """interval_start,calls,aht

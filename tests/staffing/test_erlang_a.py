@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from acd.metrics.erlang import QueueTooLongError, erlang_a, erlang_c_figures, required_agents
+from acd.planning.erlang import QueueTooLongError, erlang_a, erlang_c_figures, required_agents
 
 from .reference import erlang_a_chain
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from acd.metrics.erlang import (
+from acd.planning.erlang import (
     average_speed_of_answer,
     erlang_b,
     erlang_b_array,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from acd.metrics.erlang import erlang_a, required_agents
-from acd.metrics.forecast import ForecastError, plan_forecast, read_forecast
+from acd.planning.erlang import erlang_a, required_agents
+from acd.planning.forecast import ForecastError, plan_forecast, read_forecast
 
 GOOD = """interval_start,calls,aht
 2024-05-06T08:00:00,0,180

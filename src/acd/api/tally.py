@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Iterable
 
-from acd.metrics.events import Event
+from acd.base.events import Event
 from acd.routing.intervals import IntervalClock
 
 #: event type → counter name; ``call.overflowed`` also counts as offered to ``to_queue``.
@@ -28,7 +28,6 @@ QUEUE_COUNTERS = {
     "call.completed": "completed",
     "call.ring_no_answer": "ring_no_answer",
 }
-COUNTER_NAMES = ("offered", "answered", "abandoned", "overflowed_out", "timed_out", "completed", "ring_no_answer")
 
 
 class EventTally:

@@ -61,7 +61,7 @@ from acd.asterisk.call_control import EVENT_NAMES, AsteriskCallControl, Asterisk
 from acd.bench.ami_recording import Recording, RecordingError, base_path, event_name, headers_of, read_recording
 from acd.bench.machine import machine_info
 from acd.dispatch import Dispatcher
-from acd.metrics.events import Event
+from acd.base.events import Event
 from acd.metrics.live import LiveStats
 from acd.routing import Router, RoutingConfig, load_routing_config
 

@@ -11,7 +11,7 @@ Four figures, each on its own run:
 * **simulation**: the event loop with a counting sink (the simulator's throughput in
   one process);
 * **parallel**: the same number of calls as ``parts`` independent replications
-  (``acd.sim.parallel``: each its own seed, its own fresh Router and its own calls,
+  (``acd.planning.sim.parallel``: each its own seed, its own fresh Router and its own calls,
   each part a ``1/parts`` share of the calls) run on up to ``workers`` processes; the
   wall time runs from handing out the first part to the last result, so drawing the
   calls and forking are included.  A Router is one sequential chain of decisions and
@@ -41,9 +41,9 @@ from acd.bench.machine import machine_info
 from acd.bench.router_trace import TracingRouter, time_router
 from acd.routing import RoutingConfig
 from acd.routing.synthetic import synthetic_config
-from acd.sim import OutcomeCounter, ReportOptions, Scenario, constant_load, run_simulation
-from acd.sim.parallel import replication_scenarios, run_replications
-from acd.sim.report import simulate_report
+from acd.planning.sim import OutcomeCounter, ReportOptions, Scenario, constant_load, run_simulation
+from acd.planning.sim.parallel import replication_scenarios, run_replications
+from acd.planning.sim.report import simulate_report
 
 GOAL_CALLS = 1_000_000
 GOAL_SECONDS = 10.0

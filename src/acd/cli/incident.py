@@ -20,7 +20,7 @@ import json
 import sys
 from typing import Any
 
-from acd.metrics.cli_support import (
+from acd.cli._report_common import (
     CliError,
     add_common_arguments,
     add_timezone_argument,

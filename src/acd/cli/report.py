@@ -16,7 +16,6 @@ range is ``[--from, --to)``.  Figure definitions: ``acd.metrics.reports``.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from acd.bounds import DAY, parse_number
-from acd.metrics.cli_support import (
+from acd.cli._report_common import (
     DATA_ERROR,
     CliError,
     add_common_arguments,

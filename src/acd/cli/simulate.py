@@ -9,7 +9,7 @@ Examples::
 
 The simulator drives the engine's own :class:`acd.routing.Router` with Poisson callers
 and simulated agents, and prints the table ``acd report`` would print for the events
-it produced (see :mod:`acd.sim`).  ``--aht`` (and a forecast's AHT column) is the time
+it produced (see :mod:`acd.planning.sim`).  ``--aht`` (and a forecast's AHT column) is the time
 an agent talks; each queue's ``wrap_up_s`` is added by the router, as in production, so
 the report's AHT is talk plus wrap-up.  Numbers are taken as text and checked here, so any
 mistake is one line on stderr and exit code 2, never a traceback.
@@ -19,22 +19,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import re
 import sys
 from pathlib import Path
 from typing import Any
 
 from acd.bounds import DAY, parse_number
-from acd.metrics.forecast import ForecastError, read_forecast
+from acd.planning.forecast import ForecastError, read_forecast
 from acd.metrics.reports import SL_FORMULAS
 from acd.metrics.timeutil import INTERVALS, TimeInputError, parse_when, zone
 from acd.cli._common import add_settings_argument
 from acd.routing import RoutingConfig, load_routing_config
 from acd.settings import SettingsError, format_settings_problem, load_settings
-from acd.sim.progress import ProgressBar
-from acd.sim.scenario import Scenario, ScenarioError, constant_load, forecast_load, forecast_start
-from acd.sim.traffic import HANDLE_DISTS, HandleTimes, QueueLoad
+from acd.planning.sim.progress import ProgressBar
+from acd.planning.sim.scenario import Scenario, ScenarioError, constant_load, forecast_load, forecast_start
+from acd.planning.sim.traffic import HANDLE_DISTS, HandleTimes, QueueLoad
 
 USAGE_ERROR = 2
 DEFAULT_START = "2026-01-05T08:00"  # a Monday morning; only labels the report rows
@@ -235,7 +234,7 @@ def build_scenario(args: argparse.Namespace) -> tuple[Scenario, dict[str, str]]:
 
 
 def _report_options(args: argparse.Namespace) -> Any:
-    from acd.sim.report import ReportOptions
+    from acd.planning.sim.report import ReportOptions
 
     if args.interval not in INTERVALS or args.interval == "month":
         raise _Usage(f"--interval {args.interval!r} is not one of: {', '.join(INTERVALS[:-1])}")
@@ -263,8 +262,8 @@ def handle(args: argparse.Namespace) -> int:
         print(f"acd simulate: error: {exc}", file=sys.stderr)
         return USAGE_ERROR
     from acd.metrics import render
-    from acd.sim.report import simulate_report
-    from acd.sim.summary import summary_dict, summary_lines
+    from acd.planning.sim.report import simulate_report
+    from acd.planning.sim.summary import summary_dict, summary_lines
 
     bar = ProgressBar(sys.stderr) if (args.progress or sys.stderr.isatty()) else None
     try:

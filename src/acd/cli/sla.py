@@ -21,7 +21,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from acd.metrics.cli_support import (
+from acd.cli._report_common import (
     CliError,
     add_common_arguments,
     database_path,

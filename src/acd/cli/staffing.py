@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from acd.bounds import DAY
-from acd.metrics.erlang import Staffing, erlang_c_figures, required_agents, staffing_for_agents
-from acd.metrics.forecast import ForecastError, plan_forecast, read_forecast
+from acd.planning.erlang import Staffing, erlang_c_figures, required_agents, staffing_for_agents
+from acd.planning.forecast import ForecastError, plan_forecast, read_forecast
 
 PROG = "acd staffing"
 _FORMATS = ("table", "csv", "json")

@@ -11,14 +11,13 @@ from __future__ import annotations
 import re
 import zoneinfo
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any, Callable
 
 from acd.ivr import model as m
 from acd.ivr import schema as s
-from acd.holiday_calendar import holidays_from_document
-from acd.ivr.schedule import Holidays, Schedule, TimeRange, parse_holiday, parse_ranges, parse_weekdays
+from acd.base.holiday_calendar import holidays_from_document
+from acd.base.schedule import Holidays, Schedule, TimeRange, parse_holiday, parse_ranges, parse_weekdays
 from acd.ivr.templates import template_problem
 from acd.yamlpos import DEFAULT_LIMITS, YamlLimits, is_inside, load_yaml_bytes, read_limited
 from acd.yamlpos import PositionedDocument, Problem, describe_found
@@ -308,10 +307,10 @@ def _queue(sc: s.QueueSchema, name: str, base: tuple[str, ...], ctx: CompileCont
     elif sc.attach is not None:
         expected = 'a list of variable names or a mapping name: "${variable}"'
         ctx.error(base + ("attach",), f"found {describe_found(sc.attach)}, expected {expected}")
-    fields = {field for field, _ in attach}
-    for index, field in enumerate(sc.personal):
-        if field not in fields:
-            ctx.error(base + ("personal", index), f"'{field}' is not an attached field (attach: {', '.join(sorted(fields)) or 'none'})")
+    fields = {key for key, _ in attach}
+    for index, personal in enumerate(sc.personal):
+        if personal not in fields:
+            ctx.error(base + ("personal", index), f"'{personal}' is not an attached field (attach: {', '.join(sorted(fields)) or 'none'})")
     return m.QueueNode(name, sc.queue, tuple(sc.skills or ()), sc.priority, tuple(attach), sc.prompt, sc.fallback, frozenset(sc.personal))
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import ClassVar, Literal, Mapping, Union
 
-from acd.ivr.schedule import Schedule
+from acd.base.schedule import Schedule
 from acd.yamlpos import PositionedDocument, Problem
 
 RelPath = tuple[str | int, ...]

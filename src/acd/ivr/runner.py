@@ -11,7 +11,7 @@ Guarantees, whatever the flow or the caller do:
 * a flow that runs more than ``max_steps`` nodes is ended with an ``ivr.error``;
 * no exception escapes ``run``: an unexpected one is logged, emitted and the call hung up.
 
-Events (``acd.metrics.events``; ``data`` always has flow, flow_version and node):
+Events (``acd.base.events``; ``data`` always has flow, flow_version and node):
 ``ivr.node`` on entering a node (node_type); ``ivr.input`` for each input with kind
 ``valid``/``invalid``/``timeout`` (menu, collect, survey) or ``digits`` (a key that
 interrupted a play, kept for the next input node) and the digits typed (a ``collect``
@@ -46,7 +46,7 @@ from acd.ivr.channel import CallerHungUp, Channel, PromptNotFound
 from acd.ivr.handoff import QueueHandoff, QueueRequest
 from acd.ivr.rut import normalize_rut
 from acd.ivr.templates import references, substitute
-from acd.metrics.events import Event
+from acd.base.events import Event
 from acd.privacy import Personal, mask_text
 
 log = logging.getLogger(__name__)

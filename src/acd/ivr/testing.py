@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Iterable, Mapping, Union
 
 from acd.ivr.channel import CallerHungUp, PromptNotFound
-from acd.metrics.events import Event
+from acd.base.events import Event
 
 
 @dataclass(frozen=True)

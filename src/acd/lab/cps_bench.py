@@ -248,12 +248,6 @@ def caller_number(step: int, index: int) -> str:
     return f"569{step:02d}{index:06d}"
 
 
-def step_of(number: str) -> int | None:
-    if len(number) == 11 and number.startswith("569") and number.isdigit():
-        return int(number[3:5])
-    return None
-
-
 # --------------------------------------------------------------------------- sipp's view
 
 

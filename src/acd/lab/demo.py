@@ -23,9 +23,9 @@ from zoneinfo import ZoneInfo
 from acd.app import build_app
 from acd.engine import MemorySink
 from acd.ivr.rut import check_digit
-from acd.lab.sipp import AwaitHangup, Dtmf, Hangup, SippRunner, Wait
+from acd.lab.sipp import AwaitHangup, Dtmf, SippRunner, Wait
 from acd.logs import configure_logging
-from acd.metrics.events import Event
+from acd.base.events import Event
 from acd.settings import SettingsError, format_settings_problem, load_settings
 
 REPO = Path(__file__).resolve().parents[3]

@@ -127,10 +127,6 @@ class Mosquitto:
             process.kill()
             process.wait(timeout=5)
 
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
     def close(self) -> None:
         """Stop the broker and remove its temporary folder."""
         self.stop()

@@ -21,7 +21,6 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence, Union
-from xml.sax.saxutils import escape
 
 PCAP_DIR = Path(os.environ.get("ACD_SIPP_PCAP_DIR", "/usr/share/sip-tester"))
 DTMF_PCAP = {**{str(d): f"dtmf_2833_{d}.pcap" for d in range(10)}, "*": "dtmf_2833_star.pcap", "#": "dtmf_2833_pound.pcap"}

@@ -25,9 +25,9 @@ from datetime import date, datetime, time, timedelta
 from typing import Iterable
 from zoneinfo import ZoneInfo
 
-from acd.ivr.schedule import Schedule
+from acd.base.schedule import Schedule
 from acd.metrics.ledger import in_order
-from acd.metrics.events import Event
+from acd.base.events import Event
 
 UP, DOWN, UNKNOWN = "up", "down", "unknown"
 

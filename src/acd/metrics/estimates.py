@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
-from acd.metrics.events import Event
+from acd.base.events import Event
 
 
 def estimate_accuracy(events: Iterable[Event], start: float | None = None, end: float | None = None) -> dict[str, float | int | None]:

@@ -44,7 +44,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Hashable, Iterable, Iterator, Literal, Mapping, Protocol, Sequence
 
-from acd.metrics.events import Event
+from acd.base.events import Event
 
 EpisodeOutcome = Literal["answered", "abandoned", "timed_out"]
 BUSY_STATES = frozenset({"reserved", "on_call", "wrap_up"})

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Hashable, Iterable, Iterator, Mapping
 
-from acd.metrics.events import Event
+from acd.base.events import Event
 from acd.metrics.ledger import Ledger, QueueRules, Rules
 from acd.metrics.reports import Figures, figures_of
 from acd.routing.config import RoutingConfig

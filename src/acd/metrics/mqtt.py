@@ -44,7 +44,7 @@ from typing import Any, Mapping
 
 import aiomqtt
 
-from acd.metrics.events import Event
+from acd.base.events import Event
 from acd.settings import MqttSettings, Settings
 
 log = logging.getLogger(__name__)

@@ -65,7 +65,7 @@ from fractions import Fraction
 from typing import Iterable, Iterator, Literal, Mapping, Sequence
 
 from acd.metrics.estimates import estimate_accuracy
-from acd.metrics.events import Event
+from acd.base.events import Event
 from acd.metrics.ledger import (
     DEFAULT_SHORT_ABANDON_S,
     DEFAULT_THRESHOLD_S,
@@ -82,7 +82,6 @@ from acd.metrics.timeutil import DEFAULT_TIMEZONE, Bucket, bucket_of, buckets, z
 
 SlFormula = Literal["offered", "asterisk-sl", "asterisk-sl2"]
 SL_FORMULAS: tuple[str, ...] = ("offered", "asterisk-sl", "asterisk-sl2")
-GroupBy = Literal["queue", "skill"]
 
 
 def ratio(numerator: int | float | Fraction, denominator: int | float | Fraction) -> Fraction | None:

@@ -27,7 +27,7 @@ All arithmetic is integer/``Decimal``: no binary floating point touches a penalt
 Everything is configurable through a contract file (``--contract FILE``), see
 ``Contract``.  Business hours default to the tender's (Monday-Thursday 09:00-18:00,
 Friday 09:00-17:00) and holidays to Chile's public holidays of any year
-(:mod:`acd.holiday_calendar`); a contract file may name the site's calendar file
+(:mod:`acd.base.holiday_calendar`); a contract file may name the site's calendar file
 (``holidays: ../ivr_flows/calendars/feriados-cl.yaml``), the one the IVR reads.
 """
 
@@ -42,10 +42,10 @@ from typing import Iterable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from acd.holiday_calendar import CHILE, HolidayCalendar, load_holidays_file
-from acd.ivr.schedule import Holidays, Schedule, TimeRange, parse_holiday, parse_ranges, parse_weekdays
+from acd.base.holiday_calendar import CHILE, HolidayCalendar, load_holidays_file
+from acd.base.schedule import Holidays, Schedule, TimeRange, parse_holiday, parse_ranges, parse_weekdays
 from acd.metrics.downtime import Outage, business_spans, outages, unavailable_business_seconds
-from acd.metrics.events import Event
+from acd.base.events import Event
 from acd.metrics.reports import Figures, compute_report, round_half_up
 from acd.metrics.store import Incident
 from acd.metrics.timeutil import DEFAULT_TIMEZONE, TimeInputError, month_start, next_month, parse_month, zone

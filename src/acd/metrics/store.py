@@ -38,7 +38,7 @@ from typing import Any, Iterable, Sequence
 
 import aiosqlite
 
-from acd.metrics.events import Event
+from acd.base.events import Event
 from acd.private_files import prepare_database
 
 log = logging.getLogger(__name__)

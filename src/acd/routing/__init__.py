@@ -3,7 +3,7 @@
 Nothing here does I/O or reads the clock.  The engine feeds :class:`Router` the events
 it sees on AMI (with the time), carries out the :class:`Decision` objects it gets back
 (ring an agent, stop ringing, take a call out) and turns the :class:`Notification`
-objects into :class:`acd.metrics.events.Event` records; the live figures are computed
+objects into :class:`acd.base.events.Event` records; the live figures are computed
 from those events (``acd.metrics.live``), by the same code as reports::
 
     config, problems = load_routing_config("deploy/routing.yaml")

@@ -91,7 +91,7 @@ class WaitingPolicy(BaseModel):
     @field_validator("callback_hours")
     @classmethod
     def _valid_hours(cls, value: dict[str, str] | None) -> dict[str, str] | None:
-        from acd.ivr.schedule import parse_ranges, parse_weekdays
+        from acd.base.schedule import parse_ranges, parse_weekdays
 
         for days, ranges in (value or {}).items():
             for problem in (parse_weekdays(days), parse_ranges(str(ranges))):

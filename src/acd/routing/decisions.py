@@ -6,7 +6,7 @@ returns a list of these plain dataclasses in the order they happened:
 * a :class:`Decision` asks the engine to *do* something over AMI (ring an agent, stop
   ringing, take a call out of the queue);
 * a :class:`Notification` reports a fact the engine turns into an
-  :class:`acd.metrics.events.Event` — ``EVENT_TYPE`` names the event type, and the
+  :class:`acd.base.events.Event` — ``EVENT_TYPE`` names the event type, and the
   fields carry that event's ``data`` (``at`` becomes the event's ``ts``).
 
 ``at`` is the moment the fact happened, which for timer-driven outcomes is the timer's

@@ -11,8 +11,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from acd.metrics.timeutil import fmt_local
-from acd.sim.report import SimulationResult
-from acd.sim.traffic import QueueLoad
+from acd.planning.sim.report import SimulationResult
+from acd.planning.sim.traffic import QueueLoad
 
 
 def _average(load: QueueLoad) -> tuple[float, float]:

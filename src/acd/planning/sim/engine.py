@@ -22,7 +22,7 @@ floats compares floats directly where a heap of tuples goes through tuple compar
 Answers do not go through the heap at all: the answer delay is one constant and the
 router's rings come in time order, so answers fall due in the order they were
 scheduled and wait in a FIFO (a deque).  Arrivals are already sorted
-(:mod:`acd.sim.traffic`).  The three are merged by comparing their heads; at equal
+(:mod:`acd.planning.sim.traffic`).  The three are merged by comparing their heads; at equal
 times the order is timers, arrivals, answers (by call index), completions, abandons.
 Together the FIFO and the float heap took about 6 % off the instructions of a
 simulated call (callgrind, ``acd bench simulate``'s centre).  Every list of outcomes
@@ -47,8 +47,8 @@ from typing import Callable, Iterable
 
 from acd.routing import Router, RoutingConfig
 from acd.routing.decisions import CallTimedOut, CancelRing, Ignored, Outcome, RingAgent
-from acd.sim.sinks import OutcomeCounter
-from acd.sim.traffic import CallPlan
+from acd.planning.sim.sinks import OutcomeCounter
+from acd.planning.sim.traffic import CallPlan
 
 Sink = Callable[[list[Outcome]], None]
 Progress = Callable[[int, int], None]

@@ -13,8 +13,8 @@ one after the other) and ``workers=2`` (two processes) give the same figures, an
 same command gives them again.  Only the wall time changes.
 
 Workers are forked (``fork`` start method, where the platform has it): each builds its
-plan from the scenario and runs :func:`acd.sim.engine.run_simulation` with a counting
-sink, returning only its :class:`~acd.sim.engine.RunStats`.
+plan from the scenario and runs :func:`acd.planning.sim.engine.run_simulation` with a counting
+sink, returning only its :class:`~acd.planning.sim.engine.RunStats`.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from acd.sim.engine import RunStats
-from acd.sim.report import simulate
-from acd.sim.scenario import Scenario, ScenarioError
-from acd.sim.sinks import OutcomeCounter
+from acd.planning.sim.engine import RunStats
+from acd.planning.sim.report import simulate
+from acd.planning.sim.scenario import Scenario, ScenarioError
+from acd.planning.sim.sinks import OutcomeCounter
 
 
 @dataclass(frozen=True)

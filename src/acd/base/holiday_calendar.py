@@ -17,7 +17,7 @@ A file that is only a list of dates (or ``date: name`` pairs), the older form, i
 read: those dates and nothing else.
 
 The calendar answers ``day in calendar`` like the frozenset of dates it replaces, so a
-:class:`~acd.ivr.schedule.Schedule` holds either.  This module sits below ``ivr``,
+:class:`~acd.base.schedule.Schedule` holds either.  It sits in ``acd.base``, below ``ivr``,
 ``routing`` and ``metrics`` (it imports only ``yamlpos``) so all three can share it.
 """
 

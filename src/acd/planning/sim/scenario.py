@@ -13,9 +13,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from acd.metrics.forecast import Forecast
+from acd.planning.forecast import Forecast
 from acd.routing import RoutingConfig
-from acd.sim.traffic import CallPlan, HandleTimes, LoadSegment, QueueLoad, plan_calls
+from acd.planning.sim.traffic import CallPlan, HandleTimes, LoadSegment, QueueLoad, plan_calls
 
 
 class ScenarioError(ValueError):

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from acd.metrics.erlang import (
+from acd.planning.erlang import (
     Staffing,
     erlang_a,
     erlang_c_arrays,

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
-from acd.holiday_calendar import parse_holiday
+from acd.base.holiday_calendar import parse_holiday
 
 ScheduleState = Literal["open", "closed", "holiday"]
 
@@ -114,7 +114,7 @@ def parse_ranges(text: str) -> list[TimeRange] | str:
 
 
 class Holidays(Protocol):
-    """Holiday dates: a frozenset, or a :class:`acd.holiday_calendar.HolidayCalendar` (any year)."""
+    """Holiday dates: a frozenset, or a :class:`acd.base.holiday_calendar.HolidayCalendar` (any year)."""
 
     def __contains__(self, day: object) -> bool: ...
 

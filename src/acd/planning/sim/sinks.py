@@ -1,7 +1,7 @@
 """Where the router's outcomes go during a simulation.
 
 :class:`EventLog` is the production path: each outcome becomes an
-:class:`acd.metrics.events.Event` through the engine's own ``outcome_to_event``, so the
+:class:`acd.base.events.Event` through the engine's own ``outcome_to_event``, so the
 simulated log is what the event store of a live engine would hold, and the report
 computed from it is the report ``acd report`` would print.  :class:`OutcomeCounter`
 only counts, for the benchmark's "simulation alone" figure.
@@ -10,7 +10,7 @@ only counts, for the benchmark's "simulation alone" figure.
 from __future__ import annotations
 
 from acd.dispatch import outcome_to_event
-from acd.metrics.events import Event
+from acd.base.events import Event
 from acd.routing.decisions import Outcome
 
 

@@ -1,7 +1,7 @@
 """Run a scenario and compute its report with the very code ``acd report`` uses.
 
 The simulated engine's outcomes become events through ``outcome_to_event`` (see
-:mod:`acd.sim.sinks`) and those events go to :func:`acd.metrics.reports.compute_report`
+:mod:`acd.planning.sim.sinks`) and those events go to :func:`acd.metrics.reports.compute_report`
 unchanged, so a simulated service level means exactly what a reported one means:
 same attribution of calls to intervals, same formulas, same rounding.
 """
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from acd.metrics.live import report_rules
 from acd.metrics.reports import DEFAULT_SHORT_ABANDON_S, DEFAULT_THRESHOLD_S, Report, compute_report
-from acd.sim.engine import Progress, RunStats, Sink, run_simulation
-from acd.sim.scenario import Scenario
-from acd.sim.sinks import EventLog
+from acd.planning.sim.engine import Progress, RunStats, Sink, run_simulation
+from acd.planning.sim.scenario import Scenario
+from acd.planning.sim.sinks import EventLog
 
 
 @dataclass(frozen=True)
