@@ -14,7 +14,7 @@ import pytest
 
 from acd.asterisk.call_control import AgentAnswered, AsteriskPicture, ChannelStatus, DeviceState, LegHungUp, Parked
 from acd.dispatch import PHONE_BUSY_REASON, Dispatcher
-from acd.metrics.events import Event
+from acd.base.events import Event
 from acd.routing import Router, load_routing_text
 
 ROUTING = """

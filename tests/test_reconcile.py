@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from acd.metrics.events import Event
+from acd.base.events import Event
 from acd.reconcile import ChannelRecord, closing_events, open_calls, read_cel
 
 T0 = 1_750_000_000.0

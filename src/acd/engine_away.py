@@ -26,7 +26,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from acd.metrics.events import Event
+from acd.base.events import Event
 
 if TYPE_CHECKING:
     from acd.asterisk.ami import AmiClient

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
-from acd.metrics.events import Event
+from acd.base.events import Event
 
 log = logging.getLogger("acd.reconcile")
 
