@@ -108,6 +108,7 @@ class LiveStats:
         self.ledger = self._new_ledger()
         self._received: list[Event] | None = [] if await_history else None
         self._day_start = float("-inf")
+        self._interval_start = float("-inf")
         self._agent_state: dict[str, str] = {agent.id: "logged_out" for agent in config.agents}
         self._agent_queues = {
             agent.id: tuple(q.name for q in config.queues if agent.proficiency_for(q.skills) is not None) for agent in config.agents
@@ -165,6 +166,7 @@ class LiveStats:
         received, self._received = self._received or [], None
         self.ledger = self._new_ledger()
         self._day_start = float("-inf")
+        self._interval_start = float("-inf")
         self._agent_state = {agent_id: "logged_out" for agent_id in self._agent_state}
         self._q_agents = {name: {} for name in self._q_agents}
         self._s_agents = {name: {} for name in self._s_agents}
@@ -194,7 +196,14 @@ class LiveStats:
         """Nothing to flush: figures live in memory and the log has every event."""
 
     def _roll(self, t: float) -> None:
-        """On a new day, forget what can no longer change the figures shown (yesterday and before)."""
+        """On a new quarter hour, drop the calls whose figures are final (``Ledger.retire_settled``:
+        what they added stays), so memory holds the last minutes' calls, not the day's; on a
+        new day, forget what can no longer change the figures shown (yesterday and before)."""
+        interval_start, _ = self.clock.interval(t)
+        if interval_start > self._interval_start:
+            if self._interval_start != float("-inf"):
+                self.ledger.retire_settled(t)
+            self._interval_start = interval_start
         day_start, _ = self.clock.day(t)
         if day_start > self._day_start:
             if self._day_start != float("-inf"):
