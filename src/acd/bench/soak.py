@@ -338,6 +338,8 @@ class Soak:
             when, _, action = heapq.heappop(self._timeline)
             while (deadline := router.next_deadline()) is not None and deadline <= when:
                 self.clock.now = max(self.clock.now, deadline)
+                if dispatcher._timer is not None:  # fired here, at its virtual time, instead
+                    dispatcher._timer.cancel()
                 dispatcher._on_timer()
                 await _settle()
             self.clock.now = max(self.clock.now, when)

@@ -64,7 +64,7 @@ DEFAULT_THRESHOLD_S = 25.0
 DEFAULT_SHORT_ABANDON_S = 5.0
 #: how long after its call was decided (or completed) a callback or survey answer still
 #: takes that call's queue and skills (see the module notes)
-EXTRA_WINDOW_S = 2 * 3600.0
+EXTRA_WINDOW_S = 3600.0
 
 Group = tuple[str, str] | None  # None: every call; ("queue", name) or ("skill", name)
 
