@@ -113,3 +113,82 @@ def test_dropping_finished_calls_changes_no_figure() -> None:
     assert live.accs[(1, day, ("skill", "billing"))].survey_responses == report.accs[(1, day, ("skill", "billing"))].survey_responses
     late_skill = [acc.survey_responses for key, acc in live.accs.items() if key[0] == 1 and key[2] == ("skill", "(none)")]
     assert late_skill == [1]  # the 3-hour-late answer, without skills, in the live figures as in the report
+
+
+# ----------------------------------------------------------------------------- dispatcher
+
+
+class _Channel:
+    """The IVR's channel as the queue node sees it."""
+
+    def __init__(self, call_id: str) -> None:
+        self.call_id = call_id
+        self.channel_name = f"PJSIP/caller-{call_id}"
+
+    async def set_variable(self, name: str, value: str) -> None:
+        return None
+
+
+def _dispatcher() -> "Dispatcher":
+    from acd.dispatch import Dispatcher
+    from acd.routing import Router
+    from tests.api.helpers import FakeControl
+
+    return Dispatcher(router=Router(config()), control=FakeControl(), emit=lambda event: None, clock=lambda: T0)
+
+
+def _per_call(dispatcher: "Dispatcher") -> dict[str, int]:
+    return {
+        name: len(getattr(dispatcher, name))
+        for name in ("_channels", "_agent_legs", "_cancelled_rings", "_attached", "_aliases", "_actions", "_legs", "_current_leg")
+    }
+
+
+async def test_dispatcher_forgets_a_caller_who_hangs_up_between_the_queue_node_and_the_hold() -> None:
+    """The queue node labels the call (and keeps its attached data until it is parked);
+    a caller who hangs up before reaching the holding context leaves nothing behind."""
+    from acd.asterisk.call_control import LegHungUp
+    from acd.ivr.handoff import QueueRequest
+
+    dispatcher = _dispatcher()
+    for index in range(50):
+        call_id = f"gone{index}"
+        await dispatcher.enqueue(_Channel(call_id), QueueRequest(queue="billing", attached={"rut": "12345678-5"}))  # type: ignore[arg-type]
+        dispatcher.handle(LegHungUp(call_id, f"PJSIP/caller-{call_id}", "Normal Clearing"))
+    assert _per_call(dispatcher) == dict.fromkeys(_per_call(dispatcher), 0)
+
+
+async def test_dispatcher_keeps_nothing_per_finished_call() -> None:
+    """Calls answered, rung without answer, abandoned while ringing: all forgotten."""
+    import asyncio
+
+    from acd.asterisk.call_control import AgentAnswered, AgentLegStarted, LegHungUp, Parked
+
+    dispatcher = _dispatcher()
+    dispatcher.agent_login("a1")
+    dispatcher.agent_login("a2")
+    for index in range(60):
+        call_id = f"c{index}"
+        await dispatcher.enqueue(_Channel(call_id), QueueRequest_billing())  # type: ignore[arg-type]
+        dispatcher.handle(Parked(call_id, f"PJSIP/caller-{call_id}", "billing", None, None))
+        await asyncio.sleep(0)
+        leg = f"{call_id}-agent"
+        dispatcher.handle(AgentLegStarted(call_id, "PJSIP/a1-1", leg))
+        if index % 3 == 0:
+            dispatcher.handle(AgentAnswered(call_id, "PJSIP/a1-1"))
+        dispatcher.handle(LegHungUp(leg, "PJSIP/a1-1", "Normal Clearing"))
+        dispatcher.handle(LegHungUp(call_id, f"PJSIP/caller-{call_id}", "Normal Clearing"))
+        for agent in ("a1", "a2"):  # wrap-ups and no-answer pauses over
+            dispatcher.agent_unpause(agent)
+        dispatcher.router.advance(T0 + 3600)
+        for _ in range(5):
+            await asyncio.sleep(0)
+    dispatcher.close()
+    assert _per_call(dispatcher) == dict.fromkeys(_per_call(dispatcher), 0)
+    assert dispatcher.router.call("c59") is None
+
+
+def QueueRequest_billing() -> "QueueRequest":
+    from acd.ivr.handoff import QueueRequest
+
+    return QueueRequest(queue="billing", attached={"rut": "12345678-5"})
