@@ -12,10 +12,16 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import asyncio
+
+from acd.asterisk.call_control import AgentAnswered, AgentLegStarted, LegHungUp, Parked
+from acd.dispatch import Dispatcher
+from acd.ivr.handoff import QueueRequest
 from acd.metrics.events import Event
 from acd.metrics.ledger import EXTRA_WINDOW_S, Ledger
 from acd.metrics.live import LiveStats
-from acd.routing import RoutingConfig, load_routing_text
+from acd.routing import Router, RoutingConfig, load_routing_text
+from tests.api.helpers import FakeControl
 
 SANTIAGO = ZoneInfo("America/Santiago")
 T0 = datetime(2025, 3, 10, 8, 0, tzinfo=SANTIAGO).timestamp()  # a Monday, 08:00
@@ -129,15 +135,11 @@ class _Channel:
         return None
 
 
-def _dispatcher() -> "Dispatcher":
-    from acd.dispatch import Dispatcher
-    from acd.routing import Router
-    from tests.api.helpers import FakeControl
-
+def _dispatcher() -> Dispatcher:
     return Dispatcher(router=Router(config()), control=FakeControl(), emit=lambda event: None, clock=lambda: T0)
 
 
-def _per_call(dispatcher: "Dispatcher") -> dict[str, int]:
+def _per_call(dispatcher: Dispatcher) -> dict[str, int]:
     return {
         name: len(getattr(dispatcher, name))
         for name in ("_channels", "_agent_legs", "_cancelled_rings", "_attached", "_aliases", "_actions", "_legs", "_current_leg")
@@ -147,9 +149,6 @@ def _per_call(dispatcher: "Dispatcher") -> dict[str, int]:
 async def test_dispatcher_forgets_a_caller_who_hangs_up_between_the_queue_node_and_the_hold() -> None:
     """The queue node labels the call (and keeps its attached data until it is parked);
     a caller who hangs up before reaching the holding context leaves nothing behind."""
-    from acd.asterisk.call_control import LegHungUp
-    from acd.ivr.handoff import QueueRequest
-
     dispatcher = _dispatcher()
     for index in range(50):
         call_id = f"gone{index}"
@@ -159,17 +158,14 @@ async def test_dispatcher_forgets_a_caller_who_hangs_up_between_the_queue_node_a
 
 
 async def test_dispatcher_keeps_nothing_per_finished_call() -> None:
-    """Calls answered, rung without answer, abandoned while ringing: all forgotten."""
-    import asyncio
-
-    from acd.asterisk.call_control import AgentAnswered, AgentLegStarted, LegHungUp, Parked
-
+    """Calls answered, rung without answer, abandoned while ringing: all forgotten
+    (a caller abandoning while an agent rang used to stay in ``_cancelled_rings``)."""
     dispatcher = _dispatcher()
     dispatcher.agent_login("a1")
     dispatcher.agent_login("a2")
     for index in range(60):
         call_id = f"c{index}"
-        await dispatcher.enqueue(_Channel(call_id), QueueRequest_billing())  # type: ignore[arg-type]
+        await dispatcher.enqueue(_Channel(call_id), QueueRequest(queue="billing", attached={"rut": "12345678-5"}))  # type: ignore[arg-type]
         dispatcher.handle(Parked(call_id, f"PJSIP/caller-{call_id}", "billing", None, None))
         await asyncio.sleep(0)
         leg = f"{call_id}-agent"
@@ -187,8 +183,3 @@ async def test_dispatcher_keeps_nothing_per_finished_call() -> None:
     assert _per_call(dispatcher) == dict.fromkeys(_per_call(dispatcher), 0)
     assert dispatcher.router.call("c59") is None
 
-
-def QueueRequest_billing() -> "QueueRequest":
-    from acd.ivr.handoff import QueueRequest
-
-    return QueueRequest(queue="billing", attached={"rut": "12345678-5"})
