@@ -9,10 +9,9 @@ events, which keeps everything, shows the same numbers).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from zoneinfo import ZoneInfo
-
-import asyncio
 
 from acd.asterisk.call_control import AgentAnswered, AgentLegStarted, LegHungUp, Parked
 from acd.dispatch import Dispatcher
@@ -87,7 +86,7 @@ def test_live_figures_keep_no_entry_per_finished_call_of_the_day() -> None:
         for event in traffic(int(hours * 3600 / every_s), every_s):
             stats.append(event)
         kept.append(kept_per_call(stats))
-    window_calls = (EXTRA_WINDOW_S + 2 * 900 + 120) / every_s  # the window, plus up to two quarter hours before a sweep
+    window_calls = (EXTRA_WINDOW_S + 2 * LiveStats.RETIRE_EVERY_S + 120) / every_s  # the window, two sweeps, one call
     assert kept[0] == kept[1], kept  # the same however many calls the day had
     assert kept[1] <= 2 * window_calls, kept  # 240 calls in 8 h: before, 240 episodes + 240 latest
 
