@@ -42,6 +42,7 @@ bench: setup
 	$(PY) -m acd bench simulate --repeat 1
 	$(PY) -m acd bench ami-ingest
 	$(PY) -m acd bench ami-small-reads
+	$(PY) -m acd bench soak --hours 6 --warm-up 2 --no-trace --json
 	$(PY) -m acd bench dispatch --calls 40 --json
 	env -u ACD_TEST_LAB_SLOT $(PY) -m acd bench cps --json $(BENCH_CPS)
 
