@@ -86,9 +86,10 @@ class _Handoff:
             await channel.set_variable("ACD_SURVEY", flow.name)
 
 
-def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = None) -> App:
-    """Assemble the engine; ``ivr_clock`` lets tests put the IVR at a chosen wall time."""
-    engine = Engine(settings)
+def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = None, clock: Callable[[], float] | None = None) -> App:
+    """Assemble the engine; ``ivr_clock`` lets tests put the IVR at a chosen wall time;
+    ``clock`` is every component's clock (``acd bench soak`` runs a day on a virtual one)."""
+    engine = Engine(settings) if clock is None else Engine(settings, clock=clock)
     problems: list[str] = []
 
     flows_dir = settings.resolve(settings.ivr.flows_dir)

@@ -660,6 +660,7 @@ class Dispatcher:
         call_id = self._aliases.pop(fact.leg_id, fact.leg_id)  # a customer-first customer's channel
         call = router.call(call_id)
         self._channels.pop(call_id, None)
+        self._attached.pop(call_id, None)  # hung up between the queue node and the holding context
         self._cancelled_rings.discard(call_id)
         if call is None:
             return []
@@ -667,7 +668,9 @@ class Dispatcher:
             return []  # the caller hung up after asking to be called back: the place is kept
         if call.state == "connected":
             return self._apply(router.call_completed(now, call_id))
-        return self._apply(router.caller_abandoned(now, call_id))
+        outcomes = self._apply(router.caller_abandoned(now, call_id))
+        self._cancelled_rings.discard(call_id)  # the abandon's own CancelRing: no caller left to take back
+        return outcomes
 
     # ---------------------------------------------------------------- decisions and facts
     def _ignored(self, reason: str) -> list[Outcome]:

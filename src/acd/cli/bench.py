@@ -37,6 +37,7 @@ def register(subparsers: Any) -> None:
     _register_simulate(kinds)
     _register_ami_ingest(kinds)
     _register_ami_small_reads(kinds)
+    _register_soak(kinds)
 
 
 _positive = number_arg(1, 100_000_000, integer=True)  # a count a benchmark can get through
@@ -195,6 +196,28 @@ def run_ami_small_reads(args: argparse.Namespace) -> int:
         return 2
     print(json.dumps(result, indent=2, sort_keys=True))
     return 0
+
+
+def _register_soak(kinds: Any) -> None:
+    soak = kinds.add_parser(
+        "soak",
+        help="memory over a simulated day: the engine in-process on a virtual clock; growth per hour and per call",
+        description="Runs the real engine (FastAGI IVR, dispatcher, router, live figures, SQLite event log) with Asterisk "
+        "played in-process, on a virtual clock, and prints RSS and Python-heap growth per simulated hour after the warm-up.",
+    )
+    soak.add_argument("--hours", type=number_arg(0.1, 168), default=24.0, help="simulated hours (default 24)")
+    soak.add_argument("--cps", type=number_arg(0.01, 50), default=1.0, help="calls per second offered (default 1)")
+    soak.add_argument("--warm-up", type=number_arg(0, 168), default=2.0, help="hours not counted in the growth (default 2)")
+    soak.add_argument("--no-trace", action="store_true", help="RSS and object counts only (tracemalloc makes the run ~3x slower)")
+    soak.add_argument("--seed", type=int, default=1)
+    soak.add_argument("--json", action="store_true", help="print one JSON object")
+    soak.set_defaults(handler=run_soak_bench)
+
+
+def run_soak_bench(args: argparse.Namespace) -> int:
+    from acd.bench.soak import main
+
+    return main(args)
 
 
 def run_dispatch(args: Any) -> int:

@@ -23,8 +23,11 @@ Attribution (the rules the figures follow; see ``acd.metrics.reports`` for the f
     ``call.queued``; by skill, a call with two skills counts in both rows.
 
     Callbacks and survey answers belong to the interval in which they happened and to
-    their own queue (else their call's), with their call's skills.  Agent time belongs
-    to the interval in which it was spent, for all queues together only.
+    their own queue (else their call's), with their call's skills.  They find their
+    call while its episode is open or up to ``EXTRA_WINDOW_S`` after it was decided or
+    completed (a survey follows its call within minutes, a callback's completion its
+    answer within seconds); later, they count in their own queue without skills.  Agent
+    time belongs to the interval in which it was spent, for all queues together only.
 
     An answered call is *handled* once it is completed and its wrap-up is over: the
     wrap-up of a call is the first ``wrap_up`` period of the answering agent that starts
@@ -37,6 +40,14 @@ what it last added to which accumulators; when it changes it is marked dirty and
 figures are read, its old contribution is subtracted and the new one added.  Sums of
 seconds are exact (:class:`ExactSum`), so adding, subtracting and event order never
 change a figure (converted once, correctly rounded, like ``math.fsum``).
+
+Why retirement (a running engine's memory): an episode that is *settled* (decided, and
+if answered completed with its wrap-up attributed or no longer attributable) can no
+longer change except through callbacks and surveys.  :meth:`Ledger.retire_settled` drops
+it and keeps only its queue and skills for ``EXTRA_WINDOW_S``, so the live figures hold
+the calls of the last minutes, not one object per call of the day.  What it had added to
+the accumulators stays; a later callback or survey answer is booked directly where a
+re-booking would have put it, so the figures are the same as a report's.
 """
 
 from __future__ import annotations
@@ -51,6 +62,9 @@ BUSY_STATES = frozenset({"reserved", "on_call", "wrap_up"})
 NO_GROUP = "(none)"
 DEFAULT_THRESHOLD_S = 25.0
 DEFAULT_SHORT_ABANDON_S = 5.0
+#: how long after its call was decided (or completed) a callback or survey answer still
+#: takes that call's queue and skills (see the module notes)
+EXTRA_WINDOW_S = 3600.0
 
 Group = tuple[str, str] | None  # None: every call; ("queue", name) or ("skill", name)
 
@@ -232,6 +246,15 @@ class _Extra:
     score: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class _Settled:
+    """What a retired episode leaves for its call's later callbacks and surveys."""
+
+    queue: str | None
+    skills: tuple[str, ...]
+    closed_ts: float
+
+
 @dataclass(slots=True, eq=False)
 class Episode:
     """One queue stay of a call (see the module docstring)."""
@@ -251,6 +274,7 @@ class Episode:
     wrap_start: float | None = None  # the wrap-up period still open, if any
     wrap_s: float = 0.0
     wrap_seen: bool = False  # a wrap-up period was attributed (the first one counts)
+    closed_ts: float | None = None  # decided, then completed: where EXTRA_WINDOW_S counts from
     extras: list[_Extra] = field(default_factory=list)
     # what was last added, so it can be taken back
     applied_calls: list[tuple[Acc, _CallDelta]] = field(default_factory=list)
@@ -324,6 +348,7 @@ class Ledger:
         self._agent_state: dict[str, tuple[str, float]] = {}
         self._agent_episode: dict[str, Episode | None] = {}  # by agent: the last call answered
         self._dirty: dict[int, Episode] = {}
+        self._settled: dict[str, _Settled] = {}  # retired episodes, oldest first (retire_settled)
 
     # --- feeding ---------------------------------------------------------------------
 
@@ -378,7 +403,7 @@ class Ledger:
             if current is None:
                 return  # not offered through the ACD (e.g. a direct transfer): no queue figure
             current.outcome = "answered" if kind == "call.answered" else "abandoned" if kind == "call.abandoned" else "timed_out"
-            current.outcome_ts = event.ts
+            current.outcome_ts = current.closed_ts = event.ts
             if event.queue is not None:
                 current.queue = event.queue
             waited = _seconds(event.data.get("waited_s"))
@@ -392,6 +417,7 @@ class Ledger:
             answered = self._last_answered.pop(call_id, None)
             if answered is not None:
                 answered.completed = True
+                answered.closed_ts = event.ts
                 answered.talk_s = _seconds(event.data.get("talk_s")) or 0.0
                 answered.hold_s = _seconds(event.data.get("hold_s")) or 0.0
                 self._touch(answered)
@@ -401,12 +427,18 @@ class Ledger:
         if kind == "survey.answer" and score is None:
             return
         episode = self.latest.get(event.call_id) if event.call_id is not None else None
-        if episode is not None:
+        if episode is not None and _within(episode.closed_ts, event.ts):
             episode.extras.append(_Extra(kind, event.ts, event.queue, score))
             self._touch(episode)
             return
-        if self._wanted(event.queue):
-            for acc in self._accs_at(event.ts, event.queue, ()):
+        queue, skills = event.queue, ()
+        settled = self._settled.get(event.call_id) if episode is None and event.call_id is not None else None
+        if settled is not None and _within(settled.closed_ts, event.ts):
+            # what re-booking the retired episode would add: its queue (unless the event
+            # has its own) and its skills, in the event's interval
+            queue, skills = event.queue if event.queue is not None else settled.queue, settled.skills
+        if self._wanted(queue):
+            for acc in self._accs_at(event.ts, queue, skills):
                 acc.add_extra(kind, score, 1)
 
     # --- agents: wrap-up attribution and agent time ---------------------------------
@@ -572,6 +604,50 @@ class Ledger:
                     extra.setdefault((index, key), Acc()).add_agent_time(state, seconds)
         return extra
 
+    def _is_settled(self, episode: Episode) -> bool:
+        """Nothing but a callback or survey answer can change this episode any more."""
+        if episode.outcome is None:
+            return False
+        if episode.outcome != "answered":
+            return True
+        if not episode.completed or episode.wrap_start is not None:
+            return False
+        # completed with no wrap-up seen yet: the agent's next wrap-up (before another
+        # answer) would still be this call's
+        return episode.wrap_seen or self._agent_episode.get(episode.agent_id or "") is not episode
+
+    def retire_settled(self, now: float) -> int:
+        """Drop settled episodes (a running engine calls this every few minutes).
+
+        Each leaves its queue and skills until ``EXTRA_WINDOW_S`` after it closed, for a
+        late callback or survey answer; those older than that (as seen at ``now``, less
+        a minute for events logged slightly out of order) are forgotten.  Returns how
+        many episodes were retired.
+        """
+        self.flush()
+        kept: list[Episode] = []
+        retired = 0
+        for episode in self.episodes:
+            if not self._is_settled(episode):
+                kept.append(episode)
+                continue
+            retired += 1
+            call_id = episode.call_id
+            if self.latest.get(call_id) is episode:
+                del self.latest[call_id]
+                self._settled.pop(call_id, None)  # re-inserted: the dict stays in closing order
+                self._settled[call_id] = _Settled(episode.queue, episode.skills, episode.closed_ts or episode.offered_ts)
+            if episode.agent_id is not None and self._agent_episode.get(episode.agent_id) is episode:
+                del self._agent_episode[episode.agent_id]  # settled: it behaves as no episode there
+        self.episodes = kept
+        horizon = now - EXTRA_WINDOW_S - 60.0
+        while self._settled:
+            call_id, settled = next(iter(self._settled.items()))
+            if settled.closed_ts >= horizon:
+                break
+            del self._settled[call_id]
+        return retired
+
     def forget_before(self, ts: float) -> None:
         """Drop decided episodes and buckets older than ``ts`` (a long-running engine's memory).
 
@@ -598,6 +674,11 @@ class Ledger:
             del self.accs[key]
 
 
+def _within(closed_ts: float | None, ts: float) -> bool:
+    """An extra at ``ts`` still belongs to an episode closed at ``closed_ts`` (None: open)."""
+    return closed_ts is None or ts - closed_ts <= EXTRA_WINDOW_S
+
+
 def _key_start(key: Hashable) -> float:
     return key if isinstance(key, (int, float)) else float("inf")
 
@@ -608,6 +689,7 @@ __all__ = [
     "Bucketing",
     "DEFAULT_SHORT_ABANDON_S",
     "DEFAULT_THRESHOLD_S",
+    "EXTRA_WINDOW_S",
     "Episode",
     "ExactSum",
     "Ledger",

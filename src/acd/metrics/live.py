@@ -99,6 +99,10 @@ class ClockBuckets:
 class LiveStats:
     """Append every logged event (an event sink); ask for a :class:`RoutingSnapshot` any time."""
 
+    #: how often (event time) finished calls are dropped: a sweep looks at the calls of
+    #: the last minutes only, so once a minute costs nothing and keeps few of them
+    RETIRE_EVERY_S = 60.0
+
     def __init__(self, config: RoutingConfig, timezone: str | None = None, *, await_history: bool = False) -> None:
         """``await_history``: the engine will call :meth:`prime` with the log once it is open;
         until then the events received are kept so none is lost."""
@@ -108,6 +112,7 @@ class LiveStats:
         self.ledger = self._new_ledger()
         self._received: list[Event] | None = [] if await_history else None
         self._day_start = float("-inf")
+        self._retired_at = float("-inf")
         self._agent_state: dict[str, str] = {agent.id: "logged_out" for agent in config.agents}
         self._agent_queues = {
             agent.id: tuple(q.name for q in config.queues if agent.proficiency_for(q.skills) is not None) for agent in config.agents
@@ -165,6 +170,7 @@ class LiveStats:
         received, self._received = self._received or [], None
         self.ledger = self._new_ledger()
         self._day_start = float("-inf")
+        self._retired_at = float("-inf")
         self._agent_state = {agent_id: "logged_out" for agent_id in self._agent_state}
         self._q_agents = {name: {} for name in self._q_agents}
         self._s_agents = {name: {} for name in self._s_agents}
@@ -194,7 +200,13 @@ class LiveStats:
         """Nothing to flush: figures live in memory and the log has every event."""
 
     def _roll(self, t: float) -> None:
-        """On a new day, forget what can no longer change the figures shown (yesterday and before)."""
+        """Every ``RETIRE_EVERY_S``, drop the calls whose figures are final (``Ledger.retire_settled``:
+        what they added stays), so memory holds the last minutes' calls, not the day's; on a
+        new day, forget what can no longer change the figures shown (yesterday and before)."""
+        if t - self._retired_at >= self.RETIRE_EVERY_S:
+            if self._retired_at != float("-inf"):
+                self.ledger.retire_settled(t)
+            self._retired_at = t
         day_start, _ = self.clock.day(t)
         if day_start > self._day_start:
             if self._day_start != float("-inf"):
