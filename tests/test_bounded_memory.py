@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from acd.asterisk.call_control import AgentAnswered, AgentLegStarted, LegHungUp, Parked
 from acd.dispatch import Dispatcher
 from acd.ivr.handoff import QueueRequest
-from acd.metrics.events import Event
+from acd.base.events import Event
 from acd.metrics.ledger import EXTRA_WINDOW_S, Ledger
 from acd.metrics.live import LiveStats
 from acd.routing import Router, RoutingConfig, load_routing_text

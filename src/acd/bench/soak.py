@@ -33,7 +33,6 @@ import heapq
 import itertools
 import logging
 import math
-import os
 import random
 import resource
 import sys
