@@ -29,6 +29,11 @@ nodes:
 """
 
 
+#: Modules that play Asterisk's part (they answer GET VARIABLE with a channel's values):
+#: their ``ACD_*`` dict keys are what a channel holds, not writes.
+PLAYS_ASTERISK = {"acd/bench/soak.py"}
+
+
 def _acd_name(node: ast.AST | None) -> str | None:
     if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("ACD_"):
         return node.value
@@ -59,7 +64,7 @@ def test_each_channel_variable_is_written_by_its_owner_only() -> None:
     channel_variables = _dialplan_reads() | set(OWNERS) | {"ACD_SKILLS"}
     writers: dict[str, set[str]] = {}
     for path in sorted((SRC / "acd").rglob("*.py")):
-        if path.stem == "channel_variables":
+        if path.stem == "channel_variables" or path.relative_to(SRC).as_posix() in PLAYS_ASTERISK:
             continue
         module = ".".join(path.relative_to(SRC).with_suffix("").parts)
         for name in _writes(ast.parse(path.read_text(), str(path))) & channel_variables:

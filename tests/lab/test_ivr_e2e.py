@@ -205,7 +205,11 @@ async def test_invalid_edit_is_rejected_and_previous_version_keeps_serving(lab, 
 
 async def test_engine_stop_hands_a_call_in_the_menu_back_to_the_dialplan(lab, sipp, tmp_path) -> None:  # noqa: ANN001
     slow_menu = TEST_FLOW.replace("timeout: 1.5", "timeout: 30")
-    async with running_app(lab, tmp_path, flows=slow_menu) as (app, sink):
+    # Held 2 s for the engine to come back (acd-engine-away), then, with no fallback queue,
+    # "nobody available, try again" and the line is closed.
+    away = "continuity:\n  hold_callers_s: 2\n  retry_engine_s: 1\n  fallback_queue: ''\n  away_message: ''\n"
+    async with running_app(lab, tmp_path, flows=slow_menu, extra_yaml=away) as (app, sink):
+        await wait_for(sink, lambda e: e.type == "ami.connected", 20)  # Asterisk knows the plan
         caller = await sipp.start_callers("caller", [AwaitHangup(30)], calls=[("500", "56900000044")])
         await wait_for(sink, lambda e: e.type == "ivr.node" and e.data["node"] == "menu")
         loop = asyncio.get_running_loop()
@@ -216,4 +220,5 @@ async def test_engine_stop_hands_a_call_in_the_menu_back_to_the_dialplan(lab, si
     # Asterisk played "nobody available, try again" before hanging up: not a dropped line.
     assert result.ok and result.remote_byes == 1, result.describe()
     assert ended_after > 2.0
-    assert "engine gave no next step" in (lab.log_dir / "messages.log").read_text(errors="replace")
+    log = (lab.log_dir / "messages.log").read_text(errors="replace")
+    assert "engine unreachable, holding" in log and "engine gave no next step" in log
