@@ -148,6 +148,7 @@ class Traffic:
     survey_s: float = 15.0
     patience_mean_s: float = 300.0
     no_answer: float = 0.05  # rings nobody picks up (the router's ring time-out)
+    back_after_no_answer_s: float = 60.0  # the agent unpauses after a missed ring
     surveys: float = 0.5  # answered callers who stay for the survey
 
     def agents(self) -> int:
@@ -402,8 +403,17 @@ class Soak:
         call.agent_leg = f"{call.call_id}-ag{ring}"
         self.handle(AgentLegStarted(call.call_id, f"PJSIP/agent-{agent_id}", call.agent_leg))
         if self.random.random() < self.traffic.no_answer:
-            return  # the router's ring time-out takes it back
+            # the router's ring time-out takes it back and pauses the agent, who comes
+            # back a little later (else a day of these would pause every agent)
+            self.at(self.clock.now + self.traffic.back_after_no_answer_s, lambda: self._back_from_pause(agent_id))
+            return
         self.at(self.clock.now + self.random.uniform(*self.traffic.answer_s), lambda: self._answer(call, ring))
+
+    def _back_from_pause(self, agent_id: str) -> None:
+        assert self.app is not None
+        agent = self.app.router.agent(agent_id)
+        if agent is not None and agent.state == "paused":
+            self.app.dispatcher.agent_unpause(agent_id)
 
     def _answer(self, call: _Call, ring: int) -> None:
         if call.state != "ringing" or call.ring != ring:
