@@ -33,9 +33,10 @@ import heapq
 import itertools
 import logging
 import math
-import os
 import random
 import resource
+import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -49,6 +50,7 @@ from zoneinfo import ZoneInfo
 from acd.app import App, build_app
 from acd.asterisk.call_control import AgentAnswered, AgentLegStarted, ControlEvent, DeviceState, LegHungUp, Parked
 from acd.bench.machine import machine_info
+from acd.metrics import ledger
 from acd.settings import AgiSettings, ApiSettings, CallbackSettings, IvrSettings, MetricsSettings, RecordingSettings, RoutingSettings, Settings
 
 log = logging.getLogger("acd.bench.soak")
@@ -153,7 +155,7 @@ class Traffic:
 
     def agents(self) -> int:
         """Enough agents for a 75 %-in-25 s day: the offered Erlangs plus a margin."""
-        per_call = sum(self.answer_s) / 2 + sum(self.talk_s) / 2 + 10.0 + self.survey_s * 0  # + wrap-up
+        per_call = sum(self.answer_s) / 2 + sum(self.talk_s) / 2 + 10.0  # ring, talk, wrap-up
         return max(4, math.ceil(self.cps * per_call * 1.15) + 3)
 
 
@@ -534,8 +536,6 @@ def _pick(rng: random.Random, choices: tuple[tuple[str, float], ...]) -> str:
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -603,8 +603,6 @@ async def run_soak(
         if trace:
             tracemalloc.stop()
         if own_work:
-            import shutil
-
             shutil.rmtree(folder, ignore_errors=True)
     after = [s for s in samples if s.hour >= warmup_hours]
     rss_per_h = slope([(s.hour, s.rss_kb) for s in after])
@@ -633,6 +631,9 @@ def describe(result: SoakResult) -> str:
         f"Python heap {result.heap_kb_per_hour:+.0f} KB/h ({result.heap_bytes_per_call:+.1f} B/call), "
         f"objects {result.blocks_per_call:+.2f}/call"
     )
+    if result.warmup_hours * 3600 < ledger.EXTRA_WINDOW_S + 900:
+        lines.append(f"note: a warm-up under {(ledger.EXTRA_WINDOW_S + 900) / 3600:g} h counts the filling of bounded structures "
+                     "(finished calls are kept ledger.EXTRA_WINDOW_S for late surveys) as growth")
     if result.top_growth:
         lines.append("largest heap changes after the warm-up (tracemalloc, by line):")
         lines += [f"  {g['kb']:>+9.1f} KB {g['blocks']:>+7} blocks  {g['where']}" for g in result.top_growth]
