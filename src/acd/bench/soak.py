@@ -620,6 +620,7 @@ async def run_soak(
 
 def describe(result: SoakResult) -> str:
     """The human summary: growth per hour after the warm-up, per call, and where."""
+    traced = any(sample.heap_kb for sample in result.samples)
     lines = [
         f"soak: {result.hours:g} simulated h at {result.cps:g} calls/s: {result.calls} calls ({result.answered} answered, "
         f"{result.abandoned} abandoned), {result.agents} agents, {result.wall_s:.0f} s wall",
@@ -628,8 +629,8 @@ def describe(result: SoakResult) -> str:
     lines += [f"{s.hour:>6.2f}{s.calls:>9}{s.rss_kb:>10}{s.heap_kb:>10}{s.blocks:>10}" for s in result.samples]
     lines.append(
         f"after {result.warmup_hours:g} h of warm-up: RSS {result.rss_kb_per_hour:+.0f} KB/h ({result.rss_bytes_per_call:+.0f} B/call), "
-        f"Python heap {result.heap_kb_per_hour:+.0f} KB/h ({result.heap_bytes_per_call:+.1f} B/call), "
-        f"objects {result.blocks_per_call:+.2f}/call"
+        + (f"Python heap {result.heap_kb_per_hour:+.0f} KB/h ({result.heap_bytes_per_call:+.1f} B/call), " if traced else "")
+        + f"objects {result.blocks_per_call:+.2f}/call"
     )
     if result.warmup_hours * 3600 < ledger.EXTRA_WINDOW_S + 900:
         lines.append(f"note: a warm-up under {(ledger.EXTRA_WINDOW_S + 900) / 3600:g} h counts the filling of bounded structures "
