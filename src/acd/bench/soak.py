@@ -481,7 +481,8 @@ class Soak:
                 command = line.decode()
                 if command.startswith("GET VARIABLE"):
                     name = command.split()[2].strip('"')
-                    value = {"ACD_AGI_KEY": self.agi_key, "ACD_SURVEY": "soak"}.get(name)
+                    # what the channel holds: the install's key (the engine's Setvar), the survey flow
+                    value = self.agi_key if name == "ACD_AGI_KEY" else "soak" if name == "ACD_SURVEY" else None
                     answer = f"200 result=1 ({value})" if value else "200 result=0"
                 elif command.startswith("WAIT FOR DIGIT"):
                     answer = f"200 result={ord(pending.pop(0)) if pending else 0}"
