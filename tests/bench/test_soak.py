@@ -30,5 +30,5 @@ async def test_engine_memory_is_flat_after_warm_up(monkeypatch: pytest.MonkeyPat
     # waiting and while an agent rings, a third of the answered callers surveyed
     traffic = Traffic(cps=5.0, talk_s=(5.0, 25.0), patience_mean_s=90.0, surveys=0.3)
     result = await run_soak(0.15, traffic, warmup_hours=0.05, sample_every_h=0.01, trace=False, work=tmp_path)
-    assert result.calls > 2000 and result.answered > 1500 and result.abandoned > 100
+    assert result.calls > 2000 and result.answered > 0.7 * result.calls and result.abandoned > 100
     assert result.blocks_per_call < MAX_OBJECTS_PER_CALL, [(s.hour, s.calls, s.blocks) for s in result.samples]

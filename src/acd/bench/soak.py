@@ -35,6 +35,8 @@ import logging
 import math
 import random
 import resource
+import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -48,6 +50,7 @@ from zoneinfo import ZoneInfo
 from acd.app import App, build_app
 from acd.asterisk.call_control import AgentAnswered, AgentLegStarted, ControlEvent, DeviceState, LegHungUp, Parked
 from acd.bench.machine import machine_info
+from acd.metrics import ledger
 from acd.settings import AgiSettings, ApiSettings, CallbackSettings, IvrSettings, MetricsSettings, RecordingSettings, RoutingSettings, Settings
 
 log = logging.getLogger("acd.bench.soak")
@@ -147,11 +150,12 @@ class Traffic:
     survey_s: float = 15.0
     patience_mean_s: float = 300.0
     no_answer: float = 0.05  # rings nobody picks up (the router's ring time-out)
+    back_after_no_answer_s: float = 60.0  # the agent unpauses after a missed ring
     surveys: float = 0.5  # answered callers who stay for the survey
 
     def agents(self) -> int:
         """Enough agents for a 75 %-in-25 s day: the offered Erlangs plus a margin."""
-        per_call = sum(self.answer_s) / 2 + sum(self.talk_s) / 2 + 10.0 + self.survey_s * 0  # + wrap-up
+        per_call = sum(self.answer_s) / 2 + sum(self.talk_s) / 2 + 10.0  # ring, talk, wrap-up
         return max(4, math.ceil(self.cps * per_call * 1.15) + 3)
 
 
@@ -401,8 +405,17 @@ class Soak:
         call.agent_leg = f"{call.call_id}-ag{ring}"
         self.handle(AgentLegStarted(call.call_id, f"PJSIP/agent-{agent_id}", call.agent_leg))
         if self.random.random() < self.traffic.no_answer:
-            return  # the router's ring time-out takes it back
+            # the router's ring time-out takes it back and pauses the agent, who comes
+            # back a little later (else a day of these would pause every agent)
+            self.at(self.clock.now + self.traffic.back_after_no_answer_s, lambda: self._back_from_pause(agent_id))
+            return
         self.at(self.clock.now + self.random.uniform(*self.traffic.answer_s), lambda: self._answer(call, ring))
+
+    def _back_from_pause(self, agent_id: str) -> None:
+        assert self.app is not None
+        agent = self.app.router.agent(agent_id)
+        if agent is not None and agent.state == "paused":
+            self.app.dispatcher.agent_unpause(agent_id)
 
     def _answer(self, call: _Call, ring: int) -> None:
         if call.state != "ringing" or call.ring != ring:
@@ -468,7 +481,8 @@ class Soak:
                 command = line.decode()
                 if command.startswith("GET VARIABLE"):
                     name = command.split()[2].strip('"')
-                    value = {"ACD_AGI_KEY": self.agi_key, "ACD_SURVEY": "soak"}.get(name)
+                    # what the channel holds: the install's key (the engine's Setvar), the survey flow
+                    value = self.agi_key if name == "ACD_AGI_KEY" else "soak" if name == "ACD_SURVEY" else None
                     answer = f"200 result=1 ({value})" if value else "200 result=0"
                 elif command.startswith("WAIT FOR DIGIT"):
                     answer = f"200 result={ord(pending.pop(0)) if pending else 0}"
@@ -523,8 +537,6 @@ def _pick(rng: random.Random, choices: tuple[tuple[str, float], ...]) -> str:
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -592,8 +604,6 @@ async def run_soak(
         if trace:
             tracemalloc.stop()
         if own_work:
-            import shutil
-
             shutil.rmtree(folder, ignore_errors=True)
     after = [s for s in samples if s.hour >= warmup_hours]
     rss_per_h = slope([(s.hour, s.rss_kb) for s in after])
@@ -611,6 +621,7 @@ async def run_soak(
 
 def describe(result: SoakResult) -> str:
     """The human summary: growth per hour after the warm-up, per call, and where."""
+    traced = any(sample.heap_kb for sample in result.samples)
     lines = [
         f"soak: {result.hours:g} simulated h at {result.cps:g} calls/s: {result.calls} calls ({result.answered} answered, "
         f"{result.abandoned} abandoned), {result.agents} agents, {result.wall_s:.0f} s wall",
@@ -619,9 +630,12 @@ def describe(result: SoakResult) -> str:
     lines += [f"{s.hour:>6.2f}{s.calls:>9}{s.rss_kb:>10}{s.heap_kb:>10}{s.blocks:>10}" for s in result.samples]
     lines.append(
         f"after {result.warmup_hours:g} h of warm-up: RSS {result.rss_kb_per_hour:+.0f} KB/h ({result.rss_bytes_per_call:+.0f} B/call), "
-        f"Python heap {result.heap_kb_per_hour:+.0f} KB/h ({result.heap_bytes_per_call:+.1f} B/call), "
-        f"objects {result.blocks_per_call:+.2f}/call"
+        + (f"Python heap {result.heap_kb_per_hour:+.0f} KB/h ({result.heap_bytes_per_call:+.1f} B/call), " if traced else "")
+        + f"objects {result.blocks_per_call:+.2f}/call"
     )
+    if result.warmup_hours * 3600 < ledger.EXTRA_WINDOW_S + 900:
+        lines.append(f"note: a warm-up under {(ledger.EXTRA_WINDOW_S + 900) / 3600:g} h counts the filling of bounded structures "
+                     "(finished calls are kept ledger.EXTRA_WINDOW_S for late surveys) as growth")
     if result.top_growth:
         lines.append("largest heap changes after the warm-up (tracemalloc, by line):")
         lines += [f"  {g['kb']:>+9.1f} KB {g['blocks']:>+7} blocks  {g['where']}" for g in result.top_growth]
