@@ -99,8 +99,10 @@ class FallbackMembers:
         if event.type != "agent.state" or not self.plan.fallback_queue or not self.ami.connected:
             return
         state, previous = event.data.get("state"), event.data.get("previous")
+        if state == previous or not {state, previous} & {"logged_out", "paused"}:
+            return  # ring, answer, wrap-up: several per call, none changes membership
         endpoint = next((e for agent_id, e, _ in self.agents() if agent_id == event.agent_id), None)
-        if endpoint is None or state == previous:
+        if endpoint is None:
             return
         queue = self.plan.fallback_queue
         if state == "logged_out":

@@ -958,6 +958,20 @@ def parse_rates(text: str) -> tuple[float, ...]:
         raise ValueError(f"--rates {text!r}: expected numbers separated by commas, e.g. 2,4,8") from None
 
 
+def chosen_slot(slot: int | None) -> int | None:
+    """``--slot``, else ``$ACD_TEST_LAB_SLOT``, else None (a lab of the bench's own).
+
+    Raises ValueError with the message for the user when it is not a slot 0-9."""
+    if slot is None and os.environ.get("ACD_TEST_LAB_SLOT", "").strip():
+        try:
+            slot = int(os.environ["ACD_TEST_LAB_SLOT"])
+        except ValueError:
+            raise ValueError(f"ACD_TEST_LAB_SLOT must be a whole number, got {os.environ['ACD_TEST_LAB_SLOT']!r}") from None
+    if slot is not None and not 0 <= slot <= 9:
+        raise ValueError("--slot must be between 0 and 9")
+    return slot
+
+
 def run_from_args(args: argparse.Namespace) -> int:
     from acd.app import AppError
     from acd.asterisk.ami import AmiNotConnected
@@ -965,15 +979,10 @@ def run_from_args(args: argparse.Namespace) -> int:
     from acd.metrics.store import StoreError
 
     prog = "acd bench cps"
-    slot = args.slot
-    if slot is None and os.environ.get("ACD_TEST_LAB_SLOT", "").strip():
-        try:
-            slot = int(os.environ["ACD_TEST_LAB_SLOT"])
-        except ValueError:
-            print(f"{prog}: ACD_TEST_LAB_SLOT must be a whole number, got {os.environ['ACD_TEST_LAB_SLOT']!r}", file=sys.stderr)
-            return 2
-    if slot is not None and not 0 <= slot <= 9:
-        print(f"{prog}: --slot must be between 0 and 9", file=sys.stderr)
+    try:
+        slot = chosen_slot(args.slot)
+    except ValueError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
         return 2
     try:
         rates = parse_rates(args.rates)

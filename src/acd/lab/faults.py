@@ -44,7 +44,7 @@ import httpx
 
 from acd.bounds import number_arg
 from acd.bench.machine import machine_info
-from acd.lab.cps_bench import DIALED, QUEUE, AmiWatcher, CpsLab, CpsOptions, agent_ids, caller_number, engine_calls, routing_text, sipp_calls
+from acd.lab.cps_bench import DIALED, QUEUE, AmiWatcher, CpsLab, CpsOptions, agent_ids, chosen_slot, caller_number, engine_calls, routing_text, sipp_calls
 from acd.lab.fault_views import AgentDialog, AmiLedger, Injection, KindRun, account, agent_dialogs, totals
 
 KINDS = ("ami-drop", "freeze", "kill9", "restart")
@@ -470,15 +470,10 @@ def own_lab(secret: str) -> CpsLab:
 
 def run_from_args(args: argparse.Namespace) -> int:
     prog = "acd bench faults"
-    slot = args.slot
-    if slot is None and os.environ.get("ACD_TEST_LAB_SLOT", "").strip():
-        try:
-            slot = int(os.environ["ACD_TEST_LAB_SLOT"])
-        except ValueError:
-            print(f"{prog}: ACD_TEST_LAB_SLOT must be a whole number, got {os.environ['ACD_TEST_LAB_SLOT']!r}", file=sys.stderr)
-            return 2
-    if slot is not None and not 0 <= slot <= 9:
-        print(f"{prog}: --slot must be between 0 and 9", file=sys.stderr)
+    try:
+        slot = chosen_slot(args.slot)
+    except ValueError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
         return 2
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 1_000_000)
     options = FaultOptions(
