@@ -164,7 +164,7 @@ class _Yaml12Loader(yaml.composer.Composer, _EventSource, yaml.constructor.SafeC
         else:
             self._composed += 1
             if self._composed > self.limits.max_nodes:
-                raise _Refused(event.start_mark, f"too many values (over {self.limits.max_nodes}; limits.yaml_max_nodes)")
+                raise _Refused(event.start_mark, _too_many_values(self.limits))
         self._depth += 1
         try:
             if self._depth > self.limits.max_depth:
@@ -311,6 +311,45 @@ def _line_column(text: str, index: int) -> tuple[int, int]:
     return text.count("\n", 0, index) + 1, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
+def _too_many_values(limits: YamlLimits) -> str:
+    return f"too many values (over {limits.max_nodes}; limits.yaml_max_nodes)"
+
+
+_NODE_EVENTS = (yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent)
+
+
+def _first_value_past_budget(text: str, limits: YamlLimits) -> yaml.Mark | None:
+    """Where the value one past ``limits.max_nodes`` starts, or None when there are not that many.
+
+    The composer checks the same budget, but only after resolving and building a node
+    per value (several microseconds each), so a flat list of a hundred thousand numbers
+    cost most of a second of CPU before its refusal.  libyaml counts a document's events
+    in C first (``raw_parse``, a tenth of that for a whole megabyte); only a document that
+    may be over the budget is walked again, as bare events, to find the position to name.
+    Malformed YAML is left to the loader, which says what is wrong and where.
+    """
+    if not _BYTE_OFFSETS:  # pragma: no cover - PyYAML built without libyaml: the composer's check alone
+        return None
+    try:
+        if _EventSource(text).raw_parse() <= limits.max_nodes:
+            return None
+    except yaml.YAMLError:
+        return None
+    parser = _EventSource(text)
+    values = 0
+    try:
+        while (event := parser.get_event()) is not None and not isinstance(event, yaml.StreamEndEvent):
+            if isinstance(event, _NODE_EVENTS):
+                values += 1
+                if values > limits.max_nodes:
+                    return event.start_mark  # type: ignore[no-any-return]
+    except yaml.YAMLError:
+        return None
+    finally:
+        parser.dispose()
+    return None
+
+
 def load_yaml_text(text: str, file: str, limits: YamlLimits = DEFAULT_LIMITS) -> tuple[PositionedDocument | None, list[Problem]]:
     """Parse ``text``; return the document (None when unparseable) and every problem found.
 
@@ -324,6 +363,10 @@ def load_yaml_text(text: str, file: str, limits: YamlLimits = DEFAULT_LIMITS) ->
     if surrogate:  # not text at all (libyaml could not even encode it); PyYAML called them special characters
         line, col = _line_column(text, surrogate.start())
         return None, [Problem(file, line, col, _control_character(surrogate.group()))]
+    past_budget = _first_value_past_budget(text, limits)
+    if past_budget is not None:
+        line, col = _pos(past_budget)
+        return None, [Problem(file, line, col, _too_many_values(limits))]
     try:
         loader = _Yaml12Loader(text, limits)
     except yaml.reader.ReaderError as exc:

@@ -227,3 +227,15 @@ def test_an_alias_bomb_is_refused_at_the_entry_whose_expansion_goes_over_the_bud
     assert doc is None
     # a0..a4 expand to about 75,000 values; a5, on line 6, would add about 600,000 more
     assert str(problem) == "bomb.yaml:6:5: too many values once aliases are expanded (over 100000; limits.yaml_max_nodes)"
+
+
+def test_the_value_past_the_node_budget_is_named_where_the_composer_would_name_it() -> None:
+    from acd.yamlpos import YamlLimits
+
+    limits = YamlLimits(max_bytes=1_000_000, max_depth=64, max_aliases=100, max_nodes=1000)
+    text = "a: 1\nb:\n" + "".join(f"  - {index}\n" for index in range(2000))
+    _, problems = load_yaml_text(text, "big.yaml", limits)
+    # mapping, a, 1, b, the list: 5 values; the 1001st value is list item 995, on line 3 + 995
+    assert [str(problem) for problem in problems] == ["big.yaml:998:5: too many values (over 1000; limits.yaml_max_nodes)"]
+    _, problems = load_yaml_text("a: 1\nb:\n" + "".join(f"  - {index}\n" for index in range(995)), "ok.yaml", limits)
+    assert problems == []

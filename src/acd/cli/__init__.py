@@ -16,14 +16,25 @@ from typing import Sequence
 from acd import __version__
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_names() -> list[str]:
+    """Every subcommand, one per module of this package (the module is named after it)."""
+    return sorted(info.name for info in pkgutil.iter_modules(__path__) if not info.name.startswith("_"))
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for ``argv``: when it names a command, only that command's module is imported.
+
+    Importing all of them (numpy, httpx, the API, the lab harness…) cost about a second
+    of CPU at every start; a command pays only for what it uses.  Without a command, or
+    with an unknown one, every command is registered so help and errors list them all.
+    """
     parser = argparse.ArgumentParser(prog="acd", description="IVR/ACD engine beside Asterisk")
     parser.add_argument("--version", action="version", version=f"acd {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if module_info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{__name__}.{module_info.name}")
+    names = command_names()
+    first = next((arg for arg in argv or () if not arg.startswith("-")), None)
+    for name in [first] if first in names else names:
+        module = importlib.import_module(f"{__name__}.{name}")
         register = getattr(module, "register", None)
         if register is not None:
             register(subparsers)
@@ -31,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is None:
