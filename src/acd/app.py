@@ -70,6 +70,7 @@ class App:
     mqtt: MqttPublisher | None = None
     routing_reload: RoutingReloader | None = None
     pseudonyms: Pseudonyms | None = None  # the install's key, loaded when the engine starts
+    caller_number: Callable[[str, str], None] | None = None  # the API's live calls view: (call id, clear number), memory only
 
 
 class _Handoff:
@@ -130,6 +131,8 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
         flow = snapshot.get(session.request.params["flow"]) if "flow" in session.request.params else snapshot.for_number(dialed)
         caller = (app.pseudonyms or Pseudonyms.ephemeral()).caller(channel.caller)  # masked + pseudonym, never clear
         engine.emit("call.started", call_id=channel.call_id, data={**caller, "dialed": dialed, "channel": channel.channel_name})
+        if app.caller_number is not None:
+            app.caller_number(channel.call_id, channel.caller)
         if flow is None:
             log.warning("no IVR flow answers number %r (call %s)", dialed, channel.call_id)
             engine.emit("ivr.error", call_id=channel.call_id, data={"message": f"no flow for number {dialed}"})

@@ -26,7 +26,7 @@ from fastapi import APIRouter, Body, FastAPI, Path, Request, Security
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from fastapi.security import HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -49,6 +49,7 @@ from acd.api.models import (
     StatsOut,
 )
 from acd.api.prometheus import CONTENT_TYPE, render_metrics
+from acd.api.stream import StreamHub
 from acd.api.tally import EventTally
 from acd.api.views import LiveViews
 from acd.routing.decisions import Ignored, Outcome
@@ -128,9 +129,11 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut, "descrip
 _CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorOut, "description": "the router refused: the reason is in `detail`"}}
 
 
-def create_api(app: "App", *, token: str, tally: EventTally, lag: LoopLagProbe) -> FastAPI:
+def create_api(app: "App", *, token: str, tally: EventTally, lag: LoopLagProbe, hub: StreamHub | None = None) -> FastAPI:
     """The ASGI application; serving it is :mod:`acd.api.server`'s job."""
     views = LiveViews(app, tally)
+    if hub is not None:
+        hub.snapshot = views.picture
     api = FastAPI(
         title="acd control API",
         version=__version__,
@@ -284,6 +287,16 @@ def create_api(app: "App", *, token: str, tally: EventTally, lag: LoopLagProbe) 
         if result is None:
             return RoutingReloadOut(status="unchanged", version="")
         return RoutingReloadOut(status=result.status, version=result.version, changes=result.changes, problems=list(result.problems))  # type: ignore[arg-type]
+
+    @routes.get("/stream", include_in_schema=False)  # endless: kept out of the schema its fuzzer walks
+    async def stream(personal: bool = False) -> Response:
+        """Server-sent events: a ``snapshot`` (stats, agents, calls) now and after every change (:mod:`acd.api.stream`)."""
+        subscriber = hub.subscribe(personal) if hub is not None else None
+        if hub is None or subscriber is None:
+            detail = "no stream in this engine" if hub is None else f"{hub.max_subscribers} streams already open"
+            return JSONResponse({"error": "busy", "detail": detail}, status_code=503, headers={"Retry-After": "5"})
+        headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        return StreamingResponse(hub.messages(subscriber), media_type="text/event-stream", headers=headers)
 
     api.include_router(routes)
 

@@ -38,6 +38,7 @@ import uvicorn
 from acd.api.guard import RequestLimit, guarded_protocol
 from acd.api.http import create_api
 from acd.api.lag import LoopLagProbe
+from acd.api.stream import StreamHub
 from acd.api.tally import EventTally
 from acd.settings import Settings
 
@@ -83,7 +84,8 @@ class ApiService:
         self.port = settings.api.port
         self.tally = EventTally(app.stats.clock)
         self.lag = LoopLagProbe()
-        self.asgi = RequestLimit(create_api(app, token=token, tally=self.tally, lag=self.lag))
+        self.hub = StreamHub()
+        self.asgi = RequestLimit(create_api(app, token=token, tally=self.tally, lag=self.lag, hub=self.hub))
         self.header_timeout_s = settings.api.header_timeout_s
         self.max_connections = settings.api.max_connections
         self.server: EmbeddedServer | None = None
@@ -114,6 +116,7 @@ class ApiService:
         # Engine background tasks: cancelled if a later start step fails, or after stop().
         engine.spawn(self._serve(sock), "api-server")
         engine.spawn(self.lag.run(), "api-lag-probe")
+        engine.spawn(self.hub.run(), "api-stream")
         if not ipaddress.ip_address(self.host).is_loopback:
             log.warning("control API listens on %s:%d, beyond loopback, over plain HTTP", self.host, self.port)
         log.info("control API on http://%s:%d (OpenAPI at /openapi.json, Prometheus at /metrics)", _url_host(self.host), self.port)
@@ -140,6 +143,7 @@ class ApiService:
 
     async def stop(self, engine: "Engine") -> None:
         """Let open requests finish (bounded); the engine cancels whatever is left."""
+        self.hub.end()
         if self.server is None:
             return
         self.server.should_exit = True
@@ -163,5 +167,7 @@ def attach_api(app: "App", settings: Settings) -> None:
         return
     service = ApiService(app, settings, token.strip())
     app.engine.bus.sinks.append(service.tally)
+    app.engine.bus.sinks.append(service.hub)
+    app.caller_number = service.hub.traces.number
     app.engine.on_startup(service.start)
     app.engine.on_shutdown(service.stop)

@@ -8,7 +8,7 @@ the engine's event loop, between two router events, so every answer is consisten
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from acd.api.models import (
     AgentCountsOut,
@@ -106,6 +106,23 @@ class LiveViews:
 
     def now(self) -> float:
         return self.app.engine.clock()
+
+    def picture(self) -> dict[str, Any]:
+        """Stats, agents and calls at one instant, as plain data (the stream's snapshot).
+
+        Each call carries the router's attached data under ``_attached`` (clear, with
+        :class:`~acd.privacy.Personal` values marked) for the stream to mask or not.
+        """
+        now = self.now()
+        calls = []
+        for call in self.calls(now):
+            view = self.app.router.call(call.id)
+            calls.append(dict(call.model_dump(), _attached=dict(view.attached) if view is not None else {}))
+        return {
+            "stats": self.stats(now).model_dump(),
+            "agents": [agent.model_dump() for agent in self.agents(now)],
+            "calls": calls,
+        }
 
     # ------------------------------------------------------------------ queues and skills
     def stats(self, now: float) -> StatsOut:
