@@ -118,8 +118,10 @@ class Subscriber:
             return False
 
     def end(self) -> None:
-        with contextlib.suppress(asyncio.QueueFull):
-            self.queue.put_nowait(_CLOSE)
+        """Stop this stream now: what is queued is dropped, the end comes next."""
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(_CLOSE)
 
 
 Snapshot = Callable[[], dict[str, Any]]
@@ -224,7 +226,6 @@ class StreamHub:
         self._dirty.set()
         for subscriber in list(self.subscribers):
             self.unsubscribe(subscriber)
-            subscriber.queue = asyncio.Queue(1)  # drop what is queued: the close comes first
             subscriber.end()
 
     def _message(self, personal: bool, picture: dict[str, Any], sent: float) -> bytes:
