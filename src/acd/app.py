@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 import logging
+from datetime import date
 from dataclasses import dataclass
 from typing import Callable
 
@@ -37,7 +38,7 @@ from acd.metrics.store import EventStore, StoreError
 from acd.recordings import RecordingTracker, purge_periodically
 from acd.waiting import WaitingService
 from acd.callbacks import CallbackPolicy, CallbackService, CallbackStore
-from acd.base.holiday_calendar import CHILE, load_holidays_file
+from acd.base.holiday_calendar import CHILE, coming_years, load_holidays_file, stale_calendar_warning
 from acd.base.schedule import Holidays, schedule_from_hours
 from acd.api.views import queue_out
 from acd.metrics.live import LiveStats
@@ -341,6 +342,9 @@ def callback_holidays(settings: Settings) -> Holidays:
     holidays, problems = load_holidays_file(path, settings.limits.yaml())
     if holidays is None:
         raise AppError("\n".join(str(p) for p in problems) or f"{path}: holiday calendar could not be loaded (routing.holidays)")
+    warning = stale_calendar_warning(f"{path} (routing.holidays)", holidays, coming_years(date.today()))
+    if warning:
+        log.warning("%s", warning)
     return holidays
 
 
