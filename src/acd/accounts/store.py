@@ -330,16 +330,19 @@ class AccountStore:
         now = time.time() if now is None else now
         policy = self.policy
         typed = _clean(name, 64)
+        refused = None  # raised after the audit line is committed (inside, it would be rolled back)
         with self._connect() as db:
             db.execute("DELETE FROM login_failures WHERE at < ?", (now - policy.lockout_s,))
             recent = db.execute("SELECT COUNT(*) FROM login_failures WHERE address = ?", (address,)).fetchone()[0]
+            row = db.execute("SELECT password_hash, disabled, failures, locked_until FROM accounts WHERE name = ?", (name,)).fetchone()
             if recent >= policy.address_failures:
                 self.audit(typed, "login.refused", typed, address, "address blocked: too many failed logins", db=db)
-                raise LoginRefused("blocked")
-            row = db.execute("SELECT password_hash, disabled, failures, locked_until FROM accounts WHERE name = ?", (name,)).fetchone()
-            if row is not None and row[3] > now:
+                refused = "blocked"
+            elif row is not None and row[3] > now:
                 self.audit(typed, "login.refused", typed, address, "account locked", db=db)
-                raise LoginRefused("locked")
+                refused = "locked"
+        if refused is not None:
+            raise LoginRefused(refused)
         # The KDF runs outside the write transaction: it takes tens of milliseconds.
         ok = self._verify(row[0] if row is not None else None, password)
         with self._connect() as db:
