@@ -5,11 +5,10 @@ store is one SQLite file of its own (``web.accounts_database``, owner-only) so t
 console, the CLI (``acd user``) and the engine (API tokens, read-only) share it without
 touching the event log.
 
+* :mod:`acd.accounts.roles`: the role and permission table (``acd.web.access`` shows it);
 * :mod:`acd.accounts.store`: accounts, argon2 password hashes, lock-out, API tokens,
-  sessions and the append-only audit log.
-* :mod:`acd.accounts.tokens`: the engine's read-only token lookup.
+  sessions and the append-only audit log; ``lookup_token`` is the engine's read-only
+  token check.
+
+Nothing is imported here: reading the role table must not load argon2 and SQLite.
 """
-
-from acd.accounts.store import AccountError, AccountStore, LoginRefused
-
-__all__ = ["AccountError", "AccountStore", "LoginRefused"]

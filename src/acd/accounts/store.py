@@ -35,7 +35,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from acd.private_files import create_private_file, private_dir
-from acd.web.access import PERMISSIONS, ROLES, permissions_of
+from acd.accounts.roles import PERMISSIONS, ROLES, permissions_of
 
 if TYPE_CHECKING:
     from acd.settings import Settings
