@@ -237,6 +237,9 @@ class WebSettings(_Section):
     language: Literal["es", "en"] = "es"
     engine_url: str = Field("", description="the engine's API, e.g. http://127.0.0.1:8573; '' = from api.host and api.port")
     engine_token: SecretStr | None = Field(None, description="token the console shows the engine (ACD_WEB_ENGINE_TOKEN); none: api.token")
+    heartbeat_s: float = Field(
+        60.0, ge=0, le=HOUR, description="console.heartbeat period in the metrics store: acd sla's report availability (0: none)"
+    )
 
     _check_host = field_validator("host")(_loopback_default_warning)
 
