@@ -174,3 +174,24 @@ async def test_ivr_path_and_caller_follow_the_events() -> None:
     assert call["ivr_path"] == ["bienvenida", "menu", "cola"] and call["caller_ref"] == "ab12"
     hub.append(Event(type="call.ended", ts=now, call_id="c1", data={"cause": "caller-hangup"}))
     assert hub.traces.get("c1") is None
+
+
+async def test_a_persons_token_cannot_open_the_stream(tmp_path: Path) -> None:
+    """Only the console's token (ACD_API_TOKEN): the stream carries calls and personal data."""
+    from acd.accounts.store import AccountStore
+    from acd.settings import WebSettings
+
+    store = AccountStore(tmp_path / "accounts.sqlite")
+    store.add("sam", "Sam Supervisor", "admin", "sam-secreto-1")
+    _t, secret = store.issue_token("sam", "ops")
+    port = free_port()
+    settings = make_settings(tmp_path, api_port=port)
+    settings = settings.model_copy(update={"web": WebSettings(accounts_database=store.path)})
+    app, _control, _sink = assemble(settings)
+    await app.engine.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {secret}"}) as client:
+            assert (await client.get("/api/stats")).status_code == 200
+            assert (await client.get("/api/stream")).status_code == 403
+    finally:
+        await app.engine.stop(grace_s=1)

@@ -8,7 +8,11 @@ Security:
 
 * every ``/api/...`` path needs ``Authorization: Bearer <token>``; the check is an ASGI
   middleware so it runs before anything else (a client without the token learns nothing,
-  not even whether its JSON was valid) and compares in constant time;
+  not even whether its JSON was valid) and compares in constant time.  The token is
+  ``ACD_API_TOKEN`` (automation: the admin's whole reach) or a person's own token from
+  ``acd user token`` (looked up read-only in the account store, so a revoked token or a
+  disabled account stops at once); a person's token reaches only what its account's role
+  and scopes permit (:func:`api_permission`), else 403;
 * ``/metrics`` is open to loopback peers only (a Prometheus on the same host); any other
   peer needs the token too;
 * ``/openapi.json`` is open: it describes the API, never its data.  No ``/docs`` page
@@ -20,6 +24,8 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import math
+from os import PathLike
+from pathlib import Path as PathType
 from typing import TYPE_CHECKING, Annotated, Any, Callable, NoReturn
 
 from fastapi import APIRouter, Body, FastAPI, Path, Request, Security
@@ -84,16 +90,50 @@ def token_matches(header: str | None, token: str) -> bool:
     return hmac.compare_digest(given.strip().encode(), token.encode())
 
 
+def _forbidden_response() -> JSONResponse:
+    return JSONResponse({"error": "forbidden", "detail": "this token's account role or scopes do not allow this request"}, status_code=403)
+
+
 def _unauthorized_response() -> JSONResponse:
     return JSONResponse(_UNAUTHORIZED.model_dump(), status_code=401, headers={"WWW-Authenticate": 'Bearer realm="acd"'})
 
 
-class BearerAuth:
-    """ASGI middleware: everything but :data:`PUBLIC_PATHS` needs the bearer token."""
+def api_permission(method: str, path: str) -> str | None:
+    """The permission (:mod:`acd.web.access`) a person's token needs for a request; None: ``ACD_API_TOKEN`` only."""
+    if method in ("GET", "HEAD"):
+        return "view_calls" if path.startswith("/api/calls") else "view_live"
+    if path.startswith("/api/agents/"):
+        return "act_on_agents"
+    if path.startswith("/api/calls/"):
+        return "act_on_calls"
+    return None  # routing reload and anything new: automation's token until someone decides
 
-    def __init__(self, app: ASGIApp, token: str) -> None:
+
+def account_token_allows(header: str | None, accounts: PathLike[str] | str | None, method: str, path: str) -> bool | None:
+    """A person's token: True if it may, False if it is valid but may not (403), None if it is no valid token (401)."""
+    if accounts is None or not header:
+        return None
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    from acd.accounts.store import lookup_token  # the engine needs it only when a person's token comes
+    from acd.web.access import Viewer
+
+    found = lookup_token(PathType(accounts), given.strip())
+    if found is None:
+        return None
+    account, scopes = found
+    permission = api_permission(method, path)
+    return permission is not None and Viewer(account.name, account.role, "", scopes).may(permission)
+
+
+class BearerAuth:
+    """ASGI middleware: everything but :data:`PUBLIC_PATHS` needs ``ACD_API_TOKEN`` or a person's token that may."""
+
+    def __init__(self, app: ASGIApp, token: str, accounts: PathLike[str] | str | None = None) -> None:
         self.app = app
         self.token = token
+        self.accounts = accounts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] not in PUBLIC_PATHS:
@@ -103,8 +143,13 @@ class BearerAuth:
                     header = value.decode("latin-1")
                     break
             if not token_matches(header, self.token):
-                await _unauthorized_response()(scope, receive, send)
-                return
+                allowed = account_token_allows(header, self.accounts, scope["method"], scope["path"])
+                if allowed is None:
+                    await _unauthorized_response()(scope, receive, send)
+                    return
+                if not allowed:
+                    await _forbidden_response()(scope, receive, send)
+                    return
         await self.app(scope, receive, send)
 
 
@@ -129,8 +174,11 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut, "descrip
 _CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorOut, "description": "the router refused: the reason is in `detail`"}}
 
 
-def create_api(app: "App", *, token: str, tally: EventTally, lag: LoopLagProbe, hub: StreamHub | None = None) -> FastAPI:
-    """The ASGI application; serving it is :mod:`acd.api.server`'s job."""
+def create_api(
+    app: "App", *, token: str, tally: EventTally, lag: LoopLagProbe, accounts: PathLike[str] | str | None = None, hub: StreamHub | None = None
+) -> FastAPI:
+    """The ASGI application; serving it is :mod:`acd.api.server`'s job.  ``accounts``: the account store
+    (people's tokens); ``hub``: the live stream's publisher (``/api/stream``)."""
     views = LiveViews(app, tally)
     if hub is not None:
         hub.snapshot = views.picture
@@ -289,8 +337,13 @@ def create_api(app: "App", *, token: str, tally: EventTally, lag: LoopLagProbe, 
         return RoutingReloadOut(status=result.status, version=result.version, changes=result.changes, problems=list(result.problems))  # type: ignore[arg-type]
 
     @routes.get("/stream", include_in_schema=False)  # endless: kept out of the schema its fuzzer walks
-    async def stream(personal: bool = False) -> Response:
-        """Server-sent events: a ``snapshot`` (stats, agents, calls) now and after every change (:mod:`acd.api.stream`)."""
+    async def stream(request: Request, personal: bool = False) -> Response:
+        """Server-sent events: a ``snapshot`` (stats, agents, calls) now and after every change (:mod:`acd.api.stream`).
+
+        ``ACD_API_TOKEN`` only (the console's link): the stream carries calls and, on
+        request, personal data, which a person's token reaches through the console."""
+        if not token_matches(request.headers.get("authorization"), token):
+            return _forbidden_response()
         subscriber = hub.subscribe(personal) if hub is not None else None
         if hub is None or subscriber is None:
             detail = "no stream in this engine" if hub is None else f"{hub.max_subscribers} streams already open"
@@ -316,7 +369,7 @@ def create_api(app: "App", *, token: str, tally: EventTally, lag: LoopLagProbe, 
             return _unauthorized_response()  # type: ignore[return-value]
         return PlainTextResponse(render_metrics(app, views, tally, lag), media_type=CONTENT_TYPE)
 
-    api.add_middleware(BearerAuth, token=token)
+    api.add_middleware(BearerAuth, token=token, accounts=accounts)
     return api
 
 

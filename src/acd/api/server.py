@@ -85,7 +85,8 @@ class ApiService:
         self.tally = EventTally(app.stats.clock)
         self.lag = LoopLagProbe()
         self.hub = StreamHub()
-        self.asgi = RequestLimit(create_api(app, token=token, tally=self.tally, lag=self.lag, hub=self.hub))
+        accounts = settings.resolve(settings.web.accounts_database)  # people's tokens (acd user token), read-only
+        self.asgi = RequestLimit(create_api(app, token=token, tally=self.tally, lag=self.lag, accounts=accounts, hub=self.hub))
         self.header_timeout_s = settings.api.header_timeout_s
         self.max_connections = settings.api.max_connections
         self.server: EmbeddedServer | None = None

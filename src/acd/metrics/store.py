@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 SQLITE_HEADER = b"SQLite format 3\x00"
 DAY_S = 86400.0
 PLATFORM_TYPES = ("engine.started", "engine.stopped", "ami.connected", "ami.disconnected")
+CONSOLE_TYPES = ("console.started", "console.heartbeat", "console.stopped")  # acd.metrics.report_availability
 
 # Each migration is a list of statements run in one transaction.  Never edit a released
 # migration: append a new one.
@@ -379,6 +380,7 @@ class EventStore:
         lo, hi = start - margin_s, end + margin_s
         prefix = await self.latest_before(lo, ["agent.state"], per_agent=True)
         prefix += await self.latest_before(lo, PLATFORM_TYPES)
+        prefix += await self.latest_before(lo, CONSOLE_TYPES)  # was the console up when the window opens?
         prefix.sort(key=lambda e: e.ts)
         return prefix + await self.events(lo, hi)
 
