@@ -261,3 +261,21 @@ def _refusal(status: int) -> str:
     if status == 503:
         return "the engine has no stream slot free (too many consoles?)"
     return f"the engine answered {status} to /api/stream"
+
+
+def feed_of(app: Any) -> LiveFeed:
+    """The console's one feed (``app.state.live``), created and started on first use.
+
+    Lazily, from the first page that streams: the console process itself needs no change,
+    and a console nobody watches live keeps no connection to the engine.
+    """
+    feed: LiveFeed | None = getattr(app.state, "live", None)
+    if feed is None:
+        settings = app.state.settings
+        engine = getattr(app.state, "engine", None)
+        url = engine.base_url if engine is not None else settings.web.engine_url or f"http://{settings.api.host}:{settings.api.port}"
+        secret = settings.web.engine_token or settings.api.token
+        feed = LiveFeed(url, secret.get_secret_value() if secret is not None else "")
+        app.state.live = feed
+    feed.start()
+    return feed

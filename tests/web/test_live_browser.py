@@ -1,0 +1,134 @@
+"""Wallboard and calls view in Debian's chromium, against a real engine (fake call control).
+
+The engine runs with its API on a loopback port; ``acd web`` follows its stream.  Calls
+are parked and answered by feeding the dispatcher the facts AMI would give it, so the
+browser's view is checked against the engine's own state without Asterisk (the lab test
+``tests/lab/test_web_live_e2e.py`` does it with sipp callers).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from tests.api.helpers import TOKEN, EngineThread, answer, free_port, make_settings, park
+from tests.web.conftest import Console
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineThread]:
+    running = EngineThread(make_settings(tmp_path_factory.mktemp("engine"), api_port=free_port())).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def live_console(start_console: Callable[..., Console], engine: EngineThread) -> Console:
+    return start_console(engine_url=engine.url, engine_token=TOKEN)
+
+
+def cell(page: Any, table: str, row_attr: str, name: str, column: int) -> Any:
+    return page.locator(f'#{table} tr[{row_attr}="{name}"] td').nth(column)
+
+
+def test_the_wallboard_follows_the_engine_without_reload(page: Any, live_console: Console, engine: EngineThread, login_as: Any) -> None:
+    login_as(page, live_console, "viewer")
+    page.goto(live_console.url + "/wallboard")
+    waiting = cell(page, "queues", "data-name", "general", 1)
+    page.wait_for_selector('#live-status.live')
+    assert waiting.inner_text() == "0"
+    seq = page.get_attribute("body", "data-seq")
+    engine.call(lambda: park(engine.app, "w1", "general", waited_s=40))  # past general's 10 s threshold
+    expect(waiting).to_have_text("1")
+    assert page.get_attribute("body", "data-seq") != seq  # pushed, same page: no reload
+    assert re.fullmatch(r"0:4\d", cell(page, "queues", "data-name", "general", 2).inner_text())  # longest wait ticks
+    engine.call(lambda: engine.app.dispatcher.agent_login("diego"))
+    expect(page.locator('#agents tr[data-agent="diego"] .state')).to_have_class(re.compile("state-reserved"))
+    engine.call(lambda: answer(engine.app, "w1"))
+    expect(page.locator('#agents tr[data-agent="diego"] .state')).to_have_class(re.compile("state-on_call"))
+    expect(waiting).to_have_text("0")
+    # answered after 40 s against a 10 s threshold: the queue is under target, drawn as an alarm
+    page.wait_for_selector('#queues tr[data-name="general"].alarm')
+    page.goto(live_console.url + "/wallboard?kiosk=1")
+    page.wait_for_selector("#live-status.live")
+    assert not page.locator(".topbar").is_visible()
+
+
+def test_calls_view_masks_for_a_viewer_and_lets_a_supervisor_act(
+    browser: Any, live_console: Console, engine: EngineThread, login_as: Any, tmp_path: Path
+) -> None:
+    engine.call(lambda: engine.app.caller_number("c9", "+56912345678"))
+    engine.call(lambda: park(engine.app, "c9", "proveedores", waited_s=5))
+    viewer_page = browser.new_context().new_page()
+    supervisor_page = browser.new_context().new_page()
+    try:
+        login_as(viewer_page, live_console, "viewer")
+        viewer_page.goto(live_console.url + "/calls")
+        row = viewer_page.locator('#calls tr[data-call="c9"]')
+        row.wait_for()
+        assert row.locator("td").nth(0).inner_text() == "+*******5678"
+        assert row.locator("form").count() == 0  # a viewer cannot act
+        assert viewer_page.locator("#agent-controls button").count() == 0
+
+        login_as(supervisor_page, live_console, "supervisor")
+        supervisor_page.goto(live_console.url + "/calls")
+        srow = supervisor_page.locator('#calls tr[data-call="c9"]')
+        srow.wait_for()
+        assert srow.locator("td").nth(0).inner_text() == "+56912345678"
+        srow.locator('input[name="priority"]').fill("7")
+        srow.locator("form").first.locator("button").click()
+        expect(supervisor_page.locator('#calls tr[data-call="c9"] td.priority')).to_have_text("7")
+        expect(viewer_page.locator('#calls tr[data-call="c9"] td.priority')).to_have_text("7")
+        assert engine.call(lambda: engine.app.router.call("c9").priority) == 7
+
+        supervisor_page.locator('#agent-controls tr[data-agent="carla"] button[data-action="login"]').click()
+        expect(viewer_page.locator('#calls tr[data-call="c9"] .state')).to_have_class(re.compile("state-ringing"))
+        assert engine.call(lambda: engine.app.router.agent("carla").state) == "reserved"
+    finally:
+        viewer_page.context.close()
+        supervisor_page.context.close()
+    audit = [(entry.who, entry.action, entry.target) for entry in live_console.store().audit_entries(limit=50)]
+    assert ("supervisor1", "calls.priority", "c9") in audit and ("supervisor1", "agents.login", "carla") in audit
+    assert ("supervisor1", "calls.view_personal", "live calls") in audit
+    assert not any(who == "viewer1" and action == "calls.view_personal" for who, action, _ in audit)
+
+
+def test_actions_need_csrf_and_permission(live_console: Console, engine: EngineThread) -> None:
+    with httpx.Client(base_url=live_console.url) as client:
+        name, password = live_console.users["viewer"]
+        client.get("/login")
+        csrf = client.cookies.get("acd_csrf")
+        client.post("/login", data={"name": name, "password": password, "csrf": csrf})
+        page = client.get("/calls")
+        token = re.search(r'data-csrf="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+        refused = client.post("/calls/c9/priority", json={"priority": 1}, headers={"X-CSRF-Token": token, "Accept": "application/json"})
+        assert refused.status_code == 403  # a viewer may not act, even with the token
+    with httpx.Client(base_url=live_console.url) as client:
+        name, password = live_console.users["supervisor"]
+        client.get("/login")
+        client.post("/login", data={"name": name, "password": password, "csrf": client.cookies.get("acd_csrf")})
+        no_csrf = client.post("/agents/ana/login", json={}, headers={"Accept": "application/json"})
+        assert no_csrf.status_code == 403
+        assert engine.call(lambda: engine.app.router.agent("ana").state) == "logged_out"
+
+
+def test_a_stopped_engine_shows_stale_figures(start_console: Callable[..., Console], page: Any, login_as: Any, tmp_path: Path) -> None:
+    port = free_port()
+    engine = EngineThread(make_settings(tmp_path, api_port=port)).start()
+    console = start_console(engine_url=engine.url, engine_token=TOKEN)
+    try:
+        login_as(page, console, "supervisor")
+        page.goto(console.url + "/wallboard")
+        page.wait_for_selector("#live-status.live")
+    finally:
+        engine.stop()
+    page.wait_for_selector("#live-status.stale")
+    assert page.locator('#queues tr[data-name="general"]').count() == 1  # the last picture stays, greyed
+    assert "stale" in (page.get_attribute("body", "class") or "")
