@@ -39,6 +39,7 @@ def register(subparsers: Any) -> None:
     _register_ami_ingest(kinds)
     _register_ami_small_reads(kinds)
     _register_soak(kinds)
+    _register_wallboard(kinds)
 
 
 _positive = number_arg(1, 100_000_000, integer=True)  # a count a benchmark can get through
@@ -273,3 +274,26 @@ def run_faults(args: argparse.Namespace) -> int:
     from acd.lab.faults import run_from_args
 
     return run_from_args(args)
+
+
+# --------------------------------------------------------------------------- wallboard
+
+
+def _register_wallboard(kinds: Any) -> None:
+    wallboard = kinds.add_parser(
+        "wallboard",
+        help="event -> browser latency with N open wallboards (engine + acd web + SSE screens; no Asterisk)",
+        description="Starts acd run and acd web on free loopback ports, opens --screens live streams on the console, "
+        "changes agent states through the engine's API and times each change until every screen shows it; prints "
+        "p50/p99/max in JSON with the machine (exit 1 when p99 >= 250 ms).",
+    )
+    from acd.bench.wallboard import add_arguments
+
+    add_arguments(wallboard)
+    wallboard.set_defaults(handler=run_wallboard)
+
+
+def run_wallboard(args: argparse.Namespace) -> int:
+    from acd.bench.wallboard import main
+
+    return main(args)

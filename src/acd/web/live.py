@@ -58,9 +58,14 @@ def mask_call(call: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: What a screen shows of an agent (skills and queues stay out: they are most of the bytes).
+AGENT_FIELDS = ("id", "name", "state", "reason", "since", "call_id", "pending", "handled_today")
+
+
 def shape(snapshot: dict[str, Any], how: Shape) -> dict[str, Any]:
     """``snapshot`` cut to what ``how`` allows (never mutates it: it is shared)."""
-    out = {key: value for key, value in snapshot.items() if key != "calls"}
+    out = {key: value for key, value in snapshot.items() if key not in ("calls", "agents")}
+    out["agents"] = [{key: agent.get(key) for key in AGENT_FIELDS} for agent in snapshot.get("agents") or []]
     if how.calls:
         calls = snapshot.get("calls") or []
         out["calls"] = calls if how.personal else [mask_call(call) for call in calls]
