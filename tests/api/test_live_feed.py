@@ -1,4 +1,8 @@
-"""The console's live feed: one engine stream fanned out to browsers, masked per viewer, stale when away."""
+"""The console's live feed (acd.web.live): one engine stream fanned out to browsers, masked per viewer, stale when away.
+
+Here rather than in tests/web: Playwright's sync API (the browser tests there) keeps an event
+loop running for the session, and asyncio tests after it cannot start theirs.
+"""
 
 from __future__ import annotations
 
