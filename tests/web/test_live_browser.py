@@ -132,3 +132,35 @@ def test_a_stopped_engine_shows_stale_figures(start_console: Callable[..., Conso
     page.wait_for_selector("#live-status.stale")
     assert page.locator('#queues tr[data-name="general"]').count() == 1  # the last picture stays, greyed
     assert "stale" in (page.get_attribute("body", "class") or "")
+
+
+def test_the_console_stops_promptly_with_live_screens_open(tmp_path: Path) -> None:
+    """A live stream never ends by itself: SIGTERM must not wait for the wall screens."""
+    import threading
+    import time
+
+    from tests.web.conftest import _start
+
+    console = _start(tmp_path / "console", {})
+    _t, token = console.store().issue_token("viewer1", "wall", ["view_live"])
+    opened = threading.Event()
+
+    def watch() -> None:
+        try:
+            with httpx.stream("GET", console.url + "/live/stream", headers={"Authorization": f"Bearer {token}"}, timeout=30) as response:
+                opened.set()
+                for _line in response.iter_lines():
+                    pass
+        except httpx.HTTPError:
+            pass
+
+    threading.Thread(target=watch, daemon=True).start()
+    try:
+        assert opened.wait(10)
+        started = time.monotonic()
+        console.process.terminate()
+        console.process.wait(15)
+        assert time.monotonic() - started < 8
+    finally:
+        if console.process.poll() is None:
+            console.process.kill()

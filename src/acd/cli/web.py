@@ -67,7 +67,8 @@ def handle(args: argparse.Namespace) -> int:
     print(f"acd web: http://{url_host}:{settings.web.port}/", file=sys.stderr, flush=True)
     try:
         uvicorn.run(app, host=host, port=settings.web.port, log_level=args.log_level or "warning", access_log=False,
-                    proxy_headers=True, forwarded_allow_ips="127.0.0.1", server_header=False)
+                    proxy_headers=True, forwarded_allow_ips="127.0.0.1", server_header=False,
+                    timeout_graceful_shutdown=3)  # live streams never end by themselves: without it SIGTERM waits forever
     except OSError as exc:
         print(f"acd web: error: cannot listen on {host}:{settings.web.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
