@@ -161,16 +161,19 @@
     var existing = {};
     Array.prototype.forEach.call(body.rows, function (row) { existing[row.getAttribute("data-call")] = row; });
     var rows = snapshot.calls.map(function (c) {
-      var key = JSON.stringify([c.state, c.queue, c.priority, c.position, c.agent_id, c.caller, c.number || "", c.attached, c.ivr_path]);
+      var key = JSON.stringify([c.state, c.queue, c.priority, c.agent_id, c.caller, c.number || "", c.attached, c.ivr_path]);
       var old = existing[c.id];
-      if (old && old.getAttribute("data-key") === key) { return old; }  // unchanged: keep (and keep a half-typed priority)
+      if (old && old.getAttribute("data-key") === key) {  // unchanged: keep the row (and a half-typed priority)
+        old.querySelector("td.position").textContent = c.position === null ? "" : c.position;
+        return old;
+      }
       var tr = el("tr");
       tr.setAttribute("data-call", c.id);
       tr.setAttribute("data-key", key);
       tr.appendChild(el("td", c.number || c.caller || "–", c.number ? "" : "masked"));
       tr.appendChild(el("td", c.queue));
       var st = el("td"); st.appendChild(stateBadge(c.state)); tr.appendChild(st);
-      tr.appendChild(num(el("td", c.position === null ? "" : c.position)));
+      tr.appendChild(num(el("td", c.position === null ? "" : c.position, "position")));
       tr.appendChild(num(el("td", c.priority, "priority")));
       var wait = num(el("td", "", "wait"));
       wait.setAttribute("data-since", c.wait_origin);
@@ -182,8 +185,15 @@
       tr.appendChild(callActions(c, queues));
       return tr;
     });
-    body.replaceChildren.apply(body, rows);
+    replaceRows(body, rows);
     renderAgentControls(snapshot.agents || []);
+  }
+
+  // Only when rows come or go or change order: re-inserting a row would blur its input.
+  function replaceRows(body, rows) {
+    var same = body.rows.length === rows.length;
+    for (var i = 0; same && i < rows.length; i++) { same = body.rows[i] === rows[i]; }
+    if (!same) { body.replaceChildren.apply(body, rows); }
   }
 
   function renderAgentControls(agents) {
@@ -192,7 +202,7 @@
     var body = table.tBodies[0];
     var existing = {};
     Array.prototype.forEach.call(body.rows, function (row) { existing[row.getAttribute("data-agent")] = row; });
-    body.replaceChildren.apply(body, agents.map(function (a) {
+    replaceRows(body, agents.map(function (a) {
       var key = a.state + "|" + a.reason + "|" + (a.pending || "") + "|" + a.since;
       var old = existing[a.id];
       if (old && old.getAttribute("data-key") === key) { return old; }
@@ -276,6 +286,15 @@
           }).catch(function () { window.setTimeout(connect, 3000); });
       }
     });
+  }
+
+  // kiosk: the first click or key goes full screen (browsers allow it only after a gesture)
+  if (document.body.classList.contains("kiosk") && document.documentElement.requestFullscreen) {
+    var goFull = function () {
+      if (!document.fullscreenElement) { document.documentElement.requestFullscreen().catch(function () {}); }
+    };
+    document.addEventListener("click", goFull);
+    document.addEventListener("keydown", goFull);
   }
 
   if (document.getElementById("queues") || callsTable) {
