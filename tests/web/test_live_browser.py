@@ -164,3 +164,32 @@ def test_the_console_stops_promptly_with_live_screens_open(tmp_path: Path) -> No
     finally:
         if console.process.poll() is None:
             console.process.kill()
+
+
+def first_snapshot(console: Console, token: str, query: str) -> tuple[int, dict[str, Any] | None]:
+    import json
+
+    with httpx.stream("GET", console.url + "/live/stream" + query, headers={"Authorization": f"Bearer {token}"}, timeout=10) as response:
+        if response.status_code != 200:
+            return response.status_code, None
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                return 200, json.loads(line[6:])
+    return 0, None
+
+
+def test_each_role_streams_only_what_it_may(live_console: Console, engine: EngineThread) -> None:
+    store = live_console.store()
+    tokens = {role: store.issue_token(f"{role}1", "stream test")[1] for role in ("qa", "agent", "viewer", "supervisor")}
+    engine.call(lambda: engine.app.caller_number("r1", "+56987654321"))
+    engine.call(lambda: park(engine.app, "r1", "general", waited_s=1))
+    status, qa = first_snapshot(live_console, tokens["qa"], "?calls=1")  # calls, but no wallboard figures
+    assert status == 200 and qa is not None and "stats" not in qa and "agents" not in qa
+    assert any(call["id"] == "r1" and call["caller"] == "+*******4321" and "number" not in call for call in qa["calls"])
+    assert first_snapshot(live_console, tokens["qa"], "")[0] == 403
+    assert first_snapshot(live_console, tokens["agent"], "?calls=1")[0] == 403
+    status, wall = first_snapshot(live_console, tokens["viewer"], "")
+    assert status == 200 and wall is not None and "stats" in wall and "calls" not in wall
+    status, sup = first_snapshot(live_console, tokens["supervisor"], "?calls=1")
+    assert sup is not None and any(call.get("number") == "+56987654321" for call in sup["calls"])
+    assert "skills" not in sup["agents"][0]  # screens get what they show

@@ -43,10 +43,12 @@ _END = None
 
 @dataclass(frozen=True)
 class Shape:
-    """What one viewer may receive: the calls at all, and personal data in clear."""
+    """What one viewer may receive: the calls at all, personal data in clear, and the
+    figures and agents (``live``: a QA reviewer may see calls but not the wallboard)."""
 
     calls: bool
     personal: bool
+    live: bool = True
 
 
 def mask_call(call: dict[str, Any]) -> dict[str, Any]:
@@ -64,8 +66,10 @@ AGENT_FIELDS = ("id", "name", "state", "reason", "since", "call_id", "pending", 
 
 def shape(snapshot: dict[str, Any], how: Shape) -> dict[str, Any]:
     """``snapshot`` cut to what ``how`` allows (never mutates it: it is shared)."""
-    out = {key: value for key, value in snapshot.items() if key not in ("calls", "agents")}
-    out["agents"] = [{key: agent.get(key) for key in AGENT_FIELDS} for agent in snapshot.get("agents") or []]
+    out = {key: value for key, value in snapshot.items() if key not in ("calls", "agents", "stats")}
+    if how.live:
+        out["stats"] = snapshot.get("stats")
+        out["agents"] = [{key: agent.get(key) for key in AGENT_FIELDS} for agent in snapshot.get("agents") or []]
     if how.calls:
         calls = snapshot.get("calls") or []
         out["calls"] = calls if how.personal else [mask_call(call) for call in calls]

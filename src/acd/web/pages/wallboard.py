@@ -24,7 +24,7 @@ from acd.web.access import Viewer
 from acd.web.live import Shape, feed_of
 from acd.web.pages import NavItem
 from acd.web.render import render
-from acd.web.session import audit, require
+from acd.web.session import Forbidden, audit, require
 
 router = APIRouter()
 NAV = [NavItem("/wallboard", "nav.wallboard", "view_live", order=10)]
@@ -115,14 +115,18 @@ def wallboard(request: Request, kiosk: bool = Query(False), viewer: Viewer = Dep
 
 
 @router.get("/live/check")
-def live_check(viewer: Viewer = Depends(require("view_live"))) -> dict[str, bool]:
+def live_check(viewer: Viewer = Depends(require(None))) -> dict[str, bool]:
     """Whether this browser's session still may watch (the script asks after a refused stream)."""
     return {"ok": True}
 
 
 @router.get("/live/stream")
-async def live_stream(request: Request, calls: bool = Query(False), viewer: Viewer = Depends(require("view_live"))) -> Response:
-    how = Shape(calls=calls and viewer.may("view_calls"), personal=calls and viewer.may("view_calls") and viewer.may_see_personal_data)
+async def live_stream(request: Request, calls: bool = Query(False), viewer: Viewer = Depends(require(None))) -> Response:
+    """Figures and agents with ``view_live``; calls (``?calls=1``) with ``view_calls``; neither: 403."""
+    with_calls = calls and viewer.may("view_calls")
+    how = Shape(calls=with_calls, personal=with_calls and viewer.may_see_personal_data, live=viewer.may("view_live"))
+    if not how.live and not how.calls:
+        raise Forbidden(f"{viewer.name} ({viewer.role}) may not view_live")
     feed = feed_of(request.app)
     client = feed.subscribe(how)
     if client is None:

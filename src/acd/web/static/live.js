@@ -251,10 +251,10 @@
 
   function apply(snapshot) {
     var st = snapshot.status || {};
-    if (snapshot.stats) {
+    if (snapshot.stats || snapshot.calls) {
       last = snapshot;
       receivedAt = nowLocal();
-      offset = snapshot.stats.at - receivedAt;
+      offset = (snapshot.stats ? snapshot.stats.at : snapshot.sent) - receivedAt;
       renderWallboard(snapshot);
       renderCalls(snapshot);
       tick();
@@ -263,7 +263,7 @@
       var since = st.stale_since ? clockText(st.stale_since) : "?";
       setStatus(last ? "stale" : "connecting", last ? word("stale").replace("{since}", since) : word("connecting"));
     } else {
-      setStatus("live", word("updated") + " " + clockText(snapshot.stats ? snapshot.stats.at : nowLocal()));
+      setStatus("live", word("updated") + " " + clockText(engineNow()));
     }
     document.body.setAttribute("data-seq", String(snapshot.seq || 0));
   }
