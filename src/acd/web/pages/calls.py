@@ -19,7 +19,6 @@ from fastapi import APIRouter, Body, Depends, Path, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from acd.api.models import ONE_LINE_ID, Priority, Reason
 from acd.web.access import Viewer
 from acd.web.engine import EngineUnavailable
 from acd.web.pages import NavItem
@@ -29,6 +28,12 @@ from acd.web.session import audit, require
 router = APIRouter()
 NAV = [NavItem("/calls", "nav.calls", "view_calls", order=20)]
 
+# The engine's API checks the same (acd.api.models); repeated here so the console does not
+# import the engine's package (the layering test keeps web and api apart), and refuses
+# bad input before it travels.
+ONE_LINE_ID = r"^[^\x00-\x1f\x7f]+$"
+Priority = Annotated[int, Field(ge=-1000, le=1000)]
+Reason = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\w .:/-]+$")]
 Id = Annotated[str, Path(pattern=ONE_LINE_ID, max_length=128)]
 
 MESSAGES = {
