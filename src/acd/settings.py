@@ -235,7 +235,6 @@ class WebSettings(_Section):
     lockout_s: float = Field(900.0, ge=1, le=7 * 24 * HOUR, description="how long an account or address stays locked")
     address_failures: int = Field(20, ge=1, le=100_000, description="failed logins from one address within lockout_s that block it")
     language: Literal["es", "en"] = "es"
-    heartbeat_s: float = Field(60.0, ge=1, le=HOUR, description="how often the console records that it is up (report availability in acd sla)")
     engine_url: str = Field("", description="the engine's API, e.g. http://127.0.0.1:8573; '' = from api.host and api.port")
     engine_token: SecretStr | None = Field(None, description="token the console shows the engine (ACD_WEB_ENGINE_TOKEN); none: api.token")
 

@@ -102,16 +102,3 @@ def test_audit_helper_names_the_viewer_and_address(store: AccountStore) -> None:
 def test_nav_items_name_real_permissions() -> None:
     with pytest.raises(KeyError):
         NavItem("/x", "nav.x", "view_everything")
-
-
-def test_the_console_records_its_heartbeat_while_serving(store: AccountStore) -> None:
-    import time
-
-    settings = Settings(web=WebSettings(accounts_database=store.path, heartbeat_s=1))
-    started = time.time()
-    with TestClient(create_app(settings, accounts=store)):
-        time.sleep(1.5)
-    beats = store.heartbeats(started - 1, time.time() + 1)
-    assert len(beats) == 2 and beats[1] - beats[0] >= 0.9
-    time.sleep(1.2)
-    assert len(store.heartbeats(started - 1, time.time() + 1)) == 2  # stopped: no more

@@ -87,8 +87,6 @@ CREATE TABLE IF NOT EXISTS audit (
     detail TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_who ON audit (who, id);
-CREATE TABLE IF NOT EXISTS console_heartbeats (at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS console_heartbeats_at ON console_heartbeats (at);
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
@@ -415,24 +413,6 @@ class AccountStore:
     def close_session(self, session_id: str) -> None:
         with self._connect() as db:
             db.execute("DELETE FROM sessions WHERE id_hash = ?", (digest(session_id),))
-
-    # ------------------------------------------------------------------ availability
-    def heartbeat(self, *, now: float | None = None, keep_days: float = 800.0) -> None:
-        """Record that the console is up (``acd web`` calls this every ``web.heartbeat_s``).
-
-        The contract fines report unavailability by the hour, so ``acd sla`` needs the
-        console's own uptime: a gap between two heartbeats longer than about twice the
-        period is time the reports were not available.
-        """
-        now = time.time() if now is None else now
-        with self._connect() as db:
-            db.execute("INSERT INTO console_heartbeats (at) VALUES (?)", (now,))
-            db.execute("DELETE FROM console_heartbeats WHERE at < ?", (now - keep_days * 86400,))
-
-    def heartbeats(self, start: float, end: float) -> list[float]:
-        """Heartbeat times in ``[start, end)``, oldest first."""
-        with self._connect() as db:
-            return [row[0] for row in db.execute("SELECT at FROM console_heartbeats WHERE at >= ? AND at < ? ORDER BY at", (start, end))]
 
     # ------------------------------------------------------------------ API tokens
     def issue_token(self, name: str, label: str, scopes: Iterable[str] | None = None, *, by: str = "cli", address: str = "") -> tuple[Token, str]:

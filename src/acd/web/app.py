@@ -9,15 +9,11 @@ What it puts together, and why here:
 * security headers on every answer, among them a strict Content-Security-Policy: only
   this origin's scripts, styles and images, no inline script or style, no framing.  An
   injected ``<script>`` in a caller's name would not run even if escaping failed;
-* the error pages: login redirect (or 401 JSON), 403, 404, all without a traceback;
-* the console's heartbeat (``AccountStore.heartbeats``): report availability for the SLA.
+* the error pages: login redirect (or 401 JSON), 403, 404, all without a traceback.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import sqlite3
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
@@ -37,7 +33,6 @@ from acd.web.pages.auth import login_redirect
 from acd.web.render import STATIC, render
 from acd.web.session import CsrfCookie, Forbidden, LoginRequired, csrf_check
 
-log = logging.getLogger(__name__)
 CSP = "; ".join([
     "default-src 'none'",
     "script-src 'self'",
@@ -91,16 +86,6 @@ def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or "authorization" in request.headers or ("json" in accept and "html" not in accept)
 
 
-async def _heartbeat(accounts: AccountStore, period_s: float) -> None:
-    """The console's uptime for ``acd sla`` (report availability): one row per period while serving."""
-    while True:
-        try:
-            await asyncio.to_thread(accounts.heartbeat)
-        except sqlite3.Error as exc:  # a busy or full disk must not stop the console; the gap shows
-            log.warning("console heartbeat not recorded: %s", exc)
-        await asyncio.sleep(period_s)
-
-
 def create_app(settings: Settings, *, accounts: AccountStore | None = None, engine: EngineClient | None = None) -> FastAPI:
     """The console for ``settings``; ``accounts`` and ``engine`` may be given (tests)."""
     accounts = accounts or AccountStore.from_settings(settings)
@@ -111,12 +96,8 @@ def create_app(settings: Settings, *, accounts: AccountStore | None = None, engi
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        beating = asyncio.create_task(_heartbeat(accounts, settings.web.heartbeat_s), name="console-heartbeat")
-        try:
-            yield
-        finally:
-            beating.cancel()
-            await engine.close()
+        yield
+        await engine.close()
 
     app = FastAPI(
         title="acd web console", version=__version__, docs_url=None, redoc_url=None, openapi_url=None,
