@@ -163,3 +163,22 @@ def test_admin_issues_a_scoped_token_shown_once_and_revokes_it(page, console, lo
     assert httpx.get(console.url + "/", headers=as_token).status_code == 401
     actions = [e.action for e in console.store().audit_entries(who="admin1", limit=10)]
     assert "token.issue" in actions and "token.revoke" in actions
+
+
+def test_a_person_changes_their_own_password_with_the_current_one(page, console) -> None:
+    console.store().add("cambia", "Persona Que Cambia", "agent", "primera-clave-1", by="test")
+    login(page, console, "cambia", "primera-clave-1")
+    page.click('a[href="/account"]')
+    page.fill("#current", "no-es-la-actual")
+    page.fill("#new", "segunda-clave-2")
+    page.click("#change")
+    assert page.locator("#error").is_visible()
+    page.fill("#current", "primera-clave-1")
+    page.fill("#new", "segunda-clave-2")
+    page.click("#change")
+    page.wait_for_load_state()
+    assert "/login" in page.url  # every session of the account ended, this one too
+    login(page, console, "cambia", "primera-clave-1")
+    assert page.locator("#error").is_visible()
+    login(page, console, "cambia", "segunda-clave-2")
+    assert page.locator('[data-viewer="cambia"]').count() == 1
