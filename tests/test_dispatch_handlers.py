@@ -7,7 +7,7 @@ import typing
 from acd.asterisk.call_control import ControlEvent
 from acd.dispatch import Dispatcher
 from acd.routing import Router, load_routing_text
-from tests.api.helpers import FakeControl
+from acd.dispatch.testing import FakeCallControl as FakeControl
 
 ROUTING = """
 skills: [general]

@@ -6,11 +6,13 @@ Where each part lives:
 ``dispatcher``     :class:`Dispatcher`: IVR hand-off, agents, supervisor moves, one handler
                    per fact (a table), decisions carried out in order per call, the timer
 ``control``        :class:`CallControl`, the interface the dispatcher drives (AMI adapter:
-                   ``acd.asterisk.call_control``; in memory: ``acd.testing``)
+                   ``acd.asterisk.call_control``; in memory: ``testing``)
 ``resync``         suspend/resume of the router's clock and the rebuild after (re)connecting
 ``callback_calls`` callbacks as calls: joining the queue, placing, answers and failures
 ``callback_legs``  which ``Originate`` leg is the current attempt; hanging up cancelled ones
 ``devices``        what an agent's phone state means for the agent (pause/unpause rules)
+``labels``         the channel variables that label a call for the holding context
+``testing``        :class:`FakeCallControl`, the one in-memory call control of tests and replays
 =================  ===========================================================================
 
 Outcomes become events in :mod:`acd.routing.outcome_events` (below the planning tools,

@@ -1,7 +1,7 @@
 """The call-control interface the dispatcher drives, and the event-log view it reads on resync.
 
 The dispatcher owns this interface; :class:`acd.asterisk.call_control.AsteriskCallControl`
-implements it over AMI and ``acd.testing.FakeCallControl`` in memory, so the dispatcher
+implements it over AMI and ``acd.dispatch.testing.FakeCallControl`` in memory, so the dispatcher
 runs the same against a live Asterisk, a recorded AMI stream or a test's script.
 """
 
