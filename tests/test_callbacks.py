@@ -20,12 +20,12 @@ from acd.asterisk.call_control import (
     Parked,
     RingFailed,
 )
-from acd.callbacks import Callback, CallbackPolicy, CallbackService, CallbackStore
+from acd.features.callbacks import Callback, CallbackPolicy, CallbackService, CallbackStore
 from acd.dispatch import CALLBACK_NOT_ANSWERED, CUSTOMER_FIRST_MARGIN_S
 from acd.dispatch.testing import FakeCallControl
 from acd.ivr.testing import Press, ScriptedChannel, keys
 from acd.base.events import Event
-from acd.waiting import WaitingService, valid_callback_number
+from acd.features.waiting import WaitingService, valid_callback_number
 
 if TYPE_CHECKING:
     from acd.dispatch import Dispatcher

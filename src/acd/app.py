@@ -34,9 +34,9 @@ from acd.ivr.runner import FlowRunner
 from acd.ivr.sounds import SoundsDirError, checked_sounds_dir
 from acd.metrics.mqtt import MqttPublisher
 from acd.metrics.store import EventStore, StoreError
-from acd.recordings import RecordingTracker, purge_periodically
-from acd.waiting import WaitingService
-from acd.callbacks import CallbackPolicy, CallbackService, CallbackStore
+from acd.features.recordings import RecordingTracker, purge_periodically
+from acd.features.waiting import WaitingService
+from acd.features.callbacks import CallbackPolicy, CallbackService, CallbackStore
 from acd.base.holiday_calendar import CHILE, load_holidays_file
 from acd.base.schedule import Holidays, schedule_from_hours
 from acd.api.views import queue_out

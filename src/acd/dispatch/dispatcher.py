@@ -78,7 +78,7 @@ class Dispatcher(Resync, CallbackCalls):
     emit: Callable[[Event], None]
     clock: Callable[[], float]
     counters: DispatchStats = field(default_factory=DispatchStats)
-    callbacks: Any = None  # acd.callbacks.CallbackService, when callbacks are on
+    callbacks: Any = None  # acd.features.callbacks.CallbackService, when callbacks are on
     customer_dial: str = "PJSIP/{number}@customers"
     customer_ring_s: float = 30.0
     customer_greeting: str = ""  # customer first: played to the customer before the agent is rung
