@@ -115,9 +115,13 @@ def run_simulate(args: argparse.Namespace) -> int:
 
 
 def _default_recording() -> str:
+    """The checkout's helpline recording; relative to the working folder when there is no
+    checkout (then a missing recording is reported as such when the command runs)."""
     from pathlib import Path
 
-    return str(Path(__file__).resolve().parents[3] / "deploy" / "ami-recordings" / "helpline")
+    from acd.checkout import find_checkout
+
+    return str((find_checkout() or Path(".")) / "deploy" / "ami-recordings" / "helpline")
 
 
 def _register_ami_ingest(kinds: Any) -> None:

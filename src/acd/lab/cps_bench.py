@@ -51,10 +51,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from acd.checkout import lab_script
 from acd.bench.machine import machine_info
 
-REPO = Path(__file__).resolve().parents[3]
-LAB_SH = REPO / "deploy" / "asterisk" / "lab.sh"
 QUEUE = "cps"
 DIALED = "300"
 # The customers' callback contact sits at agent base + 50, so at most 49 agent phones.
@@ -115,7 +114,7 @@ class CpsLab:
         )
 
     def sh(self, *args: str, timeout_s: float = 900) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(LAB_SH), *args], env=self.env, capture_output=True, text=True, timeout=timeout_s)
+        return subprocess.run([str(lab_script()), *args], env=self.env, capture_output=True, text=True, timeout=timeout_s)
 
     def cli(self, command: str) -> str:
         try:
