@@ -30,7 +30,12 @@
   }
   function pct(r) { return r === null || r === undefined ? "–" : Math.round(r * 100) + "%"; }
   function num(td) { td.className = (td.className ? td.className + " " : "") + "num"; return td; }
-  function clockText(ts) { return new Date(ts * 1000).toLocaleTimeString(); }
+  // the contract's time zone (routing.timezone, sent with the figures), not the screen's
+  var zone = null;
+  function clockText(ts) {
+    try { return new Date(ts * 1000).toLocaleTimeString(undefined, zone ? { timeZone: zone } : {}); }
+    catch (error) { return new Date(ts * 1000).toLocaleTimeString(); }
+  }
 
   function setStatus(kind, text) {
     if (!status) { return; }
@@ -255,6 +260,7 @@
       last = snapshot;
       receivedAt = nowLocal();
       offset = (snapshot.stats ? snapshot.stats.at : snapshot.sent) - receivedAt;
+      if (snapshot.stats && snapshot.stats.timezone) { zone = snapshot.stats.timezone; }
       renderWallboard(snapshot);
       renderCalls(snapshot);
       tick();
