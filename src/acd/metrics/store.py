@@ -457,6 +457,74 @@ class EventStore:
         return Incident(incident_id, float(row[0]), end, str(row[2]), float(row[3]))
 
 
+    # -- report cells (a cache of ledger accumulators, see acd.metrics.aggregates) -----
+    #
+    # Not a numbered migration on purpose: the table holds only figures derived from the
+    # events, each row keyed by the rules and code version that made it, so it can be
+    # dropped or rebuilt at any time (``acd report --rebuild``) and an older or newer acd
+    # simply ignores rows keyed for another version.
+
+    async def cached_cells(self, key: str, start: float, end: float, *, days: bool) -> list[tuple[float, float, bytes]]:
+        """Stored cells of ``key`` inside ``[start, end)``: quarter hours, or (``days``) longer ones."""
+        size = "end_ts - start_ts > 900" if days else "end_ts - start_ts = 900"
+        sql = f"SELECT start_ts, end_ts, data FROM report_cells WHERE rules = ? AND start_ts >= ? AND end_ts <= ? AND {size} ORDER BY start_ts"
+        try:
+            async with self._conn.execute(sql, (key, start, end)) as cursor:
+                rows = await cursor.fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return []
+            raise
+        return [(float(a), float(b), bytes(c)) for a, b, c in rows]
+
+    async def save_cells(self, key: str, cells: Sequence[tuple[float, float, bytes]]) -> None:
+        """Store final cells (replacing equal ones); one transaction."""
+        if not cells:
+            return
+        async with self._lock:
+            try:
+                await self._conn.execute("BEGIN IMMEDIATE")
+                await self._conn.execute(_CELLS_TABLE)
+                await self._conn.executemany(
+                    "INSERT OR REPLACE INTO report_cells (rules, start_ts, end_ts, data) VALUES (?, ?, ?, ?)",
+                    [(key, a, b, c) for a, b, c in cells],
+                )
+                await self._conn.execute("COMMIT")
+            except BaseException:
+                await _rollback(self._conn)
+                raise
+
+    async def drop_cells(self, start: float | None = None, end: float | None = None) -> int:
+        """Forget stored cells (of every key) overlapping ``[start, end)``; returns how many."""
+        clauses, params = ["1"], []
+        if start is not None:
+            clauses.append("end_ts > ?")
+            params.append(start)
+        if end is not None:
+            clauses.append("start_ts < ?")
+            params.append(end)
+        async with self._lock:
+            await self._conn.execute(_CELLS_TABLE)
+            cursor = await self._conn.execute(f"DELETE FROM report_cells WHERE {' AND '.join(clauses)}", params)
+            count = cursor.rowcount
+            await cursor.close()
+        return int(count)
+
+    async def first_event_ts(self) -> float | None:
+        async with self._conn.execute("SELECT MIN(ts) FROM events") as cursor:
+            row = await cursor.fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+
+_CELLS_TABLE = """CREATE TABLE IF NOT EXISTS report_cells (
+    rules TEXT NOT NULL,
+    start_ts REAL NOT NULL,
+    end_ts REAL NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (rules, start_ts, end_ts)
+) WITHOUT ROWID"""
+
+
 # -- schema ---------------------------------------------------------------------------
 
 
