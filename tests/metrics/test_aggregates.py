@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from acd.bench.reports import TIMEZONE, simulate_day, write_store
 from acd.metrics import render
-from acd.metrics.aggregates import rebuild, report_cells, store_report
+from acd.metrics.aggregates import rebuild, store_report
 from acd.metrics.cells import CELL_S, compute_cells, decode_cell, encode_cell
 from acd.metrics.ledger import Acc, QueueRules
 from acd.metrics.reports import compute_report, report_rules

@@ -29,7 +29,7 @@ from acd.cli._report_common import (
     run_command,
     settings_from,
 )
-from acd.metrics.sla import Contract, ContractError, contract_month, evaluate_month, load_contract, month_range
+from acd.metrics.sla import Contract, ContractError, contract_month, evaluate_month, load_contract, month_range, sla_report_options
 from acd.metrics.timeutil import TimeInputError, parse_month, zone
 from acd.settings import Settings
 
@@ -77,14 +77,18 @@ def handle(args: argparse.Namespace) -> int:
         except TimeInputError as exc:
             raise CliError(str(exc)) from None
         start, end = month_range(year, month, contract.timezone)
+        from acd.metrics.aggregates import store_report
+
+        now = time.time()
         store = await open_store(database_path(args, settings))
         try:
-            events = await store.report_events(start, end)
+            report = await store_report(store, start, end, now=now, **sla_report_options(contract))  # type: ignore[arg-type]
+            events = await store.availability_events(start, end)
             incidents = await store.incidents(start, end)
         finally:
             await store.close()
         result = evaluate_month(
-            events, year, month, contract, contract_start=args.contract_start, now=time.time(), incidents=incidents
+            events, year, month, contract, contract_start=args.contract_start, now=now, incidents=incidents, report=report
         )
         from acd.metrics import render
 

@@ -382,6 +382,40 @@ class EventStore:
         prefix.sort(key=lambda e: e.ts)
         return prefix + await self.events(lo, hi)
 
+    async def availability_events(self, start: float, end: float) -> list[Event]:
+        """What ``acd.metrics.downtime.outages`` needs of ``[start, end)``, without the rest of the log.
+
+        The platform events (and the last one of each kind before ``start``), each with
+        the event logged just before it: a crash is dated from the last sign of life
+        before the restart, and nothing else in between is read.  The outages computed
+        over this list equal those over every event.
+        """
+        prefix = await self.latest_before(start, PLATFORM_TYPES)
+        placeholders = ", ".join("?" for _ in PLATFORM_TYPES)
+        async with self._conn.execute(
+            f"SELECT seq, ts FROM events WHERE type IN ({placeholders}) AND ts >= ? AND ts < ? ORDER BY ts, seq",
+            [*PLATFORM_TYPES, start, end],
+        ) as cursor:
+            marks = await cursor.fetchall()
+        seqs: set[int] = set()
+        for seq, ts in marks:
+            seqs.add(int(seq))
+            async with self._conn.execute(
+                "SELECT seq FROM events WHERE ts <= ? AND NOT (ts = ? AND seq >= ?) ORDER BY ts DESC, seq DESC LIMIT 1",
+                (ts, ts, seq),
+            ) as cursor:
+                before = await cursor.fetchone()
+            if before is not None:
+                seqs.add(int(before[0]))
+        ordered = sorted(seqs)
+        rows: list[Event] = []
+        for index in range(0, len(ordered), 500):
+            chunk = ordered[index:index + 500]
+            rows += await self._select(
+                f"SELECT {_COLUMNS} FROM events WHERE seq IN ({', '.join('?' for _ in chunk)}) ORDER BY ts, seq", chunk
+            )
+        return sorted(prefix, key=lambda e: e.ts) + rows
+
     async def recorded_types(self, call_ids: Iterable[str], types: Iterable[str], since: float) -> dict[str, set[str]]:
         """Which of ``types`` the log holds for each of ``call_ids`` since ``since``.
 
