@@ -75,7 +75,12 @@ def simulate_day(day: date, calls: int, seed: int, *, agents: int = 24, skills: 
         for e in log.events if e.type == "call.queued"
         for step in range(IVR_STEPS)
     ]
-    return sorted(log.events + surveys + ivr, key=lambda e: e.ts)
+    # the simulator numbers calls c0, c1... every run: make them the day's own
+    prefix = f"{day:%Y%m%d}-"
+    return sorted(
+        (e.model_copy(update={"call_id": prefix + e.call_id}) if e.call_id else e for e in log.events + surveys + ivr),
+        key=lambda e: e.ts,
+    )
 
 
 def _shifted(events: list[Event], seconds: float) -> list[Event]:

@@ -19,11 +19,11 @@ import bisect
 import logging
 import sqlite3
 from datetime import datetime, timedelta
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
-from acd.metrics.cells import CELL_S, DAY_S, Cell, QuarterBuckets, compute_cells, decode_cell, encode_cell, merge_cells, rules_key
+from acd.metrics.cells import CELL_S, DAY_S, Cell, GroupKey, QuarterBuckets, compute_cells, decode_cell, encode_cell, merge_cells, rules_key
 from acd.metrics.ledger import QueueRules, Rules
-from acd.metrics.reports import Report, ReportParams, compose_report, report_rules
+from acd.metrics.reports import Report, ReportParams, compose_report, report_rules, selection
 from acd.metrics.store import EventStore, Incident
 from acd.metrics.timeutil import buckets, local_midnight, zone
 
@@ -89,6 +89,7 @@ async def report_cells(
     timezone: str,
     whole_days: bool,
     use_cache: bool = True,
+    wanted: Callable[[GroupKey], bool] | None = None,
 ) -> list[Cell]:
     """The cells covering ``[start, end)``: stored ones, the rest replayed (and stored when final).
 
@@ -121,7 +122,7 @@ async def report_cells(
             continue
         blob = stored_quarters.get(bucket.start) if bucket.end - bucket.start == CELL_S else None
         if blob is not None:
-            by_start[bucket.start] = decode_cell(bucket.start, bucket.end, blob)
+            by_start[bucket.start] = decode_cell(bucket.start, bucket.end, blob, None if days else wanted)
         else:
             missing.append(bucket.start)
     del stored_quarters
@@ -165,9 +166,11 @@ async def store_report(
     params = ReportParams(start, end, interval, timezone, threshold_s, short_abandon_s, sl_formula, by, queue, now)
     buckets(start, end, interval, zone(timezone))  # an unknown interval or zone fails before the work
     rules = report_rules(threshold_s, short_abandon_s, queue_rules)
+    total, name_of = selection(by, queue)
     cells = await report_cells(
         store, start, end, rules=rules, now=now, timezone=timezone,
         whole_days=interval in ("day", "month"), use_cache=use_cache,
+        wanted=lambda group: group == total or name_of(group) is not None,
     )
     return compose_report(cells, params, incidents=incidents, queue_rules=queue_rules, queue_formulas=queue_formulas)
 

@@ -27,7 +27,7 @@ import json
 import zlib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 from zoneinfo import ZoneInfo
 
 from acd.base.events import Event
@@ -153,12 +153,14 @@ def encode_cell(cell: Cell) -> bytes:
     return zlib.compress(text.encode(), 6)
 
 
-def decode_cell(start: float, end: float, blob: bytes) -> Cell:
+def decode_cell(start: float, end: float, blob: bytes, wanted: Callable[[GroupKey], bool] | None = None) -> Cell:
+    """A stored cell; ``wanted``: only the groups a report reads (such a cell is never stored again)."""
     data = json.loads(zlib.decompress(blob))
     cell = Cell(start, end, final=True)
-    for group, values in data["a"]:
-        acc = Acc(*[_sum_of(v) if isinstance(v, list) else v for v in values])
-        cell.accs[tuple(group)] = acc
+    for group_list, values in data["a"]:
+        group = tuple(group_list)
+        if wanted is None or wanted(group):
+            cell.accs[group] = Acc(*[_sum_of(v) if isinstance(v, list) else v for v in values])
     cell.errors = [(queue, error) for queue, error in data["e"]]
     return cell
 

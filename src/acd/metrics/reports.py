@@ -344,7 +344,7 @@ def compute_report(
     return compose_report(cells, params, incidents=incidents, queue_rules=queue_rules, queue_formulas=formulas)
 
 
-def _selection(by: str | None, queue: str | None) -> tuple[GroupKey, Callable[[GroupKey], str | None]]:
+def selection(by: str | None, queue: str | None) -> tuple[GroupKey, Callable[[GroupKey], str | None]]:
     """Which cell group is a report's total, and the row-group name (if any) of each cell group.
 
     ``--queue q`` reads the ``("queue", q)`` group, and ``--queue q --by skill`` the
@@ -405,7 +405,7 @@ def compose_report(
     _check_options(p.by, p.sl_formula, formulas)
     bks = buckets(p.start, p.end, p.interval, zone(p.timezone))
     starts = [b.start for b in bks]
-    total_key, name_of = _selection(p.by, p.queue)
+    total_key, name_of = selection(p.by, p.queue)
     names: dict[GroupKey, str | None] = {}
     row_sums = [_Sums() for _ in bks]
     grand = _Sums()
@@ -468,6 +468,7 @@ __all__ = [
     "compose_report",
     "compute_report",
     "report_rules",
+    "selection",
     "pct",
     "ratio",
     "round_half_up",
