@@ -91,6 +91,12 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "ALTER TABLE incidents_v3 RENAME TO incidents",
         "CREATE INDEX incidents_span ON incidents (start_ts, end_ts)",
     ),
+    (  # 4: who wrote an incident, how severe it is, and its last change (the web console edits them)
+        "ALTER TABLE incidents ADD COLUMN severity TEXT NOT NULL DEFAULT 'medium'",
+        "ALTER TABLE incidents ADD COLUMN author TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE incidents ADD COLUMN updated_ts REAL",
+        "ALTER TABLE incidents ADD COLUMN updated_by TEXT",
+    ),
 ]
 
 
@@ -114,22 +120,54 @@ class NewerSchemaError(StoreError):
     pass
 
 
+SEVERITIES = ("low", "medium", "high", "critical")
+
+
 @dataclass(frozen=True, slots=True)
 class Incident:
     """One entry of the incident log: something that affected service from ``start`` to
-    ``end`` (None while it is still going on)."""
+    ``end`` (None while it is still going on), who wrote it and how severe it was.
+    Every change made in the web console is also in its audit log (who, when, before/after)."""
 
     id: int
     start: float
     end: float | None
     text: str
     created: float
+    severity: str = "medium"
+    author: str = ""
+    updated: float | None = None
+    updated_by: str | None = None
 
     def overlaps(self, start: float, end: float) -> bool:
         return self.start < end and (self.end is None or start < self.end)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "start": self.start, "end": self.end, "text": self.text, "created": self.created}
+        return {
+            "id": self.id, "start": self.start, "end": self.end, "text": self.text, "created": self.created,
+            "severity": self.severity, "author": self.author, "updated": self.updated, "updated_by": self.updated_by,
+        }
+
+
+_INCIDENT_COLUMNS = "id, start_ts, end_ts, text, created_ts, severity, author, updated_ts, updated_by"
+
+
+def _incident(r: Sequence[Any]) -> Incident:
+    return Incident(
+        int(r[0]), float(r[1]), None if r[2] is None else float(r[2]), str(r[3]), float(r[4]),
+        str(r[5]), str(r[6]), None if r[7] is None else float(r[7]), r[8],
+    )
+
+
+def check_incident(start: float, end: float | None, text: str, severity: str) -> str:
+    """The incident's text, stripped; ValueError with a one-line reason if anything is wrong."""
+    if end is not None and not end > start:
+        raise ValueError("an incident must end after it starts")
+    if not text.strip():
+        raise ValueError("an incident needs a text")
+    if severity not in SEVERITIES:
+        raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}, not {severity!r}")
+    return text.strip()
 
 
 _COLUMNS = "id, ts, type, call_id, agent_id, queue, data, schema_version"
@@ -443,22 +481,21 @@ class EventStore:
 
     # -- incidents ---------------------------------------------------------------------
 
-    async def add_incident(self, start: float, end: float | None, text: str, created: float | None = None) -> Incident:
+    async def add_incident(
+        self, start: float, end: float | None, text: str, created: float | None = None, *, severity: str = "medium", author: str = ""
+    ) -> Incident:
         """Record an incident; ``end`` None: still going on (close it with :meth:`close_incident`)."""
-        if end is not None and not end > start:
-            raise ValueError("an incident must end after it starts")
-        if not text.strip():
-            raise ValueError("an incident needs a text")
+        text = check_incident(start, end, text, severity)
         created = time.time() if created is None else created
         async with self._lock:
             cursor = await self._conn.execute(
-                "INSERT INTO incidents (start_ts, end_ts, text, created_ts) VALUES (?, ?, ?, ?)",
-                (start, end, text.strip(), created),
+                "INSERT INTO incidents (start_ts, end_ts, text, created_ts, severity, author) VALUES (?, ?, ?, ?, ?, ?)",
+                (start, end, text, created, severity, author),
             )
             incident_id = cursor.lastrowid
             await cursor.close()
         assert incident_id is not None
-        return Incident(int(incident_id), start, end, text.strip(), created)
+        return Incident(int(incident_id), start, end, text, created, severity, author)
 
     async def incidents(self, start: float | None = None, end: float | None = None) -> list[Incident]:
         """Incidents overlapping ``[start, end)``, in order of start."""
@@ -471,25 +508,50 @@ class EventStore:
             clauses.append("(end_ts IS NULL OR end_ts > ?)")
             params.append(start)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = f"SELECT id, start_ts, end_ts, text, created_ts FROM incidents {where} ORDER BY start_ts, id"
+        sql = f"SELECT {_INCIDENT_COLUMNS} FROM incidents {where} ORDER BY start_ts, id"
         async with self._conn.execute(sql, params) as cursor:
             rows = await cursor.fetchall()
-        return [Incident(int(r[0]), float(r[1]), None if r[2] is None else float(r[2]), str(r[3]), float(r[4])) for r in rows]
+        return [_incident(r) for r in rows]
 
-    async def close_incident(self, incident_id: int, end: float) -> Incident:
+    async def incident(self, incident_id: int) -> Incident | None:
+        async with self._conn.execute(f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE id = ?", (incident_id,)) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else _incident(row)
+
+    async def update_incident(
+        self, incident_id: int, *, start: float, end: float | None, text: str, severity: str, by: str, at: float | None = None
+    ) -> tuple[Incident, Incident]:
+        """Change an incident (its author and creation stay); returns (before, after)."""
+        text = check_incident(start, end, text, severity)
+        at = time.time() if at is None else at
+        async with self._lock:
+            before = await self.incident(incident_id)
+            if before is None:
+                raise ValueError(f"no incident #{incident_id}")
+            await self._conn.execute(
+                "UPDATE incidents SET start_ts = ?, end_ts = ?, text = ?, severity = ?, updated_ts = ?, updated_by = ? WHERE id = ?",
+                (start, end, text, severity, at, by, incident_id),
+            )
+        after = Incident(incident_id, start, end, text, before.created, severity, before.author, at, by)
+        return before, after
+
+    async def close_incident(self, incident_id: int, end: float, *, by: str | None = None) -> Incident:
         """End an open incident at ``end``; raises ValueError naming what is wrong."""
         async with self._lock:
-            async with self._conn.execute("SELECT start_ts, end_ts, text, created_ts FROM incidents WHERE id = ?", (incident_id,)) as cursor:
-                row = await cursor.fetchone()
-            if row is None:
+            incident = await self.incident(incident_id)
+            if incident is None:
                 raise ValueError(f"no incident #{incident_id}")
-            if row[1] is not None:
+            if incident.end is not None:
                 raise ValueError(f"incident #{incident_id} is already closed")
-            if not end > row[0]:
+            if not end > incident.start:
                 raise ValueError(f"incident #{incident_id} started later than that; it must end after it starts")
-            await self._conn.execute("UPDATE incidents SET end_ts = ? WHERE id = ?", (end, incident_id))
-        return Incident(incident_id, float(row[0]), end, str(row[2]), float(row[3]))
-
+            if by is None:
+                await self._conn.execute("UPDATE incidents SET end_ts = ? WHERE id = ?", (end, incident_id))
+            else:
+                await self._conn.execute(
+                    "UPDATE incidents SET end_ts = ?, updated_ts = ?, updated_by = ? WHERE id = ?", (end, time.time(), by, incident_id)
+                )
+        return await self.incident(incident_id)  # type: ignore[return-value]
 
     # -- report cells (a cache of ledger accumulators, see acd.metrics.aggregates) -----
     #
@@ -637,6 +699,8 @@ __all__ = [
     "Incident",
     "MIGRATIONS",
     "MissingDatabaseError",
+    "SEVERITIES",
+    "check_incident",
     "NewerSchemaError",
     "StoreError",
     "latest_version",
