@@ -8,6 +8,7 @@ command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v mosquitto >/dev/null && [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v dot >/dev/null || need+=(graphviz)
 command -v tmux >/dev/null || need+=(tmux)
+[ -x /usr/bin/chromium ] || need+=(chromium)  # the web console's browser tests (Playwright drives it)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 [ ${#need[@]} -eq 0 ] && exit 0
 sudo=""

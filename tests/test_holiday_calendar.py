@@ -102,3 +102,49 @@ def test_callbacks_keep_the_sites_calendar_or_chiles_by_default(tmp_path: Path) 
     (tmp_path / "acd.yaml").write_text("routing: {holidays: bad.yaml}\n")
     with pytest.raises(AppError, match="bad.yaml:1:10: country"):
         callback_holidays(load_settings(tmp_path / "acd.yaml", environ={}))
+
+
+STALE_LIST = "- 2026-09-18\n- 2026-09-19\n- 2026-12-25\n"
+
+
+def test_a_list_of_dates_that_stops_this_year_warns_about_the_coming_one() -> None:
+    from acd.base.holiday_calendar import coming_years, stale_calendar_warning, years_without_dates
+
+    listed = frozenset({date(2026, 9, 18), date(2026, 12, 25)})
+    assert years_without_dates(listed, coming_years(date(2026, 12, 2))) == [2027]
+    assert years_without_dates(listed, coming_years(date(2026, 1, 1))) == []  # the next twelve months stay in 2026
+    assert years_without_dates(CHILE, [2030]) == []  # the library knows every year
+    assert years_without_dates(frozenset(), [2027]) == []  # an empty list means no holidays, on purpose
+    warning = stale_calendar_warning("cal.yaml", listed, [2027])
+    assert warning is not None and "cal.yaml" in warning and "2027" in warning and "country: CL" in warning
+
+
+def test_acd_ivr_validate_warns_of_a_stale_list_and_still_passes(tmp_path: Path, capsys, monkeypatch) -> None:
+    import acd.ivr.validate as validate
+    from acd.cli import main
+
+    (tmp_path / "calendars").mkdir()
+    (tmp_path / "calendars" / "feriados.yaml").write_text(STALE_LIST)
+    (tmp_path / "main.yaml").write_text(
+        "entry: horario\nnodes:\n  horario:\n    type: schedule\n    hours: {mon-fri: 09:00-18:00}\n"
+        "    holidays: calendars/feriados.yaml\n    open: fin\n    closed: fin\n  fin: {type: hangup}\n"
+    )
+    monkeypatch.setattr(validate, "coming_years", lambda today: [2026, 2027])
+    code = main(["ivr", "validate", "--no-sounds", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "warning:" in err and "node 'horario'" in err and "2027" in err
+    (tmp_path / "calendars" / "feriados.yaml").write_text(STALE_LIST + "- 2027-01-01\n")
+    assert main(["ivr", "validate", "--no-sounds", str(tmp_path)]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_the_engine_logs_a_stale_callback_calendar(tmp_path: Path, caplog, monkeypatch) -> None:
+    import acd.app as app
+
+    (tmp_path / "cal.yaml").write_text(STALE_LIST)
+    (tmp_path / "acd.yaml").write_text("routing: {holidays: cal.yaml}\n")
+    monkeypatch.setattr(app, "coming_years", lambda today: [2026, 2027])
+    with caplog.at_level("WARNING", logger="acd.app"):
+        callback_holidays(load_settings(tmp_path / "acd.yaml", environ={}))
+    assert any("routing.holidays" in record.getMessage() and "2027" in record.getMessage() for record in caplog.records)

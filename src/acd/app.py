@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 import logging
+from datetime import date
 from dataclasses import dataclass
 from typing import Callable
 
@@ -37,7 +38,9 @@ from acd.metrics.store import EventStore, StoreError
 from acd.recordings import RecordingTracker, purge_periodically
 from acd.waiting import WaitingService
 from acd.callbacks import CallbackPolicy, CallbackService, CallbackStore
-from acd.base.holiday_calendar import CHILE, load_holidays_file
+from acd.agent_phone import AgentPhoneCodes
+from acd.asterisk.agent_lamps import AgentLamps
+from acd.base.holiday_calendar import CHILE, coming_years, load_holidays_file, stale_calendar_warning
 from acd.base.schedule import Holidays, schedule_from_hours
 from acd.api.views import queue_out
 from acd.metrics.live import LiveStats
@@ -159,6 +162,7 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
     engine.routes.add("ivr", ivr_route)
     engine.routes.add("survey", survey_route)
     engine.routes.add("announce", waiting.announce_route)
+    _attach_agent_phones(app)
 
     reloader = RoutingReloader(routing_path, config, lambda new: apply_routing(app, settings, new), engine.emit, limits)
     app.routing_reload = reloader
@@ -215,6 +219,25 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
 
     attach_api(app, settings)
     return app
+
+
+def _attach_agent_phones(app: App) -> None:
+    """Feature codes from agents' phones (FastAGI route ``agent``) and their lamps (Custom device states)."""
+    router, engine = app.router, app.engine
+
+    def state_of(agent_id: str) -> str | None:
+        view = router.agent(agent_id)
+        return None if view is None else str(view.state)
+
+    codes = AgentPhoneCodes(config=lambda: router.config, actions=app.dispatcher, state_of=state_of)
+
+    async def agent_route(session: AgiSession) -> None:
+        await codes.handle(AgiChannel(session), session.request.args)
+
+    engine.routes.add("agent", agent_route)
+    lamps = AgentLamps(engine.ami, lambda: [(agent.id, str(agent.state)) for agent in router.agents()])
+    engine.ami.on_login.append(lamps.on_login)
+    engine.bus.sinks.append(lamps)
 
 
 async def reconcile_open_calls(app: App, settings: Settings) -> int:
@@ -341,6 +364,9 @@ def callback_holidays(settings: Settings) -> Holidays:
     holidays, problems = load_holidays_file(path, settings.limits.yaml())
     if holidays is None:
         raise AppError("\n".join(str(p) for p in problems) or f"{path}: holiday calendar could not be loaded (routing.holidays)")
+    warning = stale_calendar_warning(f"{path} (routing.holidays)", holidays, coming_years(date.today()))
+    if warning:
+        log.warning("%s", warning)
     return holidays
 
 

@@ -287,7 +287,12 @@ class Dispatcher:
         return self._apply(self.router.agent_pause(self._now(), agent_id, reason))
 
     def agent_unpause(self, agent_id: str) -> list[Outcome]:
-        return self._apply(self.router.agent_unpause(self._now(), agent_id))
+        outcomes = self._apply(self.router.agent_unpause(self._now(), agent_id))
+        endpoint = next((device for device, agent in self._agents_by_device.items() if agent == agent_id), None)
+        known = self._device_states.get(endpoint) if endpoint else None
+        if known is not None:
+            outcomes += self._device_state(DeviceState(endpoint, known))  # unpaused from a phone still in use (*47)
+        return outcomes
 
     # ---------------------------------------------------------------- supervisor (API)
     def set_priority(self, call_id: str, priority: int) -> list[Outcome]:

@@ -217,6 +217,33 @@ class ApiSettings(_Section):
     _check_host = field_validator("host")(_loopback_default_warning)
 
 
+class WebSettings(_Section):
+    """The web console (``acd web``): its own process, its own account store.
+
+    It reads live state from the engine's API (``engine_url``, ``engine_token``), so the
+    console and its reports stay up while the engine restarts.  Expose it only behind a
+    TLS reverse proxy, with ``secure_cookies: true`` (README, "Web console").
+    """
+
+    host: str = "127.0.0.1"
+    port: int = Field(8574, ge=1, le=65535)
+    accounts_database: Path = Field(Path("var/accounts.sqlite"), description="accounts, tokens, sessions and the audit log (owner-only)")
+    session_idle_s: float = Field(900.0, ge=1, le=24 * HOUR, description="a session unused this long must log in again")
+    session_max_s: float = Field(12 * HOUR, ge=60, le=7 * 24 * HOUR, description="a session ends this long after login, used or not")
+    secure_cookies: bool = Field(False, description="cookies only over HTTPS (set behind a TLS proxy)")
+    lockout_failures: int = Field(5, ge=1, le=1000, description="failed logins in a row that lock an account")
+    lockout_s: float = Field(900.0, ge=1, le=7 * 24 * HOUR, description="how long an account or address stays locked")
+    address_failures: int = Field(20, ge=1, le=100_000, description="failed logins from one address within lockout_s that block it")
+    language: Literal["es", "en"] = "es"
+    engine_url: str = Field("", description="the engine's API, e.g. http://127.0.0.1:8573; '' = from api.host and api.port")
+    engine_token: SecretStr | None = Field(None, description="token the console shows the engine (ACD_WEB_ENGINE_TOKEN); none: api.token")
+    heartbeat_s: float = Field(
+        60.0, ge=0, le=HOUR, description="console.heartbeat period in the metrics store: acd sla's report availability (0: none)"
+    )
+
+    _check_host = field_validator("host")(_loopback_default_warning)
+
+
 class FileSettings(_Section):
     private: bool = Field(True, description="personal data on disk owner-only (files 0600, folders 0700, umask 077); false: the umask decides")
 
@@ -258,6 +285,7 @@ class Settings(_Section):
     sla: SlaSettings = SlaSettings()
     mqtt: MqttSettings = MqttSettings()
     api: ApiSettings = ApiSettings()
+    web: WebSettings = WebSettings()
     log: LogSettings = LogSettings()
     files: FileSettings = FileSettings()
     limits: LimitsSettings = LimitsSettings()
@@ -292,7 +320,7 @@ def _env_overrides(environ: Mapping[str, str]) -> tuple[dict[str, dict[str, str]
 
 
 #: ``ACD_*`` variables that are not settings: the lab, the tests, tools the lab starts.
-_OTHER_VARIABLES = frozenset({"ACD_SOUNDS_DIR", "ACD_MOSQUITTO", "ACD_SIPP_PCAP_DIR", "ACD_AMI_USER", "ACD_PRIVACY_KEY"})  # ACD_PRIVACY_KEY: acd.privacy
+_OTHER_VARIABLES = frozenset({"ACD_SOUNDS_DIR", "ACD_MOSQUITTO", "ACD_SIPP_PCAP_DIR", "ACD_AMI_USER", "ACD_PRIVACY_KEY", "ACD_USER_PASSWORD"})  # ACD_PRIVACY_KEY: acd.privacy; ACD_USER_PASSWORD: acd user
 _OTHER_PREFIXES = ("ACD_LAB_", "ACD_TEST_", "ACD_DOCKERD_")  # ACD_DOCKERD_*: deploy/asterisk/private-dockerd.sh
 
 

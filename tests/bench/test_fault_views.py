@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import replace
 from typing import Any
 
-from acd.lab.cps_bench import EngineCall, SippCall
+from acd.lab.call_views import EngineCall, SippCall
 from acd.lab.fault_views import (
     AgentDialog,
     AmiLedger,

@@ -13,20 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from acd.lab.cps_bench import (
-    LOSS_STAGES,
-    AstChannel,
-    CpsLab,
-    CpsOptions,
-    EngineCall,
-    SippCall,
-    StepRun,
-    account,
-    caller_number,
-    run_cps,
-    sipp_calls,
-    summarise,
-)
+from acd.lab.call_views import AstChannel, EngineCall, SippCall, sipp_calls
+from acd.lab.cps_accounting import LOSS_STAGES, StepRun, account
+from acd.lab.cps_bench import run_cps, summarise
+from acd.lab.cps_lab import CpsLab, CpsOptions, caller_number
 
 
 @pytest.mark.lab

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from acd.lab.cps_bench import CpsLab
+from acd.lab.cps_lab import CpsLab
 from acd.lab.faults import KINDS, FaultOptions, run_faults, summary
 from tests.lab.conftest import SLOT
 

@@ -196,7 +196,8 @@ def test_sla_json_keys_and_values(capsys, db: Path) -> None:
     assert (data["month"], data["contract_month"], data["partial"]) == ("2026-03", 3, False)
     assert (data["service_level"], data["abandonment_rate"]) == (50.0, 25.0)
     assert data["targets"] == {
-        "service_level_min": 75, "threshold_s": 25.0, "abandonment_max": 5, "short_abandon_s": 5.0, "unavailable_max_hours": 1
+        "service_level_min": 75, "threshold_s": 25.0, "abandonment_max": 5, "short_abandon_s": 5.0, "unavailable_max_hours": 1,
+        "report_availability_min": 95,
     }
     # 250 tenths short × 0.5 UF + 200 tenths over × 1 UF
     assert (data["service_level_shortfall_tenths"], data["abandonment_excess_tenths"], data["penalty_uf"]) == (250, 200, 325)

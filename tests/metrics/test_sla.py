@@ -190,7 +190,7 @@ def test_each_fined_line_shows_its_formula_and_inputs() -> None:
 
     result = evaluate_month(outage_on(4, 10, 90) + month_of_calls(within=70, late=30, short=0, long_abandons=0), 2026, 3, Contract(holidays=[]))
     d = sla_dict(result, SANTIAGO)
-    assert d["penalty_detail_uf"] == {"service_level": 25.0, "abandonment": 0.0, "unavailability": 2.0}
+    assert d["penalty_detail_uf"] == {"service_level": 25.0, "abandonment": 0.0, "unavailability": 2.0, "report_availability": 0.0}
     assert d["penalty_uf"] == 27.0
     assert d["formulas"]["unavailability"].startswith("2 UF x 1 whole business hours without service (1.50 h")
     assert d["formulas"]["service_level"].startswith("0.5 UF x 50 tenths short of 75%")

@@ -8,7 +8,11 @@ Security:
 
 * every ``/api/...`` path needs ``Authorization: Bearer <token>``; the check is an ASGI
   middleware so it runs before anything else (a client without the token learns nothing,
-  not even whether its JSON was valid) and compares in constant time;
+  not even whether its JSON was valid) and compares in constant time.  The token is
+  ``ACD_API_TOKEN`` (automation: the admin's whole reach) or a person's own token from
+  ``acd user token`` (looked up read-only in the account store, so a revoked token or a
+  disabled account stops at once); a person's token reaches only what its account's role
+  and scopes permit (:func:`api_permission`), else 403;
 * ``/metrics`` is open to loopback peers only (a Prometheus on the same host); any other
   peer needs the token too;
 * ``/openapi.json`` is open: it describes the API, never its data.  No ``/docs`` page
@@ -20,6 +24,8 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import math
+from os import PathLike
+from pathlib import Path as PathType
 from typing import TYPE_CHECKING, Annotated, Any, Callable, NoReturn
 
 from fastapi import APIRouter, Body, FastAPI, Path, Request, Security
@@ -83,16 +89,50 @@ def token_matches(header: str | None, token: str) -> bool:
     return hmac.compare_digest(given.strip().encode(), token.encode())
 
 
+def _forbidden_response() -> JSONResponse:
+    return JSONResponse({"error": "forbidden", "detail": "this token's account role or scopes do not allow this request"}, status_code=403)
+
+
 def _unauthorized_response() -> JSONResponse:
     return JSONResponse(_UNAUTHORIZED.model_dump(), status_code=401, headers={"WWW-Authenticate": 'Bearer realm="acd"'})
 
 
-class BearerAuth:
-    """ASGI middleware: everything but :data:`PUBLIC_PATHS` needs the bearer token."""
+def api_permission(method: str, path: str) -> str | None:
+    """The permission (:mod:`acd.web.access`) a person's token needs for a request; None: ``ACD_API_TOKEN`` only."""
+    if method in ("GET", "HEAD"):
+        return "view_calls" if path.startswith("/api/calls") else "view_live"
+    if path.startswith("/api/agents/"):
+        return "act_on_agents"
+    if path.startswith("/api/calls/"):
+        return "act_on_calls"
+    return None  # routing reload and anything new: automation's token until someone decides
 
-    def __init__(self, app: ASGIApp, token: str) -> None:
+
+def account_token_allows(header: str | None, accounts: PathLike[str] | str | None, method: str, path: str) -> bool | None:
+    """A person's token: True if it may, False if it is valid but may not (403), None if it is no valid token (401)."""
+    if accounts is None or not header:
+        return None
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    from acd.accounts.store import lookup_token  # the engine needs it only when a person's token comes
+    from acd.web.access import Viewer
+
+    found = lookup_token(PathType(accounts), given.strip())
+    if found is None:
+        return None
+    account, scopes = found
+    permission = api_permission(method, path)
+    return permission is not None and Viewer(account.name, account.role, "", scopes).may(permission)
+
+
+class BearerAuth:
+    """ASGI middleware: everything but :data:`PUBLIC_PATHS` needs ``ACD_API_TOKEN`` or a person's token that may."""
+
+    def __init__(self, app: ASGIApp, token: str, accounts: PathLike[str] | str | None = None) -> None:
         self.app = app
         self.token = token
+        self.accounts = accounts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] not in PUBLIC_PATHS:
@@ -102,8 +142,13 @@ class BearerAuth:
                     header = value.decode("latin-1")
                     break
             if not token_matches(header, self.token):
-                await _unauthorized_response()(scope, receive, send)
-                return
+                allowed = account_token_allows(header, self.accounts, scope["method"], scope["path"])
+                if allowed is None:
+                    await _unauthorized_response()(scope, receive, send)
+                    return
+                if not allowed:
+                    await _forbidden_response()(scope, receive, send)
+                    return
         await self.app(scope, receive, send)
 
 
@@ -128,8 +173,8 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut, "descrip
 _CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorOut, "description": "the router refused: the reason is in `detail`"}}
 
 
-def create_api(app: "App", *, token: str, tally: EventTally, lag: LoopLagProbe) -> FastAPI:
-    """The ASGI application; serving it is :mod:`acd.api.server`'s job."""
+def create_api(app: "App", *, token: str, tally: EventTally, lag: LoopLagProbe, accounts: PathLike[str] | str | None = None) -> FastAPI:
+    """The ASGI application; serving it is :mod:`acd.api.server`'s job.  ``accounts``: the account store (people's tokens)."""
     views = LiveViews(app, tally)
     api = FastAPI(
         title="acd control API",
@@ -303,7 +348,7 @@ def create_api(app: "App", *, token: str, tally: EventTally, lag: LoopLagProbe) 
             return _unauthorized_response()  # type: ignore[return-value]
         return PlainTextResponse(render_metrics(app, views, tally, lag), media_type=CONTENT_TYPE)
 
-    api.add_middleware(BearerAuth, token=token)
+    api.add_middleware(BearerAuth, token=token, accounts=accounts)
     return api
 
 

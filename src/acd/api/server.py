@@ -83,7 +83,8 @@ class ApiService:
         self.port = settings.api.port
         self.tally = EventTally(app.stats.clock)
         self.lag = LoopLagProbe()
-        self.asgi = RequestLimit(create_api(app, token=token, tally=self.tally, lag=self.lag))
+        accounts = settings.resolve(settings.web.accounts_database)  # people's tokens (acd user token), read-only
+        self.asgi = RequestLimit(create_api(app, token=token, tally=self.tally, lag=self.lag, accounts=accounts))
         self.header_timeout_s = settings.api.header_timeout_s
         self.max_connections = settings.api.max_connections
         self.server: EmbeddedServer | None = None

@@ -61,6 +61,9 @@ EventType = Literal[
     "engine.heartbeat",  # every heartbeat_s while running: after a crash, downtime starts at the last one
     "ami.connected",
     "ami.disconnected",  # data: reason
+    "console.started",  # the web console (acd web) began serving; data: period_s (its heartbeat period)
+    "console.heartbeat",  # every period_s while the console serves: report availability (acd sla) is read from these
+    "console.stopped",  # the console stopped serving (a clean stop; a crash just stops the heartbeats)
     "routing.reloaded",  # data: file, version, changes (agents/queues/skills added, removed, changed)
     "routing.rejected",  # data: file, problems (FILE:LINE:COL lines): the previous routing keeps serving
 ]

@@ -26,9 +26,9 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import holidays as holiday_library
 
@@ -180,6 +180,36 @@ def holidays_from_document(doc: PositionedDocument) -> tuple[HolidayCalendar | f
         message = "a holiday file is country: CL (with add:/remove:), a list of dates (- 2025-09-18) or a mapping (2025-09-18: Fiestas Patrias)"
         problems.append(doc.problem((), message))
     return frozenset(days), problems
+
+
+def coming_years(today: date) -> list[int]:
+    """The calendar years the next twelve months touch."""
+    return sorted({today.year, (today + timedelta(days=364)).year})
+
+
+def years_without_dates(holidays: object, years: Iterable[int]) -> list[int]:
+    """Those of ``years`` in which a list of dates names no holiday.
+
+    A ``country:`` calendar knows every year, and an empty list says "no holidays" on
+    purpose; a non-empty list that stops at this year is the stale hand-kept calendar this
+    module exists to retire: on 1 January the IVR would open on every public holiday and
+    the SLA would count them as business days.  So that case is worth a warning.
+    """
+    if not isinstance(holidays, frozenset) or not holidays:
+        return []
+    return sorted(year for year in set(years) if not any(day.year == year for day in holidays))
+
+
+def stale_calendar_warning(where: str, holidays: object, years: Iterable[int]) -> str | None:
+    """One line naming ``where`` and the uncovered years, or None when the calendar covers them."""
+    missing = years_without_dates(holidays, years)
+    if not missing:
+        return None
+    listed = " and ".join(str(year) for year in missing)
+    return (
+        f"{where}: the holiday list names no date in {listed}; those days would count as working days. "
+        "Write 'country: CL' in the calendar file (public holidays of every year) or add the dates"
+    )
 
 
 def load_holidays_file(path: str | Path, limits: YamlLimits = DEFAULT_LIMITS) -> tuple[HolidayCalendar | frozenset[date] | None, list[Problem]]:

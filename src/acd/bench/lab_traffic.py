@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from acd.lab.sipp import AwaitHangup, Hangup, SippRunner, Wait
+from acd.lab.checkout import checkout_root
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = checkout_root()
 LAB_SH = REPO / "deploy" / "asterisk" / "lab.sh"
 AGENTS = 8
 

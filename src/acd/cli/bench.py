@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from acd.bounds import HOUR, number_arg, parse_number
+from acd.lab.checkout import checkout_root
 
 
 def register(subparsers: Any) -> None:
@@ -116,9 +117,7 @@ def run_simulate(args: argparse.Namespace) -> int:
 
 
 def _default_recording() -> str:
-    from pathlib import Path
-
-    return str(Path(__file__).resolve().parents[3] / "deploy" / "ami-recordings" / "helpline")
+    return str(checkout_root() / "deploy" / "ami-recordings" / "helpline")
 
 
 def _register_ami_ingest(kinds: Any) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from acd.ivr.render import GraphvizMissing, render_dot, render_image, render_tre
 from acd.cli._common import add_settings_argument, settings_or_exit
 from acd.ivr.sounds import SoundsDirError, checked_sounds_dir
 from acd.settings import Settings
-from acd.ivr.validate import FlowPathError, collect_flow_files, flow_files_in, validate_paths
+from acd.ivr.validate import FlowPathError, collect_flow_files, flow_files_in, stale_calendar_warnings, validate_paths
 
 DEFAULT_DIR = "ivr_flows"
 IMAGE_FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
@@ -105,6 +106,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     else:
         for problem in report.problems:
             print(problem)
+    for warning in stale_calendar_warnings(report, date.today()):
+        print(f"warning: {warning}", file=sys.stderr)
     checked = f"prompts checked against {sounds}" if sounds else "prompts not checked (no sounds folder)"
     if report.ok:
         print(f"ok: {len(files)} flow file(s) valid; {checked}", file=sys.stderr)

@@ -29,6 +29,7 @@ from acd.cli._report_common import (
     run_command,
     settings_from,
 )
+from acd.base.holiday_calendar import stale_calendar_warning
 from acd.metrics.sla import Contract, ContractError, contract_month, evaluate_month, load_contract, month_range, sla_report_options
 from acd.metrics.timeutil import TimeInputError, parse_month, zone
 from acd.settings import Settings
@@ -77,6 +78,10 @@ def handle(args: argparse.Namespace) -> int:
         except TimeInputError as exc:
             raise CliError(str(exc)) from None
         start, end = month_range(year, month, contract.timezone)
+        if contract.calendar is not None:
+            warning = stale_calendar_warning("the contract's holiday calendar", contract.calendar, [year])
+            if warning:
+                print(f"acd sla: warning: {warning}", file=sys.stderr)
         from acd.metrics.aggregates import store_report
 
         now = time.time()

@@ -8,9 +8,11 @@ are loaded, then checked as one set, and every problem is returned sorted by pos
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from acd.base.holiday_calendar import coming_years, stale_calendar_warning
 from acd.ivr.checks import check_flow_set
 from acd.ivr.loader import LoadedFile, load_flow_bytes, load_flow_file
 from acd.ivr.model import Flow
@@ -90,3 +92,20 @@ def validate_text(text: str | bytes, file: str = "flow.yaml", sounds: SoundLibra
     """Problems of one flow given as text (as a set of its own); never raises on any input."""
     content = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
     return list(validate_loaded([load_flow_bytes(content, file)], sounds).problems)
+
+
+def stale_calendar_warnings(report: ValidationReport, today: date) -> list[str]:
+    """A warning per schedule node whose holiday list stops before the coming twelve months end."""
+    warnings = []
+    for item in report.files:
+        flow = item.flow
+        if flow is None:
+            continue
+        for node in flow.nodes.values():
+            schedule = getattr(node, "schedule", None)
+            if schedule is None:
+                continue
+            warning = stale_calendar_warning(f"{item.path}: node '{node.name}'", schedule.holidays, coming_years(today))
+            if warning:
+                warnings.append(warning)
+    return warnings

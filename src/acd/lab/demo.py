@@ -27,8 +27,9 @@ from acd.lab.sipp import AwaitHangup, Dtmf, SippRunner, Wait
 from acd.logs import configure_logging
 from acd.base.events import Event
 from acd.settings import SettingsError, format_settings_problem, load_settings
+from acd.lab.checkout import checkout_root
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = checkout_root()
 LAB = REPO / "deploy" / "asterisk" / "lab.sh"
 AGENT_PORT_BASE = 5080
 DEMO_AGENTS = {"ana": 1, "bruno": 2, "carla": 3, "diego": 4}

@@ -29,8 +29,9 @@ from acd.routing.benchmark import machine_info as describe_machine
 from acd.lab.sipp import AwaitHangup, SippRunner
 from acd.logs import configure_logging
 from acd.settings import load_settings
+from acd.lab.checkout import checkout_root
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = checkout_root()
 LAB = REPO / "deploy" / "asterisk" / "lab.sh"
 PORTS = {  # the port block of test slot 12: clear of slots 0-9 and of `acd bench cps` (11)
     "ACD_LAB_NAME": "bench",

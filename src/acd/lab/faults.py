@@ -44,7 +44,8 @@ import httpx
 
 from acd.bounds import number_arg
 from acd.bench.machine import machine_info
-from acd.lab.cps_bench import DIALED, QUEUE, AmiWatcher, CpsLab, CpsOptions, agent_ids, chosen_slot, caller_number, engine_calls, routing_text, sipp_calls
+from acd.lab.call_views import AmiWatcher, engine_calls, sipp_calls
+from acd.lab.cps_lab import DIALED, QUEUE, CpsLab, CpsOptions, agent_ids, caller_number, chosen_slot, routing_text
 from acd.lab.fault_views import AgentDialog, AmiLedger, Injection, KindRun, account, agent_dialogs, totals
 
 KINDS = ("ami-drop", "freeze", "kill9", "restart")

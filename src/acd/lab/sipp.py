@@ -115,12 +115,15 @@ Max-Forwards: 70
 """
 
 
-def caller_scenario(steps: Sequence[Step]) -> str:
+def caller_scenario(steps: Sequence[Step], from_user: str = "caller") -> str:
     """A UAC: INVITE ``[service]`` with caller id ``[field0]``, then the steps, then BYE.
 
     Caller number and dialed number come from the injection file, so one scenario can
-    place many different calls.
+    place many different calls.  ``from_user`` is the SIP user Asterisk identifies the
+    endpoint by (``caller``; ``agent2`` for a call from an agent's phone).
     """
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", from_user):
+        raise ValueError(f"from_user {from_user!r}: letters, digits, '_' or '-'")
     cseq = itertools.count(2)
     labels = itertools.count(1)
     parts = [
@@ -183,7 +186,7 @@ Content-Length: 0
 </scenario>
 """
     )
-    return "".join(parts)
+    return "".join(parts).replace("<sip:caller@", f"<sip:{from_user}@")
 
 
 def agent_scenario(
@@ -366,9 +369,10 @@ class SippRunner:
         rate: float = 1.0,
         concurrent: int | None = None,
         timeout_s: float = 120.0,
+        from_user: str = "caller",
     ) -> "SippProcess":
-        """Place ``calls`` (dialed number, caller number) following ``steps``."""
-        folder, scenario_file = self._prepare(name, caller_scenario(steps))
+        """Place ``calls`` (dialed number, caller number) following ``steps``, from the endpoint ``from_user``."""
+        folder, scenario_file = self._prepare(name, caller_scenario(steps, from_user))
         injection = folder / "calls.csv"
         injection.write_text("SEQUENTIAL\n" + "".join(f"{caller};{dialed}\n" for dialed, caller in calls))
         # [service] is per call: sipp takes it from -s, so dialed numbers vary only per run.

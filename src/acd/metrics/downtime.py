@@ -64,6 +64,8 @@ def outages(events: Iterable[Event], start: float, end: float) -> list[Outage]:
 
     for event in in_order(events):
         kind = event.type
+        if kind.startswith("console."):
+            continue  # the web console's own signs of life say nothing about the engine's
         crashed = (kind == "engine.started" and engine == UP) or (kind == "ami.connected" and ami == UP and engine == UP)
         if crashed and last_ts is not None:
             engine, ami = DOWN, DOWN

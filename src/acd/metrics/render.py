@@ -290,11 +290,13 @@ def sla_dict(result: SlaResult, tz: ZoneInfo) -> dict[str, Any]:
             "abandonment_max": _num(result.tier.abandonment_max),
             "short_abandon_s": result.contract.short_abandon_s,
             "unavailable_max_hours": _num(result.contract.unavailable_max_hours),
+            "report_availability_min": _num(result.contract.report_availability_min),
         },
         "compliant": {
             "service_level": result.service_level_met,
             "abandonment": result.abandonment_met,
             "availability": result.availability_met,
+            "report_availability": result.report_availability_met,
         },
         "service_level_shortfall_tenths": result.service_level_shortfall_tenths,
         "abandonment_excess_tenths": result.abandonment_excess_tenths,
@@ -303,6 +305,7 @@ def sla_dict(result: SlaResult, tz: ZoneInfo) -> dict[str, Any]:
             "service_level": _num(result.penalty_service_level_uf),
             "abandonment": _num(result.penalty_abandonment_uf),
             "unavailability": _num(result.penalty_unavailability_uf),
+            "report_availability": _num(result.penalty_report_availability_uf),
         },
         "formulas": sla_formulas(result),
         "unavailable_whole_hours": result.unavailable_whole_hours,
@@ -310,6 +313,13 @@ def sla_dict(result: SlaResult, tz: ZoneInfo) -> dict[str, Any]:
         "outages": [
             {"from": fmt_local(o.start, tz), "to": fmt_local(o.end, tz), "hours": _num(round_half_up(o.seconds / 3600, 2)), "reason": o.reason}
             for o in result.outages
+        ],
+        "report_availability": _num(result.report_availability),
+        "report_availability_shortfall_points": result.report_availability_shortfall_points,
+        "report_availability_measured_from": fmt_local(result.reports.measured_from, tz) if result.reports.measured_from is not None else None,
+        "report_outages": [
+            {"from": fmt_local(o.start, tz), "to": fmt_local(o.end, tz), "hours": _num(round_half_up(o.seconds / 3600, 2)), "reason": o.reason}
+            for o in result.reports.outages
         ],
         "calls": {
             "offered": f.offered,
@@ -333,7 +343,15 @@ def sla_formulas(result: SlaResult) -> dict[str, str]:
         f"{result.tier.abandonment_max}% (measured {result.abandonment_rate if result.abandonment_rate is not None else '-'}%, half-up to a tenth)",
         "unavailability": f"{c.penalty_uf_per_unavailable_hour} UF x {result.unavailable_whole_hours} whole business hours without service "
         f"({result.unavailable_hours} h measured in business hours, holidays excluded)",
+        "report_availability": f"{c.penalty_uf_per_report_availability_point} UF x {result.report_availability_shortfall_points} whole points short of "
+        f"{c.report_availability_min}% (measured {_availability_words(result)}, every hour since the console first served)",
     }
+
+
+def _availability_words(result: SlaResult) -> str:
+    if result.report_availability is None:
+        return "nothing: no console heartbeat recorded"
+    return f"{result.report_availability}% of {round_half_up(result.reports.measured_seconds / 3600, 1)} h, half-up to a tenth"
 
 
 def sla_text(result: SlaResult, tz: ZoneInfo) -> str:
@@ -354,11 +372,16 @@ def sla_text(result: SlaResult, tz: ZoneInfo) -> str:
         f"= {d['penalty_detail_uf']['abandonment']} UF",
         f"  unavailable    {d['unavailable_hours']:>7} h  target < {t['unavailable_max_hours']} business h  "
         f"{ok[d['compliant']['availability']]}  {d['unavailable_whole_hours']} whole h = {d['penalty_detail_uf']['unavailability']} UF",
+        f"  reports        {fmt(d['report_availability']):>8}  target >= {t['report_availability_min']}%  "
+        f"{ok[d['compliant']['report_availability']] if d['compliant']['report_availability'] is not None else 'not measured'}  "
+        f"short {d['report_availability_shortfall_points']} points = {d['penalty_detail_uf']['report_availability']} UF",
         f"  PENALTY {d['penalty_uf']} UF",
         *(f"    {line}: {formula}" for line, formula in d["formulas"].items()),
     ]
     for outage in d["outages"]:
         lines.append(f"  outage {outage['from']} .. {outage['to']} ({outage['hours']} h): {outage['reason']}")
+    for outage in d["report_outages"]:
+        lines.append(f"  reports down {outage['from']} .. {outage['to']} ({outage['hours']} h): {outage['reason']}")
     for incident in d["incidents"]:
         lines.append(f"  incident #{incident['id']} {incident['from']} .. {incident['to'] or '(open)'}: {incident['text']}")
     return "\n".join(lines) + "\n"

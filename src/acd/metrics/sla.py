@@ -6,8 +6,10 @@ The tender sets, per month of the contract (month 1 = the month the contract sta
 * month 3 onward: service level >= 75 % and abandonment <= 5 %;
 * penalty 0.5 UF per tenth of a percentage point of service-level shortfall and 1 UF
   per tenth of a point of abandonment excess, without cap;
-* less than 1 business hour of service unavailability per month (reported, no UF
-  amount is attached to it by the tender text we have).
+* less than 1 business hour of service unavailability per month, 2 UF per whole
+  business hour without service;
+* reports available at least 95 % of the hours, 1 UF per whole percentage point short
+  (measured from the web console's heartbeats: ``acd.metrics.report_availability``).
 
 Service level and abandonment use the report definitions (``acd.metrics.reports``):
 answered_within_25s / (offered - short_abandons) and
@@ -45,6 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from acd.base.holiday_calendar import CHILE, HolidayCalendar, load_holidays_file
 from acd.base.schedule import Holidays, Schedule, TimeRange, parse_holiday, parse_ranges, parse_weekdays
 from acd.metrics.downtime import Outage, business_spans, outages, unavailable_business_seconds
+from acd.metrics.report_availability import ReportAvailability, console_outages
 from acd.base.events import Event
 from acd.metrics.reports import Figures, Report, compute_report, round_half_up
 from acd.metrics.store import Incident
@@ -92,6 +95,8 @@ class Contract(BaseModel):
     penalty_uf_per_tenth_abandonment: Decimal = Field(Decimal("1"), ge=0, le=10_000)
     unavailable_max_hours: Decimal = Field(Decimal("1"), ge=0, le=744, description="hours per month (a month has at most 744)")
     penalty_uf_per_unavailable_hour: Decimal = Field(Decimal("2"), ge=0, le=10_000, description="per whole business hour without service")
+    report_availability_min: Decimal = Field(Decimal("95"), ge=0, le=100, description="percent of the hours reports must be available")
+    penalty_uf_per_report_availability_point: Decimal = Field(Decimal("1"), ge=0, le=10_000, description="per whole percentage point short")
     business_hours: dict[str, str] = Field(default_factory=lambda: dict(TENDER_HOURS))
     holidays: tuple[date, ...] | str | None = Field(
         None, description="dates ([] for none), or a holiday calendar file relative to the contract file; unset: Chile's public holidays"
@@ -235,10 +240,37 @@ class SlaResult:
     outages: list[Outage]
     unavailable_seconds: float
     incidents: list[Incident]
+    reports: ReportAvailability
 
     @property
     def penalty_uf(self) -> Decimal:
-        return self.penalty_service_level_uf + self.penalty_abandonment_uf + self.penalty_unavailability_uf
+        return (
+            self.penalty_service_level_uf
+            + self.penalty_abandonment_uf
+            + self.penalty_unavailability_uf
+            + self.penalty_report_availability_uf
+        )
+
+    @property
+    def report_availability(self) -> Decimal | None:
+        """Percent of the measured hours the console served reports, one decimal half-up; None: not measured."""
+        fraction = self.reports.fraction
+        return None if fraction is None else Decimal(tenths_half_up(fraction * 100)).scaleb(-1)
+
+    @property
+    def report_availability_shortfall_points(self) -> int:
+        """Whole percentage points under the target (half a point short is no point short)."""
+        if self.report_availability is None:
+            return 0
+        return int(max(Decimal(0), self.contract.report_availability_min - self.report_availability) // 1)
+
+    @property
+    def penalty_report_availability_uf(self) -> Decimal:
+        return self.contract.penalty_uf_per_report_availability_point * self.report_availability_shortfall_points
+
+    @property
+    def report_availability_met(self) -> bool | None:
+        return None if self.report_availability is None else self.report_availability >= self.contract.report_availability_min
 
     @property
     def unavailable_whole_hours(self) -> int:
@@ -339,6 +371,7 @@ def evaluate_month(
         outages=down,
         unavailable_seconds=seconds,
         incidents=[i for i in incidents if i.overlaps(start, end)],
+        reports=console_outages(events, start, until),
     )
 
 

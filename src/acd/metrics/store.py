@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 SQLITE_HEADER = b"SQLite format 3\x00"
 DAY_S = 86400.0
 PLATFORM_TYPES = ("engine.started", "engine.stopped", "ami.connected", "ami.disconnected")
+CONSOLE_TYPES = ("console.started", "console.heartbeat", "console.stopped")  # acd.metrics.report_availability
 
 # Each migration is a list of statements run in one transaction.  Never edit a released
 # migration: append a new one.
@@ -417,6 +418,7 @@ class EventStore:
         lo, hi = start - margin_s, end + margin_s
         prefix = await self.latest_before(lo, ["agent.state"], per_agent=True)
         prefix += await self.latest_before(lo, PLATFORM_TYPES)
+        prefix += await self.latest_before(lo, CONSOLE_TYPES)  # was the console up when the window opens?
         prefix.sort(key=lambda e: e.ts)
         return prefix + await self.events(lo, hi)
 
@@ -424,11 +426,15 @@ class EventStore:
         """What ``acd.metrics.downtime.outages`` needs of ``[start, end)``, without the rest of the log.
 
         The platform events (and the last one of each kind before ``start``), each with
-        the event logged just before it: a crash is dated from the last sign of life
-        before the restart, and nothing else in between is read.  The outages computed
-        over this list equal those over every event.
+        the event logged just before it (console events aside: they are no sign of the
+        engine's life), since a crash is dated from the last sign of life before the
+        restart; and the console's own events, for report availability
+        (``acd.metrics.report_availability``).  Nothing else is read, and the outages
+        computed over this list equal those over every event.
         """
         prefix = await self.latest_before(start, PLATFORM_TYPES)
+        prefix += await self.latest_before(start, CONSOLE_TYPES)
+        console = await self.events(start, end, types=CONSOLE_TYPES)
         placeholders = ", ".join("?" for _ in PLATFORM_TYPES)
         async with self._conn.execute(
             f"SELECT seq, ts FROM events WHERE type IN ({placeholders}) AND ts >= ? AND ts < ? ORDER BY ts, seq",
@@ -439,7 +445,8 @@ class EventStore:
         for seq, ts in marks:
             seqs.add(int(seq))
             async with self._conn.execute(
-                "SELECT seq FROM events WHERE ts <= ? AND NOT (ts = ? AND seq >= ?) ORDER BY ts DESC, seq DESC LIMIT 1",
+                "SELECT seq FROM events WHERE ts <= ? AND NOT (ts = ? AND seq >= ?) AND type NOT LIKE 'console.%' "
+                "ORDER BY ts DESC, seq DESC LIMIT 1",
                 (ts, ts, seq),
             ) as cursor:
                 before = await cursor.fetchone()
@@ -452,7 +459,7 @@ class EventStore:
             rows += await self._select(
                 f"SELECT {_COLUMNS} FROM events WHERE seq IN ({', '.join('?' for _ in chunk)}) ORDER BY ts, seq", chunk
             )
-        return sorted(prefix, key=lambda e: e.ts) + rows
+        return sorted(prefix, key=lambda e: e.ts) + sorted(rows + console, key=lambda e: e.ts)
 
     async def recorded_types(self, call_ids: Iterable[str], types: Iterable[str], since: float) -> dict[str, set[str]]:
         """Which of ``types`` the log holds for each of ``call_ids`` since ``since``.

@@ -133,6 +133,7 @@ class AgentConfig(BaseModel):
     name: str
     endpoint: str
     skills: dict[str, Proficiency] = Field(default_factory=dict)
+    pin: str | None = Field(None, pattern=r"^[0-9]{4,8}$", description="asked when the agent uses a feature code on the phone (4-8 digits)")
 
     @field_validator("id")
     @classmethod
@@ -167,6 +168,21 @@ class RoutingConfig(BaseModel):
     skills: list[str]
     queues: list[QueueConfig]
     agents: list[AgentConfig] = Field(default_factory=list)
+    #: digit an agent dials after the pause code (*46N) -> the pause reason recorded
+    pause_reasons: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("pause_reasons", mode="before")
+    @classmethod
+    def _reason_digits(cls, value: object) -> object:
+        if not isinstance(value, dict):
+            return value
+        checked = {}
+        for digit, reason in value.items():
+            key = str(digit)
+            if not (len(key) == 1 and key.isdigit()):
+                raise ValueError(f"{digit}: a pause reason is chosen by one digit, 0-9")
+            checked[key] = _check_name(str(reason)) if isinstance(reason, str) else reason
+        return checked
 
     def queue(self, name: str) -> QueueConfig | None:
         return next((queue for queue in self.queues if queue.name == name), None)

@@ -1,0 +1,73 @@
+"""Agents at their own phone on the real lab: feature codes log in, pause with a reason and
+unpause; the agent's lamp (a Custom device state behind a hint) follows; calls follow too."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from acd.lab.sipp import AwaitHangup
+from tests.lab.acd_fixtures import ROUTING, of_type, running_app, wait_for
+
+pytestmark = pytest.mark.lab
+
+WITH_REASONS = ROUTING + "pause_reasons: {1: almuerzo, 2: capacitacion}\n"
+
+
+async def _lamp(app, agent_id: str) -> str:  # noqa: ANN001
+    """What Asterisk says of the agent's lamp extension (through the dialplan's hint)."""
+    reply = await app.engine.ami.action("ExtensionState", Exten=agent_id, Context="acd-agent-lamps")
+    return reply.get("StatusText")
+
+
+async def _dial_code(sipp, code: str, phone: str):  # noqa: ANN001, ANN202
+    """The agent's own phone (its endpoint's name as From user) dials a feature code."""
+    run = await sipp.start_callers(f"code-{code.strip('*')}", [AwaitHangup(15)], calls=[(code, phone)], from_user=phone)
+    return await run.wait(20)
+
+
+async def test_an_agent_logs_in_pauses_with_a_reason_and_unpauses_from_the_phone(lab, sipp, tmp_path: Path) -> None:  # noqa: ANN001
+    async with running_app(lab, tmp_path, routing=WITH_REASONS) as (app, sink):
+        await asyncio.sleep(0.5)  # the lamps' first write at AMI login
+        assert await _lamp(app, "bruno") == "Unavailable"
+
+        result = await _dial_code(sipp, "*45", "agent2")
+        assert result.ok, result.describe()
+        await wait_for(sink, lambda e: e.type == "agent.state" and e.agent_id == "bruno" and e.data["state"] == "available", 10)
+        await asyncio.sleep(0.3)
+        assert await _lamp(app, "bruno") == "Idle"
+
+        phone = await sipp.start_agent("bruno", lab.agent_port(2), calls=2, answer_after_s=0.3, talk_s=1)
+        first = await sipp.start_callers("first", [AwaitHangup(30)], calls=[("300", "56911110001")])
+        answered = await wait_for(sink, lambda e: e.type == "call.answered", 20)
+        assert answered.agent_id == "bruno"  # logged in by phone, he takes calls
+        await wait_for(sink, lambda e: e.type == "agent.state" and e.agent_id == "bruno" and e.data["state"] == "available"
+                       and e.ts > answered.ts, 20)
+
+        result = await _dial_code(sipp, "*461", "agent2")
+        assert result.ok, result.describe()
+        # (while the phone dials the code it is busy: the agent is paused "phone-busy" meanwhile, app_queue's ringinuse=no)
+        paused = await wait_for(sink, lambda e: e.type == "agent.state" and e.agent_id == "bruno" and e.data["reason"] == "almuerzo", 10)
+        assert paused.data["state"] == "paused"
+        await asyncio.sleep(0.3)
+        assert await _lamp(app, "bruno") == "Hold"
+
+        second = await sipp.start_callers("second", [AwaitHangup(40)], calls=[("300", "56911110002")])
+        queued = await wait_for(sink, lambda e: e.type == "call.queued" and e.call_id != answered.call_id, 20)
+        await asyncio.sleep(3)
+        assert not of_type(sink, "call.agent_ringing", queued.call_id)  # a paused agent is not rung
+
+        result = await _dial_code(sipp, "*47", "agent2")
+        assert result.ok, result.describe()
+        second_answer = await wait_for(sink, lambda e: e.type == "call.answered" and e.call_id == queued.call_id, 20)
+        assert second_answer.agent_id == "bruno"
+
+        refused = await _dial_code(sipp, "*469", "agent2")  # no reason 9 in the routing file: error tone, nothing changes
+        assert refused.ok, refused.describe()
+
+        results = [await first.wait(30), await second.wait(30), await phone.wait(30)]
+        assert all(r.ok for r in results), [r.describe() for r in results]
+        reasons = [e.data.get("reason") for e in sink.events if e.type == "agent.state" and e.agent_id == "bruno" and e.data["state"] == "paused"]
+        assert reasons.count("almuerzo") == 1 and set(reasons) <= {"almuerzo", "phone-busy"}  # the unknown reason paused nobody
