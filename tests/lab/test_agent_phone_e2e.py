@@ -71,3 +71,51 @@ async def test_an_agent_logs_in_pauses_with_a_reason_and_unpauses_from_the_phone
         assert all(r.ok for r in results), [r.describe() for r in results]
         reasons = [e.data.get("reason") for e in sink.events if e.type == "agent.state" and e.agent_id == "bruno" and e.data["state"] == "paused"]
         assert reasons.count("almuerzo") == 1 and set(reasons) <= {"almuerzo", "phone-busy"}  # the unknown reason paused nobody
+
+
+async def test_a_supervisor_listens_then_barges_on_a_live_call_and_a_viewer_cannot(lab, sipp, tmp_path: Path) -> None:  # noqa: ANN001
+    import httpx
+
+    from acd.accounts.store import AccountStore
+    from acd.api.http import create_api
+    from acd.api.lag import LoopLagProbe
+    from acd.api.tally import EventTally
+
+    accounts = tmp_path / "accounts.sqlite"
+    store = AccountStore(accounts)
+    store.add("sofia", "Sofía Supervisora", "supervisor", "sofia-secreto-1", by="test")
+    store.add("cliente", "Cliente", "viewer", "cliente-secreto-1", by="test")
+    _, supervisor_token = store.issue_token("sofia", "test", by="test")
+    _, viewer_token = store.issue_token("cliente", "test", by="test")
+
+    async with running_app(lab, tmp_path, auto_login=["bruno"]) as (app, sink):
+        api = create_api(app, token="automation-token", tally=EventTally(app.stats.clock), lag=LoopLagProbe(), accounts=accounts)
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(api), base_url="http://127.0.0.1")
+        spies = app.engine.ami.subscribe("ChanSpyStart")
+        agent = await sipp.start_agent("bruno", lab.agent_port(2), calls=1, answer_after_s=0.3, talk_s=12)
+        supervisor_phone = await sipp.start_agent("sofia", lab.agent_port(6), calls=2, answer_after_s=0.3, talk_s=2)
+        caller = await sipp.start_callers("caller", [AwaitHangup(40)], calls=[("300", "56911110003")])
+        answered = await wait_for(sink, lambda e: e.type == "call.answered" and e.agent_id == "bruno", 20)
+
+        refused = await client.post("/api/agents/bruno/monitor", json={"mode": "listen", "supervisor": "PJSIP/agent6"},
+                                    headers={"authorization": f"Bearer {viewer_token}"})
+        assert refused.status_code == 403  # a client viewer cannot start monitoring
+        hostile = await client.post("/api/agents/bruno/monitor", json={"mode": "listen", "supervisor": "PJSIP/agent6,qB)\r\nAction: Hangup"},
+                                    headers={"authorization": f"Bearer {supervisor_token}"})
+        assert hostile.status_code == 422  # never reaches an AMI action
+
+        for mode in ("listen", "barge"):
+            response = await client.post("/api/agents/bruno/monitor", json={"mode": mode, "supervisor": "PJSIP/agent6"},
+                                         headers={"authorization": f"Bearer {supervisor_token}"})
+            assert response.status_code == 200, response.text
+            assert response.json()["call_id"] == answered.call_id
+            spy = await spies.get(15)
+            assert spy.get("SpyeeChannel", "").startswith("PJSIP/agent2-"), dict(spy)
+            assert spy.get("SpyerChannel", "").startswith("PJSIP/agent6-"), dict(spy)
+            await asyncio.sleep(3)  # the supervisor's phone hangs up after 2 s of spying
+        audit = [e for e in sink.events if e.type == "supervisor.monitor"]
+        assert [(e.data["mode"], e.data["by"], e.call_id) for e in audit] == [("listen", "sofia", answered.call_id), ("barge", "sofia", answered.call_id)]
+        spies.close()
+        await client.aclose()
+        results = [await caller.wait(40), await agent.wait(40), await supervisor_phone.wait(40)]
+        assert all(r.ok for r in results), [r.describe() for r in results]

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from acd.metrics.store import EventStore
@@ -26,7 +27,8 @@ def test_the_console_beats_while_it_serves_and_says_when_it_stops(start_console)
     time.sleep(1.5)
     console.process.terminate()
     console.process.wait(timeout=15)
-    types = asyncio.run(_console_events(database))
+    with ThreadPoolExecutor(1) as thread:  # Playwright's sync API may hold this thread's event loop
+        types = thread.submit(asyncio.run, _console_events(database)).result()
     assert types[0] == "console.started" and types[-1] == "console.stopped", types
     assert types.count("console.heartbeat") >= 2, types
     assert database.stat().st_mode & 0o077 == 0  # the metrics log stays owner-only

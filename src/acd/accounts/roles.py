@@ -23,6 +23,7 @@ PERMISSIONS: Final[dict[str, str]] = {
     "edit_incidents": "add, edit and close incidents",
     "act_on_calls": "change a waiting call's priority or move it to another queue",
     "act_on_agents": "log agents in or out, pause and unpause them",
+    "monitor_calls": "listen, whisper or barge on an agent's live call from the supervisor's phone (every use audited)",
     "act_as_agent": "log oneself in or out, pause, code one's own calls",
     "review_recordings": "listen to recordings and score calls",
     "manage_users": "add, change and disable accounts and tokens",
@@ -33,7 +34,7 @@ ROLE_PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "admin": frozenset(PERMISSIONS),
     "supervisor": frozenset(
         {"view_live", "view_calls", "view_personal_data", "view_reports", "view_sla", "view_incidents",
-         "edit_incidents", "act_on_calls", "act_on_agents"}
+         "edit_incidents", "act_on_calls", "act_on_agents", "monitor_calls"}
     ),
     "viewer": frozenset({"view_live", "view_calls", "view_reports", "view_sla", "view_incidents"}),
     "qa": frozenset({"view_reports", "review_recordings", "view_calls"}),

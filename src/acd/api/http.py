@@ -39,6 +39,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from acd import __version__
 from acd.api.lag import LoopLagProbe
+from acd.asterisk.monitoring import start_monitor
 from acd.api.models import (
     ONE_LINE_ID,
     AgentOut,
@@ -46,6 +47,8 @@ from acd.api.models import (
     ErrorOut,
     HealthOut,
     LogoutIn,
+    MonitorIn,
+    MonitorOut,
     MoveIn,
     PauseIn,
     PriorityIn,
@@ -101,6 +104,8 @@ def api_permission(method: str, path: str) -> str | None:
     """The permission (:mod:`acd.web.access`) a person's token needs for a request; None: ``ACD_API_TOKEN`` only."""
     if method in ("GET", "HEAD"):
         return "view_calls" if path.startswith("/api/calls") else "view_live"
+    if path.startswith("/api/agents/") and path.endswith("/monitor"):
+        return "monitor_calls"
     if path.startswith("/api/agents/"):
         return "act_on_agents"
     if path.startswith("/api/calls/"):
@@ -124,6 +129,19 @@ def account_token_allows(header: str | None, accounts: PathLike[str] | str | Non
     account, scopes = found
     permission = api_permission(method, path)
     return permission is not None and Viewer(account.name, account.role, "", scopes).may(permission)
+
+
+def requester(header: str | None, token: str, accounts: PathLike[str] | str | None) -> str:
+    """Who sent a request, for the audit trail: the account behind a person's token, else ``api-token``."""
+    if token and token_matches(header, token):
+        return "api-token"
+    if accounts is not None and header and header.lower().startswith("bearer "):
+        from acd.accounts.store import lookup_token
+
+        found = lookup_token(PathType(accounts), header[7:].strip())
+        if found is not None:
+            return found[0].name
+    return "loopback"
 
 
 class BearerAuth:
@@ -298,6 +316,25 @@ def create_api(app: "App", *, token: str, tally: EventTally, lag: LoopLagProbe, 
     @routes.post("/agents/{agent_id}/unpause", response_model=AgentOut, responses={**_NOT_FOUND, **_CONFLICT}, summary="make a paused agent available")
     async def unpause(agent_id: AgentId) -> AgentOut:
         return _agent_action(agent_id, lambda: app.dispatcher.agent_unpause(agent_id))
+
+    @routes.post(
+        "/agents/{agent_id}/monitor", response_model=MonitorOut, responses={**_NOT_FOUND, **_CONFLICT},
+        summary="listen, whisper or barge on the agent's live call: the supervisor's phone is rung first (audited)",
+    )
+    async def monitor(agent_id: AgentId, body: MonitorIn, request: Request) -> MonitorOut:
+        _agent_or_404(agent_id)
+        view = app.router.agent(agent_id)
+        config = app.router.config.agent(agent_id)
+        if view is None or config is None or str(view.state) != "on_call" or view.call_id is None:
+            raise Refused(409, "conflict", "the agent is not on a call", "agent", agent_id)
+        by = requester(request.headers.get("authorization"), token, accounts)
+        app.engine.emit("supervisor.monitor", agent_id=agent_id, call_id=view.call_id,
+                        data={"mode": body.mode, "supervisor": body.supervisor, "by": by})
+        try:
+            await start_monitor(app.engine.ami, supervisor=body.supervisor, agent_endpoint=config.endpoint, mode=body.mode, label=agent_id)
+        except Exception as exc:  # AMI down or Originate refused: say so, the event above stays as the attempt
+            raise Refused(409, "conflict", f"Asterisk did not start monitoring: {exc}", "agent", agent_id) from None
+        return MonitorOut(agent_id=agent_id, call_id=view.call_id, mode=body.mode, supervisor=body.supervisor)
 
     # ------------------------------------------------------------------ supervisor controls
     @routes.post(

@@ -183,5 +183,18 @@ class PriorityIn(_In):
     priority: Priority
 
 
+class MonitorIn(_In):
+    mode: Literal["listen", "whisper", "barge"] = "listen"
+    supervisor: Annotated[str, Field(min_length=3, max_length=80, pattern=r"^[A-Za-z][A-Za-z0-9]{0,15}/[A-Za-z0-9_.+-]{1,64}$",
+                                     description="the supervisor's phone, rung first (a dial string such as PJSIP/agent6)")]
+
+
+class MonitorOut(_Out):
+    agent_id: str
+    call_id: str
+    mode: str
+    supervisor: str
+
+
 class MoveIn(_In):
     queue: Annotated[str, Field(min_length=1, max_length=128, pattern=ONE_LINE_ID)]

@@ -27,6 +27,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             sub.add_argument("--reason", default=None, help="why (kept in the event log), e.g. almuerzo")
         add_client_arguments(sub)
         sub.set_defaults(handler=run)
+    monitor = actions.add_parser(
+        "monitor", help="listen, whisper or barge on the agent's live call: your phone rings first (audited)", epilog=EXIT_CODES_HELP
+    )
+    monitor.add_argument("agent_id", metavar="AGENT", help="the agent on a call")
+    monitor.add_argument("--mode", choices=("listen", "whisper", "barge"), default="listen",
+                         help="listen: hear both sides; whisper: speak to the agent only; barge: speak to both")
+    monitor.add_argument("--supervisor", required=True, metavar="DIAL", help="the phone to ring, e.g. PJSIP/agent6")
+    add_client_arguments(monitor)
+    monitor.set_defaults(handler=run_monitor)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,6 +51,22 @@ def run(args: argparse.Namespace) -> int:
             print_json(agent)
         else:
             print("\n".join(agents_text([agent], color=sys.stdout.isatty())))
+        return 0
+
+    return run_command(args, act)
+
+
+def run_monitor(args: argparse.Namespace) -> int:
+    from urllib.parse import quote
+
+    from acd.api.client import ApiClient, print_json, run_command
+
+    def act(client: ApiClient) -> int:
+        result = client.post(f"/api/agents/{quote(args.agent_id, safe='')}/monitor", {"mode": args.mode, "supervisor": args.supervisor})
+        if args.json:
+            print_json(result)
+        else:
+            print(f"{result['mode']}: ringing {result['supervisor']} for {result['agent_id']}'s call {result['call_id']}")
         return 0
 
     return run_command(args, act)
