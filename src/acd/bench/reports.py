@@ -4,9 +4,9 @@ The data is the simulator's (``acd.planning.sim``: the engine's own Router and
 ``outcome_to_event``) on a synthetic centre, one simulated business day at a time
 (Monday to Friday, 08:00-20:00 in America/Santiago), plus post-call survey answers for
 a share of the completed calls (the simulator has no IVR after the call), written to a
-real event store.  A year is the month's days repeated week by week with shifted times
-and fresh ids, so it costs one month of simulation; its cells are still computed from
-its own events.
+real event store.  A year is the first four simulated weeks copied forward in SQL with
+shifted times and fresh ids, so it costs one month of simulation; its cells are still
+computed from its own events.
 
 Figures, each a fresh ``acd report`` path (``store_report`` + JSON rendering) in this
 process: the replay of the raw log (``--no-cache``), the first cached run (which also
@@ -19,9 +19,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import random
+import sqlite3
 import statistics
 import time
-import uuid
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
@@ -83,15 +83,6 @@ def simulate_day(day: date, calls: int, seed: int, *, agents: int = 24, skills: 
     )
 
 
-def _shifted(events: list[Event], seconds: float) -> list[Event]:
-    """The same traffic ``seconds`` later, under new ids (call ids too, so calls stay distinct)."""
-    suffix = uuid.uuid4().hex[:6]
-    return [
-        e.model_copy(update={"id": uuid.uuid4().hex, "ts": e.ts + seconds, "call_id": f"{e.call_id}-{suffix}" if e.call_id else None})
-        for e in events
-    ]
-
-
 async def write_store(path: Path, days: list[list[Event]]) -> int:
     store = await EventStore.open(path, batch_interval_s=1.0)
     count = 0
@@ -105,21 +96,44 @@ async def write_store(path: Path, days: list[list[Event]]) -> int:
     return count
 
 
+def repeat_weeks(path: Path, weeks: int, block_weeks: int) -> int:
+    """Copy the first ``block_weeks`` weeks of the log forward until it spans ``weeks`` weeks.
+
+    Done in SQL (fresh ids and call ids, times shifted by whole weeks) because turning
+    millions of rows into Python events and back would measure the generator, not the
+    reports.  ``data`` is copied as is (a queued call's ``wait_origin`` keeps its first
+    date: it only matters for calls still waiting "now").
+    """
+    week = 7 * 86400.0
+    with sqlite3.connect(path) as conn:
+        (last,) = conn.execute("SELECT MAX(seq) FROM events").fetchone()
+        for block in range(1, -(-weeks // block_weeks)):
+            conn.execute(
+                "INSERT INTO events (id, ts, type, call_id, agent_id, queue, data, schema_version) "
+                "SELECT id || ?, ts + ?, type, CASE WHEN call_id IS NULL THEN NULL ELSE call_id || ? END, agent_id, queue, data, schema_version "
+                "FROM events WHERE seq <= ? AND ts < ? AND ts + ? < ? ORDER BY seq",
+                (f"-r{block}", block * block_weeks * week, f"-r{block}", last, _FIRST_TS + block_weeks * week,
+                 block * block_weeks * week, _FIRST_TS + weeks * week),
+            )
+        (count,) = conn.execute("SELECT COUNT(*) FROM events").fetchone()
+    return int(count)
+
+
+_FIRST_TS = datetime(2026, 3, 2, tzinfo=zone(TIMEZONE)).timestamp()
+
+
 def generate(path: Path, *, month_calls: int, weeks: int, seed: int = 1, first: date = date(2026, 3, 2)) -> dict[str, Any]:
-    """A store with ``weeks`` weeks: the first 4-5 simulated (``month_calls`` over 22 days), the rest repeats."""
+    """A store with ``weeks`` weeks: 22 business days simulated (``month_calls`` in all), then repeated 4 weeks at a time."""
     started = time.perf_counter()
     per_day = max(1, round(month_calls / 22))
     simulated = [simulate_day(d, per_day, seed + i) for i, d in enumerate(_business_days(first, 22))]
     sim_s = time.perf_counter() - started
-    days = list(simulated)
-    week = 7 * 86400.0
-    # after the simulated month (22 business days = 4 weeks and 2 days), repeat whole weeks
-    base_weeks = [simulated[i:i + 5] for i in range(0, 20, 5)]
-    for index in range(4, weeks):
-        source = base_weeks[index % 4]
-        days.extend(_shifted(d, (index - index % 4) * week) for d in source)
-    written = asyncio.run(write_store(path, days))
-    return {"events": written, "calls_per_day": per_day, "simulate_s": round(sim_s, 1), "generate_s": round(time.perf_counter() - started, 1)}
+    written = asyncio.run(write_store(path, simulated))
+    total = repeat_weeks(path, weeks, 4) if weeks > 5 else written
+    return {
+        "simulated_events": written, "events": total, "calls_per_day": per_day, "simulated_days": len(simulated),
+        "weeks": weeks, "simulate_s": round(sim_s, 1), "generate_s": round(time.perf_counter() - started, 1),
+    }
 
 
 def _timed(fn: Callable[[], Any], repeat: int) -> list[float]:
