@@ -162,3 +162,18 @@ def test_a_range_off_the_quarter_grid_still_equals_a_replay(log) -> None:
     start, end = FIRST + 8 * 3600 + 7 * 60 + 3.5, FIRST + 86400 + 17 * 3600 + 1.25
     assert _report(path, start, end, interval="60", by="skill") == _replay(events, start, end, interval="60", by="skill")
     assert json.dumps(_report(path, start, end, interval="day"))  # renders
+
+
+def test_acd_simulate_writes_a_store_that_acd_report_reads_back(tmp_path, capsys) -> None:
+    """``acd simulate --db`` keeps its events; ``acd report`` over them prints the simulator's own table."""
+    from acd.cli import main
+
+    db = tmp_path / "sim.sqlite"
+    common = ["--routing", str(Path(__file__).resolve().parents[2] / "deploy" / "routing.yaml")]
+    assert main(["simulate", *common, "--hours", "2", "--calls-per-hour", "compradores=60", "--aht", "120", "--db", str(db)]) == 0
+    simulated = capsys.readouterr().out.strip().splitlines()
+    assert main(["report", *common, "--db", str(db), "--from", "2026-01-05T08:00", "--to", "2026-01-05T10:00"]) == 0
+    reported = capsys.readouterr().out.strip().splitlines()
+    assert reported[-3:] == simulated[-3:] and "TOTAL" in reported[-2]
+    assert main(["simulate", *common, "--hours", "1", "--calls-per-hour", "compradores=60", "--aht", "120", "--db", str(tmp_path / "no" / "x.sqlite")]) == 1
+    assert "does not exist" in capsys.readouterr().err
