@@ -201,6 +201,23 @@ def _event(row: Sequence[Any]) -> Event:
     )
 
 
+#: database files this process has open through an EventStore, with how many times
+_open_here: dict[str, int] = {}
+
+
+def _key(path: Path) -> str:
+    try:
+        return str(path.resolve())
+    except OSError:
+        return str(path)
+
+
+def _forget(key: str) -> None:
+    _open_here[key] = _open_here.get(key, 1) - 1
+    if _open_here[key] <= 0:
+        del _open_here[key]
+
+
 def _check_header(path: Path) -> None:
     """Refuse a file that is not SQLite before sqlite3 gets a chance to touch it."""
     try:
@@ -248,7 +265,12 @@ class EventStore:
         if path.exists():
             if path.is_dir():
                 raise StoreError(f"{path} is a directory, not a database file")
-            _check_header(path)
+            if _open_here.get(_key(path), 0) == 0:
+                # Never while this process has the file open: closing any descriptor of
+                # a file drops every POSIX lock the process holds on it, SQLite's too
+                # (https://www.sqlite.org/howtocorrupt.html, 2.2); the console opens the
+                # log per request beside its heartbeat's connection.
+                _check_header(path)
         elif not create:
             raise MissingDatabaseError(f"database not found: {path}")
         elif not path.parent.exists():
@@ -262,10 +284,13 @@ class EventStore:
             conn = await aiosqlite.connect(str(path), isolation_level=None)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open database {path}: {exc}") from None
+        key = _key(path)
+        _open_here[key] = _open_here.get(key, 0) + 1  # from here on SQLite may hold locks on it
         try:
             await _prepare(conn, path)
         except BaseException:
             await conn.close()
+            _forget(key)
             raise
         store = cls(path, conn, batch_interval_s)
         store._flusher = asyncio.create_task(store._flush_loop(), name=f"event-store-flush:{path.name}")
@@ -352,6 +377,7 @@ class EventStore:
             await self.flush()
         finally:
             await self._conn.close()
+            _forget(_key(self.path))
 
     # -- reading -----------------------------------------------------------------------
 
