@@ -20,7 +20,7 @@ from acd.base.events import Event
 from acd.metrics.ledger import EXTRA_WINDOW_S, Ledger
 from acd.metrics.live import LiveStats
 from acd.routing import Router, RoutingConfig, load_routing_text
-from tests.api.helpers import FakeControl
+from acd.dispatch.testing import FakeCallControl as FakeControl
 
 SANTIAGO = ZoneInfo("America/Santiago")
 T0 = datetime(2025, 3, 10, 8, 0, tzinfo=SANTIAGO).timestamp()  # a Monday, 08:00

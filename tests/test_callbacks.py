@@ -6,27 +6,26 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator
 
 import pytest
 
 from acd.asterisk.call_control import (
     AgentAnswered,
     AgentLegStarted,
-    AsteriskPicture,
     CallbackCustomerUp,
     CallbackResult,
-    ChannelStatus,
     LegHungUp,
     OriginateFailed,
     Parked,
     RingFailed,
 )
-from acd.callbacks import Callback, CallbackPolicy, CallbackService, CallbackStore
+from acd.features.callbacks import Callback, CallbackPolicy, CallbackService, CallbackStore
 from acd.dispatch import CALLBACK_NOT_ANSWERED, CUSTOMER_FIRST_MARGIN_S
+from acd.dispatch.testing import FakeCallControl
 from acd.ivr.testing import Press, ScriptedChannel, keys
 from acd.base.events import Event
-from acd.waiting import WaitingService, valid_callback_number
+from acd.features.waiting import WaitingService, valid_callback_number
 
 if TYPE_CHECKING:
     from acd.dispatch import Dispatcher
@@ -122,57 +121,25 @@ agents:
 
 
 @dataclass
-class RecordingControl:
-    """Call control that remembers every action (the facts are fed by the test).
+class RecordingControl(FakeCallControl):
+    """The shared fake call control (``actions`` is every Originate and Hangup in the order
+    they were sent; a Hangup of a leg id it has not originated fails like Asterisk's "No
+    such channel"), with each ring's channel and time-out, and each placement checked
+    against the queue's callback mode."""
 
-    ``actions`` is every Originate and Hangup in the order they were sent; a Hangup of a
-    leg id the fake has not originated fails like Asterisk's "No such channel"."""
-
-    originated: list[dict[str, object]] = field(default_factory=list)
-    rings: list[tuple[str, str, str, float]] = field(default_factory=list)  # channel, call, agent, timeout
-    holds: list[str] = field(default_factory=list)
-    hangups: list[str] = field(default_factory=list)
-    actions: list[str] = field(default_factory=list)
+    rings: list[tuple[str, str, str, float]] = field(default_factory=list)  # type: ignore[assignment]  # channel, call, agent, timeout
     agent_first: bool = False
-    channels: dict[str, str] = field(default_factory=dict)  # what Asterisk has (resync): uniqueid -> state
 
-    async def originate_customer_first(self, call_id: str, agent_id: str, endpoint: str, customer_dial: str, number: str,
-                                       agent_ring_s: float, customer_ring_s: float, leg_id: str, labels: dict[str, str]) -> None:
+    async def originate_customer_first(self, *args: Any, **kwargs: Any) -> None:
         assert not self.agent_first, "customer-first placement used for an agent-first queue"
-        self.originated.append(dict(call_id=call_id, agent_id=agent_id, dial=customer_dial, agent_ring_s=agent_ring_s,
-                                    customer_ring_s=customer_ring_s, leg_id=leg_id, labels=labels))
-        self.actions.append(f"originate {leg_id}")
+        await super().originate_customer_first(*args, **kwargs)
 
-    async def originate_callback(self, call_id: str, agent_id: str, endpoint: str, customer_dial: str, number: str,
-                                 ring_s: float, customer_ring_s: float, leg_id: str, labels: dict[str, str]) -> None:
+    async def originate_callback(self, *args: Any, **kwargs: Any) -> None:
         assert self.agent_first, "agent-first placement used for a customer-first queue"
-        self.originated.append(dict(call_id=call_id, agent_id=agent_id, endpoint=endpoint, dial=customer_dial, leg_id=leg_id, labels=labels))
-        self.actions.append(f"originate {leg_id}")
-
-    async def hang_up(self, channel: str) -> None:
-        if channel not in {p["leg_id"] for p in self.originated} | set(self.channels):
-            raise RuntimeError("Hangup failed: No such channel")
-        self.hangups.append(channel)
-        self.actions.append(f"hangup {channel}")
+        await super().originate_callback(*args, **kwargs)
 
     async def ring(self, channel: str, call_id: str, agent_id: str, endpoint: str, timeout_s: float) -> None:
         self.rings.append((channel, call_id, agent_id, timeout_s))
-
-    async def return_to_hold(self, channel: str) -> None:
-        self.holds.append(channel)
-
-    async def picture(self) -> AsteriskPicture:
-        return picture_of(self.channels)
-
-
-def picture_of(channels: dict[str, str]) -> AsteriskPicture:
-    """Asterisk with these channels (uniqueid -> state), none of them a caller's."""
-    return AsteriskPicture(
-        channels=tuple(
-            ChannelStatus(uniqueid, f"PJSIP/x-{uniqueid}", state, "", "", "", "", "", None, None, "", None) for uniqueid, state in channels.items()
-        ),
-        devices=(),
-    )
 
 
 Setup = tuple["Dispatcher", RecordingControl, list[Event], CallbackService]

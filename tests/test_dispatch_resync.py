@@ -7,13 +7,12 @@ Asterisk would show; the same scenarios run on the real lab in tests/lab/test_fa
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
-from typing import Any, AsyncIterator
 
 import pytest
 
 from acd.asterisk.call_control import AgentAnswered, AsteriskPicture, ChannelStatus, DeviceState, LegHungUp, Parked
 from acd.dispatch import PHONE_BUSY_REASON, Dispatcher
+from acd.dispatch.testing import FakeCallControl as PictureControl
 from acd.base.events import Event
 from acd.routing import Router, load_routing_text
 
@@ -37,38 +36,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@dataclass
-class PictureControl:
-    """Records actions; ``picture()`` returns ``shown`` (after ``delay_s``, to let facts arrive)."""
-
-    shown: AsteriskPicture = field(default_factory=lambda: AsteriskPicture((), ()))
-    delay_s: float = 0.0
-    rings: list[tuple[str, str]] = field(default_factory=list)
-    holds: list[str] = field(default_factory=list)
-    facts: asyncio.Queue[Any] = field(default_factory=asyncio.Queue)
-
-    async def events(self) -> AsyncIterator[Any]:
-        while True:
-            yield await self.facts.get()
-
-    async def ring(self, channel: str, call_id: str, agent_id: str, endpoint: str, timeout_s: float) -> None:
-        self.rings.append((call_id, agent_id))
-
-    async def return_to_hold(self, channel: str) -> None:
-        self.holds.append(channel)
-
-    async def end_waiting(self, channel: str) -> None:
-        return None
-
-    async def hang_up(self, channel: str) -> None:
-        return None
-
-    async def picture(self) -> AsteriskPicture:
-        if self.delay_s:
-            await asyncio.sleep(self.delay_s)
-        return self.shown
 
 
 def caller(call_id: str, role: str, *, agent: str = "", answered_at: float | None = None, wait_origin: float | None = None) -> ChannelStatus:

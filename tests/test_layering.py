@@ -19,8 +19,8 @@ has gone (so the list only shrinks).
 
 ``planning`` (Erlang, forecasts, the simulator) sits on the core and is used only by the
 command line and the benchmarks (``PLANNING_USERS``): the engine never imports it, and it
-imports only the core, the foundation and itself (known exception: the simulator's
-``outcome_to_event`` from ``dispatch``, which is moving below both).
+imports only the core, the foundation and itself (the simulator's events come from
+``acd.routing.outcome_events``, as the dispatcher's do).
 
 Every ``import`` counts, at module level or late inside a function, and so do imports
 under ``if TYPE_CHECKING:``: a late or type-only import hides a dependency, it does not
@@ -55,10 +55,8 @@ KNOWN_CORE_EXCEPTIONS: dict[tuple[str, str], str] = {
     ("acd.metrics.mqtt", "acd.settings"): "MqttPublisher.from_settings reads Settings; the engine's assembly should pass the options",
 }
 
-#: Planning imports outside the core, each with why and how it goes away.
-KNOWN_PLANNING_EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("acd.planning.sim.sinks", "acd.dispatch"): "outcome_to_event lives in dispatch; it moves below both with the dispatcher step",
-}
+#: Planning imports outside the core, each with why and how it goes away (none today).
+KNOWN_PLANNING_EXCEPTIONS: dict[tuple[str, str], str] = {}
 
 #: Package-level edges that lie on an import cycle between edge packages today: known,
 #: to be removed (issue 14's dispatcher/engine step).  ``app`` is ``acd/app.py``.

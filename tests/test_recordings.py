@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from acd.cli import main
-from acd.recordings import purge_expired, wav_duration_s
+from acd.features.recordings import purge_expired, wav_duration_s
 
 
 def write_wav(path: Path, seconds: float) -> None:

@@ -35,9 +35,9 @@ from acd.ivr.runner import FlowRunner
 from acd.ivr.sounds import SoundsDirError, checked_sounds_dir
 from acd.metrics.mqtt import MqttPublisher
 from acd.metrics.store import EventStore, StoreError
-from acd.recordings import RecordingTracker, purge_periodically
-from acd.waiting import WaitingService
-from acd.callbacks import CallbackPolicy, CallbackService, CallbackStore
+from acd.features.recordings import RecordingTracker, purge_periodically
+from acd.features.waiting import WaitingService
+from acd.features.callbacks import CallbackPolicy, CallbackService, CallbackStore
 from acd.agent_phone import AgentPhoneCodes
 from acd.asterisk.agent_lamps import AgentLamps
 from acd.base.holiday_calendar import CHILE, coming_years, load_holidays_file, stale_calendar_warning

@@ -11,14 +11,14 @@ variable                owner (only writer)          what it tells the dialplan
 ACD_ACTION              acd.ivr.runner               the flow's next step (queue/transfer/hangup)
 ACD_TARGET              acd.ivr.runner               where ``transfer`` dials
 ACD_SURVEY              acd.app (the IVR hand-off)   the flow whose after-call survey runs
-ACD_CALL_ID             acd.dispatch                 the call's id (callers: at enqueue;
+ACD_CALL_ID             acd.dispatch.labels          the call's id (callers: at enqueue;
                                                      callback legs: through ``labels``)
-ACD_QUEUE               acd.dispatch                 the queue the call waits in (resolved
+ACD_QUEUE               acd.dispatch.labels          the queue the call waits in (resolved
                                                      from the node's queue or skills)
-ACD_WAIT_ORIGIN         acd.dispatch                 when the wait began (kept on requeue)
-ACD_PRIORITY            acd.dispatch                 the call's priority ("" = the queue's)
-ACD_ANNOUNCE_EVERY      acd.dispatch                 seconds between position announcements
-ACD_CALLBACK_GREETING   acd.dispatch                 customer first: what the customer hears
+ACD_WAIT_ORIGIN         acd.dispatch.labels          when the wait began (kept on requeue)
+ACD_PRIORITY            acd.dispatch.labels          the call's priority ("" = the queue's)
+ACD_ANNOUNCE_EVERY      acd.dispatch.labels          seconds between position announcements
+ACD_CALLBACK_GREETING   acd.dispatch.labels          customer first: what the customer hears
 ACD_AGENT_ENDPOINT      acd.asterisk.call_control    the agent's device to Dial
 ACD_AGENT_ID            acd.asterisk.call_control    the agent ringing (callback events)
 ACD_RING_TIMEOUT        acd.asterisk.call_control    Dial's safety-net ring limit
@@ -51,7 +51,7 @@ OWNERS: dict[str, str] = {
     "ACD_SURVEY": "acd.app",
     **dict.fromkeys(
         ("ACD_CALL_ID", "ACD_QUEUE", "ACD_WAIT_ORIGIN", "ACD_PRIORITY", "ACD_ANNOUNCE_EVERY", "ACD_CALLBACK_GREETING"),
-        "acd.dispatch",
+        "acd.dispatch.labels",
     ),
     **dict.fromkeys(
         (

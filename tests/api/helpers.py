@@ -1,7 +1,7 @@
 """A real ``App`` (``build_app``) with a fake call control, in-process or served by uvicorn.
 
-The fake call control records what the dispatcher asks Asterisk to do and never
-reports anything by itself; tests feed call-control facts (``Parked``,
+The fake call control (``acd.dispatch.testing``) records what the dispatcher asks
+Asterisk to do and never reports anything by itself; tests feed call-control facts (``Parked``,
 ``AgentAnswered`` ...) straight into ``app.dispatcher.handle``, as the AMI adapter would.
 """
 
@@ -12,12 +12,12 @@ import concurrent.futures
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable
+from typing import Any, Callable
 
 from acd.app import App, build_app
-from acd.asterisk.call_control import AgentAnswered, AsteriskPicture, Parked
+from acd.asterisk.call_control import AgentAnswered, Parked
+from acd.dispatch.testing import FakeCallControl
 from acd.engine import MemorySink
 from acd.settings import (
     AgiSettings,
@@ -82,34 +82,9 @@ def make_settings(tmp_path: Path, *, token: str | None = TOKEN, api_port: int = 
     )
 
 
-@dataclass
-class FakeControl:
-    """Call control that remembers every action and never reports a fact."""
-
-    rings: list[tuple[str, str]] = field(default_factory=list)  # (call id, agent id)
-    holds: list[str] = field(default_factory=list)
-    ended: list[str] = field(default_factory=list)
-
-    async def events(self) -> AsyncIterator[Any]:
-        await asyncio.Event().wait()
-        yield None  # pragma: no cover - never reached
-
-    async def ring(self, channel: str, call_id: str, agent_id: str, endpoint: str, timeout_s: float) -> None:
-        self.rings.append((call_id, agent_id))
-
-    async def return_to_hold(self, channel: str) -> None:
-        self.holds.append(channel)
-
-    async def end_waiting(self, channel: str) -> None:
-        self.ended.append(channel)
-
-    async def picture(self) -> AsteriskPicture:
-        return AsteriskPicture(channels=(), devices=())
-
-
-def assemble(settings: Settings) -> tuple[App, FakeControl, MemorySink]:
+def assemble(settings: Settings) -> tuple[App, FakeCallControl, MemorySink]:
     app = build_app(settings)
-    control = FakeControl()
+    control = FakeCallControl()
     app.dispatcher.control = control
     sink = MemorySink()
     app.engine.bus.sinks.append(sink)

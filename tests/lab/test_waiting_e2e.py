@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from acd.lab.sipp import AwaitHangup
-from acd.waiting import estimate_accuracy
+from acd.features.waiting import estimate_accuracy
 from tests.lab.acd_fixtures import of_type, running_app, wait_for
 
 pytestmark = pytest.mark.lab

@@ -8,7 +8,7 @@ from acd.base.events import Event
 from acd.routing import Router
 from acd.routing.config import load_routing_text
 from acd.routing.estimate import HandleTimes, estimate_wait_s
-from acd.waiting import WaitingService, estimate_accuracy
+from acd.features.waiting import WaitingService, estimate_accuracy
 
 CONFIG = """
 skills: [a]

@@ -139,3 +139,46 @@ def test_language_switch_and_security_headers(page, console, login_as) -> None:
 
 def _nav_text(page) -> str:
     return page.locator("header nav").inner_text()
+
+
+def test_admin_issues_a_scoped_token_shown_once_and_revokes_it(page, console, login_as) -> None:
+    import httpx
+
+    login_as(page, console, "admin")
+    page.goto(console.url + "/admin/users")
+    row = page.locator('#users tr[data-user="supervisor1"]')
+    row.locator("details summary").click()
+    row.locator('[name="label"]').fill("pantalla")
+    row.locator('input[name="scope"][value="view_live"]').check()
+    row.locator("button.issue").click()
+    secret = page.locator("#token-secret").inner_text().strip()
+    assert secret.startswith("acd_")
+    assert secret not in page.goto(console.url + "/admin/users").text()  # shown once
+    token = page.locator('#users tr[data-user="supervisor1"] li[data-token]').last
+    assert "pantalla" in token.inner_text() and "view_live" in token.inner_text()
+    as_token = {"Authorization": f"Bearer {secret}", "Accept": "application/json"}
+    assert httpx.get(console.url + "/", headers=as_token).status_code == 200
+    token.locator("button.revoke").click()
+    page.wait_for_load_state()
+    assert httpx.get(console.url + "/", headers=as_token).status_code == 401
+    actions = [e.action for e in console.store().audit_entries(who="admin1", limit=10)]
+    assert "token.issue" in actions and "token.revoke" in actions
+
+
+def test_a_person_changes_their_own_password_with_the_current_one(page, console) -> None:
+    console.store().add("cambia", "Persona Que Cambia", "agent", "primera-clave-1", by="test")
+    login(page, console, "cambia", "primera-clave-1")
+    page.click('a[href="/account"]')
+    page.fill("#current", "no-es-la-actual")
+    page.fill("#new", "segunda-clave-2")
+    page.click("#change")
+    assert page.locator("#error").is_visible()
+    page.fill("#current", "primera-clave-1")
+    page.fill("#new", "segunda-clave-2")
+    page.click("#change")
+    page.wait_for_load_state()
+    assert "/login" in page.url  # every session of the account ended, this one too
+    login(page, console, "cambia", "primera-clave-1")
+    assert page.locator("#error").is_visible()
+    login(page, console, "cambia", "segunda-clave-2")
+    assert page.locator('[data-viewer="cambia"]').count() == 1

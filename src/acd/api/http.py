@@ -199,7 +199,8 @@ def create_api(app: "App", *, token: str, tally: EventTally, lag: LoopLagProbe, 
         version=__version__,
         description=(
             "Live queues, agents and calls of a running acd engine, agent and supervisor controls, "
-            "and Prometheus metrics. Every /api path needs `Authorization: Bearer <ACD_API_TOKEN>`; "
+            "and Prometheus metrics. Every /api path needs `Authorization: Bearer <ACD_API_TOKEN>` "
+            "(or a person's own token from `acd user token`, within its role and scopes); "
             "/metrics is open to loopback peers only."
         ),
         docs_url=None,

@@ -19,11 +19,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from acd.checkout import lab_script
 from acd.lab.sipp import AwaitHangup, Hangup, SippRunner, Wait
-from acd.lab.checkout import checkout_root
 
-REPO = checkout_root()
-LAB_SH = REPO / "deploy" / "asterisk" / "lab.sh"
 AGENTS = 8
 
 ROUTING = """\
@@ -113,7 +111,7 @@ class LabError(Exception):
 
 def lab_command(slot: LabSlot, secret: str, *args: str, timeout_s: float = 900) -> str:
     env = {**os.environ, **slot.env, "ACD_AMI_SECRET": secret}
-    result = subprocess.run([str(LAB_SH), *args], env=env, capture_output=True, text=True, timeout=timeout_s)
+    result = subprocess.run([str(lab_script()), *args], env=env, capture_output=True, text=True, timeout=timeout_s)
     if result.returncode != 0:
         raise LabError(f"lab.sh {' '.join(args)} failed: {result.stderr.strip()[-500:]}")
     return result.stdout.strip()

@@ -14,6 +14,7 @@ import sys
 from typing import Sequence
 
 from acd import __version__
+from acd.checkout import CheckoutNotFound
 
 
 def command_names() -> list[str]:
@@ -51,6 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(handler(args) or 0)
+    except CheckoutNotFound as exc:  # a lab command run from an installed acd, outside a checkout
+        print(f"acd: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

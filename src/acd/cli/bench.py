@@ -12,7 +12,6 @@ import sys
 from typing import Any
 
 from acd.bounds import HOUR, number_arg, parse_number
-from acd.lab.checkout import checkout_root
 
 
 def register(subparsers: Any) -> None:
@@ -117,7 +116,13 @@ def run_simulate(args: argparse.Namespace) -> int:
 
 
 def _default_recording() -> str:
-    return str(checkout_root() / "deploy" / "ami-recordings" / "helpline")
+    """The checkout's helpline recording; relative to the working folder when there is no
+    checkout (then a missing recording is reported as such when the command runs)."""
+    from pathlib import Path
+
+    from acd.checkout import find_checkout
+
+    return str((find_checkout() or Path(".")) / "deploy" / "ami-recordings" / "helpline")
 
 
 def _register_ami_ingest(kinds: Any) -> None:

@@ -118,7 +118,7 @@ def find_recordings(args: argparse.Namespace) -> int:
 def purge_recordings(args: argparse.Namespace) -> int:
     import time
 
-    from acd.recordings import purge_expired
+    from acd.features.recordings import purge_expired
 
     settings = settings_or_exit(args)
     if isinstance(settings, int):

@@ -31,9 +31,11 @@ def register(subparsers: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    import socket
     import sqlite3
 
     import uvicorn
+    from pydantic import ValidationError
 
     from acd.accounts.store import AccountError, AccountStore
     from acd.logs import configure_logging
@@ -48,8 +50,9 @@ def handle(args: argparse.Namespace) -> int:
     if overrides:
         try:
             web = WebSettings.model_validate({**settings.web.model_dump(), **overrides})
-        except ValueError as exc:
-            print(f"acd web: error: {exc}".splitlines()[0] + " (--host/--port)", file=sys.stderr)
+        except ValidationError as exc:
+            for error in exc.errors(include_url=False):
+                print(f"acd web: error: --{error['loc'][0]}: {error['msg']}", file=sys.stderr)
             return 2
         settings = settings.model_copy(update={"web": web})
     configure_logging(args.log_level or settings.log.level, settings.log.format)
@@ -64,11 +67,13 @@ def handle(args: argparse.Namespace) -> int:
     app = create_app(settings, accounts=accounts)
     host = settings.web.host
     url_host = f"[{host}]" if ":" in host else host
-    print(f"acd web: http://{url_host}:{settings.web.port}/", file=sys.stderr, flush=True)
-    try:
-        uvicorn.run(app, host=host, port=settings.web.port, log_level=args.log_level or "warning", access_log=False,
-                    proxy_headers=True, forwarded_allow_ips="127.0.0.1", server_header=False)
+    try:  # bound here, not by uvicorn: a busy port is one line and exit 1, not uvicorn's own exit
+        sock = socket.create_server((host, settings.web.port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
     except OSError as exc:
         print(f"acd web: error: cannot listen on {host}:{settings.web.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    config = uvicorn.Config(app, log_level=args.log_level or "warning", access_log=False, proxy_headers=True,
+                            forwarded_allow_ips="127.0.0.1", server_header=False)
+    print(f"acd web: http://{url_host}:{settings.web.port}/", file=sys.stderr, flush=True)
+    uvicorn.Server(config).run(sockets=[sock])
     return 0

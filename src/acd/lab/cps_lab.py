@@ -14,11 +14,9 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from acd.lab.checkout import checkout_root
+from acd.checkout import lab_script
 
 
-REPO = checkout_root()
-LAB_SH = REPO / "deploy" / "asterisk" / "lab.sh"
 QUEUE = "cps"
 DIALED = "300"
 # The customers' callback contact sits at agent base + 50, so at most 49 agent phones.
@@ -79,7 +77,7 @@ class CpsLab:
         )
 
     def sh(self, *args: str, timeout_s: float = 900) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(LAB_SH), *args], env=self.env, capture_output=True, text=True, timeout=timeout_s)
+        return subprocess.run([str(lab_script()), *args], env=self.env, capture_output=True, text=True, timeout=timeout_s)
 
     def cli(self, command: str) -> str:
         try:

@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from acd.checkout import checkout_root, lab_script
 from acd.app import build_app
 from acd.engine import MemorySink
 from acd.ivr.rut import check_digit
@@ -27,16 +28,13 @@ from acd.lab.sipp import AwaitHangup, Dtmf, SippRunner, Wait
 from acd.logs import configure_logging
 from acd.base.events import Event
 from acd.settings import SettingsError, format_settings_problem, load_settings
-from acd.lab.checkout import checkout_root
 
-REPO = checkout_root()
-LAB = REPO / "deploy" / "asterisk" / "lab.sh"
 AGENT_PORT_BASE = 5080
 DEMO_AGENTS = {"ana": 1, "bruno": 2, "carla": 3, "diego": 4}
 
 
 def lab(*args: str) -> str:
-    result = subprocess.run([str(LAB), *args], capture_output=True, text=True)
+    result = subprocess.run([str(lab_script()), *args], capture_output=True, text=True)
     if result.returncode != 0:
         sys.stderr.write(result.stderr)
         raise SystemExit(f"demo: 'lab.sh {' '.join(args)}' failed")
@@ -57,13 +55,13 @@ def rut(body: str) -> str:
 
 async def demo() -> int:
     configure_logging("warning")
-    started_lab = "not running" in subprocess.run([str(LAB), "status"], capture_output=True, text=True).stdout
+    started_lab = "not running" in subprocess.run([str(lab_script()), "status"], capture_output=True, text=True).stdout
     print("demo: starting the Asterisk 22 lab (the first run builds its root file system, about a minute)…", flush=True)
     lab("up")
     secret = lab("secret")
     work = Path(tempfile.mkdtemp(prefix="acd-demo-"))
     try:
-        settings = load_settings(REPO / "acd.yaml", environ={**os.environ, "ACD_AMI_SECRET": secret})
+        settings = load_settings(checkout_root() / "acd.yaml", environ={**os.environ, "ACD_AMI_SECRET": secret})
     except SettingsError as exc:
         for problem in exc.problems:
             print(format_settings_problem(problem), file=sys.stderr)

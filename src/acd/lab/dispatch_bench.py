@@ -23,16 +23,14 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
+from acd.checkout import lab_script
 from acd.app import build_app
 from acd.engine import MemorySink
 from acd.routing.benchmark import machine_info as describe_machine
 from acd.lab.sipp import AwaitHangup, SippRunner
 from acd.logs import configure_logging
 from acd.settings import load_settings
-from acd.lab.checkout import checkout_root
 
-REPO = checkout_root()
-LAB = REPO / "deploy" / "asterisk" / "lab.sh"
 PORTS = {  # the port block of test slot 12: clear of slots 0-9 and of `acd bench cps` (11)
     "ACD_LAB_NAME": "bench",
     "ACD_LAB_SIP_PORT": "17460",
@@ -77,10 +75,11 @@ def percentile(values: list[float], fraction: float) -> float:
 
 async def run(calls: int, wrap_s: float) -> dict:
     env = {**os.environ, **PORTS}
-    up = subprocess.run([str(LAB), "up"], env=env, capture_output=True, text=True)
+    lab = lab_script(env)
+    up = subprocess.run([str(lab), "up"], env=env, capture_output=True, text=True)
     if up.returncode != 0:
         raise SystemExit(f"bench: the lab did not start:\n{up.stderr}")
-    secret = subprocess.run([str(LAB), "secret"], env=env, capture_output=True, text=True).stdout.strip()
+    secret = subprocess.run([str(lab), "secret"], env=env, capture_output=True, text=True).stdout.strip()
     work = Path(tempfile.mkdtemp(prefix="acd-dispatch-bench-"))
     (work / "flows").mkdir()
     (work / "flows" / "bench.yaml").write_text(FLOW)
@@ -104,7 +103,7 @@ async def run(calls: int, wrap_s: float) -> dict:
     finally:
         await sipp.stop_all()
         await app.engine.stop(grace_s=2)
-        subprocess.run([str(LAB), "down"], env=env, capture_output=True)
+        subprocess.run([str(lab), "down"], env=env, capture_output=True)
     rings = sorted(e.ts for e in sink.events if e.type == "call.agent_ringing")
     invites = sorted(invite_times((agent.log_dir / "messages.log").read_text(errors="replace")))
     # The first ring happens when the first caller arrives, not when the agent frees up.

@@ -84,7 +84,7 @@ class WaitingPolicy(BaseModel):
     callback_max_attempts: Annotated[int, Field(ge=1, le=10)] = 3
     callback_retry_s: PositiveSeconds = 300.0
     # agent-first: ring the agent, then dial the customer; customer-first: dial the customer,
-    # ring the agent (reserved meanwhile) once the customer answers (see acd.callbacks)
+    # ring the agent (reserved meanwhile) once the customer answers (see acd.features.callbacks)
     callback_mode: Literal["agent-first", "customer-first"] = "agent-first"
     default_handle_s: PositiveSeconds = 180.0  # assumed handle time until calls have been measured
 

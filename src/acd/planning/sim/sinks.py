@@ -9,7 +9,7 @@ only counts, for the benchmark's "simulation alone" figure.
 
 from __future__ import annotations
 
-from acd.dispatch import outcome_to_event
+from acd.routing.outcome_events import outcome_to_event
 from acd.base.events import Event
 from acd.routing.decisions import Outcome
 

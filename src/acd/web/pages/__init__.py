@@ -30,7 +30,23 @@ How to add a page (e.g. the wallboard)
    (put it in a ``data-csrf`` attribute: inline scripts are refused by the CSP).
 3. Static files go in ``src/acd/web/static/`` (served at ``/static/...``): plain CSS
    and small vanilla JS, no CDN, no inline ``<script>`` or ``style=``.
-4. Test it in ``tests/web/`` with the ``console`` and ``login_as`` fixtures.
+4. Test it in ``tests/web/`` with the fixtures of ``tests/web/conftest.py``: ``console``
+   (a real ``acd web`` with one account per role: ``console.users[role]``),
+   ``start_console(**web_settings)``, ``page`` (chromium; screenshot on failure) and
+   ``login_as(page, console, role)``; or without a browser, ``TestClient(create_app(...))``
+   as in ``tests/web/test_console_app.py``.
+
+Good to know:
+
+* JSON routes: the same ``require``; a request that sends ``Accept: application/json``
+  (``acdFetch`` in ``static/console.js`` does) or a bearer token gets 401/403 JSON
+  instead of the login page.  People's API tokens work here too (``acd user token``).
+* Personal data: mask unless ``viewer.may_see_personal_data``; audit every unmasked view.
+* Sessions end after ``web.session_idle_s`` without a request: a wall screen stays logged
+  in only if it makes requests (a reconnecting stream does).
+* Live state: ``await request.app.state.engine.get("/api/stats")`` raises
+  :class:`acd.web.engine.EngineUnavailable` when the engine is away: show that, never a 500.
+* Times: ``fmt_time(ts)`` in templates (``routing.timezone``); words: ``t("key")``.
 
 Nothing else to edit: this module imports every module of the package that has a
 ``router``; ``NAV`` entries go to the navigation bar (only those the viewer's role may

@@ -28,6 +28,8 @@ def local_path(target: str | None) -> str:
 
 @router.get("/login")
 def login_form(request: Request, next: str = "/", expired: int = 0, out: int = 0) -> Response:
+    if current_viewer(request) is not None:  # already in: the form would only start a second session
+        return RedirectResponse(local_path(next), status_code=303)
     message = "login.expired" if expired else ("login.logged_out" if out else None)
     return render(request, "login.html", {"next": local_path(next), "message": message, "error": None})
 

@@ -49,7 +49,7 @@ class WaitingService:
     router: Router
     emit: Callable[[Event], None]
     clock: Callable[[], float]
-    callbacks: Any = None  # acd.callbacks.CallbackService, when callbacks are on
+    callbacks: Any = None  # acd.features.callbacks.CallbackService, when callbacks are on
     _handle_times: dict[str, HandleTimes] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
