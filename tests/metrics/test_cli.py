@@ -246,14 +246,20 @@ def test_sla_with_a_bad_contract_file_names_file_and_line(capsys, db: Path, tmp_
 
 
 def test_incident_add_then_list(capsys, db: Path) -> None:
-    code, out, _ = run(capsys, "incident", "add", "--db", str(db), "--from", "2026-03-05 10:15", "--to", "2026-03-05T10:40", "--text", "Caída AMI")
+    code, out, _ = run(
+        capsys, "incident", "add", "--db", str(db), "--from", "2026-03-05 10:15", "--to", "2026-03-05T10:40", "--text", "Caída AMI",
+        "--severity", "high", "--author", "sup1",
+    )
     assert code == 0 and "incident #2" in out
     code, out, _ = run(capsys, "incident", "list", "--db", str(db), "--from", "2026-03-05", "--to", "2026-03-06", "--json")
     assert code == 0
     [incident] = json.loads(out)
     assert incident == {
-        "id": 2, "from": "2026-03-05T10:15:00-03:00", "to": "2026-03-05T10:40:00-03:00", "text": "Caída AMI", "created": incident["created"]
+        "id": 2, "from": "2026-03-05T10:15:00-03:00", "to": "2026-03-05T10:40:00-03:00", "text": "Caída AMI", "created": incident["created"],
+        "severity": "high", "author": "sup1",
     }
+    code, _, err = run(capsys, "incident", "add", "--db", str(db), "--from", "2026-03-05 10:15", "--text", "x", "--severity", "grave")
+    assert code == 2 and "--severity 'grave'" in err
     code, out, _ = run(capsys, "incident", "list", "--db", str(db))
     assert code == 0 and len(out.strip().splitlines()) == 2 and "Corte enlace SIP" in out
 

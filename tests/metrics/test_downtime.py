@@ -91,3 +91,41 @@ def test_business_spans_follow_the_local_clock() -> None:
     [(lo, hi)] = business_spans(schedule, start, start + 2 * 86400)
     assert hi - lo == 3 * H  # 22:00 -03 to 24:00 -04 is three real hours
     assert unavailable_business_seconds(outages([Event(type="engine.stopped", ts=lo)], lo, hi), [(lo, hi)]) == 3 * H
+
+
+def test_the_store_hands_availability_only_what_it_reads_and_the_outages_are_the_same(tmp_path) -> None:
+    """``acd sla`` reads platform events and their predecessors, not the month's every event."""
+    import asyncio
+
+    from acd.metrics.report_availability import console_outages
+    from acd.metrics.store import EventStore
+
+    log = [
+        at(-30, "engine.started"),  # before the month: the state it starts in
+        at(8, "ami.connected"),
+        *[at(8 + i / 100, "call.queued", call_id=f"c{i}", queue="q") for i in range(1, 150)],
+        at(10, "agent.state", agent_id="a", data={"state": "available"}),  # last sign of life
+        at(10.1, "console.heartbeat"),  # the console's, not the engine's
+        at(10.75, "ami.connected"),  # crash: AMI of the new process first...
+        at(10.8, "engine.started"),
+        at(12, "engine.stopped"),
+        at(12, "call.completed", call_id="c1"),  # same instant, logged after
+        at(12.5, "engine.started"),
+        at(13, "ami.disconnected"),
+        at(13.25, "ami.connected"),
+    ]
+
+    async def body() -> list[Event]:
+        async with await EventStore.open(tmp_path / "e.sqlite") as store:
+            for event in log:
+                store.append(event)
+            await store.flush()
+            return await store.availability_events(*MONTH)
+
+    subset = asyncio.run(body())
+    assert len(subset) < 16
+    assert outages(subset, *MONTH) == outages(log, *MONTH)
+    assert console_outages(subset, MONTH[0], MONDAY + 14 * H) == console_outages(log, MONTH[0], MONDAY + 14 * H)
+    assert [(round((o.start - MONDAY) / H, 2), round((o.end - MONDAY) / H, 2)) for o in outages(subset, *MONTH)] == [
+        (10, 10.8), (12, 13.25),  # stopped at 12: AMI is down too until it reconnects at 13.25
+    ]

@@ -173,3 +173,27 @@ async def test_incidents_are_listed_when_they_overlap_the_range(db_path: Path) -
 async def test_batch_interval_above_one_second_is_refused(db_path: Path) -> None:
     with pytest.raises(ValueError):
         await EventStore.open(db_path, batch_interval_s=2.0)
+
+
+async def test_a_second_store_on_an_open_file_never_closes_a_descriptor_of_it(tmp_path, monkeypatch) -> None:
+    """Closing any descriptor of a file drops the process's POSIX locks on it, SQLite's
+    included (the console opens the log per request beside its heartbeat's connection):
+    the header is checked only while no store of this process has the file open."""
+    from acd.metrics import store as store_module
+
+    path = tmp_path / "events.sqlite"
+    checked: list[Path] = []
+    real = store_module._check_header
+    monkeypatch.setattr(store_module, "_check_header", lambda p: (checked.append(p), real(p)))
+    first = await EventStore.open(path)
+    await first.close()
+    first = await EventStore.open(path)
+    assert len(checked) == 1  # the file existed: checked once, with nothing open
+    second = await EventStore.open(path)
+    await second.close()
+    third = await EventStore.open(path)
+    assert len(checked) == 1  # the first is still open both times
+    await third.close()
+    await first.close()
+    await (await EventStore.open(path)).close()
+    assert len(checked) == 2 and not store_module._open_here

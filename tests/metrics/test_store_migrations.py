@@ -13,6 +13,7 @@ from acd.base.events import Event
 from acd.metrics.store import (
     CorruptDatabaseError,
     EventStore,
+    Incident,
     MissingDatabaseError,
     NewerSchemaError,
     StoreError,
@@ -69,10 +70,13 @@ async def test_an_older_database_is_migrated_and_keeps_its_events(db_path: Path,
 async def test_incidents_of_a_version_2_log_survive_the_change_that_lets_them_stay_open(db_path: Path, monkeypatch) -> None:
     all_migrations = list(store_module.MIGRATIONS)
     monkeypatch.setattr(store_module, "MIGRATIONS", all_migrations[:2])
-    async with await EventStore.open(db_path) as store:
-        closed = await store.add_incident(10.0, 20.0, "Corte enlace SIP", created=30.0)
+    async with await EventStore.open(db_path):
+        pass
+    with sqlite3.connect(db_path) as conn:  # written as a version-2 acd wrote it
+        conn.execute("INSERT INTO incidents (start_ts, end_ts, text, created_ts) VALUES (10.0, 20.0, 'Corte enlace SIP', 30.0)")
     monkeypatch.setattr(store_module, "MIGRATIONS", all_migrations)
     async with await EventStore.open(db_path) as store:
+        closed = Incident(1, 10.0, 20.0, "Corte enlace SIP", 30.0)  # severity medium, no author: the defaults
         assert await store.incidents() == [closed]
         still_open = await store.add_incident(100.0, None, "Caída AMI", created=101.0)
         assert [i.id for i in await store.incidents(1000.0, 2000.0)] == [still_open.id]  # open: overlaps any later range
@@ -142,3 +146,19 @@ async def test_readers_do_not_create_a_missing_database(db_path: Path) -> None:
     with pytest.raises(MissingDatabaseError, match="database not found"):
         await EventStore.open(db_path, create=False)
     assert not db_path.exists()
+
+
+async def test_incidents_get_severity_author_and_their_last_change(db_path: Path) -> None:
+    async with await EventStore.open(db_path) as store:
+        added = await store.add_incident(100.0, None, "Caída AMI", created=101.0, severity="high", author="sup1")
+        before, after = await store.update_incident(added.id, start=90.0, end=None, text="Caída AMI (nodo 2)", severity="critical", by="adm1", at=120.0)
+        assert before == added
+        assert (after.start, after.text, after.severity, after.author, after.updated, after.updated_by) == (90.0, "Caída AMI (nodo 2)", "critical", "sup1", 120.0, "adm1")
+        assert await store.incidents() == [after]
+        closed = await store.close_incident(added.id, 150.0, by="sup2")
+        assert (closed.end, closed.updated_by, closed.author) == (150.0, "sup2", "sup1")
+        for wrong in ({"severity": "apocalyptic"}, {"text": "  "}, {"end": 80.0}):
+            with pytest.raises(ValueError):
+                await store.update_incident(added.id, **{"start": 90.0, "end": None, "text": "x", "severity": "low", "by": "a", **wrong})
+        with pytest.raises(ValueError, match="no incident #9"):
+            await store.update_incident(9, start=1.0, end=None, text="x", severity="low", by="a")

@@ -39,6 +39,7 @@ def register(subparsers: Any) -> None:
     _register_ami_small_reads(kinds)
     _register_soak(kinds)
     _register_wallboard(kinds)
+    _register_reports(kinds)
 
 
 _positive = number_arg(1, 100_000_000, integer=True)  # a count a benchmark can get through
@@ -302,3 +303,31 @@ def run_wallboard(args: argparse.Namespace) -> int:
     from acd.bench.wallboard import main
 
     return main(args)
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def _register_reports(kinds: Any) -> None:
+    reports = kinds.add_parser(
+        "reports",
+        help="acd report over a simulated month and year, from stored quarter-hour cells and from the raw log",
+        description="Simulates a month of the help line into a real event store (repeated to a year), then times acd report's paths; prints JSON.",
+    )
+    reports.add_argument("--month-calls", type=number_arg(100, 1_000_000, integer=True), default=40_000, help="calls in the simulated month (default 40,000)")
+    reports.add_argument("--no-year", action="store_true", help="only the month (the year repeats it for 52 weeks)")
+    reports.add_argument("--repeat", type=number_arg(1, 20, integer=True), default=3, help="warm runs per figure; best and median are printed (default 3)")
+    reports.add_argument("--workdir", metavar="DIR", help="where the temporary store is written (default: a temporary folder)")
+    reports.set_defaults(handler=run_reports)
+
+
+def run_reports(args: argparse.Namespace) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from acd.bench.reports import run_reports_bench
+
+    with tempfile.TemporaryDirectory(dir=args.workdir) as folder:
+        result = run_reports_bench(Path(folder), month_calls=int(args.month_calls), year=not args.no_year, repeat=int(args.repeat))
+    print(json.dumps(result, sort_keys=True))
+    return 0

@@ -15,6 +15,7 @@ event database if it does not exist yet; ``list`` never does.
 from __future__ import annotations
 
 import argparse
+import getpass
 import time
 import json
 import sys
@@ -32,6 +33,7 @@ from acd.cli._report_common import (
     timezone_name,
 )
 from acd.metrics.render import incident_dict, incident_end
+from acd.metrics.store import SEVERITIES
 from acd.metrics.timeutil import TimeInputError, fmt_local, parse_when, zone
 
 
@@ -46,6 +48,8 @@ def register(subparsers: Any) -> None:
     add.add_argument("--from", dest="start", metavar="WHEN", help="when it started")
     add.add_argument("--to", dest="end", metavar="WHEN", help="when it ended (omit while it is still going on; close it later)")
     add.add_argument("--text", help="what happened")
+    add.add_argument("--severity", default="medium", metavar="|".join(SEVERITIES), help="how badly service was affected (default medium)")
+    add.add_argument("--author", default=None, metavar="NAME", help="who records it (default: the login name running the command)")
     add_timezone_argument(add)
     add_common_arguments(add)
     add.set_defaults(handler=handle_add)
@@ -65,10 +69,19 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=lambda args: (parser.print_help(sys.stderr), 2)[1])
 
 
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        return ""
+
+
 def handle_add(args: argparse.Namespace) -> int:
     async def body() -> int:
         if not args.text or not args.text.strip():
             raise CliError("--text is required (what happened)")
+        if args.severity not in SEVERITIES:
+            raise CliError(f"--severity {args.severity!r} is not one of: {', '.join(SEVERITIES)}")
         settings = settings_from(args)
         tz_name = timezone_name(args, settings)
         if not args.start:
@@ -77,7 +90,7 @@ def handle_add(args: argparse.Namespace) -> int:
         assert start is not None
         store = await open_store(database_path(args, settings), create=True)
         try:
-            incident = await store.add_incident(start, end, args.text)
+            incident = await store.add_incident(start, end, args.text, severity=args.severity, author=args.author or _login_name())
         finally:
             await store.close()
         tz = zone(tz_name)
@@ -126,7 +139,7 @@ def handle_list(args: argparse.Namespace) -> int:
             print("no incidents")
         else:
             for i in incidents:
-                print(f"#{i.id}  {fmt_local(i.start, tz)} .. {incident_end(i, tz)}  {i.text}")
+                print(f"#{i.id}  {fmt_local(i.start, tz)} .. {incident_end(i, tz)}  [{i.severity}] {i.text}" + (f"  ({i.author})" if i.author else ""))
         return 0
 
     return run_command("incident list", body)

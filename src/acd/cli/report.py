@@ -35,7 +35,7 @@ from acd.cli._report_common import (
     time_range,
     timezone_name,
 )
-from acd.metrics.reports import DEFAULT_SHORT_ABANDON_S, DEFAULT_THRESHOLD_S, SL_FORMULAS, compute_report
+from acd.metrics.reports import DEFAULT_SHORT_ABANDON_S, DEFAULT_THRESHOLD_S, SL_FORMULAS, report_rules
 from acd.metrics.timeutil import INTERVALS, PERIODS, TimeInputError, period_range, zone
 
 FORMATS = ("table", "csv", "json")
@@ -75,6 +75,14 @@ def register(subparsers: Any) -> None:
         "--routing", metavar="FILE",
         help="routing file whose per-queue thresholds and formulas apply, as on the live wallboard "
         "(default: the settings' routing.config when it exists)",
+    )
+    parser.add_argument(
+        "--no-cache", action="store_true",
+        help="replay the raw event log instead of reading stored quarter-hour figures (slower; same result)",
+    )
+    parser.add_argument(
+        "--rebuild", action="store_true",
+        help="recompute the stored quarter-hour figures from the raw log (of --from/--to, else all of it), then report",
     )
     add_timezone_argument(parser)
     add_common_arguments(parser)
@@ -169,27 +177,37 @@ def handle(args: argparse.Namespace) -> int:
         _warn_default_rules(args, settings, rules, threshold, short)
         tz_name = timezone_name(args, settings)
         start, end = _report_range(args, tz_name)
+        from acd.metrics.aggregates import rebuild, store_report
+
+        now = time.time()
         store = await open_store(database_path(args, settings))
         try:
-            events = await store.report_events(start, end)
+            if args.rebuild:
+                whole_log = args.period is None and not args.start and not args.end
+                stored = await rebuild(
+                    store, rules=report_rules(threshold, short, rules.rules.get("queue_rules")), now=now, timezone=tz_name,
+                    start=None if whole_log else start, end=None if whole_log else end,
+                )
+                print(f"acd report: {stored} quarter-hour cells rebuilt from the raw log", file=sys.stderr)
             incidents = await store.incidents(start, end)
+            report = await store_report(
+                store,
+                start,
+                end,
+                now=now,
+                interval=args.interval,
+                timezone=tz_name,
+                by=args.by,
+                queue=args.queue,
+                threshold_s=threshold,
+                short_abandon_s=short,
+                sl_formula=args.sl_formula or "offered",
+                incidents=incidents,
+                use_cache=not args.no_cache,
+                **rules.rules,
+            )
         finally:
             await store.close()
-        report = compute_report(
-            events,
-            start,
-            end,
-            interval=args.interval,
-            timezone=tz_name,
-            by=args.by,
-            queue=args.queue,
-            threshold_s=threshold,
-            short_abandon_s=short,
-            sl_formula=args.sl_formula or "offered",
-            now=time.time(),
-            incidents=incidents,
-            **rules.rules,
-        )
         from acd.metrics import render
 
         tz = zone(tz_name)

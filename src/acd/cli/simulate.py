@@ -73,6 +73,10 @@ def register(subparsers: Any) -> None:
     report.add_argument("--sl-formula", metavar="|".join(SL_FORMULAS), help="service-level formula for every queue (default: each queue's sl_formula)")
     report.add_argument("--json", action="store_true", help="print the scenario and the report as JSON")
     report.add_argument("--progress", action="store_true", help="draw a progress bar on stderr even when it is not a terminal")
+    report.add_argument(
+        "--db", metavar="FILE",
+        help="also write the simulated events into this event store (created if missing), to browse them with acd report or acd web",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -254,6 +258,27 @@ def _report_options(args: argparse.Namespace) -> Any:
 # ----------------------------------------------------------------------------- running
 
 
+def _store_events(path: Path, events: list[Any], prefix: str) -> str | None:
+    """Append the run's events to the store at ``path``; call ids get ``prefix`` (every run numbers calls c0, c1...)."""
+    import asyncio
+
+    from acd.metrics.store import EventStore, StoreError
+
+    async def write() -> None:
+        store = await EventStore.open(path, batch_interval_s=1.0)
+        try:
+            for event in events:
+                store.append(event.model_copy(update={"call_id": prefix + event.call_id}) if event.call_id else event)
+        finally:
+            await store.close()
+
+    try:
+        asyncio.run(write())
+    except StoreError as exc:
+        return str(exc)
+    return None
+
+
 def handle(args: argparse.Namespace) -> int:
     try:
         options = _report_options(args)
@@ -267,10 +292,16 @@ def handle(args: argparse.Namespace) -> int:
 
     bar = ProgressBar(sys.stderr) if (args.progress or sys.stderr.isatty()) else None
     try:
-        result = simulate_report(scenario, options, progress=bar)
+        kept: list[Any] | None = [] if args.db else None
+        result = simulate_report(scenario, options, progress=bar, keep=kept)
     finally:
         if bar is not None:
             bar.close()
+    if kept is not None:
+        problem = _store_events(Path(args.db), kept, f"sim{int(scenario.start)}-")
+        if problem:
+            print(f"acd simulate: error: {problem}", file=sys.stderr)
+            return 1
     tz = zone(scenario.config.timezone)
     if args.json:
         payload = {"simulation": {"routing": str(Path(args.routing)), **summary_dict(result, sources)}, "report": render.report_dict(result.report, tz)}

@@ -30,7 +30,7 @@ from acd.cli._report_common import (
     settings_from,
 )
 from acd.base.holiday_calendar import stale_calendar_warning
-from acd.metrics.sla import Contract, ContractError, contract_month, evaluate_month, load_contract, month_range
+from acd.metrics.sla import Contract, ContractError, contract_month, evaluate_month, load_contract, month_range, sla_report_options
 from acd.metrics.timeutil import TimeInputError, parse_month, zone
 from acd.settings import Settings
 
@@ -82,14 +82,18 @@ def handle(args: argparse.Namespace) -> int:
             warning = stale_calendar_warning("the contract's holiday calendar", contract.calendar, [year])
             if warning:
                 print(f"acd sla: warning: {warning}", file=sys.stderr)
+        from acd.metrics.aggregates import store_report
+
+        now = time.time()
         store = await open_store(database_path(args, settings))
         try:
-            events = await store.report_events(start, end)
+            report = await store_report(store, start, end, now=now, **sla_report_options(contract))  # type: ignore[arg-type]
+            events = await store.availability_events(start, end)
             incidents = await store.incidents(start, end)
         finally:
             await store.close()
         result = evaluate_month(
-            events, year, month, contract, contract_start=args.contract_start, now=time.time(), incidents=incidents
+            events, year, month, contract, contract_start=args.contract_start, now=now, incidents=incidents, report=report
         )
         from acd.metrics import render
 

@@ -66,7 +66,7 @@ DEFAULT_SHORT_ABANDON_S = 5.0
 #: takes that call's queue and skills (see the module notes)
 EXTRA_WINDOW_S = 3600.0
 
-Group = tuple[str, str] | None  # None: every call; ("queue", name) or ("skill", name)
+Group = tuple[str, ...] | None  # None: every call; ("queue", q), ("skill", s) or ("queue_skill", q, s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,8 +214,24 @@ class Acc:
     def see_wait(self, wait: float) -> None:
         self.longest = wait if self.longest is None else max(self.longest, wait)
 
+    def absorb(self, other: Acc) -> None:
+        """Add ``other``'s totals to these: the accumulator of two buckets together.
+
+        Exact (integers, :class:`ExactSum` merges and a maximum), so figures of an hour, a
+        day or a month made of quarter-hour accumulators are those of one bucket that size
+        made of the same quarter-hour pieces (``acd.metrics.cells``).
+        """
+        for name in _COUNTS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in _SUMS:
+            setattr(self, name, getattr(self, name).merge(getattr(other, name)))
+        if other.longest is not None:
+            self.see_wait(other.longest)
+
 
 _EMPTY = Acc()
+_SUMS = ("wait_answered", "talk", "hold", "wrap", "logged_in", "available", "busy")
+_COUNTS = tuple(name for name in Acc.__dataclass_fields__ if name not in _SUMS and name != "longest")
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,7 +335,7 @@ class Ledger:
     ``bucketings``: one or more ways of cutting time (e.g. report rows and the whole
     range; or quarter hours and days); each event is booked in every one.
     ``groups``: which breakdowns to keep besides the all-calls group (``"queue"``,
-    ``"skill"``).  ``only_queue``: keep only calls (and callbacks/surveys) of that queue.
+    ``"skill"``, ``"queue_skill"``: each skill within each queue).  ``only_queue``: keep only calls (and callbacks/surveys) of that queue.
     ``agent_time``: keep agent-seconds (all queues together); ``until`` clips them.
     """
 
@@ -337,6 +353,7 @@ class Ledger:
         self.rules = rules or Rules()
         self.by_queue = "queue" in groups
         self.by_skill = "skill" in groups
+        self.by_queue_skill = "queue_skill" in groups
         self.only_queue = only_queue
         self.agent_time = agent_time and only_queue is None
         self.until = until
@@ -498,6 +515,9 @@ class Ledger:
             groups.append(("queue", queue or NO_GROUP))
         if self.by_skill:
             groups.extend(("skill", skill) for skill in (dict.fromkeys(skills) if skills else (NO_GROUP,)))
+        if self.by_queue_skill:
+            name = queue or NO_GROUP
+            groups.extend(("queue_skill", name, skill) for skill in (dict.fromkeys(skills) if skills else (NO_GROUP,)))
         return groups
 
     def _acc(self, index: int, key: Hashable, group: Group) -> Acc:
@@ -615,6 +635,22 @@ class Ledger:
         # completed with no wrap-up seen yet: the agent's next wrap-up (before another
         # answer) would still be this call's
         return episode.wrap_seen or self._agent_episode.get(episode.agent_id or "") is not episode
+
+    def unsettled_accs(self) -> set[int]:
+        """``id`` of every accumulator an episode that can still change has booked into.
+
+        A bucket none of them touches changes only if a new event is logged in it
+        (callbacks and surveys of settled calls are booked where they happen): what
+        ``acd.metrics.cells`` needs to know before it keeps a bucket's figures for good.
+        """
+        self.flush()
+        touched: set[int] = set()
+        for episode in self.episodes:
+            if self._is_settled(episode):
+                continue
+            touched.update(id(acc) for acc, _ in episode.applied_calls)
+            touched.update(id(acc) for acc, _, _ in episode.applied_extras)
+        return touched
 
     def retire_settled(self, now: float) -> int:
         """Drop settled episodes (a running engine calls this every few minutes).

@@ -109,6 +109,8 @@ def incident_dict(incident: Incident, tz: ZoneInfo) -> dict[str, Any]:
         "to": fmt_local(incident.end, tz) if incident.end is not None else None,  # None: still going on
         "text": incident.text,
         "created": fmt_local(incident.created, tz),
+        "severity": incident.severity,
+        "author": incident.author,
     }
 
 

@@ -62,17 +62,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
-from typing import Iterable, Iterator, Literal, Mapping, Sequence
+from typing import Callable, Iterable, Iterator, Literal, Mapping, Sequence
 
-from acd.metrics.estimates import estimate_accuracy
+from acd.metrics.cells import Cell, GroupKey, compute_cells
+from acd.metrics.estimates import summarize
 from acd.base.events import Event
 from acd.metrics.ledger import (
     DEFAULT_SHORT_ABANDON_S,
     DEFAULT_THRESHOLD_S,
     NO_GROUP,
     Acc,
-    Group,
-    Ledger,
     QueueRules,
     Rules,
     in_order,
@@ -295,6 +294,19 @@ def figures_of(acc: Acc | None, sl_formula: str, *, pending_within: int = 0, ope
     )
 
 
+def _check_options(by: str | None, sl_formula: str, formulas: Mapping[str, str]) -> None:
+    if by not in (None, "queue", "skill"):
+        raise ValueError(f"by must be 'queue' or 'skill', not {by!r}")
+    for formula in (sl_formula, *formulas.values()):
+        if formula not in SL_FORMULAS:
+            raise ValueError(f"sl_formula must be one of {SL_FORMULAS}, not {formula!r}")
+
+
+def report_rules(threshold_s: float, short_abandon_s: float, queue_rules: Mapping[str, QueueRules] | None) -> Rules:
+    """The ledger's rules for a report's thresholds (the cells depend on nothing else)."""
+    return Rules(QueueRules(threshold_s, short_abandon_s), queue_rules)
+
+
 def compute_report(
     events: Iterable[Event],
     start: float,
@@ -320,59 +332,121 @@ def compute_report(
     ``queue_rules`` gives queues their own threshold and short-abandon limit (the
     routing configuration's) instead of ``threshold_s``/``short_abandon_s``;
     ``queue_formulas`` their own service-level formula in the per-queue rows.
+    The events become quarter-hour cells (``acd.metrics.cells``) merged into rows, the
+    same path a report from stored cells takes (``acd.metrics.aggregates``).
     """
-    if by not in (None, "queue", "skill"):
-        raise ValueError(f"by must be 'queue' or 'skill', not {by!r}")
     formulas = dict(queue_formulas or {})
-    for formula in (sl_formula, *formulas.values()):
-        if formula not in SL_FORMULAS:
-            raise ValueError(f"sl_formula must be one of {SL_FORMULAS}, not {formula!r}")
+    _check_options(by, sl_formula, formulas)
     params = ReportParams(start, end, interval, timezone, threshold_s, short_abandon_s, sl_formula, by, queue, now)
-    bks = buckets(start, end, interval, zone(timezone))
-    rows_bucketing = RowBuckets(bks, end)
-    until = end if now is None else min(end, now)
-    ledger = Ledger(
-        [rows_bucketing, WholeRange(rows_bucketing)],
-        rules=Rules(QueueRules(threshold_s, short_abandon_s), queue_rules),
-        groups=(by,) if by else (),
-        only_queue=queue,
-        until=until,
-    )
-    ordered = in_order(events)
-    ledger.feed_all(ordered)
-    pending = ledger.pending_within(now)
-    open_time = ledger.open_agent_time(until)
-    agents = queue is None
+    buckets(start, end, interval, zone(timezone))  # an unknown interval or zone fails before the work
+    rules = report_rules(threshold_s, short_abandon_s, queue_rules)
+    cells = compute_cells(in_order(events), start, end, rules=rules, now=now)
+    return compose_report(cells, params, incidents=incidents, queue_rules=queue_rules, queue_formulas=formulas)
 
-    def figures(index: int, key: int, group: Group) -> Figures:
-        acc = ledger.acc(index, key, group)
-        formula = formulas.get(group[1], sl_formula) if group is not None and group[0] == "queue" else sl_formula
-        extra = open_time.get((index, key)) if group is None else None
-        return figures_of(acc, formula, pending_within=pending.get(id(acc), 0), open_time=extra, agents=agents and group is None)
 
-    def group_keys(index: int, key: int) -> list[Group]:
-        found = [g for (i, k, g), acc in ledger.accs.items() if i == index and k == key and g is not None and not acc.is_empty()]
-        return sorted(found, key=lambda g: g[1])  # type: ignore[index]
+def selection(by: str | None, queue: str | None) -> tuple[GroupKey, Callable[[GroupKey], str | None]]:
+    """Which cell group is a report's total, and the row-group name (if any) of each cell group.
 
-    rows = []
-    for index, bucket in enumerate(bks):
-        rows.append(
-            Row(
-                start=bucket.start,
-                end=bucket.end,
-                label=bucket.label,
-                figures=figures(0, index, None),
-                groups={g[1]: figures(0, index, g) for g in group_keys(0, index) if g is not None},
-                incidents=tuple(i.id for i in incidents if i.overlaps(bucket.start, bucket.end)),
-            )
+    ``--queue q`` reads the ``("queue", q)`` group, and ``--queue q --by skill`` the
+    ``("queue_skill", q, s)`` groups: the ledger books a call in the same accumulators
+    whether or not other queues are kept beside it.
+    """
+    total: GroupKey = () if queue is None else ("queue", queue)
+
+    def name(group: GroupKey) -> str | None:
+        if by == "queue":
+            return group[1] if group[:1] == ("queue",) and (queue is None or group[1] == queue) else None
+        if by == "skill":
+            if queue is None:
+                return group[1] if group[:1] == ("skill",) else None
+            return group[2] if group[:2] == ("queue_skill", queue) else None
+        return None
+
+    return total, name
+
+
+class _Sums:
+    """Accumulators of one row (or the total) being merged from cells, by selected group."""
+
+    def __init__(self) -> None:
+        self.total: Acc | None = None
+        self.pending = 0
+        self.groups: dict[str, Acc] = {}
+        self.group_pending: dict[str, int] = {}
+
+    def add(self, cell: Cell, total_key: GroupKey, names: dict[GroupKey, str | None], name_of: Callable[[GroupKey], str | None]) -> None:
+        for group, acc in cell.accs.items():
+            if group == total_key:
+                if self.total is None:
+                    self.total = Acc()
+                self.total.absorb(acc)
+                self.pending += cell.pending.get(group, 0)
+                continue
+            if group not in names:
+                names[group] = name_of(group)
+            name = names[group]
+            if name is None:
+                continue
+            self.groups.setdefault(name, Acc()).absorb(acc)
+            self.group_pending[name] = self.group_pending.get(name, 0) + cell.pending.get(group, 0)
+
+
+def compose_report(
+    cells: Iterable[Cell],
+    params: ReportParams,
+    *,
+    incidents: Sequence[Incident] = (),
+    queue_rules: Mapping[str, QueueRules] | None = None,
+    queue_formulas: Mapping[str, str] | None = None,
+) -> Report:
+    """A report's rows and totals merged from the cells covering ``[params.start, params.end)``."""
+    p = params
+    formulas = dict(queue_formulas or {})
+    _check_options(p.by, p.sl_formula, formulas)
+    bks = buckets(p.start, p.end, p.interval, zone(p.timezone))
+    starts = [b.start for b in bks]
+    total_key, name_of = selection(p.by, p.queue)
+    names: dict[GroupKey, str | None] = {}
+    row_sums = [_Sums() for _ in bks]
+    grand = _Sums()
+    errors: list[float] = []
+    for cell in cells:
+        index = bucket_of(starts, p.end, cell.start)
+        if index is None:
+            continue
+        row_sums[index].add(cell, total_key, names, name_of)
+        grand.add(cell, total_key, names, name_of)
+        errors.extend(error for queue, error in cell.errors if p.queue is None or queue == p.queue)
+    agents = p.queue is None
+
+    def figures(sums: _Sums) -> Figures:
+        return figures_of(sums.total, p.sl_formula, pending_within=sums.pending, agents=agents)
+
+    def groups(sums: _Sums) -> dict[str, Figures]:
+        return {
+            name: figures_of(acc, formulas.get(name, p.sl_formula) if p.by == "queue" else p.sl_formula,
+                             pending_within=sums.group_pending.get(name, 0), agents=False)
+            for name, acc in sorted(sums.groups.items()) if not acc.is_empty()
+        }
+
+    rows = [
+        Row(
+            start=bucket.start,
+            end=bucket.end,
+            label=bucket.label,
+            figures=figures(sums),
+            groups=groups(sums),
+            incidents=tuple(i.id for i in incidents if i.overlaps(bucket.start, bucket.end)),
         )
+        for bucket, sums in zip(bks, row_sums)
+    ]
     return Report(
-        params=params,
+        params=p,
         rows=rows,
-        total=figures(1, 0, None),
-        group_totals={g[1]: figures(1, 0, g) for g in group_keys(1, 0) if g is not None},
-        incidents=[i for i in incidents if i.overlaps(start, end)],
-        wait_estimates=estimate_accuracy((e for e in ordered if queue is None or e.queue == queue or e.type == "call.answered"), start, end),
+        total=figures(grand),
+        group_totals=groups(grand),
+        incidents=[i for i in incidents if i.overlaps(p.start, p.end)],
+        wait_estimates=summarize(errors),
         queue_rules=dict(queue_rules or {}),
     )
 
@@ -391,7 +465,10 @@ __all__ = [
     "ReportParams",
     "Row",
     "SL_FORMULAS",
+    "compose_report",
     "compute_report",
+    "report_rules",
+    "selection",
     "pct",
     "ratio",
     "round_half_up",

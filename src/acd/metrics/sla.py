@@ -49,7 +49,7 @@ from acd.base.schedule import Holidays, Schedule, TimeRange, parse_holiday, pars
 from acd.metrics.downtime import Outage, business_spans, outages, unavailable_business_seconds
 from acd.metrics.report_availability import ReportAvailability, console_outages
 from acd.base.events import Event
-from acd.metrics.reports import Figures, compute_report, round_half_up
+from acd.metrics.reports import Figures, Report, compute_report, round_half_up
 from acd.metrics.store import Incident
 from acd.metrics.timeutil import DEFAULT_TIMEZONE, TimeInputError, month_start, next_month, parse_month, zone
 from acd.yamlpos import DEFAULT_LIMITS, Problem, YamlLimits, load_yaml_file, pydantic_problems
@@ -309,6 +309,16 @@ def month_range(year: int, month: int, timezone: str) -> tuple[float, float]:
     return month_start(year, month, tz), month_start(*next_month(year, month), tz)
 
 
+def sla_report_options(contract: Contract, interval: str = "month") -> dict[str, object]:
+    """The report options the contract's figures are computed with."""
+    return {
+        "interval": interval,
+        "timezone": contract.timezone,
+        "threshold_s": contract.threshold_s,
+        "short_abandon_s": contract.short_abandon_s,
+    }
+
+
 def evaluate_month(
     events: Iterable[Event],
     year: int,
@@ -318,23 +328,21 @@ def evaluate_month(
     contract_start: str | None = None,
     now: float | None = None,
     incidents: Iterable[Incident] = (),
+    report: Report | None = None,
 ) -> SlaResult:
-    """Service level, abandonment, penalties and unavailability of one month."""
+    """Service level, abandonment, penalties and unavailability of one month.
+
+    ``report``: the month's report (interval ``month``, the contract's timezone and
+    thresholds; see :func:`sla_report_options`) already computed, e.g. from stored cells
+    (``acd.metrics.aggregates``); ``events`` then need only hold what availability reads
+    (``EventStore.availability_events``)."""
     start_month = contract_start if contract_start is not None else contract.start
     index = contract_month(year, month, start_month)
     tier = contract.tier(index)
     start, end = month_range(year, month, contract.timezone)
     events = list(events)
-    report = compute_report(
-        events,
-        start,
-        end,
-        interval="month",
-        timezone=contract.timezone,
-        threshold_s=contract.threshold_s,
-        short_abandon_s=contract.short_abandon_s,
-        now=now,
-    )
+    if report is None:
+        report = compute_report(events, start, end, now=now, **sla_report_options(contract))
     figures = report.total
     sl_exact, ab_exact = figures.sl_offered, figures.abandonment_rate
     sl_tenths = tenths_half_up(sl_exact) if sl_exact is not None else None
@@ -376,5 +384,6 @@ __all__ = [
     "evaluate_month",
     "load_contract",
     "month_range",
+    "sla_report_options",
     "tenths_half_up",
 ]

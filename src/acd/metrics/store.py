@@ -92,6 +92,12 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "ALTER TABLE incidents_v3 RENAME TO incidents",
         "CREATE INDEX incidents_span ON incidents (start_ts, end_ts)",
     ),
+    (  # 4: who wrote an incident, how severe it is, and its last change (the web console edits them)
+        "ALTER TABLE incidents ADD COLUMN severity TEXT NOT NULL DEFAULT 'medium'",
+        "ALTER TABLE incidents ADD COLUMN author TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE incidents ADD COLUMN updated_ts REAL",
+        "ALTER TABLE incidents ADD COLUMN updated_by TEXT",
+    ),
 ]
 
 
@@ -115,22 +121,54 @@ class NewerSchemaError(StoreError):
     pass
 
 
+SEVERITIES = ("low", "medium", "high", "critical")
+
+
 @dataclass(frozen=True, slots=True)
 class Incident:
     """One entry of the incident log: something that affected service from ``start`` to
-    ``end`` (None while it is still going on)."""
+    ``end`` (None while it is still going on), who wrote it and how severe it was.
+    Every change made in the web console is also in its audit log (who, when, before/after)."""
 
     id: int
     start: float
     end: float | None
     text: str
     created: float
+    severity: str = "medium"
+    author: str = ""
+    updated: float | None = None
+    updated_by: str | None = None
 
     def overlaps(self, start: float, end: float) -> bool:
         return self.start < end and (self.end is None or start < self.end)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "start": self.start, "end": self.end, "text": self.text, "created": self.created}
+        return {
+            "id": self.id, "start": self.start, "end": self.end, "text": self.text, "created": self.created,
+            "severity": self.severity, "author": self.author, "updated": self.updated, "updated_by": self.updated_by,
+        }
+
+
+_INCIDENT_COLUMNS = "id, start_ts, end_ts, text, created_ts, severity, author, updated_ts, updated_by"
+
+
+def _incident(r: Sequence[Any]) -> Incident:
+    return Incident(
+        int(r[0]), float(r[1]), None if r[2] is None else float(r[2]), str(r[3]), float(r[4]),
+        str(r[5]), str(r[6]), None if r[7] is None else float(r[7]), r[8],
+    )
+
+
+def check_incident(start: float, end: float | None, text: str, severity: str) -> str:
+    """The incident's text, stripped; ValueError with a one-line reason if anything is wrong."""
+    if end is not None and not end > start:
+        raise ValueError("an incident must end after it starts")
+    if not text.strip():
+        raise ValueError("an incident needs a text")
+    if severity not in SEVERITIES:
+        raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}, not {severity!r}")
+    return text.strip()
 
 
 _COLUMNS = "id, ts, type, call_id, agent_id, queue, data, schema_version"
@@ -161,6 +199,23 @@ def _event(row: Sequence[Any]) -> Event:
         data=json.loads(data),
         schema_version=schema_version,
     )
+
+
+#: database files this process has open through an EventStore, with how many times
+_open_here: dict[str, int] = {}
+
+
+def _key(path: Path) -> str:
+    try:
+        return str(path.resolve())
+    except OSError:
+        return str(path)
+
+
+def _forget(key: str) -> None:
+    _open_here[key] = _open_here.get(key, 1) - 1
+    if _open_here[key] <= 0:
+        del _open_here[key]
 
 
 def _check_header(path: Path) -> None:
@@ -210,7 +265,12 @@ class EventStore:
         if path.exists():
             if path.is_dir():
                 raise StoreError(f"{path} is a directory, not a database file")
-            _check_header(path)
+            if _open_here.get(_key(path), 0) == 0:
+                # Never while this process has the file open: closing any descriptor of
+                # a file drops every POSIX lock the process holds on it, SQLite's too
+                # (https://www.sqlite.org/howtocorrupt.html, 2.2); the console opens the
+                # log per request beside its heartbeat's connection.
+                _check_header(path)
         elif not create:
             raise MissingDatabaseError(f"database not found: {path}")
         elif not path.parent.exists():
@@ -224,10 +284,13 @@ class EventStore:
             conn = await aiosqlite.connect(str(path), isolation_level=None)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open database {path}: {exc}") from None
+        key = _key(path)
+        _open_here[key] = _open_here.get(key, 0) + 1  # from here on SQLite may hold locks on it
         try:
             await _prepare(conn, path)
         except BaseException:
             await conn.close()
+            _forget(key)
             raise
         store = cls(path, conn, batch_interval_s)
         store._flusher = asyncio.create_task(store._flush_loop(), name=f"event-store-flush:{path.name}")
@@ -314,6 +377,7 @@ class EventStore:
             await self.flush()
         finally:
             await self._conn.close()
+            _forget(_key(self.path))
 
     # -- reading -----------------------------------------------------------------------
 
@@ -384,6 +448,45 @@ class EventStore:
         prefix.sort(key=lambda e: e.ts)
         return prefix + await self.events(lo, hi)
 
+    async def availability_events(self, start: float, end: float) -> list[Event]:
+        """What ``acd.metrics.downtime.outages`` needs of ``[start, end)``, without the rest of the log.
+
+        The platform events (and the last one of each kind before ``start``), each with
+        the event logged just before it (console events aside: they are no sign of the
+        engine's life), since a crash is dated from the last sign of life before the
+        restart; and the console's own events, for report availability
+        (``acd.metrics.report_availability``).  Nothing else is read, and the outages
+        computed over this list equal those over every event.
+        """
+        prefix = await self.latest_before(start, PLATFORM_TYPES)
+        prefix += await self.latest_before(start, CONSOLE_TYPES)
+        console = await self.events(start, end, types=CONSOLE_TYPES)
+        placeholders = ", ".join("?" for _ in PLATFORM_TYPES)
+        async with self._conn.execute(
+            f"SELECT seq, ts FROM events WHERE type IN ({placeholders}) AND ts >= ? AND ts < ? ORDER BY ts, seq",
+            [*PLATFORM_TYPES, start, end],
+        ) as cursor:
+            marks = await cursor.fetchall()
+        seqs: set[int] = set()
+        for seq, ts in marks:
+            seqs.add(int(seq))
+            async with self._conn.execute(
+                "SELECT seq FROM events WHERE ts <= ? AND NOT (ts = ? AND seq >= ?) AND type NOT LIKE 'console.%' "
+                "ORDER BY ts DESC, seq DESC LIMIT 1",
+                (ts, ts, seq),
+            ) as cursor:
+                before = await cursor.fetchone()
+            if before is not None:
+                seqs.add(int(before[0]))
+        ordered = sorted(seqs)
+        rows: list[Event] = []
+        for index in range(0, len(ordered), 500):
+            chunk = ordered[index:index + 500]
+            rows += await self._select(
+                f"SELECT {_COLUMNS} FROM events WHERE seq IN ({', '.join('?' for _ in chunk)}) ORDER BY ts, seq", chunk
+            )
+        return sorted(prefix, key=lambda e: e.ts) + sorted(rows + console, key=lambda e: e.ts)
+
     async def recorded_types(self, call_ids: Iterable[str], types: Iterable[str], since: float) -> dict[str, set[str]]:
         """Which of ``types`` the log holds for each of ``call_ids`` since ``since``.
 
@@ -411,22 +514,21 @@ class EventStore:
 
     # -- incidents ---------------------------------------------------------------------
 
-    async def add_incident(self, start: float, end: float | None, text: str, created: float | None = None) -> Incident:
+    async def add_incident(
+        self, start: float, end: float | None, text: str, created: float | None = None, *, severity: str = "medium", author: str = ""
+    ) -> Incident:
         """Record an incident; ``end`` None: still going on (close it with :meth:`close_incident`)."""
-        if end is not None and not end > start:
-            raise ValueError("an incident must end after it starts")
-        if not text.strip():
-            raise ValueError("an incident needs a text")
+        text = check_incident(start, end, text, severity)
         created = time.time() if created is None else created
         async with self._lock:
             cursor = await self._conn.execute(
-                "INSERT INTO incidents (start_ts, end_ts, text, created_ts) VALUES (?, ?, ?, ?)",
-                (start, end, text.strip(), created),
+                "INSERT INTO incidents (start_ts, end_ts, text, created_ts, severity, author) VALUES (?, ?, ?, ?, ?, ?)",
+                (start, end, text, created, severity, author),
             )
             incident_id = cursor.lastrowid
             await cursor.close()
         assert incident_id is not None
-        return Incident(int(incident_id), start, end, text.strip(), created)
+        return Incident(int(incident_id), start, end, text, created, severity, author)
 
     async def incidents(self, start: float | None = None, end: float | None = None) -> list[Incident]:
         """Incidents overlapping ``[start, end)``, in order of start."""
@@ -439,24 +541,117 @@ class EventStore:
             clauses.append("(end_ts IS NULL OR end_ts > ?)")
             params.append(start)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = f"SELECT id, start_ts, end_ts, text, created_ts FROM incidents {where} ORDER BY start_ts, id"
+        sql = f"SELECT {_INCIDENT_COLUMNS} FROM incidents {where} ORDER BY start_ts, id"
         async with self._conn.execute(sql, params) as cursor:
             rows = await cursor.fetchall()
-        return [Incident(int(r[0]), float(r[1]), None if r[2] is None else float(r[2]), str(r[3]), float(r[4])) for r in rows]
+        return [_incident(r) for r in rows]
 
-    async def close_incident(self, incident_id: int, end: float) -> Incident:
+    async def incident(self, incident_id: int) -> Incident | None:
+        async with self._conn.execute(f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE id = ?", (incident_id,)) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else _incident(row)
+
+    async def update_incident(
+        self, incident_id: int, *, start: float, end: float | None, text: str, severity: str, by: str, at: float | None = None
+    ) -> tuple[Incident, Incident]:
+        """Change an incident (its author and creation stay); returns (before, after)."""
+        text = check_incident(start, end, text, severity)
+        at = time.time() if at is None else at
+        async with self._lock:
+            before = await self.incident(incident_id)
+            if before is None:
+                raise ValueError(f"no incident #{incident_id}")
+            await self._conn.execute(
+                "UPDATE incidents SET start_ts = ?, end_ts = ?, text = ?, severity = ?, updated_ts = ?, updated_by = ? WHERE id = ?",
+                (start, end, text, severity, at, by, incident_id),
+            )
+        after = Incident(incident_id, start, end, text, before.created, severity, before.author, at, by)
+        return before, after
+
+    async def close_incident(self, incident_id: int, end: float, *, by: str | None = None) -> Incident:
         """End an open incident at ``end``; raises ValueError naming what is wrong."""
         async with self._lock:
-            async with self._conn.execute("SELECT start_ts, end_ts, text, created_ts FROM incidents WHERE id = ?", (incident_id,)) as cursor:
-                row = await cursor.fetchone()
-            if row is None:
+            incident = await self.incident(incident_id)
+            if incident is None:
                 raise ValueError(f"no incident #{incident_id}")
-            if row[1] is not None:
+            if incident.end is not None:
                 raise ValueError(f"incident #{incident_id} is already closed")
-            if not end > row[0]:
+            if not end > incident.start:
                 raise ValueError(f"incident #{incident_id} started later than that; it must end after it starts")
-            await self._conn.execute("UPDATE incidents SET end_ts = ? WHERE id = ?", (end, incident_id))
-        return Incident(incident_id, float(row[0]), end, str(row[2]), float(row[3]))
+            if by is None:
+                await self._conn.execute("UPDATE incidents SET end_ts = ? WHERE id = ?", (end, incident_id))
+            else:
+                await self._conn.execute(
+                    "UPDATE incidents SET end_ts = ?, updated_ts = ?, updated_by = ? WHERE id = ?", (end, time.time(), by, incident_id)
+                )
+        return await self.incident(incident_id)  # type: ignore[return-value]
+
+    # -- report cells (a cache of ledger accumulators, see acd.metrics.aggregates) -----
+    #
+    # Not a numbered migration on purpose: the table holds only figures derived from the
+    # events, each row keyed by the rules and code version that made it, so it can be
+    # dropped or rebuilt at any time (``acd report --rebuild``) and an older or newer acd
+    # simply ignores rows keyed for another version.
+
+    async def cached_cells(self, key: str, start: float, end: float, *, days: bool) -> list[tuple[float, float, bytes]]:
+        """Stored cells of ``key`` inside ``[start, end)``: quarter hours, or (``days``) longer ones."""
+        size = "end_ts - start_ts > 900" if days else "end_ts - start_ts = 900"
+        sql = f"SELECT start_ts, end_ts, data FROM report_cells WHERE rules = ? AND start_ts >= ? AND end_ts <= ? AND {size} ORDER BY start_ts"
+        try:
+            async with self._conn.execute(sql, (key, start, end)) as cursor:
+                rows = await cursor.fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return []
+            raise
+        return [(float(a), float(b), bytes(c)) for a, b, c in rows]
+
+    async def save_cells(self, key: str, cells: Sequence[tuple[float, float, bytes]]) -> None:
+        """Store final cells (replacing equal ones); one transaction."""
+        if not cells:
+            return
+        async with self._lock:
+            try:
+                await self._conn.execute("BEGIN IMMEDIATE")
+                await self._conn.execute(_CELLS_TABLE)
+                await self._conn.executemany(
+                    "INSERT OR REPLACE INTO report_cells (rules, start_ts, end_ts, data) VALUES (?, ?, ?, ?)",
+                    [(key, a, b, c) for a, b, c in cells],
+                )
+                await self._conn.execute("COMMIT")
+            except BaseException:
+                await _rollback(self._conn)
+                raise
+
+    async def drop_cells(self, start: float | None = None, end: float | None = None) -> int:
+        """Forget stored cells (of every key) overlapping ``[start, end)``; returns how many."""
+        clauses, params = ["1"], []
+        if start is not None:
+            clauses.append("end_ts > ?")
+            params.append(start)
+        if end is not None:
+            clauses.append("start_ts < ?")
+            params.append(end)
+        async with self._lock:
+            await self._conn.execute(_CELLS_TABLE)
+            cursor = await self._conn.execute(f"DELETE FROM report_cells WHERE {' AND '.join(clauses)}", params)
+            count = cursor.rowcount
+            await cursor.close()
+        return int(count)
+
+    async def first_event_ts(self) -> float | None:
+        async with self._conn.execute("SELECT MIN(ts) FROM events") as cursor:
+            row = await cursor.fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+
+_CELLS_TABLE = """CREATE TABLE IF NOT EXISTS report_cells (
+    rules TEXT NOT NULL,
+    start_ts REAL NOT NULL,
+    end_ts REAL NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (rules, start_ts, end_ts)
+) WITHOUT ROWID"""
 
 
 # -- schema ---------------------------------------------------------------------------
@@ -537,6 +732,8 @@ __all__ = [
     "Incident",
     "MIGRATIONS",
     "MissingDatabaseError",
+    "SEVERITIES",
+    "check_incident",
     "NewerSchemaError",
     "StoreError",
     "latest_version",

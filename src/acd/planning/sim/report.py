@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 from acd.metrics.live import report_rules
+from acd.base.events import Event
 from acd.metrics.reports import DEFAULT_SHORT_ABANDON_S, DEFAULT_THRESHOLD_S, Report, compute_report
 from acd.planning.sim.engine import Progress, RunStats, Sink, run_simulation
 from acd.planning.sim.scenario import Scenario
@@ -71,10 +72,16 @@ def default_short_abandon_s(scenario: Scenario) -> float:
     return _shared({q.short_abandon_s for q in scenario.config.queues if q.name in names}, DEFAULT_SHORT_ABANDON_S)
 
 
-def simulate_report(scenario: Scenario, options: ReportOptions = ReportOptions(), progress: Progress | None = None) -> SimulationResult:
-    """Simulate, then report on ``[scenario.start, scenario.end)`` as ``acd report`` would."""
+def simulate_report(
+    scenario: Scenario, options: ReportOptions = ReportOptions(), progress: Progress | None = None, *, keep: list[Event] | None = None
+) -> SimulationResult:
+    """Simulate, then report on ``[scenario.start, scenario.end)`` as ``acd report`` would.
+
+    ``keep``: a list that receives the simulated events (``acd simulate --db`` stores them)."""
     log = EventLog()
     stats = simulate(scenario, log, progress)
+    if keep is not None:
+        keep.extend(log.events)
     started = time.perf_counter()
     rules = report_rules(
         scenario.config,
