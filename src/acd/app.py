@@ -38,7 +38,7 @@ from acd.metrics.store import EventStore, StoreError
 from acd.features.recordings import RecordingTracker, purge_periodically
 from acd.features.waiting import WaitingService
 from acd.features.callbacks import CallbackPolicy, CallbackService, CallbackStore
-from acd.agent_phone import AgentPhoneCodes
+from acd.features.agent_phone import AgentPhoneCodes
 from acd.asterisk.agent_lamps import AgentLamps
 from acd.base.holiday_calendar import CHILE, coming_years, load_holidays_file, stale_calendar_warning
 from acd.base.schedule import Holidays, schedule_from_hours

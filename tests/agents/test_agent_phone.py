@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from acd.agent_phone import PROMPTS, AgentPhoneCodes, endpoint_of
+from acd.features.agent_phone import PROMPTS, AgentPhoneCodes, endpoint_of
 from acd.asterisk.agent_lamps import lamp_device, lamp_state
 from acd.ivr.channel import CallerHungUp
 from acd.routing.config import RoutingConfig
