@@ -96,7 +96,7 @@ async def write_store(path: Path, days: list[list[Event]]) -> int:
     return count
 
 
-def repeat_weeks(path: Path, weeks: int, block_weeks: int) -> int:
+def repeat_weeks(path: Path, weeks: int, block_weeks: int, first_ts: float) -> int:
     """Copy the first ``block_weeks`` weeks of the log forward until it spans ``weeks`` weeks.
 
     Done in SQL (fresh ids and call ids, times shifted by whole weeks) because turning
@@ -112,24 +112,40 @@ def repeat_weeks(path: Path, weeks: int, block_weeks: int) -> int:
                 "INSERT INTO events (id, ts, type, call_id, agent_id, queue, data, schema_version) "
                 "SELECT id || ?, ts + ?, type, CASE WHEN call_id IS NULL THEN NULL ELSE call_id || ? END, agent_id, queue, data, schema_version "
                 "FROM events WHERE seq <= ? AND ts < ? AND ts + ? < ? ORDER BY seq",
-                (f"-r{block}", block * block_weeks * week, f"-r{block}", last, _FIRST_TS + block_weeks * week,
-                 block * block_weeks * week, _FIRST_TS + weeks * week),
+                (f"-r{block}", block * block_weeks * week, f"-r{block}", last, first_ts + block_weeks * week,
+                 block * block_weeks * week, first_ts + weeks * week),
             )
         (count,) = conn.execute("SELECT COUNT(*) FROM events").fetchone()
     return int(count)
 
 
-_FIRST_TS = datetime(2026, 3, 2, tzinfo=zone(TIMEZONE)).timestamp()
+def first_monday(today: date) -> date:
+    """The first Monday of the month thirteen months before ``today``.
+
+    A year of data from there ends about a month ago, so every quarter hour of it is
+    final (settled cells are stored; a future one never is, and would be replayed on
+    every run).
+    """
+    year, month = today.year, today.month - 13
+    while month <= 0:
+        month += 12
+        year -= 1
+    day = date(year, month, 1)
+    while day.weekday() != 0:
+        day += timedelta(days=1)
+    return day
 
 
-def generate(path: Path, *, month_calls: int, weeks: int, seed: int = 1, first: date = date(2026, 3, 2)) -> dict[str, Any]:
+def generate(path: Path, *, month_calls: int, weeks: int, seed: int = 1, first: date | None = None) -> dict[str, Any]:
     """A store with ``weeks`` weeks: 22 business days simulated (``month_calls`` in all), then repeated 4 weeks at a time."""
+    first = first or first_monday(date.today())
     started = time.perf_counter()
     per_day = max(1, round(month_calls / 22))
     simulated = [simulate_day(d, per_day, seed + i) for i, d in enumerate(_business_days(first, 22))]
     sim_s = time.perf_counter() - started
     written = asyncio.run(write_store(path, simulated))
-    total = repeat_weeks(path, weeks, 4) if weeks > 5 else written
+    first_ts = datetime(first.year, first.month, first.day, tzinfo=zone(TIMEZONE)).timestamp()
+    total = repeat_weeks(path, weeks, 4, first_ts) if weeks > 5 else written
     return {
         "simulated_events": written, "events": total, "calls_per_day": per_day, "simulated_days": len(simulated),
         "weeks": weeks, "simulate_s": round(sim_s, 1), "generate_s": round(time.perf_counter() - started, 1),
@@ -176,12 +192,14 @@ def rebuild_all(path: Path) -> int:
 
 def run_reports_bench(workdir: Path, *, month_calls: int = 40_000, year: bool = True, repeat: int = 3) -> dict[str, Any]:
     tz = zone(TIMEZONE)
-    month = (datetime(2026, 3, 1, tzinfo=tz).timestamp(), datetime(2026, 4, 1, tzinfo=tz).timestamp())
-    year_range = (datetime(2026, 3, 1, tzinfo=tz).timestamp(), datetime(2027, 3, 1, tzinfo=tz).timestamp())
+    first = first_monday(date.today())
+    following = (first.year + first.month // 12, first.month % 12 + 1)
+    month = (datetime(first.year, first.month, 1, tzinfo=tz).timestamp(), datetime(*following, 1, tzinfo=tz).timestamp())
+    year_range = (month[0], datetime(first.year + 1, first.month, 1, tzinfo=tz).timestamp())
     path = workdir / "bench-reports.sqlite"
     path.unlink(missing_ok=True)
     weeks = 52 if year else 5
-    data = generate(path, month_calls=month_calls, weeks=weeks)
+    data = generate(path, month_calls=month_calls, weeks=weeks, first=first)
     result: dict[str, Any] = {"machine": machine_info(), "data": data, "timezone": TIMEZONE}
     no_cache = _timed(lambda: report_once(path, *month, "day", use_cache=False), 1)[0]
     first = _timed(lambda: report_once(path, *month, "day"), 1)[0]
