@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import itertools
 import os
+import random
 import re
 import shutil
 import socket
@@ -275,7 +276,42 @@ Content-Length: 0
 """
 
 
+def _outside_ephemeral_range() -> tuple[int, int] | None:
+    """Ports the kernel never hands out by itself (above, else below, its ephemeral range).
+
+    A port found free by binding port 0 is an *ephemeral* one: between the check and
+    sipp's own bind, any socket the machine opens may be given it ("Unable to bind main
+    socket, errno 98": a caller that never called, seen in CI).  Ports outside that range
+    are only ever taken by someone asking for them by number.
+    """
+    try:
+        low, high = (int(value) for value in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        return None
+    if high <= 64_000:
+        return high + 1, 65_530
+    if low >= 12_000:
+        return 10_000, low - 8
+    return None
+
+
+def _bind_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def free_udp_port() -> int:
+    """A free UDP port on loopback, outside the ephemeral range when the kernel leaves room."""
+    span = _outside_ephemeral_range()
+    if span is not None:
+        for _ in range(200):
+            port = random.randint(*span)
+            if _bind_free(port):
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
