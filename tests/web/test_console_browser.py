@@ -111,6 +111,8 @@ def test_admin_adds_a_user_who_logs_in_and_is_shut_out_when_disabled(browser, pa
     form.locator('[name="role"]').select_option("viewer")
     form.locator('[name="password"]').fill("nueva-secreta-1")
     form.locator('button[type="submit"]').click()
+    page.wait_for_url("**/admin/users?done=*")
+    page.locator('#users tr[data-user="nueva"]').wait_for()  # the redirected page may still be loading
     assert page.locator('#users tr[data-user="nueva"]').count() == 1
     other = browser.new_context().new_page()
     login(other, console, "nueva", "nueva-secreta-1")

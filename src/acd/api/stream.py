@@ -39,6 +39,7 @@ from typing import Any, AsyncIterator, Callable
 
 from acd.base.events import Event
 from acd.privacy import Personal, mask_number, masked_data
+from acd.base.lagging import DropWhenLagging
 
 #: Streams open at once; each is a request in progress (``RequestLimit`` allows 64).
 MAX_SUBSCRIBERS = 8
@@ -100,28 +101,12 @@ class CallTraces:
             self._calls.pop(event.call_id, None)
 
 
-class Subscriber:
+class Subscriber(DropWhenLagging[bytes]):
     """One open stream: a bounded queue of encoded messages."""
 
     def __init__(self, personal: bool, size: int = QUEUE_SIZE) -> None:
+        super().__init__(size, _CLOSE)
         self.personal = personal
-        self.queue: asyncio.Queue[bytes] = asyncio.Queue(size)
-        self.dropped = False
-
-    def offer(self, message: bytes) -> bool:
-        """False when the client lags ``size`` messages behind: it is then dropped."""
-        try:
-            self.queue.put_nowait(message)
-            return True
-        except asyncio.QueueFull:
-            self.dropped = True
-            return False
-
-    def end(self) -> None:
-        """Stop this stream now: what is queued is dropped, the end comes next."""
-        while not self.queue.empty():
-            self.queue.get_nowait()
-        self.queue.put_nowait(_CLOSE)
 
 
 Snapshot = Callable[[], dict[str, Any]]

@@ -31,6 +31,7 @@ from typing import Any, Callable
 import httpx
 
 from acd.privacy import mask_number, mask_text
+from acd.base.lagging import DropWhenLagging
 
 log = logging.getLogger("acd.web.live")
 
@@ -76,27 +77,12 @@ def shape(snapshot: dict[str, Any], how: Shape) -> dict[str, Any]:
     return out
 
 
-class LiveClient:
+class LiveClient(DropWhenLagging[bytes | None]):
     """One browser stream: a bounded queue of encoded SSE messages."""
 
     def __init__(self, how: Shape, size: int = CLIENT_QUEUE) -> None:
+        super().__init__(size, _END)
         self.how = how
-        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(size)
-        self.dropped = False
-
-    def offer(self, message: bytes) -> bool:
-        try:
-            self.queue.put_nowait(message)
-            return True
-        except asyncio.QueueFull:
-            self.dropped = True
-            return False
-
-    def end(self) -> None:
-        """Stop this stream now: what is queued is dropped, the end comes next."""
-        while not self.queue.empty():
-            self.queue.get_nowait()
-        self.queue.put_nowait(_END)
 
 
 class LiveFeed:

@@ -125,9 +125,7 @@ async def add_incident(
         month = _month_of(lo, tz_name)
         async with event_store(request, write=True) as store:
             incident = await store.add_incident(lo, hi, text, severity=severity, author=viewer.name)
-    except PageInputError as exc:
-        return _back(month, error=str(exc))
-    except ValueError as exc:
+    except ValueError as exc:  # PageInputError too
         return _back(month, error=str(exc))
     audit(request, "incident.add", f"#{incident.id}", _describe(incident, tz_name))
     return _back(month, done="added", id=incident.id)
@@ -150,7 +148,7 @@ async def edit_incident(
         month = _month_of(lo, tz_name)
         async with event_store(request, write=True) as store:
             before, after = await store.update_incident(incident_id, start=lo, end=hi, text=text, severity=severity, by=viewer.name)
-    except (PageInputError, ValueError) as exc:
+    except ValueError as exc:  # PageInputError too
         return _back(month, error=str(exc))
     audit(request, "incident.edit", f"#{incident_id}", f"before: {_describe(before, tz_name)} | after: {_describe(after, tz_name)}")
     return _back(month, done="saved", id=incident_id)
@@ -167,7 +165,7 @@ async def close_incident(
     try:
         async with event_store(request, write=True) as store:
             closed = await store.close_incident(incident_id, time.time(), by=viewer.name)
-    except (PageInputError, ValueError) as exc:
+    except ValueError as exc:  # PageInputError too
         return _back(month, error=str(exc))
     audit(request, "incident.close", f"#{incident_id}", _describe(closed, tz_name))
     return _back(_month_of(closed.start, tz_name), done="closed", id=incident_id)
