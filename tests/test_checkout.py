@@ -50,7 +50,7 @@ def test_a_lab_command_without_a_checkout_is_one_line_and_exit_2(monkeypatch: py
         raise AssertionError("the lab must not be started without a checkout")
 
     monkeypatch.setenv("ACD_REPO", str(tmp_path))
-    monkeypatch.setattr("acd.lab.dispatch_bench.subprocess.run", no_lab)
+    monkeypatch.setattr("acd.bench.dispatch_bench.subprocess.run", no_lab)
     assert main(["bench", "dispatch", "--calls", "2"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("acd: ACD_REPO=") and "Traceback" not in err and len(err.strip().splitlines()) == 1

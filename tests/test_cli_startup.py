@@ -21,7 +21,7 @@ def test_a_named_command_imports_only_its_own_module() -> None:
     loaded = _modules_after(["ivr", "validate", "flows"])
     commands = {name for name in loaded if name.startswith("acd.cli.") and not name.split(".")[-1].startswith("_")}
     assert commands == {"acd.cli.ivr"}
-    assert not {"numpy", "httpx", "acd.api.options", "acd.lab.faults"} & loaded
+    assert not {"numpy", "httpx", "acd.cli._api_options", "acd.bench.faults"} & loaded
 
 
 def test_help_and_unknown_commands_still_list_every_command() -> None:

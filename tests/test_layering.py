@@ -12,10 +12,9 @@ foundation modules and the tiers *below* its own, never a sibling in the same ti
 
 Everything else (``app``, ``engine``, ``dispatch``, ``api``, ``cli``, ``lab``, ``bench``,
 ``sim``, ``callbacks``, ``waiting``, ``settings``…) is an edge: it may import the core
-freely, and the core may never import it.  Import cycles between edge packages still
-exist; the ones known today are listed in ``KNOWN_EDGE_CYCLE_EDGES`` *to be removed* by
-the dispatcher step of issue 14: a new one fails this test, and so does a listed one that
-has gone (so the list only shrinks).
+freely, and the core may never import it.  No package, core or edge, lies on an import
+cycle: the edges stack too (``cli`` over ``bench`` over ``lab`` over ``app`` over ``api``,
+which reads the engine only through :class:`acd.api.port.ServedEngine`).
 
 ``planning`` (Erlang, forecasts, the simulator) sits on the core and is used only by the
 command line and the benchmarks (``PLANNING_USERS``): the engine never imports it, and it
@@ -34,7 +33,6 @@ import ast
 from collections import defaultdict
 from pathlib import Path
 
-import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 ROOT = SRC / "acd"
@@ -57,23 +55,6 @@ KNOWN_CORE_EXCEPTIONS: dict[tuple[str, str], str] = {
 
 #: Planning imports outside the core, each with why and how it goes away (none today).
 KNOWN_PLANNING_EXCEPTIONS: dict[tuple[str, str], str] = {}
-
-#: Package-level edges that lie on an import cycle between edge packages today: known,
-#: to be removed (issue 14's dispatcher/engine step).  ``app`` is ``acd/app.py``.
-KNOWN_EDGE_CYCLE_EDGES: set[tuple[str, str]] = {
-    ("api", "app"),  # api.http/prometheus read the App; app builds the API server
-    ("app", "api"),
-    ("api", "cli"),  # api.client/options use cli._common; cli's commands are API clients
-    ("cli", "api"),
-    ("cli", "app"),  # cli.run builds the app
-    ("cli", "bench"),  # acd bench runs benchmarks from bench/ and lab/
-    ("cli", "lab"),
-    ("bench", "app"),  # bench.record_ami runs a real app
-    ("bench", "lab"),  # bench/ and lab/ benchmarks use each other: one home for benchmarks
-    ("lab", "bench"),
-    ("lab", "app"),  # lab.demo/cps_bench start the engine
-}
-
 
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(SRC).with_suffix("").parts)
@@ -235,15 +216,10 @@ def test_no_core_package_is_on_an_import_cycle() -> None:
     assert not on_cycle, "\n".join(f"{a} -> {b}: {EDGES[(a, b)]}" for a, b in on_cycle)
 
 
-def test_edge_cycles_are_only_the_known_ones(capsys: pytest.CaptureFixture[str]) -> None:
-    found = cycle_edges(EDGES)
-    new = sorted(found - KNOWN_EDGE_CYCLE_EDGES)
-    gone = sorted(KNOWN_EDGE_CYCLE_EDGES - found)
-    with capsys.disabled():
-        if found:
-            print(f"\nknown edge import cycles (to be removed, issue 14): {len(found)} package edges")
-    assert not new, "new import cycle between packages:\n  " + "\n  ".join(f"{a} -> {b}: {sorted(EDGES[(a, b)])[:3]}" for a, b in new)
-    assert not gone, "cycle gone, remove from KNOWN_EDGE_CYCLE_EDGES: " + ", ".join(f"{a} -> {b}" for a, b in gone)
+def test_no_package_is_on_an_import_cycle() -> None:
+    """Edges too: a cycle between edge packages means neither can be understood (or moved) alone."""
+    found = sorted(cycle_edges(EDGES))
+    assert not found, "import cycle between packages:\n  " + "\n  ".join(f"{a} -> {b}: {sorted(EDGES[(a, b)])[:3]}" for a, b in found)
 
 
 def planning_violations(graph: dict[str, set[str]]) -> list[str]:

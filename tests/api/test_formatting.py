@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from acd.api.options import default_url
-from acd.api.tables import duration, percent
+from acd.cli._api_options import default_url
+from acd.cli._tables import duration, percent
 
 
 @pytest.mark.parametrize("seconds, text", [(None, "-"), (-3, "0:00"), (0.9, "0:00"), (61, "1:01"), (3599, "59:59"), (3723, "1:02:03")])

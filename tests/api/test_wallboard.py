@@ -10,8 +10,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from acd.api.client import ApiClient, AuthFailed, Unreachable
-from acd.api.wallboard import render_frame, run_live
+from acd.cli._api_client import ApiClient, AuthFailed, Unreachable
+from acd.cli._wallboard import render_frame, run_live
 from tests.api.helpers import TOKEN, EngineThread, free_port, park
 
 

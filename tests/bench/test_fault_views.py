@@ -1,4 +1,4 @@
-"""The fault harness's counting (acd.lab.fault_views), fed made-up sipp, AMI and engine records.
+"""The fault harness's counting (acd.bench.fault_views), fed made-up sipp, AMI and engine records.
 
 Each done-when figure must count the failure it names, and only that: a fault that
 loses nothing must come out all zero, and each kind of damage must show with its caller,
@@ -11,8 +11,8 @@ from collections import Counter
 from dataclasses import replace
 from typing import Any
 
-from acd.lab.call_views import EngineCall, SippCall
-from acd.lab.fault_views import (
+from acd.bench.call_views import EngineCall, SippCall
+from acd.bench.fault_views import (
     AgentDialog,
     AmiLedger,
     Injection,

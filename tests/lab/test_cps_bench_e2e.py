@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from acd.lab.call_views import AstChannel, EngineCall, SippCall, sipp_calls
-from acd.lab.cps_accounting import LOSS_STAGES, StepRun, account
-from acd.lab.cps_bench import run_cps, summarise
-from acd.lab.cps_lab import CpsLab, CpsOptions, caller_number
+from acd.bench.call_views import AstChannel, EngineCall, SippCall, sipp_calls
+from acd.bench.cps_accounting import LOSS_STAGES, StepRun, account
+from acd.bench.cps_bench import run_cps, summarise
+from acd.bench.cps_lab import CpsLab, CpsOptions, caller_number
 
 
 @pytest.mark.lab

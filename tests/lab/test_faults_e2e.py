@@ -1,7 +1,7 @@
 """Issue 13's done-when, short: each fault once under sipp traffic, and nothing may go wrong.
 
 The full sweep (each fault x5) is ``acd bench faults`` in ``make bench``; this is the same
-harness (acd.lab.faults) with one fault per kind at a seeded random moment, on the test
+harness (acd.bench.faults) with one fault per kind at a seeded random moment, on the test
 slot's lab.  Every figure must be zero and ``acd report`` must equal sipp's counts; a
 failure message carries the harness's summary (which caller, which agent, when, after
 which fault) and the logs' folder.  ``FAULTS_SEED`` replays a failing seed.
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from acd.lab.cps_lab import CpsLab
-from acd.lab.faults import KINDS, FaultOptions, run_faults, summary
+from acd.bench.cps_lab import CpsLab
+from acd.bench.faults import KINDS, FaultOptions, run_faults, summary
 from tests.lab.conftest import SLOT
 
 pytestmark = pytest.mark.lab

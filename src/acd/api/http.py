@@ -1,4 +1,4 @@
-"""The control API as a FastAPI application over one :class:`~acd.app.App`.
+"""The control API as a FastAPI application over one :class:`~acd.api.port.ServedEngine` (a running ``acd.app.App``).
 
 Every handler is ``async def`` on purpose: it then runs on the engine's own event loop,
 between two router events, never in a thread beside the router (the router is not
@@ -64,7 +64,7 @@ from acd.api.views import LiveViews
 from acd.routing.decisions import Ignored, Outcome
 
 if TYPE_CHECKING:
-    from acd.app import App
+    from acd.api.port import ServedEngine
 
 PUBLIC_PATHS = frozenset({"/openapi.json", "/metrics"})
 _UNAUTHORIZED = ErrorOut(error="unauthorized", detail="missing or wrong bearer token (ACD_API_TOKEN)")
@@ -193,7 +193,7 @@ _CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorOut, "descript
 
 
 def create_api(
-    app: "App", *, token: str, tally: EventTally, lag: LoopLagProbe, accounts: PathLike[str] | str | None = None, hub: StreamHub | None = None
+    app: "ServedEngine", *, token: str, tally: EventTally, lag: LoopLagProbe, accounts: PathLike[str] | str | None = None, hub: StreamHub | None = None
 ) -> FastAPI:
     """The ASGI application; serving it is :mod:`acd.api.server`'s job.  ``accounts``: the account store
     (people's tokens); ``hub``: the live stream's publisher (``/api/stream``)."""

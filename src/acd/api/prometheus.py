@@ -18,7 +18,7 @@ from acd.api.tally import EventTally
 from acd.api.views import LiveViews
 
 if TYPE_CHECKING:
-    from acd.app import App
+    from acd.api.port import ServedEngine
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _AGENT_STATES = ("available", "ringing", "on_call", "wrap_up", "paused")
@@ -68,12 +68,12 @@ class Exposition:
         return "\n".join(self._lines) + "\n"
 
 
-def ami_backlog(app: "App") -> int:
+def ami_backlog(app: "ServedEngine") -> int:
     """AMI events received but not yet taken by their consumers (the dispatcher above all)."""
     return app.engine.ami.backlog
 
 
-def render_metrics(app: "App", views: LiveViews, tally: EventTally, lag: LoopLagProbe) -> str:
+def render_metrics(app: "ServedEngine", views: LiveViews, tally: EventTally, lag: LoopLagProbe) -> str:
     now = views.now()
     stats = views.stats(now)
     out = Exposition()

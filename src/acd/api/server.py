@@ -43,7 +43,7 @@ from acd.api.tally import EventTally
 from acd.settings import Settings
 
 if TYPE_CHECKING:
-    from acd.app import App
+    from acd.api.port import ServedEngine
     from acd.engine import Engine
 
 log = logging.getLogger("acd.api")
@@ -78,7 +78,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
 class ApiService:
     """The API's lifecycle inside one engine."""
 
-    def __init__(self, app: "App", settings: Settings, token: str) -> None:
+    def __init__(self, app: "ServedEngine", settings: Settings, token: str) -> None:
         self.app = app
         self.host = settings.api.host
         self.port = settings.api.port
@@ -157,7 +157,7 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def attach_api(app: "App", settings: Settings) -> None:
+def attach_api(app: "ServedEngine", settings: Settings) -> None:
     """Plug the control API into ``app``'s engine (or log why it stays off)."""
     if not settings.api.enabled:
         log.info("control API disabled (api.enabled: false)")

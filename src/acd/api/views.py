@@ -26,7 +26,7 @@ from acd.metrics.reports import Figures
 from acd.routing.router import AgentView, CallView
 
 if TYPE_CHECKING:
-    from acd.app import App
+    from acd.api.port import ServedEngine
 
 _TOTAL_FIELDS = {"available": "available", "reserved": "ringing", "on_call": "on_call", "wrap_up": "wrap_up", "paused": "paused"}
 
@@ -91,9 +91,9 @@ def queue_out(queue: QueueStats, skills: list[str]) -> QueueOut:
 
 
 class LiveViews:
-    """Builds response models from one running (or merely assembled) :class:`~acd.app.App`."""
+    """Builds response models from one running (or merely assembled) :class:`~acd.api.port.ServedEngine`."""
 
-    def __init__(self, app: "App", tally: EventTally) -> None:
+    def __init__(self, app: "ServedEngine", tally: EventTally) -> None:
         self.app = app
         self.tally = tally
         config = app.router.config

@@ -11,7 +11,7 @@ import sys
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from acd.api.options import EXIT_CODES_HELP, add_client_arguments
+    from acd.cli._api_options import EXIT_CODES_HELP, add_client_arguments
 
     parser = subparsers.add_parser("agent", help="log an agent in or out, pause (with a reason) or unpause", epilog=EXIT_CODES_HELP)
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -41,8 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from urllib.parse import quote
 
-    from acd.api.client import ApiClient, print_json, run_command
-    from acd.api.tables import agents_text
+    from acd.cli._api_client import ApiClient, print_json, run_command
+    from acd.cli._tables import agents_text
 
     def act(client: ApiClient) -> int:
         body = {"reason": args.reason} if getattr(args, "reason", None) else None
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 def run_monitor(args: argparse.Namespace) -> int:
     from urllib.parse import quote
 
-    from acd.api.client import ApiClient, print_json, run_command
+    from acd.cli._api_client import ApiClient, print_json, run_command
 
     def act(client: ApiClient) -> int:
         result = client.post(f"/api/agents/{quote(args.agent_id, safe='')}/monitor", {"mode": args.mode, "supervisor": args.supervisor})

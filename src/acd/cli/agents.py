@@ -7,7 +7,7 @@ import sys
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from acd.api.options import EXIT_CODES_HELP, add_client_arguments
+    from acd.cli._api_options import EXIT_CODES_HELP, add_client_arguments
 
     parser = subparsers.add_parser(
         "agents",
@@ -19,8 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from acd.api.client import ApiClient, print_json, run_command
-    from acd.api.tables import agents_text
+    from acd.cli._api_client import ApiClient, print_json, run_command
+    from acd.cli._tables import agents_text
 
     def show(client: ApiClient) -> int:
         agents = client.get("/api/agents")

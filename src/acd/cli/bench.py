@@ -228,7 +228,7 @@ def run_soak_bench(args: argparse.Namespace) -> int:
 
 def run_dispatch(args: Any) -> int:
     """Delegates to the lab benchmark (brings up its own Asterisk lab named 'bench')."""
-    from acd.lab.dispatch_bench import main as dispatch_main
+    from acd.bench.dispatch_bench import main as dispatch_main
 
     argv = ["--calls", str(args.calls), "--wrap-up", str(args.wrap_up)] + (["--json"] if args.json else [])
     return dispatch_main(argv)
@@ -238,7 +238,7 @@ def run_dispatch(args: Any) -> int:
 
 
 def _register_cps(kinds: Any) -> None:
-    from acd.lab.cps_bench import add_arguments
+    from acd.bench.cps_bench import add_arguments
 
     cps = kinds.add_parser(
         "cps",
@@ -253,7 +253,7 @@ def _register_cps(kinds: Any) -> None:
 
 def run_cps(args: argparse.Namespace) -> int:
     """Delegates to the lab benchmark (brings up its own lab 'cps', or test slot N's with --slot)."""
-    from acd.lab.cps_bench import run_from_args
+    from acd.bench.cps_bench import run_from_args
 
     return run_from_args(args)
 
@@ -262,7 +262,7 @@ def run_cps(args: argparse.Namespace) -> int:
 
 
 def _register_faults(kinds: Any) -> None:
-    from acd.lab.faults import add_arguments
+    from acd.bench.faults import add_arguments
 
     faults = kinds.add_parser(
         "faults",
@@ -277,7 +277,7 @@ def _register_faults(kinds: Any) -> None:
 
 def run_faults(args: argparse.Namespace) -> int:
     """Delegates to the lab harness (its own lab 'faults', or test slot N's with --slot)."""
-    from acd.lab.faults import run_from_args
+    from acd.bench.faults import run_from_args
 
     return run_from_args(args)
 

@@ -6,7 +6,7 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from acd.api.options import EXIT_CODES_HELP, add_client_arguments
+    from acd.cli._api_options import EXIT_CODES_HELP, add_client_arguments
 
     parser = subparsers.add_parser("call", help="change a waiting call's priority or move it to another queue", epilog=EXIT_CODES_HELP)
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -24,8 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from urllib.parse import quote
 
-    from acd.api.client import ApiClient, print_json, run_command
-    from acd.api.tables import calls_text
+    from acd.cli._api_client import ApiClient, print_json, run_command
+    from acd.cli._tables import calls_text
 
     def act(client: ApiClient) -> int:
         body = {"priority": args.priority} if args.action == "priority" else {"queue": args.queue}

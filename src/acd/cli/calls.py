@@ -6,7 +6,7 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from acd.api.options import EXIT_CODES_HELP, add_client_arguments
+    from acd.cli._api_options import EXIT_CODES_HELP, add_client_arguments
 
     parser = subparsers.add_parser(
         "calls",
@@ -18,8 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from acd.api.client import ApiClient, print_json, run_command
-    from acd.api.tables import calls_text
+    from acd.cli._api_client import ApiClient, print_json, run_command
+    from acd.cli._tables import calls_text
 
     def show(client: ApiClient) -> int:
         calls = client.get("/api/calls")

@@ -7,7 +7,7 @@ import sys
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from acd.api.options import EXIT_CODES_HELP, add_client_arguments
+    from acd.cli._api_options import EXIT_CODES_HELP, add_client_arguments
 
     parser = subparsers.add_parser(
         "queues",
@@ -21,8 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from acd.api.client import ApiClient, print_json, run_command
-    from acd.api.tables import agent_summary, queues_text
+    from acd.cli._api_client import ApiClient, print_json, run_command
+    from acd.cli._tables import agent_summary, queues_text
 
     def show(client: ApiClient) -> int:
         stats = client.get("/api/stats")

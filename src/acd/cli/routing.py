@@ -33,7 +33,7 @@ def register(subparsers: Any) -> None:
     validate.add_argument("--json", action="store_true", help="print problems as a JSON list of {file, line, column, message}")
     add_settings_argument(validate)
     validate.set_defaults(handler=cmd_validate)
-    from acd.api.options import EXIT_CODES_HELP, add_client_arguments
+    from acd.cli._api_options import EXIT_CODES_HELP, add_client_arguments
 
     reload = commands.add_parser(
         "reload", help="make the running engine apply the routing file now (exit 1 when it refused it)", epilog=EXIT_CODES_HELP
@@ -71,7 +71,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_reload(args: argparse.Namespace) -> int:
     """Ask the engine (control API) to check its routing file now; print what it did."""
-    from acd.api.client import ApiClient, print_json, run_command
+    from acd.cli._api_client import ApiClient, print_json, run_command
 
     def act(client: ApiClient) -> int:
         result = client.post("/api/routing/reload")

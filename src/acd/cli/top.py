@@ -10,7 +10,7 @@ from acd.bounds import HOUR, number_arg
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from acd.api.options import EXIT_CODES_HELP, add_client_arguments
+    from acd.cli._api_options import EXIT_CODES_HELP, add_client_arguments
 
     parser = subparsers.add_parser(
         "top",
@@ -31,8 +31,8 @@ _positive = number_arg(0.1, HOUR)
 
 
 def run(args: argparse.Namespace) -> int:
-    from acd.api.client import ApiClient, run_command
-    from acd.api.wallboard import run_live, show_once
+    from acd.cli._api_client import ApiClient, run_command
+    from acd.cli._wallboard import run_live, show_once
 
     if args.color == "auto":
         color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")

@@ -1,8 +1,8 @@
 """The cps benchmark's lab and traffic: which lab, how many phones, the flow, routing and
 settings the engine runs with, and how callers are numbered.
 
-Shared by ``acd bench cps`` (:mod:`acd.lab.cps_bench`) and ``acd bench faults``
-(:mod:`acd.lab.faults`): both drive the same centre, one to find its rate, the other to
+Shared by ``acd bench cps`` (:mod:`acd.bench.cps_bench`) and ``acd bench faults``
+(:mod:`acd.bench.faults`): both drive the same centre, one to find its rate, the other to
 break it while it runs.
 """
 

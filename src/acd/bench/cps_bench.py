@@ -50,9 +50,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from acd.bench.machine import machine_info
-from acd.lab.cps_accounting import StepRun, account, breakdown
-from acd.lab.call_views import AmiWatcher, EngineCall, engine_calls, sipp_calls, sipp_created
-from acd.lab.cps_lab import DIALED, FLOW, MAX_AGENTS, OWN_LAB_AGENTS, CpsLab, CpsOptions, caller_number, chosen_slot, routing_text, settings_text
+from acd.bench.cps_accounting import StepRun, account, breakdown
+from acd.bench.call_views import AmiWatcher, EngineCall, engine_calls, sipp_calls, sipp_created
+from acd.bench.cps_lab import DIALED, FLOW, MAX_AGENTS, OWN_LAB_AGENTS, CpsLab, CpsOptions, caller_number, chosen_slot, routing_text, settings_text
 
 # --------------------------------------------------------------------------- running it
 

@@ -2,7 +2,7 @@
 connection, the engine's SQLite event log — matched by the caller number.
 
 Shared by ``acd bench cps`` (which counts a call as completed, clearly failed or lost from
-these views) and ``acd bench faults`` (:mod:`acd.lab.fault_views` builds its checks on
+these views) and ``acd bench faults`` (:mod:`acd.bench.fault_views` builds its checks on
 them).  The views are read after the fact and do not trust each other.
 """
 

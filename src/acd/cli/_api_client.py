@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from acd.api.options import default_url
+from acd.cli._api_options import default_url
 from acd.cli._common import settings_or_exit
 
 EXIT_OK = 0

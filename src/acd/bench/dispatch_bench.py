@@ -7,7 +7,7 @@ agent's sipp.  The moment the agent became free is the router decision's ``at`` 
 wrap-up deadline); the moment the INVITE arrived is sipp's own message-log timestamp.
 Both clocks are this machine's wall clock.
 
-    python -m acd.lab.dispatch_bench --calls 40 --json
+    python -m acd.bench.dispatch_bench --calls 40 --json
 """
 
 from __future__ import annotations

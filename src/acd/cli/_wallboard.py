@@ -24,8 +24,8 @@ from datetime import datetime
 from typing import Any, Iterator, Sequence, TextIO
 from zoneinfo import ZoneInfo
 
-from acd.api.client import EXIT_OK, ApiClient, ApiProblem, AuthFailed
-from acd.api.tables import BOLD_RED, RESET, UNDER_TARGET_MARK, agent_summary, agents_text, queues_text
+from acd.cli._api_client import EXIT_OK, ApiClient, ApiProblem, AuthFailed
+from acd.cli._tables import BOLD_RED, RESET, UNDER_TARGET_MARK, agent_summary, agents_text, queues_text
 
 #: Arrow keys, function keys...: CSI/SS3 sequences, never commands.
 _ESCAPES = re.compile(r"\x1b(\[[0-9;?]*[ -/]*[@-~]|O.|.)?")

@@ -1,5 +1,5 @@
 """Accounting of one cps step: each call completed, clearly failed or lost (and how far it
-got), from the three views in :mod:`acd.lab.call_views`; the step's rates, waits, CPU and
+got), from the three views in :mod:`acd.bench.call_views`; the step's rates, waits, CPU and
 the breakdown printed when a step falls short.
 """
 
@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from acd.lab.call_views import AstChannel, EngineCall, SippCall
+from acd.bench.call_views import AstChannel, EngineCall, SippCall
 
 
 # --------------------------------------------------------------------------- accounting

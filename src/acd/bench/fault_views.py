@@ -1,8 +1,8 @@
 """What the fault harness counts, kept free of any I/O so it can be tested with made-up records.
 
-Three views of the same calls (as in :mod:`acd.lab.cps_bench`), none trusting another:
+Three views of the same calls (as in :mod:`acd.bench.cps_bench`), none trusting another:
 
-* **sipp** — the callers' dialogs (:func:`acd.lab.call_views.sipp_calls`) and the agent
+* **sipp** — the callers' dialogs (:func:`acd.bench.call_views.sipp_calls`) and the agent
   phones' own message logs (:func:`agent_dialogs`): which caller each phone was rung for
   and answered, and when;
 * **Asterisk** — an independent AMI listener's record (:class:`AmiLedger`): caller and
@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Iterable
 
-from acd.lab.call_views import _ENTRY, _HEADER, EngineCall, SippCall
+from acd.bench.call_views import _ENTRY, _HEADER, EngineCall, SippCall
 
 _NUMBER = re.compile(r"\b(569\d{8})\b")
 

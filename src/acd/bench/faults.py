@@ -13,7 +13,7 @@ the states that fault is about:
   started again 1–2 s later;
 * ``restart`` — SIGTERM (graceful stop) with agents on calls, then started again.
 
-After the traffic drained, each kind is counted three ways (:mod:`acd.lab.fault_views`):
+After the traffic drained, each kind is counted three ways (:mod:`acd.bench.fault_views`):
 callers lost, agents rung while talking, callers connected twice, agents left in a wrong
 state (the engine's API) and ``acd report`` against sipp.  Done when all are zero.
 
@@ -44,9 +44,9 @@ import httpx
 
 from acd.bounds import number_arg
 from acd.bench.machine import machine_info
-from acd.lab.call_views import AmiWatcher, engine_calls, sipp_calls
-from acd.lab.cps_lab import DIALED, QUEUE, CpsLab, CpsOptions, agent_ids, caller_number, chosen_slot, routing_text
-from acd.lab.fault_views import AgentDialog, AmiLedger, Injection, KindRun, account, agent_dialogs, totals
+from acd.bench.call_views import AmiWatcher, engine_calls, sipp_calls
+from acd.bench.cps_lab import DIALED, QUEUE, CpsLab, CpsOptions, agent_ids, caller_number, chosen_slot, routing_text
+from acd.bench.fault_views import AgentDialog, AmiLedger, Injection, KindRun, account, agent_dialogs, totals
 
 KINDS = ("ami-drop", "freeze", "kill9", "restart")
 # Which callers must be present before each fault is injected (waited for up to GATE_S).
