@@ -50,7 +50,6 @@ PLANNING_USERS = {"cli", "bench"}
 
 #: Core imports that break the rule today, each with why and how it goes away.
 KNOWN_CORE_EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("acd.metrics.mqtt", "acd.settings"): "MqttPublisher.from_settings reads Settings; the engine's assembly should pass the options",
 }
 
 #: Planning imports outside the core, each with why and how it goes away (none today).

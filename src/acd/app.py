@@ -296,7 +296,7 @@ def _attach_metrics(app: App, settings: Settings) -> None:
         app.dispatcher.history = history
         log.info("event log: %s", database)
         if settings.mqtt.enabled:
-            publisher = MqttPublisher.from_settings(settings)
+            publisher = MqttPublisher(**settings.mqtt.publisher_options(settings.site))
             publisher.start()
             engine.bus.sinks.append(publisher)
             app.mqtt = publisher

@@ -205,6 +205,18 @@ class MqttSettings(_Section):
     topic_prefix: str = "acd"
     buffer_limit: int = Field(10000, ge=1, le=10_000_000)
 
+    def publisher_options(self, site: str) -> dict[str, Any]:
+        """Keyword arguments for :class:`acd.metrics.mqtt.MqttPublisher` (the core never reads settings)."""
+        return {
+            "host": self.host,
+            "port": self.port,
+            "site": site,
+            "topic_prefix": self.topic_prefix,
+            "username": self.username,
+            "password": self.password.get_secret_value() if self.password else None,
+            "buffer_limit": self.buffer_limit,
+        }
+
 
 class ApiSettings(_Section):
     enabled: bool = True

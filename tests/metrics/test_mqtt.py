@@ -44,7 +44,7 @@ def test_settings_map_onto_the_publisher() -> None:
     settings = Settings.model_validate(
         {"site": "stgo", "mqtt": {"enabled": True, "host": "127.0.0.1", "port": 1884, "topic_prefix": "cc", "password": "s3cret", "buffer_limit": 7}}
     )
-    publisher = MqttPublisher.from_settings(settings)
+    publisher = MqttPublisher(**settings.mqtt.publisher_options(settings.site))
     assert (publisher.port, publisher.prefix, publisher.password, publisher.buffer_limit) == (1884, "cc", "s3cret", 7)
     assert publisher.topic_for(call_event(1)) == "cc/stgo/calls/call-1/call.queued"
     assert not inspect.iscoroutinefunction(MqttPublisher.publish)  # callers never await the broker

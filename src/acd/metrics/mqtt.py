@@ -45,7 +45,6 @@ from typing import Any, Mapping
 import aiomqtt
 
 from acd.base.events import Event
-from acd.settings import MqttSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -127,21 +126,6 @@ class MqttPublisher:
         self._closing = False
         self._closed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **overrides: Any) -> "MqttPublisher":
-        mqtt: MqttSettings = settings.mqtt
-        options: dict[str, Any] = {
-            "host": mqtt.host,
-            "port": mqtt.port,
-            "site": settings.site,
-            "topic_prefix": mqtt.topic_prefix,
-            "username": mqtt.username,
-            "password": mqtt.password.get_secret_value() if mqtt.password else None,
-            "buffer_limit": mqtt.buffer_limit,
-        }
-        options.update(overrides)
-        return cls(**options)
 
     # -- caller side: synchronous, O(1), never raises ------------------------------------
 
