@@ -17,6 +17,10 @@ third of the cost of ingesting a real event stream.  So this client
   action bookkeeping.  Malformed input is logged and skipped, never raised.
 
 Nothing outside ``acd.asterisk`` sees panoramisk types: actions return ``AmiMessage``.
+
+Long on purpose: :class:`AmiClient` is the one place that owns the connection's life
+(connect, login, ping watchdog, backoff, subscriptions, actions); split, each part would
+reach into the others' state.  The wire format itself is in :mod:`acd.asterisk.ami_wire`.
 """
 
 from __future__ import annotations

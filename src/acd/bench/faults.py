@@ -19,6 +19,9 @@ state (the engine's API) and ``acd report`` against sipp.  Done when all are zer
 
     acd bench faults --json                          # its own lab "faults", every kind x5
     ACD_TEST_LAB_SLOT=3 acd bench faults --kinds kill9 --repeat 2 --seed 7
+
+Long on purpose: one harness run end to end (engine process, injections, gates, draining,
+the command line); the counting it is judged by lives apart in :mod:`acd.bench.fault_views`.
 """
 
 from __future__ import annotations

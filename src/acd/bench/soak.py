@@ -23,6 +23,10 @@ ended shows as a straight line; a bounded one flattens once it is full.  The lar
 growths by source line between the end of the warm-up and the end of the run say where.
 
     acd bench soak --hours 24 --cps 1 --json
+
+Long on purpose: a benchmark that drives the whole engine, so it carries a fake Asterisk
+side (:class:`SoakControl`), a FastAGI caller and a virtual clock that only make sense
+together; none of it is imported by the engine.
 """
 
 from __future__ import annotations

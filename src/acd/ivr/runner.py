@@ -32,6 +32,10 @@ Typical use by the FastAGI handler::
     result = await runner.run(flow, channel, flows=snapshot)
     # post-call survey, in the second AGI session:
     await runner.run(flow, channel, entry=flow.after_call, flows=snapshot)
+
+Long on purpose: one node type per method of ``_Call``, all sharing the call's state and the
+same hang-up and error rules; split by node type, each file would need the whole of
+``_Call`` again.
 """
 
 from __future__ import annotations

@@ -7,6 +7,10 @@ and the harness reports who hung up.
 
 sipp comes from the Debian package ``sip-tester``; its RFC 4733 DTMF and G.711 audio
 captures live in ``/usr/share/sip-tester``.
+
+Long on purpose: the scenario generator and the runner that starts it are one contract
+(a step list in, a per-dialog result out); the SIP text each step writes must match what
+the runner parses back.
 """
 
 from __future__ import annotations

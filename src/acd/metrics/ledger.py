@@ -48,6 +48,10 @@ it and keeps only its queue and skills for ``EXTRA_WINDOW_S``, so the live figur
 the calls of the last minutes, not one object per call of the day.  What it had added to
 the accumulators stays; a later callback or survey answer is booked directly where a
 re-booking would have put it, so the figures are the same as a report's.
+
+Long on purpose: this file is the specification of every figure; the attribution rules
+above and the :class:`Ledger` methods that apply them are read together, and one place
+is what makes live and replayed figures equal by construction.
 """
 
 from __future__ import annotations

@@ -22,6 +22,10 @@ Schema changes are numbered migrations recorded in ``schema_version``; each runs
 own transaction, so a database is never left half-migrated.  A database written by a
 newer ``acd`` (higher version than this code knows) is refused and never touched, and so
 is a file that is not an SQLite database or not an ``acd`` event log.
+
+Long on purpose: the schema, its numbered migrations and every query over it are kept in
+one file so a schema change is one reviewable diff; the figures built on it live in
+:mod:`acd.metrics.cells` and :mod:`acd.metrics.reports`.
 """
 
 from __future__ import annotations

@@ -40,6 +40,10 @@ is ``A = calls·AHT/interval``, the abandonment rate per waiting caller is
 The Erlang C search for many intervals at once is vectorised with numpy
 (:func:`required_agents_array`), and the scalar functions run the very same kernel, so a
 forecast and a one-off question give bit-identical answers.
+
+Long on purpose: the three models, their numerical kernels and the input checks they
+share are one derivation; the docstrings carry the formulas, and splitting them would
+separate a kernel from the proof of its stability.
 """
 
 from __future__ import annotations
