@@ -1,4 +1,4 @@
-"""Calls the previous engine left open are closed from Asterisk's CEL record (acd.reconcile).
+"""Calls the previous engine left open are closed from Asterisk's CEL record (acd.dispatch.reconcile).
 
 The CEL file here has the schema ``deploy/asterisk/etc/cel_sqlite3_custom.conf`` gives
 Asterisk; the lab test (tests/lab/test_faults_e2e.py, kill9) reads the one Asterisk writes.
@@ -10,7 +10,7 @@ import sqlite3
 from pathlib import Path
 
 from acd.base.events import Event
-from acd.reconcile import ChannelRecord, closing_events, open_calls, read_cel
+from acd.dispatch.reconcile import ChannelRecord, closing_events, open_calls, read_cel
 
 T0 = 1_750_000_000.0
 

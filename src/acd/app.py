@@ -2,9 +2,10 @@
 
 ``acd.engine`` knows lifecycle; this module knows the product:
 
-* FastAGI route ``ivr``: the dialled number picks a flow (hot-reloaded from ``ivr_flows/``);
-  the flow runs on the caller's channel; a ``queue`` node hands the call to the ACD.
-* FastAGI route ``survey``: after the agent hangs up, the flow's ``after_call`` node.
+* FastAGI routes (``ivr``, ``survey``, ``announce``, ``agent``; one thin file each in
+  :mod:`acd.agi_routes`): the dialled number picks a flow (hot-reloaded from
+  ``ivr_flows/``); a ``queue`` node hands the call to the ACD; after the agent hangs up,
+  the flow's ``after_call`` node.
 * The ACD: the pure router, driven by Asterisk call control over AMI, resynchronised on
   every AMI (re)connection.
 
@@ -20,15 +21,17 @@ from datetime import date
 from dataclasses import dataclass
 from typing import Callable
 
-from acd.asterisk.agi_channel import AgiChannel
+from acd.agi_routes.agent import AgentRoute
+from acd.agi_routes.announce import AnnounceRoute
+from acd.agi_routes.ivr import IvrRoute
+from acd.agi_routes.survey import SurveyRoute
 from acd.asterisk.call_control import AsteriskCallControl
-from acd.asterisk.fastagi import AgiSession
 from acd.dispatch import HISTORY_WINDOW_S, Dispatcher
-from acd.engine_away import AwayPlan, FallbackMembers
-from acd.reconcile import ENDING, OPENING, closing_events, open_calls, read_cel
-from acd.reconcile import WINDOW_S as RECONCILE_WINDOW_S
+from acd.features.engine_away import AwayPlan, FallbackMembers
+from acd.dispatch.reconcile import ENDING, OPENING, closing_events, open_calls, read_cel
+from acd.dispatch.reconcile import WINDOW_S as RECONCILE_WINDOW_S
 from acd.engine import Engine
-from acd.ivr.channel import CallerHungUp, Channel
+from acd.ivr.channel import Channel
 from acd.ivr.handoff import QueueRequest
 from acd.ivr.registry import FlowRegistry
 from acd.ivr.runner import FlowRunner
@@ -127,44 +130,15 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
     runner = FlowRunner(emit=engine.bus.emit, clock=ivr_clock or engine.clock, handoff=_Handoff(dispatcher, flows))
     app = App(engine=engine, flows=flows, runner=runner, dispatcher=dispatcher, router=router, stats=stats)
 
-    async def ivr_route(session: AgiSession) -> None:
-        channel = AgiChannel(session)
-        dialed = session.request.params.get("number") or channel.dialed
-        snapshot = flows.snapshot()
-        flow = snapshot.get(session.request.params["flow"]) if "flow" in session.request.params else snapshot.for_number(dialed)
-        caller = (app.pseudonyms or Pseudonyms.ephemeral()).caller(channel.caller)  # masked + pseudonym, never clear
-        engine.emit("call.started", call_id=channel.call_id, data={**caller, "dialed": dialed, "channel": channel.channel_name})
-        if app.caller_number is not None:
-            app.caller_number(channel.call_id, channel.caller)
-        if flow is None:
-            log.warning("no IVR flow answers number %r (call %s)", dialed, channel.call_id)
-            engine.emit("ivr.error", call_id=channel.call_id, data={"message": f"no flow for number {dialed}"})
-            await runner.refuse(channel)
-            return
-        await runner.run(flow, channel, flows=snapshot)
-
-    async def survey_route(session: AgiSession) -> None:
-        channel = AgiChannel(session)
-        try:
-            name = await channel.get_variable("ACD_SURVEY")
-        except CallerHungUp:
-            return
-        snapshot = flows.snapshot()
-        flow = snapshot.get(name or "")
-        if flow is None or not getattr(flow, "after_call", None):
-            log.warning("survey requested for unknown flow %r (call %s)", name, channel.call_id)
-            return
-        await runner.run(flow, channel, entry=flow.after_call, flows=snapshot)
-
     _attach_metrics(app, settings)
     _attach_recording(app, settings)
     waiting = WaitingService(router=router, emit=engine.bus.emit, clock=engine.clock)
     _attach_callbacks(app, settings, waiting)
     engine.bus.sinks.append(waiting)
     app.waiting = waiting
-    engine.routes.add("ivr", ivr_route)
-    engine.routes.add("survey", survey_route)
-    engine.routes.add("announce", waiting.announce_route)
+    engine.routes.add("ivr", IvrRoute(flows, runner, engine.emit, lambda: app.pseudonyms, lambda: app.caller_number))
+    engine.routes.add("survey", SurveyRoute(flows, runner))
+    engine.routes.add("announce", AnnounceRoute(waiting))
     _attach_agent_phones(app)
 
     reloader = RoutingReloader(routing_path, config, lambda new: apply_routing(app, settings, new), engine.emit, limits)
@@ -233,18 +207,14 @@ def _attach_agent_phones(app: App) -> None:
         return None if view is None else str(view.state)
 
     codes = AgentPhoneCodes(config=lambda: router.config, actions=app.dispatcher, state_of=state_of)
-
-    async def agent_route(session: AgiSession) -> None:
-        await codes.handle(AgiChannel(session), session.request.args)
-
-    engine.routes.add("agent", agent_route)
+    engine.routes.add("agent", AgentRoute(codes))
     lamps = AgentLamps(engine.ami, lambda: [(agent.id, str(agent.state)) for agent in router.agents()])
     engine.ami.on_login.append(lamps.on_login)
     engine.bus.sinks.append(lamps)
 
 
 async def reconcile_open_calls(app: App, settings: Settings) -> int:
-    """Close in the log the calls the previous engine left open (rules: ``acd.reconcile``)."""
+    """Close in the log the calls the previous engine left open (rules: ``acd.dispatch.reconcile``)."""
     store, engine, router = app.store, app.engine, app.router
     assert store is not None
     now = engine.clock()

@@ -27,11 +27,11 @@ ACD_CALLBACK_NUMBER     acd.asterisk.call_control    the customer's number (logg
 ACD_CUSTOMER_DIAL       acd.asterisk.call_control    agent first: the customer's dial string
 ACD_CUSTOMER_RING       acd.asterisk.call_control    agent first: the customer's ring limit
 ACD_CUSTOMER_CALLERID   acd.asterisk.call_control    agent first: the caller ID shown
-ACD_ENGINE_WAIT_S       acd.engine_away (a global)   how long callers are held while the
+ACD_ENGINE_WAIT_S       acd.features.engine_away (a global)   how long callers are held while the
                                                      engine is away
-ACD_ENGINE_RETRY_S      acd.engine_away (a global)   how often the engine is tried again
-ACD_FALLBACK_QUEUE      acd.engine_away (a global)   app_queue queue past that time
-ACD_AWAY_MESSAGE        acd.engine_away (a global)   played once while the engine is away
+ACD_ENGINE_RETRY_S      acd.features.engine_away (a global)   how often the engine is tried again
+ACD_FALLBACK_QUEUE      acd.features.engine_away (a global)   app_queue queue past that time
+ACD_AWAY_MESSAGE        acd.features.engine_away (a global)   played once while the engine is away
 ======================  ===========================  =========================================
 
 Not per-call channel variables: ``ACD_AGI_KEY``, a *global* the engine sets over AMI at
@@ -60,7 +60,7 @@ OWNERS: dict[str, str] = {
         ),
         "acd.asterisk.call_control",
     ),
-    **dict.fromkeys(("ACD_ENGINE_WAIT_S", "ACD_ENGINE_RETRY_S", "ACD_FALLBACK_QUEUE", "ACD_AWAY_MESSAGE"), "acd.engine_away"),
+    **dict.fromkeys(("ACD_ENGINE_WAIT_S", "ACD_ENGINE_RETRY_S", "ACD_FALLBACK_QUEUE", "ACD_AWAY_MESSAGE"), "acd.features.engine_away"),
 }  # fmt: skip
 
 #: Read by the dialplan but not a per-call variable the engine writes: set by the dialplan

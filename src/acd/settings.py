@@ -170,7 +170,7 @@ class CallbackSettings(_Section):
 
 
 class ContinuitySettings(_Section):
-    """What Asterisk does with callers while the engine is away (``acd.engine_away``)."""
+    """What Asterisk does with callers while the engine is away (``acd.features.engine_away``)."""
 
     hold_callers_s: float = Field(120.0, ge=0, le=HOUR, description="how long a caller is held (music) while the engine is retried")
     retry_engine_s: float = Field(5.0, ge=1, le=300, description="how often the held caller's dialplan tries the engine again")

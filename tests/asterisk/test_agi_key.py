@@ -194,7 +194,7 @@ async def test_asterisk_is_given_the_key_first_on_every_ami_connection(tmp_path:
         await _until_sent(server, b"Variable: ACD_AGI_KEY", 2)
         actions = [_fields(block) for block in bytes(server.received).split(b"\r\n\r\n") if block]
         names = [fields.get("action") for fields in actions]
-        # (the other global Setvars are the engine-away plan's, acd.engine_away, sent after)
+        # (the other global Setvars are the engine-away plan's, acd.features.engine_away, sent after)
         setvars = [fields for fields in actions if fields.get("action") == "Setvar" and fields.get("variable") == "ACD_AGI_KEY"]
         assert len(setvars) == 2 and all(s == {"action": "Setvar", "actionid": s["actionid"], "variable": "ACD_AGI_KEY", "value": key} for s in setvars)
         for login in (i for i, name in enumerate(names) if name == "Login"):

@@ -31,7 +31,7 @@ from typing import Callable, Iterable, Mapping
 
 from acd.base.events import Event
 
-log = logging.getLogger("acd.reconcile")
+log = logging.getLogger("acd.dispatch.reconcile")
 
 OPENING = ("call.queued", "call.requeued")
 ENDING = ("call.abandoned", "call.timed_out", "call.completed")

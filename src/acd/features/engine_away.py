@@ -31,7 +31,7 @@ from acd.base.events import Event
 if TYPE_CHECKING:
     from acd.asterisk.ami import AmiClient
 
-log = logging.getLogger("acd.engine_away")
+log = logging.getLogger("acd.features.engine_away")
 
 #: The globals ``acd-engine-away`` reads (set here, over AMI, at each login).
 GLOBALS = ("ACD_ENGINE_WAIT_S", "ACD_ENGINE_RETRY_S", "ACD_FALLBACK_QUEUE", "ACD_AWAY_MESSAGE")
