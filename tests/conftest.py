@@ -37,3 +37,7 @@ def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) 
         _progress["started"] = now
     _progress["module"] = module
     print(f"\n[{now - _progress['started']:6.0f} s] {module} ", end="", flush=True)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-fingerprint", action="store_true", help="re-pin tests/sim/outcome_fingerprint.txt (an intended routing change)")
