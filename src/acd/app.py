@@ -28,6 +28,7 @@ from acd.agi_routes.survey import SurveyRoute
 from acd.asterisk.call_control import AsteriskCallControl
 from acd.dispatch import HISTORY_WINDOW_S, Dispatcher
 from acd.features.engine_away import AwayPlan, FallbackMembers
+from acd.dispatch.sign_ins import SignIn, sign_ins_to_restore
 from acd.dispatch.reconcile import ENDING, OPENING, closing_events, open_calls, read_cel
 from acd.dispatch.reconcile import WINDOW_S as RECONCILE_WINDOW_S
 from acd.engine import Engine
@@ -149,6 +150,7 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
         engine.spawn(flows.watch(settings.ivr.reload_interval_s), "ivr-reload")
         engine.spawn(reloader.watch(settings.routing.reload_interval_s), "routing-reload")
         engine.spawn(dispatcher.run(), "acd-dispatch")
+        await restore_sign_ins(app, settings.continuity.keep_sign_ins_s)
         for agent_id in settings.routing.auto_login:
             dispatcher.agent_login(agent_id)
 
@@ -211,6 +213,29 @@ def _attach_agent_phones(app: App) -> None:
     lamps = AgentLamps(engine.ami, lambda: [(agent.id, str(agent.state)) for agent in router.agents()])
     engine.ami.on_login.append(lamps.on_login)
     engine.bus.sinks.append(lamps)
+
+
+async def restore_sign_ins(app: App, keep_s: float) -> list[SignIn]:
+    """Log in (and pause) again the agents the event log shows signed in (acd.dispatch.sign_ins)."""
+    if app.store is None or keep_s <= 0:
+        return []
+    now = app.engine.clock()
+    try:
+        last = await app.store.latest_before(now + 1, ["agent.state"], per_agent=True)
+    except StoreError as exc:
+        log.error("agents' sign-ins not restored: %s", exc)
+        return []
+    restored = sign_ins_to_restore(last, (agent.id for agent in app.router.config.agents), now, keep_s)
+    for sign_in in restored:
+        app.dispatcher.agent_login(sign_in.agent_id)
+        if sign_in.paused is not None:
+            app.dispatcher.agent_pause(sign_in.agent_id, sign_in.paused)
+    if restored:
+        log.info(
+            "agents signed in again from the event log: %s",
+            ", ".join(s.agent_id + (f" (paused: {s.paused})" if s.paused else "") for s in restored),
+        )
+    return restored
 
 
 async def reconcile_open_calls(app: App, settings: Settings) -> int:

@@ -182,6 +182,10 @@ class ContinuitySettings(_Section):
     away_message: str = Field(
         "followme/pls-hold-while-try", description="sound played once when the engine is away ('' = none)", pattern=r"^[A-Za-z0-9_/.&-]{0,200}$"
     )
+    keep_sign_ins_s: float = Field(
+        43_200.0, ge=0, le=7 * 86_400,
+        description="after a restart, agents logged in (or paused) at most this long ago are logged in (paused) again, from the event log; 0 = all start logged out",
+    )
     cel_database: Path | None = Field(
         None,
         description="Asterisk's CEL SQLite file (cel_sqlite3_custom), read after a restart to close calls that ended meanwhile; none: they are closed as of the restart",
