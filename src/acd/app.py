@@ -28,6 +28,7 @@ from acd.agi_routes.survey import SurveyRoute
 from acd.asterisk.call_control import AsteriskCallControl
 from acd.dispatch import HISTORY_WINDOW_S, Dispatcher
 from acd.features.engine_away import AwayPlan, FallbackMembers
+from acd.dispatch.away_calls import AwayCallsReader
 from acd.dispatch.sign_ins import SignIn, sign_ins_to_restore
 from acd.dispatch.reconcile import ENDING, OPENING, closing_events, open_calls, read_cel
 from acd.dispatch.reconcile import WINDOW_S as RECONCILE_WINDOW_S
@@ -169,6 +170,13 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
                 await reconcile_open_calls(app, settings)
             except Exception:
                 log.exception("ACD: closing the calls the previous engine left open failed")
+            away = away_calls_reader(app, settings)
+            if away is not None:
+                try:
+                    await away.scan()
+                except Exception:
+                    log.exception("ACD: reading calls handled while the engine was away failed")
+                engine.spawn(away.run(AWAY_SCAN_S), "away-calls")
 
     async def stop_acd(engine: Engine) -> None:
         dispatcher.close()
@@ -236,6 +244,20 @@ async def restore_sign_ins(app: App, keep_s: float) -> list[SignIn]:
             ", ".join(s.agent_id + (f" (paused: {s.paused})" if s.paused else "") for s in restored),
         )
     return restored
+
+
+#: How often CEL is read again for calls the fallback queue was still serving at the start.
+AWAY_SCAN_S = 30.0
+
+
+def away_calls_reader(app: App, settings: Settings) -> AwayCallsReader | None:
+    """Calls Asterisk handled alone while no engine ran (acd.dispatch.away_calls), when CEL is on."""
+    cel, store = settings.continuity.cel_database, app.store
+    if cel is None or store is None:
+        return None
+    devices = {agent.endpoint: agent.id for agent in app.router.config.agents}
+    queue = settings.continuity.fallback_queue or "acd-engine-away"
+    return AwayCallsReader(settings.resolve(cel), queue, devices.get, store.recorded_types, app.engine.bus.emit, app.engine.clock)
 
 
 async def reconcile_open_calls(app: App, settings: Settings) -> int:
