@@ -50,6 +50,8 @@ class RecordingTracker:
     _pending: set[asyncio.Task[None]] = field(default_factory=set)
 
     def append(self, event: Event) -> None:
+        if event.data.get("reconciled") == "away":
+            return  # served by Asterisk's fallback queue while the engine was away: acd-agent's MixMonitor never ran
         if event.type == "call.answered" and event.call_id:
             path = recording_path(self.folder, event.call_id)
             data = {"path": str(path), "queue": event.queue}
