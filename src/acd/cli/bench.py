@@ -34,6 +34,7 @@ def register(subparsers: Any) -> None:
     dispatch.set_defaults(handler=run_dispatch)
     _register_cps(kinds)
     _register_faults(kinds)
+    _register_lab_soak(kinds)
     _register_simulate(kinds)
     _register_ami_ingest(kinds)
     _register_ami_small_reads(kinds)
@@ -278,6 +279,28 @@ def _register_faults(kinds: Any) -> None:
 def run_faults(args: argparse.Namespace) -> int:
     """Delegates to the lab harness (its own lab 'faults', or test slot N's with --slot)."""
     from acd.bench.faults import run_from_args
+
+    return run_from_args(args)
+
+
+# --------------------------------------------------------------------------- lab soak
+
+
+def _register_lab_soak(kinds: Any) -> None:
+    from acd.bench.lab_soak import add_arguments
+
+    soak = kinds.add_parser(
+        "lab-soak",
+        help="on the real lab: engine RSS and CPU under steady sipp traffic for --minutes; growth per hour, idle CPU",
+        description="Runs acd run as its own process under steady sipp traffic through IVR, queue and agent phones, "
+        "samples its resident set and CPU time, and prints growth per hour after the warm-up, CPU ms per call and idle CPU.",
+    )
+    add_arguments(soak)
+    soak.set_defaults(handler=run_lab_soak)
+
+
+def run_lab_soak(args: argparse.Namespace) -> int:
+    from acd.bench.lab_soak import run_from_args
 
     return run_from_args(args)
 
