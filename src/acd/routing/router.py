@@ -145,11 +145,7 @@ class Router(MatchingCore):
         paused and the call goes to another one.
         """
         out: Out = []
-        heap = self._timers.heap  # _tick's fast path, inline: no timer due, time moving forward
-        if self._clock <= now < _INF and now > -_INF and not (heap and heap[0][0] <= now):
-            self._clock = now
-        else:
-            now = self._tick(now, out)
+        now = self._tick(now, out)
         runtime = self._queues.get(queue)
         if runtime is None or queue in self._retired:
             out.append(Ignored(f"call {call_id!r} arrived for unknown queue {queue!r}", now, call_id=call_id))
@@ -185,11 +181,7 @@ class Router(MatchingCore):
         did not answer, which was nobody's abandon.
         """
         out: Out = []
-        heap = self._timers.heap  # _tick's fast path, inline: no timer due, time moving forward
-        if self._clock <= now < _INF and now > -_INF and not (heap and heap[0][0] <= now):
-            self._clock = now
-        else:
-            now = self._tick(now, out)
+        now = self._tick(now, out)
         call = self._calls.get(call_id)
         if call is None:
             out.append(Ignored(f"abandon for unknown call {call_id!r}", now, call_id=call_id))
@@ -208,11 +200,7 @@ class Router(MatchingCore):
     def call_completed(self, now: float, call_id: str, hold_s: float = 0.0) -> list[Outcome]:
         """The conversation ended (either side hung up or the bridge ended): the agent goes to wrap-up."""
         out: Out = []
-        heap = self._timers.heap  # _tick's fast path, inline: no timer due, time moving forward
-        if self._clock <= now < _INF and now > -_INF and not (heap and heap[0][0] <= now):
-            self._clock = now
-        else:
-            now = self._tick(now, out)
+        now = self._tick(now, out)
         call = self._calls.get(call_id)
         if call is None or call.state is not _CONNECTED or call.agent is None:
             what = "unknown call" if call is None else f"call in state {call.state.value}"
@@ -348,11 +336,7 @@ class Router(MatchingCore):
 
     def agent_answered(self, now: float, agent_id: str, call_id: str) -> list[Outcome]:
         out: Out = []
-        heap = self._timers.heap  # _tick's fast path, inline: no timer due, time moving forward
-        if self._clock <= now < _INF and now > -_INF and not (heap and heap[0][0] <= now):
-            self._clock = now
-        else:
-            now = self._tick(now, out)
+        now = self._tick(now, out)
         agent = self._agents.get(agent_id)
         call = agent.call if agent is not None else None
         if agent is None or agent.state is not _RESERVED or call is None or call.id != call_id:
