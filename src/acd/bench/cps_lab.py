@@ -1,18 +1,23 @@
 """The cps benchmark's lab and traffic: which lab, how many phones, the flow, routing and
 settings the engine runs with, and how callers are numbered.
 
-Shared by ``acd bench cps`` (:mod:`acd.bench.cps_bench`) and ``acd bench faults``
-(:mod:`acd.bench.faults`): both drive the same centre, one to find its rate, the other to
+Shared by ``acd bench cps`` (:mod:`acd.bench.cps_bench`), ``acd bench faults``
+(:mod:`acd.bench.faults`) and ``acd bench lab-soak``: they drive the same centre, one to find its rate, the other to
 break it while it runs.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import re
 import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Awaitable, Callable
 
 from acd.checkout import lab_script
 
@@ -223,3 +228,39 @@ def chosen_slot(slot: int | None) -> int | None:
     if slot is not None and not 0 <= slot <= 9:
         raise ValueError("--slot must be between 0 and 9")
     return slot
+
+
+def run_on_lab(
+    prog: str,
+    lab: CpsLab,
+    run: Callable[[Path, Callable[[str], None]], Awaitable[dict[str, Any]]],
+    describe: Callable[[dict[str, Any]], str],
+    *,
+    as_json: bool,
+    keep_lab: bool = False,
+    note: str = "",
+) -> int:
+    """Bring ``lab`` up (down again after, unless it was up already or ``keep_lab``), run the
+    benchmark in a fresh folder, print its JSON (``as_json``; the summary to stderr) or its
+    summary.  0 with figures, 1 when the lab or the run failed: figures are not a verdict."""
+    print(f"{prog}: {note}bringing up lab {lab.name} (SIP {lab.sip_port}, AMI {lab.ami_port}) …", file=sys.stderr, flush=True)
+    was_running = lab.sh("status", timeout_s=20).returncode == 0
+    up = lab.sh("up")
+    if up.returncode != 0:
+        print(f"{prog}: the lab did not start:\n{up.stderr.strip()}", file=sys.stderr)
+        return 1
+    work = Path(tempfile.mkdtemp(prefix=f"acd-{prog.split()[-1]}-"))
+    try:
+        result = asyncio.run(run(work, lambda line: print(line, file=sys.stderr, flush=True)))
+    except (ConnectionError, OSError, asyncio.TimeoutError, RuntimeError) as exc:
+        print(f"{prog}: the run failed: {exc or type(exc).__name__} (logs: {work})", file=sys.stderr)
+        return 1
+    finally:
+        if not was_running and not keep_lab:
+            lab.sh("down", timeout_s=60)
+    if as_json:
+        print(json.dumps(result, indent=2))
+        print(describe(result), file=sys.stderr)
+    else:
+        print(describe(result))
+    return 0

@@ -37,7 +37,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +47,7 @@ import httpx
 from acd.bounds import number_arg
 from acd.bench.machine import machine_info
 from acd.bench.call_views import AmiWatcher, engine_calls, sipp_calls
-from acd.bench.cps_lab import DIALED, QUEUE, CpsLab, CpsOptions, agent_ids, caller_number, chosen_slot, routing_text
+from acd.bench.cps_lab import DIALED, QUEUE, CpsLab, CpsOptions, agent_ids, caller_number, chosen_slot, routing_text, run_on_lab
 from acd.bench.fault_views import AgentDialog, AmiLedger, Injection, KindRun, account, agent_dialogs, totals
 
 KINDS = ("ami-drop", "freeze", "kill9", "restart")
@@ -491,27 +490,11 @@ def run_from_args(args: argparse.Namespace) -> int:
         return 2
     secret = os.environ.get("ACD_AMI_SECRET", "").strip() or secrets.token_hex(12)
     lab = CpsLab.slot(slot, secret) if slot is not None else own_lab(secret)
-    print(f"{prog}: seed {seed}; bringing up lab {lab.name} (SIP {lab.sip_port}, AMI {lab.ami_port}) …", file=sys.stderr, flush=True)
-    was_running = lab.sh("status", timeout_s=20).returncode == 0
-    up = lab.sh("up")
-    if up.returncode != 0:
-        print(f"{prog}: the lab did not start:\n{up.stderr.strip()}", file=sys.stderr)
-        return 1
-    work = Path(tempfile.mkdtemp(prefix="acd-faults-"))
-    try:
-        result = asyncio.run(run_faults(lab, work, options, progress=lambda line: print(line, file=sys.stderr, flush=True)))
-    except (ConnectionError, OSError, asyncio.TimeoutError, RuntimeError) as exc:
-        print(f"{prog}: the run failed: {exc or type(exc).__name__} (logs: {work})", file=sys.stderr)
-        return 1
-    finally:
-        if not was_running and not args.keep_lab:
-            lab.sh("down", timeout_s=60)
-    if args.json:
-        print(json.dumps(result, indent=2))
-        print(summary(result), file=sys.stderr)
-    else:
-        print(summary(result))
-    return 0  # figures, not a verdict (as every bench): "ok" in the JSON, asserted by tests/lab/test_faults_e2e.py
+    # figures, not a verdict (as every bench): "ok" in the JSON, asserted by tests/lab/test_faults_e2e.py
+    return run_on_lab(
+        prog, lab, lambda work, progress: run_faults(lab, work, options, progress=progress), summary,
+        as_json=args.json, keep_lab=args.keep_lab, note=f"seed {seed}; ",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,20 +21,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import secrets
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from acd.bench.call_views import sipp_calls
-from acd.bench.cps_lab import DIALED, CpsLab, CpsOptions, caller_number, chosen_slot, routing_text
+from acd.bench.cps_lab import DIALED, CpsLab, CpsOptions, caller_number, chosen_slot, routing_text, run_on_lab
 from acd.bench.faults import FLOW, EngineProcess, FaultOptions, own_lab, settings_text
-from acd.bench.machine import machine_info
+from acd.bench.machine import machine_info, slope
 from acd.bounds import number_arg
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -59,16 +57,6 @@ def process_sample(pid: int) -> tuple[int, float] | None:
         return None
     rss = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
     return rss, (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime (fields 14 and 15 of stat)
-
-
-def slope(points: list[tuple[float, float]]) -> float:
-    """Least-squares slope of ``(x, y)`` points (0 with fewer than two)."""
-    if len(points) < 2:
-        return 0.0
-    mean_x = sum(x for x, _ in points) / len(points)
-    mean_y = sum(y for _, y in points) / len(points)
-    spread = sum((x - mean_x) ** 2 for x, _ in points)
-    return sum((x - mean_x) * (y - mean_y) for x, y in points) / spread if spread else 0.0
 
 
 def growth(samples: list[dict[str, float]], rate_cps: float) -> dict[str, float | None]:
@@ -183,24 +171,4 @@ def run_from_args(args: argparse.Namespace) -> int:
     options = SoakOptions(minutes=args.minutes, rate=args.rate, sample_s=min(args.sample, args.minutes * 20))
     secret = os.environ.get("ACD_AMI_SECRET", "").strip() or secrets.token_hex(12)
     lab = CpsLab.slot(slot, secret) if slot is not None else own_lab(secret)
-    print(f"{prog}: bringing up lab {lab.name} …", file=sys.stderr, flush=True)
-    was_running = lab.sh("status", timeout_s=20).returncode == 0
-    up = lab.sh("up")
-    if up.returncode != 0:
-        print(f"{prog}: the lab did not start:\n{up.stderr.strip()}", file=sys.stderr)
-        return 1
-    work = Path(tempfile.mkdtemp(prefix="acd-lab-soak-"))
-    try:
-        result = asyncio.run(run_lab_soak(lab, work, options, progress=lambda line: print(line, file=sys.stderr, flush=True)))
-    except (ConnectionError, OSError, asyncio.TimeoutError, RuntimeError) as exc:
-        print(f"{prog}: the run failed: {exc or type(exc).__name__} (logs: {work})", file=sys.stderr)
-        return 1
-    finally:
-        if not was_running:
-            lab.sh("down", timeout_s=60)
-    if args.json:
-        print(json.dumps(result, indent=2))
-        print(describe(result), file=sys.stderr)
-    else:
-        print(describe(result))
-    return 0
+    return run_on_lab(prog, lab, lambda work, progress: run_lab_soak(lab, work, options, progress=progress), describe, as_json=args.json)

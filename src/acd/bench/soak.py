@@ -53,7 +53,7 @@ from zoneinfo import ZoneInfo
 
 from acd.app import App, build_app
 from acd.asterisk.call_control import AgentAnswered, AgentLegStarted, ControlEvent, DeviceState, LegHungUp, Parked
-from acd.bench.machine import machine_info
+from acd.bench.machine import machine_info, slope
 from acd.metrics import ledger
 from acd.settings import AgiSettings, ApiSettings, CallbackSettings, IvrSettings, MetricsSettings, RecordingSettings, RoutingSettings, Settings
 
@@ -270,16 +270,6 @@ def rss_kb() -> int:
     except OSError:
         pass
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-
-
-def slope(points: list[tuple[float, float]]) -> float:
-    """Least-squares slope of ``(x, y)`` points (0 with fewer than two)."""
-    if len(points) < 2:
-        return 0.0
-    mean_x = sum(x for x, _ in points) / len(points)
-    mean_y = sum(y for _, y in points) / len(points)
-    spread = sum((x - mean_x) ** 2 for x, _ in points)
-    return sum((x - mean_x) * (y - mean_y) for x, y in points) / spread if spread else 0.0
 
 
 class Soak:

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Awaitable, Callable, Iterable
 
 from acd.base.events import Event
-from acd.dispatch.reconcile import _device, _time
+from acd.dispatch.reconcile import _device, _time, name_bridge_peers
 
 log = logging.getLogger("acd.dispatch.away_calls")
 
@@ -90,17 +90,7 @@ def read_away_calls(path: Path, since: float, limit: int = 10_000) -> dict[str, 
                     seen["bridged_at"], seen["peer"], seen["channel"] = when, str(peer or ""), str(channame or "")
                 elif kind == "HANGUP":
                     seen["hung_up_at"], seen["hung_up_away"] = when, context == AWAY_CONTEXT
-        # The caller entered the bridge first (no peer yet): the agent's own BRIDGE_ENTER names it.
-        alone = {str(seen["channel"]): uid for uid, seen in found.items() if seen.get("bridged_at") is not None and not seen.get("peer")}
-        names = sorted(name for name in alone if name)
-        for start in range(0, len(names), 500):
-            chunk = names[start:start + 500]
-            for peer, channame in connection.execute(
-                f"SELECT peer, channame FROM cel WHERE eventtype = 'BRIDGE_ENTER' AND peer IN ({', '.join('?' for _ in chunk)})", chunk
-            ).fetchall():
-                seen = found[alone[str(peer)]]
-                if not seen.get("peer") and channame:
-                    seen["peer"] = str(channame)
+        name_bridge_peers(connection, found)  # the caller entered the bridge first: the agent's entry names it
     except sqlite3.Error as exc:
         log.warning("%s: cannot read the CEL record (%s)", path, exc)
     finally:

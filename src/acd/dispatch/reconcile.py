@@ -110,17 +110,7 @@ def read_cel(path: Path, uniqueids: Iterable[str]) -> dict[str, ChannelRecord]:
                     seen["bridged_at"], seen["peer"], seen["channel"] = when, str(peer or ""), str(channame or "")
                 elif kind == "HANGUP":
                     seen["hung_up_at"] = when
-        alone = {str(seen["channel"]): uid for uid, seen in found.items() if seen.get("bridged_at") is not None and not seen.get("peer")}
-        names = sorted(name for name in alone if name)
-        for start in range(0, len(names), 500):
-            chunk = names[start:start + 500]
-            rows = connection.execute(
-                f"SELECT peer, channame FROM cel WHERE eventtype = 'BRIDGE_ENTER' AND peer IN ({', '.join('?' for _ in chunk)})", chunk
-            ).fetchall()
-            for peer, channame in rows:
-                seen = found[alone[str(peer)]]
-                if not seen.get("peer") and channame:
-                    seen["peer"] = str(channame)
+        name_bridge_peers(connection, found)
     except sqlite3.Error as exc:
         log.warning("%s: cannot read the CEL record (%s)", path, exc)
     finally:
@@ -129,6 +119,22 @@ def read_cel(path: Path, uniqueids: Iterable[str]) -> dict[str, ChannelRecord]:
         uid: ChannelRecord(seen.get("bridged_at"), str(seen.get("peer", "")), seen.get("hung_up_at"))  # type: ignore[arg-type]
         for uid, seen in found.items()
     }
+
+
+def name_bridge_peers(connection: sqlite3.Connection, found: Mapping[str, dict[str, object]]) -> None:
+    """Fill ``peer`` where a channel entered its bridge first (CEL gives it no peer then):
+    the other channel's own ``BRIDGE_ENTER`` names it as *its* peer."""
+    alone = {str(seen["channel"]): uid for uid, seen in found.items() if seen.get("bridged_at") is not None and not seen.get("peer")}
+    names = sorted(name for name in alone if name)
+    for start in range(0, len(names), 500):
+        chunk = names[start:start + 500]
+        rows = connection.execute(
+            f"SELECT peer, channame FROM cel WHERE eventtype = 'BRIDGE_ENTER' AND peer IN ({', '.join('?' for _ in chunk)})", chunk
+        ).fetchall()
+        for peer, channame in rows:
+            seen = found[alone[str(peer)]]
+            if not seen.get("peer") and channame:
+                seen["peer"] = str(channame)
 
 
 def _time(value: object) -> float | None:
