@@ -199,3 +199,18 @@ def test_an_unusable_answer_time_on_a_channel_is_no_answer_time(value: str) -> N
                           "Variable": f"ACD_ANSWERED_AT={value}\nACD_CALL_ID=c1\nACD_QUEUE=general\nACD_AGENT_ID=ana"})
     status = channel_status(message)
     assert status.answered_at is None and status.role == "agent"
+
+
+async def test_a_parked_caller_the_log_holds_as_queued_is_requeued_not_offered_again() -> None:
+    """After a restart each caller on hold is offered once: the previous engine's call.queued stands."""
+    clock, control = Clock(), PictureControl()
+    t0 = clock.now
+    control.shown = AsteriskPicture((caller("old", "waiting", wait_origin=t0 - 8), caller("lost", "waiting", wait_origin=t0 - 3)), ())
+    # "old" was queued by the previous engine; "lost"'s queueing was in its unwritten last batch.
+    dispatcher, events = build(clock, control, history={"old": {"call.queued"}})
+    await dispatcher.resync()
+    await settle()
+    assert types_of(events, "old") == ["call.requeued"] and types_of(events, "lost") == ["call.queued"]
+    [requeued] = [e for e in events if e.call_id == "old"]
+    assert requeued.data["reason"] == "resync" and requeued.data["wait_origin"] == t0 - 8
+    assert dispatcher.router.call("old").state == "waiting" and dispatcher.router.call("old").wait_origin == t0 - 8

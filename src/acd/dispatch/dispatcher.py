@@ -49,7 +49,7 @@ from acd.dispatch.resync import Resync
 from acd.ivr.channel import Channel
 from acd.ivr.handoff import QueueRequest
 from acd.routing import Router, RoutingConfig
-from acd.routing.decisions import CallTimedOut, CancelRing, Ignored, Outcome, RingAgent
+from acd.routing.decisions import CallQueued, CallRequeued, CallTimedOut, CancelRing, Ignored, Outcome, RingAgent
 from acd.routing.outcome_events import outcome_to_event
 
 log = logging.getLogger("acd.dispatch")
@@ -117,6 +117,7 @@ class Dispatcher(Resync, CallbackCalls):
         self._suspended_at: float | None = None  # AMI lost: the router's time stands still (suspend)
         self._resyncing = False
         self._backlog: list[ControlEvent] = []  # facts that arrived while resync read Asterisk
+        self._queued_before: set[str] = set()  # parked callers the log already holds as queued (resync re-queues them)
 
     # ---------------------------------------------------------------- IVR hand-off
     async def enqueue(self, channel: Channel, request: QueueRequest) -> None:
@@ -227,9 +228,15 @@ class Dispatcher(Resync, CallbackCalls):
         if self.router.call(fact.call_id) is not None:
             return []  # back in hold after a failed ring: the router already re-queued it
         attached = self._attached.pop(fact.call_id, None)
-        return self._apply(
-            self.router.call_arrived(now, fact.call_id, fact.queue, priority=fact.priority, attached=attached, wait_origin=fact.wait_origin)
-        )
+        outcomes = self.router.call_arrived(now, fact.call_id, fact.queue, priority=fact.priority, attached=attached, wait_origin=fact.wait_origin)
+        if fact.call_id in self._queued_before:
+            # Already offered in the log (a previous engine queued it): back at its place, not a new offer.
+            self._queued_before.discard(fact.call_id)
+            outcomes = [
+                CallRequeued(o.call_id, o.queue, "resync", o.wait_origin, o.at) if isinstance(o, CallQueued) and o.call_id == fact.call_id else o
+                for o in outcomes
+            ]
+        return self._apply(outcomes)
 
     def _on_agent_leg_started(self, fact: AgentLegStarted, now: float) -> list[Outcome]:
         """Dial created the agent's channel: its hang-up will end the call once answered."""

@@ -49,6 +49,7 @@ class Resync:
     _suspended_at: float | None
     _resyncing: bool
     _backlog: list[ControlEvent]
+    _queued_before: set[str]
     _channels: dict[str, str]
     _aliases: dict[str, str]
     _agent_legs: dict[str, AgentLeg]
@@ -148,6 +149,8 @@ class Resync:
             if self.router.call(channel.call_id) is None:
                 self.counters.requeued_on_resync += 1
                 log.info("ACD: found parked caller %s in %s; re-queued with its original wait", channel.call_id, channel.queue)
+                if history.get(channel.call_id, set()) & {"call.queued", "call.requeued"}:
+                    self._queued_before.add(channel.call_id)  # logged as call.requeued (reason resync), not a second offer
                 self.handle(Parked(channel.call_id, channel.channel, channel.queue, channel.wait_origin, channel.priority))
             elif channel.channel:
                 self._channels[channel.call_id] = channel.channel

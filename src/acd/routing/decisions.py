@@ -117,7 +117,7 @@ class CallRequeued(Notification):
     EVENT_TYPE: ClassVar[str | None] = "call.requeued"
     call_id: str
     queue: str
-    reason: str  # "ring-no-answer" | "agent-paused" | "agent-logout"
+    reason: str  # "ring-no-answer" | "agent-paused" | "agent-logout" | "resync" (found parked by a restarted engine)
     wait_origin: float
     at: float
 
