@@ -36,3 +36,6 @@ async def test_one_fault_loses_no_caller_rings_no_busy_agent_and_keeps_the_repor
     assert figures["connected_twice"] == 0, why
     assert figures["wrong_states"] == 0, why
     assert figures["report_drift"]["drift"] == {"offered": 0, "answered": 0, "abandoned": 0, "waiting": 0}, why
+    # and call by call: every caller's record agrees with the phones (one call.queued each: a
+    # re-queue after a restart is a call.requeued)
+    assert figures["details"]["engine_record_mismatches"] == [], why
