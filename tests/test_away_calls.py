@@ -89,3 +89,17 @@ async def test_the_reader_logs_each_call_once_and_never_one_an_engine_queued(tmp
     assert await reader.scan() == 1
     assert {e.call_id for e in log} == {"served"}
     assert await reader.scan() == 0 and len(log) == 3
+
+
+async def test_calls_from_before_the_event_log_began_are_not_taken_in(tmp_path: Path) -> None:
+    """A new log (or a lab's CEL file shared by many runs) starts counting from its own beginning."""
+    log: list[Event] = []
+
+    async def recorded(ids: list[str], types: tuple[str, ...], since: float) -> dict[str, set[str]]:
+        return {}
+
+    async def began() -> float:
+        return T0 + 3  # after "served" was first held (+1), before "gave-up" (+5)
+
+    reader = AwayCallsReader(cel_file(tmp_path, ROWS), "acd-fallback", {}.get, recorded, log.append, clock=lambda: T0 + 200, first_recorded=began)
+    assert await reader.scan() == 1 and {e.call_id for e in log} == {"gave-up"}

@@ -257,7 +257,9 @@ def away_calls_reader(app: App, settings: Settings) -> AwayCallsReader | None:
         return None
     devices = {agent.endpoint: agent.id for agent in app.router.config.agents}
     queue = settings.continuity.fallback_queue or "acd-engine-away"
-    return AwayCallsReader(settings.resolve(cel), queue, devices.get, store.recorded_types, app.engine.bus.emit, app.engine.clock)
+    return AwayCallsReader(
+        settings.resolve(cel), queue, devices.get, store.recorded_types, app.engine.bus.emit, app.engine.clock, first_recorded=store.first_event_ts
+    )
 
 
 async def reconcile_open_calls(app: App, settings: Settings) -> int:

@@ -20,7 +20,8 @@ record — in the fallback queue's name:
   hang-up;
 * never bridged → ``call.abandoned`` at the hang-up.
 
-Every event carries ``data.reconciled = "away"`` and an id derived from the channel and
+Only calls since the event log began count (a new log, or a lab's CEL file shared by many
+runs, takes in nothing from before it).  Every event carries ``data.reconciled = "away"`` and an id derived from the channel and
 the event type, so reading the same record twice (a later restart) stores nothing twice.
 Reading is read-only and bounded (``limit`` channels per pass).
 """
@@ -41,6 +42,8 @@ from acd.dispatch.reconcile import _device, _time, name_bridge_peers
 log = logging.getLogger("acd.dispatch.away_calls")
 
 AWAY_CONTEXT = "acd-engine-away"
+#: Longer than any caller stays in acd-engine-away (continuity.hold_callers_s is at most an hour, plus the fallback queue).
+HELD_MARGIN_S = 3 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -66,9 +69,12 @@ def read_away_calls(path: Path, since: float, limit: int = 10_000) -> dict[str, 
         return {}
     found: dict[str, dict[str, object]] = {}
     try:
+        # A call counts from its first hold, which must be at or after ``since``: rows are read
+        # from a margin earlier so a call held just before ``since`` is seen (and left out) whole.
         held = connection.execute(
-            "SELECT uniqueid, MIN(eventtime) FROM cel WHERE context = ? AND eventtime >= ? GROUP BY uniqueid ORDER BY 2 LIMIT ?",
-            (AWAY_CONTEXT, since, limit),
+            "SELECT uniqueid, MIN(eventtime) FROM cel WHERE context = ? AND eventtime >= ? GROUP BY uniqueid "
+            "HAVING MIN(eventtime) >= ? ORDER BY 2 LIMIT ?",
+            (AWAY_CONTEXT, since - HELD_MARGIN_S, since, limit),
         ).fetchall()
         for uniqueid, at in held:
             when = _time(at)
@@ -148,13 +154,20 @@ class AwayCallsReader:
         emit: Callable[[Event], None],
         clock: Callable[[], float],
         window_s: float = 86_400.0,
+        first_recorded: Callable[[], Awaitable[float | None]] | None = None,
     ) -> None:
         self.cel_path, self.queue, self.agent_of_device = cel_path, queue, agent_of_device
         self.recorded, self.emit, self.clock, self.window_s = recorded, emit, clock, window_s
+        self.first_recorded = first_recorded
+        self.record_began: float | None = None
         self.logged: set[str] = set()  # call ids this process logged (bounded by the window's calls)
 
     async def scan(self) -> int:
         since = self.clock() - self.window_s
+        if self.record_began is None and self.first_recorded is not None:
+            self.record_began = await self.first_recorded()
+        if self.record_began is not None:
+            since = max(since, self.record_began)  # a new event log does not take in calls from before it began
         calls = await asyncio.to_thread(read_away_calls, self.cel_path, since)
         pending = [call_id for call_id in calls if call_id not in self.logged]
         if not pending:
