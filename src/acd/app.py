@@ -36,6 +36,7 @@ from acd.ivr.sounds import SoundsDirError, checked_sounds_dir
 from acd.metrics.mqtt import MqttPublisher
 from acd.metrics.store import EventStore, StoreError
 from acd.features.recordings import RecordingTracker, purge_periodically
+from acd.features.recordings.storage import opus_available
 from acd.features.waiting import WaitingService
 from acd.features.callbacks import CallbackPolicy, CallbackService, CallbackStore
 from acd.features.agent_phone import AgentPhoneCodes
@@ -379,13 +380,18 @@ def _attach_recording(app: App, settings: Settings) -> None:
         return
     engine = app.engine
     folder = settings.resolve(settings.recording.local_dir)
-    tracker = RecordingTracker(folder=folder, emit=engine.bus.emit, clock=engine.clock)
+    codec = settings.recording.codec
+    if codec == "opus" and not opus_available():
+        log.warning("recording.codec opus: opusenc not found (Debian: opus-tools); recordings are kept as WAV")
+        codec = "wav"
+    tracker = RecordingTracker(folder=folder, emit=engine.bus.emit, clock=engine.clock, codec=codec)
     engine.bus.sinks.append(tracker)
+    days = settings.recording.retention_days
+    if days is None:  # kept until the contract ends: acd recordings export, then erase
+        return
 
     async def start_purge(engine: Engine) -> None:
-        engine.spawn(
-            purge_periodically(folder, settings.recording.retention_days, settings.recording.purge_interval_s), "recording-purge"
-        )
+        engine.spawn(purge_periodically(folder, days, settings.recording.purge_interval_s), "recording-purge")
 
     engine.on_startup(start_purge)
 

@@ -129,8 +129,12 @@ class RecordingSettings(_Section):
     enabled: bool = True
     asterisk_dir: str = "/var/spool/asterisk/acd-recordings"
     local_dir: Path = Path("var/recordings")
-    retention_days: int = Field(365, ge=1, le=36_500)
+    retention_days: int | None = Field(
+        None, ge=1, le=36_500,
+        description="days a recording is kept; none: until the contract ends (then acd recordings export and erase)",
+    )
     purge_interval_s: float = Field(3600.0, gt=0, le=24 * HOUR)
+    codec: Literal["opus", "wav"] = Field("opus", description="stored after the call: opus (opusenc, about 1/8 the size) or the WAV as recorded")
 
 
 _CALLER_ID = re.compile(r"([A-Za-z0-9 .'áéíóúñÁÉÍÓÚÑ-]*<\+?[0-9]{3,20}>|\+?[0-9]{3,20})")

@@ -119,15 +119,20 @@ def purge_recordings(args: argparse.Namespace) -> int:
     import time
 
     from acd.features.recordings import purge_expired
+    from acd.features.recordings.storage import EXTENSIONS
 
     settings = settings_or_exit(args)
     if isinstance(settings, int):
         return settings
     folder = settings.resolve(settings.recording.local_dir)
     days = settings.recording.retention_days
+    if days is None:
+        print("recording.retention_days is not set: recordings are kept until the contract ends "
+              "(then acd recordings export, and erase what was exported); nothing removed")
+        return 0
     if args.dry_run:
         limit = time.time() - days * 86400
-        for path in sorted(folder.glob("*.wav")) if folder.is_dir() else []:
+        for path in sorted(p for p in folder.iterdir() if p.suffix in EXTENSIONS) if folder.is_dir() else []:
             if path.stat().st_mtime < limit:
                 print(f"would remove {path}")
         return 0

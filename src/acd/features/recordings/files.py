@@ -3,9 +3,11 @@
 Asterisk writes ``<call id>.wav`` with MixMonitor while the caller and the agent are
 bridged.  The engine follows the calls' events: when an agent answers it records
 ``recording.started`` (the file's path); when the call completes and MixMonitor has
-closed the file, ``recording.finished`` with its duration, so every recording is
-reachable from the event log by call id or by caller number.  Files older than the
-retention period are removed, each with a log line.
+closed the file, ``recording.finished`` with its duration, the stored file (compressed,
+:mod:`acd.features.recordings.storage`), its SHA-256 and whether it is empty, so every
+recording is reachable from the event log by call id or by caller number.  With a
+retention period set, files older than it are removed, each with a log line; without one
+(the default) they are kept until the contract ends (``acd recordings export``/``erase``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from acd.base.events import Event
+from acd.features.recordings.storage import EXTENSIONS, store_finished
 
 log = logging.getLogger("acd.recordings")
 
@@ -47,6 +50,7 @@ class RecordingTracker:
     clock: Callable[[], float] = time.time
     settle_s: float = 1.0
     attempts: int = 5
+    codec: str = "wav"
     _pending: set[asyncio.Task[None]] = field(default_factory=set)
 
     def append(self, event: Event) -> None:
@@ -77,7 +81,10 @@ class RecordingTracker:
             data["error"] = "file missing or unreadable"
             log.warning("recording for call %s not found at %s", completed.call_id, path)
         else:
-            data["bytes"] = path.stat().st_size
+            try:
+                data.update(await asyncio.to_thread(store_finished, path, duration, self.codec))
+            except OSError as exc:  # the file went away meanwhile: say so, keep the call's event
+                data["error"] = f"cannot store: {exc.strerror or exc}"
         self.emit(Event(type="recording.finished", ts=self.clock(), call_id=completed.call_id, agent_id=completed.agent_id, data=data))
 
     async def close(self) -> None:
@@ -92,7 +99,7 @@ def purge_expired(folder: Path, retention_days: int, *, now: float | None = None
     removed: list[Path] = []
     if not folder.is_dir():
         return removed
-    for path in sorted(folder.glob("*.wav")):
+    for path in sorted(p for p in folder.iterdir() if p.suffix in EXTENSIONS):
         try:
             if path.stat().st_mtime < limit:
                 path.unlink()
