@@ -54,3 +54,45 @@ def test_find_without_a_database_is_one_clear_line(tmp_path: Path, capsys: pytes
 def test_find_rejects_a_bad_date(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["recordings", "find", "--number", "569", "--from", "yesterday", "--db", str(tmp_path / "x.sqlite")])
     assert code == 2 and "'yesterday' is not a date/time" in capsys.readouterr().err
+
+
+def test_store_finished_compresses_to_opus_with_the_checksum_of_the_stored_file(tmp_path: Path) -> None:
+    import hashlib
+
+    from acd.features.recordings.storage import store_finished
+
+    wav = tmp_path / "9.9.wav"
+    write_wav(wav, 3)
+    size = wav.stat().st_size
+    data = store_finished(wav, 3.0, "opus")
+    opus = tmp_path / "9.9.opus"
+    assert not wav.exists() and opus.read_bytes()[:4] == b"OggS"
+    assert data["codec"] == "opus" and data["wav_bytes"] == size and data["bytes"] == opus.stat().st_size < size / 4
+    assert data["sha256"] == hashlib.sha256(opus.read_bytes()).hexdigest() and data["empty"] is False
+
+
+def test_without_the_encoder_the_wav_is_kept_and_said(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from acd.features.recordings.storage import store_finished
+
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    wav = tmp_path / "9.8.wav"
+    write_wav(wav, 1)
+    with caplog.at_level(logging.WARNING, logger="acd.recordings"):
+        data = store_finished(wav, 1.0, "opus")
+    assert wav.exists() and data["codec"] == "wav" and "9.8.wav kept as WAV: opusenc failed" in caplog.text
+
+
+async def test_a_header_only_recording_is_flagged_at_the_end_of_the_call(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from acd.base.events import Event
+    from acd.features.recordings import RecordingTracker
+
+    emitted: list[Event] = []
+    tracker = RecordingTracker(folder=tmp_path, emit=emitted.append, settle_s=0.01, attempts=2, codec="opus")
+    write_wav(tmp_path / "7.7.wav", 0)
+    with caplog.at_level(logging.WARNING, logger="acd.recordings"):
+        tracker.append(Event(type="call.completed", ts=1.0, call_id="7.7", agent_id="ana"))
+        await tracker.close()
+    [finished] = emitted
+    assert finished.type == "recording.finished" and finished.data["empty"] is True and finished.data["duration_s"] == 0
+    assert finished.data["codec"] == "wav"  # nothing to compress
+    assert "recording 7.7.wav is empty" in caplog.text
