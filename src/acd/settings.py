@@ -200,6 +200,17 @@ class SlaSettings(_Section):
     )
 
 
+class QualitySettings(_Section):
+    """Quality evaluation (``acd.features.quality``): the forms QA grades calls with, the grades, the bonus."""
+
+    forms_dir: Path = Field(Path("deploy/quality"), description="evaluation forms, one YAML file each (acd quality check)")
+    database: Path = Field(Path("var/quality.sqlite"), description="submitted grades (append-only, owner-only)")
+    bonus_targets: list[float] = Field(
+        [75, 80, 85, 90, 95], min_length=1, max_length=120,
+        description="quality bonus: the month's mean score needed, percent, by contract month (the last holds after)",
+    )
+
+
 class MqttSettings(_Section):
     enabled: bool = False
     host: str = "127.0.0.1"
@@ -287,6 +298,7 @@ class Settings(_Section):
     callbacks: CallbackSettings = CallbackSettings()
     continuity: ContinuitySettings = ContinuitySettings()
     sla: SlaSettings = SlaSettings()
+    quality: QualitySettings = QualitySettings()
     mqtt: MqttSettings = MqttSettings()
     api: ApiSettings = ApiSettings()
     web: WebSettings = WebSettings()
