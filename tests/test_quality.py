@@ -111,3 +111,27 @@ def test_month_quality_against_the_bonus_targets(tmp_path: Path, form) -> None: 
     assert (month.average, month.met) == (Decimal("80.7"), True)
     assert month_quality(store.between(0, 100), bonus_target(2)).met is True  # 80.7 >= 80
     assert month_quality(store.between(0, 100), bonus_target(3)).met is False  # < 85
+
+
+def test_acd_sla_reports_the_month_against_the_bonus_target(tmp_path: Path, form, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+    import json
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from tests.recording_data import Recorded, seed
+
+    ts = datetime(2026, 3, 10, 11, 0, tzinfo=ZoneInfo("America/Santiago")).timestamp()
+    seed(tmp_path, [Recorded("1.5", "56900000001", "ana", "q", ts)])
+    (tmp_path / "acd.yaml").write_text("metrics: {database: acd.sqlite}\nquality: {database: quality.sqlite}\n")
+
+    def bonus(start: str) -> dict:  # type: ignore[type-arg]
+        assert main(["sla", "--settings", str(tmp_path / "acd.yaml"), "--month", "2026-03", "--contract-start", start, "--json"]) == 0
+        return json.loads(capsys.readouterr().out)["quality_bonus"]
+
+    assert bonus("2026-03") == {"contract_month": 1, "graded_calls": 0, "average_score": None, "target": 75.0, "met": False, "agents": []}
+    every = {item.id: "yes" for item in form.items}
+    GradeStore(tmp_path / "quality.sqlite").submit(form, call_id="1.5", call_ts=ts, agent="ana", queue="q", grader="qa1", answers={**every, "name": "no"})
+    assert bonus("2026-03")["average_score"] == 90.0 and bonus("2026-03")["met"] is True
+    assert bonus("2025-11") | {"agents": []} == {"contract_month": 5, "graded_calls": 1, "average_score": 90.0, "target": 95.0, "met": False, "agents": []}
+    assert main(["sla", "--settings", str(tmp_path / "acd.yaml"), "--month", "2026-03", "--contract-start", "2026-02"]) == 0
+    assert "quality bonus: 90.0 % over 1 graded calls (target 80 %): met" in capsys.readouterr().out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -15,7 +16,8 @@ CALLS = [
     Recorded("1710000001.7", "56977770000", "ana", "soporte", NOW - 900, seconds=5.0),
     Recorded("1710000002.8", "56955550000", "bruno", "soporte", NOW - 600, seconds=0.0),  # header only
 ]
-SETTINGS = "metrics: {database: acd.sqlite}\nrecording: {local_dir: recordings}\n"
+FORMS = Path(__file__).resolve().parents[2] / "deploy" / "quality"
+SETTINGS = f"metrics: {{database: acd.sqlite}}\nrecording: {{local_dir: recordings}}\nquality: {{forms_dir: {FORMS}, database: quality.sqlite}}\n"
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +71,22 @@ def test_an_agent_is_refused_and_the_play_is_in_the_audit_log(page: Any, recorde
     viewer = recorded.users["viewer"][0]
     assert entries.first.get_attribute("data-who") == viewer
     assert "1710000001.7" in entries.first.inner_text() and "127.0.0.1" in entries.first.inner_text()
+
+
+def test_qa_grades_while_listening_and_the_month_figure_changes(page: Any, recorded: Console, login_as: Callable[..., Any]) -> None:
+    login_as(page, recorded, "qa")
+    page.goto(recorded.url + "/quality")
+    assert page.locator("#quality-month").get_attribute("data-average") == ""
+    page.goto(recorded.url + "/recordings/1710000001.7")
+    page.evaluate("() => { const a = document.getElementById('player'); a.muted = true; return a.play(); }")
+    for item in page.locator("#grade-form .item").all():
+        item.locator("input[value=yes]").check()
+    page.check("#a-respuesta-no")
+    page.fill("#grade-comment", "respuesta incompleta")
+    page.click("#grade-submit")
+    assert "70.0" in page.locator("#grade-saved").inner_text()
+    assert page.locator('#grades tr[data-grader="qa1"]').get_attribute("data-score") == "70.0"
+    page.click('nav a[href="/quality"]')
+    figure = page.locator("#quality-month")
+    assert figure.get_attribute("data-average") == "70.0" and figure.get_attribute("data-met") == "no"
+    assert page.locator('#quality-agents tr[data-agent="ana"]').get_attribute("data-score") == "70.0"
