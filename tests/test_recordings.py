@@ -96,3 +96,17 @@ async def test_a_header_only_recording_is_flagged_at_the_end_of_the_call(tmp_pat
     assert finished.type == "recording.finished" and finished.data["empty"] is True and finished.data["duration_s"] == 0
     assert finished.data["codec"] == "wav"  # nothing to compress
     assert "recording 7.7.wav is empty" in caplog.text
+
+
+def test_find_flags_a_header_only_recording(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.recording_data import Recorded, seed
+
+    seed(tmp_path, [Recorded("5.1", "56933330000", "ana", "q", time.time() - 60, seconds=2.0),
+                    Recorded("5.2", "56933330000", "ana", "q", time.time() - 30, seconds=0.0)])
+    (tmp_path / "acd.yaml").write_text("metrics: {database: acd.sqlite}\nrecording: {local_dir: recordings}\n")
+    assert main(["recordings", "find", "--settings", str(tmp_path / "acd.yaml"), "--number", "56933330000"]) == 0
+    out, err = capsys.readouterr()
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("5.2 ") and lines[0].endswith("5.2.wav  (empty)")
+    assert lines[1].startswith("5.1 ") and lines[1].endswith("5.1.opus")
+    assert "warning: 1 of 2 recording(s) are empty (no audio)" in err

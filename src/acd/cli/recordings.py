@@ -66,6 +66,7 @@ def find_recordings(args: argparse.Namespace) -> int:
     if isinstance(settings, int):
         return settings
     database = Path(args.db) if args.db else settings.resolve(settings.metrics.database)
+    folder = settings.resolve(settings.recording.local_dir)
     try:
         tz = zone(args.tz or settings.routing.timezone)
         start = parse_when(args.start, tz) if args.start else None
@@ -95,30 +96,23 @@ def find_recordings(args: argparse.Namespace) -> int:
         return normalise_number(str(started.get("caller", ""))) == normalise_number(args.number)
 
     async def query() -> list[dict[str, object]]:
+        from acd.features.recordings.catalog import Search, search_recordings
+
         store = await EventStore.open(database, create=False)
         try:
-            events = await store.events(start, end, types=["call.started", "recording.started", "recording.finished"])
+            rows = await search_recordings(store, folder, Search(start, end, args.call or None), limit=None)
         finally:
             await store.close()
-        callers = {e.call_id: e.data for e in events if e.type == "call.started"}
-        rows: dict[str, dict[str, object]] = {}
-        for event in events:
-            if event.type == "call.started" or event.call_id is None:
+        found = []
+        for row in rows:
+            if args.number and not same_caller({"caller_ref": row.caller_ref, "caller": row.caller}):
                 continue
-            started = callers.get(event.call_id, {})
-            row = rows.setdefault(event.call_id, {"call_id": event.call_id, "caller": started.get("caller", ""), "caller_ref": started.get("caller_ref", ""), "agent": event.agent_id})
-            if event.type == "recording.started":
-                row["started"] = event.ts
-                row["path"] = event.data.get("path")
-            else:
-                row["duration_s"] = event.data.get("duration_s")
-                row["path"] = event.data.get("path")
-        found = [
-            row for row in rows.values()
-            if (args.call and row["call_id"] == args.call) or (args.number and same_caller(callers.get(str(row["call_id"]), {})))
-        ]
-        for row in found:
-            row["exists"] = bool(row.get("path")) and Path(str(row["path"])).exists()
+            path = row.file or (folder / f"{row.call_id}.wav")
+            found.append({
+                "call_id": row.call_id, "caller": row.caller, "caller_ref": row.caller_ref, "agent": row.agent, "queue": row.queue,
+                "started": row.started, "duration_s": row.duration_s, "path": str(path), "exists": row.file is not None,
+                "sha256": row.sha256, "flags": row.flags,
+            })
         return found
 
     try:
@@ -134,7 +128,12 @@ def find_recordings(args: argparse.Namespace) -> int:
         for row in found:
             duration = row.get("duration_s")
             length = f"{duration:.1f} s" if isinstance(duration, (int, float)) else "?"
-            print(f"{row['call_id']}  caller {row['caller'] or '?'}  agent {row['agent'] or '?'}  {length}  {row.get('path')}{'' if row['exists'] else '  (file missing)'}")
+            flags = [f for f in row["flags"] if f != "missing"] + ([] if row["exists"] else ["file missing"])  # type: ignore[union-attr]
+            note = f"  ({', '.join(flags)})" if flags else ""
+            print(f"{row['call_id']}  caller {row['caller'] or '?'}  agent {row['agent'] or '?'}  {length}  {row.get('path')}{note}")
+    empty = sum(1 for row in found if "empty" in row["flags"])  # type: ignore[operator]
+    if empty:
+        print(f"acd recordings find: warning: {empty} of {len(found)} recording(s) are empty (no audio)", file=sys.stderr)
     if not found:
         return 1
     return 0
@@ -193,7 +192,7 @@ def _catalog(database: Path, folder: Path) -> list:  # type: ignore[type-arg]
     async def rows() -> list:  # type: ignore[type-arg]
         store = await EventStore.open(database, create=False)
         try:
-            return await search_recordings(store, folder, Search())
+            return await search_recordings(store, folder, Search(), limit=None)
         finally:
             await store.close()
 

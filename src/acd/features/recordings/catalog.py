@@ -74,8 +74,8 @@ class Search:
     queue: str | None = None
 
 
-def rows_from(events: Iterable[Event], folder: Path, search: Search) -> list[RecordingRow]:
-    """Rows for the recordings started in ``[start, end)`` matching ``search``, newest first."""
+def rows_from(events: Iterable[Event], folder: Path, search: Search, *, limit: int | None = MAX_ROWS) -> list[RecordingRow]:
+    """Rows for the recordings started in ``[start, end)`` matching ``search``, newest first (``limit``: None for all)."""
     callers: dict[str, dict[str, object]] = {}
     rows: dict[str, RecordingRow] = {}
     finished: dict[str, Event] = {}
@@ -111,7 +111,7 @@ def rows_from(events: Iterable[Event], folder: Path, search: Search) -> list[Rec
         row.file = locate(folder, row.call_id)
         found.append(row)
     found.sort(key=lambda r: r.started, reverse=True)
-    return found[:MAX_ROWS]
+    return found if limit is None else found[:limit]
 
 
 def _matches(row: RecordingRow, search: Search) -> bool:
@@ -134,12 +134,12 @@ def _int(value: object) -> int | None:
 RECORDING_TYPES = ("call.started", "recording.started", "recording.finished")
 
 
-async def search_recordings(store: object, folder: Path, search: Search) -> list[RecordingRow]:
+async def search_recordings(store: object, folder: Path, search: Search, *, limit: int | None = MAX_ROWS) -> list[RecordingRow]:
     """Rows from an open :class:`~acd.metrics.store.EventStore` (``store.events``)."""
     lo = None if search.start is None else search.start - LEAD_S
     hi = None if search.end is None else search.end + LEAD_S
     events = await store.events(lo, hi, types=RECORDING_TYPES)  # type: ignore[attr-defined]
-    return rows_from(events, folder, search)
+    return rows_from(events, folder, search, limit=limit)
 
 
 __all__ = ["MAX_ROWS", "RecordingRow", "Search", "rows_from", "search_recordings"]

@@ -83,6 +83,7 @@ def compress(wav: Path, *, bitrate_kbps: int = 16, timeout_s: float = 120.0) -> 
         partial.unlink(missing_ok=True)
         reason = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or [f"exit {done.returncode}"]
         raise OSError(f"opusenc failed on {wav.name}: {reason[0]}")
+    partial.chmod(wav.stat().st_mode & 0o777)  # as private as the recording it replaces, whatever the umask
     partial.replace(target)
     wav.unlink()
     return target
