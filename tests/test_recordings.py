@@ -110,3 +110,25 @@ def test_find_flags_a_header_only_recording(tmp_path: Path, capsys: pytest.Captu
     assert lines[0].startswith("5.2 ") and lines[0].endswith("5.2.wav  (empty)")
     assert lines[1].startswith("5.1 ") and lines[1].endswith("5.1.opus")
     assert "warning: 1 of 2 recording(s) are empty (no audio)" in err
+
+
+async def test_a_recording_much_shorter_than_the_talk_is_flagged_truncated(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from acd.base.events import Event
+    from acd.features.recordings import RecordingTracker
+    from acd.features.recordings.catalog import Search, rows_from
+
+    emitted: list[Event] = []
+    tracker = RecordingTracker(folder=tmp_path, emit=emitted.append, settle_s=0.01, attempts=2, codec="wav")
+    write_wav(tmp_path / "8.1.wav", 2)  # 2 s of a 30 s conversation
+    write_wav(tmp_path / "8.2.wav", 29)  # a whole one
+    with caplog.at_level(logging.WARNING, logger="acd.recordings"):
+        for call_id in ("8.1", "8.2"):
+            tracker.append(Event(type="call.answered", ts=100.0, call_id=call_id, agent_id="ana", queue="q"))
+            tracker.append(Event(type="call.completed", ts=130.0, call_id=call_id, agent_id="ana"))
+        await tracker.close()
+    finished = {e.call_id: e.data for e in emitted if e.type == "recording.finished"}
+    assert finished["8.1"]["truncated"] is True and finished["8.1"]["talk_s"] == 30.0
+    assert "truncated" not in finished["8.2"]
+    assert "recording for call 8.1 is truncated: 2.0 s of a 30.0 s conversation" in caplog.text
+    rows = {r.call_id: r.flags for r in rows_from(emitted, tmp_path, Search())}
+    assert rows == {"8.1": ["truncated"], "8.2": []}

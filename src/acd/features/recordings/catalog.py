@@ -37,6 +37,7 @@ class RecordingRow:
     codec: str | None = None
     finished: bool = False
     empty: bool = False
+    truncated: bool = False
     file: Path | None = None
 
     @property
@@ -45,10 +46,12 @@ class RecordingRow:
 
     @property
     def flags(self) -> list[str]:
-        """What is wrong with it, as message keys' suffixes: empty, missing, unfinished."""
+        """What is wrong with it, as message keys' suffixes: empty, truncated, missing, unfinished."""
         out = []
         if self.empty:
             out.append("empty")
+        if self.truncated:
+            out.append("truncated")
         if self.missing:
             out.append("missing")
         if not self.finished:
@@ -108,6 +111,7 @@ def rows_from(events: Iterable[Event], folder: Path, search: Search, *, limit: i
             row.sha256 = _str(end.data.get("sha256"))
             row.codec = _str(end.data.get("codec"))
             row.empty = bool(end.data.get("empty")) or (row.duration_s is not None and is_empty(row.duration_s, row.bytes))
+            row.truncated = bool(end.data.get("truncated"))
         row.file = locate(folder, row.call_id)
         found.append(row)
     found.sort(key=lambda r: r.started, reverse=True)

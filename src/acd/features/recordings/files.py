@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from acd.base.events import Event
-from acd.features.recordings.storage import EXTENSIONS, store_finished
+from acd.features.recordings.storage import EXTENSIONS, is_truncated, store_finished
 
 log = logging.getLogger("acd.recordings")
 
@@ -52,14 +52,17 @@ class RecordingTracker:
     attempts: int = 5
     codec: str = "wav"
     _pending: set[asyncio.Task[None]] = field(default_factory=set)
+    _answered: dict[str, float] = field(default_factory=dict)  # call id -> answer time, until the call completes
 
     def append(self, event: Event) -> None:
         if event.type == "call.answered" and event.call_id:
             path = recording_path(self.folder, event.call_id)
             data = {"path": str(path), "queue": event.queue}
+            self._answered[event.call_id] = event.ts
             self._later(lambda: self.emit(Event(type="recording.started", ts=event.ts, call_id=event.call_id, agent_id=event.agent_id, data=data)))
         elif event.type == "call.completed" and event.call_id:
-            task = asyncio.get_running_loop().create_task(self._finish(event))
+            answered = self._answered.pop(event.call_id, None)
+            task = asyncio.get_running_loop().create_task(self._finish(event, None if answered is None else event.ts - answered))
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)
 
@@ -67,7 +70,7 @@ class RecordingTracker:
         # Never emit from inside the bus's own fan-out: schedule it.
         asyncio.get_running_loop().call_soon(action)
 
-    async def _finish(self, completed: Event) -> None:
+    async def _finish(self, completed: Event, talk_s: float | None = None) -> None:
         assert completed.call_id is not None
         path = recording_path(self.folder, completed.call_id)
         duration = None
@@ -85,6 +88,11 @@ class RecordingTracker:
                 data.update(await asyncio.to_thread(store_finished, path, duration, self.codec))
             except OSError as exc:  # the file went away meanwhile: say so, keep the call's event
                 data["error"] = f"cannot store: {exc.strerror or exc}"
+            if talk_s is not None:
+                data["talk_s"] = round(talk_s, 1)
+                if is_truncated(duration, talk_s):
+                    data["truncated"] = True
+                    log.warning("recording for call %s is truncated: %.1f s of a %.1f s conversation", completed.call_id, duration, talk_s)
         self.emit(Event(type="recording.finished", ts=self.clock(), call_id=completed.call_id, agent_id=completed.agent_id, data=data))
 
     async def close(self) -> None:

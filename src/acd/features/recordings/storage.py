@@ -65,6 +65,17 @@ def is_empty(duration_s: float | None, size: int | None) -> bool:
     return size is not None and size <= 44
 
 
+def is_truncated(duration_s: float | None, talk_s: float | None) -> bool:
+    """Much shorter than the conversation it records (MixMonitor stopped early, the disk filled up).
+
+    A recording starts when the bridge does, a little after the answer, and a short call's
+    figures are noisy: only a shortfall of more than 3 s and a quarter of the talk counts.
+    """
+    if duration_s is None or talk_s is None or talk_s < 5 or duration_s < EMPTY_S:
+        return False
+    return duration_s < talk_s - max(3.0, 0.25 * talk_s)
+
+
 def opus_available() -> bool:
     return shutil.which("opusenc") is not None
 

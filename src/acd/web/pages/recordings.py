@@ -19,13 +19,14 @@ of who listened to what.  So:
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, Response
 
 from acd.features.recordings.catalog import MAX_ROWS, RecordingRow, Search, search_recordings
-from acd.features.recordings.storage import MEDIA_TYPES, human_bytes, locate, usage, valid_call_id
+from acd.features.recordings.storage import MEDIA_TYPES, Usage, human_bytes, locate, usage, valid_call_id
 from acd.web.access import Viewer
 from acd.web.pages import NavItem
 from acd.web.pages._reporting import PageInputError, event_store, parse_range, settings_of, timezone_of
@@ -45,7 +46,7 @@ MESSAGES = {
         "rec.agent": "Agente", "rec.queue": "Cola", "rec.from": "Desde", "rec.to": "Hasta (excluido)", "rec.search": "Buscar",
         "rec.when": "Inicio", "rec.caller": "Llamante", "rec.length": "Duración", "rec.size": "Tamaño", "rec.flags": "Estado",
         "rec.play": "Escuchar", "rec.download": "Descargar", "rec.none": "No hay grabaciones para esta búsqueda.",
-        "rec.flag.empty": "vacía (sin audio)", "rec.flag.missing": "archivo no encontrado", "rec.flag.unfinished": "sin cerrar",
+        "rec.flag.empty": "vacía (sin audio)", "rec.flag.truncated": "cortada (más corta que la conversación)", "rec.flag.missing": "archivo no encontrado", "rec.flag.unfinished": "sin cerrar",
         "rec.ok": "ok", "rec.masked": "oculto", "rec.count": "{n} grabaciones", "rec.more": "Se muestran las {n} más recientes.",
         "rec.audited": "Cada reproducción y descarga queda registrada (quién, cuándo, desde dónde).",
         "rec.timeline": "Recorrido de la llamada", "rec.back": "Volver a la búsqueda", "rec.not_found": "Grabación no encontrada.",
@@ -60,7 +61,7 @@ MESSAGES = {
         "rec.agent": "Agent", "rec.queue": "Queue", "rec.from": "From", "rec.to": "To (excluded)", "rec.search": "Search",
         "rec.when": "Start", "rec.caller": "Caller", "rec.length": "Length", "rec.size": "Size", "rec.flags": "State",
         "rec.play": "Listen", "rec.download": "Download", "rec.none": "No recordings match this search.",
-        "rec.flag.empty": "empty (no audio)", "rec.flag.missing": "file not found", "rec.flag.unfinished": "not closed",
+        "rec.flag.empty": "empty (no audio)", "rec.flag.truncated": "truncated (shorter than the talk)", "rec.flag.missing": "file not found", "rec.flag.unfinished": "not closed",
         "rec.ok": "ok", "rec.masked": "hidden", "rec.count": "{n} recordings", "rec.more": "Showing the {n} most recent.",
         "rec.audited": "Every play and download is logged (who, when, from where).",
         "rec.timeline": "The call's path", "rec.back": "Back to the search", "rec.not_found": "Recording not found.",
@@ -90,8 +91,18 @@ def _caller_ref(request: Request, number: str) -> str:
         raise PageInputError("rec.no_key") from None
 
 
-def usage_text(request: Request) -> dict[str, object]:
-    found = usage(recordings_folder(request))
+#: disk use is a scan of the folder (a year of calls is ~10^5 files): computed off the loop, kept this long
+USAGE_TTL_S = 300.0
+_usage_cache: dict[Path, tuple[float, Usage]] = {}
+
+
+async def usage_text(request: Request) -> dict[str, object]:
+    folder = recordings_folder(request)
+    cached = _usage_cache.get(folder)
+    if cached is None or time.monotonic() - cached[0] > USAGE_TTL_S:
+        cached = (time.monotonic(), await asyncio.to_thread(usage, folder))
+        _usage_cache[folder] = cached
+    found = cached[1]
     left = found.days_left
     return {
         "files": found.files, "size": human_bytes(found.bytes), "free": human_bytes(found.free_bytes),
@@ -130,7 +141,7 @@ async def recordings_page(
     return render(request, "recordings.html", {
         "rows": rows, "error": error, "call": call, "number": number, "agent": agent, "queue": queue,
         "start": start or "", "end": end or "", "range": rng, "personal": viewer.may_see_personal_data,
-        "may_download": viewer.may("download_recordings"), "max_rows": MAX_ROWS, "usage": usage_text(request),
+        "may_download": viewer.may("download_recordings"), "max_rows": MAX_ROWS, "usage": await usage_text(request),
     })
 
 
