@@ -75,6 +75,7 @@ class App:
     routing_reload: RoutingReloader | None = None
     pseudonyms: Pseudonyms | None = None  # the install's key, loaded when the engine starts
     caller_number: Callable[[str, str], None] | None = None  # the API's live calls view: (call id, clear number), memory only
+    recordings: RecordingTracker | None = None  # recording events; its disk use for /metrics
 
 
 class _Handoff:
@@ -386,12 +387,14 @@ def _attach_recording(app: App, settings: Settings) -> None:
         codec = "wav"
     tracker = RecordingTracker(folder=folder, emit=engine.bus.emit, clock=engine.clock, codec=codec)
     engine.bus.sinks.append(tracker)
-    days = settings.recording.retention_days
-    if days is None:  # kept until the contract ends: acd recordings export, then erase
-        return
+    app.recordings = tracker
+    days = settings.recording.retention_days  # None: kept until the contract ends (acd recordings export, erase)
+    interval_s = settings.recording.purge_interval_s
 
     async def start_purge(engine: Engine) -> None:
-        engine.spawn(purge_periodically(folder, days, settings.recording.purge_interval_s), "recording-purge")
+        engine.spawn(tracker.watch_usage(interval_s), "recording-usage")
+        if days is not None:
+            engine.spawn(purge_periodically(folder, days, interval_s), "recording-purge")
 
     engine.on_startup(start_purge)
 

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Callable
 
 from acd.base.events import Event
-from acd.features.recordings.storage import EXTENSIONS, is_truncated, store_finished
+from acd.features.recordings.storage import EXTENSIONS, Usage, is_truncated, store_finished
+from acd.features.recordings.storage import usage as usage_of
 
 log = logging.getLogger("acd.recordings")
 
@@ -53,6 +54,17 @@ class RecordingTracker:
     codec: str = "wav"
     _pending: set[asyncio.Task[None]] = field(default_factory=set)
     _answered: dict[str, float] = field(default_factory=dict)  # call id -> answer time, until the call completes
+    #: the folder's disk use, refreshed by :meth:`watch_usage` (``/metrics``); None until first measured
+    usage: Usage | None = None
+
+    async def watch_usage(self, interval_s: float) -> None:
+        """Measure disk use and days left every ``interval_s`` (a folder scan: off the loop, not per scrape)."""
+        while True:
+            try:
+                self.usage = await asyncio.to_thread(usage_of, self.folder)
+            except OSError as exc:
+                log.warning("cannot measure the recordings folder %s: %s", self.folder, exc.strerror or exc)
+            await asyncio.sleep(interval_s)
 
     def append(self, event: Event) -> None:
         if event.type == "call.answered" and event.call_id:
