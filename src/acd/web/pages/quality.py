@@ -6,7 +6,7 @@
 * ``POST /quality/grades`` stores a grade: immutable once submitted
   (:mod:`acd.features.quality.grades`); a correction is a new grade naming the one it
   replaces and why.  Both are written to the audit log.
-* ``/quality`` shows a month: the mean score against the contract month's bonus target
+* ``/quality`` (``view_quality``: admin, supervisor, QA, the client's viewers) shows a month: the mean score against the contract month's bonus target
   (``acd sla`` and ``acd quality scores`` print the same figure), per agent, and the
   calibration table (calls scored by more than one grader, with the spread).
 """
@@ -34,10 +34,10 @@ from acd.web.pages import NavItem
 from acd.web.pages import recordings as recordings_page
 from acd.web.pages._reporting import PageInputError, contract_of, event_store, month_label, previous_month, settings_of
 from acd.web.render import render
-from acd.web.session import Forbidden, audit, require
+from acd.web.session import audit, require
 
 router = APIRouter()
-NAV = [NavItem("/quality", "nav.quality", "review_recordings", order=42)]
+NAV = [NavItem("/quality", "nav.quality", "view_quality", order=42)]
 
 MESSAGES = {
     "es": {
@@ -177,10 +177,8 @@ def month_view(request: Request, year: int, month: int) -> dict[str, object]:
 def quality_page(
     request: Request,
     month: str | None = Query(None, max_length=10),
-    viewer: Viewer = Depends(require(None)),
+    viewer: Viewer = Depends(require("view_quality")),
 ) -> Response:
-    if not (viewer.may("review_recordings") or viewer.may("view_sla")):
-        raise Forbidden(f"{viewer.name} ({viewer.role}) may not see quality scores")
     tz = zone(contract_of(settings_of(request)).timezone)
     now = datetime.fromtimestamp(time.time(), tz)
     try:
