@@ -4,7 +4,7 @@ The contract keeps recordings until it ends, then asks for the backups to be han
 and the data deleted irrecoverably, with evidence of the deletion.  So:
 
 * :func:`export` writes one ``.tar`` (the audio is compressed already) holding every file
-  of the recordings folder and ``manifest.json``: per file the call, its time, agent,
+  of the recordings folder (leftovers of an interrupted compression too) and ``manifest.json``: per file the call, its time, agent,
   queue, length, size and SHA-256.  Files the event log does not know are exported too
   (marked ``"call": null``): the hand-over is of everything, not of what the log
   remembers.  A ``.sha256`` file beside the archive covers the archive itself.
@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Iterable
 
 from acd.features.recordings.catalog import RecordingRow
-from acd.features.recordings.storage import EXTENSIONS, sha256_of
+from acd.features.recordings.storage import sha256_of
 
 MANIFEST = "manifest.json"
 FORMAT = "acd-recordings-export/1"
@@ -56,7 +56,8 @@ def manifest_entries(folder: Path, rows: Iterable[RecordingRow]) -> list[dict[st
     """One entry per file in ``folder`` (the catalog's call facts when the log knows the call)."""
     by_call = {row.call_id: row for row in rows}
     entries = []
-    for path in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in EXTENSIONS) if folder.is_dir() else []:
+    # every file, not only *.opus/*.wav: a WAV whose compression was cut short leaves X.opus.part, audio too
+    for path in sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []:
         row = by_call.get(path.stem)
         digest = sha256_of(path)
         entry: dict[str, object] = {
@@ -201,7 +202,7 @@ def erase(folder: Path, verified: Verified, report_dir: Path, *, now: float | No
             os.close(fd)
     except OSError:
         pass
-    left = sorted(p.name for p in folder.iterdir() if p.suffix in EXTENSIONS) if folder.is_dir() else []
+    left = sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
     report: dict[str, object] = {
         "what": "erasure of call recordings at the end of the contract",
         "started": _iso(started), "finished": _iso(time.time()), "operator": getpass.getuser(), "host": socket.gethostname(),
