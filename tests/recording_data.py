@@ -76,3 +76,12 @@ def seed(folder: Path, calls: list[Recorded], *, codec: str = "opus") -> None:
     """Synchronous, from any thread (Playwright's sync API keeps a loop running in the test's thread)."""
     with ThreadPoolExecutor(1) as pool:
         pool.submit(asyncio.run, _seed(folder, calls, codec)).result()
+
+
+def around_now(tz: str = "America/Santiago") -> dict[str, str]:
+    """``from``/``to`` dates around today (local), so a search finds calls just made whatever the week or hour."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    today = datetime.now(ZoneInfo(tz)).date()
+    return {"from": (today - timedelta(days=1)).isoformat(), "to": (today + timedelta(days=2)).isoformat()}

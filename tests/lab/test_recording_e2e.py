@@ -70,6 +70,7 @@ def _console_finds_and_serves(folder, call_id: str, stored: bytes) -> None:  # n
     from acd.accounts.store import AccountStore
     from acd.settings import load_settings
     from acd.web.app import create_app
+    from tests.recording_data import around_now
 
     settings = load_settings(folder / "acd.yaml", environ={})
     store = AccountStore(folder / "accounts.sqlite")
@@ -77,7 +78,7 @@ def _console_finds_and_serves(folder, call_id: str, stored: bytes) -> None:  # n
     _t, token = store.issue_token("vera", "lab")
     auth = {"Authorization": f"Bearer {token}"}
     with TestClient(create_app(settings, accounts=store), base_url="http://127.0.0.1") as client:
-        page = client.get("/recordings", params={"number": "+56 9 7777 0000", "agent": "ana"}, headers=auth).text
+        page = client.get("/recordings", params={"number": "+56 9 7777 0000", "agent": "ana", **around_now()}, headers=auth).text
         assert f'data-call="{call_id}" data-flags=""' in page
         part = client.get(f"/recordings/{call_id}/audio", headers={**auth, "Range": "bytes=0-99"})
         assert part.status_code == 206 and part.content == stored[:100] and part.headers["content-type"] == "audio/ogg"

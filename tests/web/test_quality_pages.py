@@ -19,7 +19,7 @@ from tests.recording_data import Recorded, seed
 PASSWORD = "una-clave-larga-1"
 FORMS = Path(__file__).resolve().parents[2] / "deploy" / "quality"
 NOW = time.time()
-CALLS = [Recorded("1730000001.1", "56922220001", "ana", "soporte", NOW - 600, seconds=2.0)]
+CALLS = [Recorded("1730000001.1", "56922220001", "ana", "soporte", NOW - 60, seconds=2.0)]  # this month, save its first minute
 
 
 @pytest.fixture

@@ -8,13 +8,13 @@ from typing import Any, Callable
 
 import pytest
 
-from tests.recording_data import Recorded, seed
+from tests.recording_data import Recorded, around_now, seed
 from tests.web.conftest import Console
 
 NOW = time.time()
 CALLS = [
-    Recorded("1710000001.7", "56977770000", "ana", "soporte", NOW - 900, seconds=5.0),
-    Recorded("1710000002.8", "56955550000", "bruno", "soporte", NOW - 600, seconds=0.0),  # header only
+    Recorded("1710000001.7", "56977770000", "ana", "soporte", NOW - 120, seconds=5.0),
+    Recorded("1710000002.8", "56955550000", "bruno", "soporte", NOW - 60, seconds=0.0),  # header only
 ]
 FORMS = Path(__file__).resolve().parents[2] / "deploy" / "quality"
 SETTINGS = f"metrics: {{database: acd.sqlite}}\nrecording: {{local_dir: recordings}}\nquality: {{forms_dir: {FORMS}, database: quality.sqlite}}\n"
@@ -30,6 +30,9 @@ def recorded(start_console: Callable[..., Console]) -> Console:
 def test_a_viewer_finds_a_call_by_number_and_agent_and_plays_it_to_the_end(page: Any, recorded: Console, login_as: Callable[..., Any]) -> None:
     login_as(page, recorded, "viewer")
     page.click('nav a[href="/recordings"]')
+    dates = around_now()  # without dates: this week, which a run on Monday at 00:10 would miss
+    page.fill("#rec-from", dates["from"])
+    page.fill("#rec-to", dates["to"])
     page.fill("#rec-number", "+56 9 7777 0000")
     page.fill("#rec-agent", "ana")
     page.click("#rec-submit")
@@ -53,7 +56,7 @@ def test_a_viewer_finds_a_call_by_number_and_agent_and_plays_it_to_the_end(page:
 
 def test_the_header_only_recording_is_flagged(page: Any, recorded: Console, login_as: Callable[..., Any]) -> None:
     login_as(page, recorded, "supervisor")
-    page.goto(recorded.url + "/recordings?agent=bruno")
+    page.goto(recorded.url + "/recordings?agent=bruno&from={from}&to={to}".format(**around_now()))
     row = page.locator('#recordings tr[data-call="1710000002.8"]')
     assert row.get_attribute("data-flags") == "empty" and row.locator(".flag-empty").count() == 1
 

@@ -12,9 +12,12 @@ from fastapi.testclient import TestClient
 from acd.accounts.store import AccountStore
 from acd.settings import MetricsSettings, RecordingSettings, Settings, WebSettings
 from acd.web.app import create_app
-from tests.recording_data import Recorded, seed
+from urllib.parse import urlencode
+
+from tests.recording_data import Recorded, around_now, seed
 
 PASSWORD = "una-clave-larga-1"
+DATES = urlencode(around_now())  # without dates a search covers this week: a test run on Monday at 00:30 would miss them
 NOW = time.time()
 CALLS = [
     Recorded("1700000001.1", "56912345678", "ana", "soporte", NOW - 3600, seconds=4.0),
@@ -60,12 +63,12 @@ def listed(html: str) -> list[str]:
 
 def test_search_by_agent_number_and_call_id_flags_the_empty_one(client: TestClient, store: AccountStore) -> None:
     auth = bearer(store, "sup")
-    assert listed(client.get("/recordings", headers=auth).text) == [c.call_id for c in CALLS]
-    assert listed(client.get("/recordings?agent=ana", headers=auth).text) == ["1700000001.1", "1700000003.3"]
-    assert listed(client.get("/recordings?queue=ventas", headers=auth).text) == ["1700000002.2"]
-    assert listed(client.get("/recordings?number=%2B56%209%201234%205678", headers=auth).text) == ["1700000001.1"]
-    assert listed(client.get("/recordings?call=1700000002.2", headers=auth).text) == ["1700000002.2"]
-    page = client.get("/recordings?agent=ana", headers=auth).text
+    assert listed(client.get(f"/recordings?{DATES}", headers=auth).text) == [c.call_id for c in CALLS]
+    assert listed(client.get(f"/recordings?{DATES}&agent=ana", headers=auth).text) == ["1700000001.1", "1700000003.3"]
+    assert listed(client.get(f"/recordings?{DATES}&queue=ventas", headers=auth).text) == ["1700000002.2"]
+    assert listed(client.get(f"/recordings?{DATES}&number=%2B56%209%201234%205678", headers=auth).text) == ["1700000001.1"]
+    assert listed(client.get(f"/recordings?{DATES}&call=1700000002.2", headers=auth).text) == ["1700000002.2"]
+    page = client.get(f"/recordings?{DATES}&agent=ana", headers=auth).text
     assert 'data-call="1700000003.3" data-flags="empty"' in page and 'data-call="1700000001.1" data-flags=""' in page
     assert "*******5678" in page  # a supervisor sees the masked number, never the whole one
     assert "12345678" not in page
@@ -74,7 +77,7 @@ def test_search_by_agent_number_and_call_id_flags_the_empty_one(client: TestClie
 
 
 def test_a_viewer_without_personal_data_sees_no_number(client: TestClient, store: AccountStore) -> None:
-    page = client.get("/recordings", headers=bearer(store, "vera")).text
+    page = client.get(f"/recordings?{DATES}", headers=bearer(store, "vera")).text
     assert "5678" not in page and listed(page) == [c.call_id for c in CALLS]
 
 

@@ -35,6 +35,8 @@ from acd.web.session import audit, require
 
 router = APIRouter()
 NAV = [NavItem("/recordings", "nav.recordings", "listen_recordings", order=40)]
+#: without dates a search covers this week: a month of calls is a long scan for a page view
+DEFAULT_PERIOD = "this-week"
 #: the events shown beside a recording: a call's life is well within this either side
 TIMELINE_SPAN_S = 6 * 3600.0
 #: event data shown in the timeline: what says where the call went, never what the caller typed
@@ -128,7 +130,7 @@ async def recordings_page(
     try:
         if call and not valid_call_id(call):
             raise PageInputError("rec.bad_call")
-        rng = parse_range(timezone_of(request), period or (None if start or end else "this-month"), start, end)
+        rng = parse_range(timezone_of(request), period or (None if start or end else DEFAULT_PERIOD), start, end)
         ref = _caller_ref(request, number) if number else None
         search = Search(rng.start, rng.end, call or None, ref, agent or None, queue or None)
         async with event_store(request) as store:
