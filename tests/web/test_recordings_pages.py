@@ -72,6 +72,7 @@ def test_search_by_agent_number_and_call_id_flags_the_empty_one(client: TestClie
     assert 'data-call="1700000003.3" data-flags="empty"' in page and 'data-call="1700000001.1" data-flags=""' in page
     assert "*******5678" in page  # a supervisor sees the masked number, never the whole one
     assert "12345678" not in page
+    assert {e.who for e in store.audit_entries(action="recordings.list")} == {"sup"}  # lists showing callers are audited
     searched = store.audit_entries(action="recordings.search")
     assert searched and searched[0].who == "sup" and searched[0].target.endswith("5678") and "12345678" not in searched[0].target
 
@@ -79,6 +80,7 @@ def test_search_by_agent_number_and_call_id_flags_the_empty_one(client: TestClie
 def test_a_viewer_without_personal_data_sees_no_number(client: TestClient, store: AccountStore) -> None:
     page = client.get(f"/recordings?{DATES}", headers=bearer(store, "vera")).text
     assert "5678" not in page and listed(page) == [c.call_id for c in CALLS]
+    assert store.audit_entries(action="recordings.list") == []  # no caller shown, nothing to audit
 
 
 def test_bad_input_is_a_message_not_a_traceback(client: TestClient, store: AccountStore) -> None:

@@ -29,7 +29,7 @@ from acd.features.recordings.catalog import MAX_ROWS, RecordingRow, Search, sear
 from acd.features.recordings.storage import MEDIA_TYPES, Usage, human_bytes, locate, usage, valid_call_id
 from acd.web.access import Viewer
 from acd.web.pages import NavItem
-from acd.web.pages._reporting import PageInputError, event_store, parse_range, settings_of, timezone_of
+from acd.web.pages._reporting import QUICK_PERIODS, PageInputError, event_store, parse_range, settings_of, timezone_of
 from acd.web.render import render
 from acd.web.session import audit, require
 
@@ -138,12 +138,15 @@ async def recordings_page(
         if number:
             digits = "*" * max(0, len(number) - 4) + number[-4:]
             await asyncio.to_thread(audit, request, "recordings.search", digits, f"by number: {len(rows)} found")
+        elif rows and viewer.may_see_personal_data:  # the list shows callers (masked): as the reports' call lists, audited
+            await asyncio.to_thread(audit, request, "recordings.list", f"{start or rng.period}..{end or ''}", f"{len(rows)} recordings with callers")
     except PageInputError as exc:
         error = str(exc)
     return render(request, "recordings.html", {
         "rows": rows, "error": error, "call": call, "number": number, "agent": agent, "queue": queue,
         "start": start or "", "end": end or "", "range": rng, "personal": viewer.may_see_personal_data,
         "may_download": viewer.may("download_recordings"), "max_rows": MAX_ROWS, "usage": await usage_text(request),
+        "periods": QUICK_PERIODS, "period": rng.period if rng else None,
     })
 
 
