@@ -40,7 +40,10 @@ DEFAULT_PERIOD = "this-week"
 #: the events shown beside a recording: a call's life is well within this either side
 TIMELINE_SPAN_S = 6 * 3600.0
 #: event data shown in the timeline: what says where the call went, never what the caller typed
-TIMELINE_KEYS = ("flow", "node", "menu", "choice", "position", "reason", "outcome", "to", "from_queue", "disposition", "score", "duration_s", "codec", "empty")
+TIMELINE_KEYS = (
+    "flow", "node", "node_type", "kind", "cause", "to_queue", "reason", "waited_s", "talk_s", "hold_s", "position", "estimate_s",
+    "question", "score", "mode", "duration_s", "codec", "empty", "truncated",
+)
 
 MESSAGES = {
     "es": {
