@@ -52,6 +52,7 @@ def test_export_verify_erase_round_trip(site: Path, capsys: pytest.CaptureFixtur
     assert entry["checksum_at_call_end"] == entry["sha256"] and entry["changed_since_call"] is False
     assert next(e for e in manifest["entries"] if e["file"] == "orphan-1.wav")["call"] is None
     assert run("export", "--verify", str(archive)) == 0
+    assert archive.stat().st_mode & 0o777 == 0o600  # it holds the recordings: owner-only
     assert run("export", "--settings", settings, "--to", str(archive)) == 1  # never overwrites
     capsys.readouterr()
 

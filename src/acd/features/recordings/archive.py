@@ -33,6 +33,7 @@ from typing import Iterable
 
 from acd.features.recordings.catalog import RecordingRow
 from acd.features.recordings.storage import sha256_of
+from acd.private_files import create_private_file
 
 MANIFEST = "manifest.json"
 FORMAT = "acd-recordings-export/1"
@@ -87,6 +88,7 @@ def export(folder: Path, target: Path, rows: Iterable[RecordingRow], *, site: st
     }
     partial = target.with_name(target.name + ".part")
     try:
+        create_private_file(partial, private=True)  # the recordings themselves: owner-only whatever the umask
         with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as tar:
             body = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
             info = tarfile.TarInfo(MANIFEST)
