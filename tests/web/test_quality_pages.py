@@ -103,3 +103,15 @@ def test_a_bad_answer_or_unknown_call_is_a_message(client: tuple[TestClient, Acc
     assert "expected+yes" in grade(http, qa, **{"a.cierre": "maybe"})
     gone = http.post("/quality/grades", headers=qa, data={"call_id": "999.9", "form_id": "atencion-telefonica", **ALL_YES}, follow_redirects=False)
     assert "no+such+recorded+call" in gone.headers["location"]
+
+
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_every_word_is_translated(client: tuple[TestClient, AccountStore, Path], lang: str) -> None:
+    http, store, _folder = client
+    http.cookies.set("acd_lang", lang)
+    qa = bearer(store, "quinn")
+    grade(http, qa)
+    for path in ("/recordings", "/recordings/1730000001.1", "/quality"):
+        page = http.get(path, headers=qa).text
+        leftovers = re.findall(r">\s*((?:rec|q|nav|reports)\.[a-z_.]+)\s*<", page)
+        assert leftovers == [], (path, leftovers)
