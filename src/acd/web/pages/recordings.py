@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Awaitable, Callable
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, Response
@@ -186,11 +187,11 @@ async def recording_page(request: Request, call_id: str, viewer: Viewer = Depend
     return render(request, "recording.html", context)
 
 
-#: more panels on the listen page (the quality form): ``async (request, viewer, row) -> context``
-EXTRAS: list = []
+#: more panels on the listen page (the quality form, :mod:`acd.web.pages.quality`): each adds to the template's context
+EXTRAS: list[Callable[[Request, Viewer, RecordingRow], Awaitable[dict[str, object]]]] = []
 
 
-def _file_or_404(request: Request, call_id: str) -> Path | None:
+def _stored_file(request: Request, call_id: str) -> Path | None:
     return locate(recordings_folder(request), call_id)
 
 
@@ -202,7 +203,7 @@ def _first_request(request: Request) -> bool:
 
 @router.get("/recordings/{call_id}/audio")
 async def audio(request: Request, call_id: str, viewer: Viewer = Depends(require("listen_recordings"))) -> Response:
-    path = _file_or_404(request, call_id)
+    path = _stored_file(request, call_id)
     if path is None:
         await asyncio.to_thread(audit, request, "recordings.play", call_id, "refused: no file")
         return Response("recording not found", status_code=404, media_type="text/plain")
@@ -213,7 +214,7 @@ async def audio(request: Request, call_id: str, viewer: Viewer = Depends(require
 
 @router.get("/recordings/{call_id}/download")
 async def download(request: Request, call_id: str, viewer: Viewer = Depends(require("download_recordings"))) -> Response:
-    path = _file_or_404(request, call_id)
+    path = _stored_file(request, call_id)
     if path is None:
         await asyncio.to_thread(audit, request, "recordings.download", call_id, "refused: no file")
         return Response("recording not found", status_code=404, media_type="text/plain")
