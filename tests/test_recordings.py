@@ -132,3 +132,16 @@ async def test_a_recording_much_shorter_than_the_talk_is_flagged_truncated(tmp_p
     assert "recording for call 8.1 is truncated: 2.0 s of a 30.0 s conversation" in caplog.text
     rows = {r.call_id: r.flags for r in rows_from(emitted, tmp_path, Search())}
     assert rows == {"8.1": ["truncated"], "8.2": []}
+
+
+def test_purge_without_a_retention_keeps_everything_until_the_contract_ends(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    old = tmp_path / "rec" / "1.1.opus"
+    old.parent.mkdir()
+    old.write_bytes(b"OggS")
+    os.utime(old, (time.time() - 4000 * 86400,) * 2)
+    (tmp_path / "acd.yaml").write_text("recording: {local_dir: rec}\n")
+    assert main(["recordings", "purge", "--settings", str(tmp_path / "acd.yaml")]) == 0
+    assert "kept until the contract ends" in capsys.readouterr().out and old.exists()
+    (tmp_path / "acd.yaml").write_text("recording: {local_dir: rec, retention_days: 30}\n")
+    assert main(["recordings", "purge", "--settings", str(tmp_path / "acd.yaml")]) == 0
+    assert "removed 1 recording(s) older than 30 days" in capsys.readouterr().out and not old.exists()
