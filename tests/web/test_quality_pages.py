@@ -81,7 +81,11 @@ def test_qa_grades_beside_the_player_and_the_month_figure_moves(client: tuple[Te
     assert 'data-grade="1" data-score="70.0"' in listen and 'data-grade="2" data-score="100.0"' in listen
     assert "corrects #1" in store.audit_entries(action="quality.correct")[0].detail
     # a second grader with a failed critical item: calibration shows both; the latest counts for the month
-    grade(http, bearer(store, "quentin"), **{"a.datos": "no"})
+    second = bearer(store, "quentin")
+    blind = http.get("/recordings/1730000001.1", headers=second).text
+    assert 'id="blind"' in blind and "data-grade=" not in blind  # the others' scores hidden until quentin grades
+    grade(http, second, **{"a.datos": "no"})
+    assert 'data-grade="1"' in http.get("/recordings/1730000001.1", headers=second).text
     month = http.get("/quality", headers=qa).text
     assert 'data-call="1730000001.1" data-spread="100.0"' in month and 'data-average="0.0"' in month
 

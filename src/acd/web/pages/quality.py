@@ -2,7 +2,8 @@
 
 * On a recording's page (``/recordings/{call}``) a viewer with ``review_recordings``
   (QA, admin) gets the evaluation form beside the player, the call's earlier grades and,
-  when several graders scored it, their scores side by side (calibration).
+  when several graders scored it, their scores side by side (calibration; blind: a grader
+  sees the others' grades only after submitting their own).
 * ``POST /quality/grades`` stores a grade: immutable once submitted
   (:mod:`acd.features.quality.grades`); a correction is a new grade naming the one it
   replaces and why.  Both are written to the audit log.
@@ -53,6 +54,7 @@ MESSAGES = {
         "q.calibration": "Calibración (llamadas con varios evaluadores)", "q.spread": "Diferencia", "q.call": "Llamada",
         "q.no_forms": "No hay pautas de evaluación (quality.forms_dir).", "q.forms_problems": "Pautas con errores: {n} (acd quality check).",
         "q.previous": "Mes anterior",
+        "q.blind": "Otros evaluadores ya calificaron esta llamada: verá sus notas después de enviar la suya (calibración a ciegas).",
     },
     "en": {
         "nav.quality": "Quality", "q.title": "Quality of service", "q.form": "Form", "q.grade": "Grade the call",
@@ -67,6 +69,7 @@ MESSAGES = {
         "q.calibration": "Calibration (calls scored by several graders)", "q.spread": "Spread", "q.call": "Call",
         "q.no_forms": "No evaluation forms (quality.forms_dir).", "q.forms_problems": "Forms with errors: {n} (acd quality check).",
         "q.previous": "Previous month",
+        "q.blind": "Other graders have scored this call: their scores show once you submit yours (blind calibration).",
     },
 }
 
@@ -92,13 +95,16 @@ async def grading_panel(request: Request, viewer: Viewer, row: RecordingRow) -> 
     forms, broken = _forms(request)
     store = _store(request, create=False)
     grades = await asyncio.to_thread(store.of_call, row.call_id) if store else []
+    # Blind calibration: a grader sees the others' grades of a call once they have graded it themselves.
+    blind = bool(grades) and viewer.role != "admin" and not any(g.grader == viewer.name for g in grades)
+    grades = [] if blind else grades
     standing = per_grader(grades).get(row.call_id, {})
     chosen = request.query_params.get("form") or (next(iter(forms)) if forms else "")
     return {
         "grading_template": "quality_grade.html", "forms": forms, "form": forms.get(chosen), "forms_broken": broken,
         "grades": grades, "standing": standing, "saved": request.query_params.get("saved"),
         "saved_score": request.query_params.get("score"), "grade_error": request.query_params.get("error"),
-        "correcting": request.query_params.get("correct"),
+        "correcting": request.query_params.get("correct"), "blind": blind,
     }
 
 
