@@ -9,6 +9,7 @@ command -v mosquitto >/dev/null && [ -x /usr/sbin/mosquitto ] || need+=(mosquitt
 command -v dot >/dev/null || need+=(graphviz)
 command -v tmux >/dev/null || need+=(tmux)
 [ -x /usr/bin/chromium ] || need+=(chromium)  # the web console's browser tests (Playwright drives it)
+command -v opusenc >/dev/null || need+=(opus-tools)  # recordings stored as Ogg Opus after each call (recording.codec)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 [ ${#need[@]} -eq 0 ] && exit 0
 sudo=""

@@ -41,6 +41,7 @@ from acd.ivr.sounds import SoundsDirError, checked_sounds_dir
 from acd.metrics.mqtt import MqttPublisher
 from acd.metrics.store import EventStore, StoreError
 from acd.features.recordings import RecordingTracker, purge_periodically
+from acd.features.recordings.storage import opus_available
 from acd.features.waiting import WaitingService
 from acd.features.callbacks import CallbackPolicy, CallbackService, CallbackStore
 from acd.features.agent_phone import AgentPhoneCodes
@@ -79,6 +80,7 @@ class App:
     routing_reload: RoutingReloader | None = None
     pseudonyms: Pseudonyms | None = None  # the install's key, loaded when the engine starts
     caller_number: Callable[[str, str], None] | None = None  # the API's live calls view: (call id, clear number), memory only
+    recordings: RecordingTracker | None = None  # recording events; its disk use for /metrics
 
 
 class _Handoff:
@@ -398,13 +400,20 @@ def _attach_recording(app: App, settings: Settings) -> None:
         return
     engine = app.engine
     folder = settings.resolve(settings.recording.local_dir)
-    tracker = RecordingTracker(folder=folder, emit=engine.bus.emit, clock=engine.clock)
+    codec = settings.recording.codec
+    if codec == "opus" and not opus_available():
+        log.warning("recording.codec opus: opusenc not found (Debian: opus-tools); recordings are kept as WAV")
+        codec = "wav"
+    tracker = RecordingTracker(folder=folder, emit=engine.bus.emit, clock=engine.clock, codec=codec)
     engine.bus.sinks.append(tracker)
+    app.recordings = tracker
+    days = settings.recording.retention_days  # None: kept until the contract ends (acd recordings export, erase)
+    interval_s = settings.recording.purge_interval_s
 
     async def start_purge(engine: Engine) -> None:
-        engine.spawn(
-            purge_periodically(folder, settings.recording.retention_days, settings.recording.purge_interval_s), "recording-purge"
-        )
+        engine.spawn(tracker.watch_usage(interval_s), "recording-usage")
+        if days is not None:
+            engine.spawn(purge_periodically(folder, days, interval_s), "recording-purge")
 
     engine.on_startup(start_purge)
 

@@ -129,8 +129,12 @@ class RecordingSettings(_Section):
     enabled: bool = True
     asterisk_dir: str = "/var/spool/asterisk/acd-recordings"
     local_dir: Path = Path("var/recordings")
-    retention_days: int = Field(365, ge=1, le=36_500)
+    retention_days: int | None = Field(
+        None, ge=1, le=36_500,
+        description="days a recording is kept; none: until the contract ends (then acd recordings export and erase)",
+    )
     purge_interval_s: float = Field(3600.0, gt=0, le=24 * HOUR)
+    codec: Literal["opus", "wav"] = Field("opus", description="stored after the call: opus (opusenc, about 1/8 the size) or the WAV as recorded")
 
 
 _CALLER_ID = re.compile(r"([A-Za-z0-9 .'áéíóúñÁÉÍÓÚÑ-]*<\+?[0-9]{3,20}>|\+?[0-9]{3,20})")
@@ -197,6 +201,17 @@ class SlaSettings(_Section):
 
     contract: Path | None = Field(
         None, description="contract file (YAML: start, tiers, business_hours, holidays); none: the tender's defaults"
+    )
+
+
+class QualitySettings(_Section):
+    """Quality evaluation (``acd.features.quality``): the forms QA grades calls with, the grades, the bonus."""
+
+    forms_dir: Path = Field(Path("deploy/quality"), description="evaluation forms, one YAML file each (acd quality check)")
+    database: Path = Field(Path("var/quality.sqlite"), description="submitted grades (append-only, owner-only)")
+    bonus_targets: list[float] = Field(
+        [75, 80, 85, 90, 95], min_length=1, max_length=120,
+        description="quality bonus: the month's mean score needed, percent, by contract month (the last holds after)",
     )
 
 
@@ -299,6 +314,7 @@ class Settings(_Section):
     callbacks: CallbackSettings = CallbackSettings()
     continuity: ContinuitySettings = ContinuitySettings()
     sla: SlaSettings = SlaSettings()
+    quality: QualitySettings = QualitySettings()
     mqtt: MqttSettings = MqttSettings()
     api: ApiSettings = ApiSettings()
     web: WebSettings = WebSettings()

@@ -86,7 +86,7 @@ async def test_number_and_rut_never_reach_sqlite_nor_mqtt_and_recordings_are_own
     rows = json.loads(capsys.readouterr().out)
     assert code == 0 and [(r["call_id"], r["caller"], r["exists"]) for r in rows] == [(finished.call_id, "*******1234", True)]
 
-    recording = lab.recordings_dir / f"{finished.call_id}.wav"
+    recording = Path(finished.data["path"])  # compressed after the call (.opus): as private as the WAV was
     assert (mode(recording), mode(lab.recordings_dir)) == (0o600, 0o700)
     assert mode(lab.log_dir) == 0o700
     logs = list(lab.log_dir.rglob("*"))

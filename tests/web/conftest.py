@@ -54,7 +54,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _start(folder: Path, web: dict[str, Any]) -> Console:
+def _start(folder: Path, web: dict[str, Any], extra: str = "") -> Console:
     folder.mkdir(parents=True, exist_ok=True)
     database = folder / "accounts.sqlite"
     store = AccountStore(database)
@@ -66,7 +66,7 @@ def _start(folder: Path, web: dict[str, Any]) -> Console:
         users[role] = (name, password)
     settings = {"accounts_database": str(database), "session_idle_s": 300, "lockout_failures": 3, "lockout_s": 600, **web}
     lines = ["web:"] + [f"  {key}: {value}" for key, value in settings.items()]
-    (folder / "acd.yaml").write_text("\n".join(lines) + "\n")
+    (folder / "acd.yaml").write_text("\n".join(lines) + "\n" + extra)
     port = _free_port()
     log = folder / "web.log"
     env = {key: value for key, value in os.environ.items() if not key.startswith("ACD_") or key.startswith("ACD_TEST_")}
@@ -93,8 +93,9 @@ def _start(folder: Path, web: dict[str, Any]) -> Console:
 def start_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Console]]:
     started: list[Console] = []
 
-    def start(**web: Any) -> Console:
-        console = _start(tmp_path_factory.mktemp("console"), web)
+    def start(extra: str = "", **web: Any) -> Console:
+        """``web`` settings; ``extra``: more settings file text (other sections, paths relative to its folder)."""
+        console = _start(tmp_path_factory.mktemp("console"), web, extra)
         started.append(console)
         return console
 

@@ -25,7 +25,10 @@ PERMISSIONS: Final[dict[str, str]] = {
     "act_on_agents": "log agents in or out, pause and unpause them",
     "monitor_calls": "listen, whisper or barge on an agent's live call from the supervisor's phone (every use audited)",
     "act_as_agent": "log oneself in or out, pause, code one's own calls",
-    "review_recordings": "listen to recordings and score calls",
+    "listen_recordings": "search and play call recordings in the browser (every play audited)",
+    "download_recordings": "download call recordings (every download audited)",
+    "review_recordings": "grade calls against the quality forms (every grade and correction audited)",
+    "view_quality": "quality scores per agent and month, calibration, the quality bonus compliance",
     "manage_users": "add, change and disable accounts and tokens",
     "view_audit": "the audit log",
 }
@@ -34,10 +37,11 @@ ROLE_PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "admin": frozenset(PERMISSIONS),
     "supervisor": frozenset(
         {"view_live", "view_calls", "view_personal_data", "view_reports", "view_sla", "view_incidents",
-         "edit_incidents", "act_on_calls", "act_on_agents", "monitor_calls"}
+         "edit_incidents", "act_on_calls", "act_on_agents", "monitor_calls", "listen_recordings", "download_recordings", "view_quality"}
     ),
-    "viewer": frozenset({"view_live", "view_calls", "view_reports", "view_sla", "view_incidents"}),
-    "qa": frozenset({"view_reports", "review_recordings", "view_calls"}),
+    # the client's own staff: the contract's online access to recordings, without downloads
+    "viewer": frozenset({"view_live", "view_calls", "view_reports", "view_sla", "view_incidents", "listen_recordings", "view_quality"}),
+    "qa": frozenset({"view_reports", "review_recordings", "view_calls", "listen_recordings", "download_recordings", "view_quality"}),
     "agent": frozenset({"act_as_agent"}),
 }
 

@@ -138,4 +138,10 @@ def render_metrics(app: "ServedEngine", views: LiveViews, tally: EventTally, lag
     )
     out.family("acd_event_sink_failures_total", "counter", "Events an event sink (store, MQTT) failed to take.", [({}, app.engine.bus.failures)])
     out.family("acd_dispatch_ring_errors_total", "counter", "Rings that could not be sent to Asterisk.", [({}, app.dispatcher.counters.ring_errors)])
+    disk = app.recordings.usage if app.recordings is not None else None
+    if disk is not None:  # measured every recording.purge_interval_s, not per scrape
+        out.family("acd_recordings_files", "gauge", "Recordings stored.", [({}, disk.files)])
+        out.family("acd_recordings_bytes", "gauge", "Bytes the stored recordings take.", [({}, disk.bytes)])
+        out.family("acd_recordings_free_bytes", "gauge", "Free space on the recordings' file system.", [({}, disk.free_bytes)])
+        out.family("acd_recordings_days_left", "gauge", "Days until the recordings fill the free space at the last week's rate.", [({}, disk.days_left)])
     return out.text()

@@ -55,7 +55,7 @@ EventType = Literal[
     "callback.completed",  # queue, agent_id; data: number, number_ref
     "callback.failed",  # queue; data: number, number_ref, attempts
     "recording.started",  # agent_id; data: path
-    "recording.finished",  # data: path, duration_s
+    "recording.finished",  # data: path (stored file), duration_s, bytes, wav_bytes, codec, sha256, empty, talk_s, truncated (acd.features.recordings)
     # platform
     "engine.started",
     "engine.stopped",

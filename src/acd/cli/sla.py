@@ -95,13 +95,17 @@ def handle(args: argparse.Namespace) -> int:
         result = evaluate_month(
             events, year, month, contract, contract_start=args.contract_start, now=now, incidents=incidents, report=report
         )
+        from acd.features.quality.bonus import quality_dict, quality_of_month, quality_text
         from acd.metrics import render
 
         tz = zone(contract.timezone)
+        cmonth = contract_month(year, month, args.contract_start or contract.start)
+        quality = quality_of_month(settings, start, end, cmonth)
         if args.json:
-            sys.stdout.write(json.dumps(render.sla_dict(result, tz), indent=2, ensure_ascii=False) + "\n")
+            figures = {**render.sla_dict(result, tz), "quality_bonus": quality_dict(quality, cmonth)}
+            sys.stdout.write(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
         else:
-            sys.stdout.write(render.sla_text(result, tz))
+            sys.stdout.write(render.sla_text(result, tz) + quality_text(quality))
         return 0
 
     return run_command("sla", body)

@@ -40,6 +40,7 @@ CSP = "; ".join([
     "style-src 'self'",
     "img-src 'self' data:",
     "font-src 'self'",
+    "media-src 'self'",  # recordings play from this origin only
     "connect-src 'self'",
     "form-action 'self'",
     "frame-ancestors 'none'",

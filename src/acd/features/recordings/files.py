@@ -3,9 +3,11 @@
 Asterisk writes ``<call id>.wav`` with MixMonitor while the caller and the agent are
 bridged.  The engine follows the calls' events: when an agent answers it records
 ``recording.started`` (the file's path); when the call completes and MixMonitor has
-closed the file, ``recording.finished`` with its duration, so every recording is
-reachable from the event log by call id or by caller number.  Files older than the
-retention period are removed, each with a log line.
+closed the file, ``recording.finished`` with its duration, the stored file (compressed,
+:mod:`acd.features.recordings.storage`), its SHA-256 and whether it is empty, so every
+recording is reachable from the event log by call id or by caller number.  With a
+retention period set, files older than it are removed, each with a log line; without one
+(the default) they are kept until the contract ends (``acd recordings export``/``erase``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from pathlib import Path
 from typing import Callable
 
 from acd.base.events import Event
+from acd.features.recordings.storage import EXTENSIONS, Usage, is_truncated, store_finished
+from acd.features.recordings.storage import usage as usage_of
 
 log = logging.getLogger("acd.recordings")
 
@@ -47,7 +51,20 @@ class RecordingTracker:
     clock: Callable[[], float] = time.time
     settle_s: float = 1.0
     attempts: int = 5
+    codec: str = "wav"
     _pending: set[asyncio.Task[None]] = field(default_factory=set)
+    _answered: dict[str, float] = field(default_factory=dict)  # call id -> answer time, until the call completes
+    #: the folder's disk use, refreshed by :meth:`watch_usage` (``/metrics``); None until first measured
+    usage: Usage | None = None
+
+    async def watch_usage(self, interval_s: float) -> None:
+        """Measure disk use and days left every ``interval_s`` (a folder scan: off the loop, not per scrape)."""
+        while True:
+            try:
+                self.usage = await asyncio.to_thread(usage_of, self.folder)
+            except OSError as exc:
+                log.warning("cannot measure the recordings folder %s: %s", self.folder, exc.strerror or exc)
+            await asyncio.sleep(interval_s)
 
     def append(self, event: Event) -> None:
         if event.data.get("reconciled") == "away":
@@ -55,9 +72,11 @@ class RecordingTracker:
         if event.type == "call.answered" and event.call_id:
             path = recording_path(self.folder, event.call_id)
             data = {"path": str(path), "queue": event.queue}
+            self._answered[event.call_id] = event.ts
             self._later(lambda: self.emit(Event(type="recording.started", ts=event.ts, call_id=event.call_id, agent_id=event.agent_id, data=data)))
         elif event.type == "call.completed" and event.call_id:
-            task = asyncio.get_running_loop().create_task(self._finish(event))
+            answered = self._answered.pop(event.call_id, None)
+            task = asyncio.get_running_loop().create_task(self._finish(event, None if answered is None else event.ts - answered))
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)
 
@@ -65,7 +84,7 @@ class RecordingTracker:
         # Never emit from inside the bus's own fan-out: schedule it.
         asyncio.get_running_loop().call_soon(action)
 
-    async def _finish(self, completed: Event) -> None:
+    async def _finish(self, completed: Event, talk_s: float | None = None) -> None:
         assert completed.call_id is not None
         path = recording_path(self.folder, completed.call_id)
         duration = None
@@ -79,7 +98,15 @@ class RecordingTracker:
             data["error"] = "file missing or unreadable"
             log.warning("recording for call %s not found at %s", completed.call_id, path)
         else:
-            data["bytes"] = path.stat().st_size
+            try:
+                data.update(await asyncio.to_thread(store_finished, path, duration, self.codec))
+            except OSError as exc:  # the file went away meanwhile: say so, keep the call's event
+                data["error"] = f"cannot store: {exc.strerror or exc}"
+            if talk_s is not None:
+                data["talk_s"] = round(talk_s, 1)
+                if is_truncated(duration, talk_s):
+                    data["truncated"] = True
+                    log.warning("recording for call %s is truncated: %.1f s of a %.1f s conversation", completed.call_id, duration, talk_s)
         self.emit(Event(type="recording.finished", ts=self.clock(), call_id=completed.call_id, agent_id=completed.agent_id, data=data))
 
     async def close(self) -> None:
@@ -94,7 +121,7 @@ def purge_expired(folder: Path, retention_days: int, *, now: float | None = None
     removed: list[Path] = []
     if not folder.is_dir():
         return removed
-    for path in sorted(folder.glob("*.wav")):
+    for path in sorted(p for p in folder.iterdir() if p.suffix in EXTENSIONS):
         try:
             if path.stat().st_mtime < limit:
                 path.unlink()
