@@ -11,6 +11,7 @@ from pathlib import Path
 
 from acd.base.events import Event
 from acd.dispatch.away_calls import AWAY_CONTEXT, AwayCallsReader, away_events, read_away_calls
+from acd.dispatch.reconcile import CEL_TABLE
 
 T0 = 1_750_000_000.0
 AWAY = AWAY_CONTEXT
@@ -19,8 +20,8 @@ AWAY = AWAY_CONTEXT
 def cel_file(tmp_path: Path, rows: list[tuple[str, float, str, str, str, str]]) -> Path:
     path = tmp_path / "cel.sqlite"
     with sqlite3.connect(path) as db:
-        db.execute("CREATE TABLE cel (eventtype, eventtime, uniqueid, channame, peer, context)")
-        db.executemany("INSERT INTO cel VALUES (?, ?, ?, ?, ?, ?)", rows)
+        db.execute(f"CREATE TABLE {CEL_TABLE} (eventtype, eventtime, uniqueid, channame, peer, context, userfield)")
+        db.executemany(f"INSERT INTO {CEL_TABLE} VALUES (?, ?, ?, ?, ?, ?, '')", rows)
     return path
 
 

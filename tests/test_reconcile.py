@@ -10,7 +10,7 @@ import sqlite3
 from pathlib import Path
 
 from acd.base.events import Event
-from acd.dispatch.reconcile import ChannelRecord, closing_events, open_calls, read_cel
+from acd.dispatch.reconcile import CEL_TABLE, ChannelRecord, closing_events, open_calls, queued_events, queueings_lost, read_cel, recovered_calls
 
 T0 = 1_750_000_000.0
 
@@ -20,11 +20,12 @@ def ev(type_: str, ts: float, call_id: str, **data: object) -> Event:
     return Event(type=type_, ts=ts, call_id=call_id, agent_id=agent, queue="general", data=data)  # type: ignore[arg-type]
 
 
-def cel_file(tmp_path: Path, rows: list[tuple[str, float, str, str, str]]) -> Path:
+def cel_file(tmp_path: Path, rows: list[tuple]) -> Path:
+    """Rows of (eventtype, eventtime, uniqueid, channame, peer[, userfield])."""
     path = tmp_path / "cel.sqlite"
     with sqlite3.connect(path) as db:
-        db.execute("CREATE TABLE cel (eventtype, eventtime, uniqueid, channame, peer, context)")
-        db.executemany("INSERT INTO cel VALUES (?, ?, ?, ?, ?, 'x')", rows)
+        db.execute(f"CREATE TABLE {CEL_TABLE} (eventtype, eventtime, uniqueid, channame, peer, context, userfield)")
+        db.executemany(f"INSERT INTO {CEL_TABLE} VALUES (?, ?, ?, ?, ?, 'x', ?)", [(*row, "")[:6] for row in rows])
     return path
 
 
@@ -82,3 +83,29 @@ def test_a_missing_or_broken_cel_file_reads_as_no_record(tmp_path: Path) -> None
     assert read_cel(broken, ["a"]) == {}
     odd = cel_file(tmp_path, [("HANGUP", "inf", "a", "x", ""), ("HANGUP", "soon", "b", "x", "")])  # type: ignore[list-item]
     assert read_cel(odd, ["a", "b"]) == {"a": ChannelRecord(None, "", None), "b": ChannelRecord(None, "", None)}
+
+
+def test_a_call_whose_queueing_was_never_written_is_recovered_from_the_hold_mark(tmp_path: Path) -> None:
+    """Killed in its last batch: the log has only call.started; acd-hold's CEL userfield says it waited."""
+    path = cel_file(
+        tmp_path,
+        [
+            ("BRIDGE_ENTER", T0 + 9, "lost", "PJSIP/caller-1", "", f"general|{T0 + 2}"),  # answered while no engine ran
+            ("BRIDGE_ENTER", T0 + 9, "leg", "PJSIP/agent1-0000002a", "PJSIP/caller-1"),
+            ("HANGUP", T0 + 20, "lost", "PJSIP/caller-1", "", f"general|{T0 + 2}"),
+            ("HANGUP", T0 + 4, "ivr-only", "PJSIP/caller-2", ""),  # hung up in the IVR: never waited
+        ],
+    )
+    events = [ev("call.started", T0, "lost"), ev("call.started", T0, "ivr-only"), ev("call.started", T0, "held"),
+              ev("call.started", T0, "done"), ev("call.queued", T0 + 1, "done", wait_origin=T0 + 1)]
+    lost = queueings_lost(events, held=lambda call_id: call_id == "held")
+    assert lost == {"lost", "ivr-only"}
+    records = read_cel(path, lost)
+    assert (records["lost"].queue, records["lost"].wait_origin) == ("general", T0 + 2)
+    recovered = recovered_calls(records, lost)
+    assert list(recovered) == ["lost"]
+    closing = queued_events(recovered) + closing_events(recovered, records, {"PJSIP/agent1": "ana"}.get, T0 + 100)
+    assert [(e.type, e.ts - T0, e.agent_id, e.queue) for e in closing] == [
+        ("call.queued", 2, None, "general"), ("call.answered", 9, "ana", "general"), ("call.completed", 20, "ana", "general"),
+    ]
+    assert closing[1].data["waited_s"] == 7 and all(e.data["reconciled"] == "cel" for e in closing)

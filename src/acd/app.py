@@ -30,7 +30,7 @@ from acd.dispatch import HISTORY_WINDOW_S, Dispatcher
 from acd.features.engine_away import AwayPlan, FallbackMembers
 from acd.dispatch.away_calls import AwayCallsReader
 from acd.dispatch.sign_ins import SignIn, sign_ins_to_restore
-from acd.dispatch.reconcile import ENDING, OPENING, closing_events, open_calls, read_cel
+from acd.dispatch.reconcile import ENDING, OPENING, closing_events, open_calls, queued_events, queueings_lost, read_cel, recovered_calls
 from acd.dispatch.reconcile import WINDOW_S as RECONCILE_WINDOW_S
 from acd.engine import Engine
 from acd.ivr.channel import Channel
@@ -269,26 +269,30 @@ async def reconcile_open_calls(app: App, settings: Settings) -> int:
     store, engine, router = app.store, app.engine, app.router
     assert store is not None
     now = engine.clock()
-    events = await store.events(now - RECONCILE_WINDOW_S, now + 1, types=(*OPENING, *ENDING, "call.answered"))
+    events = await store.events(now - RECONCILE_WINDOW_S, now + 1, types=(*OPENING, *ENDING, "call.answered", "call.started", "call.ended"))
     callbacks = app.callbacks
-    calls = {
-        call_id: call for call_id, call in open_calls(events).items()
-        if router.call(call_id) is None and not (callbacks is not None and callbacks.is_callback(call_id))
-    }
-    if not calls:
+
+    def held(call_id: str) -> bool:
+        return router.call(call_id) is not None or (callbacks is not None and callbacks.is_callback(call_id))
+
+    calls = {call_id: call for call_id, call in open_calls(events).items() if not held(call_id)}
+    lost = queueings_lost(events, held)
+    if not calls and not lost:
         return 0
     cel = settings.continuity.cel_database
-    records = await asyncio.to_thread(read_cel, settings.resolve(cel), calls) if cel is not None else {}
+    records = await asyncio.to_thread(read_cel, settings.resolve(cel), [*calls, *lost]) if cel is not None else {}
+    recovered = recovered_calls(records, lost)
     devices = {agent.endpoint: agent.id for agent in router.config.agents}
-    closing = closing_events(calls, records, devices.get, now)
+    closing = queued_events(recovered) + closing_events({**calls, **recovered}, records, devices.get, now)
     for event in closing:
         engine.bus.emit(event)
     unknown = sum(1 for e in closing if e.data.get("reconciled") == "no-record")
     log.warning(
-        "ACD: %d call(s) the previous engine left open closed from Asterisk's CEL record (%d without a record: closed as of now)",
-        len(calls), unknown,
+        "ACD: %d call(s) the previous engine left open closed from Asterisk's CEL record (%d whose queueing it never wrote; "
+        "%d without a record: closed as of now)",
+        len(calls) + len(recovered), len(recovered), unknown,
     )
-    return len(calls)
+    return len(calls) + len(recovered)
 
 
 def _attach_metrics(app: App, settings: Settings) -> None:

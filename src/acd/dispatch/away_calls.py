@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Awaitable, Callable, Iterable
 
 from acd.base.events import Event
-from acd.dispatch.reconcile import _device, _time, name_bridge_peers
+from acd.dispatch.reconcile import CEL_TABLE, _device, _time, name_bridge_peers
 
 log = logging.getLogger("acd.dispatch.away_calls")
 
@@ -72,7 +72,7 @@ def read_away_calls(path: Path, since: float, limit: int = 10_000) -> dict[str, 
         # A call counts from its first hold, which must be at or after ``since``: rows are read
         # from a margin earlier so a call held just before ``since`` is seen (and left out) whole.
         held = connection.execute(
-            "SELECT uniqueid, MIN(eventtime) FROM cel WHERE context = ? AND eventtime >= ? GROUP BY uniqueid "
+            f"SELECT uniqueid, MIN(eventtime) FROM {CEL_TABLE} WHERE context = ? AND eventtime >= ? GROUP BY uniqueid "
             "HAVING MIN(eventtime) >= ? ORDER BY 2 LIMIT ?",
             (AWAY_CONTEXT, since - HELD_MARGIN_S, since, limit),
         ).fetchall()
@@ -84,7 +84,7 @@ def read_away_calls(path: Path, since: float, limit: int = 10_000) -> dict[str, 
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             rows = connection.execute(
-                f"SELECT uniqueid, eventtype, eventtime, peer, channame, context FROM cel WHERE eventtype IN ('BRIDGE_ENTER', 'HANGUP') "
+                f"SELECT uniqueid, eventtype, eventtime, peer, channame, context FROM {CEL_TABLE} WHERE eventtype IN ('BRIDGE_ENTER', 'HANGUP') "
                 f"AND uniqueid IN ({', '.join('?' for _ in chunk)}) ORDER BY eventtime",
                 chunk,
             ).fetchall()

@@ -17,6 +17,11 @@ timed out, within a day) that the router does not hold, and logs what CEL says:
   engine's start as ``call.abandoned`` with ``data.reconciled = "no-record"``, so no call
   stays open; the count of such calls is logged, and is zero when CEL is on.
 
+A call whose very queueing was in the killed engine's last batch (the log has its
+``call.started`` and nothing after) is found too: ``acd-hold`` marks a waiting caller's
+channel (CEL ``userfield`` = ``queue|wait origin``), so CEL says it waited, where and since
+when; it gets its ``call.queued`` and is closed as above.
+
 Every reconciled event carries ``data.reconciled`` ("cel" or "no-record"). The CEL file
 is opened read-only; the engine never writes it.
 """
@@ -36,6 +41,9 @@ log = logging.getLogger("acd.dispatch.reconcile")
 OPENING = ("call.queued", "call.requeued")
 ENDING = ("call.abandoned", "call.timed_out", "call.completed")
 WINDOW_S = 86_400.0
+#: The table ``deploy/asterisk/etc/cel_sqlite3_custom.conf`` has Asterisk write (with the
+#: ``userfield`` column: ``acd-hold`` sets it to ``queue|wait origin`` for a waiting caller).
+CEL_TABLE = "acd_cel"
 
 
 @dataclass
@@ -56,6 +64,8 @@ class ChannelRecord:
     bridged_at: float | None
     peer: str
     hung_up_at: float | None
+    queue: str | None = None  # from the channel's userfield, set when it reached acd-hold
+    wait_origin: float | None = None
 
 
 def open_calls(events: Iterable[Event]) -> dict[str, OpenCall]:
@@ -95,12 +105,15 @@ def read_cel(path: Path, uniqueids: Iterable[str]) -> dict[str, ChannelRecord]:
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             rows = connection.execute(
-                f"SELECT uniqueid, eventtype, eventtime, peer, channame FROM cel WHERE eventtype IN ('BRIDGE_ENTER', 'HANGUP') "
+                f"SELECT uniqueid, eventtype, eventtime, peer, channame, userfield FROM {CEL_TABLE} WHERE eventtype IN ('BRIDGE_ENTER', 'HANGUP') "
                 f"AND uniqueid IN ({', '.join('?' for _ in chunk)}) ORDER BY eventtime",
                 chunk,
             ).fetchall()
-            for uniqueid, kind, at, peer, channame in rows:
+            for uniqueid, kind, at, peer, channame, userfield in rows:
                 seen = found.setdefault(uniqueid, {})
+                queue, origin = _waiting_mark(userfield)
+                if queue is not None:
+                    seen["queue"], seen["wait_origin"] = queue, origin
                 when = _time(at)
                 if when is None:
                     continue
@@ -116,7 +129,8 @@ def read_cel(path: Path, uniqueids: Iterable[str]) -> dict[str, ChannelRecord]:
     finally:
         connection.close()
     return {
-        uid: ChannelRecord(seen.get("bridged_at"), str(seen.get("peer", "")), seen.get("hung_up_at"))  # type: ignore[arg-type]
+        uid: ChannelRecord(seen.get("bridged_at"), str(seen.get("peer", "")), seen.get("hung_up_at"),  # type: ignore[arg-type]
+                           seen.get("queue"), seen.get("wait_origin"))  # type: ignore[arg-type]
         for uid, seen in found.items()
     }
 
@@ -129,12 +143,60 @@ def name_bridge_peers(connection: sqlite3.Connection, found: Mapping[str, dict[s
     for start in range(0, len(names), 500):
         chunk = names[start:start + 500]
         rows = connection.execute(
-            f"SELECT peer, channame FROM cel WHERE eventtype = 'BRIDGE_ENTER' AND peer IN ({', '.join('?' for _ in chunk)})", chunk
+            f"SELECT peer, channame FROM {CEL_TABLE} WHERE eventtype = 'BRIDGE_ENTER' AND peer IN ({', '.join('?' for _ in chunk)})", chunk
         ).fetchall()
         for peer, channame in rows:
             seen = found[alone[str(peer)]]
             if not seen.get("peer") and channame:
                 seen["peer"] = str(channame)
+
+
+def _waiting_mark(userfield: object) -> tuple[str | None, float | None]:
+    """``queue|wait origin`` (acd-hold's mark on the channel) -> (queue, origin); else (None, None)."""
+    queue, bar, origin = str(userfield or "").partition("|")
+    if not bar or not queue or len(queue) > 64:
+        return None, None
+    return queue, _time(origin)
+
+
+def queueings_lost(events: Iterable[Event], held: Callable[[str], bool]) -> set[str]:
+    """Calls the log saw start but never queued nor end (their queueing was in a killed
+    engine's last batch), that the router does not hold: CEL may know they waited."""
+    started: set[str] = set()
+    seen: set[str] = set()
+    for event in events:
+        if not event.call_id:
+            continue
+        if event.type == "call.started":
+            started.add(event.call_id)
+        elif event.type in OPENING or event.type in ENDING or event.type == "call.ended":
+            seen.add(event.call_id)
+    return {call_id for call_id in started - seen if not held(call_id)}
+
+
+def recovered_calls(records: Mapping[str, ChannelRecord], call_ids: Iterable[str]) -> dict[str, OpenCall]:
+    """Of ``call_ids``, those CEL shows reached the holding context: open calls, with the
+    queue and the wait origin acd-hold wrote on the channel."""
+    calls = {}
+    for call_id in call_ids:
+        record = records.get(call_id)
+        if record is None or record.queue is None:
+            continue  # never waited for an agent (ended in the IVR): nothing to count
+        origin = record.wait_origin
+        if origin is None:
+            origin = record.bridged_at if record.bridged_at is not None else record.hung_up_at
+        if origin is not None:
+            calls[call_id] = OpenCall(call_id, record.queue, origin)
+    return calls
+
+
+def queued_events(calls: Mapping[str, OpenCall]) -> list[Event]:
+    """The ``call.queued`` a recovered call's record lacks (its wait counted from CEL's origin)."""
+    return [
+        Event(type="call.queued", ts=call.wait_origin, call_id=call.call_id, queue=call.queue,
+              data={"wait_origin": call.wait_origin, "reconciled": "cel"})
+        for call in sorted(calls.values(), key=lambda c: c.wait_origin)
+    ]
 
 
 def _time(value: object) -> float | None:
