@@ -68,3 +68,21 @@ def test_summed_equals_absorbing_one_by_one(parts: list[Acc]) -> None:
         expected.absorb(part)
     assert summed(parts) == expected
     assert summed([]) is None
+
+
+def test_report_json_is_the_reports_dict_with_one_interval_per_line() -> None:
+    import json
+    from datetime import date, datetime
+
+    from acd.bench.reports import TIMEZONE, simulate_day
+    from acd.metrics.render import report_dict, report_json
+    from acd.metrics.reports import compute_report
+    from acd.metrics.timeutil import zone
+
+    tz = zone(TIMEZONE)
+    start = datetime(2026, 3, 2, tzinfo=tz).timestamp()
+    report = compute_report(simulate_day(date(2026, 3, 2), 200, 1), start, start + 86400, timezone=TIMEZONE, interval="15", by="skill", now=start + 10 * 86400)
+    text = report_json(report, tz, extra={"source": {"routing_file": None}})
+    assert json.loads(text) == {**report_dict(report, tz), "source": {"routing_file": None}}
+    rows = [line for line in text.splitlines() if line.startswith('    {"label": ')]
+    assert len(rows) == 96 and all(json.loads(line.rstrip(",")) for line in rows)
