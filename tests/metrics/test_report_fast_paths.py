@@ -86,3 +86,18 @@ def test_report_json_is_the_reports_dict_with_one_interval_per_line() -> None:
     assert json.loads(text) == {**report_dict(report, tz), "source": {"routing_file": None}}
     rows = [line for line in text.splitlines() if line.startswith('    {"label": ')]
     assert len(rows) == 96 and all(json.loads(line.rstrip(",")) for line in rows)
+
+
+@given(busy=seconds, available=seconds, formula=st.sampled_from(["offered", "asterisk-sl", "asterisk-sl2"]))
+def test_occupancy_and_service_level_equal_their_fraction_formulas(busy: float, available: float, formula: str) -> None:
+    from dataclasses import replace
+
+    from acd.metrics.reports import figures_of
+
+    acc = Acc(offered=9, answered=6, answered_within=4, abandoned=3, abandoned_within=1, short_abandons=1)
+    acc.busy.add(busy)
+    acc.available.add(available)
+    figures = replace(figures_of(acc, formula), sl_formula=formula)
+    expected = None if busy + available == 0 else Fraction(busy) * 100 / (Fraction(available) + Fraction(busy))
+    assert figures.occupancy == expected
+    assert figures.service_level == figures.service_levels[formula]

@@ -163,6 +163,8 @@ class Figures:
 
     @property
     def service_level(self) -> Fraction | None:
+        if self.sl_formula == "offered":  # the usual one, without computing the other two
+            return self.sl_offered
         return self.service_levels[self.sl_formula]
 
     @property
@@ -189,7 +191,10 @@ class Figures:
     def occupancy(self) -> Fraction | None:
         if self.agent_busy_s is None or self.agent_available_s is None:
             return None
-        return ratio(Fraction(self.agent_busy_s), Fraction(self.agent_available_s) + Fraction(self.agent_busy_s))
+        # busy / (available + busy) of two floats, exactly, in integers (floats are n / 2^k)
+        busy_n, busy_d = float(self.agent_busy_s).as_integer_ratio()
+        free_n, free_d = float(self.agent_available_s).as_integer_ratio()
+        return ratio(busy_n * free_d, free_n * busy_d + busy_n * free_d)
 
 
 @dataclass(frozen=True, slots=True)
