@@ -1,5 +1,5 @@
 # acd: two commands on a fresh Debian/Ubuntu machine:
-#   make demo   -- install what is needed, start Asterisk + the engine, place sipp calls, show what happened
+#   make demo   -- install what is needed, start Asterisk + the engine + the web console, place sipp calls, show what happened (Ctrl-C stops)
 #   make test   -- install what is needed and run every test (unit and end-to-end on the real Asterisk)
 
 PYTHON ?= python3

@@ -355,7 +355,7 @@ def _env_overrides(environ: Mapping[str, str]) -> tuple[dict[str, dict[str, str]
 _OTHER_VARIABLES = frozenset(
     {"ACD_SOUNDS_DIR", "ACD_MOSQUITTO", "ACD_SIPP_PCAP_DIR", "ACD_AMI_USER", "ACD_PRIVACY_KEY", "ACD_USER_PASSWORD", "ACD_REPO"}
 )  # ACD_PRIVACY_KEY: acd.privacy; ACD_USER_PASSWORD: acd user; ACD_REPO: acd.checkout
-_OTHER_PREFIXES = ("ACD_LAB_", "ACD_TEST_", "ACD_DOCKERD_")  # ACD_DOCKERD_*: deploy/asterisk/private-dockerd.sh
+_OTHER_PREFIXES = ("ACD_LAB_", "ACD_TEST_", "ACD_DOCKERD_", "ACD_DEMO_")  # ACD_DOCKERD_*: deploy/asterisk/private-dockerd.sh; ACD_DEMO_*: make demo
 
 
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:

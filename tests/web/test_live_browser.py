@@ -193,3 +193,75 @@ def test_each_role_streams_only_what_it_may(live_console: Console, engine: Engin
     status, sup = first_snapshot(live_console, tokens["supervisor"], "?calls=1")
     assert sup is not None and any(call.get("number") == "+56987654321" for call in sup["calls"])
     assert "skills" not in sup["agents"][0]  # screens get what they show
+
+
+class _OneSnapshotEngine:
+    """A stand-in for the engine's ``/api/stream``: one given snapshot, then heartbeats.
+
+    Lets a test put figures on the wallboard that a live engine only reaches at chosen
+    instants (a quarter hour whose ASA differs from the day's)."""
+
+    def __init__(self, snapshot: dict[str, Any]) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        body = f"event: snapshot\ndata: {json.dumps(snapshot)}\n\n".encode()
+        stopping = threading.Event()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                if not self.path.startswith("/api/stream"):
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.end_headers()
+                self.wfile.write(body)
+                self.wfile.flush()
+                while not stopping.wait(1.0):
+                    self.wfile.write(b": heartbeat\n\n")
+                    self.wfile.flush()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._stopping = stopping
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_wallboard_shows_the_quarter_hours_asa_and_aht_beside_the_days(
+    start_console: Callable[..., Console], engine: EngineThread, page: Any, login_as: Any
+) -> None:
+    import json
+
+    with httpx.stream("GET", engine.url + "/api/stream", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10) as response:
+        snapshot = next(json.loads(line[5:]) for line in response.iter_lines() if line.startswith("data:"))
+    queue = next(q for q in snapshot["stats"]["queues"] if q["name"] == "general")
+    skill = snapshot["stats"]["skills"][0]
+    for item in (queue, skill):  # the engine's own picture, with figures a quarter hour and a day apart
+        item["interval"].update(asa_s=12.0, aht_s=56.0)
+        item["day"].update(asa_s=34.0, aht_s=78.0)
+    fake = _OneSnapshotEngine(snapshot)
+    try:
+        console = start_console(engine_url=fake.url, engine_token="x")
+        login_as(page, console, "viewer")
+        page.goto(console.url + "/wallboard")
+        page.wait_for_selector("#live-status.live")
+        for table, name in (("queues", "general"), ("skills", skill["name"])):
+            row = page.locator(f'#{table} tr[data-name="{name}"]')
+            assert [row.locator(f"td.{key}").inner_text() for key in ("asa-interval", "asa-day", "aht-interval", "aht-day")] == [
+                "0:12", "0:34", "0:56", "1:18"
+            ]
+        headers = page.locator("#queues thead th").all_inner_texts()
+        assert {"ASA 15 min", "ASA día", "TMO 15 min", "TMO día"} <= set(headers)
+    finally:
+        fake.stop()

@@ -95,7 +95,17 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 
 
 class AccountError(Exception):
-    """A request the store refuses (bad name, unknown account, weak password...): one line for the user."""
+    """A request the store refuses (bad name, unknown account, weak password...): one line for the user.
+
+    The message is English (the command line's language); ``code`` and ``values`` say the
+    same for a reader with its own words: the console shows it in the page's language
+    (``acd.web.account_errors``), so a Spanish page never shows an English refusal.
+    """
+
+    def __init__(self, message: str, code: str = "", **values: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.values = values
 
 
 class LoginRefused(Exception):
@@ -162,21 +172,24 @@ def digest(secret: str) -> str:
 
 def check_name(name: str) -> str:
     if not re.fullmatch(NAME_PATTERN, name or ""):
-        raise AccountError(f"invalid account name {name!r}: 2-64 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit")
+        raise AccountError(
+            f"invalid account name {name!r}: 2-64 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit",
+            "name_invalid", name=name,
+        )
     return name
 
 
 def check_password(password: str) -> str:
     if len(password) < MIN_PASSWORD:
-        raise AccountError(f"password too short: at least {MIN_PASSWORD} characters")
+        raise AccountError(f"password too short: at least {MIN_PASSWORD} characters", "password_short", min=MIN_PASSWORD)
     if len(password) > MAX_PASSWORD:
-        raise AccountError(f"password too long: at most {MAX_PASSWORD} characters")
+        raise AccountError(f"password too long: at most {MAX_PASSWORD} characters", "password_long", max=MAX_PASSWORD)
     return password
 
 
 def check_role(role: str) -> str:
     if role not in ROLES:
-        raise AccountError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
+        raise AccountError(f"unknown role {role!r}; roles: {', '.join(ROLES)}", "role_unknown", role=role, roles=", ".join(ROLES))
     return role
 
 
@@ -187,12 +200,12 @@ def check_scopes(role: str, scopes: Iterable[str] | None) -> frozenset[str] | No
     wanted = frozenset(scopes)
     unknown = sorted(wanted - set(PERMISSIONS))
     if unknown:
-        raise AccountError(f"unknown scope {unknown[0]!r}; scopes: {', '.join(PERMISSIONS)}")
+        raise AccountError(f"unknown scope {unknown[0]!r}; scopes: {', '.join(PERMISSIONS)}", "scope_unknown", scope=unknown[0])
     beyond = sorted(wanted - permissions_of(role))
     if beyond:
-        raise AccountError(f"scope {beyond[0]!r} is beyond role {role!r}")
+        raise AccountError(f"scope {beyond[0]!r} is beyond role {role!r}", "scope_beyond", scope=beyond[0], role=role)
     if not wanted:
-        raise AccountError("at least one scope (or none given: the role's whole reach)")
+        raise AccountError("at least one scope (or none given: the role's whole reach)", "scope_none")
     return wanted
 
 
@@ -217,7 +230,7 @@ class AccountStore:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.executescript(SCHEMA)
         elif not self.path.exists():
-            raise AccountError(f"no account store at {self.path} (create one with `acd user add`)")
+            raise AccountError(f"no account store at {self.path} (create one with `acd user add`)", "store_missing", path=str(self.path))
 
     @classmethod
     def from_settings(cls, settings: "Settings", *, create: bool = True) -> "AccountStore":
@@ -273,12 +286,12 @@ class AccountStore:
         check_password(password)
         full_name = full_name.strip()
         if not full_name or len(full_name) > 200 or not full_name.isprintable():
-            raise AccountError("full name required: one line of at most 200 characters (accounts are nominative)")
+            raise AccountError("full name required: one line of at most 200 characters (accounts are nominative)", "full_name_required")
         now = time.time()
         password_hash = self._hasher.hash(password)
         with self._connect() as db:
             if db.execute("SELECT 1 FROM accounts WHERE name = ?", (name,)).fetchone():
-                raise AccountError(f"account {name!r} already exists")
+                raise AccountError(f"account {name!r} already exists", "account_exists", name=name)
             db.execute(
                 "INSERT INTO accounts (name, full_name, role, password_hash, created, changed) VALUES (?, ?, ?, ?, ?, ?)",
                 (name, full_name, role, password_hash, now, now),
@@ -290,7 +303,7 @@ class AccountStore:
         with self._connect() as db:
             row = db.execute("SELECT name, full_name, role, disabled, locked_until, created FROM accounts WHERE name = ?", (name,)).fetchone()
         if row is None:
-            raise AccountError(f"no account {name!r}")
+            raise AccountError(f"no account {name!r}", "account_unknown", name=name)
         return Account(row[0], row[1], row[2], bool(row[3]), row[4], row[5])
 
     def accounts(self) -> list[Account]:
@@ -307,7 +320,7 @@ class AccountStore:
                 (password_hash, time.time(), name),
             ).rowcount
             if not changed:
-                raise AccountError(f"no account {name!r}")
+                raise AccountError(f"no account {name!r}", "account_unknown", name=name)
             db.execute("DELETE FROM sessions WHERE account = ?", (name,))  # a reset password ends every session
             self.audit(by, "user.password", name, address, db=db)
 
@@ -319,7 +332,7 @@ class AccountStore:
                 (int(disabled), time.time(), name),
             ).rowcount
             if not changed:
-                raise AccountError(f"no account {name!r}")
+                raise AccountError(f"no account {name!r}", "account_unknown", name=name)
             if disabled:
                 db.execute("DELETE FROM sessions WHERE account = ?", (name,))
             self.audit(by, "user.disable" if disabled else "user.enable", name, address, db=db)
@@ -446,7 +459,7 @@ class AccountStore:
         with self._connect() as db:
             row = db.execute("SELECT account FROM tokens WHERE id = ? AND revoked IS NULL", (token_id,)).fetchone()
             if row is None:
-                raise AccountError(f"no live token #{token_id}")
+                raise AccountError(f"no live token #{token_id}", "token_unknown", id=token_id)
             db.execute("UPDATE tokens SET revoked = ? WHERE id = ?", (time.time(), token_id))
             self.audit(by, "token.revoke", row[0], address, f"token #{token_id}", db=db)
 

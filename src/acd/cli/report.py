@@ -8,6 +8,7 @@ Examples::
     acd report --from 2026-03-01 --to 2026-04-01 --interval day --by queue --format csv
     acd report --from 2026-03-01 --to 2026-04-01 --interval month --queue mesa-ayuda --format json
     acd report --from 2026-03-02 --to 2026-03-03 --interval 30 --chart sl.png
+    acd report --warm                           # after an upgrade: store past days' figures now
 
 Dates without an offset are local time in ``routing.timezone`` (America/Santiago); the
 range is ``[--from, --to)``.  Figure definitions: ``acd.metrics.reports``.
@@ -83,6 +84,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--rebuild", action="store_true",
         help="recompute the stored quarter-hour figures from the raw log (of --from/--to, else all of it), then report",
+    )
+    parser.add_argument(
+        "--warm", action="store_true",
+        help="store the figures of past days not stored yet (after an upgrade or a rules change), for these rules "
+        "and the SLA contract's, newest first, then exit (acd web does it in the background at start)",
     )
     add_timezone_argument(parser)
     add_common_arguments(parser)
@@ -163,6 +169,50 @@ def _warn_default_rules(args: argparse.Namespace, settings: Any, rules: QueueRul
         )
 
 
+#: Past days without stored figures from which a report says why it is slow this once.
+BUILDING_NOTE_DAYS = 7
+
+
+async def _say_when_building(store: Any, rules: Any, start: float, end: float, tz_name: str) -> None:
+    """One stderr line when this report must first compute many past days (then stores them)."""
+    from acd.metrics.warmup import missing_days
+
+    first = await store.first_event_ts()
+    if first is None:
+        return
+    missing = await missing_days(store, rules, max(start, first), min(end, time.time()), tz_name)  # days before the log: nothing to replay
+    if len(missing) >= BUILDING_NOTE_DAYS:
+        print(
+            f"acd report: computing the figures of {len(missing)} past days from the raw log first (after an upgrade "
+            "or a rules change; stored for later reports; `acd report --warm` builds them ahead)",
+            file=sys.stderr,
+        )
+
+
+async def _warm(store: Any, settings: Any, rules: Any, tz_name: str, now: float) -> int:
+    """``--warm``: the report rules' past days, then the SLA contract's (``acd sla``, the console's SLA page)."""
+    from acd.metrics.reports import report_rules
+    from acd.metrics.sla import Contract, ContractError, load_contract
+    from acd.metrics.warmup import warm_cells
+
+    jobs = [("reports", rules, tz_name)]
+    try:
+        contract = (
+            load_contract(settings.resolve(settings.sla.contract), settings.limits.yaml())
+            if settings.sla.contract else Contract(timezone=settings.routing.timezone)
+        )
+        jobs.append(("SLA", report_rules(contract.threshold_s, contract.short_abandon_s, None), contract.timezone))
+    except ContractError:
+        print("acd report: warning: the SLA contract file has errors: its figures are not warmed (see acd sla)", file=sys.stderr)
+    for name, job_rules, zone_name in jobs:
+        result = await warm_cells(store, rules=job_rules, timezone=zone_name, now=now)
+        print(
+            f"acd report: {name}: {result.days_built} past days stored of {result.days_missing} missing "
+            f"({result.seconds:.1f} s)", file=sys.stderr,
+        )
+    return 0
+
+
 def handle(args: argparse.Namespace) -> int:
     async def body() -> int:
         _choice("--interval", args.interval, INTERVALS)
@@ -182,6 +232,10 @@ def handle(args: argparse.Namespace) -> int:
         now = time.time()
         store = await open_store(database_path(args, settings))
         try:
+            if args.warm:
+                return await _warm(store, settings, report_rules(threshold, short, rules.rules.get("queue_rules")), tz_name, now)
+            if not args.no_cache and not args.rebuild:
+                await _say_when_building(store, report_rules(threshold, short, rules.rules.get("queue_rules")), start, end, tz_name)
             if args.rebuild:
                 whole_log = args.period is None and not args.start and not args.end
                 stored = await rebuild(

@@ -64,7 +64,7 @@ def handle(args: argparse.Namespace) -> int:
         return 1
     if not accounts.accounts():
         print("acd web: no accounts yet; create one: acd user add NAME --full-name '...' --role admin", file=sys.stderr)
-    app = create_app(settings, accounts=accounts)
+    app = create_app(settings, accounts=accounts, warm_cells=True)  # past days' report figures, built in the background
     host = settings.web.host
     url_host = f"[{host}]" if ":" in host else host
     try:  # bound here, not by uvicorn: a busy port is one line and exit 1, not uvicorn's own exit

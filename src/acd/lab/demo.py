@@ -5,12 +5,24 @@ process from ``acd.yaml`` (the IVR clock is pinned to a weekday morning in Santi
 the menu is open whatever the time), starts sipp phones for the agents, places a few
 calls through the IVR — a buyer typing a RUT, a supplier, a caller asking for an agent,
 one who gives up — and prints what happened to each call and the live service level.
+
+It also starts the web console (``acd web``, :mod:`acd.lab.demo_console`) on the demo's
+event store and the engine's API, with a supervisor and a client viewer login, prints
+its address and both logins before the first call (open the wallboard and watch the
+calls arrive), and keeps engine, console and lab up after the summary until Ctrl-C, so
+the reports, the SLA page and the incident log can be tried on the calls just made.
+
+The lab is the developer lab unless ``ACD_LAB_*`` variables name another one (ports,
+name: as for ``lab.sh``); ``ACD_DEMO_PASSWORD`` sets both logins' password (else random);
+``ACD_DEMO_KEEP_S`` ends the demo that many seconds after the summary (else Ctrl-C).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -18,18 +30,22 @@ import time
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
+from typing import Mapping
 from zoneinfo import ZoneInfo
+
+from pydantic import SecretStr
 
 from acd.checkout import checkout_root, lab_script
 from acd.app import build_app
 from acd.engine import MemorySink
 from acd.ivr.rut import check_digit
+from acd.lab.demo_console import DemoConsole, DemoConsoleError, demo_logins, demo_password, port_or_free, start_console, stop_console_process
 from acd.lab.sipp import AwaitHangup, Dtmf, SippRunner, Wait
 from acd.logs import configure_logging
 from acd.base.events import Event
-from acd.settings import SettingsError, format_settings_problem, load_settings
+from acd.settings import Settings, SettingsError, format_settings_problem, load_settings
 
-AGENT_PORT_BASE = 5080
+KEEP_VARIABLE = "ACD_DEMO_KEEP_S"
 DEMO_AGENTS = {"ana": 1, "bruno": 2, "carla": 3, "diego": 4}
 
 
@@ -53,35 +69,115 @@ def rut(body: str) -> str:
     return body + ("*" if digit == "K" else digit) + "#"
 
 
+def lab_settings(settings: Settings, environ: Mapping[str, str]) -> Settings:
+    """``settings`` pointed at the lab ``ACD_LAB_*`` names (the developer lab when none is set)."""
+    update: dict[str, object] = {}
+    if "ACD_LAB_AMI_PORT" in environ:
+        update["ami"] = settings.ami.model_copy(update={"port": int(environ["ACD_LAB_AMI_PORT"])})
+    if "ACD_LAB_AGI_PORT" in environ:
+        update["agi"] = settings.agi.model_copy(update={"port": int(environ["ACD_LAB_AGI_PORT"])})
+    name = environ.get("ACD_LAB_NAME")
+    if name:
+        cache = Path(environ.get("ACD_LAB_CACHE") or Path.home() / ".cache" / "acd")
+        update["recording"] = settings.recording.model_copy(
+            update={"asterisk_dir": f"/labs/{name}/recordings", "local_dir": cache / "asterisk-root" / "labs" / name / "recordings"}
+        )
+    return settings.model_copy(update=update)
+
+
+def keep_seconds(environ: Mapping[str, str]) -> float | None:
+    """``$ACD_DEMO_KEEP_S`` as seconds, None when unset (keep until Ctrl-C)."""
+    text = environ.get(KEEP_VARIABLE, "").strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise SystemExit(f"demo: ${KEEP_VARIABLE} must be a number of seconds, not {text!r}") from None
+    if not 0 <= value <= 7 * 86400:
+        raise SystemExit(f"demo: ${KEEP_VARIABLE} must be between 0 and 604800 seconds")
+    return value
+
+
+async def hold(console: DemoConsole, keep_s: float | None) -> None:
+    """Until Ctrl-C (or SIGTERM), ``keep_s`` seconds, or the console's process ends."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    deadline = None if keep_s is None else loop.time() + keep_s
+    try:
+        while not stop.is_set() and console.process.poll() is None:
+            left = 1.0 if deadline is None else min(1.0, deadline - loop.time())
+            if left <= 0:
+                break
+            try:
+                await asyncio.wait_for(stop.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+        if console.process.poll() is not None:
+            print(f"demo: the console stopped by itself (exit {console.process.returncode}; log {console.log})", flush=True)
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
 async def demo() -> int:
     configure_logging("warning")
+    keep_s = keep_seconds(os.environ)
+    try:
+        password = demo_password(os.environ)
+    except DemoConsoleError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
     started_lab = "not running" in subprocess.run([str(lab_script()), "status"], capture_output=True, text=True).stdout
     print("demo: starting the Asterisk 22 lab (the first run builds its root file system, about a minute)…", flush=True)
     lab("up")
     secret = lab("secret")
     work = Path(tempfile.mkdtemp(prefix="acd-demo-"))
+    settings_file = checkout_root() / "acd.yaml"
     try:
-        settings = load_settings(checkout_root() / "acd.yaml", environ={**os.environ, "ACD_AMI_SECRET": secret})
+        settings = load_settings(settings_file, environ={**os.environ, "ACD_AMI_SECRET": secret})
     except SettingsError as exc:
         for problem in exc.problems:
             print(format_settings_problem(problem), file=sys.stderr)
         return 2
-    settings = settings.model_copy(
+    api_token = settings.api.token or SecretStr(secrets.token_urlsafe(24))  # the console's key to the engine's API
+    api_port = port_or_free(settings.api.host, settings.api.port)
+    settings = lab_settings(settings, os.environ).model_copy(
         update={
             "routing": settings.routing.model_copy(update={"auto_login": list(DEMO_AGENTS)}),
-            "api": settings.api.model_copy(update={"enabled": False}),  # the demo prints its own summary
+            "api": settings.api.model_copy(update={"enabled": True, "token": api_token, "port": api_port}),
         }
     )
+    sip_port = int(os.environ.get("ACD_LAB_SIP_PORT", "5060"))
+    agent_port_base = int(os.environ.get("ACD_LAB_AGENT_PORT", "5080"))
     app = build_app(settings, ivr_clock=pinned_clock())
     sink = MemorySink()
     app.engine.bus.sinks.append(sink)
-    sipp = SippRunner(log_dir=work / "sipp", sip_port=5060)
+    sipp = SippRunner(log_dir=work / "sipp", sip_port=sip_port)
+    console: DemoConsole | None = None
     await app.engine.start()
     try:
         await app.engine.ami.wait_connected(15)
-        print("demo: engine up (FastAGI 127.0.0.1:4573, AMI connected); agents logged in:", ", ".join(DEMO_AGENTS))
+        print("demo: engine up (FastAGI 127.0.0.1:%d, AMI connected, API 127.0.0.1:%d); agents logged in: %s"
+              % (settings.agi.port, api_port, ", ".join(DEMO_AGENTS)))
+        try:
+            accounts = work / "accounts.sqlite"
+            console = await asyncio.to_thread(
+                start_console, settings_file, work, engine_url=f"http://{settings.api.host}:{api_port}",
+                engine_token=api_token.get_secret_value(), metrics_database=settings.resolve(settings.metrics.database),
+                logins=demo_logins(accounts, password), accounts_database=accounts,
+                port=port_or_free(settings.web.host, settings.web.port), host=settings.web.host,
+            )
+        except DemoConsoleError as exc:
+            print(f"demo: {exc}", file=sys.stderr)
+            return 1
+        for line in console.describe():
+            print(f"demo: {line}", flush=True)
+        print("demo: open the wallboard now to watch the calls arrive:", console.url + "wallboard", flush=True)
         for agent, number in DEMO_AGENTS.items():
-            await sipp.start_agent(agent, AGENT_PORT_BASE + number, calls=2, answer_after_s=1.0, talk_s=4.0, timeout_s=120)
+            await sipp.start_agent(agent, agent_port_base + number, calls=2, answer_after_s=1.0, talk_s=4.0, timeout_s=120)
         calls = [
             ("comprador", [Wait(1), Dtmf("1"), Wait(1), Dtmf(rut("12345678"), gap=0.25), AwaitHangup(60)], "56911111111"),
             ("proveedor", [Wait(1), Dtmf("2"), Wait(1), Dtmf(rut("7654321"), gap=0.25), AwaitHangup(60)], "56922222222"),
@@ -96,13 +192,20 @@ async def demo() -> int:
         failed = [r for r in results if not r.ok]
         for result in failed:
             print("demo: sipp reported a problem:", result.describe())
+        until = "until Ctrl-C" if keep_s is None else f"for {keep_s:g} s (ACD_DEMO_KEEP_S)"
+        print(f"demo: the console stays up at {console.url} {until}, with the engine and the lab;", flush=True)
+        print("demo: its reports, SLA page and incident log hold the calls above. Press Ctrl-C to stop everything.", flush=True)
+        await hold(console, keep_s)
         return 1 if failed else 0
     finally:
+        if console is not None:
+            await asyncio.to_thread(stop_console_process, console.process)
         await sipp.stop_all()
         await app.engine.stop(grace_s=2)
         if started_lab:
             lab("down")
-        print(f"demo: sipp logs in {work / 'sipp'}; Asterisk logs in {lab('logs') if not started_lab else 'the lab folder'}")
+        print(f"demo: stopped. sipp logs in {work / 'sipp'}; console log {work / 'web.log'}; "
+              f"Asterisk logs in {lab('logs') if not started_lab else 'the lab folder'}", flush=True)
 
 
 def print_summary(events: list[Event], app) -> None:  # noqa: ANN001

@@ -167,8 +167,33 @@ def report_dict(report: Report, tz: ZoneInfo) -> dict[str, Any]:
 
 
 def report_json(report: Report, tz: ZoneInfo, extra: dict[str, Any] | None = None) -> str:
-    """``extra``: fields the command adds (``acd report``: which routing file gave the rules)."""
-    return json.dumps({**report_dict(report, tz), **(extra or {})}, indent=2, ensure_ascii=False)
+    """``extra``: fields the command adds (``acd report``: which routing file gave the rules).
+
+    Indented at the top, with one interval (and one incident) per line: a month in quarter
+    hours is 2,880 rows, which Python's indenting encoder (pure Python) took longer to
+    write than the report took to compute; each row goes through the C encoder instead,
+    and a row per line reads and greps better too.  The same JSON value either way."""
+    return _rows_per_line({**report_dict(report, tz), **(extra or {})})
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def _rows_per_line(data: dict[str, Any]) -> str:
+    lines = ["{"]
+    last = len(data) - 1
+    for index, (key, value) in enumerate(data.items()):
+        comma = "," if index < last else ""
+        if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+            lines.append(f"  {_compact(key)}: [")
+            lines += [f"    {_compact(item)}{',' if i < len(value) - 1 else ''}" for i, item in enumerate(value)]
+            lines.append(f"  ]{comma}")
+        else:
+            nested = json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+            lines.append(f"  {_compact(key)}: {nested}{comma}")
+    lines.append("}")
+    return "\n".join(lines)
 
 
 def report_csv(report: Report, tz: ZoneInfo) -> str:

@@ -33,6 +33,7 @@ from acd.web.pages import discover
 from acd.web.pages.auth import login_redirect
 from acd.web.render import STATIC, render
 from acd.web.session import CsrfCookie, Forbidden, LoginRequired, csrf_check
+from acd.web.warmup import CellWarmer
 
 CSP = "; ".join([
     "default-src 'none'",
@@ -88,8 +89,13 @@ def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or "authorization" in request.headers or ("json" in accept and "html" not in accept)
 
 
-def create_app(settings: Settings, *, accounts: AccountStore | None = None, engine: EngineClient | None = None) -> FastAPI:
-    """The console for ``settings``; ``accounts`` and ``engine`` may be given (tests)."""
+def create_app(
+    settings: Settings, *, accounts: AccountStore | None = None, engine: EngineClient | None = None, warm_cells: bool = False
+) -> FastAPI:
+    """The console for ``settings``; ``accounts`` and ``engine`` may be given (tests).
+
+    ``warm_cells``: build missing past days' report figures in the background
+    (:mod:`acd.web.warmup`; ``acd web`` sets it, tests of pages need not)."""
     accounts = accounts or AccountStore.from_settings(settings)
     if engine is None:
         url = settings.web.engine_url or f"http://{settings.api.host}:{settings.api.port}"
@@ -97,12 +103,17 @@ def create_app(settings: Settings, *, accounts: AccountStore | None = None, engi
         engine = EngineClient(url, secret.get_secret_value() if secret is not None else "")
 
     heartbeat = ConsoleHeartbeat(settings.resolve(settings.metrics.database), settings.web.heartbeat_s) if settings.web.heartbeat_s else None
+    warmer = CellWarmer(settings) if warm_cells else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if heartbeat is not None:
             await heartbeat.start()
+        if warmer is not None:
+            await warmer.start()
         yield
+        if warmer is not None:
+            await warmer.stop()
         if heartbeat is not None:
             await heartbeat.stop()
         await engine.close()
@@ -114,6 +125,7 @@ def create_app(settings: Settings, *, accounts: AccountStore | None = None, engi
     app.state.settings = settings
     app.state.accounts = accounts
     app.state.engine = engine
+    app.state.warmer = warmer
     modules, nav = discover()
     app.state.nav = nav
     for module in modules:

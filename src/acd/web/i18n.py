@@ -8,6 +8,7 @@ key missing in both shows as itself, so a forgotten word is visible, never a cra
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Mapping
 
 LANGUAGES = ("es", "en")
@@ -159,7 +160,20 @@ def add_messages(messages: Mapping[str, Mapping[str, str]]) -> None:
             CATALOGUE[language].setdefault(key, text)
 
 
-def translate(language: str, key: str, **values: object) -> str:
+@dataclass(frozen=True)
+class Message:
+    """A key with its values, to be put in words when the page's language is known.
+
+    Pages pass one where a template expects a key (``error``, ``notice``), e.g. a store's
+    refusal with the name it refused (:mod:`acd.web.account_errors`)."""
+
+    key: str
+    values: Mapping[str, object] = field(default_factory=dict)
+
+
+def translate(language: str, key: "str | Message", **values: object) -> str:
+    if isinstance(key, Message):
+        key, values = key.key, {**key.values, **values}
     text = CATALOGUE.get(language, {}).get(key) or CATALOGUE[DEFAULT_LANGUAGE].get(key) or key
     return text.format(**values) if values else text
 

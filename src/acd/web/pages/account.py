@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from acd.accounts.store import AccountError, LoginRefused
+from acd.web.account_errors import account_message
 from acd.web.access import Viewer
 from acd.web.render import render
 from acd.web.session import require, store_of
@@ -34,5 +35,5 @@ def change_password(
     try:
         store.set_password(viewer.name, new, by=viewer.name, address=viewer.address)
     except AccountError as exc:
-        return render(request, "account.html", {"error": str(exc), "notice": None}, status=422)
+        return render(request, "account.html", {"error": account_message(exc), "notice": None}, status=422)
     return RedirectResponse("/login?next=/account%3Fdone%3D1", status_code=303)  # every session ended, this one too

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from acd.accounts.store import AccountError
+from acd.web.account_errors import account_message
+from acd.web.i18n import Message
 from acd.web.access import PERMISSIONS, ROLES, ROLE_PERMISSIONS, Viewer
 from acd.web.pages import NavItem
 from acd.web.render import render
@@ -18,7 +20,7 @@ NAV = [NavItem("/admin/users", "nav.users", "manage_users", order=90)]
 ADMIN = require("manage_users")
 
 
-def _page(request: Request, *, error: str | None = None, notice: str | None = None, issued: dict | None = None, status: int = 200) -> Response:
+def _page(request: Request, *, error: "str | Message | None" = None, notice: str | None = None, issued: dict | None = None, status: int = 200) -> Response:
     store = store_of(request)
     tokens_by_account: dict[str, list] = {}
     for token in store.tokens():
@@ -60,7 +62,7 @@ def add_user(
     try:
         return _done(lambda: store_of(request).add(name.strip(), full_name, role, password, by=viewer.name, address=viewer.address))
     except AccountError as exc:
-        return _page(request, error=str(exc), status=422)
+        return _page(request, error=account_message(exc), status=422)
 
 
 @router.post("/{name}/password")
@@ -68,7 +70,7 @@ def set_password(request: Request, name: str, password: str = Form(..., max_leng
     try:
         return _done(lambda: store_of(request).set_password(name, password, by=viewer.name, address=viewer.address))
     except AccountError as exc:
-        return _page(request, error=str(exc), status=422)
+        return _page(request, error=account_message(exc), status=422)
 
 
 @router.post("/{name}/disable")
@@ -78,7 +80,7 @@ def disable(request: Request, name: str, viewer: Viewer = Depends(ADMIN)) -> Res
     try:
         return _done(lambda: store_of(request).set_disabled(name, True, by=viewer.name, address=viewer.address))
     except AccountError as exc:
-        return _page(request, error=str(exc), status=422)
+        return _page(request, error=account_message(exc), status=422)
 
 
 @router.post("/{name}/enable")
@@ -86,7 +88,7 @@ def enable(request: Request, name: str, viewer: Viewer = Depends(ADMIN)) -> Resp
     try:
         return _done(lambda: store_of(request).set_disabled(name, False, by=viewer.name, address=viewer.address))
     except AccountError as exc:
-        return _page(request, error=str(exc), status=422)
+        return _page(request, error=account_message(exc), status=422)
 
 
 @router.post("/{name}/tokens")
@@ -97,7 +99,7 @@ async def issue_token(request: Request, name: str, viewer: Viewer = Depends(ADMI
     try:
         token, secret = store_of(request).issue_token(name, label if isinstance(label, str) else "", scopes, by=viewer.name, address=viewer.address)
     except AccountError as exc:
-        return _page(request, error=str(exc), status=422)
+        return _page(request, error=account_message(exc), status=422)
     return _page(request, issued={"id": token.id, "name": name, "secret": secret})
 
 
@@ -106,4 +108,4 @@ def revoke(request: Request, token_id: int, viewer: Viewer = Depends(ADMIN)) -> 
     try:
         return _done(lambda: store_of(request).revoke_token(token_id, by=viewer.name, address=viewer.address))
     except AccountError as exc:
-        return _page(request, error=str(exc), status=422)
+        return _page(request, error=account_message(exc), status=422)

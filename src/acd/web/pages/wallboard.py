@@ -1,7 +1,8 @@
 """The live wallboard (``view_live``) and the console's live stream, shared with the calls view.
 
 ``GET /wallboard``: queues and skills (waiting, longest wait, service level of the quarter
-hour and the day against target, abandonment, ASA, AHT, agents by state) and every agent
+hour and the day against target, abandonment, ASA and AHT of the quarter hour and the
+day, agents by state) and every agent
 with state and time in state; a queue under target is drawn as an alarm.  ``?kiosk=1``
 drops the navigation and fills the screen for a wall display.
 
@@ -48,6 +49,10 @@ MESSAGES = {
         "live.abandon": "Abandono día",
         "live.asa": "ASA",
         "live.aht": "TMO",
+        "live.asa_interval": "ASA 15 min",
+        "live.asa_day": "ASA día",
+        "live.aht_interval": "TMO 15 min",
+        "live.aht_day": "TMO día",
         "live.logged_in": "Conectados",
         "live.available": "Disponibles",
         "live.on_call": "En llamada",
@@ -85,6 +90,10 @@ MESSAGES = {
         "live.abandon": "Abandoned (day)",
         "live.asa": "ASA",
         "live.aht": "AHT",
+        "live.asa_interval": "ASA 15 min",
+        "live.asa_day": "ASA day",
+        "live.aht_interval": "AHT 15 min",
+        "live.aht_day": "AHT day",
         "live.logged_in": "Logged in",
         "live.available": "Available",
         "live.on_call": "On call",

@@ -64,9 +64,12 @@
     tr.appendChild(slCell(item.interval.service_level, target));
     tr.appendChild(slCell(item.day.service_level, target));
     if (isQueue) { tr.appendChild(num(el("td", pct(item.target)))); }
-    tr.appendChild(num(el("td", pct(item.day.abandon_rate))));
-    tr.appendChild(num(el("td", duration(item.day.asa_s))));
-    tr.appendChild(num(el("td", duration(item.day.aht_s))));
+    tr.appendChild(num(el("td", pct(item.day.abandon_rate), "abandon-day")));
+    // ASA and AHT of the current quarter hour (what a supervisor can still act on) and of the day
+    tr.appendChild(num(el("td", duration(item.interval.asa_s), "asa-interval")));
+    tr.appendChild(num(el("td", duration(item.day.asa_s), "asa-day")));
+    tr.appendChild(num(el("td", duration(item.interval.aht_s), "aht-interval")));
+    tr.appendChild(num(el("td", duration(item.day.aht_s), "aht-day")));
     ["logged_in", "available", "on_call", "paused"].forEach(function (key) {
       tr.appendChild(num(el("td", item.agents[key], key)));
     });
