@@ -53,6 +53,11 @@ Exactness: counts are integers, rates are ``fractions.Fraction`` (exact), sums o
 seconds are exact (``acd.metrics.ledger.ExactSum``) converted once (correctly rounded, like ``math.fsum``, so
 independent of event order).  Rounding
 happens only when a figure is displayed (half-up, see ``pct``).
+
+Long on purpose: the formulas above and the code that applies them (figures from
+accumulators, the report's rows, the fast integer paths pinned to those formulas by
+``tests/metrics/test_report_fast_paths.py``) are read together; split, a formula and its
+fast path would drift apart.
 """
 
 from __future__ import annotations
