@@ -44,6 +44,7 @@ from acd.api.models import (
     ONE_LINE_ID,
     AgentOut,
     CallOut,
+    DispositionIn,
     ErrorOut,
     HealthOut,
     LogoutIn,
@@ -323,6 +324,16 @@ def create_api(
     @routes.post("/agents/{agent_id}/unpause", response_model=AgentOut, responses={**_NOT_FOUND, **_CONFLICT}, summary="make a paused agent available")
     async def unpause(agent_id: AgentId) -> AgentOut:
         return _agent_action(agent_id, lambda: app.dispatcher.agent_unpause(agent_id))
+
+    @routes.post(
+        "/agents/{agent_id}/disposition", response_model=AgentOut, responses={**_NOT_FOUND, **_CONFLICT},
+        summary="code the call the agent is wrapping up (one of its queue's dispositions); the wrap-up ends",
+    )
+    async def disposition(agent_id: AgentId, body: DispositionIn, request: Request) -> AgentOut:
+        by = requester(request.headers.get("authorization"), token, accounts)
+        if by == "api-token" and body.by:
+            by = body.by  # the console, on behalf of the account it names
+        return _agent_action(agent_id, lambda: app.dispatcher.disposition(agent_id, body.code, body.call_id, by))
 
     @routes.post(
         "/agents/{agent_id}/monitor", response_model=MonitorOut, responses={**_NOT_FOUND, **_CONFLICT},

@@ -32,6 +32,7 @@ from acd.routing.decisions import (
     CallAbandoned,
     CallAnswered,
     CallCompleted,
+    CallDispositioned,
     CallOverflowed,
     CallQueued,
     CallRequeued,
@@ -74,6 +75,7 @@ class AgentView:
     idle_since: float
     call_id: str | None  # the call ringing, talking or being wrapped up
     pending: str | None  # "paused:<reason>" or "logged_out:<reason>" waiting for the call to end
+    queue: str | None = None  # the queue of that call (the one whose dispositions a wrap-up offers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +232,8 @@ class Router(MatchingCore):
             if agent.id in self._departing:  # removed from the routing file while talking
                 self._departing.discard(agent.id)
                 del self._agents[agent.id]
+        elif call.queue.disposition_required:  # wrap-up until the agent codes the call
+            self._transition(agent, _WRAP_UP, "call-completed", now, out, call)
         elif wrap_up_s > 0:
             self._transition(agent, _WRAP_UP, "call-completed", now, out, call)
             self._timers.schedule(now + wrap_up_s, agent)
@@ -384,6 +388,34 @@ class Router(MatchingCore):
             self._ring_no_answer(agent, now, out, reported=True)
         return out
 
+    def disposition(self, now: float, agent_id: str, code: str, call_id: str | None = None, by: str = "agent") -> list[Outcome]:
+        """The agent codes the call it is wrapping up: recorded, and the wrap-up ends now.
+
+        Only during the wrap-up (the call's queue has the code); ``call_id``, when given,
+        must be that call, so a late click for an earlier call is refused, not misfiled.
+        """
+        out: Out = []
+        now = self._tick(now, out)
+        agent = self._agent_or_ignore(agent_id, now, out)
+        if agent is None:
+            return out
+        call = agent.call
+        if agent.state is not _WRAP_UP or call is None:
+            out.append(Ignored(f"disposition from agent {agent_id!r}, which is {agent.state.value}, not in wrap-up", now, agent_id=agent_id))
+            return out
+        if call_id is not None and call_id != call.id:
+            out.append(Ignored(f"disposition for call {call_id!r}, but agent {agent_id!r} is wrapping up {call.id!r}", now, call_id=call_id, agent_id=agent_id))
+            return out
+        codes = call.queue.cfg.dispositions
+        item = codes.find(code) if codes is not None else None
+        if item is None:
+            out.append(Ignored(f"queue {call.queue.name!r} has no disposition {code!r}", now, call_id=call.id, agent_id=agent_id))
+            return out
+        out.append(CallDispositioned(call.id, agent_id, call.queue.name, item.code, item.outcome, by, now))
+        self._timers.cancel(agent)
+        self._end_wrap_up(agent, now, out, reason="disposition")
+        return out
+
     # --- views -----------------------------------------------------------------------
 
     def agent(self, agent_id: str) -> AgentView | None:
@@ -391,8 +423,10 @@ class Router(MatchingCore):
         if agent is None:
             return None
         pending = f"{agent.pending[0].value}:{agent.pending[1]}" if agent.pending else None
-        call_id = agent.call.id if agent.call is not None else None
-        return AgentView(agent.id, agent.name, agent.endpoint, agent.state.value, agent.reason, agent.since, agent.idle_since, call_id, pending)
+        call = agent.call
+        call_id = call.id if call is not None else None
+        queue = call.queue.name if call is not None else None
+        return AgentView(agent.id, agent.name, agent.endpoint, agent.state.value, agent.reason, agent.since, agent.idle_since, call_id, pending, queue)
 
     def agents(self) -> list[AgentView]:
         return [view for agent_id in self._agents if (view := self.agent(agent_id)) is not None]
