@@ -1,6 +1,6 @@
 """Fixtures for the web console's browser tests: a real ``acd web`` and Debian's chromium.
 
-* ``start_console(**web_settings)`` starts ``python -m acd web`` on a free port with a
+* ``start_console(sections=None, **web_settings)`` starts ``python -m acd web`` on a free port with a
   temporary account store holding one account per role (``console.users[role]`` gives
   ``(name, password)``); it is stopped at the end of the test module.
 * ``console``: one such console shared by the module (defaults: idle timeout 300 s,
@@ -54,7 +54,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _start(folder: Path, web: dict[str, Any]) -> Console:
+def _start(folder: Path, web: dict[str, Any], sections: dict[str, dict[str, Any]] | None = None) -> Console:
     folder.mkdir(parents=True, exist_ok=True)
     database = folder / "accounts.sqlite"
     store = AccountStore(database)
@@ -66,6 +66,8 @@ def _start(folder: Path, web: dict[str, Any]) -> Console:
         users[role] = (name, password)
     settings = {"accounts_database": str(database), "session_idle_s": 300, "lockout_failures": 3, "lockout_s": 600, **web}
     lines = ["web:"] + [f"  {key}: {value}" for key, value in settings.items()]
+    for section, values in (sections or {}).items():  # e.g. routing/metrics files shared with a test's engine
+        lines += [f"{section}:"] + [f"  {key}: {value}" for key, value in values.items()]
     (folder / "acd.yaml").write_text("\n".join(lines) + "\n")
     port = _free_port()
     log = folder / "web.log"
@@ -93,8 +95,8 @@ def _start(folder: Path, web: dict[str, Any]) -> Console:
 def start_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Console]]:
     started: list[Console] = []
 
-    def start(**web: Any) -> Console:
-        console = _start(tmp_path_factory.mktemp("console"), web)
+    def start(sections: dict[str, dict[str, Any]] | None = None, **web: Any) -> Console:
+        console = _start(tmp_path_factory.mktemp("console"), web, sections)
         started.append(console)
         return console
 

@@ -58,6 +58,10 @@ CREATE TABLE IF NOT EXISTS accounts (
     created REAL NOT NULL,
     changed REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS agent_links (
+    account TEXT PRIMARY KEY REFERENCES accounts (name),
+    agent_id TEXT NOT NULL UNIQUE
+);
 CREATE TABLE IF NOT EXISTS login_failures (address TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS login_failures_address ON login_failures (address, at);
 CREATE TABLE IF NOT EXISTS tokens (
@@ -292,6 +296,32 @@ class AccountStore:
         if row is None:
             raise AccountError(f"no account {name!r}")
         return Account(row[0], row[1], row[2], bool(row[3]), row[4], row[5])
+
+    # ------------------------------------------------------------------ agent link
+    def link_agent(self, name: str, agent_id: str | None, *, by: str = "cli", address: str = "") -> None:
+        """The routing file's agent this account is (role agent: the agent page acts for it only); None unlinks.
+
+        One agent per account and one account per agent: two people acting as one agent
+        would make every audit line ambiguous."""
+        if agent_id is not None and not re.fullmatch(r"\w[\w.\-]{0,127}", agent_id):
+            raise AccountError(f"agent id {agent_id!r}: letters, digits, '_', '-' or '.' as in the routing file")
+        with self._connect() as db:
+            if not db.execute("SELECT 1 FROM accounts WHERE name = ?", (name,)).fetchone():
+                raise AccountError(f"no account {name!r}")
+            if agent_id is None:
+                db.execute("DELETE FROM agent_links WHERE account = ?", (name,))
+            else:
+                other = db.execute("SELECT account FROM agent_links WHERE agent_id = ? AND account != ?", (agent_id, name)).fetchone()
+                if other:
+                    raise AccountError(f"agent {agent_id!r} is already linked to account {other[0]!r}")
+                db.execute("INSERT INTO agent_links (account, agent_id) VALUES (?, ?) ON CONFLICT (account) DO UPDATE SET agent_id = excluded.agent_id", (name, agent_id))
+            self.audit(by, "user.agent", name, address, f"agent={agent_id or '-'}", db=db)
+
+    def agent_of(self, name: str) -> str | None:
+        """The agent id linked to account ``name``, or None."""
+        with self._connect() as db:
+            row = db.execute("SELECT agent_id FROM agent_links WHERE account = ?", (name,)).fetchone()
+        return row[0] if row else None
 
     def accounts(self) -> list[Account]:
         with self._connect() as db:
