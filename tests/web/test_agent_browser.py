@@ -169,3 +169,43 @@ def test_the_desk_acts_only_for_the_linked_agent_and_refuses_others(desk: Consol
         # no way to name another agent: the path has no agent id
         assert http.post("/agent/bruno/login", headers={"Authorization": f"Bearer {agent_token}"}).status_code in (404, 405)
     assert state(engine, "bruno")[0] == "logged_out"
+
+
+def test_a_supervisor_monitors_from_the_calls_view_and_a_viewer_cannot(browser: Any, desk: Console, engine: EngineThread, login_as: Any) -> None:
+    engine.call(lambda: engine.app.dispatcher.agent_login("bruno"))
+    engine.call(lambda: engine.app.dispatcher.handle(Parked(call_id="m1", channel="PJSIP/caller-m1", queue="general", wait_origin=time.time(), priority=None)))
+    engine.call(lambda: engine.app.dispatcher.handle(AgentAnswered(call_id="m1", agent_channel="PJSIP/agent2-1")))
+    assert state(engine, "bruno")[0] == "on_call"
+    viewer_context = browser.new_context(locale="es-CL")
+    viewer_page = viewer_context.new_page()
+    try:
+        login_as(viewer_page, desk, "viewer")
+        viewer_page.goto(desk.url + "/calls")
+        viewer_page.wait_for_selector('tr[data-call="m1"]')
+        assert viewer_page.locator('tr[data-call="m1"] button[data-monitor]').count() == 0
+        assert viewer_page.locator("#my-phone").count() == 0
+        refused = viewer_page.request.post(desk.url + "/agents/bruno/monitor", data={"mode": "listen", "supervisor": "PJSIP/agent6"},
+                                           headers={"X-CSRF-Token": viewer_page.locator("body").get_attribute("data-csrf") or ""})
+        assert refused.status == 403
+    finally:
+        viewer_context.close()
+    context = browser.new_context(locale="es-CL")
+    page = context.new_page()
+    try:
+        login_as(page, desk, "supervisor")
+        page.goto(desk.url + "/calls")
+        page.wait_for_selector('tr[data-call="m1"] button[data-monitor="listen"]')
+        page.click('tr[data-call="m1"] button[data-monitor="listen"]')  # no phone typed yet: nothing sent
+        page.fill("#my-phone", "PJSIP/agent6")
+        page.locator("#my-phone").dispatch_event("change")
+        page.click('tr[data-call="m1"] button[data-monitor="barge"]')
+        wait_for(lambda: any(e.type == "supervisor.monitor" for e in engine.sink.events), "the engine's supervisor.monitor event")
+    finally:
+        context.close()
+    asked = [e for e in engine.sink.events if e.type == "supervisor.monitor"]
+    supervisor = desk.users["supervisor"][0]
+    assert [(e.agent_id, e.call_id, e.data["mode"], e.data["supervisor"], e.data["by"]) for e in asked] == [("bruno", "m1", "barge", "PJSIP/agent6", supervisor)]
+    wait_for(lambda: bool(desk.store().audit_entries(who=supervisor, action="agents.monitor")), "the audit line")
+    line = desk.store().audit_entries(who=supervisor, action="agents.monitor")[0]
+    # no Asterisk behind this engine: the attempt is audited with the engine's refusal
+    assert line.target == "bruno" and line.detail.startswith("barge from PJSIP/agent6") and "Asterisk did not start monitoring" in line.detail

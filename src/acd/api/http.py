@@ -346,6 +346,8 @@ def create_api(
         if view is None or config is None or str(view.state) != "on_call" or view.call_id is None:
             raise Refused(409, "conflict", "the agent is not on a call", "agent", agent_id)
         by = requester(request.headers.get("authorization"), token, accounts)
+        if by == "api-token" and body.by:
+            by = body.by  # the console, on behalf of the account it names
         app.engine.emit("supervisor.monitor", agent_id=agent_id, call_id=view.call_id,
                         data={"mode": body.mode, "supervisor": body.supervisor, "by": by})
         try:

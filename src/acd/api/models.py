@@ -213,6 +213,8 @@ class MonitorIn(_In):
     mode: Literal["listen", "whisper", "barge"] = "listen"
     supervisor: Annotated[str, Field(min_length=3, max_length=80, pattern=r"^[A-Za-z][A-Za-z0-9]{0,15}/[A-Za-z0-9_.+-]{1,64}$",
                                      description="the supervisor's phone, rung first (a dial string such as PJSIP/agent6)")]
+    by: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")] | None = Field(
+        None, description="the console's account on whose behalf it asks (ACD_API_TOKEN only; a person's token is its own account)")
 
 
 class MonitorOut(_Out):
