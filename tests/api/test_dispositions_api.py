@@ -59,7 +59,11 @@ def test_a_required_disposition_holds_the_wrap_up_until_the_api_codes_it_and_the
             again = http.post("/api/agents/ana/disposition", json={"code": "venta"})
             assert again.status_code == 409 and "not in wrap-up" in again.json()["detail"]
             talk_and_hang_up(engine, "c2")
-            assert http.post("/api/agents/ana/disposition", json={"code": "reclamo"}).status_code == 200
+        assert main(["agent", "code", "ana", "nada", "--url", engine.url, "--token", TOKEN]) != 0  # refused: a clear line, no traceback
+        refused_err = capsys.readouterr().err
+        assert "no disposition 'nada'" in refused_err and "Traceback" not in refused_err
+        assert main(["agent", "code", "ana", "reclamo", "--url", engine.url, "--token", TOKEN]) == 0
+        assert "available" in capsys.readouterr().out
         events = [e for e in engine.sink.events if e.type == "call.disposition"]
         assert [(e.call_id, e.agent_id, e.queue, e.data["code"], e.data["by"]) for e in events] == [
             ("c1", "ana", "compradores", "venta", "ana.perez"), ("c2", "ana", "compradores", "reclamo", "api-token")]
