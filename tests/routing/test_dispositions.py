@@ -113,3 +113,18 @@ def test_pausing_during_a_required_wrap_up_still_works() -> None:
     talk(r, "c1", "reclamos", 10.0)
     r.agent_pause(80.0, "ana", "almuerzo")
     assert r.agent("ana").state == "paused" and r.check_invariants() == []  # type: ignore[union-attr]
+
+
+def test_a_simulation_treats_required_codes_as_optional_so_wrap_up_ends_on_time() -> None:
+    from acd.planning.sim.engine import codes_optional
+
+    config, _ = load_routing_text(ROUTING)
+    assert config is not None
+    relaxed = codes_optional(config)
+    assert [q.dispositions.required for q in relaxed.queues] == [False, False]  # type: ignore[union-attr]
+    assert config.queue("reclamos").dispositions.required  # type: ignore[union-attr]  # the original is unchanged
+    r = Router(relaxed)
+    r.agent_login(0.0, "ana")
+    talk(r, "c1", "reclamos", 10.0)
+    r.advance(71.0)
+    assert r.agent("ana").state == "available"  # type: ignore[union-attr]
