@@ -152,6 +152,7 @@ def test_cli_links_an_agent_at_creation_or_later(tmp_path: Path) -> None:
     assert added.returncode == 0 and "agent elena" in added.stdout, added.stderr
     assert _acd(tmp_path, "agent", "bea", "felipe").returncode == 0
     assert AccountStore(tmp_path / "a.sqlite", create=False).agent_of("bea") == "felipe"
+    assert "(agent felipe)" in _acd(tmp_path, "list").stdout
     neither = _acd(tmp_path, "agent", "bea")
     assert neither.returncode == 2 and "give the agent id, or --none" in neither.stderr and "Traceback" not in neither.stderr
     assert _acd(tmp_path, "agent", "bea", "--none").returncode == 0

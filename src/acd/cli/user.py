@@ -172,12 +172,14 @@ def _list(store: Any, args: argparse.Namespace) -> int:
     accounts = store.accounts()
     now = time.time()
     if args.json:
-        rows = [{"name": a.name, "full_name": a.full_name, "role": a.role, "disabled": a.disabled, "locked": a.locked_until > now} for a in accounts]
+        rows = [{"name": a.name, "full_name": a.full_name, "role": a.role, "disabled": a.disabled, "locked": a.locked_until > now,
+                 "agent": store.agent_of(a.name)} for a in accounts]
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
     for a in accounts:
         state = "disabled" if a.disabled else ("locked" if a.locked_until > now else "active")
-        print(f"{a.name:<20} {a.role:<11} {state:<9} {a.full_name}")
+        agent = store.agent_of(a.name)
+        print(f"{a.name:<20} {a.role:<11} {state:<9} {a.full_name}" + (f" (agent {agent})" if agent else ""))
     if not accounts:
         print("no accounts yet: acd user add NAME --full-name ... --role admin")
     return 0
