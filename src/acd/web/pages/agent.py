@@ -67,6 +67,11 @@ MESSAGES = {
         "agent.required": "Obligatoria: la post-llamada termina al tipificar",
         "agent.optional": "Opcional",
         "agent.coded": "Tipificada",
+        "agent.outcome.answered": "atendida",
+        "agent.outcome.abandoned": "abandonada",
+        "agent.outcome.timed_out": "sin atender (tiempo máximo)",
+        "agent.outcome.queued": "en cola",
+        "agent.outcome.ivr": "solo IVR",
     },
     "en": {
         "nav.agent": "My desk",
@@ -93,6 +98,11 @@ MESSAGES = {
         "agent.required": "Required: wrap-up ends when the call is coded",
         "agent.optional": "Optional",
         "agent.coded": "Coded",
+        "agent.outcome.answered": "answered",
+        "agent.outcome.abandoned": "abandoned",
+        "agent.outcome.timed_out": "timed out",
+        "agent.outcome.queued": "queued",
+        "agent.outcome.ivr": "IVR only",
     },
 }
 
