@@ -35,6 +35,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from acd.private_files import create_private_file, private_dir
+from acd.accounts.agent_links import AgentLinks
 from acd.accounts.roles import PERMISSIONS, ROLES, permissions_of
 
 if TYPE_CHECKING:
@@ -205,7 +206,7 @@ def _clean(text: str, limit: int = 200) -> str:
     return "".join(ch if ch.isprintable() else "?" for ch in text)[:limit]
 
 
-class AccountStore:
+class AccountStore(AgentLinks):
     """The store at ``path``; created (owner-only) on first use unless ``create`` is false."""
 
     def __init__(self, path: Path, *, policy: Policy | None = None, private: bool = True, create: bool = True) -> None:
@@ -296,32 +297,6 @@ class AccountStore:
         if row is None:
             raise AccountError(f"no account {name!r}")
         return Account(row[0], row[1], row[2], bool(row[3]), row[4], row[5])
-
-    # ------------------------------------------------------------------ agent link
-    def link_agent(self, name: str, agent_id: str | None, *, by: str = "cli", address: str = "") -> None:
-        """The routing file's agent this account is (role agent: the agent page acts for it only); None unlinks.
-
-        One agent per account and one account per agent: two people acting as one agent
-        would make every audit line ambiguous."""
-        if agent_id is not None and not re.fullmatch(r"\w[\w.\-]{0,127}", agent_id):
-            raise AccountError(f"agent id {agent_id!r}: letters, digits, '_', '-' or '.' as in the routing file")
-        with self._connect() as db:
-            if not db.execute("SELECT 1 FROM accounts WHERE name = ?", (name,)).fetchone():
-                raise AccountError(f"no account {name!r}")
-            if agent_id is None:
-                db.execute("DELETE FROM agent_links WHERE account = ?", (name,))
-            else:
-                other = db.execute("SELECT account FROM agent_links WHERE agent_id = ? AND account != ?", (agent_id, name)).fetchone()
-                if other:
-                    raise AccountError(f"agent {agent_id!r} is already linked to account {other[0]!r}")
-                db.execute("INSERT INTO agent_links (account, agent_id) VALUES (?, ?) ON CONFLICT (account) DO UPDATE SET agent_id = excluded.agent_id", (name, agent_id))
-            self.audit(by, "user.agent", name, address, f"agent={agent_id or '-'}", db=db)
-
-    def agent_of(self, name: str) -> str | None:
-        """The agent id linked to account ``name``, or None."""
-        with self._connect() as db:
-            row = db.execute("SELECT agent_id FROM agent_links WHERE account = ?", (name,)).fetchone()
-        return row[0] if row else None
 
     def accounts(self) -> list[Account]:
         with self._connect() as db:

@@ -32,7 +32,6 @@ from acd.routing.decisions import (
     CallAbandoned,
     CallAnswered,
     CallCompleted,
-    CallDispositioned,
     CallOverflowed,
     CallQueued,
     CallRequeued,
@@ -45,6 +44,7 @@ from acd.routing.config import RoutingConfig
 from acd.routing.matching import MatchingCore, Out, new_agent_state_changed
 from acd.routing.model import AgentRecord, AgentState, CallRecord, CallState
 from acd.routing.reconfigure import reconfigure
+from acd.routing.dispositions import code_call
 from acd.routing.restore import restore_call
 from acd.routing.pools import COMPACT_MIN
 
@@ -389,32 +389,8 @@ class Router(MatchingCore):
         return out
 
     def disposition(self, now: float, agent_id: str, code: str, call_id: str | None = None, by: str = "agent") -> list[Outcome]:
-        """The agent codes the call it is wrapping up: recorded, and the wrap-up ends now.
-
-        Only during the wrap-up (the call's queue has the code); ``call_id``, when given,
-        must be that call, so a late click for an earlier call is refused, not misfiled.
-        """
-        out: Out = []
-        now = self._tick(now, out)
-        agent = self._agent_or_ignore(agent_id, now, out)
-        if agent is None:
-            return out
-        call = agent.call
-        if agent.state is not _WRAP_UP or call is None:
-            out.append(Ignored(f"disposition from agent {agent_id!r}, which is {agent.state.value}, not in wrap-up", now, agent_id=agent_id))
-            return out
-        if call_id is not None and call_id != call.id:
-            out.append(Ignored(f"disposition for call {call_id!r}, but agent {agent_id!r} is wrapping up {call.id!r}", now, call_id=call_id, agent_id=agent_id))
-            return out
-        codes = call.queue.cfg.dispositions
-        item = codes.find(code) if codes is not None else None
-        if item is None:
-            out.append(Ignored(f"queue {call.queue.name!r} has no disposition {code!r}", now, call_id=call.id, agent_id=agent_id))
-            return out
-        out.append(CallDispositioned(call.id, agent_id, call.queue.name, item.code, item.outcome, by, now))
-        self._timers.cancel(agent)
-        self._end_wrap_up(agent, now, out, reason="disposition")
-        return out
+        """The agent codes the call it is wrapping up; the wrap-up ends (rules: :mod:`acd.routing.dispositions`)."""
+        return code_call(self, now, agent_id, code, call_id, by)
 
     # --- views -----------------------------------------------------------------------
 
