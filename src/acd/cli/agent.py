@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     code.add_argument("agent_id", metavar="AGENT", help="the agent in wrap-up")
     code.add_argument("code", metavar="CODE", help="one of the queue's disposition codes, e.g. venta")
     add_client_arguments(code)
-    code.set_defaults(handler=run_code)
+    code.set_defaults(handler=run)
     monitor = actions.add_parser(
         "monitor", help="listen, whisper or barge on the agent's live call: your phone rings first (audited)", epilog=EXIT_CODES_HELP
     )
@@ -54,7 +54,10 @@ def run(args: argparse.Namespace) -> int:
 
     def act(client: ApiClient) -> int:
         body = {"reason": args.reason} if getattr(args, "reason", None) else None
-        agent = client.post(f"/api/agents/{quote(args.agent_id, safe='')}/{args.action}", body)
+        if args.action == "code":
+            body = {"code": args.code}
+        path = "disposition" if args.action == "code" else args.action
+        agent = client.post(f"/api/agents/{quote(args.agent_id, safe='')}/{path}", body)
         if args.json:
             print_json(agent)
         else:
@@ -75,23 +78,6 @@ def run_monitor(args: argparse.Namespace) -> int:
             print_json(result)
         else:
             print(f"{result['mode']}: ringing {result['supervisor']} for {result['agent_id']}'s call {result['call_id']}")
-        return 0
-
-    return run_command(args, act)
-
-
-def run_code(args: argparse.Namespace) -> int:
-    from urllib.parse import quote
-
-    from acd.api.client import ApiClient, print_json, run_command
-    from acd.api.tables import agents_text
-
-    def act(client: ApiClient) -> int:
-        agent = client.post(f"/api/agents/{quote(args.agent_id, safe='')}/disposition", {"code": args.code})
-        if args.json:
-            print_json(agent)
-        else:
-            print("\n".join(agents_text([agent], color=sys.stdout.isatty())))
         return 0
 
     return run_command(args, act)
