@@ -48,8 +48,8 @@ async def test_the_agent_logs_in_on_her_page_and_a_sipp_call_pops_with_the_rut(l
         pytest.fail(f"{CHROMIUM} missing: deploy/install-deps.sh installs chromium")
     expect = playwright_api.expect
     token, port = secrets.token_urlsafe(24), free_port()
-    sections = {"routing": {"config": str(tmp_path / "routing.yaml")}, "metrics": {"database": str(tmp_path / "acd.sqlite")}}
-    console = _start(tmp_path / "console", {"engine_url": f"http://127.0.0.1:{port}", "engine_token": token}, sections)
+    shared = f"routing:\n  config: {tmp_path / 'routing.yaml'}\nmetrics:\n  database: {tmp_path / 'acd.sqlite'}\n"
+    console = _start(tmp_path / "console", {"engine_url": f"http://127.0.0.1:{port}", "engine_token": token}, shared)
     console.store().link_agent(console.users["agent"][0], "ana", by="test")
     try:
         async with running_app(

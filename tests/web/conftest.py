@@ -1,6 +1,6 @@
 """Fixtures for the web console's browser tests: a real ``acd web`` and Debian's chromium.
 
-* ``start_console(sections=None, **web_settings)`` starts ``python -m acd web`` on a free port with a
+* ``start_console(**web_settings)`` starts ``python -m acd web`` on a free port with a
   temporary account store holding one account per role (``console.users[role]`` gives
   ``(name, password)``); it is stopped at the end of the test module.
 * ``console``: one such console shared by the module (defaults: idle timeout 300 s,
@@ -54,7 +54,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _start(folder: Path, web: dict[str, Any], sections: dict[str, dict[str, Any]] | None = None) -> Console:
+def _start(folder: Path, web: dict[str, Any], extra: str = "") -> Console:
     folder.mkdir(parents=True, exist_ok=True)
     database = folder / "accounts.sqlite"
     store = AccountStore(database)
@@ -66,9 +66,7 @@ def _start(folder: Path, web: dict[str, Any], sections: dict[str, dict[str, Any]
         users[role] = (name, password)
     settings = {"accounts_database": str(database), "session_idle_s": 300, "lockout_failures": 3, "lockout_s": 600, **web}
     lines = ["web:"] + [f"  {key}: {value}" for key, value in settings.items()]
-    for section, values in (sections or {}).items():  # e.g. routing/metrics files shared with a test's engine
-        lines += [f"{section}:"] + [f"  {key}: {value}" for key, value in values.items()]
-    (folder / "acd.yaml").write_text("\n".join(lines) + "\n")
+    (folder / "acd.yaml").write_text("\n".join(lines) + "\n" + extra)
     port = _free_port()
     log = folder / "web.log"
     env = {key: value for key, value in os.environ.items() if not key.startswith("ACD_") or key.startswith("ACD_TEST_")}
@@ -95,8 +93,9 @@ def _start(folder: Path, web: dict[str, Any], sections: dict[str, dict[str, Any]
 def start_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Console]]:
     started: list[Console] = []
 
-    def start(sections: dict[str, dict[str, Any]] | None = None, **web: Any) -> Console:
-        console = _start(tmp_path_factory.mktemp("console"), web, sections)
+    def start(extra: str = "", **web: Any) -> Console:
+        """``web`` settings; ``extra``: more settings file text (other sections, paths relative to its folder)."""
+        console = _start(tmp_path_factory.mktemp("console"), web, extra)
         started.append(console)
         return console
 

@@ -51,8 +51,8 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineThread]:
 @pytest.fixture(scope="module")
 def desk(start_console: Callable[..., Console], engine: EngineThread) -> Console:
     settings = engine.settings
-    sections = {"routing": {"config": str(settings.routing.config)}, "metrics": {"database": str(settings.metrics.database)}}
-    console = start_console(sections, engine_url=engine.url, engine_token=TOKEN)
+    shared = f"routing:\n  config: {settings.routing.config}\nmetrics:\n  database: {settings.metrics.database}\n"
+    console = start_console(shared, engine_url=engine.url, engine_token=TOKEN)
     console.store().link_agent(console.users["agent"][0], "ana", by="test")
     return console
 
