@@ -127,3 +127,33 @@ def test_cli_user_add_list_disable_token(tmp_path: Path) -> None:
     assert unknown.returncode == 1 and "no account 'nobody'" in unknown.stderr
     store = AccountStore(tmp_path / "a.sqlite", create=False)
     assert [e.action for e in reversed(store.audit_entries())] == ["user.add", "token.issue", "user.disable"]
+
+
+def test_an_account_is_linked_to_one_agent_and_an_agent_to_one_account(store: AccountStore) -> None:
+    store.add("bea", "Bea Soto", "agent", PASSWORD)
+    assert store.agent_of("bea") is None
+    store.link_agent("bea", "elena", by="admin")
+    assert store.agent_of("bea") == "elena"
+    with pytest.raises(AccountError, match="already linked to account 'bea'"):
+        store.link_agent("ana", "elena")
+    with pytest.raises(AccountError, match="no account 'nadie'"):
+        store.link_agent("nadie", "felipe")
+    with pytest.raises(AccountError, match="as in the routing file"):
+        store.link_agent("bea", "elena; drop")
+    store.link_agent("bea", "felipe")
+    assert store.agent_of("bea") == "felipe"
+    store.link_agent("bea", None)
+    assert store.agent_of("bea") is None
+    assert [e.detail for e in store.audit_entries(action="user.agent")] == ["agent=-", "agent=felipe", "agent=elena"]
+
+
+def test_cli_links_an_agent_at_creation_or_later(tmp_path: Path) -> None:
+    added = _acd(tmp_path, "add", "bea", "--full-name", "Bea Soto", "--role", "agent", "--agent", "elena", password=PASSWORD)
+    assert added.returncode == 0 and "agent elena" in added.stdout, added.stderr
+    assert _acd(tmp_path, "agent", "bea", "felipe").returncode == 0
+    assert AccountStore(tmp_path / "a.sqlite", create=False).agent_of("bea") == "felipe"
+    assert "(agent felipe)" in _acd(tmp_path, "list").stdout
+    neither = _acd(tmp_path, "agent", "bea")
+    assert neither.returncode == 2 and "give the agent id, or --none" in neither.stderr and "Traceback" not in neither.stderr
+    assert _acd(tmp_path, "agent", "bea", "--none").returncode == 0
+    assert AccountStore(tmp_path / "a.sqlite", create=False).agent_of("bea") is None

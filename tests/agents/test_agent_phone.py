@@ -15,7 +15,10 @@ from acd.routing.router import Router
 CONFIG = RoutingConfig.model_validate(
     {
         "skills": ["general"],
-        "queues": [{"name": "general", "skills": ["general"]}],
+        "queues": [
+            {"name": "general", "skills": ["general"], "wrap_up_s": 30,
+             "dispositions": {"codes": [{"code": "venta", "digit": 1}, {"code": "consulta", "digit": 2, "outcome": "resuelto"}]}},
+        ],
         "agents": [
             {"id": "ana", "name": "Ana", "endpoint": "PJSIP/agent1", "skills": {"general": 5}},
             {"id": "bruno", "name": "Bruno", "endpoint": "PJSIP/agent2", "skills": {"general": 5}, "pin": "4321"},
@@ -64,6 +67,13 @@ class RouterActions:
     def agent_unpause(self, agent_id):
         return self.router.agent_unpause(self.now, agent_id)
 
+    def disposition(self, agent_id, code, call_id=None, by="agent"):
+        return self.router.disposition(self.now, agent_id, code, call_id, by)
+
+    def wrap_up_queue(self, agent_id):
+        view = self.router.agent(agent_id)
+        return view.queue if view is not None and view.state == "wrap_up" else None
+
     def state(self, agent_id):
         view = self.router.agent(agent_id)
         return None if view is None else str(view.state)
@@ -95,6 +105,22 @@ async def test_a_reason_digit_pauses_with_the_routing_files_reason_and_an_unknow
     assert str(view.state) == "paused" and view.reason == "almuerzo"
     assert await codes(actions).handle(Phone("PJSIP/agent1-4"), ("unpause",)) == "unpause"
     assert actions.state("ana") == "available"
+
+
+async def test_star48_codes_the_call_in_wrap_up_with_the_digits_disposition_and_ends_the_wrap_up(actions) -> None:
+    router = actions.router
+    await codes(actions).handle(Phone("PJSIP/agent1-1"), ("login",))
+    assert await codes(actions).handle(Phone("PJSIP/agent1-2"), ("disposition", "2")) == "refused"  # not in wrap-up
+    router.call_arrived(actions.now, "c1", "general")
+    router.agent_answered(actions.now + 1, "ana", "c1")
+    router.call_completed(actions.now + 60, "c1")
+    actions.now += 61
+    assert actions.state("ana") == "wrap_up"
+    assert await codes(actions).handle(Phone("PJSIP/agent1-3"), ("disposition", "9")) == "refused"  # no such digit
+    assert actions.state("ana") == "wrap_up"
+    phone = Phone("PJSIP/agent1-4")
+    assert await codes(actions).handle(phone, ("disposition", "2")) == "disposition"
+    assert actions.state("ana") == "available" and phone.heard == [PROMPTS["disposition"]]
 
 
 async def test_pausing_a_logged_out_agent_is_refused_with_the_error_tone(actions) -> None:

@@ -45,7 +45,7 @@ def test_the_description_lists_every_endpoint(api_schema: schemathesis.BaseSchem
         "GET /api/health", "GET /api/stats", "GET /api/queues", "GET /api/queues/{name}", "GET /api/skills",
         "GET /api/agents", "GET /api/agents/{agent_id}", "GET /api/calls", "GET /api/calls/{call_id}",
         "POST /api/agents/{agent_id}/login", "POST /api/agents/{agent_id}/logout", "POST /api/agents/{agent_id}/pause",
-        "POST /api/agents/{agent_id}/unpause", "POST /api/agents/{agent_id}/monitor", "POST /api/calls/{call_id}/priority", "POST /api/calls/{call_id}/move",
+        "POST /api/agents/{agent_id}/unpause", "POST /api/agents/{agent_id}/monitor", "POST /api/agents/{agent_id}/disposition", "POST /api/calls/{call_id}/priority", "POST /api/calls/{call_id}/move",
         "POST /api/routing/reload", "GET /metrics",
     }
 

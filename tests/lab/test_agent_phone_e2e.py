@@ -88,7 +88,10 @@ async def test_a_supervisor_listens_then_barges_on_a_live_call_and_a_viewer_cann
     _, supervisor_token = store.issue_token("sofia", "test", by="test")
     _, viewer_token = store.issue_token("cliente", "test", by="test")
 
-    async with running_app(lab, tmp_path, auto_login=["bruno"]) as (app, sink):
+    async with running_app(lab, tmp_path) as (app, sink):  # no auto_login: bruno logs in from his phone
+        logged_in = await _dial_code(sipp, "*45", "agent2")
+        assert logged_in.ok, logged_in.describe()
+        await wait_for(sink, lambda e: e.type == "agent.state" and e.agent_id == "bruno" and e.data["state"] == "available", 10)
         api = create_api(app, token="automation-token", tally=EventTally(app.stats.clock), lag=LoopLagProbe(), accounts=accounts)
         client = httpx.AsyncClient(transport=httpx.ASGITransport(api), base_url="http://127.0.0.1")
         spies = app.engine.ami.subscribe("ChanSpyStart")

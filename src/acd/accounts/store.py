@@ -35,6 +35,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from acd.private_files import create_private_file, private_dir
+from acd.accounts.agent_links import AgentLinks
 from acd.accounts.roles import PERMISSIONS, ROLES, permissions_of
 
 if TYPE_CHECKING:
@@ -57,6 +58,10 @@ CREATE TABLE IF NOT EXISTS accounts (
     locked_until REAL NOT NULL DEFAULT 0,
     created REAL NOT NULL,
     changed REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS agent_links (
+    account TEXT PRIMARY KEY REFERENCES accounts (name),
+    agent_id TEXT NOT NULL UNIQUE
 );
 CREATE TABLE IF NOT EXISTS login_failures (address TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS login_failures_address ON login_failures (address, at);
@@ -214,7 +219,7 @@ def _clean(text: str, limit: int = 200) -> str:
     return "".join(ch if ch.isprintable() else "?" for ch in text)[:limit]
 
 
-class AccountStore:
+class AccountStore(AgentLinks):
     """The store at ``path``; created (owner-only) on first use unless ``create`` is false."""
 
     def __init__(self, path: Path, *, policy: Policy | None = None, private: bool = True, create: bool = True) -> None:

@@ -44,6 +44,7 @@ from acd.api.models import (
     ONE_LINE_ID,
     AgentOut,
     CallOut,
+    DispositionIn,
     ErrorOut,
     HealthOut,
     LogoutIn,
@@ -325,6 +326,16 @@ def create_api(
         return _agent_action(agent_id, lambda: app.dispatcher.agent_unpause(agent_id))
 
     @routes.post(
+        "/agents/{agent_id}/disposition", response_model=AgentOut, responses={**_NOT_FOUND, **_CONFLICT},
+        summary="code the call the agent is wrapping up (one of its queue's dispositions); the wrap-up ends",
+    )
+    async def disposition(agent_id: AgentId, body: DispositionIn, request: Request) -> AgentOut:
+        by = requester(request.headers.get("authorization"), token, accounts)
+        if by == "api-token" and body.by:
+            by = body.by  # the console, on behalf of the account it names
+        return _agent_action(agent_id, lambda: app.dispatcher.disposition(agent_id, body.code, body.call_id, by))
+
+    @routes.post(
         "/agents/{agent_id}/monitor", response_model=MonitorOut, responses={**_NOT_FOUND, **_CONFLICT},
         summary="listen, whisper or barge on the agent's live call: the supervisor's phone is rung first (audited)",
     )
@@ -335,6 +346,8 @@ def create_api(
         if view is None or config is None or str(view.state) != "on_call" or view.call_id is None:
             raise Refused(409, "conflict", "the agent is not on a call", "agent", agent_id)
         by = requester(request.headers.get("authorization"), token, accounts)
+        if by == "api-token" and body.by:
+            by = body.by  # the console, on behalf of the account it names
         app.engine.emit("supervisor.monitor", agent_id=agent_id, call_id=view.call_id,
                         data={"mode": body.mode, "supervisor": body.supervisor, "by": by})
         try:

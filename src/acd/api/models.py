@@ -131,6 +131,22 @@ class StatsOut(_Out):
 AgentState = Literal["logged_out", "available", "reserved", "on_call", "wrap_up", "paused"]
 
 
+class DispositionCodeOut(_Out):
+    code: str
+    label: str = Field(description="what the agent reads (the code itself when the file gives no label)")
+    outcome: str | None
+    digit: str | None = Field(description="entered from the phone as *48 followed by this digit")
+
+
+class WrapUpOut(_Out):
+    """The wrap-up an agent is in: the call to code and the codes its queue offers."""
+
+    call_id: str
+    queue: str
+    required: bool = Field(description="the wrap-up lasts until a code is entered")
+    codes: list[DispositionCodeOut]
+
+
 class AgentOut(_Out):
     id: str
     name: str
@@ -144,6 +160,8 @@ class AgentOut(_Out):
     skills: dict[str, int]
     queues: list[str] = Field(description="queues the agent can serve")
     handled_today: int = Field(description="conversations completed since local midnight")
+    queue: str | None = Field(None, description="the queue of the call ringing, talking or being wrapped up")
+    wrap_up: WrapUpOut | None = Field(None, description="in wrap-up for a queue with dispositions: the codes to choose from")
 
 
 CallState = Literal["waiting", "ringing", "connected"]
@@ -183,10 +201,20 @@ class PriorityIn(_In):
     priority: Priority
 
 
+class DispositionIn(_In):
+    code: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^\w[\w.\-]*$", description="one of the queue's disposition codes")]
+    call_id: Annotated[str, Field(min_length=1, max_length=128, pattern=ONE_LINE_ID)] | None = Field(
+        None, description="the call being coded: refused if the agent is wrapping up another one")
+    by: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")] | None = Field(
+        None, description="the console's account on whose behalf it codes (ACD_API_TOKEN only; a person's token is its own account)")
+
+
 class MonitorIn(_In):
     mode: Literal["listen", "whisper", "barge"] = "listen"
     supervisor: Annotated[str, Field(min_length=3, max_length=80, pattern=r"^[A-Za-z][A-Za-z0-9]{0,15}/[A-Za-z0-9_.+-]{1,64}$",
                                      description="the supervisor's phone, rung first (a dial string such as PJSIP/agent6)")]
+    by: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")] | None = Field(
+        None, description="the console's account on whose behalf it asks (ACD_API_TOKEN only; a person's token is its own account)")
 
 
 class MonitorOut(_Out):

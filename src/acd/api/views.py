@@ -15,10 +15,12 @@ from acd.api.models import (
     AgentOut,
     AgentTotalsOut,
     CallOut,
+    DispositionCodeOut,
     FiguresOut,
     QueueOut,
     SkillOut,
     StatsOut,
+    WrapUpOut,
 )
 from acd.api.tally import EventTally
 from acd.metrics.live import AgentCounts, QueueStats, ratio_of
@@ -183,7 +185,18 @@ class LiveViews:
             skills=self._agent_skills.get(view.id, {}),
             queues=self._agent_queues.get(view.id, []),
             handled_today=self.tally.handled_today(view.id, now),
+            queue=view.queue,
+            wrap_up=self._wrap_up(view),
         )
+
+    def _wrap_up(self, view: AgentView) -> WrapUpOut | None:
+        if view.state != "wrap_up" or view.call_id is None or view.queue is None:
+            return None
+        queue = self.app.router.config.queue(view.queue)
+        if queue is None or queue.dispositions is None:
+            return None
+        codes = [DispositionCodeOut(code=c.code, label=c.label or c.code, outcome=c.outcome, digit=c.digit) for c in queue.dispositions.codes]
+        return WrapUpOut(call_id=view.call_id, queue=view.queue, required=queue.dispositions.required, codes=codes)
 
     # ------------------------------------------------------------------ calls
     def calls(self, now: float) -> list[CallOut]:

@@ -47,6 +47,7 @@ EventType = Literal[
     "call.timed_out",  # queue; data: waited_s (max_wait_s reached with no overflow queue)
     "call.priority_changed",  # queue; data: priority, previous
     "agent.state",  # agent_id; data: state, previous, reason
+    "call.disposition",  # queue, agent_id, call_id; data: code, result (the code's outcome group, or None), by ("agent" | "phone" | an account)
     "supervisor.monitor",  # agent_id, call_id; data: mode (listen | whisper | barge), supervisor (endpoint rung), by (account or "api-token")
     # waiting experience
     "wait.announcement",  # queue; data: position, estimate_s

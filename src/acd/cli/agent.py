@@ -1,4 +1,7 @@
-"""``acd agent login|logout|pause|unpause AGENT``: act on one agent of the running engine.
+"""``acd agent login|logout|pause|unpause|code AGENT``: act on one agent of the running engine.
+
+``code AGENT CODE`` enters the disposition of the call the agent is wrapping up (one of
+its queue's ``dispositions``); the wrap-up ends at once.
 
 A logout or pause asked for during a call takes effect when the call ends (the call is
 never cut); the printed state then shows what is pending.
@@ -27,6 +30,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             sub.add_argument("--reason", default=None, help="why (kept in the event log), e.g. almuerzo")
         add_client_arguments(sub)
         sub.set_defaults(handler=run)
+    code = actions.add_parser("code", help="enter the disposition of the call the agent is wrapping up (ends the wrap-up)", epilog=EXIT_CODES_HELP)
+    code.add_argument("agent_id", metavar="AGENT", help="the agent in wrap-up")
+    code.add_argument("code", metavar="CODE", help="one of the queue's disposition codes, e.g. venta")
+    add_client_arguments(code)
+    code.set_defaults(handler=run)
     monitor = actions.add_parser(
         "monitor", help="listen, whisper or barge on the agent's live call: your phone rings first (audited)", epilog=EXIT_CODES_HELP
     )
@@ -46,7 +54,10 @@ def run(args: argparse.Namespace) -> int:
 
     def act(client: ApiClient) -> int:
         body = {"reason": args.reason} if getattr(args, "reason", None) else None
-        agent = client.post(f"/api/agents/{quote(args.agent_id, safe='')}/{args.action}", body)
+        if args.action == "code":
+            body = {"code": args.code}
+        path = "disposition" if args.action == "code" else args.action
+        agent = client.post(f"/api/agents/{quote(args.agent_id, safe='')}/{path}", body)
         if args.json:
             print_json(agent)
         else:

@@ -9,6 +9,7 @@ Examples::
     acd report --from 2026-03-01 --to 2026-04-01 --interval month --queue mesa-ayuda --format json
     acd report --from 2026-03-02 --to 2026-03-03 --interval 30 --chart sl.png
     acd report --warm                           # after an upgrade: store past days' figures now
+    acd report --period this-month --dispositions --by agent   # wrap-up codes per agent
 
 Dates without an offset are local time in ``routing.timezone`` (America/Santiago); the
 range is ``[--from, --to)``.  Figure definitions: ``acd.metrics.reports``.
@@ -56,7 +57,8 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--interval", default="60", metavar="|".join(INTERVALS), help="row size (default 60 minutes)")
     parser.add_argument("--queue", metavar="Q", help="only calls that ended in this queue")
-    parser.add_argument("--by", metavar="queue|skill", help="add one row per queue or per skill")
+    parser.add_argument("--by", metavar="queue|skill", help="add one row per queue or per skill (--dispositions: queue or agent)")
+    parser.add_argument("--dispositions", action="store_true", help="count the wrap-up codes agents gave calls, by queue (or --by agent)")
     parser.add_argument("--format", default="table", metavar="|".join(FORMATS), help="output format (default table)")
     parser.add_argument("--chart", metavar="FILE.png", help="also draw service level and offered calls per interval")
     parser.add_argument("--target", default="75", metavar="PCT", help="target line on the chart (default 75)")
@@ -213,7 +215,32 @@ async def _warm(store: Any, settings: Any, rules: Any, tz_name: str, now: float)
     return 0
 
 
+def _dispositions(args: argparse.Namespace) -> int:
+    """``--dispositions``: the codes of ``call.disposition`` events in the range (acd.metrics.dispositions)."""
+    from acd.metrics import dispositions
+
+    async def body() -> int:
+        _choice("--by", args.by, dispositions.GROUPINGS)
+        _choice("--format", args.format, FORMATS)
+        settings = settings_from(args)
+        start, end = _report_range(args, timezone_name(args, settings))
+        store = await open_store(database_path(args, settings))
+        try:
+            events = await store.events(start, end, types=["call.disposition"], queue=args.queue)
+        finally:
+            await store.close()
+        report = dispositions.disposition_report(events, start, end, by=args.by or "queue")
+        text = {"table": dispositions.as_table, "csv": dispositions.as_csv, "json": dispositions.as_json}[args.format](report)
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return 0
+
+    return run_command("report", body)
+
+
 def handle(args: argparse.Namespace) -> int:
+    if args.dispositions:
+        return _dispositions(args)
+
     async def body() -> int:
         _choice("--interval", args.interval, INTERVALS)
         _choice("--by", args.by, ("queue", "skill"))

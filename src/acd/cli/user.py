@@ -45,7 +45,13 @@ def register(subparsers: Any) -> None:
     add.add_argument("name", help="login name: lower-case letters, digits, '.', '_', '-'")
     add.add_argument("--full-name", required=True, help="the person's name (accounts are nominative)")
     add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--agent", metavar="ID", help="the routing file's agent this person is (role agent: their agent page)")
     add.set_defaults(handler=_handle, run=_add)
+    agent = actions.add_parser("agent", help="link an account to a routing agent id (or unlink with --none)")
+    agent.add_argument("name")
+    agent.add_argument("agent_id", nargs="?", metavar="ID")
+    agent.add_argument("--none", action="store_true", help="remove the link")
+    agent.set_defaults(handler=_handle, run=_agent)
     for action, helptext, run in (("passwd", "set a new password (ends the account's sessions)", _passwd),
                                   ("disable", "disable an account (ends its sessions, stops its tokens)", _disable),
                                   ("enable", "enable a disabled account", _enable)):
@@ -127,7 +133,17 @@ def _password() -> str:
 
 def _add(store: Any, args: argparse.Namespace) -> int:
     account = store.add(args.name, args.full_name, args.role, _password(), by=_by())
-    print(f"account {account.name} ({account.role}) created")
+    if args.agent:
+        store.link_agent(account.name, args.agent, by=_by())
+    print(f"account {account.name} ({account.role}) created" + (f", agent {args.agent}" if args.agent else ""))
+    return 0
+
+
+def _agent(store: Any, args: argparse.Namespace) -> int:
+    if bool(args.agent_id) == bool(args.none):
+        raise _Stop("give the agent id, or --none to unlink", EXIT_USAGE)
+    store.link_agent(args.name, None if args.none else args.agent_id, by=_by())
+    print(f"account {args.name} " + ("unlinked" if args.none else f"is agent {args.agent_id}"))
     return 0
 
 
@@ -156,12 +172,14 @@ def _list(store: Any, args: argparse.Namespace) -> int:
     accounts = store.accounts()
     now = time.time()
     if args.json:
-        rows = [{"name": a.name, "full_name": a.full_name, "role": a.role, "disabled": a.disabled, "locked": a.locked_until > now} for a in accounts]
+        rows = [{"name": a.name, "full_name": a.full_name, "role": a.role, "disabled": a.disabled, "locked": a.locked_until > now,
+                 "agent": store.agent_of(a.name)} for a in accounts]
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
     for a in accounts:
         state = "disabled" if a.disabled else ("locked" if a.locked_until > now else "active")
-        print(f"{a.name:<20} {a.role:<11} {state:<9} {a.full_name}")
+        agent = store.agent_of(a.name)
+        print(f"{a.name:<20} {a.role:<11} {state:<9} {a.full_name}" + (f" (agent {agent})" if agent else ""))
     if not accounts:
         print("no accounts yet: acd user add NAME --full-name ... --role admin")
     return 0

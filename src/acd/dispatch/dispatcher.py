@@ -177,6 +177,15 @@ class Dispatcher(Resync, CallbackCalls):
         # unpaused from a phone still in use (*47): it is paused again as phone-busy until it hangs up
         return self._apply(self.router.agent_unpause(self._now(), agent_id)) + self._known_phone_state(agent_id)
 
+    def wrap_up_queue(self, agent_id: str) -> str | None:
+        """The queue of the call ``agent_id`` is wrapping up (whose codes ``*48N`` chooses from)."""
+        view = self.router.agent(agent_id)
+        return view.queue if view is not None and view.state == "wrap_up" else None
+
+    def disposition(self, agent_id: str, code: str, call_id: str | None = None, by: str = "agent") -> list[Outcome]:
+        """The agent codes the call it is wrapping up (``call.disposition``; the wrap-up ends)."""
+        return self._apply(self.router.disposition(self._now(), agent_id, code, call_id, by))
+
     # ---------------------------------------------------------------- supervisor (API)
     def set_priority(self, call_id: str, priority: int) -> list[Outcome]:
         """Change a waiting (or ringing) call's priority; logged as ``call.priority_changed``.

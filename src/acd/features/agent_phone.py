@@ -10,7 +10,8 @@ matched against the routing file, and confirmed by the agent's PIN when the file
 The action goes through the dispatcher exactly as the API's does: the router decides, and
 the ``agent.state`` event it emits is the only record (no second source of agent state).
 The agent hears what happened — logged in, logged out, paused (a beep), available again
-(two rising tones) — or an error tone when the router refused (pausing a logged-out agent).
+(two rising tones), call coded (``*48N`` in wrap-up: the disposition whose ``digit`` is N in
+the queue of the call being wrapped up; a beep) — or an error tone when the router refused (pausing a logged-out agent).
 
 Failure rule: whatever goes wrong (unknown phone, bad reason digit, wrong PIN, a hang-up
 halfway), the agent's state is unchanged unless the router accepted the action, and the
@@ -30,12 +31,13 @@ from acd.routing.decisions import Ignored, Outcome
 
 log = logging.getLogger("acd.agent_phone")
 
-ACTIONS = ("toggle", "login", "logout", "pause", "unpause")
+ACTIONS = ("toggle", "login", "logout", "pause", "unpause", "disposition")
 PROMPTS = {
     "login": "agent-loginok",
     "logout": "agent-loggedoff",
     "pause": "beep",
     "unpause": "ascending-2tone",
+    "disposition": "beep",
     "refused": "beeperr",
     "unknown_phone": "pbx-invalid",
     "pin": "agent-pass",
@@ -53,6 +55,8 @@ class AgentActions(Protocol):
     def agent_logout(self, agent_id: str, reason: str = "logout") -> list[Outcome]: ...
     def agent_pause(self, agent_id: str, reason: str = "pause") -> list[Outcome]: ...
     def agent_unpause(self, agent_id: str) -> list[Outcome]: ...
+    def disposition(self, agent_id: str, code: str, call_id: str | None = None, by: str = "agent") -> list[Outcome]: ...
+    def wrap_up_queue(self, agent_id: str) -> str | None: ...
 
 
 class PhoneChannel(Protocol):
@@ -140,11 +144,24 @@ class AgentPhoneCodes:
             if reason is None:
                 return "refused"
             outcomes = self.actions.agent_pause(agent_id, reason)
+        elif action == "disposition":
+            code = self._disposition(agent_id, reason_digit)
+            if code is None:
+                return "refused"
+            outcomes = self.actions.disposition(agent_id, code, by="phone")
         else:
             outcomes = self.actions.agent_unpause(agent_id)
         if any(isinstance(o, Ignored) and o.agent_id in (agent_id, None) for o in outcomes):
             return "refused"
         return action
+
+    def _disposition(self, agent_id: str, digit: str) -> str | None:
+        """The code the digit chooses in the queue of the call the agent is wrapping up."""
+        queue_name = self.actions.wrap_up_queue(agent_id)
+        queue = self.config().queue(queue_name) if queue_name else None
+        if queue is None or queue.dispositions is None or not digit:
+            return None
+        return next((item.code for item in queue.dispositions.codes if item.digit == digit), None)
 
     def _reason(self, digit: str) -> str | None:
         """``pause`` without a digit; the routing file's reason for a known digit; None otherwise."""

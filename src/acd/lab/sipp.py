@@ -81,6 +81,15 @@ a=sendrecv
 """
 
 
+def _media_to(scenario: str, port: int | None) -> str:
+    """The scenario with its SDP offering ``port`` for media (None: sipp's own media port)."""
+    if port is None:
+        return scenario
+    if not 0 < port < 65536:
+        raise ValueError(f"rtp_to {port}: not a UDP port")
+    return scenario.replace("m=audio [media_port] ", f"m=audio {port} ")
+
+
 def _reply(
     status: str, *, tag: str = "", contact: str = "", cseq: str = "[last_CSeq:]", sdp: bool = False, retrans: bool = False
 ) -> str:
@@ -199,7 +208,7 @@ def agent_scenario(
     answer_after_s: float = 0.5,
     talk_s: float = 5.0,
     answer: bool = True,
-    audio: bool = False,
+    audio: bool | Path = False,
     answers_options: bool = False,
     cancel_ok: bool = False,
 ) -> str:
@@ -224,7 +233,7 @@ def agent_scenario(
     return head + '<recv request="OPTIONS" optional="true" next="options_ok"/>\n<recv request="INVITE"' + rest
 
 
-def _agent_scenario(answer_after_s: float, talk_s: float, answer: bool, audio: bool, cancel_ok: bool = False) -> str:
+def _agent_scenario(answer_after_s: float, talk_s: float, answer: bool, audio: bool | Path, cancel_ok: bool = False) -> str:
     ring = max(1, int(answer_after_s * 1000))
     talk = max(1, int(talk_s * 1000))
     # The headers an answering phone needs for its own BYE (sipp rejects unused captures).
@@ -247,7 +256,8 @@ def _agent_scenario(answer_after_s: float, talk_s: float, answer: bool, audio: b
             + _reply("487 Request Terminated", tag=_AGENT_TAG, cseq="CSeq: [cseq] INVITE")
             + '<recv request="ACK"/>\n</scenario>\n'
         )
-    play = f'<nop><action><exec play_pcap_audio="{PCAP_DIR / AUDIO_PCAP}"/></action></nop>\n' if audio else ""
+    pcap = audio if isinstance(audio, Path) else PCAP_DIR / AUDIO_PCAP  # a Path: that recording instead of sipp's
+    play = f'<nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n' if audio else ""
     if cancel_ok:  # ring for answer_after_s unless Asterisk cancels first
         ringing = (
             f'<recv request="CANCEL" timeout="{ring}" ontimeout="answer"/>\n'
@@ -410,9 +420,13 @@ class SippRunner:
         concurrent: int | None = None,
         timeout_s: float = 120.0,
         from_user: str = "caller",
+        rtp_to: int | None = None,
     ) -> "SippProcess":
-        """Place ``calls`` (dialed number, caller number) following ``steps``, from the endpoint ``from_user``."""
-        folder, scenario_file = self._prepare(name, caller_scenario(steps, from_user))
+        """Place ``calls`` (dialed number, caller number) following ``steps``, from the endpoint ``from_user``.
+
+        ``rtp_to``: the SDP offers this loopback port instead of sipp's own media port, so
+        the RTP Asterisk sends this caller reaches a test's socket (:class:`acd.lab.rtp_probe.RtpProbe`)."""
+        folder, scenario_file = self._prepare(name, _media_to(caller_scenario(steps, from_user), rtp_to))
         injection = folder / "calls.csv"
         injection.write_text("SEQUENTIAL\n" + "".join(f"{caller};{dialed}\n" for dialed, caller in calls))
         # [service] is per call: sipp takes it from -s, so dialed numbers vary only per run.
@@ -445,19 +459,22 @@ class SippRunner:
         answer_after_s: float = 0.5,
         talk_s: float = 5.0,
         answer: bool = True,
-        audio: bool = False,
+        audio: bool | Path = False,
         answers_options: bool = False,
         cancel_ok: bool = False,
         timeout_s: float = 300.0,
+        rtp_to: int | None = None,
     ) -> "SippProcess":
         """Start a sipp phone listening on ``port`` that handles ``calls`` calls.
 
         ``answers_options``: a qualified phone; every OPTIONS counts as a call for sipp, so
-        such a phone runs until stopped (``stop()``), not for ``calls`` calls.
+        such a phone runs until stopped (``stop()``), not for ``calls`` calls.  ``rtp_to``:
+        as for :meth:`start_callers` (with the lab's ``rtp_symmetric``, only while this
+        phone sends no audio of its own: Asterisk then answers to where the audio came from).
         """
-        scenario = agent_scenario(
+        scenario = _media_to(agent_scenario(
             answer_after_s=answer_after_s, talk_s=talk_s, answer=answer, audio=audio, answers_options=answers_options, cancel_ok=cancel_ok
-        )
+        ), rtp_to)
         folder, scenario_file = self._prepare(name, scenario)
         limit = 100000 if answers_options else calls
         args = self._common_args(folder, scenario_file, port) + ["-m", str(limit), "-timeout", f"{int(timeout_s)}s"]

@@ -100,6 +100,49 @@ class WaitingPolicy(BaseModel):
         return value
 
 
+class DispositionCode(BaseModel):
+    """One code an agent may give a call of the queue: why the customer called, how it ended.
+
+    ``code`` is what is stored and counted (a name, like skills); ``label`` what the agent
+    reads; ``outcome`` groups codes in reports (e.g. ``resolved``, ``sale``, ``escalated``);
+    ``digit`` lets the agent enter the code from the phone (``*48N``) during wrap-up.
+    """
+
+    model_config = _MODEL
+
+    code: str
+    label: Annotated[str, Field(min_length=1, max_length=80)] | None = None
+    outcome: str | None = None
+    digit: Annotated[str, Field(pattern=r"^[0-9]$")] | None = None
+
+    @field_validator("digit", mode="before")
+    @classmethod
+    def _digit_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 9 else value
+
+    @field_validator("code", "outcome")
+    @classmethod
+    def _valid_code(cls, value: str | None) -> str | None:
+        return None if value is None else _check_name(value)
+
+
+class Dispositions(BaseModel):
+    """A queue's wrap-up codes (Amazon Connect's after-call work codes, QueueMetrics' call outcomes).
+
+    ``required``: after each call the agent stays in wrap-up until a code is entered (the
+    queue's ``wrap_up_s`` does not end it); optional: wrap-up ends at ``wrap_up_s`` or as
+    soon as a code is entered, whichever comes first.
+    """
+
+    model_config = _MODEL
+
+    required: bool = False
+    codes: Annotated[list[DispositionCode], Field(min_length=1, max_length=100)]
+
+    def find(self, code: str) -> DispositionCode | None:
+        return next((item for item in self.codes if item.code == code), None)
+
+
 class QueueConfig(BaseModel):
     """One queue: what skills it needs and how long a caller may wait before it widens or overflows."""
 
@@ -117,6 +160,7 @@ class QueueConfig(BaseModel):
     sl_formula: SlFormula = DEFAULT_SL_FORMULA
     expansion: list[ExpansionRule] = Field(default_factory=list)
     waiting: WaitingPolicy = WaitingPolicy()
+    dispositions: Dispositions | None = None
 
     @field_validator("name")
     @classmethod
@@ -258,6 +302,29 @@ def _check_expansion(doc: PositionedDocument, queue: QueueConfig, index: int) ->
     return problems
 
 
+def _check_dispositions(doc: PositionedDocument, queue: QueueConfig, index: int) -> list[Problem]:
+    """A code or a phone digit given twice in one queue would make the agent's choice ambiguous."""
+    if queue.dispositions is None:
+        return []
+    problems: list[Problem] = []
+    codes: dict[str, int] = {}
+    digits: dict[str, int] = {}
+    for code_index, item in enumerate(queue.dispositions.codes):
+        path: tuple[str | int, ...] = ("queues", index, "dispositions", "codes", code_index)
+        if item.code in codes:
+            line = _first_line(doc, path[:-1] + (codes[item.code], "code"))
+            problems.append(doc.problem(path + ("code",), f"queue {queue.name!r}: duplicate disposition code {item.code!r} (first defined on line {line})"))
+        else:
+            codes[item.code] = code_index
+        if item.digit is not None:
+            if item.digit in digits:
+                line = _first_line(doc, path[:-1] + (digits[item.digit], "digit"))
+                problems.append(doc.problem(path + ("digit",), f"queue {queue.name!r}: digit {item.digit} already chooses another disposition (line {line})"))
+            else:
+                digits[item.digit] = code_index
+    return problems
+
+
 def _check_cycles(doc: PositionedDocument, config: RoutingConfig) -> list[Problem]:
     known = {queue.name for queue in config.queues}
     graph: dict[str, list[tuple[str, tuple[str | int, ...]]]] = {}
@@ -313,6 +380,7 @@ def semantic_problems(config: RoutingConfig, doc: PositionedDocument) -> list[Pr
         if queue.overflow is not None and queue.max_wait_s is None:
             problems.append(doc.problem(("queues", index, "overflow"), f"queue {queue.name!r}: overflow needs max_wait_s (it says when to overflow)"))
         problems += _check_expansion(doc, queue, index)
+        problems += _check_dispositions(doc, queue, index)
     problems += _check_cycles(doc, config)
     seen_ids: dict[str, int] = {}
     seen_endpoints: dict[str, int] = {}

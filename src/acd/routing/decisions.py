@@ -190,6 +190,20 @@ class AgentStateChanged(Notification):
 
 
 @dataclass(slots=True, unsafe_hash=True)
+class CallDispositioned(Notification):
+    """The agent coded the call it is wrapping up (``acd.routing.config.Dispositions``)."""
+
+    EVENT_TYPE: ClassVar[str | None] = "call.disposition"
+    call_id: str
+    agent_id: str
+    queue: str
+    code: str
+    result: str | None  # the code's ``outcome`` group (not named so: positional_constructor's local)
+    by: str
+    at: float
+
+
+@dataclass(slots=True, unsafe_hash=True)
 class Ignored(Notification):
     """An input that contradicts what the router knows; the engine logs it and carries on."""
 

@@ -91,7 +91,8 @@ def check_router(router: "Router") -> list[str]:
                 problems.append(f"{agent.state.value} agent {agent.id} holds no routed call")
             else:
                 holders[agent.call.id] += 1
-        if agent.state in (AgentState.RESERVED, AgentState.WRAP_UP) and not agent.timer_token:
+        waits_for_code = agent.state is AgentState.WRAP_UP and agent.call is not None and agent.call.queue.disposition_required
+        if agent.state in (AgentState.RESERVED, AgentState.WRAP_UP) and not agent.timer_token and not waits_for_code:
             problems.append(f"{agent.state.value} agent {agent.id} has no deadline")
         if agent.state in (AgentState.LOGGED_OUT, AgentState.PAUSED) and agent.call is not None:
             problems.append(f"{agent.state.value} agent {agent.id} still holds call {agent.call.id}")

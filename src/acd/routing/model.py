@@ -54,6 +54,7 @@ class QueueRuntime:
     priority: int
     ring_timeout_s: float
     wrap_up_s: float
+    disposition_required: bool = False  # wrap-up lasts until the agent enters a code
     agent_pools: list[tuple[int, AgentPool]] = field(default_factory=list)  # best proficiency first
     call_pools: list[Pool[Any]] = field(default_factory=list)  # one per step
     waiting: int = 0
@@ -85,6 +86,7 @@ class QueueRuntime:
             priority=cfg.priority,
             ring_timeout_s=cfg.ring_timeout_s,
             wrap_up_s=cfg.wrap_up_s,
+            disposition_required=cfg.dispositions is not None and cfg.dispositions.required,
             call_pools=[Pool() for _ in steps],
         )
 

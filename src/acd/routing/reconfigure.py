@@ -118,8 +118,8 @@ def reconfigure(router: "Router", now: float, config: RoutingConfig) -> list[Out
             agent.pending = (AgentState.LOGGED_OUT, REMOVED)  # call_completed logs them out and forgets them
         if agent.state is AgentState.AVAILABLE:
             available.append(agent)
-        elif agent.state in (AgentState.RESERVED, AgentState.WRAP_UP):
-            timers.schedule(deadlines.get(id(old), now), agent)
+        elif agent.state is AgentState.RESERVED or (agent.state is AgentState.WRAP_UP and id(old) in deadlines):
+            timers.schedule(deadlines.get(id(old), now), agent)  # a wrap-up waiting for its disposition has none
     for agent in sorted(available, key=lambda a: a.idle_since):  # back in line in their old order
         state, reason, since = agent.state, agent.reason, agent.since
         agent.state = AgentState.LOGGED_OUT

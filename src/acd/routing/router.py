@@ -44,6 +44,7 @@ from acd.routing.config import RoutingConfig
 from acd.routing.matching import MatchingCore, Out, new_agent_state_changed
 from acd.routing.model import AgentRecord, AgentState, CallRecord, CallState
 from acd.routing.reconfigure import reconfigure
+from acd.routing.dispositions import code_call
 from acd.routing.restore import restore_call
 from acd.routing.pools import COMPACT_MIN
 
@@ -74,6 +75,7 @@ class AgentView:
     idle_since: float
     call_id: str | None  # the call ringing, talking or being wrapped up
     pending: str | None  # "paused:<reason>" or "logged_out:<reason>" waiting for the call to end
+    queue: str | None = None  # the queue of that call (the one whose dispositions a wrap-up offers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +220,8 @@ class Router(MatchingCore):
             if agent.id in self._departing:  # removed from the routing file while talking
                 self._departing.discard(agent.id)
                 del self._agents[agent.id]
+        elif call.queue.disposition_required:  # wrap-up until the agent codes the call
+            self._transition(agent, _WRAP_UP, "call-completed", now, out, call)
         elif wrap_up_s > 0:
             self._transition(agent, _WRAP_UP, "call-completed", now, out, call)
             self._timers.schedule(now + wrap_up_s, agent)
@@ -368,6 +372,10 @@ class Router(MatchingCore):
             self._ring_no_answer(agent, now, out, reported=True)
         return out
 
+    def disposition(self, now: float, agent_id: str, code: str, call_id: str | None = None, by: str = "agent") -> list[Outcome]:
+        """The agent codes the call it is wrapping up; the wrap-up ends (rules: :mod:`acd.routing.dispositions`)."""
+        return code_call(self, now, agent_id, code, call_id, by)
+
     # --- views -----------------------------------------------------------------------
 
     def agent(self, agent_id: str) -> AgentView | None:
@@ -375,8 +383,10 @@ class Router(MatchingCore):
         if agent is None:
             return None
         pending = f"{agent.pending[0].value}:{agent.pending[1]}" if agent.pending else None
-        call_id = agent.call.id if agent.call is not None else None
-        return AgentView(agent.id, agent.name, agent.endpoint, agent.state.value, agent.reason, agent.since, agent.idle_since, call_id, pending)
+        call = agent.call
+        call_id = call.id if call is not None else None
+        queue = call.queue.name if call is not None else None
+        return AgentView(agent.id, agent.name, agent.endpoint, agent.state.value, agent.reason, agent.since, agent.idle_since, call_id, pending, queue)
 
     def agents(self) -> list[AgentView]:
         return [view for agent_id in self._agents if (view := self.agent(agent_id)) is not None]

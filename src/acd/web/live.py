@@ -50,6 +50,8 @@ class Shape:
     calls: bool
     personal: bool
     live: bool = True
+    #: an agent's own page: that agent whole (with its wrap-up codes) and the call it handles, in clear
+    agent: str | None = None
 
 
 def mask_call(call: dict[str, Any]) -> dict[str, Any]:
@@ -74,6 +76,9 @@ def shape(snapshot: dict[str, Any], how: Shape) -> dict[str, Any]:
     if how.calls:
         calls = snapshot.get("calls") or []
         out["calls"] = calls if how.personal else [mask_call(call) for call in calls]
+    if how.agent is not None:
+        out["me"] = next((agent for agent in snapshot.get("agents") or [] if agent.get("id") == how.agent), None)
+        out["my_call"] = next((call for call in snapshot.get("calls") or [] if call.get("agent_id") == how.agent), None)
     return out
 
 

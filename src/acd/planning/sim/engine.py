@@ -78,6 +78,18 @@ class RunStats:
     wall_s: float = 0.0
 
 
+def codes_optional(config: RoutingConfig) -> RoutingConfig:
+    """``config`` with every queue's dispositions optional: simulated agents code no calls,
+    so a required code would hold them in wrap-up for ever; ``wrap_up_s`` models the coding."""
+    if not any(q.dispositions is not None and q.dispositions.required for q in config.queues):
+        return config
+    queues = [
+        q.model_copy(update={"dispositions": q.dispositions.model_copy(update={"required": False})}) if q.dispositions is not None else q
+        for q in config.queues
+    ]
+    return config.model_copy(update={"queues": queues})
+
+
 def run_simulation(
     config: RoutingConfig,
     plan: CallPlan,
@@ -96,7 +108,7 @@ def run_simulation(
     """
     started = time.perf_counter()
     stats = RunStats(calls=len(plan))
-    router = Router(config) if router is None else router
+    router = Router(codes_optional(config)) if router is None else router
     ignored_reasons = stats.ignored_reasons
     # A counting sink learns the same total from one addition at the end: handing it each
     # list would be a Python call per router call for nothing (``OutcomeCounter`` is what

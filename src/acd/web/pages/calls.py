@@ -4,7 +4,9 @@ The calls themselves come over the live stream (:mod:`acd.web.pages.wallboard`);
 module serves the page and the actions.  Each action is a POST with the session's CSRF
 token, allowed by one permission (``act_on_calls``: priority, move; ``act_on_agents``:
 login, logout, pause, unpause), forwarded to the engine with the console's token, and
-written to the audit log with who asked, from where, and what the engine answered.
+(``monitor_calls``: listen, whisper or barge on an agent's live call, ringing the
+supervisor's own phone, typed once on the page and kept by the browser) written to the
+audit log with who asked, from where, and what the engine answered.
 A refusal (unknown call, a call already answered, the engine away) comes back as JSON
 with the engine's reason, never as a traceback.
 """
@@ -64,6 +66,10 @@ MESSAGES = {
         "calls.failed": "No se pudo",
         "calls.done": "Hecho",
         "calls.agents": "Agentes",
+        "calls.listen": "Escuchar",
+        "calls.whisper": "Susurrar",
+        "calls.barge": "Intervenir",
+        "calls.my_phone": "Mi teléfono (para escuchar)",
     },
     "en": {
         "nav.calls": "Calls",
@@ -92,6 +98,10 @@ MESSAGES = {
         "calls.failed": "Failed",
         "calls.done": "Done",
         "calls.agents": "Agents",
+        "calls.listen": "Listen",
+        "calls.whisper": "Whisper",
+        "calls.barge": "Barge",
+        "calls.my_phone": "My phone (to listen)",
     },
 }
 
@@ -108,6 +118,11 @@ class MoveBody(_In):
     queue: Annotated[str, Field(min_length=1, max_length=128, pattern=ONE_LINE_ID)]
 
 
+class MonitorBody(_In):
+    mode: Literal["listen", "whisper", "barge"]
+    supervisor: Annotated[str, Field(min_length=3, max_length=80, pattern=r"^[A-Za-z][A-Za-z0-9]{0,15}/[A-Za-z0-9_.+-]{1,64}$")]
+
+
 class ReasonBody(_In):
     reason: Reason | None = None
 
@@ -117,6 +132,7 @@ def calls_page(request: Request, viewer: Viewer = Depends(require("view_calls"))
     return render(request, "calls.html", {
         "act_calls": viewer.may("act_on_calls"),
         "act_agents": viewer.may("act_on_agents"),
+        "monitor": viewer.may("monitor_calls"),
         "personal": viewer.may_see_personal_data,
     })
 
@@ -140,6 +156,14 @@ async def set_priority(request: Request, call_id: Id, body: PriorityBody, viewer
 @router.post("/calls/{call_id}/move")
 async def move(request: Request, call_id: Id, body: MoveBody, viewer: Viewer = Depends(require("act_on_calls"))) -> Response:
     return await _forward(request, f"/api/calls/{quote(call_id, safe='')}/move", body.model_dump(), "calls.move", call_id, f"to {body.queue}")
+
+
+@router.post("/agents/{agent_id}/monitor")
+async def monitor(request: Request, agent_id: Id, body: MonitorBody, viewer: Viewer = Depends(require("monitor_calls"))) -> Response:
+    """Ring the supervisor's phone, then ChanSpy on the agent's call (the engine refuses if the agent is not on a call)."""
+    payload = {**body.model_dump(), "by": viewer.name}
+    return await _forward(request, f"/api/agents/{quote(agent_id, safe='')}/monitor", payload, "agents.monitor", agent_id,
+                          f"{body.mode} from {body.supervisor}")
 
 
 @router.post("/agents/{agent_id}/{action}")

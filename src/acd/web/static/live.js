@@ -116,6 +116,12 @@
   // ---------------------------------------------------------------- calls view
   var canActOnCalls = callsTable && callsTable.getAttribute("data-act-calls") === "1";
   var canActOnAgents = callsTable && callsTable.getAttribute("data-act-agents") === "1";
+  var canMonitor = callsTable && callsTable.getAttribute("data-monitor") === "1";
+  var myPhone = document.getElementById("my-phone");
+  if (myPhone) {  // the supervisor's own phone, rung first when they listen: kept by this browser
+    myPhone.value = window.localStorage.getItem("acd.my_phone") || "";
+    myPhone.addEventListener("change", function () { window.localStorage.setItem("acd.my_phone", myPhone.value.trim()); });
+  }
 
   function post(url, body, note) {
     return window.acdFetch(url, {
@@ -142,6 +148,22 @@
 
   function callActions(call, queues) {
     var td = el("td", null, "actions");
+    if (canMonitor && call.state === "connected" && call.agent_id) {
+      var heard = el("span", "", "");
+      ["listen", "whisper", "barge"].forEach(function (mode) {
+        var button = el("button", word(mode));
+        button.type = "button";
+        button.setAttribute("data-monitor", mode);
+        button.addEventListener("click", function () {
+          var phone = myPhone ? myPhone.value.trim() : "";
+          if (!phone) { heard.textContent = word("my_phone"); heard.className = "error"; if (myPhone) { myPhone.focus(); } return; }
+          post("/agents/" + encodeURIComponent(call.agent_id) + "/monitor", { mode: mode, supervisor: phone }, heard);
+        });
+        td.appendChild(button);
+      });
+      td.appendChild(heard);
+      return td;
+    }
     if (!canActOnCalls || call.state === "connected") { return td; }
     var note = el("span", "", "");
     var priority = el("input");
