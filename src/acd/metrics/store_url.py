@@ -17,7 +17,7 @@ error shows it through :func:`redact` (``postgresql://acd:***@db/acd``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 from urllib.parse import SplitResult, quote, unquote, urlsplit, urlunsplit
@@ -42,7 +42,7 @@ class StoreLocation:
 
     kind: str
     path: Path | None = None
-    dsn: str | None = None
+    dsn: str | None = field(default=None, repr=False)  # may hold the password: never in a repr
 
     def __str__(self) -> str:
         """What messages show: the file, or the URL with its password masked."""
@@ -139,7 +139,8 @@ async def open_store(
 def settings_location(settings: object) -> StoreLocation:
     """The store the settings name: ``store.url`` if set, else the SQLite file ``metrics.database``."""
     store = getattr(settings, "store", None)
-    url = getattr(store, "url", None) if store is not None else None
+    secret_url = getattr(store, "url", None) if store is not None else None
+    url = secret_url.get_secret_value() if secret_url is not None else ""
     resolve = settings.resolve  # type: ignore[attr-defined]
     if url:
         secret = getattr(store, "password", None)
