@@ -261,17 +261,25 @@ class PostgresEventStore:
             self.flushed += len(kept)
             return len(kept)
 
-    async def insert_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
+    async def insert_rows(self, rows: Sequence[tuple[Any, ...]]) -> int:
         """Store rows shaped like ``_row`` (id, ts, type, call_id, agent_id, queue, data, schema_version)
-        in their order, in one transaction, ignoring those already there (``acd store migrate``)."""
+        in their order, in one transaction, ignoring those already there (``acd store migrate``);
+        returns how many were new."""
         if not rows:
-            return
+            return 0
         columns = [list(column) for column in zip(*rows)]
         months = {month_of(float(ts)) for ts in columns[1]}
         async with self._lock, self._pool.acquire() as conn:
             await self._ensure_partitions(conn, months)
             async with conn.transaction():
-                await conn.execute(_INSERT, *columns)
+                status = await conn.execute(_INSERT, *columns)
+        return int(status.split()[-1])
+
+    async def day_counts(self) -> dict[int, int]:
+        """Events per UTC day number (``floor(ts / 86400)``): ``acd store migrate``'s count check."""
+        await self.flush()
+        rows = await self._fetch("SELECT floor(ts / 86400)::bigint AS day, count(*) FROM events GROUP BY day")
+        return {int(day): int(n) for day, n in rows}
 
     async def _ensure_partitions(self, conn: asyncpg.Connection, months: Iterable[tuple[int, int]]) -> None:
         for year, month in sorted(set(months) - self._months):
@@ -472,18 +480,20 @@ class PostgresEventStore:
         return await self.incident(incident_id)  # type: ignore[return-value]
 
     async def import_incidents(self, incidents: Sequence[Incident]) -> int:
-        """Store ``incidents`` with their ids, skipping ids already there; returns how many were new.
+        """Store ``incidents`` with their ids, as they are now (an id already there is overwritten).
 
-        For ``acd store migrate``: ids are kept (the console's audit log names them), and
-        the id sequence is moved past the highest so new incidents never collide."""
+        For ``acd store migrate``: ids are kept (the console's audit log names them), a
+        second run brings later edits over, and the id sequence is moved past the highest
+        so new incidents never collide."""
         if not incidents:
             return 0
         async with self._pool.acquire() as conn, conn.transaction():
-            status = await conn.executemany(
-                f"INSERT INTO incidents ({_INCIDENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
+            await conn.executemany(
+                f"INSERT INTO incidents ({_INCIDENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO UPDATE SET "
+                "start_ts = EXCLUDED.start_ts, end_ts = EXCLUDED.end_ts, text = EXCLUDED.text, created_ts = EXCLUDED.created_ts, "
+                "severity = EXCLUDED.severity, author = EXCLUDED.author, updated_ts = EXCLUDED.updated_ts, updated_by = EXCLUDED.updated_by",
                 [(i.id, i.start, i.end, i.text, i.created, i.severity, i.author, i.updated, i.updated_by) for i in incidents],
             )
-            del status
             await conn.execute(
                 "SELECT setval(pg_get_serial_sequence('incidents', 'id'), GREATEST((SELECT max(id) FROM incidents), 1))"
             )
