@@ -13,7 +13,7 @@ from acd.lab.postgres import Postgres
 
 def test_bench_store_writes_both_back_ends_and_prints_json(capsys, postgres: Postgres) -> None:
     # ``postgres`` is unused here but makes a missing PostgreSQL a skip (a failure in CI) rather than an error.
-    code = main(["bench", "store", "--events", "3000", "--repeat", "1", "--rates", "500,1000", "--seconds", "1"])
+    code = main(["bench", "store", "--events", "3000", "--repeat", "1", "--rates", "500,1000", "--seconds", "1", "--month-calls", "300"])
     out, err = capsys.readouterr()
     assert code == 0, err
     result = json.loads(out)
@@ -26,6 +26,10 @@ def test_bench_store_writes_both_back_ends_and_prints_json(capsys, postgres: Pos
         assert all(step["kept_up"] for step in figures["paced"])
         assert figures["sustained_events_per_s"] == 1000
     assert "PostgreSQL" in result["postgresql"]["server"]
+    month = result["month_report"]
+    assert month["migrate"]["events"] == month["migrate"]["source_events"] > 1000
+    assert month["same_json_everywhere"]
+    assert all(month[b]["by_day_best_s"] > 0 for b in ("sqlite", "postgresql"))
 
 
 class SlowStore:

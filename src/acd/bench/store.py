@@ -16,6 +16,11 @@ Two figures per back end:
 * **burst**: ``events`` appended at once; committed ÷ the time until the last commit
   (best and median of ``repeat``).
 
+Then, unless ``--month-calls 0``, the month of ``acd bench reports`` (the help line's,
+simulated into SQLite) is moved to PostgreSQL with ``acd store migrate`` (its speed is a
+figure too) and ``acd report``'s month is timed on both: the raw-log replay, the first
+cached run, warm runs by day and by 15 minutes, and whether the JSON is the same.
+
 Without ``--url`` PostgreSQL is a throwaway local cluster (``acd.lab.postgres``, the
 Debian package): the same machine and disk as SQLite, over loopback TCP.
 """
@@ -36,6 +41,7 @@ from acd.metrics.store_interface import MetricsStore
 from acd.metrics.store_url import open_store, redact
 
 CHUNK = 1000
+TIMEZONE = "America/Santiago"
 HELP_LINE_MONTH_EVENTS = 886_724  # the help-line month of `acd bench reports` (43,830 calls)
 
 
@@ -123,8 +129,67 @@ async def _bench(
     }
 
 
+async def _report_json(location: str | Path, start: float, end: float, interval: str, *, use_cache: bool = True) -> str:
+    from acd.metrics import render
+    from acd.metrics.aggregates import store_report
+    from acd.metrics.timeutil import zone
+
+    store = await open_store(location, create=False)
+    try:
+        report = await store_report(
+            store, start, end, now=time.time(), interval=interval, timezone=TIMEZONE, threshold_s=25.0, short_abandon_s=5.0, use_cache=use_cache
+        )
+    finally:
+        await store.close()
+    return render.report_json(report, zone(TIMEZONE))
+
+
+def month_reports(workdir: Path, month_calls: int, dsn: str, repeat: int) -> dict[str, Any]:
+    """The reports bench's month in SQLite, migrated to ``dsn``; month report latencies on both."""
+    from datetime import datetime
+
+    from acd.bench.reports import first_monday, generate
+    from acd.metrics.store_migrate import migrate_store
+    from acd.metrics.store_url import parse_store_url
+    from acd.metrics.timeutil import zone
+
+    tz = zone(TIMEZONE)
+    first = first_monday(date.today())
+    following = (first.year + first.month // 12, first.month % 12 + 1)
+    month = (datetime(first.year, first.month, 1, tzinfo=tz).timestamp(), datetime(*following, 1, tzinfo=tz).timestamp())
+    path = workdir / "month.sqlite"
+    data = generate(path, month_calls=month_calls, weeks=5, first=first)
+    migrated = asyncio.run(migrate_store(parse_store_url(path), parse_store_url(dsn)))
+    out: dict[str, Any] = {
+        "data": data,
+        "migrate": {"source_events": migrated.source_events, "events": migrated.copied_events, "seconds": migrated.seconds, "events_per_s": round(migrated.copied_events / max(migrated.seconds, 1e-9))},
+    }
+    jsons: dict[str, str] = {}
+    for name, location in (("sqlite", path), ("postgresql", dsn)):
+        def timed(interval: str, use_cache: bool = True, keep: str = "", name: str = name, location: str | Path = location) -> float:
+            started = time.perf_counter()
+            text = asyncio.run(_report_json(location, *month, interval, use_cache=use_cache))
+            if keep:
+                jsons[f"{name}:{keep}"] = text
+            return time.perf_counter() - started
+
+        replay = timed("day", use_cache=False, keep="replay")
+        first_run = timed("day", keep="cached")
+        by_day = [timed("day") for _ in range(repeat)]
+        by_15 = [timed("15") for _ in range(repeat)]
+        out[name] = {
+            "replay_raw_log_s": round(replay, 3),
+            "first_run_fills_cache_s": round(first_run, 3),
+            "by_day_best_s": round(min(by_day), 3),
+            "by_day_median_s": round(statistics.median(by_day), 3),
+            "by_15_minutes_best_s": round(min(by_15), 3),
+        }
+    out["same_json_everywhere"] = len(set(jsons.values())) == 1
+    return out
+
+
 def run_store_bench(
-    workdir: Path, *, events: int, repeat: int, url: str | None, rates: list[float], seconds: float
+    workdir: Path, *, events: int, repeat: int, url: str | None, rates: list[float], seconds: float, month_calls: int = 0
 ) -> dict[str, Any]:
     """Both back ends on the same events; returns the JSON-ready result."""
     data = help_line_events(max(events, int(max(rates, default=0) * seconds)))
@@ -161,6 +226,8 @@ def run_store_bench(
         with Postgres() as server:
             version = server.psql("SHOW server_version")
             with_postgres(lambda attempt: server.create_database(f"bench{attempt}"), f"local PostgreSQL {version} (acd.lab.postgres, loopback TCP)", repeat, rates)
+            if month_calls:
+                result["month_report"] = month_reports(workdir, month_calls, server.create_database("month"), repeat)
     key = "sustained_events_per_s" if result["postgresql"]["paced"] else "burst_best_events_per_s"  # like for like
     best_pg = result["postgresql"][key]
     result["postgresql_vs_sqlite"] = {key: round(best_pg / max(1, result["sqlite"][key]), 2)}

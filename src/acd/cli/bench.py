@@ -348,6 +348,8 @@ def _register_store(kinds: Any) -> None:
     store.add_argument("--repeat", type=number_arg(1, 20, integer=True), default=3, help="runs per back end, each into a fresh store (default 3)")
     store.add_argument("--rates", default="2000,5000,10000,20000,40000", metavar="R,R,...", help="steady rates offered, events/s (default 2000,5000,10000,20000,40000)")
     store.add_argument("--seconds", type=number_arg(1, 600), default=5.0, help="seconds at each rate (default 5)")
+    store.add_argument("--month-calls", type=number_arg(0, 1_000_000, integer=True), default=40_000,
+                       help="calls in the month migrated to PostgreSQL and reported on both (default 40,000, the help line's; 0: skip)")
     store.add_argument("--url", metavar="URL", help="an EMPTY PostgreSQL database to write to (one run); password from ACD_STORE_PASSWORD")
     store.add_argument("--workdir", metavar="DIR", help="where the SQLite stores are written (default: a temporary folder)")
     store.set_defaults(handler=run_store)
@@ -376,7 +378,8 @@ def run_store(args: argparse.Namespace) -> int:
                 raise StoreError(f"--url must be a postgresql:// URL, not {location}")
             url = location.dsn
         with tempfile.TemporaryDirectory(dir=args.workdir) as folder:
-            result = run_store_bench(Path(folder), events=int(args.events), repeat=int(args.repeat), url=url, rates=rates, seconds=float(args.seconds))
+            result = run_store_bench(Path(folder), events=int(args.events), repeat=int(args.repeat), url=url, rates=rates, seconds=float(args.seconds),
+                                     month_calls=0 if url else int(args.month_calls))
     except (StoreError, PostgresError, RuntimeError) as exc:
         print(f"acd bench store: error: {exc}", file=sys.stderr)
         return 1
