@@ -60,6 +60,21 @@ def reports(capsys, db: str) -> list[str]:
     return outputs
 
 
+async def add_platform_events(db: Path) -> None:
+    """Engine and console lives around the simulated traffic: a clean stop, a crash (heartbeats that
+    stop without engine.stopped) and a console that stops, so the SLA's outages are not empty."""
+    start = 1774958400.0  # 2026-03-31 09:00 -03
+    events = [Event(type="engine.started", ts=start - 3600), Event(type="console.started", ts=start - 3500, data={"period_s": 60.0})]
+    events += [Event(type="engine.heartbeat", ts=start + 60.0 * i) for i in range(120)]
+    events += [Event(type="console.heartbeat", ts=start + 60.0 * i + 7) for i in range(200)]
+    events += [Event(type="engine.started", ts=start + 7200 + 900)]  # crashed after the last heartbeat
+    events += [Event(type="engine.stopped", ts=start + 20000), Event(type="engine.started", ts=start + 20600)]
+    events += [Event(type="console.stopped", ts=start + 14000)]
+    async with await EventStore.open(db) as store:
+        for event in events:
+            store.append(event)
+
+
 async def copy_events(source: Path, url: str) -> int:
     """Append every event of ``source`` to the PostgreSQL store through its own write path."""
     async with await EventStore.open(source, create=False) as sqlite:
@@ -74,6 +89,7 @@ async def copy_events(source: Path, url: str) -> int:
 def test_reports_over_postgresql_equal_reports_over_sqlite(capsys, tmp_path: Path, postgres: Postgres) -> None:
     db = tmp_path / "acd.sqlite"
     simulate(db)
+    asyncio.run(add_platform_events(db))
     capsys.readouterr()
     backend = postgres_backend(postgres)
     url = backend.location
@@ -83,6 +99,8 @@ def test_reports_over_postgresql_equal_reports_over_sqlite(capsys, tmp_path: Pat
     over_sqlite, over_pg = reports(capsys, str(db)), reports(capsys, url)
     offered = json.loads(over_sqlite[2])["total"]["offered"]
     assert offered > 3000  # the reports are about something
+    sla = json.loads(over_sqlite[-1])
+    assert len(sla["outages"]) >= 2 and sla["report_outages"]  # the crash, the stop, the console's stop
     assert over_pg == over_sqlite
     assert backend.rows_on_disk("report_cells") > 100  # the second runs were served from cells stored in PostgreSQL
 

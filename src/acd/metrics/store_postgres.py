@@ -246,10 +246,11 @@ class PostgresEventStore:
                 for column, value in zip(columns, row):
                     column.append(value)
             try:
-                async with self._pool.acquire() as conn:
-                    await self._ensure_partitions(conn, months)
-                    async with conn.transaction():
-                        await conn.execute(_INSERT, *columns)
+                if kept:
+                    async with self._pool.acquire() as conn:
+                        await self._ensure_partitions(conn, months)
+                        async with conn.transaction():
+                            await conn.execute(_INSERT, *columns)
             except BaseException as exc:
                 self._batch[:0] = kept
                 self._in_flight = 0

@@ -91,7 +91,7 @@ def parse_store_url(value: str | Path, *, base: Callable[[Path], Path] | None = 
         return StoreLocation(SQLITE, path=resolve(Path(text).expanduser()))
     try:
         parts = urlsplit(text)
-        port = parts.port  # raises ValueError on a bad port
+        parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as exc:
         raise StoreUrlError(f"bad store URL {redact(text)}: {exc}") from None
     scheme = parts.scheme.lower()
@@ -108,7 +108,6 @@ def parse_store_url(value: str | Path, *, base: Callable[[Path], Path] | None = 
         database = unquote(parts.path.lstrip("/"))
         if not database or "/" in database:
             raise StoreUrlError(f"bad store URL {redact(text)}: name one database after the host (postgresql://user@host/acd)")
-        del port
         if password and parts.password is None:
             userinfo, at, hostinfo = parts.netloc.rpartition("@")
             if not at:
