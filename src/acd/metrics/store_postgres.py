@@ -324,7 +324,7 @@ class PostgresEventStore:
             return list(await conn.fetch(sql, *params))
 
     async def _select(self, sql: str, *params: Any) -> list[Event]:
-        return [_event(tuple(row)) for row in await self._fetch(sql, *params)]
+        return [_event(row) for row in await self._fetch(sql, *params)]  # a Record unpacks like a tuple
 
     async def schema_version(self) -> int:
         async with self._pool.acquire() as conn:
