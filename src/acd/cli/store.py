@@ -25,7 +25,10 @@ from acd.metrics.store_url import StoreLocation, StoreUrlError, parse_store_url
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("store", help="the metrics store: info, migrate to PostgreSQL", description=__doc__.split("\n\n")[0])
+    parser = subparsers.add_parser(
+        "store", help="the metrics store: info, migrate to PostgreSQL",
+        description="The metrics store: where it is (store.url, else metrics.database), what it holds, moving it to PostgreSQL.",
+    )
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     info = actions.add_parser("info", help="back end, schema version, events, partitions")
     info.add_argument("--settings", metavar="FILE", help="settings file (default: acd.yaml if present)")
