@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 from acd.lab.postgres import Postgres
-from acd.metrics.store_url import open_store, parse_store_url
+from acd.metrics.store_url import StoreLocation, open_store, parse_store_url
 from acd.web.heartbeat import ConsoleHeartbeat
 
 
-async def test_the_heartbeat_writes_to_postgresql(postgres: Postgres) -> None:
-    location = parse_store_url(postgres.create_database("console_beats"))
+async def _beat_and_read(location: StoreLocation, postgres: Postgres) -> list[str]:
     heartbeat = ConsoleHeartbeat(location, 0.2)
     await heartbeat.start()
     deadline = asyncio.get_running_loop().time() + 30
@@ -24,7 +24,13 @@ async def test_the_heartbeat_writes_to_postgresql(postgres: Postgres) -> None:
     await heartbeat.stop()
     store = await open_store(location, create=False)
     try:
-        types = [e.type for e in await store.events()]
+        return [e.type for e in await store.events()]
     finally:
         await store.close()
+
+
+def test_the_heartbeat_writes_to_postgresql(postgres: Postgres) -> None:
+    location = parse_store_url(postgres.create_database("console_beats"))
+    with ThreadPoolExecutor(1) as thread:  # the browser tests' Playwright may hold this thread's event loop
+        types = thread.submit(asyncio.run, _beat_and_read(location, postgres)).result()
     assert types[0] == "console.started" and types[-1] == "console.stopped" and types.count("console.heartbeat") >= 2, types
