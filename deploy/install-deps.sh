@@ -8,6 +8,7 @@ command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v mosquitto >/dev/null && [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v dot >/dev/null || need+=(graphviz)
 command -v tmux >/dev/null || need+=(tmux)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)  # the PostgreSQL store's tests start their own (acd.lab.postgres)
 [ -x /usr/bin/chromium ] || need+=(chromium)  # the web console's browser tests (Playwright drives it)
 command -v opusenc >/dev/null || need+=(opus-tools)  # recordings stored as Ogg Opus after each call (recording.codec)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
@@ -20,3 +21,5 @@ $sudo apt-get update -qq >/dev/null
 $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 # mosquitto is started by the tests on their own ports; the system service is not needed.
 if command -v systemctl >/dev/null && systemctl is-active --quiet mosquitto 2>/dev/null; then $sudo systemctl stop mosquitto || true; fi
+# Likewise PostgreSQL: the tests initdb their own clusters in temporary folders.
+if command -v systemctl >/dev/null && systemctl is-active --quiet postgresql 2>/dev/null; then $sudo systemctl stop postgresql || true; fi

@@ -1,11 +1,34 @@
-"""Shared test plumbing: when a test fails, say where its logs are kept."""
+"""Shared test plumbing: when a test fails, say where its logs are kept; a PostgreSQL server."""
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Iterator
 
 import pytest
+
+from acd.lab.postgres import Postgres, PostgresError
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """One throwaway PostgreSQL for the session (initdb in a temporary folder; tests make
+    their own databases with ``create_database``).  Missing in CI is a failure, not a skip."""
+    server: Postgres | None = None
+    try:
+        server = Postgres()
+        server.start()
+    except PostgresError as exc:
+        if server is not None:
+            server.close()
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is needed in CI: {exc}")
+        pytest.skip(f"no PostgreSQL here: {exc}")
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -39,7 +39,9 @@ from acd.ivr.registry import FlowRegistry
 from acd.ivr.runner import FlowRunner
 from acd.ivr.sounds import SoundsDirError, checked_sounds_dir
 from acd.metrics.mqtt import MqttPublisher
-from acd.metrics.store import EventStore, StoreError
+from acd.metrics.store import StoreError
+from acd.metrics.store_interface import MetricsStore
+from acd.metrics.store_url import open_store as open_metrics_store, settings_location
 from acd.features.recordings import RecordingTracker, purge_periodically
 from acd.features.recordings.storage import opus_available
 from acd.features.waiting import WaitingService
@@ -75,7 +77,7 @@ class App:
     stats: LiveStats
     waiting: WaitingService | None = None
     callbacks: CallbackService | None = None
-    store: EventStore | None = None
+    store: MetricsStore | None = None
     mqtt: MqttPublisher | None = None
     routing_reload: RoutingReloader | None = None
     pseudonyms: Pseudonyms | None = None  # the install's key, loaded when the engine starts
@@ -296,17 +298,20 @@ async def reconcile_open_calls(app: App, settings: Settings) -> int:
 
 
 def _attach_metrics(app: App, settings: Settings) -> None:
-    """The SQLite event log (opened first, flushed last) and, when enabled, the MQTT stream."""
+    """The event log (opened first, flushed last: SQLite or PostgreSQL, ``store.url``) and, when enabled, the MQTT stream."""
     engine = app.engine
-    database = settings.resolve(settings.metrics.database)
+    database = settings.resolve(settings.metrics.database)  # its folder keeps the local files (pseudonym key) either way
 
     async def open_store(engine: Engine) -> None:
+        where: object = database
         try:
+            location = settings_location(settings)
+            where = location  # shown with any password masked
             private_dir(database.parent, private=settings.files.private)
             app.pseudonyms = Pseudonyms.load(database.parent, create=True)
-            store = await EventStore.open(database, batch_interval_s=settings.metrics.batch_interval_s, private=settings.files.private)
+            store = await open_metrics_store(location, batch_interval_s=settings.metrics.batch_interval_s, private=settings.files.private)
         except (StoreError, PrivacyKeyError, OSError) as exc:
-            raise AppError(f"{database}: {exc}") from exc
+            raise AppError(f"{where}: {exc}") from exc
         now = engine.clock()
         started = time.perf_counter()
         primed = app.stats.prime(await store.report_events(app.stats.history_start(now), now, margin_s=0))
@@ -319,7 +324,7 @@ def _attach_metrics(app: App, settings: Settings) -> None:
             return await store.recorded_types(call_ids, ("call.queued", "call.requeued", "call.answered"), since)
 
         app.dispatcher.history = history
-        log.info("event log: %s", database)
+        log.info("event log: %s", where)
         if settings.mqtt.enabled:
             publisher = MqttPublisher(**settings.mqtt.publisher_options(settings.site))
             publisher.start()

@@ -118,6 +118,20 @@ class MetricsSettings(_Section):
     stats_publish_s: float = Field(1.0, gt=0, le=HOUR, description="how often live queue figures are published (MQTT retained stats)")
 
 
+class StoreSettings(_Section):
+    """Where events, report cells and incidents live (``acd.metrics.store_url``).
+
+    ``url`` empty: the SQLite file ``metrics.database``.  A URL is a secret (it may hold
+    the database password): give it in ``ACD_STORE_URL``, or the password alone in
+    ``ACD_STORE_PASSWORD`` (or libpq's ``PGPASSWORD``/``~/.pgpass``); it is shown masked.
+    """
+
+    url: SecretStr | None = Field(
+        None, description="sqlite:///path/acd.sqlite or postgresql://user@host:5432/acd (ACD_STORE_URL); none: metrics.database"
+    )
+    password: SecretStr | None = Field(None, description="the PostgreSQL password when the URL has none (ACD_STORE_PASSWORD)")
+
+
 class RecordingSettings(_Section):
     """Call recording: every agent connection is recorded with MixMonitor, named by call id.
 
@@ -310,6 +324,7 @@ class Settings(_Section):
     ivr: IvrSettings = IvrSettings()
     routing: RoutingSettings = RoutingSettings()
     metrics: MetricsSettings = MetricsSettings()
+    store: StoreSettings = StoreSettings()
     recording: RecordingSettings = RecordingSettings()
     callbacks: CallbackSettings = CallbackSettings()
     continuity: ContinuitySettings = ContinuitySettings()

@@ -1,6 +1,6 @@
 """Writer process for the kill -9 test (run as a script, not collected by pytest).
 
-Appends events to an EventStore as fast as a busy engine would, and writes each one to a
+Appends events to a metrics store (SQLite or PostgreSQL) as fast as a busy engine would, and writes each one to a
 plain journal file first (line-buffered: the lines survive SIGKILL in the page cache),
 so the test knows exactly what was appended and when.  Prints "ready" once it has been
 appending for ``run_s`` seconds, then keeps going until it is killed.
@@ -13,11 +13,11 @@ import sys
 import time
 
 from acd.base.events import Event
-from acd.metrics.store import EventStore
+from acd.metrics.store_url import open_store
 
 
 async def main(db: str, journal: str, interval_s: float, run_s: float) -> None:
-    store = await EventStore.open(db, batch_interval_s=interval_s)
+    store = await open_store(db, batch_interval_s=interval_s)  # a file or a postgresql:// URL
     started = time.time()
     announced = False
     with open(journal, "w", buffering=1, encoding="utf-8") as log:

@@ -1,4 +1,7 @@
-"""EventStore: batching, flushing, closing, queries and the incident log."""
+"""The metrics store: batching, flushing, closing, queries and the incident log.
+
+Tests taking ``backend`` run against both back ends (SQLite and PostgreSQL, see
+``tests/metrics/conftest.py``); the others check what only SQLite has (file handling)."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import pytest
 
 from acd.base.events import Event
 from acd.metrics.store import EventStore, StoreError
+from .conftest import Backend
 
 
 def rows_on_disk(path: Path) -> int:
@@ -31,35 +35,35 @@ def ev(ts: float, type_: str = "call.queued", **fields) -> Event:
     return Event(type=type_, ts=ts, **fields)
 
 
-async def test_append_only_queues_in_memory_until_a_flush(db_path: Path) -> None:
-    store = await EventStore.open(db_path, batch_interval_s=1.0)
+async def test_append_only_queues_in_memory_until_a_flush(backend: Backend) -> None:
+    store = await backend.open(batch_interval_s=1.0)
     try:
         result = store.append(ev(1.0, call_id="a"))
         assert result is None and store.pending == 1
-        assert rows_on_disk(db_path) == 0
+        assert backend.rows_on_disk() == 0
         assert await store.flush() == 1
-        assert store.pending == 0 and rows_on_disk(db_path) == 1
+        assert store.pending == 0 and backend.rows_on_disk() == 1
     finally:
         await store.close()
 
 
-async def test_background_task_flushes_without_being_asked(db_path: Path) -> None:
-    store = await EventStore.open(db_path, batch_interval_s=0.05)
+async def test_background_task_flushes_without_being_asked(backend: Backend) -> None:
+    store = await backend.open(batch_interval_s=0.05)
     try:
         for i in range(50):
             store.append(ev(float(i), call_id=f"c{i}"))
         await eventually(lambda: store.pending == 0)
-        assert rows_on_disk(db_path) == 50
+        assert backend.rows_on_disk() == 50
     finally:
         await store.close()
 
 
-async def test_close_writes_everything_still_pending(db_path: Path) -> None:
-    store = await EventStore.open(db_path, batch_interval_s=1.0)
+async def test_close_writes_everything_still_pending(backend: Backend) -> None:
+    store = await backend.open(batch_interval_s=1.0)
     for i in range(2000):
         store.append(ev(float(i), call_id=f"c{i}"))
     await store.close()
-    assert rows_on_disk(db_path) == 2000
+    assert backend.rows_on_disk() == 2000
     with pytest.raises(StoreError):
         store.append(ev(1.0))
 
@@ -86,8 +90,8 @@ async def test_a_failed_flush_keeps_the_events_for_the_next_one(db_path: Path, m
         await store.close()
 
 
-async def test_an_unstorable_event_is_dropped_alone(db_path: Path) -> None:
-    store = await EventStore.open(db_path)
+async def test_an_unstorable_event_is_dropped_alone(backend: Backend) -> None:
+    store = await backend.open()
     try:
         store.append(ev(1.0, call_id="ok-1"))
         store.append(ev(2.0, call_id="bad", data={"thing": object()}))
@@ -99,8 +103,8 @@ async def test_an_unstorable_event_is_dropped_alone(db_path: Path) -> None:
         await store.close()
 
 
-async def test_the_same_event_appended_twice_is_stored_once(db_path: Path) -> None:
-    store = await EventStore.open(db_path)
+async def test_the_same_event_appended_twice_is_stored_once(backend: Backend) -> None:
+    store = await backend.open()
     try:
         event = ev(1.0, call_id="a")
         store.append(event)
@@ -112,21 +116,21 @@ async def test_the_same_event_appended_twice_is_stored_once(db_path: Path) -> No
         await store.close()
 
 
-async def test_events_round_trip_exactly(db_path: Path) -> None:
+async def test_events_round_trip_exactly(backend: Backend) -> None:
     original = [
         Event(type="call.answered", ts=1772456400.123456789, call_id="x", queue="q", agent_id="a", data={"waited_s": 0.1 + 0.2}),
         Event(type="call.queued", ts=1772456400.5, call_id="y", queue="q", data={"skills": ["es", "pagos"], "priority": 3}),
         Event(type="survey.answer", ts=1772456500.0, call_id="x", data={"score": 5, "question": "¿Resolvimos su consulta?"}),
     ]
-    async with await EventStore.open(db_path) as store:
+    async with await backend.open() as store:
         for event in original:
             store.append(event)
-    async with await EventStore.open(db_path, create=False) as store:
+    async with await backend.open(create=False) as store:
         assert await store.events() == original
 
 
-async def test_queries_by_time_range_type_and_queue_keep_log_order(db_path: Path) -> None:
-    async with await EventStore.open(db_path) as store:
+async def test_queries_by_time_range_type_and_queue_keep_log_order(backend: Backend) -> None:
+    async with await backend.open() as store:
         store.append(ev(10.0, call_id="late"))
         store.append(ev(5.0, call_id="first-at-5", queue="a"))
         store.append(ev(5.0, "call.abandoned", call_id="second-at-5", queue="b"))
@@ -137,9 +141,9 @@ async def test_queries_by_time_range_type_and_queue_keep_log_order(db_path: Path
         assert await store.events(types=[]) == []
 
 
-async def test_report_events_bring_the_state_from_before_the_window(db_path: Path) -> None:
+async def test_report_events_bring_the_state_from_before_the_window(backend: Backend) -> None:
     day = 86400.0
-    async with await EventStore.open(db_path) as store:
+    async with await backend.open() as store:
         store.append(ev(0.0, "engine.started"))
         store.append(ev(1.0, "agent.state", agent_id="ana", data={"state": "available"}))
         store.append(ev(2.0, "agent.state", agent_id="ana", data={"state": "paused"}))
@@ -155,8 +159,8 @@ async def test_report_events_bring_the_state_from_before_the_window(db_path: Pat
     ]
 
 
-async def test_incidents_are_listed_when_they_overlap_the_range(db_path: Path) -> None:
-    async with await EventStore.open(db_path) as store:
+async def test_incidents_are_listed_when_they_overlap_the_range(backend: Backend) -> None:
+    async with await backend.open() as store:
         first = await store.add_incident(100.0, 200.0, "  Corte enlace SIP  ", created=50.0)
         second = await store.add_incident(300.0, 400.0, "Caída AMI")
         assert first.text == "Corte enlace SIP" and first.created == 50.0
@@ -170,9 +174,9 @@ async def test_incidents_are_listed_when_they_overlap_the_range(db_path: Path) -
             await store.add_incident(5.0, 6.0, "   ")
 
 
-async def test_batch_interval_above_one_second_is_refused(db_path: Path) -> None:
+async def test_batch_interval_above_one_second_is_refused(backend: Backend) -> None:
     with pytest.raises(ValueError):
-        await EventStore.open(db_path, batch_interval_s=2.0)
+        await backend.open(batch_interval_s=2.0)
 
 
 async def test_a_second_store_on_an_open_file_never_closes_a_descriptor_of_it(tmp_path, monkeypatch) -> None:

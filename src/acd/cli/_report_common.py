@@ -13,7 +13,10 @@ import sys
 from pathlib import Path
 from typing import Awaitable, Callable
 
-from acd.metrics.store import EventStore, MissingDatabaseError, StoreError
+from acd.metrics.store import MissingDatabaseError, StoreError
+from acd.metrics.store_interface import MetricsStore
+from acd.metrics.store_url import StoreLocation, parse_store_url, settings_location
+from acd.metrics.store_url import open_store as open_metrics_store
 from acd.metrics.timeutil import TimeInputError, parse_when, zone
 from acd.settings import Settings, SettingsError, format_settings_problem, load_settings
 
@@ -30,7 +33,7 @@ class CliError(Exception):
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--settings", metavar="FILE", help="settings file (default: acd.yaml if present)")
-    parser.add_argument("--db", metavar="FILE", help="event database (default: metrics.database from the settings)")
+    parser.add_argument("--db", metavar="FILE|URL", help="event store: a file, sqlite:… or postgresql://… (default: store.url, else metrics.database)")
 
 
 def add_timezone_argument(parser: argparse.ArgumentParser) -> None:
@@ -44,10 +47,14 @@ def settings_from(args: argparse.Namespace) -> Settings:
         raise CliError("\n".join(format_settings_problem(p) for p in exc.problems) or "bad settings") from None
 
 
-def database_path(args: argparse.Namespace, settings: Settings) -> Path:
-    if args.db:
-        return Path(args.db)
-    return settings.resolve(settings.metrics.database)
+def database_path(args: argparse.Namespace, settings: Settings) -> StoreLocation:
+    """The store ``--db`` names (a file or a URL), else the settings' (``store.url``, else ``metrics.database``)."""
+    try:
+        if args.db:
+            return parse_store_url(args.db)
+        return settings_location(settings)
+    except StoreError as exc:
+        raise CliError(str(exc), USAGE_ERROR) from None
 
 
 def timezone_name(args: argparse.Namespace, settings: Settings) -> str:
@@ -74,9 +81,9 @@ def time_range(args: argparse.Namespace, tz_name: str, *, required: bool = True)
     return start, end
 
 
-async def open_store(path: Path, *, create: bool = False) -> EventStore:
+async def open_store(path: Path | StoreLocation | str, *, create: bool = False) -> MetricsStore:
     try:
-        return await EventStore.open(path, create=create)
+        return await open_metrics_store(path if isinstance(path, StoreLocation) else parse_store_url(path), create=create)
     except MissingDatabaseError as exc:
         raise CliError(f"{exc} (set metrics.database in the settings or pass --db)", DATA_ERROR) from None
     except StoreError as exc:

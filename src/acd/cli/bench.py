@@ -41,6 +41,7 @@ def register(subparsers: Any) -> None:
     _register_soak(kinds)
     _register_wallboard(kinds)
     _register_reports(kinds)
+    _register_store(kinds)
 
 
 _positive = number_arg(1, 100_000_000, integer=True)  # a count a benchmark can get through
@@ -352,5 +353,58 @@ def run_reports(args: argparse.Namespace) -> int:
 
     with tempfile.TemporaryDirectory(dir=args.workdir) as folder:
         result = run_reports_bench(Path(folder), month_calls=int(args.month_calls), year=not args.no_year, repeat=int(args.repeat))
+    print(json.dumps(result, sort_keys=True))
+    return 0
+
+
+# --------------------------------------------------------------------------- store
+
+
+def _register_store(kinds: Any) -> None:
+    store = kinds.add_parser(
+        "store",
+        help="events/s sustained into the metrics store: SQLite vs PostgreSQL",
+        description="Appends the simulated help line's events the way the engine does, into SQLite and into PostgreSQL "
+        "(a throwaway local cluster unless --url); prints JSON with events/s and the machine.",
+    )
+    store.add_argument("--events", type=number_arg(1000, 10_000_000, integer=True), default=200_000, help="events per run (default 200,000)")
+    store.add_argument("--repeat", type=number_arg(1, 20, integer=True), default=3, help="runs per back end, each into a fresh store (default 3)")
+    store.add_argument("--rates", default="2000,5000,10000,20000,40000", metavar="R,R,...", help="steady rates offered, events/s (default 2000,5000,10000,20000,40000)")
+    store.add_argument("--seconds", type=number_arg(1, 600), default=5.0, help="seconds at each rate (default 5)")
+    store.add_argument("--month-calls", type=number_arg(0, 1_000_000, integer=True), default=40_000,
+                       help="calls in the month migrated to PostgreSQL and reported on both (default 40,000, the help line's; 0: skip)")
+    store.add_argument("--url", metavar="URL", help="an EMPTY PostgreSQL database to write to (one run); password from ACD_STORE_PASSWORD")
+    store.add_argument("--workdir", metavar="DIR", help="where the SQLite stores are written (default: a temporary folder)")
+    store.set_defaults(handler=run_store)
+
+
+def run_store(args: argparse.Namespace) -> int:
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from acd.bench.store import run_store_bench
+    from acd.lab.postgres import PostgresError
+    from acd.metrics.store import StoreError
+    from acd.metrics.store_url import parse_store_url
+
+    try:
+        rates = [parse_number(r.strip(), low=1, high=10_000_000) for r in args.rates.split(",") if r.strip()]
+    except ValueError as exc:
+        print(f"acd bench store: error: --rates {exc}", file=sys.stderr)
+        return 2
+    try:
+        url = None
+        if args.url:
+            location = parse_store_url(args.url, password=os.environ.get("ACD_STORE_PASSWORD") or None)
+            if location.kind != "postgresql":
+                raise StoreError(f"--url must be a postgresql:// URL, not {location}")
+            url = location.dsn
+        with tempfile.TemporaryDirectory(dir=args.workdir) as folder:
+            result = run_store_bench(Path(folder), events=int(args.events), repeat=int(args.repeat), url=url, rates=rates, seconds=float(args.seconds),
+                                     month_calls=0 if url else int(args.month_calls))
+    except (StoreError, PostgresError, RuntimeError) as exc:
+        print(f"acd bench store: error: {exc}", file=sys.stderr)
+        return 1
     print(json.dumps(result, sort_keys=True))
     return 0

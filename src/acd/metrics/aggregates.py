@@ -24,7 +24,8 @@ from typing import Callable, Mapping, Sequence
 from acd.metrics.cells import CELL_S, DAY_S, Cell, GroupKey, QuarterBuckets, compute_cells, decode_cell, encode_cell, merge_cells, rules_key
 from acd.metrics.ledger import QueueRules, Rules
 from acd.metrics.reports import Report, ReportParams, compose_report, report_rules, selection
-from acd.metrics.store import EventStore, Incident
+from acd.metrics.store import Incident, StoreError
+from acd.metrics.store_interface import MetricsStore as EventStore  # either back end
 from acd.metrics.timeutil import buckets, local_midnight, zone
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ async def _replay(store: EventStore, key: str, lo: float, hi: float, rules: Rule
 async def _save(store: EventStore, key: str, cells: Sequence[Cell]) -> None:
     try:
         await store.save_cells(key, [(c.start, c.end, encode_cell(c)) for c in cells])
-    except sqlite3.Error as exc:  # a read-only copy of the log still reports, only slower
+    except (sqlite3.Error, StoreError) as exc:  # a read-only copy of the log still reports, only slower
         log.warning("report cells not stored (%s): reports will replay the events", exc)
 
 

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from acd import __version__
 from acd.accounts.store import AccountStore
+from acd.metrics.store_url import settings_location
 from acd.web.heartbeat import ConsoleHeartbeat
 from acd.settings import Settings
 from acd.web.engine import EngineClient
@@ -102,7 +103,7 @@ def create_app(
         secret = settings.web.engine_token or settings.api.token
         engine = EngineClient(url, secret.get_secret_value() if secret is not None else "")
 
-    heartbeat = ConsoleHeartbeat(settings.resolve(settings.metrics.database), settings.web.heartbeat_s) if settings.web.heartbeat_s else None
+    heartbeat = ConsoleHeartbeat(settings_location(settings), settings.web.heartbeat_s) if settings.web.heartbeat_s else None
     warmer = CellWarmer(settings) if warm_cells else None
 
     @asynccontextmanager

@@ -22,18 +22,19 @@ from pathlib import Path
 from typing import Callable
 
 from acd.base.events import Event
-from acd.metrics.store import EventStore
+from acd.metrics.store_interface import MetricsStore
+from acd.metrics.store_url import SQLITE, StoreLocation, open_store
 
 log = logging.getLogger("acd.web.heartbeat")
 
 
 class ConsoleHeartbeat:
-    def __init__(self, database: Path, period_s: float, *, clock: Callable[[], float] = time.time) -> None:
-        self.database = database
+    def __init__(self, database: Path | StoreLocation, period_s: float, *, clock: Callable[[], float] = time.time) -> None:
+        self.database = database if isinstance(database, StoreLocation) else StoreLocation(SQLITE, path=database)
         self.period_s = period_s
         self.clock = clock
         self._task: asyncio.Task[None] | None = None
-        self._store: EventStore | None = None
+        self._store: MetricsStore | None = None
 
     async def start(self) -> None:
         self._task = asyncio.ensure_future(self._beat())
@@ -41,8 +42,9 @@ class ConsoleHeartbeat:
     async def _write(self, type_: str, **data: object) -> None:
         try:
             if self._store is None:
-                self.database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # a console may run before the engine ever did
-                self._store = await EventStore.open(self.database, batch_interval_s=0.2)
+                if self.database.path is not None:
+                    self.database.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # a console may run before the engine ever did
+                self._store = await open_store(self.database, batch_interval_s=0.2)
             self._store.append(Event(type=type_, ts=self.clock(), data=dict(data)))  # type: ignore[arg-type]
             await self._store.flush()
         except Exception as exc:  # the store may be locked, missing or full: pages are served anyway

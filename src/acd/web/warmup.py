@@ -21,6 +21,7 @@ import logging
 import os
 import sys
 
+from acd.metrics.store_url import settings_location
 from acd.settings import Settings
 
 log = logging.getLogger("acd.web.warmup")
@@ -43,10 +44,13 @@ class CellWarmer:
 
     def command(self) -> list[str] | None:
         """The ``acd report --warm`` for this console's settings; None while there is no event store."""
-        database = self.settings.resolve(self.settings.metrics.database)
-        if not database.is_file():
-            return None
-        argv = [sys.executable, "-m", "acd", "report", "--warm", "--db", str(database)]
+        location = settings_location(self.settings)
+        if location.path is not None:
+            if not location.path.is_file():
+                return None
+            argv = [sys.executable, "-m", "acd", "report", "--warm", "--db", str(location.path)]
+        else:  # PostgreSQL: the child reads store.url from the same settings and environment (no password in argv)
+            argv = [sys.executable, "-m", "acd", "report", "--warm"]
         if self.settings.source != "(defaults)":
             argv += ["--settings", str(self.settings.source)]
         return argv

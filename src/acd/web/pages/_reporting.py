@@ -20,7 +20,9 @@ from fastapi import Request
 from acd.metrics.aggregates import store_report
 from acd.metrics.reports import DEFAULT_SHORT_ABANDON_S, DEFAULT_THRESHOLD_S, Report
 from acd.metrics.sla import Contract, ContractError, load_contract
-from acd.metrics.store import EventStore, MissingDatabaseError
+from acd.metrics.store import MissingDatabaseError
+from acd.metrics.store_interface import MetricsStore
+from acd.metrics.store_url import open_store, settings_location
 from acd.metrics.timeutil import INTERVALS, PERIODS, TimeInputError, parse_when, period_range, zone
 from acd.settings import Settings
 
@@ -41,12 +43,11 @@ def timezone_of(request: Request) -> str:
 
 
 @asynccontextmanager
-async def event_store(request: Request, *, write: bool = False) -> AsyncIterator[EventStore]:
-    """The metrics store the engine writes (``metrics.database``); missing: PageInputError."""
+async def event_store(request: Request, *, write: bool = False) -> AsyncIterator[MetricsStore]:
+    """The metrics store the engine writes (``store.url``, else ``metrics.database``); missing: PageInputError."""
     settings = settings_of(request)
-    path = settings.resolve(settings.metrics.database)
     try:
-        store = await EventStore.open(path, create=write)
+        store = await open_store(settings_location(settings), create=write)
     except MissingDatabaseError:
         raise PageInputError("error.no_data") from None
     try:
