@@ -24,6 +24,10 @@ Migrations are numbered like SQLite's (``PG_MIGRATIONS[i]`` brings a database to
 version as ``MIGRATIONS[i]``), each in its own transaction under an advisory lock, in
 ``schema_version``; a database from a newer acd, or one holding other tables and no
 ``schema_version``, is refused and left untouched.
+
+Long on purpose: like :mod:`acd.metrics.store`, the schema, its numbered migrations, the
+partitions and every query are one file so a schema change is one reviewable diff, and it
+mirrors the SQLite store method for method (:class:`acd.metrics.store_interface.MetricsStore`).
 """
 
 from __future__ import annotations
