@@ -34,6 +34,7 @@ class Recorded:
     queue: str
     ts: float
     seconds: float = 3.0
+    disposition: str | None = None  # the agent's wrap-up code, if any
 
 
 def write_wav(path: Path, seconds: float, *, hz: float = 440.0) -> None:
@@ -65,6 +66,8 @@ async def _seed(folder: Path, calls: list[Recorded], codec: str) -> None:
                       data={"path": str(wav), "queue": call.queue}),
                 Event(type="call.completed", ts=call.ts + 5 + call.seconds, call_id=call.call_id, agent_id=call.agent, queue=call.queue),
                 Event(type="recording.finished", ts=call.ts + 6 + call.seconds, call_id=call.call_id, agent_id=call.agent, data=finished),
+                *([Event(type="call.disposition", ts=call.ts + 7 + call.seconds, call_id=call.call_id, agent_id=call.agent, queue=call.queue,
+                         data={"code": call.disposition, "result": "resolved", "by": call.agent})] if call.disposition else []),
             ):
                 store.append(event)
         await store.flush()

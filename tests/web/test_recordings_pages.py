@@ -20,8 +20,8 @@ PASSWORD = "una-clave-larga-1"
 DATES = urlencode(around_now())  # without dates a search covers this week: a test run on Monday at 00:30 would miss them
 NOW = time.time()
 CALLS = [
-    Recorded("1700000001.1", "56912345678", "ana", "soporte", NOW - 3600, seconds=4.0),
-    Recorded("1700000002.2", "56987654321", "bruno", "ventas", NOW - 1800, seconds=2.0),
+    Recorded("1700000001.1", "56912345678", "ana", "soporte", NOW - 3600, seconds=4.0, disposition="consulta"),
+    Recorded("1700000002.2", "56987654321", "bruno", "ventas", NOW - 1800, seconds=2.0, disposition="reclamo"),
     Recorded("1700000003.3", "56911112222", "ana", "soporte", NOW - 600, seconds=0.0),  # header only
 ]
 
@@ -68,6 +68,8 @@ def test_search_by_agent_number_and_call_id_flags_the_empty_one(client: TestClie
     assert listed(client.get(f"/recordings?{DATES}&queue=ventas", headers=auth).text) == ["1700000002.2"]
     assert listed(client.get(f"/recordings?{DATES}&number=%2B56%209%201234%205678", headers=auth).text) == ["1700000001.1"]
     assert listed(client.get(f"/recordings?{DATES}&call=1700000002.2", headers=auth).text) == ["1700000002.2"]
+    by_code = client.get(f"/recordings?{DATES}&disposition=reclamo", headers=auth).text
+    assert listed(by_code) == ["1700000002.2"] and 'data-disposition="reclamo"' in by_code  # the agent's wrap-up code
     page = client.get(f"/recordings?{DATES}&agent=ana", headers=auth).text
     assert 'data-call="1700000003.3" data-flags="empty"' in page and 'data-call="1700000001.1" data-flags=""' in page
     assert "*******5678" in page  # a supervisor sees the masked number, never the whole one

@@ -39,6 +39,7 @@ class RecordingRow:
     empty: bool = False
     truncated: bool = False
     file: Path | None = None
+    disposition: str | None = None  # the wrap-up code the agent gave the call (call.disposition)
 
     @property
     def missing(self) -> bool:
@@ -75,6 +76,7 @@ class Search:
     caller_ref: str | None = None
     agent: str | None = None
     queue: str | None = None
+    disposition: str | None = None
 
 
 def rows_from(events: Iterable[Event], folder: Path, search: Search, *, limit: int | None = MAX_ROWS) -> list[RecordingRow]:
@@ -82,10 +84,13 @@ def rows_from(events: Iterable[Event], folder: Path, search: Search, *, limit: i
     callers: dict[str, dict[str, object]] = {}
     rows: dict[str, RecordingRow] = {}
     finished: dict[str, Event] = {}
+    codes: dict[str, str] = {}
     for event in events:
         if event.call_id is None:
             continue
-        if event.type == "call.started":
+        if event.type == "call.disposition":
+            codes[event.call_id] = str(event.data.get("code") or "")  # the last one stands (acd.metrics.dispositions)
+        elif event.type == "call.started":
             callers[event.call_id] = event.data
         elif event.type == "recording.started":
             if (search.start is not None and event.ts < search.start) or (search.end is not None and event.ts >= search.end):
@@ -100,6 +105,7 @@ def rows_from(events: Iterable[Event], folder: Path, search: Search, *, limit: i
             finished[event.call_id] = event
     found = []
     for row in rows.values():
+        row.disposition = codes.get(row.call_id) or None
         if not _matches(row, search):
             continue
         end = finished.get(row.call_id)
@@ -126,6 +132,7 @@ def _matches(row: RecordingRow, search: Search) -> bool:
         and (not search.caller_ref or row.caller_ref == search.caller_ref)
         and (not search.agent or row.agent == search.agent)
         and (not search.queue or row.queue == search.queue)
+        and (not search.disposition or row.disposition == search.disposition)
     )
 
 
@@ -137,7 +144,7 @@ def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-RECORDING_TYPES = ("call.started", "recording.started", "recording.finished")
+RECORDING_TYPES = ("call.started", "recording.started", "recording.finished", "call.disposition")
 
 
 async def search_recordings(store: object, folder: Path, search: Search, *, limit: int | None = MAX_ROWS) -> list[RecordingRow]:

@@ -6,7 +6,7 @@ of who listened to what.  So:
 
 * ``/recordings`` searches the event log (:mod:`acd.features.recordings.catalog`) by
   period, call id, caller number (matched through its pseudonym: the log never holds the
-  number), agent and queue.  Numbers are shown as the engine masked them, and only to
+  number), agent, queue and disposition (the agent's wrap-up code).  Numbers are shown as the engine masked them, and only to
   viewers allowed personal data; a search by number is itself audited.  Empty (header
   only) and missing recordings are flagged in the list.
 * ``/recordings/{call}`` is the player with the call's timeline beside it.
@@ -49,7 +49,7 @@ TIMELINE_KEYS = (
 MESSAGES = {
     "es": {
         "nav.recordings": "Grabaciones", "rec.title": "Grabaciones", "rec.call": "Llamada", "rec.number": "Número",
-        "rec.agent": "Agente", "rec.queue": "Cola", "rec.from": "Desde", "rec.to": "Hasta (excluido)", "rec.search": "Buscar",
+        "rec.agent": "Agente", "rec.queue": "Cola", "rec.disposition": "Tipificación", "rec.from": "Desde", "rec.to": "Hasta (excluido)", "rec.search": "Buscar",
         "rec.when": "Inicio", "rec.caller": "Llamante", "rec.length": "Duración", "rec.size": "Tamaño", "rec.flags": "Estado",
         "rec.play": "Escuchar", "rec.download": "Descargar", "rec.none": "No hay grabaciones para esta búsqueda.",
         "rec.flag.empty": "vacía (sin audio)", "rec.flag.truncated": "cortada (más corta que la conversación)", "rec.flag.missing": "archivo no encontrado", "rec.flag.unfinished": "sin cerrar",
@@ -64,7 +64,7 @@ MESSAGES = {
     },
     "en": {
         "nav.recordings": "Recordings", "rec.title": "Recordings", "rec.call": "Call", "rec.number": "Number",
-        "rec.agent": "Agent", "rec.queue": "Queue", "rec.from": "From", "rec.to": "To (excluded)", "rec.search": "Search",
+        "rec.agent": "Agent", "rec.queue": "Queue", "rec.disposition": "Disposition", "rec.from": "From", "rec.to": "To (excluded)", "rec.search": "Search",
         "rec.when": "Start", "rec.caller": "Caller", "rec.length": "Length", "rec.size": "Size", "rec.flags": "State",
         "rec.play": "Listen", "rec.download": "Download", "rec.none": "No recordings match this search.",
         "rec.flag.empty": "empty (no audio)", "rec.flag.truncated": "truncated (shorter than the talk)", "rec.flag.missing": "file not found", "rec.flag.unfinished": "not closed",
@@ -123,6 +123,7 @@ async def recordings_page(
     number: str = Query("", max_length=32),
     agent: str = Query("", max_length=64),
     queue: str = Query("", max_length=64),
+    disposition: str = Query("", max_length=64),
     period: str | None = Query(None, max_length=16),
     start: str | None = Query(None, alias="from", max_length=32),
     end: str | None = Query(None, alias="to", max_length=32),
@@ -136,7 +137,7 @@ async def recordings_page(
             raise PageInputError("rec.bad_call")
         rng = parse_range(timezone_of(request), period or (None if start or end else DEFAULT_PERIOD), start, end)
         ref = _caller_ref(request, number) if number else None
-        search = Search(rng.start, rng.end, call or None, ref, agent or None, queue or None)
+        search = Search(rng.start, rng.end, call or None, ref, agent or None, queue or None, disposition or None)
         async with event_store(request) as store:
             rows = await search_recordings(store, recordings_folder(request), search)
         if number:
@@ -147,7 +148,7 @@ async def recordings_page(
     except PageInputError as exc:
         error = str(exc)
     return render(request, "recordings.html", {
-        "rows": rows, "error": error, "call": call, "number": number, "agent": agent, "queue": queue,
+        "rows": rows, "error": error, "call": call, "number": number, "agent": agent, "queue": queue, "disposition": disposition,
         "start": start or "", "end": end or "", "range": rng, "personal": viewer.may_see_personal_data,
         "may_download": viewer.may("download_recordings"), "max_rows": MAX_ROWS, "usage": await usage_text(request),
         "periods": QUICK_PERIODS, "period": rng.period if rng else None,
