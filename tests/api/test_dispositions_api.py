@@ -78,5 +78,11 @@ def test_a_required_disposition_holds_the_wrap_up_until_the_api_codes_it_and_the
     assert main(["report", "--dispositions", "--by", "agent", "--db", database, "--period", "today"]) == 0
     table = capsys.readouterr().out
     assert "ana" in table and "venta" in table and "2 coded calls" in table
-    assert main(["report", "--dispositions", "--by", "skill", "--db", database]) != 0
-    assert "--by 'skill' is not one of: queue, agent" in capsys.readouterr().err
+    assert main(["report", "--dispositions", "--by", "skill", "--db", database, "--period", "today", "--format", "json"]) == 0
+    by_skill = json.loads(capsys.readouterr().out)  # each call under the skills of its queueing
+    assert [(g["skill"], g["coded_calls"]) for g in by_skill["groups"]] == [("compradores", 2)]
+    assert main(["report", "--dispositions", "--by", "interval", "--interval", "15", "--db", database, "--period", "today", "--format", "json"]) == 0
+    by_interval = json.loads(capsys.readouterr().out)
+    assert sum(g["coded_calls"] for g in by_interval["groups"]) == 2 and all(len(g["interval"]) == 16 for g in by_interval["groups"])
+    assert main(["report", "--dispositions", "--by", "team", "--db", database]) != 0
+    assert "--by 'team' is not one of: queue, agent, skill, interval" in capsys.readouterr().err

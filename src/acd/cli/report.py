@@ -57,7 +57,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--interval", default="60", metavar="|".join(INTERVALS), help="row size (default 60 minutes)")
     parser.add_argument("--queue", metavar="Q", help="only calls that ended in this queue")
-    parser.add_argument("--by", metavar="queue|skill", help="add one row per queue or per skill (--dispositions: queue or agent)")
+    parser.add_argument("--by", metavar="queue|skill", help="add one row per queue or per skill (--dispositions: queue, agent, skill or interval)")
     parser.add_argument("--dispositions", action="store_true", help="count the wrap-up codes agents gave calls, by queue (or --by agent)")
     parser.add_argument("--format", default="table", metavar="|".join(FORMATS), help="output format (default table)")
     parser.add_argument("--chart", metavar="FILE.png", help="also draw service level and offered calls per interval")
@@ -222,14 +222,19 @@ def _dispositions(args: argparse.Namespace) -> int:
     async def body() -> int:
         _choice("--by", args.by, dispositions.GROUPINGS)
         _choice("--format", args.format, FORMATS)
+        _choice("--interval", args.interval, INTERVALS)
         settings = settings_from(args)
-        start, end = _report_range(args, timezone_name(args, settings))
+        tz_name = timezone_name(args, settings)
+        start, end = _report_range(args, tz_name)
+        by = args.by or "queue"
         store = await open_store(database_path(args, settings))
         try:
             events = await store.events(start, end, types=["call.disposition"], queue=args.queue)
+            if by == "skill":  # each call's skills, from its queueing (up to a day before the range)
+                events = await store.events(start - DAY, end, types=["call.queued"], queue=args.queue) + events
         finally:
             await store.close()
-        report = dispositions.disposition_report(events, start, end, by=args.by or "queue")
+        report = dispositions.disposition_report(events, start, end, by=by, interval=args.interval, timezone=tz_name)
         text = {"table": dispositions.as_table, "csv": dispositions.as_csv, "json": dispositions.as_json}[args.format](report)
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return 0

@@ -1,10 +1,15 @@
-"""Dispositions report: how many calls each code got, by queue and by agent, from the event log.
+"""Dispositions report: how many calls each code got, by queue, agent, skill or interval, from the event log.
 
 The ``call.disposition`` events (``acd.routing.decisions.CallDispositioned``) are the only
 source, read for ``[start, end)``, so ``acd report --dispositions`` and the console's
 dispositions page give the same counts.  A call coded twice (an agent correcting
 themselves is refused by the router, but a restored log might hold both) counts once, by
 its last code, so the shares of a group add up to its coded calls.
+
+By skill, a call counts under each skill of its last ``call.queued`` (as the figures
+count a call with two skills in both rows), so the events must include those; by
+interval, a call counts in the report interval (``acd.metrics.timeutil.buckets``, local
+time) in which it was coded.
 """
 
 from __future__ import annotations
@@ -16,9 +21,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from zoneinfo import ZoneInfo
+
 from acd.base.events import Event
 
-GROUPINGS = ("queue", "agent")
+from acd.metrics.timeutil import bucket_of, buckets
+
+GROUPINGS = ("queue", "agent", "skill", "interval")
 
 
 @dataclass
@@ -51,22 +60,40 @@ class DispositionReport:
         return sum(group.total for group in self.groups.values())
 
 
-def disposition_report(events: Iterable[Event], start: float, end: float, by: str = "queue", queue: str | None = None) -> DispositionReport:
-    """Counts of ``call.disposition`` events in ``[start, end)`` by ``queue`` or ``agent``."""
+def disposition_report(
+    events: Iterable[Event], start: float, end: float, by: str = "queue", queue: str | None = None,
+    *, interval: str = "60", timezone: str = "UTC",
+) -> DispositionReport:
+    """Counts of ``call.disposition`` events in ``[start, end)`` by ``queue``, ``agent``, ``skill`` or ``interval``."""
     if by not in GROUPINGS:
-        raise ValueError(f"dispositions are grouped by {' or '.join(GROUPINGS)}, not {by!r}")
+        raise ValueError(f"dispositions are grouped by {', '.join(GROUPINGS)}, not {by!r}")
     last: dict[str, Event] = {}
+    skills: dict[str, list[str]] = {}
     for event in events:
+        if event.type == "call.queued" and event.call_id:
+            skills[event.call_id] = [str(skill) for skill in event.data.get("skills") or []]
+            continue
         if event.type != "call.disposition" or not start <= event.ts < end or (queue is not None and event.queue != queue):
             continue
         last[event.call_id or event.id] = event
+    intervals = buckets(start, end, interval, ZoneInfo(timezone)) if by == "interval" else []
+    starts = [bucket.start for bucket in intervals]
     groups: dict[str, DispositionGroup] = {}
-    for event in last.values():
-        name = (event.queue if by == "queue" else event.agent_id) or "-"
-        group = groups.setdefault(name, DispositionGroup(name))
+    for call_id, event in last.items():
+        if by == "queue":
+            names = [event.queue or "-"]
+        elif by == "agent":
+            names = [event.agent_id or "-"]
+        elif by == "skill":
+            names = skills.get(call_id) or ["-"]
+        else:
+            index = bucket_of(starts, end, event.ts)
+            names = [intervals[index].label.strftime("%Y-%m-%d %H:%M") if index is not None else "-"]
         code = str(event.data.get("code") or "-")
-        group.codes[code] += 1
-        group.results[code] = event.data.get("result")
+        for name in names:
+            group = groups.setdefault(name, DispositionGroup(name))
+            group.codes[code] += 1
+            group.results[code] = event.data.get("result")
     return DispositionReport(start, end, by, dict(sorted(groups.items())))
 
 

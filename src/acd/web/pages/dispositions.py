@@ -1,4 +1,4 @@
-"""Dispositions report (``view_reports``): the wrap-up codes agents gave calls, by queue or by agent.
+"""Dispositions report (``view_reports``): the wrap-up codes agents gave calls, by queue, agent, skill or interval (hour for a day, day beyond).
 
 The same counts as ``acd report --dispositions`` (:mod:`acd.metrics.dispositions` over the
 ``call.disposition`` events of the range), with the reports page's quick periods, and a
@@ -29,6 +29,8 @@ MESSAGES = {
         "disp.by": "Por",
         "disp.by.queue": "Cola",
         "disp.by.agent": "Agente",
+        "disp.by.skill": "Habilidad",
+        "disp.by.interval": "Intervalo",
         "disp.code": "Código",
         "disp.outcome": "Resultado",
         "disp.calls": "Llamadas",
@@ -41,6 +43,8 @@ MESSAGES = {
         "disp.title": "Dispositions",
         "disp.by": "By",
         "disp.by.queue": "Queue",
+        "disp.by.skill": "Skill",
+        "disp.by.interval": "Interval",
         "disp.by.agent": "Agent",
         "disp.code": "Code",
         "disp.outcome": "Outcome",
@@ -55,10 +59,14 @@ MESSAGES = {
 async def _report(request: Request, period: str | None, start: str | None, end: str | None, by: str) -> dispositions.DispositionReport:
     if by not in dispositions.GROUPINGS:
         raise PageInputError("error.period")
-    rng = parse_range(timezone_of(request), period, start, end)
+    tz = timezone_of(request)
+    rng = parse_range(tz, period, start, end)
     async with event_store(request) as store:
         events = await store.events(rng.start, rng.end, types=["call.disposition"])
-    return dispositions.disposition_report(events, rng.start, rng.end, by=by)
+        if by == "skill":  # each call's skills, from its queueing (up to a day before the range)
+            events = await store.events(rng.start - 86_400, rng.end, types=["call.queued"]) + events
+    interval = "day" if rng.end - rng.start > 2 * 86_400 else "60"  # a row per hour for a day, per day beyond
+    return dispositions.disposition_report(events, rng.start, rng.end, by=by, interval=interval, timezone=tz)
 
 
 @router.get("/reports/dispositions")
