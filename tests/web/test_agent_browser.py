@@ -209,3 +209,16 @@ def test_a_supervisor_monitors_from_the_calls_view_and_a_viewer_cannot(browser: 
     line = desk.store().audit_entries(who=supervisor, action="agents.monitor")[0]
     # no Asterisk behind this engine: the attempt is audited with the engine's refusal
     assert line.target == "bruno" and line.detail.startswith("barge from PJSIP/agent6") and "Asterisk did not start monitoring" in line.detail
+
+
+def test_the_desk_lists_the_agents_own_callbacks_today(desk: Console, engine: EngineThread) -> None:
+    emit(engine, "callback.attempt", call_id="cb-ana", agent_id="ana", queue="compradores",
+         data={"number": "*******1111", "number_ref": "r1", "attempt": 1, "outcome": "no-answer", "mode": "agent-first"})
+    emit(engine, "callback.completed", call_id="cb-ana", agent_id="ana", queue="compradores", data={"number": "*******1111", "number_ref": "r1", "mode": "agent-first"})
+    emit(engine, "callback.completed", call_id="cb-bruno", agent_id="bruno", queue="compradores", data={"number": "*******2222", "number_ref": "r2"})
+    token = desk.store().issue_token(desk.users["agent"][0], "t", None, by="test")[1]
+    with httpx.Client(base_url=desk.url, headers={"Authorization": f"Bearer {token}"}) as http:
+        wait_for(lambda: 'data-callback="cb-ana"' in http.get("/agent").text, "ana's callback on her desk", timeout_s=30)
+        page = http.get("/agent").text
+    assert 'data-callback="cb-ana" data-outcome="completed"' in page and "*******1111" in page
+    assert "cb-bruno" not in page and "2222" not in page  # a colleague's callbacks are not hers

@@ -58,6 +58,8 @@ MESSAGES = {
         "agent.no_call": "Sin llamada en curso",
         "agent.number": "Número",
         "agent.queue": "Cola",
+        "agent.callbacks": "Mis devoluciones de llamada de hoy",
+        "agent.no_callbacks": "Ninguna devolución de llamada hoy",
         "agent.wait": "Espera",
         "agent.path": "Recorrido IVR",
         "agent.data": "Datos del IVR",
@@ -89,6 +91,8 @@ MESSAGES = {
         "agent.no_call": "No call right now",
         "agent.number": "Number",
         "agent.queue": "Queue",
+        "agent.callbacks": "My callbacks today",
+        "agent.no_callbacks": "No callbacks today",
         "agent.wait": "Wait",
         "agent.path": "IVR path",
         "agent.data": "IVR data",
@@ -139,7 +143,35 @@ async def agent_of(request: Request, viewer: Viewer) -> str | None:
 @router.get("/agent")
 async def agent_page(request: Request, viewer: Viewer = Depends(require("act_as_agent"))) -> Response:
     agent_id = await agent_of(request, viewer)
-    return render(request, "agent.html", {"agent_id": agent_id, "reasons": pause_reasons(request)})
+    callbacks: list[dict[str, Any]] = []
+    if agent_id is not None:
+        try:
+            callbacks = await callbacks_today(request, agent_id, _midnight(request))
+        except PageInputError:
+            callbacks = []  # no event log on this host: the desk itself still works
+    return render(request, "agent.html", {"agent_id": agent_id, "reasons": pause_reasons(request), "callbacks": callbacks})
+
+
+def _midnight(request: Request) -> float:
+    zone = ZoneInfo(settings_of(request).routing.timezone)
+    return datetime.now(zone).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
+async def callbacks_today(request: Request, agent_id: str, since: float) -> list[dict[str, Any]]:
+    """The callbacks the ACD gave this agent since ``since``: each one's last attempt by them, newest first.
+
+    Numbers as the engine logged them (masked): the agent sees a callback's number in
+    clear when it rings, in the call popped like any other call."""
+    async with event_store(request) as store:
+        events = await store.events(since, None, types=["callback.attempt", "callback.completed"])
+    rows: dict[str | None, dict[str, Any]] = {}
+    for event in events:
+        if event.agent_id != agent_id:
+            continue
+        row = rows.setdefault(event.call_id, {"call_id": event.call_id, "queue": event.queue, "number": event.data.get("number"), "outcome": None, "at": event.ts})
+        row["at"] = event.ts
+        row["outcome"] = "completed" if event.type == "callback.completed" else event.data.get("outcome")
+    return sorted(rows.values(), key=lambda row: row["at"], reverse=True)[:MAX_CONTACTS]
 
 
 @router.get("/agent/stream")
@@ -215,9 +247,7 @@ async def earlier_contacts(
         return JSONResponse({"error": "not_yours", "detail": "no call with this id is ringing or talking to you"}, status_code=404)
     await asyncio.to_thread(audit, request, "agent.screen_pop", call_id, "caller number and IVR data in clear to the handling agent")
     ref = str(call.get("caller_ref") or "")
-    settings = settings_of(request)
-    zone = ZoneInfo(settings.routing.timezone)
-    midnight = datetime.now(zone).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    midnight = _midnight(request)
     try:
         contacts = await contacts_today(request, ref, call_id, midnight) if ref else []
     except PageInputError:
@@ -248,4 +278,4 @@ async def contacts_today(request: Request, caller_ref: str, exclude: str, since:
     return sorted(found.values(), key=lambda row: row["at"], reverse=True)
 
 
-__all__ = ["router", "NAV", "MESSAGES", "contacts_today", "pause_reasons"]
+__all__ = ["router", "NAV", "MESSAGES", "callbacks_today", "contacts_today", "pause_reasons"]
