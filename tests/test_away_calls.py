@@ -104,3 +104,16 @@ async def test_calls_from_before_the_event_log_began_are_not_taken_in(tmp_path: 
 
     reader = AwayCallsReader(cel_file(tmp_path, ROWS), "acd-fallback", {}.get, recorded, log.append, clock=lambda: T0 + 200, first_recorded=began)
     assert await reader.scan() == 1 and {e.call_id for e in log} == {"gave-up"}
+
+
+async def test_an_empty_event_log_begins_now(tmp_path: Path) -> None:
+    log: list[Event] = []
+
+    async def recorded(ids: list[str], types: tuple[str, ...], since: float) -> dict[str, set[str]]:
+        return {}
+
+    async def nothing_yet() -> None:
+        return None
+
+    reader = AwayCallsReader(cel_file(tmp_path, ROWS), "acd-fallback", {}.get, recorded, log.append, clock=lambda: T0 + 200, first_recorded=nothing_yet)
+    assert await reader.scan() == 0 and log == []

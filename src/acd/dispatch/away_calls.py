@@ -165,7 +165,8 @@ class AwayCallsReader:
     async def scan(self) -> int:
         since = self.clock() - self.window_s
         if self.record_began is None and self.first_recorded is not None:
-            self.record_began = await self.first_recorded()
+            # an empty log (its first events not yet written) begins now
+            self.record_began = await self.first_recorded() or self.clock()
         if self.record_began is not None:
             since = max(since, self.record_began)  # a new event log does not take in calls from before it began
         calls = await asyncio.to_thread(read_away_calls, self.cel_path, since)
