@@ -51,6 +51,7 @@ bench: setup
 	$(PY) -m acd bench wallboard --screens 50 --json  # issue 15: event -> browser p99 with 50 open wallboards (acd run + acd web, no Asterisk)
 	$(PY) -m acd bench reports  # issue 15: a month < 1 s, a year < 3 s from stored quarter-hour cells
 	env -u ACD_TEST_LAB_SLOT $(PY) -m acd bench cps --json $(BENCH_CPS)
+	env -u ACD_TEST_LAB_SLOT $(PY) -m acd bench parity --json  # issue 20: the same traffic through app_queue and acd, CPU per call side by side
 	env -u ACD_TEST_LAB_SLOT $(PY) -m acd bench faults --json --repeat 5  # issue 13: AMI drop, freeze, kill -9, restart x5 under sipp traffic
 
 # The declared list of software components (CycloneDX JSON): the Python environment and
