@@ -21,12 +21,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import secrets
-import shutil
-import signal
 import statistics
 import sys
 import tempfile
@@ -56,7 +53,7 @@ class ParityOptions:
     repeats: int = 2
     idle_s: float = 5.0
     call_timeout_s: float = 90.0
-    #: folder for py-spy profiles of the engine during each acd run (None: no profiling)
+    #: folder for cProfile profiles (CPU time) of the engine in each acd run (None: no profiling)
     profile_dir: Path | None = None
 
     def problems(self, max_agents: int) -> list[str]:
@@ -114,7 +111,8 @@ async def run_side(
             (work / "flows" / "parity.yaml").write_text(FLOW)
             (work / "routing.yaml").write_text(routing_text(options.agents, queue))
             (work / "acd.yaml").write_text(settings_text(lab, work, options.agents))
-            engine = EngineProcess(work / "acd.yaml", lab.secret, work / "engine.log")
+            profile = options.profile_dir / f"engine-{rate:g}cps-{work.name}.prof" if options.profile_dir else None
+            engine = EngineProcess(work / "acd.yaml", lab.secret, work / "engine.log", profile=profile)
             await engine.start(lab.agi_port)
             await asyncio.sleep(2.0)  # AMI login, agents logged in, phones' states read
             if options.idle_s:
@@ -124,7 +122,6 @@ async def run_side(
                 idle_pct = None if before is None or after is None else round(100 * (after - before) / options.idle_s, 2)
         else:
             await set_peer_members(watcher, lab, options.agents, present=True)
-        profiler = await start_profiler(engine.pid, options.profile_dir / f"engine-{rate:g}cps-{work.name}.txt") if engine and options.profile_dir else None
         dialed = ACD_DIALED if side == "acd" else PEER_DIALED
         asterisk_before, engine_before = cpu_seconds(asterisk_pid), cpu_seconds(engine.pid if engine else None)
         started = time.monotonic()
@@ -139,8 +136,6 @@ async def run_side(
             await asyncio.sleep(0.2)
         wall = time.monotonic() - started
         asterisk_after, engine_after = cpu_seconds(asterisk_pid), cpu_seconds(engine.pid if engine else None)
-        if profiler is not None:
-            await stop_profiler(profiler)
     finally:
         for phone in phones:
             await phone.stop()
@@ -180,28 +175,6 @@ async def run_side(
         "answered_cps": _rounded(answered_per_second(taken, first_invite), 2),
         "wall_s": round(wall, 1), "sipp_exit": result.returncode, "logs": str(work),
     }
-
-
-async def start_profiler(pid: int | None, out: Path) -> asyncio.subprocess.Process | None:
-    """py-spy sampling the engine (its own process: the engine's CPU figure stays its own)."""
-    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    if pid is None or not Path(spy).exists():
-        return None
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return await asyncio.create_subprocess_exec(
-        spy, "record", "--pid", str(pid), "--rate", "250", "--format", "raw", "--nonblocking", "-o", str(out),
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )
-
-
-async def stop_profiler(process: asyncio.subprocess.Process) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        process.send_signal(signal.SIGINT)
-    try:
-        await asyncio.wait_for(process.wait(), 20)
-    except asyncio.TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
 
 
 def _rounded(value: float | None, digits: int = 3) -> float | None:
@@ -329,7 +302,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--answer-after", type=float, default=0.1, metavar="S", help="agent ring time before answering (default 0.1)")
     parser.add_argument("--repeats", type=int, default=2, help="runs per side and rate, alternating; the median is shown (default 2)")
     parser.add_argument("--idle", type=float, default=5.0, metavar="S", help="seconds the engine's idle CPU is measured before each acd run (default 5)")
-    parser.add_argument("--profile", type=Path, default=None, metavar="DIR", help="sample the engine with py-spy during each acd run (collapsed stacks in DIR)")
+    parser.add_argument("--profile", type=Path, default=None, metavar="DIR", help="profile the engine (cProfile on CPU time, so other load on the machine does not skew it) in each acd run; "
+                        "pstats files in DIR (the engine's CPU figures then include the profiler's overhead)")
     parser.add_argument("--slot", type=int, default=None, help="use test slot N's lab (default: $ACD_TEST_LAB_SLOT, else a lab of its own named 'cps')")
     parser.add_argument("--keep-lab", action="store_true", help="leave the lab running afterwards (it is stopped only if this run started it)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout (the table goes to stderr)")

@@ -164,11 +164,27 @@ def cpu_seconds(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+#: ``acd run`` under cProfile timed by CPU (process_time): on a shared machine wall-clock
+#: profiles charge other programs' time to whatever line was waiting for the CPU.
+PROFILED_RUN = """\
+import cProfile, sys, time
+from acd.cli import main
+profiler = cProfile.Profile(time.process_time)
+profiler.enable()
+try:
+    code = main(sys.argv[2:])
+finally:
+    profiler.disable()
+    profiler.dump_stats(sys.argv[1])
+sys.exit(code)
+"""
+
+
 class EngineProcess:
     """``acd run`` with the benchmark's settings, in its own process, so /proc gives its CPU alone."""
 
-    def __init__(self, settings: Path, secret: str, log: Path) -> None:
-        self.settings, self.secret, self.log = settings, secret, log
+    def __init__(self, settings: Path, secret: str, log: Path, profile: Path | None = None) -> None:
+        self.settings, self.secret, self.log, self.profile = settings, secret, log, profile
         self.process: asyncio.subprocess.Process | None = None
 
     @property
@@ -177,9 +193,13 @@ class EngineProcess:
 
     async def start(self, agi_port: int, timeout_s: float = 30) -> None:
         env = {**os.environ, "ACD_AMI_SECRET": self.secret}
+        command = ["-m", "acd", "run", "-c", str(self.settings), "--grace", "2"]
+        if self.profile is not None:
+            self.profile.parent.mkdir(parents=True, exist_ok=True)
+            command = ["-c", PROFILED_RUN, str(self.profile), *command[2:]]
         with self.log.open("wb") as out:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "acd", "run", "-c", str(self.settings), "--grace", "2",
+                sys.executable, *command,
                 stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=asyncio.subprocess.STDOUT, env=env,
             )
         deadline = time.monotonic() + timeout_s
