@@ -40,7 +40,7 @@ demo: setup
 
 # Every benchmark, each printing its JSON (with the machine) on stdout; see below for how long.
 # The lab ones bring up their own Asterisk lab ("bench", "cps", "faults") and stop it afterwards.
-# About 50 minutes in all, most of it the fault sweep and the 30-minute lab soak.
+# About an hour in all, most of it the parity runs, the fault sweep and the 30-minute lab soak.
 BENCH_CPS ?=  # e.g. --rates 8,16,32 --hold 10 (see acd bench cps --help)
 bench: setup
 	$(PY) -m acd bench routing --agents 2000 --skills 64 --waiting 500 --json
@@ -53,6 +53,7 @@ bench: setup
 	$(PY) -m acd bench reports  # issue 15: a month < 1 s, a year < 3 s from stored quarter-hour cells
 	$(PY) -m acd bench store  # issue 21: events/s sustained into PostgreSQL (a throwaway local cluster) vs SQLite
 	env -u ACD_TEST_LAB_SLOT $(PY) -m acd bench cps --json $(BENCH_CPS)
+	env -u ACD_TEST_LAB_SLOT $(PY) -m acd bench parity --json  # issue 20: the same traffic through app_queue and acd, CPU per call side by side
 	env -u ACD_TEST_LAB_SLOT $(PY) -m acd bench faults --json --repeat 5  # issue 13: AMI drop, freeze, kill -9, restart x5 under sipp traffic
 	env -u ACD_TEST_LAB_SLOT $(PY) -m acd bench lab-soak --json --minutes 30  # issue 13: engine RSS growth per hour and idle CPU under real traffic
 

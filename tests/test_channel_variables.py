@@ -12,7 +12,7 @@ import ast
 import re
 from pathlib import Path
 
-from acd.channel_variables import NOT_ENGINE_SET, OWNERS
+from acd.channel_variables import GLOBAL_FAMILIES, NOT_ENGINE_SET, OWNERS
 from acd.ivr.testing import ScriptedChannel
 from tests.api.helpers import assemble, make_settings
 
@@ -74,6 +74,21 @@ def test_each_channel_variable_is_written_by_its_owner_only() -> None:
 
 def test_every_variable_the_dialplan_reads_has_an_owner() -> None:
     assert _dialplan_reads() - set(OWNERS) - set(NOT_ENGINE_SET) == set()
+
+
+def test_each_family_of_globals_is_named_by_its_owner_only_and_read_by_the_dialplan() -> None:
+    """``ACD_AGENT_ENDPOINT_<agent id>``: built from a prefix, so the check above cannot see it."""
+    families = set(re.findall(r"\$\{(ACD_[A-Z_]+_)\$\{", DIALPLAN.read_text()))
+    assert families == set(GLOBAL_FAMILIES)
+    for prefix, owner in GLOBAL_FAMILIES.items():
+        naming = set()
+        for path in sorted((SRC / "acd").rglob("*.py")):
+            if path.stem == "channel_variables":
+                continue
+            tree = ast.parse(path.read_text(), str(path))
+            if any(isinstance(node, ast.Constant) and node.value == prefix for node in ast.walk(tree)):
+                naming.add(".".join(path.relative_to(SRC).with_suffix("").parts))
+        assert naming == {owner}
 
 
 async def test_skills_only_queue_node_leaves_the_resolved_queue_on_the_channel(tmp_path: Path) -> None:

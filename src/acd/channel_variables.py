@@ -34,6 +34,12 @@ ACD_FALLBACK_QUEUE      acd.features.engine_away (a global)   app_queue queue pa
 ACD_AWAY_MESSAGE        acd.features.engine_away (a global)   played once while the engine is away
 ======================  ===========================  =========================================
 
+Globals ``acd.asterisk.call_control`` sets (AMI ``Setvar`` without a channel) in front of an
+agent's first ring on each AMI connection, so a ring is one ``Redirect``: the family
+``ACD_AGENT_ENDPOINT_<agent id>`` (that agent's device; ``acd-agent`` reads it for the
+agent its extension names) and ``ACD_RECORD_DIR`` (the same owner's channel variable on
+callback legs).  The ring's Dial limit and agent travel in the extension, not in variables.
+
 Not per-call channel variables: ``ACD_AGI_KEY``, a *global* the engine sets over AMI at
 each login (``acd.asterisk.agi_key``, one place); and, set by the dialplan or the site,
 never by the engine: ``ACD_AGI`` (globals),
@@ -62,6 +68,9 @@ OWNERS: dict[str, str] = {
     ),
     **dict.fromkeys(("ACD_ENGINE_WAIT_S", "ACD_ENGINE_RETRY_S", "ACD_FALLBACK_QUEUE", "ACD_AWAY_MESSAGE"), "acd.features.engine_away"),
 }  # fmt: skip
+
+#: Families of globals named ``<prefix><agent id>`` -> their only writer.
+GLOBAL_FAMILIES: dict[str, str] = {"ACD_AGENT_ENDPOINT_": "acd.asterisk.call_control"}
 
 #: Read by the dialplan but not a per-call variable the engine writes: set by the dialplan
 #: itself or the site's configuration, or (ACD_AGI_KEY) a global set by acd.asterisk.agi_key.

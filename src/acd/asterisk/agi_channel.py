@@ -7,6 +7,8 @@ to tell the two apart.
 
 from __future__ import annotations
 
+import re
+
 from acd.asterisk.fastagi import AgiHangup, AgiSession, AgiTimeout
 from acd.ivr.channel import CallerHungUp, PromptNotFound
 
@@ -14,6 +16,8 @@ from acd.ivr.channel import CallerHungUp, PromptNotFound
 COMMAND_MARGIN_S = 10.0
 #: A prompt may be long (a full announcement); this bounds one STREAM FILE.
 MAX_PROMPT_S = 300.0
+#: A name or value MSet takes as it is: no separator (``,`` ``=``), quote, backslash, ``$`` or space.
+_MSET_SAFE = re.compile(r"[\w.:/+@-]+\Z")
 
 
 def _digit(result: int) -> str | None:
@@ -32,6 +36,8 @@ class AgiChannel:
         self.caller = request.caller
         self.dialed = request.env.get("agi_extension", "") if request.dialed in ("", "unknown") else request.dialed
         self.channel_name = request.channel
+        #: the channel's language as far as this session knows (Asterisk tells it at the start)
+        self._language = request.env.get("agi_language", "")
 
     async def _command(self, command: str, *args: str, timeout_s: float | None = None):  # noqa: ANN202
         try:
@@ -52,7 +58,12 @@ class AgiChannel:
             raise CallerHungUp("ANSWER failed")
 
     async def set_language(self, language: str) -> None:
+        """Set the channel's language, unless it already is that (one AGI round trip less
+        per call when the dialplan chose the flow's language, as the lab's does)."""
+        if language and language == self._language:
+            return
         await self.set_variable("CHANNEL(language)", language)
+        self._language = language
 
     async def stream_file(self, prompt: str, escape_digits: str = "") -> str | None:
         response = await self._command("STREAM FILE", prompt, escape_digits, timeout_s=MAX_PROMPT_S + COMMAND_MARGIN_S)
@@ -75,6 +86,22 @@ class AgiChannel:
 
     async def set_variable(self, name: str, value: str) -> None:
         await self._command("SET VARIABLE", name, value)
+
+    async def set_variables(self, variables: dict[str, str]) -> None:
+        """Several variables in one round trip (``EXEC MSet``) where their values allow it.
+
+        MSet splits on ``,`` and ``=`` and strips quotes and backslashes, and an empty value
+        is not certain to be written: those go one by one with ``SET VARIABLE``."""
+        plain = {name: value for name, value in variables.items() if value and _MSET_SAFE.match(name) and _MSET_SAFE.match(value)}
+        if len(plain) > 1:
+            response = await self._command("EXEC", "MSet", ",".join(f"{name}={value}" for name, value in plain.items()))
+            if response.result_int == -2:
+                plain = {}  # no MSet on this Asterisk: one by one below
+        else:
+            plain = {}
+        for name, value in variables.items():
+            if name not in plain:
+                await self.set_variable(name, value)
 
     async def get_variable(self, name: str) -> str | None:
         response = await self._command("GET VARIABLE", name)

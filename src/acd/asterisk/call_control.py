@@ -6,9 +6,11 @@ where those meet Asterisk's names:
 * a caller waiting for an agent sits in the ``acd-hold`` context (music on hold, keys
   still heard); on arrival the dialplan raises ``UserEvent(AcdParked)`` with the call id,
   queue and the moment its wait began;
-* to connect an agent we set ``ACD_AGENT_ENDPOINT``/``ACD_RING_TIMEOUT`` with ``Setvar``
-  and ``Redirect`` the caller to ``acd-agent``, whose ``Dial`` rings the agent (both
-  actions are sent back to back: one round trip, no polling);
+* to connect an agent we ``Redirect`` the caller to ``acd-agent``, extension
+  ``<ring limit, 3 digits><agent id>`` (e.g. ``012ana``), whose ``Dial`` rings the device
+  in the global ``ACD_AGENT_ENDPOINT_<agent id>``: ONE action per ring.  The per-agent
+  globals (and ``ACD_RECORD_DIR``) are constants, set with ``Setvar`` in front of an
+  agent's first ring on each AMI connection (pipelined: still one round trip);
 * ``DialEnd`` with ``ANSWER`` means the agent took the call; ``UserEvent(AcdRingFailed)``
   means ringing failed and the caller is back in ``acd-hold``; ``Hangup`` ends a leg;
 * a callback's ``Originate`` names its channel in advance (``ChannelId``, the *leg id*,
@@ -181,6 +183,29 @@ CALLBACK_ACTION_PREFIX = "acd-callback-"
 #: Dial rings this much longer than the router's ring timeout, so ring-no-answer is
 #: decided in one place (the router) and Dial only reports real failures (busy, offline).
 DIAL_TIMEOUT_MARGIN_S = 2
+#: ``DialStatus`` of ``AcdRingFailed`` when the agent's endpoint global was not set.
+NO_ENDPOINT = "NOENDPOINT"
+#: The global naming an agent's device: ``ACD_AGENT_ENDPOINT_<agent id>`` (acd.channel_variables).
+ENDPOINT_GLOBAL_PREFIX = "ACD_AGENT_ENDPOINT_"
+#: Digits of the ring limit at the head of the ring extension (``012ana``: 12 s, agent ana).
+RING_LIMIT_DIGITS = 3
+
+
+def endpoint_global(agent_id: str) -> str:
+    return ENDPOINT_GLOBAL_PREFIX + agent_id
+
+
+def ring_extension(agent_id: str, timeout_s: float) -> str:
+    """``acd-agent``'s extension for one ring: Dial's limit (the router's time-out plus a
+    margin: the router decides ring-no-answer, Dial is only the safety net), then the agent."""
+    limit = min(10**RING_LIMIT_DIGITS - 1, max(1, int(round(timeout_s))) + DIAL_TIMEOUT_MARGIN_S)
+    return f"{limit:0{RING_LIMIT_DIGITS}d}{agent_id}"
+
+
+def agent_of_extension(exten: str) -> str:
+    """The agent a ring extension names ("" for ``s`` or anything else)."""
+    head, agent = exten[:RING_LIMIT_DIGITS], exten[RING_LIMIT_DIGITS:]
+    return agent if head.isdigit() and len(head) == RING_LIMIT_DIGITS and agent else ""
 
 
 def _float(value: str) -> float | None:
@@ -270,28 +295,51 @@ class AsteriskCallControl:
                 except Exception:  # a malformed event must never stop the stream
                     log.exception("cannot read AMI event %s", message.name)
                     continue
+                if isinstance(fact, RingFailed) and fact.status == NO_ENDPOINT:
+                    # The dialplan found no ACD_AGENT_ENDPOINT_<id> (globals cleared by a
+                    # reload?): set them all again; the router re-offers the call meanwhile.
+                    log.warning("acd-agent found no endpoint global for call %s; setting them again", fact.call_id)
+                    self.forget_constants()
                 if fact is not None:
                     yield fact
         finally:
             subscription.close()
 
+    def __post_init__(self) -> None:
+        #: (AMI connection number, {global name: value}) already set on that connection
+        self._published: tuple[int, dict[str, str]] = (-1, {})
+
+    def _constants_to_publish(self, agent_id: str, endpoint: str) -> dict[str, str]:
+        """The globals a ring to ``agent_id`` needs that this AMI connection has not set yet.
+
+        A new connection may be a restarted Asterisk (globals gone): everything is set again."""
+        connection = self.ami.stats.connects
+        if self._published[0] != connection:
+            self._published = (connection, {})
+        wanted = {endpoint_global(agent_id): endpoint, "ACD_RECORD_DIR": self.record_dir}
+        return {name: value for name, value in wanted.items() if self._published[1].get(name) != value}
+
+    def forget_constants(self) -> None:
+        """Set every global again before the next ring (the dialplan found one missing)."""
+        self._published = (-1, {})
+
     async def ring(self, channel: str, call_id: str, agent_id: str, endpoint: str, timeout_s: float) -> None:
-        """Send the caller to ``acd-agent`` to ring ``endpoint`` (Setvar + Redirect, pipelined)."""
-        variables = {
-            "ACD_AGENT_ENDPOINT": endpoint,
-            "ACD_AGENT_ID": agent_id,
-            # The router times ringing out itself; Dial's own limit is a safety net behind it.
-            "ACD_RING_TIMEOUT": str(max(1, int(round(timeout_s))) + DIAL_TIMEOUT_MARGIN_S),
-            "ACD_RECORD_DIR": self.record_dir,
-        }  # ACD_CALL_ID is already on the caller's channel (the dispatcher's, acd.channel_variables)
-        # All or nothing: a caller sent to acd-agent with half its variables would ring
-        # whoever the channel's old values name.  Raises AmiActionRefused before sending.
-        for name, value in variables.items():
-            self.ami.check("Setvar", Channel=channel, Variable=name, Value=value)
-        self.ami.check("Redirect", Channel=channel, Context=self.agent_context)
-        setvars = [self.ami.action("Setvar", Channel=channel, Variable=name, Value=value) for name, value in variables.items()]
-        redirect = self.ami.action("Redirect", Channel=channel, Context=self.agent_context, Exten="s", Priority=1)
+        """Send the caller to ``acd-agent`` to ring ``agent_id``: one ``Redirect`` (the agent's
+        first ring on a connection also sets its constants first, pipelined)."""
+        exten = ring_extension(agent_id, timeout_s)
+        constants = self._constants_to_publish(agent_id, endpoint)
+        # All or nothing: raises AmiActionRefused before anything is sent.
+        for name, value in constants.items():
+            self.ami.check("Setvar", Variable=name, Value=value)
+        self.ami.check("Redirect", Channel=channel, Context=self.agent_context, Exten=exten)
+        published = self._published[1]
+        published.update(constants)  # at once: a second ring meanwhile need not send them again
+        setvars = [self.ami.action("Setvar", Variable=name, Value=value) for name, value in constants.items()]
+        redirect = self.ami.action("Redirect", Channel=channel, Context=self.agent_context, Exten=exten, Priority=1)
         results = await asyncio.gather(*setvars, redirect, return_exceptions=True)
+        if any(isinstance(result, BaseException) for result in results[:-1]):
+            for name in constants:
+                published.pop(name, None)
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             raise AmiError(f"ringing {endpoint} for {call_id} failed: {errors[0]}")
@@ -403,6 +451,10 @@ def channel_status(status: AmiMessage, hold_context: str = "acd-hold", agent_con
     variables = status.variables()
     context, application = status.get("Context"), status.get("Application")
     call_id, queue, agent_id = variables.get("ACD_CALL_ID", ""), variables.get("ACD_QUEUE", ""), variables.get("ACD_AGENT_ID", "")
+    if context == agent_context:
+        # A caller's ring names the agent in its extension (a callback's customer-first leg,
+        # in ``s``, carries ACD_AGENT_ID): the extension wins over an older leg's variable.
+        agent_id = agent_of_extension(status.get("Exten")) or agent_id
     role = ""
     if context == hold_context and queue:
         role = "waiting"

@@ -79,7 +79,9 @@ class AgiSession:
                 raise AgiHangup(f"connection lost while sending {command}") from exc
             deadline = self._read_timeout_s if timeout_s is None else timeout_s
             try:
-                return await asyncio.wait_for(self._read_response(command), deadline)
+                # asyncio.timeout, not wait_for: no Task per command (a call makes a dozen).
+                async with asyncio.timeout(deadline):
+                    return await self._read_response(command)
             except asyncio.TimeoutError as exc:
                 raise AgiTimeout(f"no answer to {command} within {deadline:.1f} s") from exc
 
@@ -266,19 +268,16 @@ class FastAgiServer:
     async def _read_header(self, reader: asyncio.StreamReader, peer: object) -> AgiRequest | None:
         parser = AgiRequestParser(self.max_header_bytes)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.header_timeout_s
         try:
-            while True:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    raise asyncio.TimeoutError
-                chunk = await asyncio.wait_for(reader.read(4096), remaining)
-                if not chunk:
-                    log.info("FastAGI: %s closed the connection before the header ended", peer)
-                    return None
-                request = parser.feed(chunk)
-                if request is not None:
-                    return request
+            async with asyncio.timeout_at(loop.time() + self.header_timeout_s):
+                while True:
+                    chunk = await reader.read(4096)
+                    if not chunk:
+                        log.info("FastAGI: %s closed the connection before the header ended", peer)
+                        return None
+                    request = parser.feed(chunk)
+                    if request is not None:
+                        return request
         except asyncio.TimeoutError:
             self.stats.header_timeouts += 1
             log.warning("FastAGI: %s sent no complete header within %.1f s; closed", peer, self.header_timeout_s)

@@ -486,6 +486,10 @@ class Soak:
                     if command.startswith("SET VARIABLE"):
                         _, _, name, value = (command.strip().split(" ", 3) + [""])[:4]
                         call.variables[name.strip('"')] = value.strip('"')
+                    elif command.startswith('EXEC "MSet"') or command.startswith("EXEC MSet"):
+                        # MSet(name=value,...): the engine sets several labels in one command
+                        pairs = command.strip().split(" ", 2)[2].strip('"')
+                        call.variables.update(pair.split("=", 1) for pair in pairs.split(",") if "=" in pair)  # type: ignore[arg-type]
                     answer = "200 result=1"
                 writer.write(answer.encode() + b"\n")
                 await writer.drain()

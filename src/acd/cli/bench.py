@@ -33,6 +33,7 @@ def register(subparsers: Any) -> None:
     dispatch.add_argument("--json", action="store_true")
     dispatch.set_defaults(handler=run_dispatch)
     _register_cps(kinds)
+    _register_parity(kinds)
     _register_faults(kinds)
     _register_lab_soak(kinds)
     _register_simulate(kinds)
@@ -237,6 +238,26 @@ def run_dispatch(args: Any) -> int:
 
 
 # --------------------------------------------------------------------------- cps
+
+
+def _register_parity(kinds: Any) -> None:
+    from acd.bench.parity import add_arguments
+
+    parity = kinds.add_parser(
+        "parity",
+        help="on the real lab: the same sipp traffic through Asterisk's app_queue and through acd, side by side",
+        description="Alternating runs on one lab, same callers, phones, prompt and hold music: CPU ms per call of Asterisk "
+        "and of the engine, dispatch latency, answered calls/s, wait and lost calls per side, and the ratios acd / app_queue.",
+    )
+    add_arguments(parity)
+    parity.set_defaults(handler=run_parity)
+
+
+def run_parity(args: argparse.Namespace) -> int:
+    """Delegates to the lab benchmark (its own lab 'cps', or test slot N's with --slot)."""
+    from acd.bench.parity import run_from_args
+
+    return run_from_args(args)
 
 
 def _register_cps(kinds: Any) -> None:

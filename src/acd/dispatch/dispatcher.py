@@ -125,8 +125,13 @@ class Dispatcher(Resync, CallbackCalls):
         now = self._now()
         queue = self._queue_for(request)
         priority = request.priority or None  # 0 (the flow's default) means "the queue's priority"
-        for name, value in hold_labels(channel.call_id, queue, now, priority, self._announce_every(queue)).items():
-            await channel.set_variable(name, value)
+        labels = hold_labels(channel.call_id, queue, now, priority, self._announce_every(queue))
+        set_many = getattr(channel, "set_variables", None)  # one AGI round trip where the channel can
+        if set_many is not None:
+            await set_many(labels)
+        else:
+            for name, value in labels.items():
+                await channel.set_variable(name, value)
         channel_name = getattr(channel, "channel_name", "")
         if channel_name:
             self._channels[channel.call_id] = channel_name

@@ -267,7 +267,12 @@ def _agent_scenario(answer_after_s: float, talk_s: float, answer: bool, audio: b
         )
     else:
         ringing = f'<pause milliseconds="{ring}"/>\n'
-    return head + f"""{ringing}{_reply("200 OK", tag=_AGENT_TAG, contact=_AGENT_CONTACT, sdp=True, retrans=True)}<recv request="ACK" rtd="true" crlf="true"/>
+    # Under load Asterisk may retransmit its INVITE (no answer seen within T1) after the
+    # phone answered; sipp used to abort the call on it ("unexpected message while
+    # expecting ACK"), leaving Asterisk's side bridged.  It is taken as what it is, a copy
+    # of the INVITE being answered: the 200 OK keeps being retransmitted until the ACK.
+    return head + f"""{ringing}{_reply("200 OK", tag=_AGENT_TAG, contact=_AGENT_CONTACT, sdp=True, retrans=True)}<recv request="INVITE" optional="true"/>
+<recv request="ACK" rtd="true" crlf="true"/>
 {play}<recv request="BYE" timeout="{talk}" ontimeout="agent_bye" next="remote_bye"/>
 <label id="agent_bye"/>
 <send retrans="500"><![CDATA[
