@@ -77,6 +77,8 @@ def test_qa_grades_beside_the_player_and_the_month_figure_moves(client: tuple[Te
     assert "error=" in grade(http, qa, corrects="1")  # without a reason: refused
     assert "saved=2" in grade(http, qa, corrects="1", reason="la respuesta era correcta")
     assert month_average(http, qa) == "100.0"
+    sla = http.get("/sla", headers=bearer(store, "vera")).text  # the client's SLA page carries the same figure
+    assert re.search(r'id="quality-bonus" data-average="100.0" data-target="[0-9.]+" data-met="yes"', sla), sla[-3000:]
     listen = http.get("/recordings/1730000001.1", headers=qa).text
     assert 'data-grade="1" data-score="70.0"' in listen and 'data-grade="2" data-score="100.0"' in listen
     assert "corrects #1" in store.audit_entries(action="quality.correct")[0].detail

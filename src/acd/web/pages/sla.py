@@ -9,6 +9,8 @@ contract's threshold), read from stored cells like the month's total.
 
 from __future__ import annotations
 
+import asyncio
+
 import time
 from datetime import datetime
 from typing import Any
@@ -20,6 +22,7 @@ from acd.metrics import render as figures_render
 from acd.metrics.aggregates import store_report
 from acd.metrics.sla import contract_month, evaluate_month, month_range, sla_report_options
 from acd.metrics.timeutil import TimeInputError, parse_month, zone
+from acd.features.quality.bonus import quality_dict, quality_of_month
 from acd.web.access import Viewer
 from acd.web.charts import Series, levels_chart
 from acd.web.i18n import translate
@@ -43,6 +46,9 @@ MESSAGES = {
         "sla.outages": "Cortes de servicio", "sla.report_outages": "Cortes de la consola de reportes", "sla.calls": "Llamadas",
         "sla.none": "Ninguno", "sla.not_measured": "no medido", "sla.bad_month": "Mes no válido: use AAAA-MM.",
         "sla.day": "Día", "sla.edit_incidents": "Bitácora de incidentes",
+        "sla.quality": "Bono de calidad (mes {n} del contrato)",
+        "sla.quality.value": "{avg} % en {calls} llamadas evaluadas; meta {target} %",
+        "sla.quality.none": "Ninguna llamada evaluada este mes (meta {target} %)",
     },
     "en": {
         "nav.sla": "SLA", "sla.title": "Contract compliance (SLA)", "sla.month": "Month", "sla.show": "Show",
@@ -55,6 +61,9 @@ MESSAGES = {
         "sla.outages": "Service outages", "sla.report_outages": "Report console outages", "sla.calls": "Calls",
         "sla.none": "None", "sla.not_measured": "not measured", "sla.bad_month": "Bad month: use YYYY-MM.",
         "sla.day": "Day", "sla.edit_incidents": "Incident log",
+        "sla.quality": "Quality bonus (contract month {n})",
+        "sla.quality.value": "{avg} % over {calls} graded calls; target {target} %",
+        "sla.quality.none": "No graded calls this month (target {target} %)",
     },
 }
 
@@ -117,7 +126,10 @@ async def sla_page(
         chart_id="sla-chart",
     )
     prev = month_label(*previous_month(year, number))
+    # The quality bonus line (acd.features.quality.bonus, the same function as acd sla's)
+    quality = quality_dict(await asyncio.to_thread(quality_of_month, settings, start, end, index), index)
     return render(request, "sla.html", {
+        "quality": quality,
         "error": None, "sla": sla, "lines": _lines(sla), "days": days, "chart": chart, "month": month_label(year, number),
         "current": current, "previous": prev, "contract_index": index,
         "may_edit": viewer.may("edit_incidents"), "may_view_incidents": viewer.may("view_incidents"),
