@@ -113,6 +113,19 @@ def test_month_quality_against_the_bonus_targets(tmp_path: Path, form) -> None: 
     assert month_quality(store.between(0, 100), bonus_target(3)).met is False  # < 85
 
 
+def test_team_scores_are_the_mean_over_the_teams_graded_calls(tmp_path: Path, form) -> None:  # noqa: ANN001
+    store = GradeStore(tmp_path / "quality.sqlite")
+    every = {item.id: "yes" for item in form.items}
+    store.submit(form, call_id="1", call_ts=10.0, agent="ana", queue="q", grader="qa1", answers=every)  # 100
+    store.submit(form, call_id="2", call_ts=20.0, agent="bruno", queue="q", grader="qa1", answers={**every, "name": "no", "right": "no"})  # 42
+    store.submit(form, call_id="3", call_ts=30.0, agent="bruno", queue="q", grader="qa1", answers=every)  # 100
+    store.submit(form, call_id="4", call_ts=40.0, agent="carla", queue="q", grader="qa1", answers=every)  # no team
+    month = month_quality(store.between(0, 100), bonus_target(1), {"ana": "norte", "bruno": "norte", "dario": "sur"})
+    # norte: (100 + 42 + 100) / 3 calls = 80.7, not the mean of ana's 100 and bruno's 71
+    assert [(t.agent, t.calls, t.average) for t in month.teams] == [("norte", 3, Decimal("80.7"))]
+    assert month_quality(store.between(0, 100), bonus_target(1)).teams == []
+
+
 def test_acd_sla_reports_the_month_against_the_bonus_target(tmp_path: Path, form, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
     import json
     from datetime import datetime
@@ -128,10 +141,10 @@ def test_acd_sla_reports_the_month_against_the_bonus_target(tmp_path: Path, form
         assert main(["sla", "--settings", str(tmp_path / "acd.yaml"), "--month", "2026-03", "--contract-start", start, "--json"]) == 0
         return json.loads(capsys.readouterr().out)["quality_bonus"]
 
-    assert bonus("2026-03") == {"contract_month": 1, "graded_calls": 0, "average_score": None, "target": 75.0, "met": False, "agents": []}
+    assert bonus("2026-03") == {"contract_month": 1, "graded_calls": 0, "average_score": None, "target": 75.0, "met": False, "agents": [], "teams": []}
     every = {item.id: "yes" for item in form.items}
     GradeStore(tmp_path / "quality.sqlite").submit(form, call_id="1.5", call_ts=ts, agent="ana", queue="q", grader="qa1", answers={**every, "name": "no"})
     assert bonus("2026-03")["average_score"] == 90.0 and bonus("2026-03")["met"] is True
-    assert bonus("2025-11") | {"agents": []} == {"contract_month": 5, "graded_calls": 1, "average_score": 90.0, "target": 95.0, "met": False, "agents": []}
+    assert bonus("2025-11") | {"agents": []} == {"contract_month": 5, "graded_calls": 1, "average_score": 90.0, "target": 95.0, "met": False, "agents": [], "teams": []}
     assert main(["sla", "--settings", str(tmp_path / "acd.yaml"), "--month", "2026-03", "--contract-start", "2026-02"]) == 0
     assert "quality bonus: 90.0 % over 1 graded calls (target 80 %): met" in capsys.readouterr().out

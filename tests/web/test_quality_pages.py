@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from acd.accounts.store import AccountStore
-from acd.settings import MetricsSettings, QualitySettings, RecordingSettings, Settings, WebSettings
+from acd.settings import MetricsSettings, QualitySettings, RecordingSettings, RoutingSettings, Settings, WebSettings
 from acd.web.app import create_app
 from tests.recording_data import Recorded, seed
 
@@ -29,7 +29,12 @@ def client(tmp_path: Path) -> Iterator[tuple[TestClient, AccountStore, Path]]:
     store = AccountStore(tmp_path / "accounts.sqlite")
     for name, role in (("quinn", "qa"), ("quentin", "qa"), ("vera", "viewer"), ("sup", "supervisor")):
         store.add(name, name.title(), role, PASSWORD)
+    (tmp_path / "routing.yaml").write_text(
+        "skills: [soporte]\nqueues: [{name: soporte, skills: [soporte]}]\n"
+        "agents: [{id: ana, name: Ana, endpoint: PJSIP/agent1, skills: {soporte: 5}, team: norte}]\n"
+    )
     settings = Settings(
+        routing=RoutingSettings(config=tmp_path / "routing.yaml"),
         web=WebSettings(accounts_database=store.path, heartbeat_s=0),
         metrics=MetricsSettings(database=tmp_path / "acd.sqlite"),
         recording=RecordingSettings(local_dir=tmp_path / "recordings"),
@@ -71,6 +76,7 @@ def test_qa_grades_beside_the_player_and_the_month_figure_moves(client: tuple[Te
     where = grade(http, qa, **{"a.respuesta": "no"})
     assert "saved=1" in where and "score=70.0" in where
     assert month_average(http, qa) == "70.0"
+    assert 'data-team="norte" data-score="70.0"' in http.get("/quality", headers=qa).text  # per team (routing's team:)
     entry = store.audit_entries(action="quality.grade")[0]
     assert (entry.who, entry.target) == ("quinn", "1730000001.1") and "70.0 %" in entry.detail
     # a correction: a new grade, the first one kept, the month now 100

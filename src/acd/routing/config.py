@@ -178,11 +178,17 @@ class AgentConfig(BaseModel):
     endpoint: str
     skills: dict[str, Proficiency] = Field(default_factory=dict)
     pin: str | None = Field(None, pattern=r"^[0-9]{4,8}$", description="asked when the agent uses a feature code on the phone (4-8 digits)")
+    team: str | None = Field(None, description="the team the agent belongs to (quality scores per team)")
 
     @field_validator("id")
     @classmethod
     def _valid_id(cls, value: str) -> str:
         return _check_name(value)
+
+    @field_validator("team")
+    @classmethod
+    def _valid_team(cls, value: str | None) -> str | None:
+        return None if value is None else _check_name(value)
 
     @field_validator("endpoint")
     @classmethod

@@ -2,7 +2,8 @@
 
 One function, so the three agree: the grades of the calls made in the month (contract
 timezone), the counting grade per call (:func:`~acd.features.quality.grades.current`),
-their mean against the target of that contract month (``quality.bonus_targets``).
+their mean against the target of that contract month (``quality.bonus_targets``), and
+the same per agent and per team (the routing file's ``team:`` of each agent).
 """
 
 from __future__ import annotations
@@ -11,11 +12,18 @@ from decimal import Decimal
 from typing import Any
 
 from acd.features.quality.grades import GradeError, GradeStore, MonthQuality, bonus_target, month_quality
+from acd.routing import load_routing_config
 from acd.settings import Settings
 
 
 def targets_of(settings: Settings) -> tuple[Decimal, ...]:
     return tuple(Decimal(str(value)) for value in settings.quality.bonus_targets)
+
+
+def teams_of(settings: Settings) -> dict[str, str]:
+    """Agent id -> team, from the routing file's ``team:`` (none, or an unreadable file: no teams)."""
+    config, _problems = load_routing_config(settings.resolve(settings.routing.config), settings.limits.yaml())
+    return {agent.id: agent.team for agent in config.agents if agent.team} if config is not None else {}
 
 
 def quality_of_month(settings: Settings, start: float, end: float, contract_month: int | None) -> MonthQuality:
@@ -25,7 +33,7 @@ def quality_of_month(settings: Settings, start: float, end: float, contract_mont
         store = GradeStore(settings.resolve(settings.quality.database), create=False)
     except GradeError:
         return month_quality([], target)
-    return month_quality(store.between(start, end), target)
+    return month_quality(store.between(start, end), target, teams_of(settings))
 
 
 def quality_dict(quality: MonthQuality, contract_month: int | None) -> dict[str, Any]:
@@ -38,6 +46,10 @@ def quality_dict(quality: MonthQuality, contract_month: int | None) -> dict[str,
         "agents": [
             {"agent": a.agent, "graded_calls": a.calls, "average_score": float(a.average), "critical_failed": a.critical_failed}
             for a in quality.agents
+        ],
+        "teams": [
+            {"team": t.agent, "graded_calls": t.calls, "average_score": float(t.average), "critical_failed": t.critical_failed}
+            for t in quality.teams
         ],
     }
 

@@ -19,10 +19,10 @@ import sqlite3
 import time
 from collections import defaultdict
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, Mapping
 
 from acd.features.quality.forms import Form
 from acd.private_files import prepare_database
@@ -112,6 +112,7 @@ class MonthQuality:
     target: Decimal
     met: bool
     agents: list[AgentScore]
+    teams: list[AgentScore] = field(default_factory=list)  # ``agent`` is the team's name; from the routing file's ``team:``
 
 
 class GradeStore:
@@ -199,15 +200,23 @@ def _mean(values: list[Decimal]) -> Decimal:
     return (sum(values, Decimal(0)) / len(values)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
 
-def month_quality(grades: list[Grade], target: Decimal) -> MonthQuality:
-    """The month's compliance (mean counting score) against ``target``, and the same per agent."""
+def month_quality(grades: list[Grade], target: Decimal, team_of: Mapping[str, str] | None = None) -> MonthQuality:
+    """The month's compliance (mean counting score) against ``target``, and the same per agent
+    and per team (each team's mean over its agents' graded calls, not a mean of means)."""
     counting = list(current(grades).values())
-    by_agent: dict[str, list[Grade]] = defaultdict(list)
-    for grade in counting:
-        by_agent[grade.agent or "?"].append(grade)
-    agents = [
-        AgentScore(agent, len(items), _mean([g.score for g in items]), sum(1 for g in items if g.critical_failed))
-        for agent, items in sorted(by_agent.items())
-    ]
+
+    def scores(key: Callable[[Grade], str | None]) -> list[AgentScore]:
+        groups: dict[str, list[Grade]] = defaultdict(list)
+        for grade in counting:
+            name = key(grade)
+            if name is not None:
+                groups[name].append(grade)
+        return [
+            AgentScore(name, len(items), _mean([g.score for g in items]), sum(1 for g in items if g.critical_failed))
+            for name, items in sorted(groups.items())
+        ]
+
+    agents = scores(lambda grade: grade.agent or "?")
+    teams = scores(lambda grade: team_of.get(grade.agent or "")) if team_of else []
     average = _mean([g.score for g in counting]) if counting else None
-    return MonthQuality(len(counting), average, target, average is not None and average >= target, agents)
+    return MonthQuality(len(counting), average, target, average is not None and average >= target, agents, teams)
