@@ -21,7 +21,8 @@ def cel_file(tmp_path: Path, rows: list[tuple[str, float, str, str, str, str]]) 
     path = tmp_path / "cel.sqlite"
     with sqlite3.connect(path) as db:
         db.execute(f"CREATE TABLE {CEL_TABLE} (eventtype, eventtime, uniqueid, channame, peer, context, userfield)")
-        db.executemany(f"INSERT INTO {CEL_TABLE} VALUES (?, ?, ?, ?, ?, ?, '')", rows)
+        # as cel_sqlite3_custom writes them: every value text, eventtime too
+        db.executemany(f"INSERT INTO {CEL_TABLE} VALUES (?, ?, ?, ?, ?, ?, '')", [(kind, f"{at:.6f}", *rest) for kind, at, *rest in rows])
     return path
 
 

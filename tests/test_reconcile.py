@@ -25,7 +25,8 @@ def cel_file(tmp_path: Path, rows: list[tuple]) -> Path:
     path = tmp_path / "cel.sqlite"
     with sqlite3.connect(path) as db:
         db.execute(f"CREATE TABLE {CEL_TABLE} (eventtype, eventtime, uniqueid, channame, peer, context, userfield)")
-        db.executemany(f"INSERT INTO {CEL_TABLE} VALUES (?, ?, ?, ?, ?, 'x', ?)", [(*row, "")[:6] for row in rows])
+        # as cel_sqlite3_custom writes them: every value text, eventtime too
+        db.executemany(f"INSERT INTO {CEL_TABLE} VALUES (?, ?, ?, ?, ?, 'x', ?)", [(row[0], f"{row[1]:.6f}" if isinstance(row[1], float) else row[1], *row[2:], "")[:6] for row in rows])
     return path
 
 

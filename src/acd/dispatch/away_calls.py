@@ -72,8 +72,9 @@ def read_away_calls(path: Path, since: float, limit: int = 10_000) -> dict[str, 
         # A call counts from its first hold, which must be at or after ``since``: rows are read
         # from a margin earlier so a call held just before ``since`` is seen (and left out) whole.
         held = connection.execute(
-            f"SELECT uniqueid, MIN(eventtime) FROM {CEL_TABLE} WHERE context = ? AND eventtime >= ? GROUP BY uniqueid "
-            "HAVING MIN(eventtime) >= ? ORDER BY 2 LIMIT ?",
+            # eventtime is stored as text by cel_sqlite3_custom: compared as text, every row would be "later"
+            f"SELECT uniqueid, MIN(CAST(eventtime AS REAL)) AS first FROM {CEL_TABLE} "
+            "WHERE context = ? AND CAST(eventtime AS REAL) >= ? GROUP BY uniqueid HAVING first >= ? ORDER BY first LIMIT ?",
             (AWAY_CONTEXT, since - HELD_MARGIN_S, since, limit),
         ).fetchall()
         for uniqueid, at in held:
@@ -85,7 +86,7 @@ def read_away_calls(path: Path, since: float, limit: int = 10_000) -> dict[str, 
             chunk = ids[start:start + 500]
             rows = connection.execute(
                 f"SELECT uniqueid, eventtype, eventtime, peer, channame, context FROM {CEL_TABLE} WHERE eventtype IN ('BRIDGE_ENTER', 'HANGUP') "
-                f"AND uniqueid IN ({', '.join('?' for _ in chunk)}) ORDER BY eventtime",
+                f"AND uniqueid IN ({', '.join('?' for _ in chunk)}) ORDER BY CAST(eventtime AS REAL)",
                 chunk,
             ).fetchall()
             for uniqueid, kind, at, peer, channame, context in rows:

@@ -106,7 +106,7 @@ def read_cel(path: Path, uniqueids: Iterable[str]) -> dict[str, ChannelRecord]:
             chunk = ids[start:start + 500]
             rows = connection.execute(
                 f"SELECT uniqueid, eventtype, eventtime, peer, channame, userfield FROM {CEL_TABLE} WHERE eventtype IN ('BRIDGE_ENTER', 'HANGUP') "
-                f"AND uniqueid IN ({', '.join('?' for _ in chunk)}) ORDER BY eventtime",
+                f"AND uniqueid IN ({', '.join('?' for _ in chunk)}) ORDER BY CAST(eventtime AS REAL)",
                 chunk,
             ).fetchall()
             for uniqueid, kind, at, peer, channame, userfield in rows:
