@@ -94,7 +94,9 @@ class Lab:
             f"routing:\n  config: {routing_config}\n  auto_login: [{', '.join(auto_login)}]\n"
             f"metrics:\n  database: {tmp_path / 'acd.sqlite'}\n"
             f"recording:\n  asterisk_dir: /labs/{self.name}/recordings\n  local_dir: {self.recordings_dir}\n"
-            + ("" if "continuity:" in extra_yaml else f"continuity:\n  cel_database: {self.log_dir / 'cel.db'}\n")
+            # sign-ins are not carried across the tests' restarts (each test logs in whom it needs;
+            # tests/test_sign_ins.py proves the restore on a real engine and event log)
+            + ("" if "continuity:" in extra_yaml else f"continuity:\n  cel_database: {self.log_dir / 'cel.db'}\n  keep_sign_ins_s: 0\n")
             + extra_yaml
         )
         return path

@@ -138,7 +138,8 @@ async def test_engine_restart_finds_parked_callers_and_requeues_them_with_their_
     await asyncio.sleep(1.0)
     ana = await sipp.start_agent("ana", lab.agent_port(1), answer_after_s=0.3, talk_s=1)
     async with running_app(lab, tmp_path, auto_login=["ana"]) as (second_app, second_sink):
-        requeued = await wait_for(second_sink, lambda e: e.type == "call.queued", 20)
+        # the log already holds the call as queued: back at its place, not a second offer
+        requeued = await wait_for(second_sink, lambda e: e.type == "call.requeued" and e.data.get("reason") == "resync", 20)
         answered = await wait_for(second_sink, lambda e: e.type == "call.answered", 20)
         results = [await ana.wait(10), await caller.wait(10)]
     assert requeued.call_id == queued.call_id
