@@ -26,7 +26,7 @@ import ipaddress
 import math
 from os import PathLike
 from pathlib import Path as PathType
-from typing import TYPE_CHECKING, Annotated, Any, Callable, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, Callable, NoReturn, Union
 
 from fastapi import APIRouter, Body, FastAPI, Path, Request, Security
 from fastapi.encoders import jsonable_encoder
@@ -38,6 +38,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from acd import __version__
+from acd.metrics.store_url import StoreLocation
 from acd.api.lag import LoopLagProbe
 from acd.asterisk.monitoring import start_monitor
 from acd.api.models import (
@@ -115,7 +116,15 @@ def api_permission(method: str, path: str) -> str | None:
     return None  # routing reload and anything new: automation's token until someone decides
 
 
-def account_token_allows(header: str | None, accounts: PathLike[str] | str | None, method: str, path: str) -> bool | None:
+AccountsWhere = Union[PathLike[str], str, StoreLocation, None]  # where people's tokens are read
+
+
+def _where(accounts: "PathLike[str] | str | StoreLocation") -> "PathType | StoreLocation":
+    """The account store to read tokens from: the shared PostgreSQL's location, or the SQLite file."""
+    return accounts if isinstance(accounts, StoreLocation) else PathType(accounts)
+
+
+def account_token_allows(header: str | None, accounts: AccountsWhere, method: str, path: str) -> bool | None:
     """A person's token: True if it may, False if it is valid but may not (403), None if it is no valid token (401)."""
     if accounts is None or not header:
         return None
@@ -125,7 +134,7 @@ def account_token_allows(header: str | None, accounts: PathLike[str] | str | Non
     from acd.accounts.store import lookup_token  # the engine needs it only when a person's token comes
     from acd.web.access import Viewer
 
-    found = lookup_token(PathType(accounts), given.strip())
+    found = lookup_token(_where(accounts), given.strip())
     if found is None:
         return None
     account, scopes = found
@@ -133,14 +142,14 @@ def account_token_allows(header: str | None, accounts: PathLike[str] | str | Non
     return permission is not None and Viewer(account.name, account.role, "", scopes).may(permission)
 
 
-def requester(header: str | None, token: str, accounts: PathLike[str] | str | None) -> str:
+def requester(header: str | None, token: str, accounts: AccountsWhere) -> str:
     """Who sent a request, for the audit trail: the account behind a person's token, else ``api-token``."""
     if token and token_matches(header, token):
         return "api-token"
     if accounts is not None and header and header.lower().startswith("bearer "):
         from acd.accounts.store import lookup_token
 
-        found = lookup_token(PathType(accounts), header[7:].strip())
+        found = lookup_token(_where(accounts), header[7:].strip())
         if found is not None:
             return found[0].name
     return "loopback"
@@ -149,7 +158,7 @@ def requester(header: str | None, token: str, accounts: PathLike[str] | str | No
 class BearerAuth:
     """ASGI middleware: everything but :data:`PUBLIC_PATHS` needs ``ACD_API_TOKEN`` or a person's token that may."""
 
-    def __init__(self, app: ASGIApp, token: str, accounts: PathLike[str] | str | None = None) -> None:
+    def __init__(self, app: ASGIApp, token: str, accounts: AccountsWhere = None) -> None:
         self.app = app
         self.token = token
         self.accounts = accounts
@@ -194,7 +203,7 @@ _CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorOut, "descript
 
 
 def create_api(
-    app: "ServedEngine", *, token: str, tally: EventTally, lag: LoopLagProbe, accounts: PathLike[str] | str | None = None, hub: StreamHub | None = None
+    app: "ServedEngine", *, token: str, tally: EventTally, lag: LoopLagProbe, accounts: AccountsWhere = None, hub: StreamHub | None = None
 ) -> FastAPI:
     """The ASGI application; serving it is :mod:`acd.api.server`'s job.  ``accounts``: the account store
     (people's tokens); ``hub``: the live stream's publisher (``/api/stream``)."""
