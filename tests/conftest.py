@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 from acd.lab.postgres import Postgres, PostgresError
+from tests.store_backends import StoreBackend, postgres_backend, sqlite_backend
 
 
 @pytest.fixture(scope="session")
@@ -67,9 +69,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def store_backend(request: pytest.FixtureRequest, tmp_path: "Path") -> "StoreBackend":
+def store_backend(request: pytest.FixtureRequest, tmp_path: Path) -> StoreBackend:
     """An empty database on each back end in turn, for the small stores (accounts, grades)."""
-    from tests.store_backends import postgres_backend, sqlite_backend
 
     if request.param == "sqlite":
         return sqlite_backend(tmp_path / "var" / "store.sqlite")
