@@ -55,14 +55,30 @@ def errors() -> tuple[type[BaseException], ...]:
 
 
 @dataclass(frozen=True)
+class Table:
+    """A table ``acd store migrate`` copies (``acd.metrics.store_copy``): its key, and how rows behave.
+
+    ``append_only``: rows never change once written (a row already copied is left alone,
+    which the triggers demand); ``identity``: ``id`` is numbered by the database, so after
+    a copy PostgreSQL's sequence must move past the copied ids."""
+
+    name: str
+    key: tuple[str, ...]
+    append_only: bool = False
+    identity: bool = False
+
+
+@dataclass(frozen=True)
 class Migrations:
     """One store's schema steps per back end: step ``i`` makes version ``i + 1``.
 
-    Both lists must have the same length (the same versions exist on both back ends)."""
+    Both lists must have the same length (the same versions exist on both back ends).
+    ``tables``: what moving the store to PostgreSQL copies, parents before children."""
 
     component: str
     sqlite: Sequence[str]
     postgresql: Sequence[str]
+    tables: Sequence[Table] = ()
 
     def __post_init__(self) -> None:
         if len(self.sqlite) != len(self.postgresql):
@@ -93,6 +109,14 @@ class Transaction:
                 self._conn.execute(statement)
         else:
             self._conn.execute(sql, prepare=False)
+
+    def execute_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        """One statement over many rows (a copy's batch)."""
+        if self.kind == SQLITE:
+            self._conn.executemany(sql, [tuple(row) for row in rows])
+        else:
+            with self._conn.cursor() as cursor:
+                cursor.executemany(_pg_sql(sql), [tuple(row) for row in rows])
 
     def insert_id(self, sql: str, args: Sequence[object] = ()) -> int:
         """Run an INSERT into a table with an ``id`` key; the new row's id."""
@@ -246,4 +270,4 @@ def shared_location(settings: object, sqlite_file: Path) -> StoreLocation:
     return StoreLocation(SQLITE, path=settings.resolve(sqlite_file))  # type: ignore[attr-defined]
 
 
-__all__ = ["DatabaseError", "Migrations", "append_only", "SyncDatabase", "Transaction", "errors", "location_of", "shared_location"]
+__all__ = ["DatabaseError", "Migrations", "append_only", "SyncDatabase", "Table", "Transaction", "errors", "location_of", "shared_location"]

@@ -43,7 +43,7 @@ import aiosqlite
 
 from acd.base.schedule import Schedule
 from acd.base.events import Event
-from acd.metrics.store_sync import Migrations, SyncDatabase, location_of
+from acd.metrics.store_sync import Migrations, SyncDatabase, Table, location_of
 from acd.metrics.store_url import POSTGRESQL, StoreLocation
 from acd.privacy import Pseudonyms
 
@@ -100,6 +100,7 @@ MIGRATIONS = Migrations(
     );
     CREATE INDEX callbacks_open ON callbacks (state, number);
     """],
+    tables=[Table("callbacks", ("call_id",))],
 )
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping
 
 from acd.features.quality.forms import Form
-from acd.metrics.store_sync import Migrations, SyncDatabase, Transaction, append_only, location_of, shared_location
+from acd.metrics.store_sync import Migrations, SyncDatabase, Table, Transaction, append_only, location_of, shared_location
 from acd.metrics.store_url import POSTGRESQL, StoreLocation
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ CREATE INDEX grades_call ON grades (call_id);
 CREATE INDEX grades_call_ts ON grades (call_ts);
 """ + append_only("grades", "grades are immutable: submit a correction")
 
-MIGRATIONS = Migrations("quality", sqlite=[SCHEMA], postgresql=[PG_SCHEMA])
+MIGRATIONS = Migrations("quality", sqlite=[SCHEMA], postgresql=[PG_SCHEMA], tables=[Table("grades", ("id",), append_only=True, identity=True)])
 
 #: the contract's quality bonus targets by contract month (month 5 on: the last one)
 BONUS_TARGETS: tuple[Decimal, ...] = (Decimal(75), Decimal(80), Decimal(85), Decimal(90), Decimal(95))
