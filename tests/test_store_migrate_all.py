@@ -120,3 +120,18 @@ def test_migrate_skips_absent_files_but_refuses_a_named_one_that_is_missing(caps
     code = main(["store", "migrate", "--from", str(db), "--to", url, "--settings", str(settings), "--quality", str(tmp_path / "nope.sqlite")])
     _, err = capsys.readouterr()
     assert code != 0 and "--quality: no such file" in err and "Traceback" not in err and postgres.password not in err
+
+
+async def test_the_event_log_opens_in_a_database_where_the_accounts_came_first(postgres: Postgres) -> None:
+    """`acd user add` before the engine's first start: the shared database is still acd's, not foreign."""
+    from acd.metrics.store_url import open_store
+
+    url = str(postgres_backend(postgres).location)
+    AccountStore(url).add("ana", "Ana Pérez", "admin", PASSWORD)
+    store = await open_store(url)
+    try:
+        store.append(Event(type="call.queued", ts=1775000000.0, call_id="c1", queue="general"))
+        assert await store.count() == 1
+    finally:
+        await store.close()
+    assert AccountStore(url, create=False).get("ana").role == "admin"

@@ -21,6 +21,7 @@ Security:
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import math
@@ -171,7 +172,9 @@ class BearerAuth:
                     header = value.decode("latin-1")
                     break
             if not token_matches(header, self.token):
-                allowed = account_token_allows(header, self.accounts, scope["method"], scope["path"])
+                # In a thread: the look-up reads the account store (a file, or the shared PostgreSQL
+                # over the network), and the engine's loop must never wait for either.
+                allowed = await asyncio.to_thread(account_token_allows, header, self.accounts, scope["method"], scope["path"])
                 if allowed is None:
                     await _unauthorized_response()(scope, receive, send)
                     return
@@ -339,7 +342,7 @@ def create_api(
         summary="code the call the agent is wrapping up (one of its queue's dispositions); the wrap-up ends",
     )
     async def disposition(agent_id: AgentId, body: DispositionIn, request: Request) -> AgentOut:
-        by = requester(request.headers.get("authorization"), token, accounts)
+        by = await asyncio.to_thread(requester, request.headers.get("authorization"), token, accounts)
         if by == "api-token" and body.by:
             by = body.by  # the console, on behalf of the account it names
         return _agent_action(agent_id, lambda: app.dispatcher.disposition(agent_id, body.code, body.call_id, by))
@@ -354,7 +357,7 @@ def create_api(
         config = app.router.config.agent(agent_id)
         if view is None or config is None or str(view.state) != "on_call" or view.call_id is None:
             raise Refused(409, "conflict", "the agent is not on a call", "agent", agent_id)
-        by = requester(request.headers.get("authorization"), token, accounts)
+        by = await asyncio.to_thread(requester, request.headers.get("authorization"), token, accounts)
         if by == "api-token" and body.by:
             by = body.by  # the console, on behalf of the account it names
         app.engine.emit("supervisor.monitor", agent_id=agent_id, call_id=view.call_id,

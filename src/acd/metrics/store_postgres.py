@@ -520,7 +520,9 @@ async def _prepare(conn: asyncpg.Connection, where: str, *, create: bool) -> Non
         if not create:
             raise MissingDatabaseError(f"no acd event log in {where} (the engine creates it; or `acd store migrate`)")
         ours = {"events", "incidents", "report_cells"}
-        if tables and not tables <= ours and not any(t.startswith("events_y") for t in tables):
+        # acd_schema: acd's other parts (accounts, callbacks, grades: acd.metrics.store_sync) are
+        # here already (`acd user add` before the engine's first start): an acd database all the same.
+        if tables and "acd_schema" not in tables and not tables <= ours and not any(t.startswith("events_y") for t in tables):
             raise StoreError(f"{where} holds other tables and no schema_version: not an acd event log (left untouched)")
     version = await _current_version(conn) if "schema_version" in tables else 0
     if version > latest_version():
