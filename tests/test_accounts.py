@@ -191,3 +191,20 @@ def test_cli_links_an_agent_at_creation_or_later(tmp_path: Path) -> None:
     assert neither.returncode == 2 and "give the agent id, or --none" in neither.stderr and "Traceback" not in neither.stderr
     assert _acd(tmp_path, "agent", "bea", "--none").returncode == 0
     assert AccountStore(tmp_path / "a.sqlite", create=False).agent_of("bea") is None
+
+
+def test_parallel_wrong_passwords_each_count_toward_the_lock_out(store: AccountStore) -> None:
+    """Guesses sent at once (several console workers, several consoles on one PostgreSQL) are all counted."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def guess(n: int) -> str:
+        try:
+            store.authenticate("ana", f"wrong-password-{n}", f"10.0.1.{n}")
+        except LoginRefused as refused:
+            return refused.reason
+        return "in"
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        reasons = list(pool.map(guess, range(3)))
+    assert reasons == ["bad"] * 3
+    assert store.get("ana").locked_until > 0  # three failures (the policy's limit) lock the account

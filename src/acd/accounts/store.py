@@ -317,12 +317,13 @@ class AccountStore(AgentLinks):
                 why = "unknown account" if row is None else ("account disabled" if row[1] else "wrong password")
                 detail = why
                 if row is not None and not ok:
-                    failures = row[2] + 1
+                    # Counted in the database, not from the value read before the KDF: parallel
+                    # guesses (several web workers, or several consoles on one PostgreSQL) each count.
+                    db.execute("UPDATE accounts SET failures = failures + 1 WHERE name = ?", (name,))
+                    failures = int(db.execute("SELECT failures FROM accounts WHERE name = ?", (name,)).fetchone()[0])
                     if failures >= policy.lockout_failures:
                         db.execute("UPDATE accounts SET failures = 0, locked_until = ? WHERE name = ?", (now + policy.lockout_s, name))
                         detail = f"{why}; account locked for {policy.lockout_s:.0f} s after {failures} failures"
-                    else:
-                        db.execute("UPDATE accounts SET failures = ? WHERE name = ?", (failures, name))
                 self.audit(typed, "login.failed", typed, address, detail, db=db)
         if not ok or row is None or row[1]:
             raise LoginRefused("bad")
