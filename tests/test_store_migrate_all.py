@@ -107,6 +107,10 @@ def test_migrate_copies_accounts_audit_callbacks_and_grades_once_and_they_work_t
         finally:
             await store.close()
 
+    code = main(["store", "info", "--db", url, "--json"])
+    info = json.loads(capsys.readouterr().out)
+    assert code == 0 and info["other_parts"] == ["accounts v1", "callbacks v1", "quality v1"] and info["events"] == 1
+
     [callback] = asyncio.run(callbacks())
     assert (callback.call_id, callback.number, callback.wait_origin, callback.requested_at) == ("c1", "56911112222", 1774999000.5, 1774999100.25)
 

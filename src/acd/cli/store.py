@@ -146,6 +146,11 @@ def handle_info(args: argparse.Namespace) -> int:
                 "events": await store.count(),
                 "first_event_ts": await store.first_event_ts(),
             }
+            from acd.metrics.store_sync import component_versions
+
+            parts = await asyncio.to_thread(component_versions, location)
+            if parts:
+                info["other_parts"] = [f"{name} v{version}" for name, version in parts.items()]
             partitions = getattr(store, "partitions", None)
             if partitions is not None:
                 info["partitions"] = await partitions()

@@ -247,6 +247,19 @@ class SyncDatabase:
             yield Transaction(POSTGRESQL, conn)
 
 
+def component_versions(location: StoreLocation) -> dict[str, int]:
+    """Schema version of each part kept in this database (``acd store info``); empty if none."""
+    if location.kind == SQLITE and (location.path is None or not location.path.exists()):
+        return {}
+    database = SyncDatabase(location, Migrations("info", [], []))
+    with database.transaction() as tx:
+        try:
+            rows = tx.execute("SELECT component, MAX(version) FROM acd_schema GROUP BY component ORDER BY component").fetchall()
+        except errors():
+            return {}
+    return {str(component): int(version) for component, version in rows}
+
+
 def _lock_key(component: str) -> int:
     """A stable 63-bit advisory lock key for a component's migrations."""
     return 0x61636400_00000000 | zlib.crc32(component.encode())
@@ -270,4 +283,4 @@ def shared_location(settings: object, sqlite_file: Path) -> StoreLocation:
     return StoreLocation(SQLITE, path=settings.resolve(sqlite_file))  # type: ignore[attr-defined]
 
 
-__all__ = ["DatabaseError", "Migrations", "append_only", "SyncDatabase", "Table", "Transaction", "errors", "location_of", "shared_location"]
+__all__ = ["DatabaseError", "Migrations", "append_only", "component_versions", "SyncDatabase", "Table", "Transaction", "errors", "location_of", "shared_location"]
