@@ -2,7 +2,8 @@
 
 Why batches: the routing core must never wait for a disk.  ``append()`` only puts the
 event in an in-memory list; a background task writes the list every
-``batch_interval_s`` (at most 1 s) in ONE transaction, so a busy contact center costs a
+``batch_interval_s`` (at most 1 s) in ONE transaction (``acd.metrics.batching``, shared
+with the PostgreSQL store), so a busy contact center costs a
 handful of fsyncs per second instead of one per event.
 
 Durability contract (what a contract audit may rely on):

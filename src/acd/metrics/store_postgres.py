@@ -4,8 +4,9 @@ Why: one SQLite file beside one engine is one machine; a shared PostgreSQL lets 
 engine (hot standby), several consoles and the reports read and write one store (issue
 21).  Behaviour is the SQLite ``EventStore``'s (see ``acd.metrics.store`` and
 ``acd.metrics.store_interface``): ``append`` only queues, a background task commits a
-batch every ``batch_interval_s`` in one transaction (one statement: the batch travels as
-arrays and is unnested by the server), ``close`` commits the rest, duplicates are stored
+batch every ``batch_interval_s`` in one transaction (the loop is the SQLite store's too,
+``acd.metrics.batching``; here a batch is one statement: it travels as arrays and is
+unnested by the server), ``close`` commits the rest, duplicates are stored
 once, events come back bit for bit in (ts, seq) order.
 
 Schema differences, and why:
