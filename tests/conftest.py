@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 from acd.lab.postgres import Postgres, PostgresError
+from tests.store_backends import StoreBackend, postgres_backend, sqlite_backend
 
 
 @pytest.fixture(scope="session")
@@ -64,3 +66,12 @@ def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-fingerprint", action="store_true", help="re-pin tests/sim/outcome_fingerprint.txt (an intended routing change)")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_backend(request: pytest.FixtureRequest, tmp_path: Path) -> StoreBackend:
+    """An empty database on each back end in turn, for the small stores (accounts, grades)."""
+
+    if request.param == "sqlite":
+        return sqlite_backend(tmp_path / "var" / "store.sqlite")
+    return postgres_backend(request.getfixturevalue("postgres"))

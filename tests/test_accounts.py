@@ -1,9 +1,11 @@
-"""The account store and ``acd user``: hashing, lock-out, tokens, sessions, the append-only audit log."""
+"""The account store and ``acd user``: hashing, lock-out, tokens, sessions, the append-only audit log.
+
+The store's tests run on both back ends (``store_backend``: an SQLite file, then a real
+PostgreSQL database), as ``store.url`` would choose them."""
 
 from __future__ import annotations
 
 import os
-import sqlite3
 import stat
 import subprocess
 import sys
@@ -12,30 +14,40 @@ from pathlib import Path
 import pytest
 
 from acd.accounts.store import AccountError, AccountStore, LoginRefused, Policy, lookup_token
+from acd.lab.postgres import Postgres
+from tests.store_backends import StoreBackend
 
 PASSWORD = "correct-horse-1"
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> AccountStore:
-    store = AccountStore(tmp_path / "var" / "accounts.sqlite", policy=Policy(lockout_failures=3, lockout_s=60, address_failures=5, session_idle_s=10))
+def store(store_backend: StoreBackend) -> AccountStore:
+    store = AccountStore(store_backend.location, policy=Policy(lockout_failures=3, lockout_s=60, address_failures=5, session_idle_s=10))
     store.add("ana", "Ana Pérez", "supervisor", PASSWORD)
     return store
 
 
-def test_store_file_is_owner_only_and_passwords_are_argon2id(store: AccountStore) -> None:
-    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
-    with sqlite3.connect(store.path) as db:
-        (password_hash,) = db.execute("SELECT password_hash FROM accounts WHERE name = 'ana'").fetchone()
+def test_store_file_is_owner_only_and_passwords_are_argon2id(store: AccountStore, store_backend: StoreBackend) -> None:
+    if store.path is not None:
+        assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
+    [(password_hash,)] = store_backend.query("SELECT password_hash FROM accounts WHERE name = 'ana'")
     assert password_hash.startswith("$argon2id$") and PASSWORD not in password_hash
 
 
-def test_audit_log_refuses_update_and_delete(store: AccountStore) -> None:
-    with sqlite3.connect(store.path) as db:
-        for sql in ("UPDATE audit SET who = 'someone else'", "DELETE FROM audit"):
-            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-                db.execute(sql)
+def test_audit_log_refuses_update_and_delete(store: AccountStore, store_backend: StoreBackend) -> None:
+    refused = ["UPDATE audit SET who = 'someone else'", "DELETE FROM audit"]
+    if store_backend.kind == "postgresql":
+        refused.append("TRUNCATE audit")
+    for sql in refused:
+        assert "append-only" in store_backend.refusal(sql)
     assert [e.action for e in store.audit_entries()] == ["user.add"]
+    assert store_backend.query("SELECT who, action, target FROM audit") == [("cli", "user.add", "ana")]
+
+
+def test_the_schema_is_migrated_once_and_recorded(store: AccountStore, store_backend: StoreBackend) -> None:
+    assert store.db.version() == 1
+    AccountStore(store_backend.location)  # a second opening (another process) applies nothing again
+    assert store_backend.query("SELECT component, version FROM acd_schema") == [("accounts", "1")]
 
 
 def test_account_locks_after_failures_then_unlocks(store: AccountStore) -> None:
@@ -64,10 +76,10 @@ def test_address_is_blocked_after_many_failures_on_any_names(store: AccountStore
 def test_disabled_account_cannot_log_in_and_loses_its_sessions_and_tokens(store: AccountStore) -> None:
     session_id, _ = store.open_session("ana", "10.0.0.1")
     _token, secret = store.issue_token("ana", "wallboard", ["view_live"])
-    assert store.session(session_id) is not None and lookup_token(store.path, secret) is not None
+    assert store.session(session_id) is not None and lookup_token(store.db.location, secret) is not None
     store.set_disabled("ana", True)
     assert store.session(session_id) is None
-    assert lookup_token(store.path, secret) is None
+    assert lookup_token(store.db.location, secret) is None
     with pytest.raises(LoginRefused):
         store.authenticate("ana", PASSWORD, "10.0.0.1")
 
@@ -81,17 +93,19 @@ def test_session_expires_when_idle_and_is_kept_alive_by_use(store: AccountStore)
     assert store.session(session_id, now=now + 28) is None  # gone, not merely refused once
 
 
-def test_tokens_are_stored_hashed_scoped_within_the_role_and_revocable(store: AccountStore) -> None:
+def test_tokens_are_stored_hashed_scoped_within_the_role_and_revocable(store: AccountStore, store_backend: StoreBackend) -> None:
     token, secret = store.issue_token("ana", "wallboard", ["view_live", "view_calls"])
-    with sqlite3.connect(store.path) as db:
-        assert secret not in str(db.execute("SELECT * FROM tokens").fetchall())
-    account, scopes = lookup_token(store.path, secret)  # type: ignore[misc]
+    rows = store_backend.query("SELECT * FROM tokens")
+    assert len(rows) == 1 and secret not in str(rows)
+    second, _ = store.issue_token("ana", "second", ["view_live"])
+    assert second.id > token.id
+    account, scopes = lookup_token(store_backend.location, secret)  # type: ignore[misc]
     assert account.name == "ana" and scopes == {"view_live", "view_calls"}
     with pytest.raises(AccountError, match="beyond role"):
         store.issue_token("ana", "too much", ["manage_users"])
     store.revoke_token(token.id)
-    assert lookup_token(store.path, secret) is None
-    assert lookup_token(store.path, "acd_" + "x" * 43) is None
+    assert lookup_token(store.db.location, secret) is None
+    assert lookup_token(store.db.location, "acd_" + "x" * 43) is None
 
 
 def test_bad_names_roles_and_passwords_are_refused(store: AccountStore) -> None:
@@ -105,12 +119,32 @@ def test_bad_names_roles_and_passwords_are_refused(store: AccountStore) -> None:
         store.add("ana", "Ana", "viewer", PASSWORD)
 
 
-def _acd(tmp_path: Path, *args: str, password: str | None = None) -> subprocess.CompletedProcess[str]:
+def _acd(tmp_path: Path, *args: str, password: str | None = None, store_url: str | None = None) -> subprocess.CompletedProcess[str]:
+    """``acd user`` on ``tmp_path/a.sqlite``, or on the PostgreSQL of ``store_url`` (given as a site
+    would: in ACD_STORE_URL, never on the command line)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ACD_")}
     if password is not None:
         env["ACD_USER_PASSWORD"] = password
-    return subprocess.run([sys.executable, "-m", "acd", "user", "--database", str(tmp_path / "a.sqlite"), *args],
+    where = ["--database", str(tmp_path / "a.sqlite")]
+    if store_url is not None:
+        env["ACD_STORE_URL"] = store_url
+        where = []
+    return subprocess.run([sys.executable, "-m", "acd", "user", *where, *args],
                           capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, cwd=tmp_path, timeout=60)
+
+
+def test_cli_user_on_the_shared_postgresql_of_store_url(tmp_path: Path, postgres: Postgres) -> None:
+    url = postgres.create_database(f"cli{os.getpid()}")
+    added = _acd(tmp_path, "add", "ana", "--full-name", "Ana Pérez", "--role", "admin", password=PASSWORD, store_url=url)
+    assert added.returncode == 0, added.stderr
+    assert _acd(tmp_path, "disable", "ana", store_url=url).returncode == 0
+    listed = _acd(tmp_path, "list", store_url=url)
+    assert "ana" in listed.stdout and "disabled" in listed.stdout and postgres.password not in listed.stdout + listed.stderr
+    assert not (tmp_path / "var").exists()  # nothing went to a local file
+    store = AccountStore(url, create=False)
+    assert [e.action for e in reversed(store.audit_entries())] == ["user.add", "user.disable"]
+    wrong = _acd(tmp_path, "list", store_url=url.replace(postgres.password, "wrong-password"))
+    assert wrong.returncode == 1 and "Traceback" not in wrong.stderr and "wrong-password" not in wrong.stderr, wrong.stderr
 
 
 def test_cli_user_add_list_disable_token(tmp_path: Path) -> None:
@@ -157,3 +191,20 @@ def test_cli_links_an_agent_at_creation_or_later(tmp_path: Path) -> None:
     assert neither.returncode == 2 and "give the agent id, or --none" in neither.stderr and "Traceback" not in neither.stderr
     assert _acd(tmp_path, "agent", "bea", "--none").returncode == 0
     assert AccountStore(tmp_path / "a.sqlite", create=False).agent_of("bea") is None
+
+
+def test_parallel_wrong_passwords_each_count_toward_the_lock_out(store: AccountStore) -> None:
+    """Guesses sent at once (several console workers, several consoles on one PostgreSQL) are all counted."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def guess(n: int) -> str:
+        try:
+            store.authenticate("ana", f"wrong-password-{n}", f"10.0.1.{n}")
+        except LoginRefused as refused:
+            return refused.reason
+        return "in"
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        reasons = list(pool.map(guess, range(3)))
+    assert reasons == ["bad"] * 3
+    assert store.get("ana").locked_until > 0  # three failures (the policy's limit) lock the account

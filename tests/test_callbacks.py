@@ -21,6 +21,7 @@ from acd.asterisk.call_control import (
     RingFailed,
 )
 from acd.features.callbacks import Callback, CallbackPolicy, CallbackService, CallbackStore
+from tests.store_backends import postgres_backend
 from acd.dispatch import CALLBACK_NOT_ANSWERED, CUSTOMER_FIRST_MARGIN_S
 from acd.dispatch.testing import FakeCallControl
 from acd.ivr.testing import Press, ScriptedChannel, keys
@@ -43,15 +44,23 @@ class FakeAcd:
         self.withdrawn.append(call_id)
 
 
-async def service(tmp_path: Path, acd: FakeAcd, events: list[Event], *, max_attempts: int = 2) -> CallbackService:
-    store = await CallbackStore.open(tmp_path / "callbacks.sqlite")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def callbacks_at(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where the callback requests live, on each back end in turn: a file, then a real PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "callbacks.sqlite"
+    return postgres_backend(request.getfixturevalue("postgres")).location
+
+
+async def service(where: Path | str, acd: FakeAcd, events: list[Event], *, max_attempts: int = 2) -> CallbackService:
+    store = await CallbackStore.open(where)
     policies = {"q": CallbackPolicy(max_attempts=max_attempts, retry_s=0.01, hours=None)}
     return CallbackService(store, acd, events.append, policies, clock=lambda: 1000.0)
 
 
-async def test_a_second_request_from_the_same_number_replaces_the_first(tmp_path: Path) -> None:
+async def test_a_second_request_from_the_same_number_replaces_the_first(callbacks_at: Path | str) -> None:
     acd, events = FakeAcd(), []
-    callbacks = await service(tmp_path, acd, events)
+    callbacks = await service(callbacks_at, acd, events)
     await callbacks.request("c1", "q", "56911112222", wait_origin=900.0)
     await callbacks.request("c2", "q", "56911112222", wait_origin=950.0)
     assert not callbacks.is_callback("c1") and callbacks.is_callback("c2")
@@ -61,22 +70,22 @@ async def test_a_second_request_from_the_same_number_replaces_the_first(tmp_path
     await callbacks.close()
 
 
-async def test_open_requests_survive_a_restart_and_rejoin_their_queue_with_their_wait(tmp_path: Path) -> None:
+async def test_open_requests_survive_a_restart_and_rejoin_their_queue_with_their_wait(callbacks_at: Path | str) -> None:
     acd, events = FakeAcd(), []
-    first = await service(tmp_path, acd, events)
+    first = await service(callbacks_at, acd, events)
     await first.request("c1", "q", "56911112222", wait_origin=900.0)
     await first.close()
     acd_after_restart = FakeAcd()
-    second = await service(tmp_path, acd_after_restart, events)
+    second = await service(callbacks_at, acd_after_restart, events)
     assert await second.restore() == 1
     assert acd_after_restart.queued == ["c1"]
     assert second.get("c1") is not None and second.get("c1").wait_origin == 900.0
     await second.close()
 
 
-async def test_failed_attempts_are_retried_then_the_callback_fails_and_is_recorded(tmp_path: Path) -> None:
+async def test_failed_attempts_are_retried_then_the_callback_fails_and_is_recorded(callbacks_at: Path | str) -> None:
     acd, events = FakeAcd(), []
-    callbacks = await service(tmp_path, acd, events, max_attempts=2)
+    callbacks = await service(callbacks_at, acd, events, max_attempts=2)
     await callbacks.request("c1", "q", "56911112222", wait_origin=900.0)
     await callbacks.placing("c1")
     await callbacks.result("c1", "BUSY")
@@ -428,15 +437,15 @@ def test_a_callback_leg_is_named_in_its_originate_failure_and_in_its_result() ->
 # ---------------------------------------------------------------- an attempt under way at a restart
 
 
-async def test_an_attempt_under_way_at_a_restart_is_held_until_its_leg_is_accounted_for(tmp_path: Path) -> None:
+async def test_an_attempt_under_way_at_a_restart_is_held_until_its_leg_is_accounted_for(callbacks_at: Path | str) -> None:
     acd, events = FakeAcd(), []
-    first = await service(tmp_path, acd, events)
+    first = await service(callbacks_at, acd, events)
     await first.request("c1", "q", "56911112222", wait_origin=900.0)
     await first.request("c2", "q", "56933334444", wait_origin=950.0)
     await first.placing("c1")  # c1's attempt is out when the engine stops
     await first.close()
     after = FakeAcd()
-    second = await service(tmp_path, after, events)
+    second = await service(callbacks_at, after, events)
     assert await second.restore() == 2
     assert after.queued == ["c2"] and second.in_doubt == {"c1"}  # c1 is not placed blindly
     second.release("c1", "ended while no engine was running")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pytest
 
 from acd.cli import main
 from acd.features.quality.forms import FormError, load_form
+from tests.store_backends import StoreBackend
 from acd.features.quality.grades import BONUS_TARGETS, GradeError, GradeStore, bonus_target, month_quality, per_grader
 
 FORM = """\
@@ -77,15 +77,15 @@ def test_the_shipped_form_is_valid(capsys: pytest.CaptureFixture[str]) -> None:
     assert "1 form(s) valid" in capsys.readouterr().out
 
 
-def test_grades_are_immutable_and_a_correction_replaces_one(tmp_path: Path, form) -> None:  # noqa: ANN001
-    store = GradeStore(tmp_path / "quality.sqlite")
+def test_grades_are_immutable_and_a_correction_replaces_one(store_backend: StoreBackend, form) -> None:  # noqa: ANN001
+    store = GradeStore(store_backend.location)
     every = {item.id: "yes" for item in form.items}
     first = store.submit(form, call_id="1.1", call_ts=1000.0, agent="ana", queue="q", grader="qa1", answers={**every, "right": "no"})
     assert first.score == Decimal("52.0") and first.form_sha256 == form.digest
-    with sqlite3.connect(store.path) as db, pytest.raises(sqlite3.IntegrityError, match="immutable"):
-        db.execute("UPDATE grades SET score = '100' WHERE id = ?", (first.id,))
-    with sqlite3.connect(store.path) as db, pytest.raises(sqlite3.IntegrityError, match="immutable"):
-        db.execute("DELETE FROM grades")
+    refused = [f"UPDATE grades SET score = '100' WHERE id = {first.id}", "DELETE FROM grades"]
+    refused += ["TRUNCATE grades"] if store_backend.kind == "postgresql" else []
+    for sql in refused:
+        assert "immutable" in store_backend.refusal(sql)
     with pytest.raises(GradeError, match="needs a reason"):
         store.submit(form, call_id="1.1", call_ts=1000.0, agent="ana", queue="q", grader="qa1", answers=every, corrects=first.id)
     with pytest.raises(GradeError, match="not a grade of call 2.2"):
@@ -97,9 +97,9 @@ def test_grades_are_immutable_and_a_correction_replaces_one(tmp_path: Path, form
     assert {name: g.score for name, g in standing.items()} == {"qa1": Decimal("100.0"), "qa2": Decimal("0.0")}
 
 
-def test_month_quality_against_the_bonus_targets(tmp_path: Path, form) -> None:  # noqa: ANN001
+def test_month_quality_against_the_bonus_targets(store_backend: StoreBackend, form) -> None:  # noqa: ANN001
     assert [bonus_target(n) for n in (1, 2, 3, 4, 5, 6, None)] == [*BONUS_TARGETS, Decimal(95), Decimal(95)]
-    store = GradeStore(tmp_path / "quality.sqlite")
+    store = GradeStore(store_backend.location)
     every = {item.id: "yes" for item in form.items}
     store.submit(form, call_id="1", call_ts=10.0, agent="ana", queue="q", grader="qa1", answers=every)
     store.submit(form, call_id="2", call_ts=20.0, agent="bruno", queue="q", grader="qa1", answers={**every, "name": "no", "right": "no"})
@@ -113,8 +113,8 @@ def test_month_quality_against_the_bonus_targets(tmp_path: Path, form) -> None: 
     assert month_quality(store.between(0, 100), bonus_target(3)).met is False  # < 85
 
 
-def test_team_scores_are_the_mean_over_the_teams_graded_calls(tmp_path: Path, form) -> None:  # noqa: ANN001
-    store = GradeStore(tmp_path / "quality.sqlite")
+def test_team_scores_are_the_mean_over_the_teams_graded_calls(store_backend: StoreBackend, form) -> None:  # noqa: ANN001
+    store = GradeStore(store_backend.location)
     every = {item.id: "yes" for item in form.items}
     store.submit(form, call_id="1", call_ts=10.0, agent="ana", queue="q", grader="qa1", answers=every)  # 100
     store.submit(form, call_id="2", call_ts=20.0, agent="bruno", queue="q", grader="qa1", answers={**every, "name": "no", "right": "no"})  # 42

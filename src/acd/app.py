@@ -39,6 +39,7 @@ from acd.ivr.registry import FlowRegistry
 from acd.ivr.runner import FlowRunner
 from acd.ivr.sounds import SoundsDirError, checked_sounds_dir
 from acd.metrics.mqtt import MqttPublisher
+from acd.metrics.store_sync import shared_location
 from acd.metrics.store import StoreError
 from acd.metrics.store_interface import MetricsStore
 from acd.metrics.store_url import open_store as open_metrics_store, settings_location
@@ -347,7 +348,7 @@ def _attach_callbacks(app: App, settings: Settings, waiting: WaitingService) -> 
     policies = callback_policies(app.router.config, callback_holidays(settings))
 
     async def open_callbacks(engine: Engine) -> None:
-        store = await CallbackStore.open(settings.resolve(settings.callbacks.database), private=settings.files.private)
+        store = await CallbackStore.open(shared_location(settings, settings.callbacks.database), private=settings.files.private)
         service = CallbackService(store, dispatcher, engine.bus.emit, policies, clock=engine.clock, pseudonyms=app.pseudonyms)
         dispatcher.callbacks = service
         waiting.callbacks = service

@@ -119,15 +119,16 @@ class MetricsSettings(_Section):
 
 
 class StoreSettings(_Section):
-    """Where events, report cells and incidents live (``acd.metrics.store_url``).
+    """Where events, report cells and incidents live (``acd.metrics.store_url``), and with a
+    PostgreSQL URL the accounts, audit log, callbacks and grades too (``acd.metrics.store_sync``).
 
-    ``url`` empty: the SQLite file ``metrics.database``.  A URL is a secret (it may hold
+    ``url`` empty: the SQLite file ``metrics.database`` (and each other part its own file).  A URL is a secret (it may hold
     the database password): give it in ``ACD_STORE_URL``, or the password alone in
     ``ACD_STORE_PASSWORD`` (or libpq's ``PGPASSWORD``/``~/.pgpass``); it is shown masked.
     """
 
     url: SecretStr | None = Field(
-        None, description="sqlite:///path/acd.sqlite or postgresql://user@host:5432/acd (ACD_STORE_URL); none: metrics.database"
+        None, description="sqlite:///path/acd.sqlite or postgresql://user@host:5432/acd (ACD_STORE_URL; PostgreSQL holds accounts, callbacks and grades too); none: metrics.database"
     )
     password: SecretStr | None = Field(None, description="the PostgreSQL password when the URL has none (ACD_STORE_PASSWORD)")
 

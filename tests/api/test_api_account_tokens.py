@@ -12,17 +12,25 @@ from typing import Iterator
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from acd.accounts.store import AccountStore
-from acd.settings import WebSettings
+from acd.settings import StoreSettings, WebSettings
 from tests.api.helpers import TOKEN, EngineThread, free_port, make_settings
+from tests.store_backends import StoreBackend
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[EngineThread, AccountStore]]:
-    store = AccountStore(tmp_path / "accounts.sqlite")
+def served(tmp_path: Path, store_backend: StoreBackend) -> Iterator[tuple[EngineThread, AccountStore]]:
+    """The engine reading people's tokens from a file, then from the shared PostgreSQL of ``store.url``."""
     settings = make_settings(tmp_path, api_port=free_port())
-    settings = settings.model_copy(update={"web": WebSettings(accounts_database=store.path)})
+    if store_backend.kind == "sqlite":
+        store = AccountStore(tmp_path / "accounts.sqlite")
+        settings = settings.model_copy(update={"web": WebSettings(accounts_database=store.path)})
+    else:
+        store = AccountStore(store_backend.location)
+        update = {"store": StoreSettings(url=SecretStr(str(store_backend.location))), "web": WebSettings(accounts_database=tmp_path / "none.sqlite")}
+        settings = settings.model_copy(update=update)
     running = EngineThread(settings).start()
     yield running, store
     running.stop()

@@ -300,3 +300,23 @@ async def test_open_store_gives_each_back_end_behind_one_interface(tmp_path: Pat
             assert isinstance(store, MetricsStore)
         finally:
             await store.close()
+
+
+async def test_a_url_listing_several_hosts_reaches_the_one_that_answers(postgres: Postgres) -> None:
+    """Patroni without a proxy: ``host1,host2`` with ``target_session_attrs=read-write``; both drivers
+    (the event log's asyncpg, the accounts' psycopg) try the hosts in order and use the primary."""
+    from acd.accounts.store import AccountStore
+    from acd.lab.mosquitto import free_port
+
+    url = str(postgres_backend(postgres).location)
+    down = f"127.0.0.1:{free_port()}"
+    several = url.replace("@127.0.0.1:", f"@{down},127.0.0.1:") + "?target_session_attrs=read-write"
+    assert parse_store_url(several).kind == "postgresql"
+    async with await open_store(several) as store:
+        store.append(Event(type="call.queued", ts=1775000000.0, call_id="c1", queue="general"))
+        assert await store.count() == 1
+    accounts = AccountStore(several)
+    accounts.add("ana", "Ana Pérez", "admin", "correct-horse-1")
+    assert AccountStore(url, create=False).get("ana").role == "admin"
+    with pytest.raises(StoreUrlError, match="not a port number"):
+        parse_store_url(url.replace("@127.0.0.1:", "@db1:99999,127.0.0.1:"))

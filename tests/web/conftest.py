@@ -39,7 +39,7 @@ PASSWORD_SUFFIX = "-secreto-1"
 @dataclass
 class Console:
     url: str
-    database: Path
+    database: Path | str  # the SQLite file, or the PostgreSQL URL of ``store.url``
     process: subprocess.Popen[bytes]
     log: Path
     users: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -54,9 +54,10 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _start(folder: Path, web: dict[str, Any], extra: str = "") -> Console:
+def _start(folder: Path, web: dict[str, Any], extra: str = "", store_url: str | None = None) -> Console:
+    """``store_url``: a PostgreSQL database holding the accounts (given as a site would, in ACD_STORE_URL)."""
     folder.mkdir(parents=True, exist_ok=True)
-    database = folder / "accounts.sqlite"
+    database: Path | str = store_url or folder / "accounts.sqlite"
     store = AccountStore(database)
     users = {}
     for role in ROLES:
@@ -64,12 +65,14 @@ def _start(folder: Path, web: dict[str, Any], extra: str = "") -> Console:
         password = name + PASSWORD_SUFFIX
         store.add(name, f"Prueba {role.title()}", role, password, by="test")
         users[role] = (name, password)
-    settings = {"accounts_database": str(database), "session_idle_s": 300, "lockout_failures": 3, "lockout_s": 600, **web}
+    settings = {"accounts_database": str(folder / "accounts.sqlite"), "session_idle_s": 300, "lockout_failures": 3, "lockout_s": 600, **web}
     lines = ["web:"] + [f"  {key}: {value}" for key, value in settings.items()]
     (folder / "acd.yaml").write_text("\n".join(lines) + "\n" + extra)
     port = _free_port()
     log = folder / "web.log"
     env = {key: value for key, value in os.environ.items() if not key.startswith("ACD_") or key.startswith("ACD_TEST_")}
+    if store_url:
+        env["ACD_STORE_URL"] = store_url
     process = subprocess.Popen(
         [sys.executable, "-m", "acd", "web", "--settings", str(folder / "acd.yaml"), "--port", str(port)],
         cwd=folder, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
@@ -93,9 +96,10 @@ def _start(folder: Path, web: dict[str, Any], extra: str = "") -> Console:
 def start_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Console]]:
     started: list[Console] = []
 
-    def start(extra: str = "", **web: Any) -> Console:
-        """``web`` settings; ``extra``: more settings file text (other sections, paths relative to its folder)."""
-        console = _start(tmp_path_factory.mktemp("console"), web, extra)
+    def start(extra: str = "", store_url: str | None = None, **web: Any) -> Console:
+        """``web`` settings; ``extra``: more settings file text (other sections, paths relative to its folder);
+        ``store_url``: the shared PostgreSQL (accounts and events there, not in files)."""
+        console = _start(tmp_path_factory.mktemp("console"), web, extra, store_url)
         started.append(console)
         return console
 

@@ -102,3 +102,25 @@ def test_audit_helper_names_the_viewer_and_address(store: AccountStore) -> None:
 def test_nav_items_name_real_permissions() -> None:
     with pytest.raises(KeyError):
         NavItem("/x", "nav.x", "view_everything")
+
+
+def test_a_shared_store_that_stops_answering_is_a_503_line_not_a_traceback(postgres, caplog: pytest.LogCaptureFixture) -> None:  # noqa: ANN001
+    from acd.lab.mosquitto import free_port
+    from acd.metrics.store_url import parse_store_url
+    from tests.store_backends import postgres_backend
+
+    url = str(postgres_backend(postgres).location)
+    store = AccountStore(url)
+    store.add("admin1", "Ada Admin", "admin", PASSWORD)
+    settings = Settings(web=WebSettings(accounts_database=Path("unused.sqlite")))
+    with TestClient(create_app(settings, accounts=store), base_url="http://127.0.0.1") as client:
+        client.get("/login")
+        csrf = client.cookies.get("acd_csrf")
+        form = {"name": "admin1", "password": PASSWORD, "csrf": csrf}
+        assert client.post("/login", data=form, follow_redirects=False).status_code == 303
+        store.db.location = parse_store_url(url.replace(f":{postgres.port}/", f":{free_port()}/"))  # the server goes away
+        page = client.post("/login", data=form, headers={"Accept": "text/html"})
+        data = client.get("/admin/audit", headers={"Accept": "application/json", "Authorization": "Bearer acd_x"})
+    assert page.status_code == 503 and "Traceback" not in page.text and postgres.password not in page.text
+    assert data.status_code in (401, 503)  # a bearer look-up of a store that is down finds no token
+    assert any("console store unavailable" in r.getMessage() and postgres.password not in r.getMessage() for r in caplog.records)

@@ -9,12 +9,12 @@ make every audit line ambiguous.  Every change is audited (``user.agent``).
 from __future__ import annotations
 
 import re
-import sqlite3
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from acd.accounts.store import AccountError
+    from acd.metrics.store_sync import Transaction
 
 
 def _error() -> "type[AccountError]":
@@ -24,10 +24,10 @@ def _error() -> "type[AccountError]":
 
 
 class AgentLinks:
-    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:  # the store's
+    def _connect(self) -> AbstractContextManager["Transaction"]:  # the store's
         raise NotImplementedError
 
-    def audit(self, who: str, action: str, target: str = "", address: str = "", detail: str = "", *, db: sqlite3.Connection | None = None) -> None:
+    def audit(self, who: str, action: str, target: str = "", address: str = "", detail: str = "", *, db: "Transaction | None" = None) -> None:
         raise NotImplementedError
 
     def link_agent(self, name: str, agent_id: str | None, *, by: str = "cli", address: str = "") -> None:

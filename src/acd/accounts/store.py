@@ -1,7 +1,8 @@
 """The account store: accounts, passwords, lock-out, API tokens, sessions, audit log.
 
-One SQLite file, written by ``acd web`` and ``acd user``, read by the engine (tokens).
-Why each choice:
+One SQLite file (``web.accounts_database``), or the shared PostgreSQL when ``store.url``
+names one (``acd.metrics.store_sync``: the same queries, migrations per back end),
+written by ``acd web`` and ``acd user``, read by the engine (tokens).  Why each choice:
 
 * passwords are hashed with argon2id (memory-hard: a stolen file costs an attacker
   memory per guess, not just CPU); an unknown name is checked against a dummy hash so the
@@ -11,12 +12,13 @@ Why each choice:
   address), so guessing one password slowly or many accounts quickly both stop;
 * API tokens and session ids are random 256-bit values kept only as SHA-256 digests: the
   file alone never lets anyone in (a fast hash is enough for a value nobody can guess);
-* the audit table refuses UPDATE and DELETE in SQLite triggers, so no code path (nor a
-  careless ``sqlite3`` shell) can rewrite who did what.
+* the audit table refuses UPDATE and DELETE in triggers (SQLite's ``RAISE(ABORT)``,
+  PostgreSQL's ``acd_refuse_change``, which refuses TRUNCATE too), so no code path (nor a
+  careless ``sqlite3``/``psql`` shell) can rewrite who did what.
 
 Every connection is short-lived (one per operation): the web server's threads, the CLI
-and the engine may use the file at once; WAL and a busy timeout keep them out of each
-other's way.
+and the engine may use the store at once; on SQLite, WAL and a busy timeout keep them out
+of each other's way.
 """
 
 from __future__ import annotations
@@ -26,15 +28,17 @@ import re
 import secrets
 import sqlite3
 import time
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager, closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from acd.private_files import create_private_file, private_dir
+from acd.accounts.schema import MIGRATIONS
+from acd.metrics.store_sync import SyncDatabase, Transaction, errors, location_of, shared_location
+from acd.metrics.store_url import POSTGRESQL, StoreLocation
 from acd.accounts.agent_links import AgentLinks
 from acd.accounts.roles import PERMISSIONS, ROLES, permissions_of
 
@@ -46,58 +50,6 @@ MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 TOKEN_PREFIX = "acd_"
 ALL_SCOPES = "*"
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS accounts (
-    name TEXT PRIMARY KEY,
-    full_name TEXT NOT NULL,
-    role TEXT NOT NULL,
-    password_hash TEXT NOT NULL,
-    disabled INTEGER NOT NULL DEFAULT 0,
-    failures INTEGER NOT NULL DEFAULT 0,
-    locked_until REAL NOT NULL DEFAULT 0,
-    created REAL NOT NULL,
-    changed REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS agent_links (
-    account TEXT PRIMARY KEY REFERENCES accounts (name),
-    agent_id TEXT NOT NULL UNIQUE
-);
-CREATE TABLE IF NOT EXISTS login_failures (address TEXT NOT NULL, at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS login_failures_address ON login_failures (address, at);
-CREATE TABLE IF NOT EXISTS tokens (
-    id INTEGER PRIMARY KEY,
-    account TEXT NOT NULL REFERENCES accounts (name),
-    label TEXT NOT NULL,
-    token_hash TEXT NOT NULL UNIQUE,
-    scopes TEXT NOT NULL,
-    created REAL NOT NULL,
-    revoked REAL
-);
-CREATE TABLE IF NOT EXISTS sessions (
-    id_hash TEXT PRIMARY KEY,
-    account TEXT NOT NULL REFERENCES accounts (name),
-    csrf TEXT NOT NULL,
-    address TEXT NOT NULL,
-    created REAL NOT NULL,
-    seen REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS audit (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at REAL NOT NULL,
-    who TEXT NOT NULL,
-    action TEXT NOT NULL,
-    target TEXT NOT NULL,
-    address TEXT NOT NULL,
-    detail TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS audit_who ON audit (who, id);
-CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
-BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
-BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-"""
-
 
 class AccountError(Exception):
     """A request the store refuses (bad name, unknown account, weak password...): one line for the user.
@@ -222,42 +174,33 @@ def _clean(text: str, limit: int = 200) -> str:
 class AccountStore(AgentLinks):
     """The store at ``path``; created (owner-only) on first use unless ``create`` is false."""
 
-    def __init__(self, path: Path, *, policy: Policy | None = None, private: bool = True, create: bool = True) -> None:
-        self.path = Path(path)
+    def __init__(
+        self, path: Path | str | StoreLocation, *, policy: Policy | None = None, private: bool = True, create: bool = True
+    ) -> None:
+        self.db = SyncDatabase(location_of(path), MIGRATIONS, private=private)
+        self.path = self.db.location.path  # the SQLite file; None on PostgreSQL
         self.policy = policy or Policy()
         self.private = private
         self._hasher = PasswordHasher()
         self._dummy_hash: str | None = None
         if create:
-            private_dir(self.path.parent, private=private)
-            create_private_file(self.path, private=private)
-            with closing(sqlite3.connect(self.path, timeout=5.0, isolation_level=None)) as db:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.executescript(SCHEMA)
-        elif not self.path.exists():
-            raise AccountError(f"no account store at {self.path} (create one with `acd user add`)", "store_missing", path=str(self.path))
+            self.db.create()
+        elif not self.db.exists() or (self.db.kind == POSTGRESQL and self.db.version() == 0):
+            raise AccountError(f"no account store at {self.db} (create one with `acd user add`)", "store_missing", path=str(self.db))
 
     @classmethod
     def from_settings(cls, settings: "Settings", *, create: bool = True) -> "AccountStore":
-        """The store named by ``web.accounts_database``, with the ``web:`` lock-out and session limits."""
+        """The store of the settings: the shared PostgreSQL of ``store.url`` if it names one, else the
+        SQLite file ``web.accounts_database``; with the ``web:`` lock-out and session limits."""
         web = settings.web
         policy = Policy(web.lockout_failures, web.lockout_s, web.address_failures, web.session_idle_s, web.session_max_s)
-        return cls(settings.resolve(web.accounts_database), policy=policy, private=settings.files.private, create=create)
+        return cls(shared_location(settings, web.accounts_database), policy=policy, private=settings.files.private, create=create)
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self.path, timeout=5.0, isolation_level=None)) as db:
-            db.execute("PRAGMA foreign_keys=ON")
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+    def _connect(self) -> AbstractContextManager[Transaction]:
+        return self.db.transaction()
 
     # ------------------------------------------------------------------ audit
-    def audit(self, who: str, action: str, target: str = "", address: str = "", detail: str = "", *, db: sqlite3.Connection | None = None) -> None:
+    def audit(self, who: str, action: str, target: str = "", address: str = "", detail: str = "", *, db: Transaction | None = None) -> None:
         row = (time.time(), _clean(who, 64), _clean(action, 64), _clean(target), _clean(address, 64), _clean(detail, 1000))
         sql = "INSERT INTO audit (at, who, action, target, address, detail) VALUES (?, ?, ?, ?, ?, ?)"
         if db is not None:
@@ -374,12 +317,13 @@ class AccountStore(AgentLinks):
                 why = "unknown account" if row is None else ("account disabled" if row[1] else "wrong password")
                 detail = why
                 if row is not None and not ok:
-                    failures = row[2] + 1
+                    # Counted in the database, not from the value read before the KDF: parallel
+                    # guesses (several web workers, or several consoles on one PostgreSQL) each count.
+                    db.execute("UPDATE accounts SET failures = failures + 1 WHERE name = ?", (name,))
+                    failures = int(db.execute("SELECT failures FROM accounts WHERE name = ?", (name,)).fetchone()[0])
                     if failures >= policy.lockout_failures:
                         db.execute("UPDATE accounts SET failures = 0, locked_until = ? WHERE name = ?", (now + policy.lockout_s, name))
                         detail = f"{why}; account locked for {policy.lockout_s:.0f} s after {failures} failures"
-                    else:
-                        db.execute("UPDATE accounts SET failures = ? WHERE name = ?", (failures, name))
                 self.audit(typed, "login.failed", typed, address, detail, db=db)
         if not ok or row is None or row[1]:
             raise LoginRefused("bad")
@@ -442,11 +386,10 @@ class AccountStore(AgentLinks):
         now = time.time()
         scope_text = ALL_SCOPES if wanted is None else " ".join(sorted(wanted))
         with self._connect() as db:
-            cursor = db.execute(
+            token_id = db.insert_id(
                 "INSERT INTO tokens (account, label, token_hash, scopes, created) VALUES (?, ?, ?, ?, ?)",
                 (name, label, digest(secret), scope_text, now),
             )
-            token_id = int(cursor.lastrowid or 0)
             self.audit(by, "token.issue", name, address, f"token #{token_id} {label!r} scopes={scope_text}", db=db)
         return Token(token_id, name, label, wanted, now, None), secret
 
@@ -470,26 +413,32 @@ class AccountStore(AgentLinks):
 
     def token_account(self, secret: str) -> tuple[Account, frozenset[str] | None] | None:
         """The live, enabled account and scopes behind a token secret, or None."""
-        return lookup_token(self.path, secret)
+        return lookup_token(self.db.location, secret)
 
 
 def _scopes(text: str) -> frozenset[str] | None:
     return None if text == ALL_SCOPES else frozenset(text.split())
 
 
-def lookup_token(path: Path, secret: str) -> tuple[Account, frozenset[str] | None] | None:
+def lookup_token(where: Path | str | StoreLocation, secret: str) -> tuple[Account, frozenset[str] | None] | None:
     """Read-only look-up of a token (the engine uses this: it never writes the store)."""
-    if not secret.startswith(TOKEN_PREFIX) or not path.exists():
+    if not secret.startswith(TOKEN_PREFIX):
         return None
-    uri = Path(path).resolve().as_uri() + "?mode=ro"
+    location = location_of(where)
+    sql = ("SELECT a.name, a.full_name, a.role, a.disabled, a.locked_until, a.created, t.scopes"
+           " FROM tokens t JOIN accounts a ON a.name = t.account WHERE t.token_hash = ? AND t.revoked IS NULL")
     try:
-        with closing(sqlite3.connect(uri, uri=True, timeout=2.0)) as db:
-            row = db.execute(
-                "SELECT a.name, a.full_name, a.role, a.disabled, a.locked_until, a.created, t.scopes"
-                " FROM tokens t JOIN accounts a ON a.name = t.account WHERE t.token_hash = ? AND t.revoked IS NULL",
-                (digest(secret),),
-            ).fetchone()
-    except sqlite3.Error:
+        if location.kind == POSTGRESQL:
+            with SyncDatabase(location, MIGRATIONS, busy_timeout_s=2.0).transaction() as db:
+                row = db.execute(sql, (digest(secret),)).fetchone()
+        else:
+            assert location.path is not None
+            if not location.path.exists():
+                return None
+            uri = location.path.resolve().as_uri() + "?mode=ro"
+            with closing(sqlite3.connect(uri, uri=True, timeout=2.0)) as conn:
+                row = conn.execute(sql, (digest(secret),)).fetchone()
+    except errors():
         return None
     if row is None or row[3]:
         return None

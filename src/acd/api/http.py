@@ -21,12 +21,13 @@ Security:
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import math
 from os import PathLike
 from pathlib import Path as PathType
-from typing import TYPE_CHECKING, Annotated, Any, Callable, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, Callable, NoReturn, Union
 
 from fastapi import APIRouter, Body, FastAPI, Path, Request, Security
 from fastapi.encoders import jsonable_encoder
@@ -38,6 +39,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from acd import __version__
+from acd.metrics.store_url import StoreLocation
 from acd.api.lag import LoopLagProbe
 from acd.asterisk.monitoring import start_monitor
 from acd.api.models import (
@@ -115,7 +117,15 @@ def api_permission(method: str, path: str) -> str | None:
     return None  # routing reload and anything new: automation's token until someone decides
 
 
-def account_token_allows(header: str | None, accounts: PathLike[str] | str | None, method: str, path: str) -> bool | None:
+AccountsWhere = Union[PathLike[str], str, StoreLocation, None]  # where people's tokens are read
+
+
+def _where(accounts: "PathLike[str] | str | StoreLocation") -> "PathType | StoreLocation":
+    """The account store to read tokens from: the shared PostgreSQL's location, or the SQLite file."""
+    return accounts if isinstance(accounts, StoreLocation) else PathType(accounts)
+
+
+def account_token_allows(header: str | None, accounts: AccountsWhere, method: str, path: str) -> bool | None:
     """A person's token: True if it may, False if it is valid but may not (403), None if it is no valid token (401)."""
     if accounts is None or not header:
         return None
@@ -125,7 +135,7 @@ def account_token_allows(header: str | None, accounts: PathLike[str] | str | Non
     from acd.accounts.store import lookup_token  # the engine needs it only when a person's token comes
     from acd.web.access import Viewer
 
-    found = lookup_token(PathType(accounts), given.strip())
+    found = lookup_token(_where(accounts), given.strip())
     if found is None:
         return None
     account, scopes = found
@@ -133,14 +143,14 @@ def account_token_allows(header: str | None, accounts: PathLike[str] | str | Non
     return permission is not None and Viewer(account.name, account.role, "", scopes).may(permission)
 
 
-def requester(header: str | None, token: str, accounts: PathLike[str] | str | None) -> str:
+def requester(header: str | None, token: str, accounts: AccountsWhere) -> str:
     """Who sent a request, for the audit trail: the account behind a person's token, else ``api-token``."""
     if token and token_matches(header, token):
         return "api-token"
     if accounts is not None and header and header.lower().startswith("bearer "):
         from acd.accounts.store import lookup_token
 
-        found = lookup_token(PathType(accounts), header[7:].strip())
+        found = lookup_token(_where(accounts), header[7:].strip())
         if found is not None:
             return found[0].name
     return "loopback"
@@ -149,7 +159,7 @@ def requester(header: str | None, token: str, accounts: PathLike[str] | str | No
 class BearerAuth:
     """ASGI middleware: everything but :data:`PUBLIC_PATHS` needs ``ACD_API_TOKEN`` or a person's token that may."""
 
-    def __init__(self, app: ASGIApp, token: str, accounts: PathLike[str] | str | None = None) -> None:
+    def __init__(self, app: ASGIApp, token: str, accounts: AccountsWhere = None) -> None:
         self.app = app
         self.token = token
         self.accounts = accounts
@@ -162,7 +172,9 @@ class BearerAuth:
                     header = value.decode("latin-1")
                     break
             if not token_matches(header, self.token):
-                allowed = account_token_allows(header, self.accounts, scope["method"], scope["path"])
+                # In a thread: the look-up reads the account store (a file, or the shared PostgreSQL
+                # over the network), and the engine's loop must never wait for either.
+                allowed = await asyncio.to_thread(account_token_allows, header, self.accounts, scope["method"], scope["path"])
                 if allowed is None:
                     await _unauthorized_response()(scope, receive, send)
                     return
@@ -194,7 +206,7 @@ _CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorOut, "descript
 
 
 def create_api(
-    app: "ServedEngine", *, token: str, tally: EventTally, lag: LoopLagProbe, accounts: PathLike[str] | str | None = None, hub: StreamHub | None = None
+    app: "ServedEngine", *, token: str, tally: EventTally, lag: LoopLagProbe, accounts: AccountsWhere = None, hub: StreamHub | None = None
 ) -> FastAPI:
     """The ASGI application; serving it is :mod:`acd.api.server`'s job.  ``accounts``: the account store
     (people's tokens); ``hub``: the live stream's publisher (``/api/stream``)."""
@@ -330,7 +342,7 @@ def create_api(
         summary="code the call the agent is wrapping up (one of its queue's dispositions); the wrap-up ends",
     )
     async def disposition(agent_id: AgentId, body: DispositionIn, request: Request) -> AgentOut:
-        by = requester(request.headers.get("authorization"), token, accounts)
+        by = await asyncio.to_thread(requester, request.headers.get("authorization"), token, accounts)
         if by == "api-token" and body.by:
             by = body.by  # the console, on behalf of the account it names
         return _agent_action(agent_id, lambda: app.dispatcher.disposition(agent_id, body.code, body.call_id, by))
@@ -345,7 +357,7 @@ def create_api(
         config = app.router.config.agent(agent_id)
         if view is None or config is None or str(view.state) != "on_call" or view.call_id is None:
             raise Refused(409, "conflict", "the agent is not on a call", "agent", agent_id)
-        by = requester(request.headers.get("authorization"), token, accounts)
+        by = await asyncio.to_thread(requester, request.headers.get("authorization"), token, accounts)
         if by == "api-token" and body.by:
             by = body.by  # the console, on behalf of the account it names
         app.engine.emit("supervisor.monitor", agent_id=agent_id, call_id=view.call_id,

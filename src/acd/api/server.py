@@ -39,6 +39,7 @@ from acd.api.guard import RequestLimit, guarded_protocol
 from acd.api.http import create_api
 from acd.api.lag import LoopLagProbe
 from acd.api.stream import StreamHub
+from acd.metrics.store_sync import shared_location
 from acd.api.tally import EventTally
 from acd.settings import Settings
 
@@ -85,7 +86,7 @@ class ApiService:
         self.tally = EventTally(app.stats.clock)
         self.lag = LoopLagProbe()
         self.hub = StreamHub()
-        accounts = settings.resolve(settings.web.accounts_database)  # people's tokens (acd user token), read-only
+        accounts = shared_location(settings, settings.web.accounts_database)  # people's tokens (acd user token), read-only
         self.asgi = RequestLimit(create_api(app, token=token, tally=self.tally, lag=self.lag, accounts=accounts, hub=self.hub))
         self.header_timeout_s = settings.api.header_timeout_s
         self.max_connections = settings.api.max_connections

@@ -23,7 +23,6 @@ import argparse
 import getpass
 import json
 import os
-import sqlite3
 import sys
 from typing import Any
 
@@ -39,7 +38,7 @@ def register(subparsers: Any) -> None:
         description="Named accounts (one person, one account, one role). Roles: " + ", ".join(ROLES) + ".",
     )
     parser.add_argument("--settings", "-c", metavar="FILE", help="settings file (default: acd.yaml if present)")
-    parser.add_argument("--database", metavar="FILE", help="account store (default: web.accounts_database)")
+    parser.add_argument("--database", metavar="FILE|URL", help="account store: an SQLite file or a postgresql:// URL (default: store.url if PostgreSQL, else web.accounts_database)")
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     add = actions.add_parser("add", help="create an account (password from a prompt or ACD_USER_PASSWORD)")
     add.add_argument("name", help="login name: lower-case letters, digits, '.', '_', '-'")
@@ -84,7 +83,12 @@ class _Stop(Exception):
 
 def _handle(args: argparse.Namespace) -> int:
     from acd.accounts.store import AccountError, AccountStore
+    from acd.metrics.store import StoreError
+    from acd.metrics.store_sync import errors
     from acd.settings import SettingsError, format_settings_problem, load_settings
+
+    def store_errors() -> tuple[type[BaseException], ...]:
+        return (StoreError, *errors())
 
     try:
         settings = load_settings(args.settings)
@@ -95,16 +99,14 @@ def _handle(args: argparse.Namespace) -> int:
     try:
         create = args.run in (_add,)
         if args.database:
-            from pathlib import Path
-
-            store = AccountStore(Path(args.database), private=settings.files.private, create=create)
+            store = AccountStore(args.database, private=settings.files.private, create=create)
         else:
             store = AccountStore.from_settings(settings, create=create)
         return int(args.run(store, args) or 0)
     except (AccountError, _Stop) as exc:
         print(f"acd user {args.action}: error: {exc}", file=sys.stderr)
         return getattr(exc, "code", EXIT_REFUSED)
-    except sqlite3.Error as exc:
+    except store_errors() as exc:
         print(f"acd user {args.action}: error: account store unusable: {exc}", file=sys.stderr)
         return EXIT_REFUSED
     except OSError as exc:

@@ -32,13 +32,14 @@ def register(subparsers: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     import socket
-    import sqlite3
 
     import uvicorn
     from pydantic import ValidationError
 
     from acd.accounts.store import AccountError, AccountStore
     from acd.logs import configure_logging
+    from acd.metrics.store import StoreError
+    from acd.metrics.store_sync import errors as store_errors
     from acd.private_files import private_umask
     from acd.settings import WebSettings
     from acd.web.app import create_app
@@ -59,8 +60,8 @@ def handle(args: argparse.Namespace) -> int:
     private_umask(settings.files.private)
     try:
         accounts = AccountStore.from_settings(settings)
-    except (AccountError, OSError, sqlite3.Error) as exc:
-        print(f"acd web: error: account store {settings.web.accounts_database}: {exc}", file=sys.stderr)
+    except (AccountError, OSError, StoreError, *store_errors()) as exc:
+        print(f"acd web: error: account store: {exc}", file=sys.stderr)
         return 1
     if not accounts.accounts():
         print("acd web: no accounts yet; create one: acd user add NAME --full-name '...' --role admin", file=sys.stderr)

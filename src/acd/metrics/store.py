@@ -2,7 +2,8 @@
 
 Why batches: the routing core must never wait for a disk.  ``append()`` only puts the
 event in an in-memory list; a background task writes the list every
-``batch_interval_s`` (at most 1 s) in ONE transaction, so a busy contact center costs a
+``batch_interval_s`` (at most 1 s) in ONE transaction (``acd.metrics.batching``, shared
+with the PostgreSQL store), so a busy contact center costs a
 handful of fsyncs per second instead of one per event.
 
 Durability contract (what a contract audit may rely on):
@@ -30,7 +31,6 @@ one file so a schema change is one reviewable diff; the figures built on it live
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import sqlite3
@@ -43,6 +43,7 @@ from typing import Any, Iterable, Sequence
 import aiosqlite
 
 from acd.base.events import Event
+from acd.metrics.batching import BatchingWriter
 from acd.private_files import prepare_database
 
 log = logging.getLogger(__name__)
@@ -233,22 +234,16 @@ def _check_header(path: Path) -> None:
         raise CorruptDatabaseError(f"{path} is not an SQLite database (corrupt or the wrong file)")
 
 
-class EventStore:
+class EventStore(BatchingWriter):
     """Append-only event log plus incident log in one SQLite file.  Use ``await EventStore.open(path)``."""
+
+    _log = log
+    _db_errors = (sqlite3.Error,)
 
     def __init__(self, path: Path, conn: aiosqlite.Connection, batch_interval_s: float) -> None:
         self.path = path
-        self.batch_interval_s = batch_interval_s
         self._conn = conn
-        self._batch: list[Event] = []
-        self._in_flight = 0  # events taken by a flush whose transaction has not committed yet
-        self._lock = asyncio.Lock()
-        self._flusher: asyncio.Task[None] | None = None
-        self._closed = False
-        self.flushed = 0
-        self.rejected = 0
-        self.flush_errors = 0
-        self.last_error: str | None = None
+        self._init_batching(batch_interval_s)
 
     # -- opening -----------------------------------------------------------------------
 
@@ -297,7 +292,7 @@ class EventStore:
             _forget(key)
             raise
         store = cls(path, conn, batch_interval_s)
-        store._flusher = asyncio.create_task(store._flush_loop(), name=f"event-store-flush:{path.name}")
+        store._start_flusher(f"event-store-flush:{path.name}")
         return store
 
     async def __aenter__(self) -> "EventStore":
@@ -308,79 +303,24 @@ class EventStore:
     ) -> None:
         await self.close()
 
-    # -- writing -----------------------------------------------------------------------
+    # -- writing (the loop is acd.metrics.batching's) ----------------------------------
 
-    def append(self, event: Event) -> None:
-        """Queue ``event`` for the next batch; never blocks, never touches the disk."""
-        if self._closed:
-            raise StoreError("event store is closed")
-        self._batch.append(event)
+    def _prepare_row(self, event: Event) -> tuple[Any, ...]:
+        return _row(event)
 
-    @property
-    def pending(self) -> int:
-        """Events appended but not yet committed (a batch being written counts until COMMIT)."""
-        return len(self._batch) + self._in_flight
-
-    async def flush(self) -> int:
-        """Commit everything appended so far in one transaction; returns how many events."""
-        async with self._lock:
-            if not self._batch:
-                return 0
-            batch, self._batch = self._batch, []
-            self._in_flight = len(batch)
-            kept: list[Event] = []
-            rows = []
-            for event in batch:
-                try:
-                    rows.append(_row(event))
-                    kept.append(event)
-                except (TypeError, ValueError) as exc:
-                    # One unserialisable event must not block every later one.
-                    self.rejected += 1
-                    log.error("event %s (%s) cannot be stored and was dropped: %s", event.id, event.type, exc)
-            try:
-                await self._conn.execute("BEGIN IMMEDIATE")
-                await self._conn.executemany(
-                    f"INSERT OR IGNORE INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
-                )
-                await self._conn.execute("COMMIT")
-            except BaseException as exc:
-                await _rollback(self._conn)
-                self._batch[:0] = kept  # keep them, in order, for the next attempt
-                self._in_flight = 0
-                if isinstance(exc, sqlite3.Error):
-                    self.flush_errors += 1
-                    self.last_error = str(exc)
-                raise
-            self._in_flight = 0
-            self.flushed += len(kept)
-            return len(kept)
-
-    async def _flush_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.batch_interval_s)
-            try:
-                # Shielded: close() cancels this loop, never a transaction half-way.
-                await asyncio.shield(self.flush())
-            except sqlite3.Error as exc:
-                # Disk full, file locked by a backup...: keep the events and retry.
-                log.error("event store flush failed (%d events kept for retry): %s", self.pending, exc)
-
-    async def close(self) -> None:
-        """Stop the background writer, commit everything pending, close the file."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._flusher is not None:
-            self._flusher.cancel()
-            try:
-                await self._flusher
-            except asyncio.CancelledError:
-                pass
+    async def _write_batch(self, rows: Sequence[tuple[Any, ...]]) -> None:
         try:
-            await self.flush()
-        finally:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            await self._conn.executemany(f"INSERT OR IGNORE INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            await self._conn.execute("COMMIT")
+        except BaseException:
+            await _rollback(self._conn)
+            raise
+
+    async def _release(self) -> None:
+        try:
             await self._conn.close()
+        finally:
             _forget(_key(self.path))
 
     # -- reading -----------------------------------------------------------------------

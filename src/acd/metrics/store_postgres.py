@@ -4,8 +4,9 @@ Why: one SQLite file beside one engine is one machine; a shared PostgreSQL lets 
 engine (hot standby), several consoles and the reports read and write one store (issue
 21).  Behaviour is the SQLite ``EventStore``'s (see ``acd.metrics.store`` and
 ``acd.metrics.store_interface``): ``append`` only queues, a background task commits a
-batch every ``batch_interval_s`` in one transaction (one statement: the batch travels as
-arrays and is unnested by the server), ``close`` commits the rest, duplicates are stored
+batch every ``batch_interval_s`` in one transaction (the loop is the SQLite store's too,
+``acd.metrics.batching``; here a batch is one statement: it travels as arrays and is
+unnested by the server), ``close`` commits the rest, duplicates are stored
 once, events come back bit for bit in (ts, seq) order.
 
 Schema differences, and why:
@@ -42,6 +43,7 @@ from typing import Any, Iterable, Sequence
 import asyncpg
 
 from acd.base.events import Event
+from acd.metrics.batching import BatchingWriter
 from acd.metrics.store import (
     CONSOLE_TYPES,
     DAY_S,
@@ -153,24 +155,18 @@ def _masked(exc: BaseException, dsn: str) -> str:
     return text.replace(secret, "***") if secret else text
 
 
-class PostgresEventStore:
+class PostgresEventStore(BatchingWriter):
     """Append-only event log, incident log and report cells in PostgreSQL.  ``await PostgresEventStore.open(dsn)``."""
+
+    _log = log
+    _db_errors = DB_ERRORS
 
     def __init__(self, dsn: str, pool: asyncpg.Pool, batch_interval_s: float) -> None:
         self.url = redact(dsn)
-        self.batch_interval_s = batch_interval_s
         self._dsn = dsn
         self._pool = pool
-        self._batch: list[Event] = []
-        self._in_flight = 0
-        self._lock = asyncio.Lock()
-        self._flusher: asyncio.Task[None] | None = None
-        self._closed = False
         self._months: set[tuple[int, int]] = set()
-        self.flushed = 0
-        self.rejected = 0
-        self.flush_errors = 0
-        self.last_error: str | None = None
+        self._init_batching(batch_interval_s)
 
     def __repr__(self) -> str:
         return f"PostgresEventStore({self.url})"
@@ -204,7 +200,7 @@ class PostgresEventStore:
                 raise StoreError(f"cannot prepare {where}: {_masked(exc, dsn)}") from None
             raise
         store = cls(dsn, pool, batch_interval_s)
-        store._flusher = asyncio.create_task(store._flush_loop(), name="event-store-flush:postgresql")
+        store._start_flusher("event-store-flush:postgresql")
         return store
 
     async def __aenter__(self) -> "PostgresEventStore":
@@ -215,56 +211,21 @@ class PostgresEventStore:
     ) -> None:
         await self.close()
 
-    # -- writing -----------------------------------------------------------------------
+    # -- writing (the loop is acd.metrics.batching's) ----------------------------------
 
-    def append(self, event: Event) -> None:
-        """Queue ``event`` for the next batch; never blocks, never touches the database."""
-        if self._closed:
-            raise StoreError("event store is closed")
-        self._batch.append(event)
+    def _prepare_row(self, event: Event) -> tuple[tuple[Any, ...], tuple[int, int]]:
+        return _row(event), month_of(event.ts)
 
-    @property
-    def pending(self) -> int:
-        return len(self._batch) + self._in_flight
+    async def _write_batch(self, rows: Sequence[tuple[tuple[Any, ...], tuple[int, int]]]) -> None:
+        """One statement: the batch travels as arrays (one per column), in append order."""
+        columns = [list(column) for column in zip(*(row for row, _ in rows))]
+        async with self._pool.acquire() as conn:
+            await self._ensure_partitions(conn, {month for _, month in rows})
+            async with conn.transaction():
+                await conn.execute(_INSERT, *columns)
 
-    async def flush(self) -> int:
-        """Commit everything appended so far in one transaction; returns how many events."""
-        async with self._lock:
-            if not self._batch:
-                return 0
-            batch, self._batch = self._batch, []
-            self._in_flight = len(batch)
-            kept: list[Event] = []
-            columns: list[list[Any]] = [[] for _ in range(8)]
-            months: set[tuple[int, int]] = set()
-            for event in batch:
-                try:
-                    row = _row(event)
-                    month = month_of(event.ts)
-                except (TypeError, ValueError) as exc:
-                    self.rejected += 1
-                    log.error("event %s (%s) cannot be stored and was dropped: %s", event.id, event.type, exc)
-                    continue
-                kept.append(event)
-                months.add(month)
-                for column, value in zip(columns, row):
-                    column.append(value)
-            try:
-                if kept:
-                    async with self._pool.acquire() as conn:
-                        await self._ensure_partitions(conn, months)
-                        async with conn.transaction():
-                            await conn.execute(_INSERT, *columns)
-            except BaseException as exc:
-                self._batch[:0] = kept
-                self._in_flight = 0
-                if isinstance(exc, DB_ERRORS):
-                    self.flush_errors += 1
-                    self.last_error = _masked(exc, self._dsn)
-                raise
-            self._in_flight = 0
-            self.flushed += len(kept)
-            return len(kept)
+    def _error_text(self, exc: BaseException) -> str:
+        return _masked(exc, self._dsn)
 
     async def insert_rows(self, rows: Sequence[tuple[Any, ...]]) -> int:
         """Store rows shaped like ``_row`` (id, ts, type, call_id, agent_id, queue, data, schema_version)
@@ -294,32 +255,11 @@ class PostgresEventStore:
                 await conn.execute(f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF events FOR VALUES FROM ({lo}) TO ({hi})")
             self._months.add((year, month))
 
-    async def _flush_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.batch_interval_s)
-            try:
-                await asyncio.shield(self.flush())
-            except DB_ERRORS as exc:
-                log.error("event store flush failed (%d events kept for retry): %s", self.pending, _masked(exc, self._dsn))
-
-    async def close(self) -> None:
-        """Stop the background writer, commit everything pending, close the connections."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._flusher is not None:
-            self._flusher.cancel()
-            try:
-                await self._flusher
-            except asyncio.CancelledError:
-                pass
+    async def _release(self) -> None:
         try:
-            await self.flush()
-        finally:
-            try:
-                await asyncio.wait_for(self._pool.close(), 10)
-            except (asyncio.TimeoutError, *DB_ERRORS):
-                self._pool.terminate()
+            await asyncio.wait_for(self._pool.close(), 10)
+        except (asyncio.TimeoutError, *DB_ERRORS):
+            self._pool.terminate()
 
     # -- reading -----------------------------------------------------------------------
 
@@ -581,7 +521,9 @@ async def _prepare(conn: asyncpg.Connection, where: str, *, create: bool) -> Non
         if not create:
             raise MissingDatabaseError(f"no acd event log in {where} (the engine creates it; or `acd store migrate`)")
         ours = {"events", "incidents", "report_cells"}
-        if tables and not tables <= ours and not any(t.startswith("events_y") for t in tables):
+        # acd_schema: acd's other parts (accounts, callbacks, grades: acd.metrics.store_sync) are
+        # here already (`acd user add` before the engine's first start): an acd database all the same.
+        if tables and "acd_schema" not in tables and not tables <= ours and not any(t.startswith("events_y") for t in tables):
             raise StoreError(f"{where} holds other tables and no schema_version: not an acd event log (left untouched)")
     version = await _current_version(conn) if "schema_version" in tables else 0
     if version > latest_version():

@@ -7,7 +7,8 @@ SQLite file to a shared PostgreSQL by changing a line (and ``acd store migrate``
   the settings file), or a plain path: the SQLite event log (``acd.metrics.store``);
 * ``postgresql://user@host:5432/acd`` (or ``postgres://``): PostgreSQL
   (``acd.metrics.store_postgres``).  Options libpq knows in the query (``?sslmode=…``)
-  are passed on.
+  are passed on; several hosts (``db1:5432,db2:5432`` with ``?target_session_attrs=read-write``)
+  are tried in order.
 
 Why passwords get care: a URL may carry one (``postgresql://acd:secret@db/acd``).  It
 should come from the environment (``ACD_STORE_URL``, ``ACD_STORE_PASSWORD`` or libpq's
@@ -70,6 +71,21 @@ def redact(url: str) -> str:
     return urlunsplit(SplitResult(parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
+def _check_ports(parts: SplitResult) -> None:
+    """ValueError for a bad port; a PostgreSQL URL may list several hosts (``h1:5432,h2:5432``:
+    libpq and asyncpg try them in order, ``?target_session_attrs=read-write`` picks the primary)."""
+    hostinfo = parts.netloc.rpartition("@")[2]
+    if "," not in hostinfo:
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+        return
+    for host in hostinfo.split(","):
+        name, colon, port = host.rpartition(":") if not host.endswith("]") else (host, "", "")
+        if colon and not (port.isdigit() and 0 < int(port) < 65536):
+            raise ValueError(f"port {port!r} of host {name!r} is not a port number")
+        if not (name if colon else host):
+            raise ValueError("an empty host in the host list")
+
+
 def _looks_like_url(text: str) -> bool:
     scheme = text.partition(":")[0].lower()
     return ":" in text and (scheme in (SQLITE, *_PG_SCHEMES) or ("://" in text and len(scheme) > 1))
@@ -91,7 +107,7 @@ def parse_store_url(value: str | Path, *, base: Callable[[Path], Path] | None = 
         return StoreLocation(SQLITE, path=resolve(Path(text).expanduser()))
     try:
         parts = urlsplit(text)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
+        _check_ports(parts)
     except ValueError as exc:
         raise StoreUrlError(f"bad store URL {redact(text)}: {exc}") from None
     scheme = parts.scheme.lower()

@@ -14,27 +14,33 @@ What it puts together, and why here:
 
 from __future__ import annotations
 
+import logging
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from markupsafe import escape
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from acd import __version__
 from acd.accounts.store import AccountStore
+from acd.metrics.store_sync import DatabaseError
 from acd.metrics.store_url import settings_location
 from acd.web.heartbeat import ConsoleHeartbeat
 from acd.settings import Settings
 from acd.web.engine import EngineClient
 from acd.web.pages import discover
 from acd.web.pages.auth import login_redirect
-from acd.web.render import STATIC, render
+from acd.web.i18n import translate
+from acd.web.render import STATIC, language_of, render
 from acd.web.session import CsrfCookie, Forbidden, LoginRequired, csrf_check
 from acd.web.warmup import CellWarmer
+
+log = logging.getLogger("acd.web")
 
 CSP = "; ".join([
     "default-src 'none'",
@@ -88,6 +94,20 @@ class SecurityHeaders:
 def _wants_json(request: Request) -> bool:
     accept = request.headers.get("accept", "")
     return request.url.path.startswith("/api/") or "authorization" in request.headers or ("json" in accept and "html" not in accept)
+
+
+def store_unavailable_errors() -> tuple[type[Exception], ...]:
+    """A store that cannot be reached or is failing over (not a bug in a query)."""
+    import sqlite3
+
+    found: list[type[Exception]] = [DatabaseError, sqlite3.OperationalError]
+    try:
+        import psycopg
+
+        found.append(psycopg.OperationalError)
+    except ImportError:  # pragma: no cover - installed with acd
+        pass
+    return tuple(found)
 
 
 def create_app(
@@ -150,6 +170,18 @@ def create_app(
         if _wants_json(request) or exc.status_code != 404:
             return JSONResponse({"error": "http", "detail": str(exc.detail)}, status_code=exc.status_code)
         return render(request, "error.html", {"message": "error.not_found"}, status=404)
+
+    async def store_unavailable(request: Request, exc: Exception) -> Response:
+        """The shared store is down or failing over: 503 and one line, never a traceback (the log names why)."""
+        log.error("console store unavailable for %s: %s", request.url.path, " ".join(str(exc).split())[:300])
+        if _wants_json(request):
+            return JSONResponse({"error": "store_unavailable", "detail": "the console's database is not answering"}, status_code=503)
+        # Not the page template: it would ask the same store who is logged in.
+        message = escape(translate(language_of(request), "error.store"))
+        return HTMLResponse(f"<!doctype html><title>503</title><p>{message}</p>", status_code=503)
+
+    for error in store_unavailable_errors():
+        app.add_exception_handler(error, store_unavailable)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:

@@ -25,7 +25,8 @@ A failed customer leg is retried after ``callback_retry_s`` up to
 ``callback_max_attempts``; callbacks are only placed inside the queue's callback hours;
 every request and attempt is an event (``callback.requested``, ``callback.attempt`` with
 its ``outcome``, ``callback.completed``, ``callback.failed``), and requests live in
-SQLite, so they survive an engine restart.  A second request from the same number
+SQLite (``callbacks.database``) or the shared PostgreSQL of ``store.url``, so they
+survive an engine restart (or a standby's takeover).  A second request from the same number
 replaces the first: a customer is never called twice for one wish.
 """
 
@@ -36,14 +37,18 @@ import logging
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Awaitable, Callable, Literal, Protocol
+from typing import TYPE_CHECKING, Awaitable, Callable, Literal, Protocol
 
 import aiosqlite
 
 from acd.base.schedule import Schedule
 from acd.base.events import Event
-from acd.private_files import prepare_database
+from acd.metrics.store_sync import Migrations, SyncDatabase, Table, location_of
+from acd.metrics.store_url import POSTGRESQL, StoreLocation
 from acd.privacy import Pseudonyms
+
+if TYPE_CHECKING:
+    import asyncpg
 
 log = logging.getLogger("acd.callbacks")
 
@@ -65,10 +70,11 @@ class Callback:
     next_attempt_at: float = 0.0
 
 
-class CallbackStore:
-    """Durable callback requests (one row per request, keyed by call id)."""
+_COLUMNS = "call_id, queue, number, wait_origin, requested_at, state, attempts, next_attempt_at"
 
-    SCHEMA = """
+MIGRATIONS = Migrations(
+    "callbacks",
+    sqlite=["""
     CREATE TABLE IF NOT EXISTS callbacks (
         call_id TEXT PRIMARY KEY,
         queue TEXT NOT NULL,
@@ -80,39 +86,89 @@ class CallbackStore:
         next_attempt_at REAL NOT NULL
     );
     CREATE INDEX IF NOT EXISTS callbacks_open ON callbacks (state, number);
-    """
+    """],
+    postgresql=["""
+    CREATE TABLE callbacks (
+        call_id text PRIMARY KEY,
+        queue text NOT NULL,
+        number text NOT NULL,
+        wait_origin double precision NOT NULL,
+        requested_at double precision NOT NULL,
+        state text NOT NULL,
+        attempts integer NOT NULL,
+        next_attempt_at double precision NOT NULL
+    );
+    CREATE INDEX callbacks_open ON callbacks (state, number);
+    """],
+    tables=[Table("callbacks", ("call_id",))],
+)
+
+
+class CallbackStore:
+    """Durable callback requests (one row per request, keyed by call id), in SQLite.
+
+    :meth:`open` picks the back end from where it is told: a file (this class) or the
+    shared PostgreSQL (:class:`PostgresCallbackStore`, same methods)."""
 
     def __init__(self, connection: aiosqlite.Connection) -> None:
         self._db = connection
 
     @classmethod
-    async def open(cls, path: Path, *, private: bool = True) -> "CallbackStore":
-        """Open (creating) the database; it holds customers' numbers in clear (they must be
-        dialled), so it is owner-only unless ``private`` is false."""
-        prepare_database(path, private=private)
-        connection = await aiosqlite.connect(path)
+    async def open(cls, where: Path | str | StoreLocation, *, private: bool = True) -> "CallbackStore | PostgresCallbackStore":
+        """Open (creating, migrating) the store; it holds customers' numbers in clear (they must be
+        dialled), so an SQLite file is owner-only unless ``private`` is false."""
+        location = location_of(where)
+        await asyncio.to_thread(SyncDatabase(location, MIGRATIONS, private=private).create)
+        if location.kind == POSTGRESQL:
+            return await PostgresCallbackStore.connect(location.dsn or "")
+        connection = await aiosqlite.connect(location.path)
         await connection.execute("PRAGMA journal_mode=WAL")
-        await connection.executescript(cls.SCHEMA)
-        await connection.commit()
         return cls(connection)
 
     async def save(self, callback: Callback) -> None:
-        await self._db.execute(
-            "INSERT OR REPLACE INTO callbacks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (callback.call_id, callback.queue, callback.number, callback.wait_origin, callback.requested_at,
-             callback.state, callback.attempts, callback.next_attempt_at),
-        )
+        await self._db.execute(f"INSERT OR REPLACE INTO callbacks ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", _row(callback))
         await self._db.commit()
 
     async def open_requests(self) -> list[Callback]:
-        cursor = await self._db.execute(
-            "SELECT call_id, queue, number, wait_origin, requested_at, state, attempts, next_attempt_at "
-            "FROM callbacks WHERE state IN ('pending', 'active') ORDER BY wait_origin"
-        )
+        cursor = await self._db.execute(f"SELECT {_COLUMNS} FROM callbacks WHERE state IN ('pending', 'active') ORDER BY wait_origin")
         return [Callback(*row) for row in await cursor.fetchall()]
 
     async def close(self) -> None:
         await self._db.close()
+
+
+class PostgresCallbackStore:
+    """The same requests in the shared PostgreSQL: a standby engine taking over finds them."""
+
+    def __init__(self, pool: "asyncpg.Pool") -> None:
+        self._pool = pool
+
+    @classmethod
+    async def connect(cls, dsn: str) -> "PostgresCallbackStore":
+        import asyncpg
+
+        return cls(await asyncpg.create_pool(dsn, min_size=1, max_size=2))
+
+    async def save(self, callback: Callback) -> None:
+        await self._pool.execute(
+            f"INSERT INTO callbacks ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (call_id) DO UPDATE SET"
+            " queue = excluded.queue, number = excluded.number, wait_origin = excluded.wait_origin,"
+            " requested_at = excluded.requested_at, state = excluded.state, attempts = excluded.attempts,"
+            " next_attempt_at = excluded.next_attempt_at",
+            *_row(callback),
+        )
+
+    async def open_requests(self) -> list[Callback]:
+        rows = await self._pool.fetch(f"SELECT {_COLUMNS} FROM callbacks WHERE state IN ('pending', 'active') ORDER BY wait_origin")
+        return [Callback(*row) for row in rows]
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+
+def _row(callback: Callback) -> tuple[object, ...]:
+    return (callback.call_id, callback.queue, callback.number, callback.wait_origin, callback.requested_at,
+            callback.state, callback.attempts, callback.next_attempt_at)
 
 
 class CallbackQueue(Protocol):
@@ -154,7 +210,7 @@ class CallbackService:
 
     def __init__(
         self,
-        store: CallbackStore,
+        store: "CallbackStore | PostgresCallbackStore",
         acd: CallbackQueue,
         emit: Callable[[Event], None],
         policies: dict[str, CallbackPolicy],

@@ -30,7 +30,7 @@ def quality_of_month(settings: Settings, start: float, end: float, contract_mont
     """The month ``[start, end)``; no grades file yet: nothing graded (the bonus not met)."""
     target = bonus_target(contract_month, targets_of(settings))
     try:
-        store = GradeStore(settings.resolve(settings.quality.database), create=False)
+        store = GradeStore.from_settings(settings, create=False)
     except GradeError:
         return month_quality([], target)
     return month_quality(store.between(start, end), target, teams_of(settings))

@@ -83,7 +83,7 @@ def _forms(request: Request) -> tuple[dict[str, Form], int]:
 def _store(request: Request, *, create: bool) -> GradeStore | None:
     settings = settings_of(request)
     try:
-        return GradeStore(settings.resolve(settings.quality.database), private=settings.files.private, create=create)
+        return GradeStore.from_settings(settings, create=create)
     except GradeError:
         return None
 
