@@ -25,7 +25,10 @@ from acd.agi_routes.agent import AgentRoute
 from acd.agi_routes.announce import AnnounceRoute
 from acd.agi_routes.ivr import IvrRoute
 from acd.agi_routes.survey import SurveyRoute
+from acd.asterisk.ami import AmiClient
 from acd.asterisk.call_control import AsteriskCallControl
+from acd.asterisk.nodes import MultiNodeCallControl
+from acd.multinode import ExtraNode, attach_nodes, build_call_control, check_agent_nodes, node_tagger, serialized
 from acd.dispatch import HISTORY_WINDOW_S, Dispatcher
 from acd.features.engine_away import AwayPlan, FallbackMembers
 from acd.dispatch.away_calls import AwayCallsReader
@@ -125,13 +128,23 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
     router = Router(config)
     stats = LiveStats(config, await_history=True)  # primed from the event log when it opens
     engine.bus.sinks.append(stats)  # live figures from the logged events, like reports
-    control = AsteriskCallControl(
-        engine.ami,
-        hold_context=settings.routing.hold_context,
-        agent_context=settings.routing.agent_context,
-        record_dir=settings.recording.asterisk_dir if settings.recording.enabled else "",
-        customer_caller_id=settings.callbacks.caller_id,
-    )
+    def call_control(ami: AmiClient) -> AsteriskCallControl:
+        return AsteriskCallControl(
+            ami,
+            hold_context=settings.routing.hold_context,
+            agent_context=settings.routing.agent_context,
+            record_dir=settings.recording.asterisk_dir if settings.recording.enabled else "",
+            customer_caller_id=settings.callbacks.caller_id,
+        )
+
+    control: AsteriskCallControl | MultiNodeCallControl = call_control(engine.ami)
+    extra_nodes: list[ExtraNode] = []
+    if settings.nodes:  # several Asterisk servers (acd.multinode); none: exactly one, as always
+        node_problems = check_agent_nodes(config, settings, str(routing_path))
+        if node_problems:
+            raise AppError("\n".join(node_problems))
+        control, extra_nodes = build_call_control(engine, settings, lambda: router.config, call_control)
+        engine.bus.tag = node_tagger(control)
     dispatcher = Dispatcher(router=router, control=control, emit=engine.bus.emit, clock=engine.clock)
     runner = FlowRunner(emit=engine.bus.emit, clock=ivr_clock or engine.clock, handoff=_Handoff(dispatcher, flows))
     app = App(engine=engine, flows=flows, runner=runner, dispatcher=dispatcher, router=router, stats=stats)
@@ -204,6 +217,9 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
 
     engine.on_shutdown(stop_fallback)
 
+    if extra_nodes:  # each node's (re)connection reads every node's picture: one resync at a time
+        resync = serialized(resync)
+        attach_nodes(engine, extra_nodes, resync, suspend)
     engine.ami.on_connected.append(resync)
     engine.ami.on_disconnected.append(suspend)
     from acd.api.server import attach_api  # imports FastAPI/uvicorn: only engines need them

@@ -1,0 +1,171 @@
+"""Assembly of several Asterisk servers under one engine (settings ``nodes:``).
+
+The engine's own AMI client and FastAGI listener are the first node (``node:``, from the
+``ami:``/``agi:`` sections); each entry of ``nodes:`` adds one AMI connection and one
+FastAGI listener, started and stopped with the engine.  The dispatcher drives them all
+through :class:`acd.asterisk.nodes.MultiNodeCallControl` (how a caller on one node reaches
+an agent on another: see that module).  Every event about a call or an agent carries
+``data.node`` (and ``data.agent_node`` when the agent's phone is on another node), so
+reports over the one event log are merged by construction and can still be split by node.
+
+With no ``nodes:`` nothing here runs: one machine works exactly as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+
+from acd.asterisk.agi_key import AgiKeyGuard, publish_key
+from acd.asterisk.ami import AmiClient
+from acd.asterisk.call_control import AsteriskCallControl
+from acd.asterisk.fastagi import FastAgiServer
+from acd.asterisk.nodes import MultiNodeCallControl, trunk_dial
+from acd.base.events import Event
+from acd.engine import Engine, bounded
+from acd.routing import RoutingConfig
+from acd.settings import AmiSettings, Settings
+
+log = logging.getLogger("acd.multinode")
+
+
+class NodesError(Exception):
+    """The routing file and the nodes do not fit together (an agent on an unknown node)."""
+
+
+@dataclass
+class ExtraNode:
+    """One more Asterisk server: its AMI connection and the FastAGI listener its dialplan reaches."""
+
+    name: str
+    ami: AmiClient
+    fastagi: FastAgiServer
+
+
+def ami_client(ami: AmiSettings) -> AmiClient:
+    return AmiClient(
+        host=ami.host,
+        port=ami.port,
+        username=ami.username,
+        secret=ami.secret.get_secret_value() if ami.secret else "",
+        ping_interval_s=ami.ping_interval_s,
+        ping_timeout_s=ami.ping_timeout_s,
+        reconnect_initial_s=ami.reconnect_initial_s,
+        reconnect_max_s=ami.reconnect_max_s,
+        action_timeout_s=ami.action_timeout_s,
+    )
+
+
+def check_agent_nodes(config: RoutingConfig, settings: Settings, where: str) -> list[str]:
+    """Problems of the routing file's ``node:`` fields against the settings' nodes."""
+    names = [settings.node, *(node.name for node in settings.nodes)]
+    problems = []
+    for agent in config.agents:
+        if agent.node is not None and agent.node not in names:
+            problems.append(f"{where}: agent {agent.id!r}: node {agent.node!r} is not one of this engine's nodes ({', '.join(names)})")
+        elif agent.node is not None and agent.node != settings.node:
+            try:
+                trunk_dial(agent.endpoint, agent.node)
+            except ValueError as exc:
+                problems.append(f"{where}: agent {agent.id!r}: {exc}")
+    return problems
+
+
+def build_call_control(
+    engine: Engine, settings: Settings, config: Callable[[], RoutingConfig], make_control: Callable[[AmiClient], AsteriskCallControl]
+) -> tuple[MultiNodeCallControl, list[ExtraNode]]:
+    """The call control over every node, and the extra nodes' clients and listeners (not started)."""
+    extra = [
+        ExtraNode(
+            node.name,
+            ami_client(node.ami),
+            FastAgiServer(
+                engine.routes,
+                host=node.agi_host,
+                port=node.agi_port,
+                header_timeout_s=settings.agi.header_timeout_s,
+                read_timeout_s=settings.agi.read_timeout_s,
+                max_header_bytes=settings.agi.max_header_bytes,
+                max_connections=settings.agi.max_connections,
+            ),
+        )
+        for node in settings.nodes
+    ]
+    controls = {settings.node: make_control(engine.ami), **{node.name: make_control(node.ami) for node in extra}}
+
+    def agent_node(agent_id: str) -> str | None:
+        agent = next((a for a in config().agents if a.id == agent_id), None)
+        return None if agent is None else agent.node
+
+    def device_node(device: str) -> str | None:
+        agent = next((a for a in config().agents if a.endpoint == device), None)
+        return None if agent is None else (agent.node or settings.node)
+
+    systemnames = {settings.node: settings.systemname or settings.node, **{n.name: n.systemname or n.name for n in settings.nodes}}
+    return MultiNodeCallControl(controls, agent_node, device_node, systemnames), extra
+
+
+def node_tagger(control: MultiNodeCallControl) -> Callable[[Event], Event]:
+    """Adds ``data.node`` (and ``data.agent_node``) to events about a call or an agent."""
+
+    def tag(event: Event) -> Event:
+        if (event.call_id is None and event.agent_id is None) or "node" in event.data:
+            return event
+        tags = control.tag(event.call_id, event.agent_id)
+        return event.model_copy(update={"data": {**event.data, **tags}}) if tags else event
+
+    return tag
+
+
+def serialized(step: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+    """``step`` never runs twice at once (two nodes connecting together resync one after the other)."""
+    lock = asyncio.Lock()
+
+    async def one_at_a_time() -> None:
+        async with lock:
+            await step()
+
+    return one_at_a_time
+
+
+def attach_nodes(
+    engine: Engine, extra: list[ExtraNode], on_connected: Callable[[], Awaitable[None]], on_disconnected: Callable[[str], Awaitable[None]]
+) -> None:
+    """Start and stop the extra nodes with the engine; each (re)connection resyncs, as the first node's."""
+    for node in extra:
+        name, ami = node.name, node.ami
+
+        async def publish(ami: AmiClient = ami) -> None:
+            if engine.agi_key is not None:
+                await publish_key(ami, engine.agi_key)
+
+        async def connected(name: str = name, ami: AmiClient = ami) -> None:
+            engine.emit("ami.connected", data={"host": ami.host, "port": ami.port, "node": name})
+
+        async def disconnected(reason: str, name: str = name) -> None:
+            engine.emit("ami.disconnected", data={"reason": reason, "node": name})
+
+        ami.on_login.append(publish)
+        ami.on_connected += [connected, on_connected]
+        ami.on_disconnected += [disconnected, on_disconnected]
+
+    async def start(engine: Engine) -> None:
+        for node in extra:
+            if engine.agi_key is not None:
+                node.fastagi.guard = AgiKeyGuard(engine.agi_key)
+            await node.fastagi.start()
+            if node.ami.secret:
+                await node.ami.start()
+            else:
+                log.warning("node %s: AMI secret not set (ACD_NODE_%s_AMI_SECRET); its AMI stays off", node.name, node.name.upper())
+            log.info("node %s: FastAGI on %s:%d, AMI %s:%d", node.name, node.fastagi.host, node.fastagi.port, node.ami.host, node.ami.port)
+
+    async def stop(engine: Engine) -> None:
+        for node in extra:
+            await bounded(node.fastagi.close(grace_s=2.0), f"closing node {node.name}'s FastAGI server")
+            await bounded(node.ami.close(), f"closing node {node.name}'s AMI connection")
+
+    engine.on_startup(start)
+    engine.on_shutdown(stop)
