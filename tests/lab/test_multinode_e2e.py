@@ -1,0 +1,118 @@
+"""Two Asterisk labs under one engine: a caller parked on lab A is answered by an agent on lab B.
+
+Lab A is this slot's lab, restarted with a trunk to lab B (``ACD_LAB_PEERS``); lab B is a
+small second lab inside the slot's port block (conftest's ``side_lab_env``).  One engine
+holds two AMI connections and two FastAGI listeners; the agent's phone (a sipp UAS) is
+reachable only through lab B.  The ring is one Redirect on lab A over the inter-node
+trunk; the answer and the hang-up are seen on lab A's caller channel; every call event
+names lab A's node and the agent's node; ``acd report`` over the one event log counts the
+call once, answered.  At the end lab A is put back as the other tests expect it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from acd.app import build_app
+from acd.cli import main
+from acd.engine import MemorySink
+from acd.lab.sipp import AwaitHangup
+from acd.settings import load_settings, node_secret_variable
+from tests.lab.acd_fixtures import QUEUE_FLOWS, of_type, wait_for
+from tests.lab.conftest import LAB_SH, Lab, side_lab_env
+
+pytestmark = pytest.mark.lab
+
+ROUTING = """
+timezone: America/Santiago
+skills: [compradores, proveedores, general]
+queues:
+  - {name: compradores, skills: [compradores], wrap_up_s: 1, ring_timeout_s: 6}
+  - {name: proveedores, skills: [proveedores], ring_timeout_s: 6}
+  - {name: general, skills: [general], ring_timeout_s: 6}
+agents:
+  - {id: ana,  name: Ana,  endpoint: PJSIP/agent1, skills: {compradores: 5}}
+  - {id: beto, name: Beto, endpoint: PJSIP/agent2, node: @NODE_B@, skills: {compradores: 9}}
+"""
+
+
+def _lab_sh(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(LAB_SH), *args], env=env, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture
+def two_labs(lab: Lab) -> Iterator[tuple[Lab, dict[str, str]]]:
+    """Lab A (the slot's, with a trunk to B) and lab B's environment (with a trunk to A)."""
+    # Three agents: the last one's phone is qualified (lab.sh), agent2 is a plain one.
+    b_env = {**side_lab_env("node"), "ACD_LAB_AGENTS": "3"}
+    a_env = {**lab.env, "ACD_LAB_PEERS": f"{b_env['ACD_LAB_NAME']}:{b_env['ACD_LAB_SIP_PORT']}"}
+    b_env["ACD_LAB_PEERS"] = f"{lab.name}:{lab.sip_port}"
+    try:
+        for env in (a_env, b_env):
+            up = _lab_sh(env, "up")
+            if up.returncode != 0:
+                pytest.fail(f"lab {env['ACD_LAB_NAME']} did not start with its peer:\n{up.stderr.strip()}", pytrace=False)
+        yield lab, b_env
+    finally:
+        _lab_sh(b_env, "down")
+        _lab_sh(lab.env, "up")  # back to the slot's lab without a peer, as the other tests expect
+
+
+async def test_a_caller_on_lab_a_is_answered_by_an_agent_on_lab_b(two_labs, sipp, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    lab, b_env = two_labs
+    node_a, node_b = lab.name, b_env["ACD_LAB_NAME"]
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "cola.yaml").write_text(QUEUE_FLOWS)
+    (tmp_path / "routing.yaml").write_text(ROUTING.replace("@NODE_B@", node_b))
+    settings_file = lab.settings_file(
+        tmp_path, flows_dir=flows, routing_config=tmp_path / "routing.yaml", auto_login=["beto"],
+        extra_yaml=(
+            f"node: {node_a}\nnodes:\n  - name: {node_b}\n    agi_port: {b_env['ACD_LAB_AGI_PORT']}\n"
+            f"    ami: {{port: {b_env['ACD_LAB_AMI_PORT']}, ping_interval_s: 2, ping_timeout_s: 5, reconnect_initial_s: 0.2, reconnect_max_s: 2}}\n"
+        ),
+    )
+    settings = load_settings(settings_file, environ={"ACD_AMI_SECRET": lab.secret, node_secret_variable(node_b): b_env["ACD_AMI_SECRET"]})
+    app = build_app(settings)
+    sink = MemorySink()
+    app.engine.bus.sinks.append(sink)
+    agent_port_b = int(b_env["ACD_LAB_AGENT_PORT"]) + 2  # lab B's agent2
+    await app.engine.start()
+    try:
+        await app.engine.ami.wait_connected(10)
+        beto = await sipp.start_agent("beto-on-b", agent_port_b, answer_after_s=0.5, talk_s=2, timeout_s=40)
+        caller = await sipp.start_callers("caller-on-a", [AwaitHangup(40)], calls=[("300", "56911117777")])
+        completed = await wait_for(sink, lambda e: e.type == "call.completed", 40)
+        agent_result, caller_result = await beto.wait(20), await caller.wait(20)
+    finally:
+        await app.engine.stop(grace_s=2)
+
+    assert agent_result.ok, agent_result.describe()
+    assert caller_result.ok, caller_result.describe()
+    call_id = completed.call_id
+    assert call_id is not None and call_id.startswith(f"{node_a}-")  # lab A's systemname heads its Uniqueids
+    (answered,) = of_type(sink, "call.answered", call_id)
+    assert answered.agent_id == "beto" and completed.agent_id == "beto"
+    assert (answered.data["node"], answered.data["agent_node"]) == (node_a, node_b)
+    assert [e.data["node"] for e in of_type(sink, "call.queued", call_id)] == [node_a]
+    connected = {e.data.get("node", node_a) for e in sink.of_type("ami.connected")}
+    assert connected == {node_a, node_b}  # one AMI connection per node
+    # beto's phone listens only on lab B's agent2 port (lab A's agent2 points elsewhere, where
+    # nothing answers): its answered call (agent_result.ok) came from lab B, over A's trunk.
+
+    today = date.today()
+    code = await asyncio.to_thread(main, [
+        "report", "--db", str(tmp_path / "acd.sqlite"), "--interval", "day", "--format", "json",
+        "--from", (today - timedelta(days=1)).isoformat(), "--to", (today + timedelta(days=2)).isoformat(),
+        "--tz", "America/Santiago",
+    ])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert (report["total"]["offered"], report["total"]["answered"], report["total"]["abandoned"]) == (1, 1, 0)
