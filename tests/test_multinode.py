@@ -192,3 +192,13 @@ def test_an_agent_on_an_unknown_node_is_named_with_its_file(tmp_path: Path) -> N
     config, _ = load_routing_text(ROUTING.replace("PJSIP/agent2", "SIP/agent2"))
     assert config is not None
     assert "only a plain PJSIP" in check_agent_nodes(config, settings, "routing.yaml")[0]
+
+
+def test_a_routing_reload_naming_an_unknown_node_is_refused_before_anything_changes(tmp_path: Path) -> None:
+    from acd.app import AppError, apply_routing
+
+    settings = load_settings(write_settings(tmp_path, "node: a\nnodes:\n  - {name: b, agi_port: 4574}\n"), environ={})
+    config, _ = load_routing_text(ROUTING.replace("node: b", "node: z"))
+    assert config is not None
+    with pytest.raises(AppError, match="agent 'beto': node 'z' is not one of this engine's nodes"):
+        apply_routing(None, settings, config)  # type: ignore[arg-type]  # refused before the app is touched

@@ -394,7 +394,12 @@ def callback_policies(config: RoutingConfig, holidays: Holidays) -> dict[str, Ca
 def apply_routing(app: App, settings: Settings, config: RoutingConfig) -> None:
     """A new routing file reaches every part that reads it (called by the routing reloader).
 
-    The holiday calendar is read first: if it cannot be, nothing has changed yet."""
+    The holiday calendar is read first: if it cannot be, nothing has changed yet; so are the
+    agents' nodes (several servers): an agent on an unknown node refuses the whole file."""
+    if settings.nodes:
+        node_problems = check_agent_nodes(config, settings, str(settings.resolve(settings.routing.config)))
+        if node_problems:
+            raise AppError("\n".join(node_problems))
     holidays = callback_holidays(settings)
     app.dispatcher.reconfigure(config)
     serving = app.router.config  # the new file, plus removed queues while callers remain in them
