@@ -108,10 +108,15 @@ def build_call_control(
 
 
 def node_tagger(control: MultiNodeCallControl) -> Callable[[Event], Event]:
-    """Adds ``data.node`` (and ``data.agent_node``) to events about a call or an agent."""
+    """Adds ``data.node`` (and ``data.agent_node``) to events about a call or an agent, and
+    the first node to its AMI connection's events."""
 
     def tag(event: Event) -> Event:
-        if (event.call_id is None and event.agent_id is None) or "node" in event.data:
+        if "node" in event.data:
+            return event
+        if event.type in ("ami.connected", "ami.disconnected"):  # the extra nodes' say theirs
+            return event.model_copy(update={"data": {**event.data, "node": control.default}})
+        if event.call_id is None and event.agent_id is None:
             return event
         tags = control.tag(event.call_id, event.agent_id)
         return event.model_copy(update={"data": {**event.data, **tags}}) if tags else event

@@ -15,12 +15,13 @@ import asyncio
 import json
 import subprocess
 from datetime import date, timedelta
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import AsyncIterator, Iterator
 
 import pytest
 
-from acd.app import build_app
+from acd.app import App, build_app
 from acd.cli import main
 from acd.engine import MemorySink
 from acd.lab.sipp import AwaitHangup
@@ -47,7 +48,7 @@ def _lab_sh(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
     return subprocess.run([str(LAB_SH), *args], env=env, capture_output=True, text=True, timeout=900)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def two_labs(lab: Lab) -> Iterator[tuple[Lab, dict[str, str]]]:
     """Lab A (the slot's, with a trunk to B) and lab B's environment (with a trunk to A)."""
     # Three agents: the last one's phone is qualified (lab.sh), agent2 is a plain one.
@@ -65,7 +66,9 @@ def two_labs(lab: Lab) -> Iterator[tuple[Lab, dict[str, str]]]:
         _lab_sh(lab.env, "up")  # back to the slot's lab without a peer, as the other tests expect
 
 
-async def test_a_caller_on_lab_a_is_answered_by_an_agent_on_lab_b(two_labs, sipp, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+@asynccontextmanager
+async def engine_on_two_labs(two_labs, tmp_path: Path, auto_login: list[str]) -> AsyncIterator[tuple[App, MemorySink]]:  # noqa: ANN001
+    """One engine, first node lab A, second node lab B (its own AMI and FastAGI listener)."""
     lab, b_env = two_labs
     node_a, node_b = lab.name, b_env["ACD_LAB_NAME"]
     flows = tmp_path / "flows"
@@ -73,7 +76,7 @@ async def test_a_caller_on_lab_a_is_answered_by_an_agent_on_lab_b(two_labs, sipp
     (flows / "cola.yaml").write_text(QUEUE_FLOWS)
     (tmp_path / "routing.yaml").write_text(ROUTING.replace("@NODE_B@", node_b))
     settings_file = lab.settings_file(
-        tmp_path, flows_dir=flows, routing_config=tmp_path / "routing.yaml", auto_login=["beto"],
+        tmp_path, flows_dir=flows, routing_config=tmp_path / "routing.yaml", auto_login=auto_login,
         extra_yaml=(
             f"node: {node_a}\nnodes:\n  - name: {node_b}\n    agi_port: {b_env['ACD_LAB_AGI_PORT']}\n"
             f"    ami: {{port: {b_env['ACD_LAB_AMI_PORT']}, ping_interval_s: 2, ping_timeout_s: 5, reconnect_initial_s: 0.2, reconnect_max_s: 2}}\n"
@@ -83,16 +86,27 @@ async def test_a_caller_on_lab_a_is_answered_by_an_agent_on_lab_b(two_labs, sipp
     app = build_app(settings)
     sink = MemorySink()
     app.engine.bus.sinks.append(sink)
-    agent_port_b = int(b_env["ACD_LAB_AGENT_PORT"]) + 2  # lab B's agent2
     await app.engine.start()
     try:
         await app.engine.ami.wait_connected(10)
-        beto = await sipp.start_agent("beto-on-b", agent_port_b, answer_after_s=0.5, talk_s=2, timeout_s=40)
+        await wait_for(sink, lambda e: e.type == "ami.connected" and e.data.get("node") == node_b, 10)
+        yield app, sink
+    finally:
+        await app.engine.stop(grace_s=2)
+
+
+def agent_port_on_b(b_env: dict[str, str], number: int) -> int:
+    return int(b_env["ACD_LAB_AGENT_PORT"]) + number
+
+
+async def test_a_caller_on_lab_a_is_answered_by_an_agent_on_lab_b(two_labs, sipp, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    lab, b_env = two_labs
+    node_a, node_b = lab.name, b_env["ACD_LAB_NAME"]
+    async with engine_on_two_labs(two_labs, tmp_path, ["beto"]) as (app, sink):
+        beto = await sipp.start_agent("beto-on-b", agent_port_on_b(b_env, 2), answer_after_s=0.5, talk_s=2, timeout_s=40)
         caller = await sipp.start_callers("caller-on-a", [AwaitHangup(40)], calls=[("300", "56911117777")])
         completed = await wait_for(sink, lambda e: e.type == "call.completed", 40)
         agent_result, caller_result = await beto.wait(20), await caller.wait(20)
-    finally:
-        await app.engine.stop(grace_s=2)
 
     assert agent_result.ok, agent_result.describe()
     assert caller_result.ok, caller_result.describe()
@@ -102,7 +116,7 @@ async def test_a_caller_on_lab_a_is_answered_by_an_agent_on_lab_b(two_labs, sipp
     assert answered.agent_id == "beto" and completed.agent_id == "beto"
     assert (answered.data["node"], answered.data["agent_node"]) == (node_a, node_b)
     assert [e.data["node"] for e in of_type(sink, "call.queued", call_id)] == [node_a]
-    connected = {e.data.get("node", node_a) for e in sink.of_type("ami.connected")}
+    connected = {e.data["node"] for e in sink.of_type("ami.connected")}
     assert connected == {node_a, node_b}  # one AMI connection per node
     # beto's phone listens only on lab B's agent2 port (lab A's agent2 points elsewhere, where
     # nothing answers): its answered call (agent_result.ok) came from lab B, over A's trunk.
@@ -116,3 +130,25 @@ async def test_a_caller_on_lab_a_is_answered_by_an_agent_on_lab_b(two_labs, sipp
     report = json.loads(capsys.readouterr().out)
     assert code == 0
     assert (report["total"]["offered"], report["total"]["answered"], report["total"]["abandoned"]) == (1, 1, 0)
+
+
+async def test_an_agent_on_lab_b_who_does_not_answer_is_passed_over_for_one_on_lab_a(two_labs, sipp, tmp_path: Path) -> None:  # noqa: ANN001
+    """Ring-no-answer across the trunk: the caller goes back to hold on lab A (the ring to B is
+    cancelled through the trunk), beto is paused, and ana on lab A takes the call."""
+    lab, b_env = two_labs
+    node_a, node_b = lab.name, b_env["ACD_LAB_NAME"]
+    async with engine_on_two_labs(two_labs, tmp_path, ["ana", "beto"]) as (app, sink):
+        beto = await sipp.start_agent("beto-away-on-b", agent_port_on_b(b_env, 2), answer=False, cancel_ok=True, timeout_s=30)
+        ana = await sipp.start_agent("ana-on-a", lab.agent_port(1), answer_after_s=0.3, talk_s=1, timeout_s=40)
+        caller = await sipp.start_callers("caller-on-a", [AwaitHangup(40)], calls=[("300", "56911118888")])
+        rona = await wait_for(sink, lambda e: e.type == "call.ring_no_answer", 30)
+        answered = await wait_for(sink, lambda e: e.type == "call.answered", 30)
+        await wait_for(sink, lambda e: e.type == "call.completed", 30)
+        ana_result, caller_result = await ana.wait(20), await caller.wait(20)
+        await beto.stop()
+    assert (rona.agent_id, rona.data["node"], rona.data["agent_node"]) == ("beto", node_a, node_b)
+    assert (answered.call_id, answered.agent_id, answered.data["node"]) == (rona.call_id, "ana", node_a)
+    assert "agent_node" not in answered.data  # ana's phone is on the caller's node
+    paused = [e for e in of_type(sink, "agent.state") if e.agent_id == "beto" and e.data["state"] == "paused"]
+    assert paused and paused[0].data["reason"] == "no-answer"
+    assert ana_result.ok and caller_result.ok, [ana_result.describe(), caller_result.describe()]
