@@ -202,3 +202,19 @@ def test_a_routing_reload_naming_an_unknown_node_is_refused_before_anything_chan
     assert config is not None
     with pytest.raises(AppError, match="agent 'beto': node 'z' is not one of this engine's nodes"):
         apply_routing(None, settings, config)  # type: ignore[arg-type]  # refused before the app is touched
+
+
+def test_a_node_keeps_the_lamps_and_fallback_members_of_its_own_agents_only(tmp_path: Path) -> None:
+    from acd.engine import MemorySink
+    from acd.multinode import AgentsOfNode, agents_on_node
+
+    settings = load_settings(write_settings(tmp_path, "node: a\nnodes:\n  - {name: b, agi_port: 4574}\n"), environ={})
+    config, _ = load_routing_text(ROUTING)
+    assert config is not None
+    seen = MemorySink()
+    on_b = AgentsOfNode(seen, agents_on_node(lambda: config, settings, "b"))
+    for agent_id in ("ana", "beto", "nobody"):
+        on_b.append(Event(type="agent.state", ts=1.0, agent_id=agent_id, data={"state": "available"}))
+    on_b.append(Event(type="engine.started", ts=1.0))
+    assert [(e.type, e.agent_id) for e in seen.events] == [("agent.state", "beto"), ("engine.started", None)]
+    assert agents_on_node(lambda: config, settings, "a")("ana")  # no node: the first node

@@ -28,7 +28,9 @@ from acd.agi_routes.survey import SurveyRoute
 from acd.asterisk.ami import AmiClient
 from acd.asterisk.call_control import AsteriskCallControl
 from acd.asterisk.nodes import MultiNodeCallControl
-from acd.multinode import ExtraNode, attach_nodes, build_call_control, check_agent_nodes, node_tagger, serialized
+from acd.multinode import (
+    ExtraNode, agents_on_node, attach_node_features, attach_nodes, build_call_control, check_agent_nodes, node_tagger, serialized,
+)
 from acd.dispatch import HISTORY_WINDOW_S, Dispatcher
 from acd.features.engine_away import AwayPlan, FallbackMembers
 from acd.dispatch.away_calls import AwayCallsReader
@@ -204,10 +206,11 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
         dispatcher.suspend()
 
     away = settings.continuity
+    plan = AwayPlan(away.hold_callers_s, away.retry_engine_s, away.fallback_queue, away.away_message)
+    # Several nodes: each node's fallback queue holds the agents whose phones are on it.
+    on_first_node = agents_on_node(lambda: router.config, settings, settings.node) if extra_nodes else (lambda agent_id: True)
     fallback = FallbackMembers(
-        engine.ami,
-        AwayPlan(away.hold_callers_s, away.retry_engine_s, away.fallback_queue, away.away_message),
-        lambda: [(agent.id, agent.endpoint, agent.state) for agent in router.agents()],
+        engine.ami, plan, lambda: [(agent.id, agent.endpoint, agent.state) for agent in router.agents() if on_first_node(agent.id)]
     )
     engine.ami.on_login.append(fallback.on_login)
     engine.bus.sinks.append(fallback)
@@ -220,6 +223,7 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
     if extra_nodes:  # each node's (re)connection reads every node's picture: one resync at a time
         resync = serialized(resync)
         attach_nodes(engine, extra_nodes, resync, suspend)
+        attach_node_features(engine, extra_nodes, settings, router, plan)
     engine.ami.on_connected.append(resync)
     engine.ami.on_disconnected.append(suspend)
     from acd.api.server import attach_api  # imports FastAPI/uvicorn: only engines need them

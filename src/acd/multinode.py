@@ -18,14 +18,16 @@ import logging
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
+from acd.asterisk.agent_lamps import AgentLamps
 from acd.asterisk.agi_key import AgiKeyGuard, publish_key
 from acd.asterisk.ami import AmiClient
 from acd.asterisk.call_control import AsteriskCallControl
 from acd.asterisk.fastagi import FastAgiServer
 from acd.asterisk.nodes import MultiNodeCallControl, trunk_dial
 from acd.base.events import Event
-from acd.engine import Engine, bounded
-from acd.routing import RoutingConfig
+from acd.engine import Engine, EventSink, bounded
+from acd.features.engine_away import AwayPlan, FallbackMembers
+from acd.routing import Router, RoutingConfig
 from acd.settings import AmiSettings, Settings
 
 log = logging.getLogger("acd.multinode")
@@ -174,3 +176,49 @@ def attach_nodes(
 
     engine.on_startup(start)
     engine.on_shutdown(stop)
+
+
+def agents_on_node(config: Callable[[], RoutingConfig], settings: Settings, node: str) -> Callable[[str], bool]:
+    """Whether an agent's phone is on ``node`` (no ``node:`` in the routing file: the first node)."""
+
+    def on_node(agent_id: str) -> bool:
+        agent = next((a for a in config().agents if a.id == agent_id), None)
+        return agent is not None and (agent.node or settings.node) == node
+
+    return on_node
+
+
+@dataclass
+class AgentsOfNode:
+    """Passes a sink only the events of agents on one node (the others' are another server's)."""
+
+    sink: EventSink
+    on_node: Callable[[str], bool]
+
+    def append(self, event: Event) -> None:
+        if event.agent_id is None or self.on_node(event.agent_id):
+            self.sink.append(event)
+
+    async def close(self) -> None:
+        close = getattr(self.sink, "close", None)
+        if close is not None:
+            await close()
+
+
+def attach_node_features(engine: Engine, extra: list[ExtraNode], settings: Settings, router: Router, plan: AwayPlan) -> None:
+    """What each extra node keeps while the engine runs, for its own agents: the engine-away
+    globals and fallback queue members (its callers' degraded mode reaches its own agents) and
+    the agents' lamps (its phones watch them)."""
+    for node in extra:
+        on_node = agents_on_node(lambda: router.config, settings, node.name)
+
+        def members(on_node: Callable[[str], bool] = on_node) -> list[tuple[str, str, str]]:
+            return [(agent.id, agent.endpoint, agent.state) for agent in router.agents() if on_node(agent.id)]
+
+        def lamps_of(on_node: Callable[[str], bool] = on_node) -> list[tuple[str, str]]:
+            return [(agent.id, str(agent.state)) for agent in router.agents() if on_node(agent.id)]
+
+        fallback = FallbackMembers(node.ami, plan, members)
+        lamps = AgentLamps(node.ami, lamps_of)
+        node.ami.on_login += [fallback.on_login, lamps.on_login]
+        engine.bus.sinks += [AgentsOfNode(fallback, on_node), AgentsOfNode(lamps, on_node)]

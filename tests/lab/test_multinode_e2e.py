@@ -17,7 +17,7 @@ import subprocess
 from datetime import date, timedelta
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import AsyncIterator, Iterator
+from typing import AsyncIterator, Callable, Iterator
 
 import pytest
 
@@ -95,6 +95,18 @@ async def engine_on_two_labs(two_labs, tmp_path: Path, auto_login: list[str]) ->
         await app.engine.stop(grace_s=2)
 
 
+async def eventually(read: Callable[[], str], wanted: str, timeout_s: float = 10.0) -> str:
+    """What ``read`` shows once it contains ``wanted`` (AssertionError with the last reading)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        shown = await asyncio.to_thread(read)
+        if wanted in shown or loop.time() > deadline:
+            assert wanted in shown, shown
+            return shown
+        await asyncio.sleep(0.2)
+
+
 def agent_port_on_b(b_env: dict[str, str], number: int) -> int:
     return int(b_env["ACD_LAB_AGENT_PORT"]) + number
 
@@ -103,6 +115,10 @@ async def test_a_caller_on_lab_a_is_answered_by_an_agent_on_lab_b(two_labs, sipp
     lab, b_env = two_labs
     node_a, node_b = lab.name, b_env["ACD_LAB_NAME"]
     async with engine_on_two_labs(two_labs, tmp_path, ["beto"]) as (app, sink):
+        # While the engine is away, each node's fallback queue serves its callers with its own
+        # agents: beto's phone is a member on lab B only.
+        fallback_b = await eventually(lambda: _lab_sh(b_env, "cli", "-x", "queue show acd-fallback").stdout, "PJSIP/agent2")
+        assert "PJSIP/agent2" not in lab.cli("queue show acd-fallback"), fallback_b
         beto = await sipp.start_agent("beto-on-b", agent_port_on_b(b_env, 2), answer_after_s=0.5, talk_s=2, timeout_s=40)
         caller = await sipp.start_callers("caller-on-a", [AwaitHangup(40)], calls=[("300", "56911117777")])
         completed = await wait_for(sink, lambda e: e.type == "call.completed", 40)
