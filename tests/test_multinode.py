@@ -146,6 +146,15 @@ async def test_resync_reads_every_node_and_keeps_each_phone_from_its_node() -> N
     assert control.node_of_call("lab-b-5.1") == "b"
 
 
+async def test_resync_waits_until_every_node_is_connected() -> None:
+    from acd.asterisk.nodes import NodesNotAllConnected
+
+    control, nodes, dispatcher, events = two_nodes()
+    control.connected = lambda name: name == "a"
+    with pytest.raises(NodesNotAllConnected, match="node.s. b not connected yet"):
+        await control.picture()
+
+
 def test_only_a_plain_pjsip_endpoint_can_be_rung_across_nodes() -> None:
     assert trunk_dial("PJSIP/agent7", "east") == "PJSIP/agent7@acd-node-east"
     for endpoint in ("SIP/agent7", "PJSIP/agent7@carrier", "Local/7@ctx"):

@@ -27,7 +27,7 @@ from acd.agi_routes.ivr import IvrRoute
 from acd.agi_routes.survey import SurveyRoute
 from acd.asterisk.ami import AmiClient
 from acd.asterisk.call_control import AsteriskCallControl
-from acd.asterisk.nodes import MultiNodeCallControl
+from acd.asterisk.nodes import MultiNodeCallControl, NodesNotAllConnected
 from acd.multinode import (
     ExtraNode, agents_on_node, attach_node_features, attach_nodes, build_call_control, check_agent_nodes, node_tagger, serialized,
 )
@@ -180,6 +180,9 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
         nonlocal reconciled
         try:
             await dispatcher.resync()
+        except NodesNotAllConnected as exc:  # several nodes: the last one to connect resyncs them all
+            log.info("ACD: resynchronisation waits: %s", exc)
+            return
         except Exception:
             log.exception("ACD: resynchronisation after AMI connect failed")
             return

@@ -106,7 +106,8 @@ def build_call_control(
         return None if agent is None else (agent.node or settings.node)
 
     systemnames = {settings.node: settings.systemname or settings.node, **{n.name: n.systemname or n.name for n in settings.nodes}}
-    return MultiNodeCallControl(controls, agent_node, device_node, systemnames), extra
+    clients = {settings.node: engine.ami, **{node.name: node.ami for node in extra}}
+    return MultiNodeCallControl(controls, agent_node, device_node, systemnames, connected=lambda name: clients[name].connected), extra
 
 
 def node_tagger(control: MultiNodeCallControl) -> Callable[[Event], Event]:

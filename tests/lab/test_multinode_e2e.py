@@ -25,6 +25,7 @@ from acd.app import App, build_app
 from acd.cli import main
 from acd.engine import MemorySink
 from acd.lab.sipp import AwaitHangup
+from acd.metrics.store import EventStore
 from acd.settings import load_settings, node_secret_variable
 from tests.lab.acd_fixtures import QUEUE_FLOWS, of_type, wait_for
 from tests.lab.conftest import LAB_SH, Lab, side_lab_env
@@ -72,7 +73,7 @@ async def engine_on_two_labs(two_labs, tmp_path: Path, auto_login: list[str]) ->
     lab, b_env = two_labs
     node_a, node_b = lab.name, b_env["ACD_LAB_NAME"]
     flows = tmp_path / "flows"
-    flows.mkdir()
+    flows.mkdir(exist_ok=True)
     (flows / "cola.yaml").write_text(QUEUE_FLOWS)
     (tmp_path / "routing.yaml").write_text(ROUTING.replace("@NODE_B@", node_b))
     settings_file = lab.settings_file(
@@ -168,3 +169,38 @@ async def test_an_agent_on_lab_b_who_does_not_answer_is_passed_over_for_one_on_l
     paused = [e for e in of_type(sink, "agent.state") if e.agent_id == "beto" and e.data["state"] == "paused"]
     assert paused and paused[0].data["reason"] == "no-answer"
     assert ana_result.ok and caller_result.ok, [ana_result.describe(), caller_result.describe()]
+
+
+async def test_a_restarted_engine_reads_both_labs_and_keeps_the_cross_node_call_until_it_ends(two_labs, sipp, tmp_path: Path) -> None:  # noqa: ANN001
+    """Resync over two nodes: the caller on lab A talking to beto on lab B outlives the engine; the
+    next engine finds the call on A and beto's busy phone on B, rings ana for a new caller, and
+    records the first call's end once."""
+    lab, b_env = two_labs
+    node_a, node_b = lab.name, b_env["ACD_LAB_NAME"]
+    beto = await sipp.start_agent("beto-on-b", agent_port_on_b(b_env, 2), answer_after_s=0.3, talk_s=8, timeout_s=60)
+    ana = await sipp.start_agent("ana-on-a", lab.agent_port(1), answer_after_s=0.3, talk_s=1, timeout_s=60)
+    first = await sipp.start_callers("first-on-a", [AwaitHangup(60)], calls=[("300", "56911110004")])
+    async with engine_on_two_labs(two_labs, tmp_path, ["ana", "beto"]) as (app, sink):
+        answered = await wait_for(sink, lambda e: e.type == "call.answered", 20)
+        assert (answered.agent_id, answered.data["agent_node"]) == ("beto", node_b)
+    # The engine is down; beto still talks (lab A's caller, lab B's phone).  A new engine starts.
+    async with engine_on_two_labs(two_labs, tmp_path, ["ana", "beto"]) as (app, sink):
+        for _ in range(100):
+            agent = app.router.agent("beto")
+            if agent is not None and agent.state == "on_call":
+                break
+            await asyncio.sleep(0.1)
+        assert app.router.agent("beto").state == "on_call"  # type: ignore[union-attr]
+        second = await sipp.start_callers("second-on-a", [AwaitHangup(60)], calls=[("300", "56911110005")])
+        rung = await wait_for(sink, lambda e: e.type == "call.agent_ringing", 20)
+        completed = await wait_for(sink, lambda e: e.type == "call.completed" and e.call_id == answered.call_id, 30)
+        await wait_for(sink, lambda e: e.type == "call.completed" and e.call_id == rung.call_id, 30)
+        results = [await first.wait(20), await second.wait(20), await beto.wait(20), await ana.wait(20)]
+    assert (rung.agent_id, rung.data["node"]) == ("ana", node_a)  # beto is on the call from before the restart
+    assert (completed.agent_id, completed.data["node"], completed.data["agent_node"]) == ("beto", node_a, node_b)
+    assert completed.data["talk_s"] >= 7
+    async with await EventStore.open(tmp_path / "acd.sqlite") as store:
+        events = await store.events(0, 1e12)
+    per_call = [e.type for e in events if e.call_id == answered.call_id and e.type in ("call.queued", "call.answered", "call.completed")]
+    assert per_call == ["call.queued", "call.answered", "call.completed"], per_call
+    assert all(r.ok for r in results), [r.describe() for r in results]

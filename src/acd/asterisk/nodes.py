@@ -27,7 +27,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import AsyncIterator, Callable, Mapping
 
-from acd.asterisk.ami import AmiError
+from acd.asterisk.ami import AmiError, AmiNotConnected
 from acd.asterisk.call_control import (
     AgentAnswered,
     AgentLegStarted,
@@ -49,6 +49,10 @@ log = logging.getLogger("acd.nodes")
 
 #: The PJSIP endpoint every node names its trunk to node ``<name>`` by.
 TRUNK_PREFIX = "acd-node-"
+
+
+class NodesNotAllConnected(AmiNotConnected):
+    """Resync needs every node's picture; the node not yet connected resyncs when it connects."""
 
 
 def trunk_endpoint(node: str) -> str:
@@ -95,6 +99,8 @@ class MultiNodeCallControl:
     agent_node: Callable[[str], str | None]
     device_node: Callable[[str], str | None]
     systemnames: Mapping[str, str] = field(default_factory=dict)
+    #: whether a node's AMI is up now (resync waits for all of them)
+    connected: Callable[[str], bool] = lambda name: True
     #: facts dropped because they described a phone from a node that does not hold it
     foreign_device_states: int = 0
 
@@ -241,6 +247,9 @@ class MultiNodeCallControl:
     async def picture(self) -> AsteriskPicture:
         """Every node's picture at once: all channels, each phone's state from its own node."""
         names = list(self.nodes)
+        missing = [name for name in names if not self.connected(name)]
+        if missing:
+            raise NodesNotAllConnected(f"node(s) {', '.join(missing)} not connected yet; resync follows their connection")
         pictures = await asyncio.gather(*(self.nodes[name].picture() for name in names))
         channels, devices = [], []
         for name, picture in zip(names, pictures):
