@@ -227,3 +227,28 @@ def test_a_node_keeps_the_lamps_and_fallback_members_of_its_own_agents_only(tmp_
     on_b.append(Event(type="engine.started", ts=1.0))
     assert [(e.type, e.agent_id) for e in seen.events] == [("agent.state", "beto"), ("engine.started", None)]
     assert agents_on_node(lambda: config, settings, "a")("ana")  # no node: the first node
+
+
+class CoreSettingsOnly:
+    """An AMI client whose Asterisk answers CoreSettings with a systemname."""
+
+    def __init__(self, systemname: str) -> None:
+        self.systemname = systemname
+
+    async def action(self, name: str, **fields: object) -> dict[str, str]:
+        assert name == "CoreSettings"
+        return {"SystemName": self.systemname}
+
+
+async def test_each_nodes_systemname_is_read_at_login_and_a_missing_or_shared_one_is_an_error(caplog: pytest.LogCaptureFixture) -> None:
+    from acd.multinode import learn_systemname
+
+    control, nodes, dispatcher, events = two_nodes()
+    control.systemnames = {}
+    await learn_systemname(control, "a", CoreSettingsOnly("east-1"))  # type: ignore[arg-type]
+    assert control.node_of_id("east-1-1700000000.5") == "a" and not caplog.records
+    await learn_systemname(control, "b", CoreSettingsOnly("east-1"))  # type: ignore[arg-type]
+    assert "systemname 'east-1' is also node a's" in caplog.text
+    caplog.clear()
+    await learn_systemname(control, "b", CoreSettingsOnly(""))  # type: ignore[arg-type]
+    assert "node b: Asterisk has no systemname" in caplog.text and "b" not in control.systemnames

@@ -225,7 +225,8 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
 
     if extra_nodes:  # each node's (re)connection reads every node's picture: one resync at a time
         resync = serialized(resync)
-        attach_nodes(engine, extra_nodes, resync, suspend)
+        assert isinstance(control, MultiNodeCallControl)
+        attach_nodes(engine, control, extra_nodes, resync, suspend)
         attach_node_features(engine, extra_nodes, settings, router, plan)
     engine.ami.on_connected.append(resync)
     engine.ami.on_disconnected.append(suspend)

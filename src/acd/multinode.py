@@ -105,9 +105,30 @@ def build_call_control(
         agent = next((a for a in config().agents if a.endpoint == device), None)
         return None if agent is None else (agent.node or settings.node)
 
-    systemnames = {settings.node: settings.systemname or settings.node, **{n.name: n.systemname or n.name for n in settings.nodes}}
     clients = {settings.node: engine.ami, **{node.name: node.ami for node in extra}}
-    return MultiNodeCallControl(controls, agent_node, device_node, systemnames, connected=lambda name: clients[name].connected), extra
+    # systemnames: read from each Asterisk at login (learn_systemname)
+    return MultiNodeCallControl(controls, agent_node, device_node, {}, connected=lambda name: clients[name].connected), extra
+
+
+async def learn_systemname(control: MultiNodeCallControl, node: str, ami: AmiClient) -> None:
+    """At each login: the node's ``systemname`` (the head of its Uniqueids, which are call ids).
+
+    Without one, or with another node's, two nodes can give two calls the same id: said
+    loudly, since events would then mix two callers."""
+    try:
+        systemname = (await ami.action("CoreSettings")).get("SystemName")
+    except Exception as exc:  # noqa: BLE001  # the next login tries again
+        log.warning("node %s: cannot read its systemname (CoreSettings): %s", node, exc)
+        return
+    others = {name for name, value in control.systemnames.items() if value == systemname and name != node}
+    if not systemname:
+        log.error("node %s: Asterisk has no systemname (asterisk.conf [options] systemname = %s): its call ids can collide with another node's", node, node)
+    elif others:
+        log.error("node %s: systemname %r is also node %s's: their call ids can collide (give each Asterisk its own)", node, systemname, ", ".join(sorted(others)))
+    if systemname:
+        control.systemnames = {**control.systemnames, node: systemname}
+    else:
+        control.systemnames = {name: value for name, value in control.systemnames.items() if name != node}
 
 
 def node_tagger(control: MultiNodeCallControl) -> Callable[[Event], Event]:
@@ -139,11 +160,17 @@ def serialized(step: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[No
 
 
 def attach_nodes(
-    engine: Engine, extra: list[ExtraNode], on_connected: Callable[[], Awaitable[None]], on_disconnected: Callable[[str], Awaitable[None]]
+    engine: Engine,
+    control: MultiNodeCallControl,
+    extra: list[ExtraNode],
+    on_connected: Callable[[], Awaitable[None]],
+    on_disconnected: Callable[[str], Awaitable[None]],
 ) -> None:
     """Start and stop the extra nodes with the engine; each (re)connection resyncs, as the first node's."""
+    engine.ami.on_login.append(lambda: learn_systemname(control, control.default, engine.ami))
     for node in extra:
         name, ami = node.name, node.ami
+        ami.on_login.append(lambda name=name, ami=ami: learn_systemname(control, name, ami))
 
         async def publish(ami: AmiClient = ami) -> None:
             if engine.agi_key is not None:

@@ -108,9 +108,6 @@ class NodeSettings(_Section):
     ami: AmiSettings = AmiSettings()
     agi_host: str = "127.0.0.1"
     agi_port: int = Field(ge=1, le=65535, description="the FastAGI listener this node's dialplan reaches (its ACD_AGI global)")
-    systemname: str | None = Field(
-        None, pattern=r"^[A-Za-z0-9_-]{1,40}$", description="the node's asterisk.conf systemname (the head of its Uniqueids); default: its name"
-    )
 
     _check_host = field_validator("agi_host")(_loopback_default_warning)
 
@@ -347,7 +344,6 @@ class Settings(_Section):
 
     site: str = Field("default", pattern=r"^[A-Za-z0-9_-]+$")
     node: str = Field("main", pattern=r"^[A-Za-z0-9_-]{1,40}$", description="the name of the Asterisk server of ami:/agi: (several servers: nodes)")
-    systemname: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,40}$", description="that server's asterisk.conf systemname, with nodes (default: node)")
     nodes: list[NodeSettings] = Field(default_factory=list, description="more Asterisk servers under this engine, each its own AMI and FastAGI")
     agi: AgiSettings = AgiSettings()
     ami: AmiSettings = AmiSettings()
