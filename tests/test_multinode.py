@@ -18,7 +18,7 @@ from acd.asterisk.nodes import MultiNodeCallControl, trunk_dial
 from acd.base.events import Event
 from acd.dispatch import Dispatcher
 from acd.dispatch.testing import FakeCallControl, picture_of
-from acd.multinode import check_agent_nodes, node_tagger
+from acd.multinode import AgentNodes, check_agent_nodes, node_tagger
 from acd.routing import Router, load_routing_text
 from acd.settings import SettingsError, load_settings
 
@@ -43,17 +43,13 @@ def two_nodes(a: FakeCallControl | None = None, b: FakeCallControl | None = None
     assert config is not None, problems
     nodes = {"a": a or FakeCallControl(), "b": b or FakeCallControl()}
 
-    def agent_node(agent_id: str) -> str | None:
-        return next(agent.node for agent in config.agents if agent.id == agent_id)
-
-    def device_node(device: str) -> str | None:
-        return next((agent.node or "a" for agent in config.agents if agent.endpoint == device), None)
-
-    control = MultiNodeCallControl(nodes, agent_node, device_node, {"a": "lab-a", "b": "lab-b"})  # type: ignore[arg-type]
+    router = Router(config)
+    where = AgentNodes(lambda: router.config, "a")  # the engine's index, over the router's routing file
+    control = MultiNodeCallControl(nodes, where.configured, where.of_device, {"a": "lab-a", "b": "lab-b"})  # type: ignore[arg-type]
     events: list[Event] = []
     tag = node_tagger(control)
     clock = [1000.0]
-    dispatcher = Dispatcher(router=Router(config), control=control, emit=lambda event: events.append(tag(event)), clock=lambda: clock[0])
+    dispatcher = Dispatcher(router=router, control=control, emit=lambda event: events.append(tag(event)), clock=lambda: clock[0])
     return control, nodes, dispatcher, events
 
 
@@ -252,3 +248,18 @@ async def test_each_nodes_systemname_is_read_at_login_and_a_missing_or_shared_on
     caplog.clear()
     await learn_systemname(control, "b", CoreSettingsOnly(""))  # type: ignore[arg-type]
     assert "node b: Asterisk has no systemname" in caplog.text and "b" not in control.systemnames
+
+
+async def test_an_agent_moved_to_another_node_by_a_routing_reload_is_rung_there() -> None:
+    control, nodes, dispatcher, events = two_nodes()
+    config, _ = load_routing_text(ROUTING.replace(", node: b", ""))
+    assert config is not None
+    dispatcher.reconfigure(config)  # beto's phone is now on the first node
+    runner = asyncio.ensure_future(dispatcher.run())
+    try:
+        dispatcher.agent_login("beto")
+        await nodes["a"].put(Parked("lab-a-2.1", "PJSIP/caller-0002", "general", 995.0, None))
+        await settle()
+    finally:
+        runner.cancel()
+    assert nodes["a"].dialled == ["PJSIP/agent2"]

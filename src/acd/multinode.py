@@ -60,6 +60,39 @@ def ami_client(ami: AmiSettings) -> AmiClient:
     )
 
 
+class AgentNodes:
+    """Agents' and phones' nodes from the routing file now (indexed once per loaded file:
+    asked on every ring and every phone state)."""
+
+    def __init__(self, config: Callable[[], RoutingConfig], first: str) -> None:
+        self._config, self._first = config, first
+        self._indexed: RoutingConfig | None = None
+        self._agents: dict[str, str | None] = {}
+        self._devices: dict[str, str] = {}
+
+    def _index(self) -> None:
+        config = self._config()
+        if config is not self._indexed:
+            self._agents = {agent.id: agent.node for agent in config.agents}
+            self._devices = {agent.endpoint: agent.node or self._first for agent in config.agents}
+            self._indexed = config
+
+    def configured(self, agent_id: str) -> str | None:
+        """The agent's ``node:`` as written (None: not set, or no such agent)."""
+        self._index()
+        return self._agents.get(agent_id)
+
+    def of_agent(self, agent_id: str) -> str | None:
+        """The node of the agent's phone (None: no such agent)."""
+        self._index()
+        return (self._agents[agent_id] or self._first) if agent_id in self._agents else None
+
+    def of_device(self, device: str) -> str | None:
+        """The node of the agent whose phone this is (None: no agent's phone)."""
+        self._index()
+        return self._devices.get(device)
+
+
 def check_agent_nodes(config: RoutingConfig, settings: Settings, where: str) -> list[str]:
     """Problems of the routing file's ``node:`` fields against the settings' nodes."""
     names = [settings.node, *(node.name for node in settings.nodes)]
@@ -97,17 +130,14 @@ def build_call_control(
     ]
     controls = {settings.node: make_control(engine.ami), **{node.name: make_control(node.ami) for node in extra}}
 
-    def agent_node(agent_id: str) -> str | None:
-        agent = next((a for a in config().agents if a.id == agent_id), None)
-        return None if agent is None else agent.node
+    where = AgentNodes(config, settings.node)
 
-    def device_node(device: str) -> str | None:
-        agent = next((a for a in config().agents if a.endpoint == device), None)
-        return None if agent is None else (agent.node or settings.node)
+    def agent_node(agent_id: str) -> str | None:
+        return where.configured(agent_id)
 
     clients = {settings.node: engine.ami, **{node.name: node.ami for node in extra}}
     # systemnames: read from each Asterisk at login (learn_systemname)
-    return MultiNodeCallControl(controls, agent_node, device_node, {}, connected=lambda name: clients[name].connected), extra
+    return MultiNodeCallControl(controls, agent_node, where.of_device, {}, connected=lambda name: clients[name].connected), extra
 
 
 async def learn_systemname(control: MultiNodeCallControl, node: str, ami: AmiClient) -> None:
@@ -208,12 +238,8 @@ def attach_nodes(
 
 def agents_on_node(config: Callable[[], RoutingConfig], settings: Settings, node: str) -> Callable[[str], bool]:
     """Whether an agent's phone is on ``node`` (no ``node:`` in the routing file: the first node)."""
-
-    def on_node(agent_id: str) -> bool:
-        agent = next((a for a in config().agents if a.id == agent_id), None)
-        return agent is not None and (agent.node or settings.node) == node
-
-    return on_node
+    where = AgentNodes(config, settings.node)
+    return lambda agent_id: where.of_agent(agent_id) == node
 
 
 @dataclass
