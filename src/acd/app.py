@@ -88,6 +88,7 @@ class App:
     pseudonyms: Pseudonyms | None = None  # the install's key, loaded when the engine starts
     caller_number: Callable[[str, str], None] | None = None  # the API's live calls view: (call id, clear number), memory only
     recordings: RecordingTracker | None = None  # recording events; its disk use for /metrics
+    node_connections: Callable[[], dict[str, bool]] | None = None  # several nodes: each node's AMI up or not (/metrics)
 
 
 class _Handoff:
@@ -228,6 +229,8 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
         assert isinstance(control, MultiNodeCallControl)
         attach_nodes(engine, control, extra_nodes, resync, suspend)
         attach_node_features(engine, extra_nodes, settings, router, plan)
+        clients = {settings.node: engine.ami, **{node.name: node.ami for node in extra_nodes}}
+        app.node_connections = lambda: {name: client.connected for name, client in clients.items()}
     engine.ami.on_connected.append(resync)
     engine.ami.on_disconnected.append(suspend)
     from acd.api.server import attach_api  # imports FastAPI/uvicorn: only engines need them

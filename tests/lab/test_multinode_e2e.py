@@ -118,6 +118,7 @@ async def test_a_caller_on_lab_a_is_answered_by_an_agent_on_lab_b(two_labs, sipp
     async with engine_on_two_labs(two_labs, tmp_path, ["beto"]) as (app, sink):
         # While the engine is away, each node's fallback queue serves its callers with its own
         # agents: beto's phone is a member on lab B only.
+        assert app.node_connections is not None and app.node_connections() == {node_a: True, node_b: True}  # /metrics: acd_node_ami_connected
         fallback_b = await eventually(lambda: _lab_sh(b_env, "cli", "-x", "queue show acd-fallback").stdout, "PJSIP/agent2")
         assert "PJSIP/agent2" not in lab.cli("queue show acd-fallback"), fallback_b
         beto = await sipp.start_agent("beto-on-b", agent_port_on_b(b_env, 2), answer_after_s=0.5, talk_s=2, timeout_s=40)
