@@ -80,9 +80,9 @@ async def test_a_caller_on_node_a_rings_the_agent_on_node_b_over_the_trunk_and_t
     finally:
         runner.cancel()
     answered = [e for e in events if e.type == "call.answered"]
-    assert [(e.call_id, e.agent_id, e.data["node"], e.data["agent_node"]) for e in answered] == [("lab-a-1.1", "beto", "a", "b")]
-    assert [e.data["node"] for e in events if e.type == "call.completed"] == ["a"]
-    assert {e.data.get("agent_node", e.data["node"]) for e in events if e.type == "agent.state"} == {"b"}  # the agent's phone
+    assert [(e.call_id, e.agent_id, e.data["asterisk_node"], e.data["agent_asterisk_node"]) for e in answered] == [("lab-a-1.1", "beto", "a", "b")]
+    assert [e.data["asterisk_node"] for e in events if e.type == "call.completed"] == ["a"]
+    assert {e.data.get("agent_asterisk_node", e.data["asterisk_node"]) for e in events if e.type == "agent.state"} == {"b"}  # the agent's phone
     assert dispatcher.counters.ignored_events == 1  # node b's answer of its trunk leg only
 
 
@@ -96,8 +96,8 @@ async def test_a_caller_and_an_agent_on_the_same_node_ring_the_phone_directly() 
     finally:
         runner.cancel()
     assert nodes["b"].dialled == ["PJSIP/agent2"] and nodes["a"].rings == []
-    assert [e.data["node"] for e in events if e.type == "call.queued"] == ["b"]
-    assert all("agent_node" not in e.data for e in events)
+    assert [e.data["asterisk_node"] for e in events if e.type == "call.queued"] == ["b"]
+    assert all("agent_asterisk_node" not in e.data for e in events)
 
 
 async def test_a_phone_state_counts_only_from_the_agents_own_node() -> None:
@@ -263,3 +263,13 @@ async def test_an_agent_moved_to_another_node_by_a_routing_reload_is_rung_there(
     finally:
         runner.cancel()
     assert nodes["a"].dialled == ["PJSIP/agent2"]
+
+
+def test_an_ivr_event_keeps_its_flow_node_and_gains_its_asterisk_node() -> None:
+    control, nodes, dispatcher, events = two_nodes()
+    tag = node_tagger(control)
+    ivr = tag(Event(type="ivr.node", ts=1.0, call_id="lab-b-8.1", data={"flow": "cola", "node": "elegir"}))
+    assert (ivr.data["node"], ivr.data["asterisk_node"]) == ("elegir", "b")  # the call's node from its Uniqueid's systemname
+    started = tag(Event(type="engine.started", ts=1.0, data={"site": "x"}))
+    assert started.data == {"site": "x"}
+    assert tag(Event(type="ami.connected", ts=1.0, data={})).data == {"asterisk_node": "a"}

@@ -141,13 +141,15 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
         )
 
     control: AsteriskCallControl | MultiNodeCallControl = call_control(engine.ami)
+    multi: MultiNodeCallControl | None = None
     extra_nodes: list[ExtraNode] = []
     if settings.nodes:  # several Asterisk servers (acd.multinode); none: exactly one, as always
         node_problems = check_agent_nodes(config, settings, str(routing_path))
         if node_problems:
             raise AppError("\n".join(node_problems))
-        control, extra_nodes = build_call_control(engine, settings, lambda: router.config, call_control)
-        engine.bus.tag = node_tagger(control)
+        multi, extra_nodes = build_call_control(engine, settings, lambda: router.config, call_control)
+        control = multi
+        engine.bus.tag = node_tagger(multi)
     dispatcher = Dispatcher(router=router, control=control, emit=engine.bus.emit, clock=engine.clock)
     runner = FlowRunner(emit=engine.bus.emit, clock=ivr_clock or engine.clock, handoff=_Handoff(dispatcher, flows))
     app = App(engine=engine, flows=flows, runner=runner, dispatcher=dispatcher, router=router, stats=stats)
@@ -224,10 +226,9 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
 
     engine.on_shutdown(stop_fallback)
 
-    if extra_nodes:  # each node's (re)connection reads every node's picture: one resync at a time
+    if multi is not None:  # each node's (re)connection reads every node's picture: one resync at a time
         resync = serialized(resync)
-        assert isinstance(control, MultiNodeCallControl)
-        attach_nodes(engine, control, extra_nodes, resync, suspend)
+        attach_nodes(engine, multi, extra_nodes, resync, suspend)
         attach_node_features(engine, extra_nodes, settings, router, plan)
         clients = {settings.node: engine.ami, **{node.name: node.ami for node in extra_nodes}}
         app.node_connections = lambda: {name: client.connected for name, client in clients.items()}

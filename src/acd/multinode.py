@@ -5,7 +5,7 @@ The engine's own AMI client and FastAGI listener are the first node (``node:``, 
 FastAGI listener, started and stopped with the engine.  The dispatcher drives them all
 through :class:`acd.asterisk.nodes.MultiNodeCallControl` (how a caller on one node reaches
 an agent on another: see that module).  Every event about a call or an agent carries
-``data.node`` (and ``data.agent_node`` when the agent's phone is on another node), so
+``data.asterisk_node`` (and ``data.agent_asterisk_node`` when the agent's phone is on another node), so
 reports over the one event log are merged by construction and can still be split by node.
 
 With no ``nodes:`` nothing here runs: one machine works exactly as before.
@@ -162,14 +162,21 @@ async def learn_systemname(control: MultiNodeCallControl, node: str, ami: AmiCli
 
 
 def node_tagger(control: MultiNodeCallControl) -> Callable[[Event], Event]:
-    """Adds ``data.node`` (and ``data.agent_node``) to events about a call or an agent, and
+    """Adds ``data.asterisk_node`` (and ``data.agent_asterisk_node``) to events about a call or an agent, and
     the first node to its AMI connection's events."""
 
     def tag(event: Event) -> Event:
-        if "node" in event.data:
+        try:
+            return tagged(event)
+        except Exception:  # noqa: BLE001  # an event without its node beats an event lost
+            log.exception("cannot tag %s with its node", event.type)
+            return event
+
+    def tagged(event: Event) -> Event:
+        if "asterisk_node" in event.data:
             return event
         if event.type in ("ami.connected", "ami.disconnected"):  # the extra nodes' say theirs
-            return event.model_copy(update={"data": {**event.data, "node": control.default}})
+            return event.model_copy(update={"data": {**event.data, "asterisk_node": control.default}})
         if event.call_id is None and event.agent_id is None:
             return event
         tags = control.tag(event.call_id, event.agent_id)
@@ -207,10 +214,10 @@ def attach_nodes(
                 await publish_key(ami, engine.agi_key)
 
         async def connected(name: str = name, ami: AmiClient = ami) -> None:
-            engine.emit("ami.connected", data={"host": ami.host, "port": ami.port, "node": name})
+            engine.emit("ami.connected", data={"host": ami.host, "port": ami.port, "asterisk_node": name})
 
         async def disconnected(reason: str, name: str = name) -> None:
-            engine.emit("ami.disconnected", data={"reason": reason, "node": name})
+            engine.emit("ami.disconnected", data={"reason": reason, "asterisk_node": name})
 
         ami.on_login.append(publish)
         ami.on_connected += [connected, on_connected]

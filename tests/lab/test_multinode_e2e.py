@@ -90,7 +90,7 @@ async def engine_on_two_labs(two_labs, tmp_path: Path, auto_login: list[str]) ->
     await app.engine.start()
     try:
         await app.engine.ami.wait_connected(10)
-        await wait_for(sink, lambda e: e.type == "ami.connected" and e.data.get("node") == node_b, 10)
+        await wait_for(sink, lambda e: e.type == "ami.connected" and e.data.get("asterisk_node") == node_b, 10)
         yield app, sink
     finally:
         await app.engine.stop(grace_s=2)
@@ -132,9 +132,9 @@ async def test_a_caller_on_lab_a_is_answered_by_an_agent_on_lab_b(two_labs, sipp
     assert call_id is not None and call_id.startswith(f"{node_a}-")  # lab A's systemname heads its Uniqueids
     (answered,) = of_type(sink, "call.answered", call_id)
     assert answered.agent_id == "beto" and completed.agent_id == "beto"
-    assert (answered.data["node"], answered.data["agent_node"]) == (node_a, node_b)
-    assert [e.data["node"] for e in of_type(sink, "call.queued", call_id)] == [node_a]
-    connected = {e.data["node"] for e in sink.of_type("ami.connected")}
+    assert (answered.data["asterisk_node"], answered.data["agent_asterisk_node"]) == (node_a, node_b)
+    assert [e.data["asterisk_node"] for e in of_type(sink, "call.queued", call_id)] == [node_a]
+    connected = {e.data["asterisk_node"] for e in sink.of_type("ami.connected")}
     assert connected == {node_a, node_b}  # one AMI connection per node
     # beto's phone listens only on lab B's agent2 port (lab A's agent2 points elsewhere, where
     # nothing answers): its answered call (agent_result.ok) came from lab B, over A's trunk.
@@ -164,9 +164,9 @@ async def test_an_agent_on_lab_b_who_does_not_answer_is_passed_over_for_one_on_l
         await wait_for(sink, lambda e: e.type == "call.completed", 30)
         ana_result, caller_result = await ana.wait(20), await caller.wait(20)
         await beto.stop()
-    assert (rona.agent_id, rona.data["node"], rona.data["agent_node"]) == ("beto", node_a, node_b)
-    assert (answered.call_id, answered.agent_id, answered.data["node"]) == (rona.call_id, "ana", node_a)
-    assert "agent_node" not in answered.data  # ana's phone is on the caller's node
+    assert (rona.agent_id, rona.data["asterisk_node"], rona.data["agent_asterisk_node"]) == ("beto", node_a, node_b)
+    assert (answered.call_id, answered.agent_id, answered.data["asterisk_node"]) == (rona.call_id, "ana", node_a)
+    assert "agent_asterisk_node" not in answered.data  # ana's phone is on the caller's node
     paused = [e for e in of_type(sink, "agent.state") if e.agent_id == "beto" and e.data["state"] == "paused"]
     assert paused and paused[0].data["reason"] == "no-answer"
     assert ana_result.ok and caller_result.ok, [ana_result.describe(), caller_result.describe()]
@@ -183,7 +183,7 @@ async def test_a_restarted_engine_reads_both_labs_and_keeps_the_cross_node_call_
     first = await sipp.start_callers("first-on-a", [AwaitHangup(60)], calls=[("300", "56911110004")])
     async with engine_on_two_labs(two_labs, tmp_path, ["ana", "beto"]) as (app, sink):
         answered = await wait_for(sink, lambda e: e.type == "call.answered", 20)
-        assert (answered.agent_id, answered.data["agent_node"]) == ("beto", node_b)
+        assert (answered.agent_id, answered.data["agent_asterisk_node"]) == ("beto", node_b)
     # The engine is down; beto still talks (lab A's caller, lab B's phone).  A new engine starts.
     async with engine_on_two_labs(two_labs, tmp_path, ["ana", "beto"]) as (app, sink):
         for _ in range(100):
@@ -197,8 +197,8 @@ async def test_a_restarted_engine_reads_both_labs_and_keeps_the_cross_node_call_
         completed = await wait_for(sink, lambda e: e.type == "call.completed" and e.call_id == answered.call_id, 30)
         await wait_for(sink, lambda e: e.type == "call.completed" and e.call_id == rung.call_id, 30)
         results = [await first.wait(20), await second.wait(20), await beto.wait(20), await ana.wait(20)]
-    assert (rung.agent_id, rung.data["node"]) == ("ana", node_a)  # beto is on the call from before the restart
-    assert (completed.agent_id, completed.data["node"], completed.data["agent_node"]) == ("beto", node_a, node_b)
+    assert (rung.agent_id, rung.data["asterisk_node"]) == ("ana", node_a)  # beto is on the call from before the restart
+    assert (completed.agent_id, completed.data["asterisk_node"], completed.data["agent_asterisk_node"]) == ("beto", node_a, node_b)
     assert completed.data["talk_s"] >= 7
     async with await EventStore.open(tmp_path / "acd.sqlite") as store:
         events = await store.events(0, 1e12)

@@ -157,16 +157,16 @@ class MultiNodeCallControl:
         return True
 
     def tag(self, call_id: str | None, agent_id: str | None) -> dict[str, str]:
-        """What an event about this call and agent says of nodes: ``node`` (the call's, else the
-        agent's) and ``agent_node`` when the agent's phone is on another node."""
+        """What an event about this call and agent says of nodes: ``asterisk_node`` (the call's, else the
+        agent's) and ``agent_asterisk_node`` when the agent's phone is on another node."""
         tags: dict[str, str] = {}
         agent_node = self.node_of_agent(agent_id) if agent_id else None
         if call_id:
-            tags["node"] = self.node_of_call(call_id)
-            if agent_node is not None and agent_node != tags["node"]:
-                tags["agent_node"] = agent_node
+            tags["asterisk_node"] = self.node_of_call(call_id)
+            if agent_node is not None and agent_node != tags["asterisk_node"]:
+                tags["agent_asterisk_node"] = agent_node
         elif agent_node is not None:
-            tags["node"] = agent_node
+            tags["asterisk_node"] = agent_node
         return tags
 
     # ------------------------------------------------------------ facts
