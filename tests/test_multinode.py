@@ -173,6 +173,14 @@ def test_nodes_settings_take_each_secret_from_the_environment(tmp_path: Path) ->
     assert "s3cret" not in repr(settings)
 
 
+def test_a_node_secret_for_no_node_is_a_warning_naming_the_variable(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = write_settings(tmp_path, "nodes:\n  - {name: lab-b, agi_port: 4574}\n")
+    settings = load_settings(path, environ={"ACD_NODE_LAB_C_AMI_SECRET": "s3cret"})
+    assert settings.nodes[0].ami.secret is None
+    assert "$ACD_NODE_LAB_C_AMI_SECRET: no node of that name" in caplog.text and "ACD_NODE_LAB_B_AMI_SECRET" in caplog.text
+    assert "s3cret" not in caplog.text
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -502,8 +502,10 @@ def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | N
 def _node_secrets(merged: dict[str, Any], environ: Mapping[str, str]) -> None:
     """Each extra node's AMI secret from ``ACD_NODE_<NAME>_AMI_SECRET`` (never from the file)."""
     nodes = merged.get("nodes")
-    if not isinstance(nodes, list):
-        return
+    nodes = nodes if isinstance(nodes, list) else []
+    expected = {node_secret_variable(node["name"]) for node in nodes if isinstance(node, dict) and isinstance(node.get("name"), str)}
+    for variable in sorted(v for v in environ if v.startswith("ACD_NODE_") and v not in expected):
+        log.warning("$%s: no node of that name in nodes: (expected one of: %s); ignored", variable, ", ".join(sorted(expected)) or "none")
     for node in nodes:
         if not isinstance(node, dict) or not isinstance(node.get("name"), str):
             continue
