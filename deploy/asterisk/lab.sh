@@ -26,6 +26,10 @@
 #   ACD_LAB_AGENTS      number of agent endpoints          (default 8)
 #                       customers called back are dialled at agent base + 50
 #   ACD_LAB_RTP_START   first RTP port                     (default 20000)
+#   ACD_LAB_PEERS       other labs under the same engine (several nodes), "name:sip_port"
+#                       separated by commas: each gets a trunk endpoint acd-node-<name>
+#                       (both ways, on 127.0.0.1, identified by the From user), and this
+#                       lab's Uniqueids start with its name (asterisk.conf systemname)
 #   ACD_AMI_USER        AMI user (default acd)
 #   ACD_AMI_SECRET      AMI secret; when unset one is generated and kept in the lab folder
 #   ACD_LAB_CACHE       cache folder (default ~/.cache/acd)
@@ -127,16 +131,42 @@ max_contacts = 1
 $qualify
 "
   done
+  local peers_block="" systemname="" peer peer_name peer_port
+  if [ -n "${ACD_LAB_PEERS:-}" ]; then
+    systemname="
+systemname = $name"
+    for peer in ${ACD_LAB_PEERS//,/ }; do
+      peer_name=${peer%%:*}; peer_port=${peer##*:}
+      case "$peer_name:$peer_port" in *[!A-Za-z0-9_:-]*|:*|*:) fail "ACD_LAB_PEERS: expected name:sip_port[,name:sip_port], got '$peer'";; esac
+      case "$peer_port" in *[!0-9]*) fail "ACD_LAB_PEERS: '$peer': the SIP port must be a number";; esac
+      # The trunk to node $peer_name: rings for its agents leave here (PJSIP/<agent>@acd-node-$peer_name);
+      # its rings for our agents arrive here (From user acd-node-$peer_name) into acd-node-in.
+      peers_block+="
+[acd-node-$peer_name](lab-endpoint)
+context = acd-node-in
+aors = acd-node-$peer_name
+from_user = acd-node-$name
+send_pai = yes
+trust_id_inbound = yes
+trust_id_outbound = yes
+
+[acd-node-$peer_name]
+type = aor
+contact = sip:127.0.0.1:$peer_port
+max_contacts = 1
+"
+    done
+  fi
   local f
   for f in "$here"/etc/*.conf; do
-    AGENTS_BLOCK=$agents_block python3 - "$f" "$etc/$(basename "$f")" <<PY
+    AGENTS_BLOCK=$agents_block PEERS_BLOCK=$peers_block SYSTEMNAME=$systemname python3 - "$f" "$etc/$(basename "$f")" <<PY
 import os, sys
 text = open(sys.argv[1]).read()
 for key, value in {
     "@LAB@": "$lab_in_root", "@SIP_PORT@": "$sip_port", "@AMI_PORT@": "$ami_port",
     "@AGI_PORT@": "$agi_port", "@AMI_USER@": "$ami_user", "@AMI_SECRET@": "$secret",
     "@RTP_START@": "$rtp_start", "@CUSTOMER_PORT@": "$((agent_port + 50))", "@RTP_END@": "$((rtp_start + 999))",
-    "@AGENTS@": os.environ["AGENTS_BLOCK"],
+    "@AGENTS@": os.environ["AGENTS_BLOCK"], "@PEERS@": os.environ["PEERS_BLOCK"], "@SYSTEMNAME@": os.environ["SYSTEMNAME"],
 }.items():
     text = text.replace(key, value)
 open(sys.argv[2], "w").write(text)

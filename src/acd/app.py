@@ -25,7 +25,12 @@ from acd.agi_routes.agent import AgentRoute
 from acd.agi_routes.announce import AnnounceRoute
 from acd.agi_routes.ivr import IvrRoute
 from acd.agi_routes.survey import SurveyRoute
+from acd.asterisk.ami import AmiClient
 from acd.asterisk.call_control import AsteriskCallControl
+from acd.asterisk.nodes import MultiNodeCallControl, NodesNotAllConnected
+from acd.multinode import (
+    ExtraNode, agents_on_node, attach_node_features, attach_nodes, build_call_control, check_agent_nodes, node_tagger, serialized,
+)
 from acd.dispatch import HISTORY_WINDOW_S, Dispatcher
 from acd.features.engine_away import AwayPlan, FallbackMembers
 from acd.dispatch.away_calls import AwayCallsReader
@@ -84,6 +89,7 @@ class App:
     pseudonyms: Pseudonyms | None = None  # the install's key, loaded when the engine starts
     caller_number: Callable[[str, str], None] | None = None  # the API's live calls view: (call id, clear number), memory only
     recordings: RecordingTracker | None = None  # recording events; its disk use for /metrics
+    node_connections: Callable[[], dict[str, bool]] | None = None  # several nodes: each node's AMI up or not (/metrics)
 
 
 class _Handoff:
@@ -126,13 +132,25 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
     router = Router(config)
     stats = LiveStats(config, await_history=True)  # primed from the event log when it opens
     engine.bus.sinks.append(stats)  # live figures from the logged events, like reports
-    control = AsteriskCallControl(
-        engine.ami,
-        hold_context=settings.routing.hold_context,
-        agent_context=settings.routing.agent_context,
-        record_dir=settings.recording.asterisk_dir if settings.recording.enabled else "",
-        customer_caller_id=settings.callbacks.caller_id,
-    )
+    def call_control(ami: AmiClient) -> AsteriskCallControl:
+        return AsteriskCallControl(
+            ami,
+            hold_context=settings.routing.hold_context,
+            agent_context=settings.routing.agent_context,
+            record_dir=settings.recording.asterisk_dir if settings.recording.enabled else "",
+            customer_caller_id=settings.callbacks.caller_id,
+        )
+
+    control: AsteriskCallControl | MultiNodeCallControl = call_control(engine.ami)
+    multi: MultiNodeCallControl | None = None
+    extra_nodes: list[ExtraNode] = []
+    if settings.nodes:  # several Asterisk servers (acd.multinode); none: exactly one, as always
+        node_problems = check_agent_nodes(config, settings, str(routing_path))
+        if node_problems:
+            raise AppError("\n".join(node_problems))
+        multi, extra_nodes = build_call_control(engine, settings, lambda: router.config, call_control)
+        control = multi
+        engine.bus.tag = node_tagger(multi)
     dispatcher = Dispatcher(router=router, control=control, emit=engine.bus.emit, clock=engine.clock)
     runner = FlowRunner(emit=engine.bus.emit, clock=ivr_clock or engine.clock, handoff=_Handoff(dispatcher, flows))
     app = App(engine=engine, flows=flows, runner=runner, dispatcher=dispatcher, router=router, stats=stats)
@@ -166,6 +184,9 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
         nonlocal reconciled
         try:
             await dispatcher.resync()
+        except NodesNotAllConnected as exc:  # several nodes: the last one to connect resyncs them all
+            log.info("ACD: resynchronisation waits: %s", exc)
+            return
         except Exception:
             log.exception("ACD: resynchronisation after AMI connect failed")
             return
@@ -192,10 +213,11 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
         dispatcher.suspend()
 
     away = settings.continuity
+    plan = AwayPlan(away.hold_callers_s, away.retry_engine_s, away.fallback_queue, away.away_message)
+    # Several nodes: each node's fallback queue holds the agents whose phones are on it.
+    on_first_node = agents_on_node(lambda: router.config, settings, settings.node) if extra_nodes else (lambda agent_id: True)
     fallback = FallbackMembers(
-        engine.ami,
-        AwayPlan(away.hold_callers_s, away.retry_engine_s, away.fallback_queue, away.away_message),
-        lambda: [(agent.id, agent.endpoint, agent.state) for agent in router.agents()],
+        engine.ami, plan, lambda: [(agent.id, agent.endpoint, agent.state) for agent in router.agents() if on_first_node(agent.id)]
     )
     engine.ami.on_login.append(fallback.on_login)
     engine.bus.sinks.append(fallback)
@@ -205,6 +227,12 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
 
     engine.on_shutdown(stop_fallback)
 
+    if multi is not None:  # each node's (re)connection reads every node's picture: one resync at a time
+        resync = serialized(resync)
+        attach_nodes(engine, multi, extra_nodes, resync, suspend)
+        attach_node_features(engine, extra_nodes, settings, router, plan)
+        clients = {settings.node: engine.ami, **{node.name: node.ami for node in extra_nodes}}
+        app.node_connections = lambda: {name: client.connected for name, client in clients.items()}
     engine.ami.on_connected.append(resync)
     engine.ami.on_disconnected.append(suspend)
     from acd.api.server import attach_api  # imports FastAPI/uvicorn: only engines need them
@@ -379,7 +407,12 @@ def callback_policies(config: RoutingConfig, holidays: Holidays) -> dict[str, Ca
 def apply_routing(app: App, settings: Settings, config: RoutingConfig) -> None:
     """A new routing file reaches every part that reads it (called by the routing reloader).
 
-    The holiday calendar is read first: if it cannot be, nothing has changed yet."""
+    The holiday calendar is read first: if it cannot be, nothing has changed yet; so are the
+    agents' nodes (several servers): an agent on an unknown node refuses the whole file."""
+    if settings.nodes:
+        node_problems = check_agent_nodes(config, settings, str(settings.resolve(settings.routing.config)))
+        if node_problems:
+            raise AppError("\n".join(node_problems))
     holidays = callback_holidays(settings)
     app.dispatcher.reconfigure(config)
     serving = app.router.config  # the new file, plus removed queues while callers remain in them

@@ -71,8 +71,12 @@ class EventBus:
 
     sinks: list[EventSink] = field(default_factory=list)
     failures: int = 0
+    #: adds what every event should carry before any sink sees it (several nodes: the node)
+    tag: Callable[[Event], Event] | None = None
 
     def emit(self, event: Event) -> None:
+        if self.tag is not None:
+            event = self.tag(event)
         for sink in self.sinks:
             try:
                 sink.append(event)

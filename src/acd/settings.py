@@ -7,6 +7,10 @@ Secret fields are ``SecretStr`` so they never appear in ``repr``, logs or error 
 
 A bad file is reported once per problem, naming file, line, field, what was found and
 what was expected; the CLI exits with code 2.
+
+Long on purpose: every section of ``acd.yaml`` (with its limits and descriptions) sits in
+one file beside the loader, so the whole settings surface reads in one place and the
+environment overrides, secret masking and cross-section checks (several nodes) see it all.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from acd.asterisk.agi_key import KEY_PATTERN
 from acd.yamlpos import DEFAULT_LIMITS, PositionedDocument, Problem, YamlLimits, load_yaml_file, pydantic_problems
@@ -91,6 +95,26 @@ class AmiSettings(_Section):
     action_timeout_s: float = Field(10.0, gt=0, le=HOUR)
 
     _check_host = field_validator("host")(_loopback_default_warning)
+
+
+class NodeSettings(_Section):
+    """One more Asterisk server under this engine (``nodes:``; acd.asterisk.nodes).
+
+    The ``ami:`` and ``agi:`` sections are the first node (named by ``node``); each entry
+    here adds an AMI connection and a FastAGI listener.  Its AMI secret comes from the
+    environment: ``ACD_NODE_<NAME>_AMI_SECRET`` (name upper-cased, ``-`` as ``_``)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,40}$", description="the node's name, in events (data.node) and in its trunk (acd-node-<name>)")
+    ami: AmiSettings = AmiSettings()
+    agi_host: str = "127.0.0.1"
+    agi_port: int = Field(ge=1, le=65535, description="the FastAGI listener this node's dialplan reaches (its ACD_AGI global)")
+
+    _check_host = field_validator("agi_host")(_loopback_default_warning)
+
+
+def node_secret_variable(name: str) -> str:
+    """The environment variable holding a node's AMI secret."""
+    return f"ACD_NODE_{name.upper().replace('-', '_')}_AMI_SECRET"
 
 
 class IvrSettings(_Section):
@@ -320,6 +344,8 @@ class Settings(_Section):
     """Everything ``acd run`` needs; every field has a safe loopback default."""
 
     site: str = Field("default", pattern=r"^[A-Za-z0-9_-]+$")
+    node: str = Field("main", pattern=r"^[A-Za-z0-9_-]{1,40}$", description="the name of the Asterisk server of ami:/agi: (several servers: nodes)")
+    nodes: list[NodeSettings] = Field(default_factory=list, description="more Asterisk servers under this engine, each its own AMI and FastAGI")
     agi: AgiSettings = AgiSettings()
     ami: AmiSettings = AmiSettings()
     ivr: IvrSettings = IvrSettings()
@@ -338,6 +364,25 @@ class Settings(_Section):
     files: FileSettings = FileSettings()
     limits: LimitsSettings = LimitsSettings()
     source: str = Field("(defaults)", exclude=True, description="where the settings came from")
+
+    @field_validator("nodes")
+    @classmethod
+    def _distinct_nodes(cls, nodes: list[NodeSettings]) -> list[NodeSettings]:
+        seen: set[str] = set()
+        for node in nodes:
+            if node.name.lower() in seen:
+                raise ValueError(f"node {node.name!r} is listed twice")
+            seen.add(node.name.lower())
+        return nodes
+
+    @model_validator(mode="after")
+    def _nodes_apart(self) -> "Settings":
+        if any(node.name.lower() == self.node.lower() for node in self.nodes):
+            raise ValueError(f"nodes: {self.node!r} is the first node's name (node:); give each node its own")
+        ports = [(self.agi.host, self.agi.port)] + [(node.agi_host, node.agi_port) for node in self.nodes]
+        if len(set(ports)) != len(ports):
+            raise ValueError("nodes: each node needs its own FastAGI address (agi.port, nodes[].agi_port)")
+        return self
 
     def resolve(self, path: Path) -> Path:
         """Paths in the settings file are relative to the file's folder; ``~`` is the home folder."""
@@ -371,7 +416,7 @@ def _env_overrides(environ: Mapping[str, str]) -> tuple[dict[str, dict[str, str]
 _OTHER_VARIABLES = frozenset(
     {"ACD_SOUNDS_DIR", "ACD_MOSQUITTO", "ACD_SIPP_PCAP_DIR", "ACD_AMI_USER", "ACD_PRIVACY_KEY", "ACD_USER_PASSWORD", "ACD_REPO"}
 )  # ACD_PRIVACY_KEY: acd.privacy; ACD_USER_PASSWORD: acd user; ACD_REPO: acd.checkout
-_OTHER_PREFIXES = ("ACD_LAB_", "ACD_TEST_", "ACD_DOCKERD_", "ACD_DEMO_")  # ACD_DOCKERD_*: deploy/asterisk/private-dockerd.sh; ACD_DEMO_*: make demo
+_OTHER_PREFIXES = ("ACD_LAB_", "ACD_TEST_", "ACD_DOCKERD_", "ACD_DEMO_", "ACD_NODE_")  # ACD_DOCKERD_*: deploy/asterisk/private-dockerd.sh; ACD_DEMO_*: make demo
 
 
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:
@@ -433,6 +478,7 @@ def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | N
         data = doc.data
     overrides, origins = _env_overrides(environ)
     merged = _merge(data, overrides)
+    _node_secrets(merged, environ)
     merged["source"] = str(file) if (explicit or file.exists()) else "(defaults)"
     try:
         return Settings.model_validate(merged)
@@ -452,6 +498,22 @@ def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | N
             else:
                 fixed.append(problem)
         raise SettingsError(fixed) from None
+
+
+def _node_secrets(merged: dict[str, Any], environ: Mapping[str, str]) -> None:
+    """Each extra node's AMI secret from ``ACD_NODE_<NAME>_AMI_SECRET`` (never from the file)."""
+    nodes = merged.get("nodes")
+    nodes = nodes if isinstance(nodes, list) else []
+    expected = {node_secret_variable(node["name"]) for node in nodes if isinstance(node, dict) and isinstance(node.get("name"), str)}
+    for variable in sorted(v for v in environ if v.startswith("ACD_NODE_") and v not in expected):
+        log.warning("$%s: no node of that name in nodes: (expected one of: %s); ignored", variable, ", ".join(sorted(expected)) or "none")
+    for node in nodes:
+        if not isinstance(node, dict) or not isinstance(node.get("name"), str):
+            continue
+        secret = environ.get(node_secret_variable(node["name"]))
+        ami = node.get("ami")
+        if secret is not None and (ami is None or isinstance(ami, dict)):
+            node["ami"] = {**(ami or {}), "secret": secret}
 
 
 def _is_secret_field(loc: tuple[Any, ...]) -> bool:

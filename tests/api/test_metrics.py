@@ -81,9 +81,17 @@ async def test_metrics_show_live_figures_and_counters(inproc: InProcess, api: ht
     assert value(samples, "acd_skill_waiting_calls", skill="general") == 1
     assert value(samples, "acd_agents", state="logged_out") == 2
     assert value(samples, "acd_ami_connected") == 0
+    assert not any(name == "acd_node_ami_connected" for name, _ in samples)  # one Asterisk: no per-node series
     assert value(samples, "acd_fastagi_active_sessions") == 0
     assert value(samples, "acd_ami_event_backlog") == 0
     assert value(samples, "acd_event_loop_lag_seconds") == 0
+
+
+async def test_with_several_nodes_each_nodes_ami_connection_is_a_series(inproc: InProcess, api: httpx.AsyncClient) -> None:
+    inproc.app.node_connections = lambda: {"santiago-1": True, "santiago-2": False}
+    samples = parse((await api.get("/metrics")).text)
+    assert value(samples, "acd_node_ami_connected", node="santiago-1") == 1
+    assert value(samples, "acd_node_ami_connected", node="santiago-2") == 0
 
 
 async def test_an_overflow_counts_out_of_one_queue_and_into_the_other(inproc: InProcess, api: httpx.AsyncClient) -> None:

@@ -124,6 +124,9 @@ def render_metrics(app: "ServedEngine", views: LiveViews, tally: EventTally, lag
     out.family("acd_call_priority_changes_total", "counter", "Supervisor priority changes since the engine started.", [({}, tally.priority_changes)])
     ami = app.engine.ami
     out.family("acd_ami_connected", "gauge", "1 while logged in to the Asterisk Manager Interface.", [({}, ami.connected)])
+    nodes = getattr(app, "node_connections", None)  # several Asterisk servers (acd.multinode)
+    if nodes is not None:
+        out.family("acd_node_ami_connected", "gauge", "1 while logged in to that node's AMI (several Asterisk servers).", [({"node": n}, up) for n, up in nodes().items()])
     out.family("acd_ami_events_total", "counter", "AMI events received.", [({}, ami.stats.events)])
     out.family("acd_ami_dropped_events_total", "counter", "AMI events dropped because a consumer queue was full.", [({}, ami.stats.dropped_events)])
     out.family("acd_ami_reconnects_total", "counter", "AMI connections lost.", [({}, ami.stats.disconnects)])

@@ -36,6 +36,9 @@ EventType = Literal[
     "call.transferred",  # data: target (masked when made from personal data)
     "survey.answer",  # data: flow, question, score (1-5)
     # ACD
+    # several Asterisk servers (acd.multinode): every event about a call or an agent also has
+    # data.asterisk_node (the call's server, else the agent's) and data.agent_asterisk_node
+    # (the agent's phone's server, when another); ami.connected/ami.disconnected name theirs
     "call.queued",  # queue; data: priority, skills, attached (personal fields masked), wait_origin (ts the wait started)
     "call.requeued",  # queue; data: reason ("ring-no-answer" | "ami-resync" | "engine-restart"), wait_origin
     "call.overflowed",  # queue (from); data: to_queue, waited_s

@@ -31,7 +31,7 @@ def picture_of(channels: dict[str, str]) -> AsteriskPicture:
 class FakeCallControl:
     """Records actions; reports the facts put into it.
 
-    * ``rings``: (call id, agent id) per ring; ``holds``: channels sent back to hold;
+    * ``rings``: (call id, agent id) per ring (``dialled``: its endpoint); ``holds``: channels sent back to hold;
       ``ended``: channels whose wait was ended (time-out);
     * ``originated``: one dict per callback ``Originate`` (``mode`` "customer-first" or
       "agent-first", ``call_id``, ``agent_id``, ``endpoint``, ``dial``, ``leg_id``,
@@ -45,6 +45,7 @@ class FakeCallControl:
     channels: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
     rings: list[tuple[str, str]] = field(default_factory=list)
+    dialled: list[str] = field(default_factory=list)  # the endpoint of each ring, in order
     holds: list[str] = field(default_factory=list)
     ended: list[str] = field(default_factory=list)
     originated: list[dict[str, Any]] = field(default_factory=list)
@@ -61,6 +62,7 @@ class FakeCallControl:
 
     async def ring(self, channel: str, call_id: str, agent_id: str, endpoint: str, timeout_s: float) -> None:
         self.rings.append((call_id, agent_id))
+        self.dialled.append(endpoint)
 
     async def return_to_hold(self, channel: str) -> None:
         self.holds.append(channel)

@@ -179,13 +179,14 @@ class AgentConfig(BaseModel):
     skills: dict[str, Proficiency] = Field(default_factory=dict)
     pin: str | None = Field(None, pattern=r"^[0-9]{4,8}$", description="asked when the agent uses a feature code on the phone (4-8 digits)")
     team: str | None = Field(None, description="the team the agent belongs to (quality scores per team)")
+    node: str | None = Field(None, description="the Asterisk server the agent's phone is on (settings' nodes); none: the first")
 
     @field_validator("id")
     @classmethod
     def _valid_id(cls, value: str) -> str:
         return _check_name(value)
 
-    @field_validator("team")
+    @field_validator("team", "node")
     @classmethod
     def _valid_team(cls, value: str | None) -> str | None:
         return None if value is None else _check_name(value)
