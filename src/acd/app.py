@@ -312,6 +312,13 @@ def _attach_metrics(app: App, settings: Settings) -> None:
             store = await open_metrics_store(location, batch_interval_s=settings.metrics.batch_interval_s, private=settings.files.private)
         except (StoreError, PrivacyKeyError, OSError) as exc:
             raise AppError(f"{where}: {exc}") from exc
+        if engine.store_fence is not None:  # hot standby: this leader's epoch guards every batch (acd.ha)
+            from acd.metrics.store_postgres import PostgresEventStore  # asyncpg: only PostgreSQL sites load it
+
+            if not isinstance(store, PostgresEventStore):
+                await store.close()
+                raise AppError(f"{where}: ha.enabled needs the store on PostgreSQL")
+            store.fence = engine.store_fence
         now = engine.clock()
         started = time.perf_counter()
         primed = app.stats.prime(await store.report_events(app.stats.history_start(now), now, margin_s=0))

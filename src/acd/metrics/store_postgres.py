@@ -37,7 +37,7 @@ import logging
 import time
 from datetime import datetime, timezone
 from types import TracebackType
-from typing import Any, Iterable, Sequence
+from typing import Any, Awaitable, Callable, Iterable, Sequence
 
 import asyncpg
 
@@ -65,6 +65,15 @@ _PARTITION_LOCK = 0x61636402
 _COLUMNS = "id, ts, type, call_id, agent_id, queue, data, schema_version"
 _INCIDENT_COLUMNS = "id, start_ts, end_ts, text, created_ts, severity, author, updated_ts, updated_by"
 DB_ERRORS: tuple[type[BaseException], ...] = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, asyncio.TimeoutError)
+
+#: Run inside every event batch's write transaction, before the insert: raises ``StoreFenced``
+#: when this writer may no longer write (a hot standby took the lease over: ``acd.ha``).
+Fence = Callable[[asyncpg.Connection], Awaitable[None]]
+
+
+class StoreFenced(StoreError):
+    """This engine's writes are refused: its lease (fencing token) is no longer the current one."""
+
 
 PG_MIGRATIONS: list[tuple[str, ...]] = [
     (  # 1: the event log, partitioned by month (partitions are made as needed), and the report cells
@@ -171,6 +180,9 @@ class PostgresEventStore:
         self.rejected = 0
         self.flush_errors = 0
         self.last_error: str | None = None
+        #: checked in each batch's transaction (``Fence``); a fenced batch is dropped, never retried
+        self.fence: Fence | None = None
+        self.fenced = 0
 
     def __repr__(self) -> str:
         return f"PostgresEventStore({self.url})"
@@ -254,7 +266,15 @@ class PostgresEventStore:
                     async with self._pool.acquire() as conn:
                         await self._ensure_partitions(conn, months)
                         async with conn.transaction():
+                            if self.fence is not None:
+                                await self.fence(conn)
                             await conn.execute(_INSERT, *columns)
+            except StoreFenced as exc:
+                self._in_flight = 0
+                self.fenced += len(kept)
+                self.last_error = str(exc)
+                log.error("event store: %d event(s) refused: %s", len(kept), exc)
+                raise
             except BaseException as exc:
                 self._batch[:0] = kept
                 self._in_flight = 0
@@ -299,6 +319,8 @@ class PostgresEventStore:
             await asyncio.sleep(self.batch_interval_s)
             try:
                 await asyncio.shield(self.flush())
+            except StoreFenced:
+                pass  # logged by flush; the batch is dropped
             except DB_ERRORS as exc:
                 log.error("event store flush failed (%d events kept for retry): %s", self.pending, _masked(exc, self._dsn))
 
@@ -580,7 +602,7 @@ async def _prepare(conn: asyncpg.Connection, where: str, *, create: bool) -> Non
     if "schema_version" not in tables:
         if not create:
             raise MissingDatabaseError(f"no acd event log in {where} (the engine creates it; or `acd store migrate`)")
-        ours = {"events", "incidents", "report_cells"}
+        ours = {"events", "incidents", "report_cells", "acd_lease"}  # acd_lease: a hot-standby pair's (acd.ha), may come first
         if tables and not tables <= ours and not any(t.startswith("events_y") for t in tables):
             raise StoreError(f"{where} holds other tables and no schema_version: not an acd event log (left untouched)")
     version = await _current_version(conn) if "schema_version" in tables else 0
