@@ -67,3 +67,25 @@ def test_a_lost_lease_stays_lost_even_if_a_renewal_answer_arrives() -> None:
 def test_timings_where_a_late_renewal_loses_the_lease_are_refused(lease_s: float, renew_s: float) -> None:
     with pytest.raises(LeaseError, match="renew_s"):
         LeaseTerms(lease_s=lease_s, renew_s=renew_s)
+
+
+def test_a_fenced_engine_sends_no_ami_action() -> None:
+    """The AMI client asks its permits before every action: a lost lease refuses it, unsent."""
+    import asyncio
+
+    from acd.asterisk.ami import AmiClient, AmiFenced, AmiNotConnected
+
+    leader = LeaderLease(TERMS, epoch=4, renew_sent_at=0.0)
+    now = [1.0]
+    client = AmiClient(port=1)
+    client.permits.append(lambda: leader.refusal(now[0]))
+
+    async def originate() -> None:
+        await client.action("Originate", Channel="PJSIP/agent-1001")
+
+    with pytest.raises(AmiNotConnected) as not_connected:  # within the lease: it would be sent (no AMI here)
+        asyncio.run(originate())
+    assert not isinstance(not_connected.value, AmiFenced)
+    now[0] = 10.0
+    with pytest.raises(AmiFenced, match="Originate not sent: lease \\(epoch 4\\) not renewed"):
+        asyncio.run(originate())

@@ -146,7 +146,7 @@ class PostgresLease:
             self._conn.execute(
                 f"UPDATE acd_lease SET expires_at = {_NOW} + $3 WHERE name = $1 AND epoch = $2", self.name, epoch, float(self.terms.lease_s)
             ),
-            self.terms.renew_s,
+            self.terms.lease_s / 2,  # a renewal later than this is useless: the lease is nearly gone
         )
         return status == "UPDATE 1"
 

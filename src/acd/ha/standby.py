@@ -132,7 +132,11 @@ async def _wait_for_lease(engine: Engine, lease: PostgresLease, node: str) -> tu
 
 
 async def _keep_lease(engine: Engine, lease: PostgresLease, leader: LeaderLease) -> None:
-    """Renew every ``renew_s``; on the lease's loss (or no renewal for its length) stop the engine."""
+    """Renew every ``renew_s``; on the lease's loss (or no renewal for its length) stop the engine.
+
+    A lease that ran out on this node's own clock (it was paused, or the database did not
+    answer) is lost for good, even if the row still names it: the standby may already be
+    acting, so this node stops and comes back as the standby."""
     lost = asyncio.ensure_future(lease.connection_lost.wait())
     try:
         while leader.lost_reason is None:
@@ -140,19 +144,24 @@ async def _keep_lease(engine: Engine, lease: PostgresLease, leader: LeaderLease)
             if lost.done():
                 leader.lost(f"the lease's database connection to {lease.where} was closed")
                 break
+            expired = leader.refusal(time.monotonic())
+            if expired is not None:
+                leader.lost(expired)
+                break
             sent = time.monotonic()
             try:
                 if await lease.renew(leader.epoch):
                     leader.renewed(sent)
                 else:
                     leader.lost(f"lease {lease.name!r} taken over: its epoch is no longer {leader.epoch}")
-            except (asyncio.TimeoutError, *DB_ERRORS) as exc:
-                reason = leader.refusal(time.monotonic())
+            except Exception as exc:  # noqa: BLE001 - any failure is a missed renewal; the lease's clock decides
                 log.warning("lease %r not renewed: %s", lease.name, "timed out" if isinstance(exc, asyncio.TimeoutError) else _masked(exc, lease._dsn))
-                if reason is not None:
-                    leader.lost(reason)
-            if leader.refusal(time.monotonic()) is not None and leader.lost_reason is None:
-                leader.lost(leader.refusal(time.monotonic()) or "lease expired")
+    except asyncio.CancelledError:
+        raise
+    except BaseException as exc:  # never leave a leader without its renewals
+        leader.lost(f"lease renewal stopped: {exc!r}")
+        raise
     finally:
         lost.cancel()
-    engine.request_stop()
+        if leader.lost_reason is not None:
+            engine.request_stop()
