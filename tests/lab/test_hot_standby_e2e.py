@@ -22,7 +22,8 @@ pytestmark = pytest.mark.lab
 async def test_the_standby_takes_over_from_a_killed_leader_and_every_waiting_caller_is_answered(lab, postgres, tmp_path: Path) -> None:  # noqa: ANN001
     # ``postgres``: only so a missing PostgreSQL fails in CI like the other store tests (the harness starts its own)
     seed = int(os.environ.get("TAKEOVER_SEED") or random.SystemRandom().randrange(1, 1_000_000))
-    options = TakeoverOptions(kills=2, seed=seed, warmup_s=5.0, tail_s=6.0)
+    # 5 phones for 2 calls/s: a queue builds up, so each kill finds callers waiting on hold
+    options = TakeoverOptions(kills=2, seed=seed, agents=5, warmup_s=5.0, tail_s=6.0)
     result = await run_takeover(CpsLab.slot(SLOT, lab.secret), tmp_path, options, progress=print)
     figures = result["kinds"][0]
     why = f"seed {seed} (TAKEOVER_SEED={seed} replays it)\n{summary(result)}"
