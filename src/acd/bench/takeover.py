@@ -2,8 +2,10 @@
 
 Both engines run as their own processes (``ha.enabled``, the store on a throwaway Debian
 PostgreSQL this harness starts), beside one Asterisk lab, on the same host: the standby
-opens no port until it leads, so both use the lab's FastAGI and API ports (a stand-in for
-the dialplan's two addresses, README "Hot standby").  sipp callers arrive steadily, hear
+opens no port until it leads.  Each has its own FastAGI address, as on two machines:
+the lab's ``ACD_AGI`` is node-a's, ``ACD_AGI_STANDBY`` node-b's, and the dialplan tries
+the second when the first cannot be reached (README "Hot standby").  They share the API
+port (only the leader serves it), so the harness asks whichever leads.  sipp callers arrive steadily, hear
 a prompt, wait on hold and are answered by sipp agent phones.  ``--kills`` times, once
 callers wait on hold and an agent rings, the leader gets SIGKILL; the standby takes the
 lease, starts (AMI login, resynchronisation: parked callers re-queued with their wait)
@@ -98,9 +100,10 @@ class PairNode(EngineProcess):
             await asyncio.sleep(0.1)
 
 
-def node_settings(lab: CpsLab, work: Path, root: Path, options: TakeoverOptions, api_port: int) -> str:
+def node_settings(lab: CpsLab, work: Path, root: Path, options: TakeoverOptions, api_port: int, agi_port: int) -> str:
     """The fault harness's settings (flows and routing shared in ``root``), plus the lease."""
     text = settings_text(lab, root, FaultOptions(agents=options.agents), api_port)
+    text = text.replace(f"agi:\n  port: {lab.agi_port}\n", f"agi:\n  port: {agi_port}\n")
     text = text.replace(f"database: {root / 'acd.sqlite'}", f"database: {work / 'acd.sqlite'}")
     text = text.replace(f"database: {root / 'callbacks.sqlite'}", f"database: {work / 'callbacks.sqlite'}")
     return text + f"ha:\n  enabled: true\n  node: {work.name}\n  lease_s: {options.lease_s:g}\n  renew_s: {options.renew_s:g}\n"
@@ -130,11 +133,14 @@ async def run_takeover(lab: CpsLab, work: Path, options: TakeoverOptions, progre
         (work / "flows" / "faults.yaml").write_text(FLOW)
         (work / "routing.yaml").write_text(routing_text(CpsOptions(agents=options.agents, wrap_up_s=options.wrap_up_s)))
         api_port, token = lab.agi_port + 567, secrets.token_hex(16)  # as acd bench faults: free in the slot's port block
-        for name in ("node-a", "node-b"):
+        agi_ports = (lab.agi_port, lab.agi_port + 1)  # the second: free in the slot's port block, as the API's
+        for name, agi_port in zip(("node-a", "node-b"), agi_ports):
             folder = work / name
             folder.mkdir()
-            (folder / "acd.yaml").write_text(node_settings(lab, folder, work, options, api_port))
+            (folder / "acd.yaml").write_text(node_settings(lab, folder, work, options, api_port, agi_port))
             nodes.append(PairNode(folder, lab, api_port, token, env))
+        # Left set afterwards: a dead second address only fails again where the first failed.
+        lab.cli(f"dialplan set global ACD_AGI_STANDBY agi://127.0.0.1:{agi_ports[1]}")
         for number in range(1, options.agents + 1):
             await sipp.start_agent(
                 f"agent{number}", lab.agent_port(number), calls=100000, answer_after_s=options.answer_after_s,
@@ -169,7 +175,7 @@ async def run_takeover(lab: CpsLab, work: Path, options: TakeoverOptions, progre
         "setup": {
             "kills": options.kills, "rate_cps": options.rate, "agents": options.agents, "lease_s": options.lease_s,
             "renew_s": options.renew_s, "lab": lab.name, "store": "PostgreSQL (Debian, throwaway cluster)",
-            "shape": "two acd run on one host, one PostgreSQL, SIGKILL to the leader",
+            "shape": "two acd run on one host (FastAGI on two ports: ACD_AGI, ACD_AGI_STANDBY), one PostgreSQL, SIGKILL to the leader",
         },
         "wall_s": round(time.monotonic() - wall, 1),
         "machine": machine_info(),
