@@ -89,3 +89,18 @@ def test_a_fenced_engine_sends_no_ami_action() -> None:
     now[0] = 10.0
     with pytest.raises(AmiFenced, match="Originate not sent: lease \\(epoch 4\\) not renewed"):
         asyncio.run(originate())
+
+
+def test_lease_settings_that_cannot_work_name_the_field_and_why(tmp_path) -> None:  # noqa: ANN001
+    from acd.settings import SettingsError, load_settings
+
+    path = tmp_path / "acd.yaml"
+    path.write_text("ha:\n  enabled: true\n  lease_s: 3\n  renew_s: 2\n")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(path, environ={})
+    assert str(caught.value) == f"{path}:4:12: ha.renew_s: found 2 (an integer), expected at most a third of lease_s (3), so a late renewal does not lose the lease"
+    path.write_text("ha:\n  node: 'node a; drop'\n")
+    with pytest.raises(SettingsError, match=r"ha.node"):
+        load_settings(path, environ={})
+    path.write_text("site: x\n")
+    assert load_settings(path, environ={"ACD_HA_ENABLED": "true", "ACD_HA_NODE": "acd-2"}).ha.node == "acd-2"
