@@ -19,7 +19,7 @@ import time
 import logging
 from datetime import date
 from dataclasses import dataclass
-from typing import Callable
+from typing import Awaitable, Callable
 
 from acd.agi_routes.agent import AgentRoute
 from acd.agi_routes.announce import AnnounceRoute
@@ -204,12 +204,20 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
 
     engine.on_shutdown(stop_fallback)
 
+    engine.ami.on_login.insert(0, _holding_facts(dispatcher))  # until the resync below has read Asterisk
     engine.ami.on_connected.append(resync)
     engine.ami.on_disconnected.append(suspend)
     from acd.api.server import attach_api  # imports FastAPI/uvicorn: only engines need them
 
     attach_api(app, settings)
     return app
+
+
+def _holding_facts(dispatcher: Dispatcher) -> Callable[[], Awaitable[None]]:
+    async def hold() -> None:
+        dispatcher.hold_facts()
+
+    return hold
 
 
 def _attach_agent_phones(app: App) -> None:

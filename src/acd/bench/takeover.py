@@ -128,7 +128,8 @@ async def run_takeover(lab: CpsLab, work: Path, options: TakeoverOptions, progre
     problems: list[str] = []
     try:
         url = await asyncio.to_thread(postgres.create_database, "acd")
-        env = {"ACD_STORE_URL": url, "ACD_PRIVACY_KEY": secrets.token_hex(32)}  # one pseudonym key for both nodes
+        # as README "Hot standby" says: one pseudonym key and one FastAGI key for both nodes
+        env = {"ACD_STORE_URL": url, "ACD_PRIVACY_KEY": secrets.token_hex(32), "ACD_AGI_KEY": secrets.token_hex(16)}
         (work / "flows").mkdir(parents=True, exist_ok=True)
         (work / "flows" / "faults.yaml").write_text(FLOW)
         (work / "routing.yaml").write_text(routing_text(CpsOptions(agents=options.agents, wrap_up_s=options.wrap_up_s)))
