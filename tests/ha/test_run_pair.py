@@ -17,11 +17,14 @@ import time
 from pathlib import Path
 from typing import IO
 
+import httpx
+
 from acd.lab.mosquitto import free_port
 from acd.lab.postgres import Postgres
 
 REPO = Path(__file__).resolve().parents[2]
 DB = "ha_pair"
+TOKEN = "pair-token-0123456789"
 
 
 class Node:
@@ -32,15 +35,16 @@ class Node:
         self.folder = tmp_path / name
         self.folder.mkdir()
         self.agi_port = free_port()
+        self.api_port = free_port()
         self.settings = self.folder / "acd.yaml"
         self.settings.write_text(
-            f"agi: {{port: {self.agi_port}}}\nami: {{port: 1}}\napi: {{port: {free_port()}}}\n"
+            f"agi: {{port: {self.agi_port}}}\nami: {{port: 1}}\napi: {{port: {self.api_port}}}\n"
             f"routing: {{config: {REPO / 'deploy' / 'routing.yaml'}}}\nivr: {{flows_dir: {REPO / 'ivr_flows'}}}\n"
             f"metrics: {{database: {self.folder / 'var' / 'acd.sqlite'}}}\ncallbacks: {{database: {self.folder / 'cb.sqlite'}}}\n"
             f"recording: {{local_dir: {self.folder / 'rec'}}}\nlog: {{level: warning}}\n"
             f"ha: {{enabled: true, node: {name}, lease_s: 3, renew_s: 0.5}}\n"
         )
-        self.env = {**os.environ, "ACD_AMI_SECRET": "x", "ACD_STORE_URL": url}
+        self.env = {**os.environ, "ACD_AMI_SECRET": "x", "ACD_STORE_URL": url, "ACD_API_TOKEN": TOKEN}
         self.process: subprocess.Popen[str] | None = None
         self.log: IO[str] | None = None
 
@@ -60,6 +64,11 @@ class Node:
                 return True
         except OSError:
             return False
+
+    def health(self, token: str | None = TOKEN) -> tuple[int, dict]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = httpx.get(f"http://127.0.0.1:{self.api_port}/api/health", headers=headers, timeout=5)
+        return response.status_code, response.json()
 
     def wait_exit(self, timeout_s: float) -> int:
         assert self.process is not None
@@ -109,6 +118,9 @@ def test_a_pair_leads_one_at_a_time_fences_a_paused_leader_and_replaces_a_killed
         wait_for("node-b watching", lambda: "node-a leads (epoch 1); watching" in b.stderr(), 60, b)
         time.sleep(2)  # several looks: still standby, not listening
         assert len(takeovers(postgres)) == 1 and not b.listens()
+        assert b.health() == (503, {"status": "standby", "node": "node-b", "leader": "node-a", "epoch": 1})
+        assert b.health(token=None)[0] == 401 and b.health(token="wrong-token-0123456789")[0] == 401
+        assert a.health() == (200, {"status": "ok", "site": "default", "ami_connected": False, "fastagi_active_sessions": 0})
 
         # node-a freezes (SIGSTOP): its session and lock stay, its renewals stop
         assert a.process is not None
@@ -117,6 +129,7 @@ def test_a_pair_leads_one_at_a_time_fences_a_paused_leader_and_replaces_a_killed
         second = takeovers(postgres)[1]
         assert (second["node"], second["epoch"], second["previous"], second["evicted"]) == ("node-b", 2, "node-a", True)
         wait_for("node-b's FastAGI listener", b.listens, 10, b)
+        assert b.health()[0] == 200  # the engine's API took the address from the standby's answer
         stopped_before = count(postgres, "engine.stopped")
 
         # node-a wakes up: fenced, it stops at once with code 3 and writes nothing more

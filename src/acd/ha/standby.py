@@ -2,7 +2,8 @@
 
 The standby builds its engine (so bad flows or routing fail at once, on both nodes) but
 starts nothing of it: no FastAGI listener (Asterisk's dialplan falls through to the other
-address, see README "Hot standby"), no AMI connection, no store writes.  It looks at the
+address, see README "Hot standby"), no AMI connection, no store writes; on the API's
+address only ``/api/health`` saying standby (:mod:`acd.ha.standby_health`).  It looks at the
 lease every ``renew_s``.  On taking it, it arms the fences (AMI actions refused once the
 lease may have passed on; event batches checked against the epoch in their transaction)
 and runs the engine's normal start, which resynchronises from Asterisk exactly as after a
@@ -27,6 +28,7 @@ import time
 from acd.engine import Engine
 from acd.ha.lease import LeaderLease, LeaseTerms
 from acd.ha.postgres_lease import DB_ERRORS, Acquired, LeaseStoreError, PostgresLease, _masked
+from acd.ha.standby_health import StandbyHealth
 from acd.metrics.store_url import POSTGRESQL, StoreUrlError, settings_location
 from acd.settings import Settings
 
@@ -70,8 +72,16 @@ async def run_as_pair(engine: Engine, settings: Settings, grace_s: float = 10.0)
     with contextlib.suppress(NotImplementedError):
         loop.add_signal_handler(signal.SIGHUP, engine.request_reload)
 
+    health = None
+    if settings.api.enabled and settings.api.token is not None:
+        health = StandbyHealth(settings.api.host, settings.api.port, settings.api.token.get_secret_value(), node)
+        await health.start()
     waiting_since = time.monotonic()
-    acquired, sent_at = await _wait_for_lease(engine, lease, node)
+    try:
+        acquired, sent_at = await _wait_for_lease(engine, lease, node, health)
+    finally:
+        if health is not None:
+            await health.close()  # the engine's API takes the address
     if acquired is None:
         await lease.close()
         log.info("standby %s stopped without taking the lease", node)
@@ -104,7 +114,7 @@ async def run_as_pair(engine: Engine, settings: Settings, grace_s: float = 10.0)
     return 0
 
 
-async def _wait_for_lease(engine: Engine, lease: PostgresLease, node: str) -> tuple[Acquired | None, float]:
+async def _wait_for_lease(engine: Engine, lease: PostgresLease, node: str, health: StandbyHealth | None) -> tuple[Acquired | None, float]:
     """Look every ``renew_s`` until the lease is ours (returned with when the winning look began) or a stop."""
     stop = asyncio.ensure_future(engine.wait_stopped())
     told = ""
@@ -122,6 +132,8 @@ async def _wait_for_lease(engine: Engine, lease: PostgresLease, node: str) -> tu
                     return acquired, began
                 row = await lease.read()
                 text = f"standby {node}: {row.holder} leads (epoch {row.epoch}); watching"
+                if health is not None:
+                    health.leader, health.epoch = row.holder, row.epoch
             if text != told:
                 log.warning("%s", text)
                 told = text
