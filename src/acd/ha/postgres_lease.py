@@ -97,6 +97,10 @@ class PostgresLease:
             raise LeaseStoreError(f"lease: cannot prepare {redact(dsn)}: {_masked(exc, dsn)}") from None
         return cls(conn, dsn, name, holder, terms)
 
+    def masked(self, exc: BaseException) -> str:
+        """An error's text without the password the URL may hold."""
+        return _masked(exc, self._dsn)
+
     async def read(self) -> LeaseRow:
         row = await self._conn.fetchrow(f"SELECT holder, epoch, expires_at, {_NOW} AS now FROM acd_lease WHERE name = $1", self.name)
         if row is None:
@@ -165,7 +169,7 @@ class PostgresLease:
         """A clean stop: mark the row expired and free the lock, so the standby takes over at once."""
         try:
             await asyncio.wait_for(self._conn.execute(f"UPDATE acd_lease SET expires_at = {_NOW} WHERE name = $1 AND epoch = $2", self.name, epoch), 5)
-        except DB_ERRORS as exc:
+        except Exception as exc:  # noqa: BLE001 - the standby then waits out the lease instead
             log.warning("lease %r: not marked released: %s", self.name, _masked(exc, self._dsn))
         await self.close()
 

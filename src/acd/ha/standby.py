@@ -27,7 +27,7 @@ import time
 
 from acd.engine import Engine
 from acd.ha.lease import LeaderLease, LeaseTerms
-from acd.ha.postgres_lease import DB_ERRORS, Acquired, LeaseStoreError, PostgresLease, _masked
+from acd.ha.postgres_lease import Acquired, LeaseStoreError, PostgresLease
 from acd.ha.standby_health import StandbyHealth
 from acd.metrics.store_url import POSTGRESQL, StoreUrlError, settings_location
 from acd.settings import Settings
@@ -90,9 +90,13 @@ async def run_as_pair(engine: Engine, settings: Settings, grace_s: float = 10.0)
     engine.ami.permits.append(lambda: leader.refusal(time.monotonic()))
     engine.store_fence = lease.fence(acquired.epoch)
     start_began = time.monotonic()
+    # Renewals begin now, not after the start: a start longer than the lease (a big event
+    # log to prime, a slow database) must not lose it.
+    keeper = asyncio.create_task(_keep_lease(engine, lease, leader), name="ha-lease")
     try:
         await engine.start()
     except BaseException:
+        await _cancelled(keeper)
         await lease.release(acquired.epoch)
         raise
     start_s = time.monotonic() - start_began
@@ -102,8 +106,8 @@ async def run_as_pair(engine: Engine, settings: Settings, grace_s: float = 10.0)
     })
     log.warning("%s leads (lease %r, epoch %d, after %s); engine started in %.2f s",
                 node, lease.name, acquired.epoch, acquired.previous_holder or "nobody", start_s)
-    engine.spawn(_keep_lease(engine, lease, leader), "ha-lease")
     await engine.wait_stopped()
+    await _cancelled(keeper)
     if leader.lost_reason is not None:
         log.critical("%s no longer leads (%s): stopping now, refusing every AMI action and event write", node, leader.lost_reason)
         await engine.stop(grace_s=0)
@@ -123,17 +127,16 @@ async def _wait_for_lease(engine: Engine, lease: PostgresLease, node: str, healt
             began = time.monotonic()
             try:
                 acquired = await asyncio.wait_for(lease.try_acquire(), lease.terms.lease_s)
-            except (LeaseStoreError, asyncio.TimeoutError, *DB_ERRORS) as exc:
-                text = f"standby {node}: cannot read the lease: {_masked(exc, lease._dsn) if not isinstance(exc, asyncio.TimeoutError) else 'timed out'}"
-                if lease.connection_lost.is_set():
-                    raise HaSetupError(f"lease: lost the database connection to {lease.where}") from None
-            else:
                 if acquired is not None:
                     return acquired, began
                 row = await lease.read()
                 text = f"standby {node}: {row.holder} leads (epoch {row.epoch}); watching"
                 if health is not None:
                     health.leader, health.epoch = row.holder, row.epoch
+            except Exception as exc:  # noqa: BLE001 - a look that failed; the next one may not
+                text = f"standby {node}: cannot read the lease: {lease.masked(exc) if not isinstance(exc, asyncio.TimeoutError) else 'timed out'}"
+                if lease.connection_lost.is_set():
+                    raise HaSetupError(f"lease: lost the database connection to {lease.where}") from None
             if text != told:
                 log.warning("%s", text)
                 told = text
@@ -141,6 +144,12 @@ async def _wait_for_lease(engine: Engine, lease: PostgresLease, node: str, healt
         return None, 0.0
     finally:
         stop.cancel()
+
+
+async def _cancelled(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _keep_lease(engine: Engine, lease: PostgresLease, leader: LeaderLease) -> None:
@@ -167,7 +176,7 @@ async def _keep_lease(engine: Engine, lease: PostgresLease, leader: LeaderLease)
                 else:
                     leader.lost(f"lease {lease.name!r} taken over: its epoch is no longer {leader.epoch}")
             except Exception as exc:  # noqa: BLE001 - any failure is a missed renewal; the lease's clock decides
-                log.warning("lease %r not renewed: %s", lease.name, "timed out" if isinstance(exc, asyncio.TimeoutError) else _masked(exc, lease._dsn))
+                log.warning("lease %r not renewed: %s", lease.name, "timed out" if isinstance(exc, asyncio.TimeoutError) else lease.masked(exc))
     except asyncio.CancelledError:
         raise
     except BaseException as exc:  # never leave a leader without its renewals
