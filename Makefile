@@ -55,6 +55,7 @@ bench: setup
 	env -u ACD_TEST_LAB_SLOT $(PY) -m acd bench cps --json $(BENCH_CPS)
 	env -u ACD_TEST_LAB_SLOT $(PY) -m acd bench parity --json  # issue 20: the same traffic through app_queue and acd, CPU per call side by side
 	env -u ACD_TEST_LAB_SLOT $(PY) -m acd bench faults --json --repeat 5  # issue 13: AMI drop, freeze, kill -9, restart x5 under sipp traffic
+	env -u ACD_TEST_LAB_SLOT $(PY) -m acd bench takeover --json --kills 10  # issue 21: hot standby, the leader killed -9 x10 under sipp traffic: takeover p50/max, callers lost
 	env -u ACD_TEST_LAB_SLOT $(PY) -m acd bench lab-soak --json --minutes 30  # issue 13: engine RSS growth per hour and idle CPU under real traffic
 
 # The declared list of software components (CycloneDX JSON): the Python environment and

@@ -19,7 +19,7 @@ import time
 import logging
 from datetime import date
 from dataclasses import dataclass
-from typing import Callable
+from typing import Awaitable, Callable
 
 from acd.agi_routes.agent import AgentRoute
 from acd.agi_routes.announce import AnnounceRoute
@@ -233,12 +233,23 @@ def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = Non
         attach_node_features(engine, extra_nodes, settings, router, plan)
         clients = {settings.node: engine.ami, **{node.name: node.ami for node in extra_nodes}}
         app.node_connections = lambda: {name: client.connected for name, client in clients.items()}
+    hold = _holding_facts(dispatcher)  # until the resync below has read Asterisk
+    engine.ami.on_login.insert(0, hold)
+    for node in extra_nodes:
+        node.ami.on_login.insert(0, hold)
     engine.ami.on_connected.append(resync)
     engine.ami.on_disconnected.append(suspend)
     from acd.api.server import attach_api  # imports FastAPI/uvicorn: only engines need them
 
     attach_api(app, settings)
     return app
+
+
+def _holding_facts(dispatcher: Dispatcher) -> Callable[[], Awaitable[None]]:
+    async def hold() -> None:
+        dispatcher.hold_facts()
+
+    return hold
 
 
 def _attach_agent_phones(app: App) -> None:
@@ -341,6 +352,13 @@ def _attach_metrics(app: App, settings: Settings) -> None:
             store = await open_metrics_store(location, batch_interval_s=settings.metrics.batch_interval_s, private=settings.files.private)
         except (StoreError, PrivacyKeyError, OSError) as exc:
             raise AppError(f"{where}: {exc}") from exc
+        if engine.store_fence is not None:  # hot standby: this leader's epoch guards every batch (acd.ha)
+            from acd.metrics.store_postgres import PostgresEventStore  # asyncpg: only PostgreSQL sites load it
+
+            if not isinstance(store, PostgresEventStore):
+                await store.close()
+                raise AppError(f"{where}: ha.enabled needs the store on PostgreSQL")
+            store.fence = engine.store_fence
         now = engine.clock()
         started = time.perf_counter()
         primed = app.stats.prime(await store.report_events(app.stats.history_start(now), now, margin_s=0))

@@ -138,6 +138,8 @@ class Engine:
             reconnect_max_s=settings.ami.reconnect_max_s,
             action_timeout_s=settings.ami.action_timeout_s,
         )
+        #: hot standby (``acd.ha``): checked in every event batch's transaction (``acd.metrics.store_postgres.Fence``)
+        self.store_fence: Callable[..., Awaitable[None]] | None = None
         #: the key Asterisk's dialplan passes to FastAGI; set by ``start``
         self.agi_key: str | None = None
         self.ami.on_login.append(self._publish_agi_key)

@@ -23,7 +23,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 
 from acd.asterisk.agi_key import KEY_PATTERN
 from acd.yamlpos import DEFAULT_LIMITS, PositionedDocument, Problem, YamlLimits, load_yaml_file, pydantic_problems
@@ -155,6 +155,28 @@ class StoreSettings(_Section):
         None, description="sqlite:///path/acd.sqlite or postgresql://user@host:5432/acd (ACD_STORE_URL; PostgreSQL holds accounts, callbacks and grades too); none: metrics.database"
     )
     password: SecretStr | None = Field(None, description="the PostgreSQL password when the URL has none (ACD_STORE_PASSWORD)")
+
+
+class HaSettings(_Section):
+    """Hot standby (``acd.ha``): two ``acd run`` share the PostgreSQL store; the lease holder leads.
+
+    Needs a ``postgresql://`` store URL.  The standby takes over within about ``renew_s`` of
+    the leader's death, or ``lease_s`` after a leader that is alive but stuck stopped renewing.
+    """
+
+    enabled: bool = False
+    node: str = Field("", description="this engine's name in the lease (logs, engine.takeover); '' = the host name", pattern=r"^[A-Za-z0-9_.:-]{0,64}$")
+    lease: str = Field("acd", description="the lease's name: engines sharing it are one hot-standby pair", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    lease_s: float = Field(5.0, ge=1, le=300, description="a leader that has not renewed this long is evicted (and stops acting on its own)")
+    renew_s: float = Field(1.0, ge=0.1, le=100, description="how often the leader renews and the standby looks (at most lease_s / 3)")
+
+    @field_validator("renew_s")
+    @classmethod
+    def _renew_fits(cls, value: float, info: ValidationInfo) -> float:
+        lease_s = info.data.get("lease_s")
+        if lease_s is not None and value * 3 > lease_s:
+            raise ValueError(f"at most a third of lease_s ({lease_s:g}), so a late renewal does not lose the lease")
+        return value
 
 
 class RecordingSettings(_Section):
@@ -352,6 +374,7 @@ class Settings(_Section):
     routing: RoutingSettings = RoutingSettings()
     metrics: MetricsSettings = MetricsSettings()
     store: StoreSettings = StoreSettings()
+    ha: HaSettings = HaSettings()
     recording: RecordingSettings = RecordingSettings()
     callbacks: CallbackSettings = CallbackSettings()
     continuity: ContinuitySettings = ContinuitySettings()

@@ -53,6 +53,12 @@ class AmiAuthError(AmiError):
     """Asterisk refused the username/secret."""
 
 
+class AmiFenced(AmiNotConnected):
+    """This engine may no longer act on Asterisk (it lost its lease to a standby: ``acd.ha``).
+
+    A kind of "not connected", so every caller already handles it as an AMI outage."""
+
+
 class AmiActionRefused(AmiError):
     """We refused to send an action: a header would have carried a line break or NUL."""
 
@@ -266,6 +272,9 @@ class AmiClient:
     on_connected: list[ConnectionCallback] = field(default_factory=list)
     on_disconnected: list[DisconnectCallback] = field(default_factory=list)
     stats: AmiStats = field(default_factory=AmiStats)
+    #: asked before every action: a reason to refuse it (``AmiFenced``), or None to send it.
+    #: A hot-standby pair fences a leader whose lease may have passed on (``acd.ha``).
+    permits: list[Callable[[], str | None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._manager: _OneShotManager | None = None
@@ -479,6 +488,10 @@ class AmiClient:
             raise AmiActionRefused(str(exc)) from None
 
     async def _send(self, name: str, fields: Mapping[str, Any], *, as_list: bool | None, timeout_s: float | None) -> Any:
+        for permit in self.permits:
+            reason = permit()
+            if reason is not None:
+                raise AmiFenced(f"{name} not sent: {reason}")
         manager = self._manager
         if manager is None or not self._logged_in or manager.protocol is None:
             raise AmiNotConnected(f"not connected to AMI at {self.host}:{self.port}")

@@ -64,6 +64,7 @@ EventType = Literal[
     "engine.started",
     "engine.stopped",
     "engine.heartbeat",  # every heartbeat_s while running: after a crash, downtime starts at the last one
+    "engine.takeover",  # hot standby (acd.ha): this node took the lease; data: node, epoch, previous, previous_expired, evicted, standby_s, start_s
     "ami.connected",
     "ami.disconnected",  # data: reason
     "console.started",  # the web console (acd web) began serving; data: period_s (its heartbeat period)

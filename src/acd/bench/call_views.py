@@ -206,19 +206,22 @@ class EngineCall:
     ended_cause: str | None = None
 
 
-async def engine_calls(database: Path, numbers: Iterable[str]) -> dict[str, EngineCall]:
-    """Caller number -> the engine's record of that call, read back from the event log file.
+async def engine_calls(database: Path, numbers: Iterable[str], store_url: str | None = None) -> dict[str, EngineCall]:
+    """Caller number -> the engine's record of that call, read back from the event log file
+    (or the PostgreSQL store at ``store_url``; the pseudonym key is still beside ``database``
+    unless ``$ACD_PRIVACY_KEY`` gives it).
 
     The log holds callers masked, with a keyed pseudonym (``caller_ref``, acd.privacy):
     the numbers the benchmark dialled are matched by computing theirs with the same key.
     """
     from acd.metrics.store import EventStore
+    from acd.metrics.store_url import open_store
     from acd.privacy import Pseudonyms
 
     pseudonyms = Pseudonyms.load(database.parent, create=False)
     number_of_ref = {pseudonyms.ref(number): number for number in numbers}
 
-    store = await EventStore.open(database, create=False)
+    store = await (open_store(store_url, create=False) if store_url else EventStore.open(database, create=False))
     try:
         events = await store.events(types=[*ENGINE_STAGES, "call.ended"])
     finally:

@@ -339,7 +339,7 @@ def _dialogs(sipp: Any, agents: int, callers: set[str]) -> list[AgentDialog]:
     return out
 
 
-def _report_total(work: Path, start: float, end: float) -> dict[str, Any] | None:
+def _report_total(work: Path, start: float, end: float, env: dict[str, str] | None = None) -> dict[str, Any] | None:
     """``acd report --format json`` over the run's database, as an operator would run it; its total row."""
     from datetime import datetime, timezone
 
@@ -349,7 +349,7 @@ def _report_total(work: Path, start: float, end: float) -> dict[str, Any] | None
     done = subprocess.run(
         [sys.executable, "-m", "acd", "report", "--settings", str(work / "acd.yaml"), "--format", "json",
          "--from", iso(start), "--to", iso(end), "--interval", "day"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True, text=True, timeout=60, env=env,
     )
     (work / "report.json").write_text(done.stdout)
     (work / "report.err").write_text(done.stderr)

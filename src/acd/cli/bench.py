@@ -35,6 +35,7 @@ def register(subparsers: Any) -> None:
     _register_cps(kinds)
     _register_parity(kinds)
     _register_faults(kinds)
+    _register_takeover(kinds)
     _register_lab_soak(kinds)
     _register_simulate(kinds)
     _register_ami_ingest(kinds)
@@ -301,6 +302,26 @@ def _register_faults(kinds: Any) -> None:
 def run_faults(args: argparse.Namespace) -> int:
     """Delegates to the lab harness (its own lab 'faults', or test slot N's with --slot)."""
     from acd.bench.faults import run_from_args
+
+    return run_from_args(args)
+
+
+def _register_takeover(kinds: Any) -> None:
+    takeover = kinds.add_parser(
+        "takeover",
+        help="on the real lab: two acd run on one PostgreSQL (hot standby), the leader killed -9 N times under sipp traffic; takeover p50/max, callers lost",
+        description="Starts a throwaway PostgreSQL and two engines sharing it (ha.enabled); kills the leader --kills times "
+        "while callers wait on hold; prints the takeover time (kill to the new leader's AMI up) p50/p90/max and the fault "
+        "harness's counts (callers lost, agents rung while talking, acd report against sipp) with the machine.",
+    )
+    from acd.bench.takeover import add_arguments
+
+    add_arguments(takeover)
+    takeover.set_defaults(handler=run_takeover)
+
+
+def run_takeover(args: argparse.Namespace) -> int:
+    from acd.bench.takeover import run_from_args
 
     return run_from_args(args)
 

@@ -38,9 +38,13 @@ def run(args: argparse.Namespace) -> int:
         for line in str(exc).splitlines():
             print(line, file=sys.stderr)
         return 2
+    from acd.ha.standby import HaSetupError, run_as_pair
+
     try:
+        if settings.ha.enabled:
+            return asyncio.run(run_as_pair(engine, settings, grace_s=args.grace))
         return asyncio.run(run_until_signalled(engine, grace_s=args.grace))
-    except (OSError, AppError) as exc:
+    except (OSError, AppError, HaSetupError) as exc:
         logging.getLogger("acd").error("cannot start: %s", exc)
         print(f"acd run: cannot start: {exc}", file=sys.stderr)
         return 1

@@ -93,6 +93,15 @@ class Resync:
         self._apply(self.router.advance(self.clock()))
 
     # ---------------------------------------------------------------- resync
+    def hold_facts(self) -> None:
+        """From AMI login until the resync that follows: facts are held back too.
+
+        Events flow from the login on, before the resync starts (the login steps run
+        first): a phone seen busy then, with its call not yet read from Asterisk, would
+        pause a free agent as ``phone-busy`` for a call the resync then restores (seen
+        after a takeover: the pause outlived the call).  The resync releases them."""
+        self._resyncing = True
+
     async def resync(self) -> None:
         """After (re)connecting: read Asterisk's whole picture, then make the router agree.
 

@@ -25,6 +25,8 @@ class BatchingWriter:
 
     _log: logging.Logger
     _db_errors: tuple[type[BaseException], ...]
+    #: errors that refuse a batch for good (a fenced stale leader's): dropped, never retried
+    _refusals: tuple[type[BaseException], ...] = ()
 
     def _init_batching(self, batch_interval_s: float) -> None:
         self.batch_interval_s = batch_interval_s
@@ -37,6 +39,7 @@ class BatchingWriter:
         self.rejected = 0
         self.flush_errors = 0
         self.last_error: str | None = None
+        self.refused = 0  # events of batches refused for good (``_refusals``)
 
     def _start_flusher(self, name: str) -> None:
         self._flusher = asyncio.create_task(self._flush_loop(), name=name)
@@ -93,6 +96,12 @@ class BatchingWriter:
             try:
                 if rows:
                     await self._write_batch(rows)
+            except self._refusals as exc:
+                self._in_flight = 0
+                self.refused += len(kept)
+                self.last_error = str(exc)
+                self._log.error("event store: %d event(s) refused: %s", len(kept), exc)
+                raise
             except BaseException as exc:
                 self._batch[:0] = kept  # keep them, in order, for the next attempt
                 self._in_flight = 0
@@ -110,6 +119,8 @@ class BatchingWriter:
             try:
                 # Shielded: close() cancels this loop, never a transaction half-way.
                 await asyncio.shield(self.flush())
+            except self._refusals:
+                pass  # logged by flush; the batch is dropped
             except self._db_errors as exc:
                 # Disk full, file locked by a backup, server gone...: keep the events and retry.
                 self._log.error("event store flush failed (%d events kept for retry): %s", self.pending, self._error_text(exc))

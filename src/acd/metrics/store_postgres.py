@@ -38,7 +38,7 @@ import logging
 import time
 from datetime import datetime, timezone
 from types import TracebackType
-from typing import Any, Iterable, Sequence
+from typing import Any, Awaitable, Callable, Iterable, Sequence
 
 import asyncpg
 
@@ -67,6 +67,15 @@ _PARTITION_LOCK = 0x61636402
 _COLUMNS = "id, ts, type, call_id, agent_id, queue, data, schema_version"
 _INCIDENT_COLUMNS = "id, start_ts, end_ts, text, created_ts, severity, author, updated_ts, updated_by"
 DB_ERRORS: tuple[type[BaseException], ...] = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, asyncio.TimeoutError)
+
+#: Run inside every event batch's write transaction, before the insert: raises ``StoreFenced``
+#: when this writer may no longer write (a hot standby took the lease over: ``acd.ha``).
+Fence = Callable[[asyncpg.Connection], Awaitable[None]]
+
+
+class StoreFenced(StoreError):
+    """This engine's writes are refused: its lease (fencing token) is no longer the current one."""
+
 
 PG_MIGRATIONS: list[tuple[str, ...]] = [
     (  # 1: the event log, partitioned by month (partitions are made as needed), and the report cells
@@ -160,6 +169,7 @@ class PostgresEventStore(BatchingWriter):
 
     _log = log
     _db_errors = DB_ERRORS
+    _refusals = (StoreFenced,)
 
     def __init__(self, dsn: str, pool: asyncpg.Pool, batch_interval_s: float) -> None:
         self.url = redact(dsn)
@@ -167,6 +177,8 @@ class PostgresEventStore(BatchingWriter):
         self._pool = pool
         self._months: set[tuple[int, int]] = set()
         self._init_batching(batch_interval_s)
+        #: checked in each batch's transaction (``Fence``); a fenced batch is dropped, never retried
+        self.fence: Fence | None = None
 
     def __repr__(self) -> str:
         return f"PostgresEventStore({self.url})"
@@ -222,7 +234,14 @@ class PostgresEventStore(BatchingWriter):
         async with self._pool.acquire() as conn:
             await self._ensure_partitions(conn, {month for _, month in rows})
             async with conn.transaction():
+                if self.fence is not None:
+                    await self.fence(conn)
                 await conn.execute(_INSERT, *columns)
+
+    @property
+    def fenced(self) -> int:
+        """Events of batches a fence refused (a stale leader's: dropped, never retried)."""
+        return self.refused
 
     def _error_text(self, exc: BaseException) -> str:
         return _masked(exc, self._dsn)
@@ -520,7 +539,7 @@ async def _prepare(conn: asyncpg.Connection, where: str, *, create: bool) -> Non
     if "schema_version" not in tables:
         if not create:
             raise MissingDatabaseError(f"no acd event log in {where} (the engine creates it; or `acd store migrate`)")
-        ours = {"events", "incidents", "report_cells"}
+        ours = {"events", "incidents", "report_cells", "acd_lease"}  # acd_lease: a hot-standby pair's (acd.ha), may come first
         # acd_schema: acd's other parts (accounts, callbacks, grades: acd.metrics.store_sync) are
         # here already (`acd user add` before the engine's first start): an acd database all the same.
         if tables and "acd_schema" not in tables and not tables <= ours and not any(t.startswith("events_y") for t in tables):
