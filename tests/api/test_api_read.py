@@ -112,7 +112,20 @@ async def test_stats_give_queues_skills_and_agent_totals_at_one_instant(inproc: 
 
 
 async def test_health_reports_ami_and_fastagi(api: httpx.AsyncClient) -> None:
-    assert (await api.get("/api/health")).json() == {"status": "ok", "site": "default", "ami_connected": False, "fastagi_active_sessions": 0}
+    assert (await api.get("/api/health")).json() == {
+        "status": "ok", "site": "default", "ami_connected": False, "ami_nodes": None, "fastagi_active_sessions": 0,
+    }
+
+
+async def test_with_several_asterisk_servers_ami_is_up_only_when_every_node_is(inproc: InProcess, api: httpx.AsyncClient) -> None:
+    nodes = {"santiago-1": True, "santiago-2": False}
+    inproc.app.node_connections = lambda: dict(nodes)
+    for path in ("/api/health", "/api/stats"):
+        body = (await api.get(path)).json()
+        assert (body["ami_connected"], body["ami_nodes"]) == (False, nodes), path
+    nodes["santiago-2"] = True
+    body = (await api.get("/api/health")).json()
+    assert (body["ami_connected"], body["ami_nodes"]) == (True, {"santiago-1": True, "santiago-2": True})
 
 
 @pytest.mark.parametrize(

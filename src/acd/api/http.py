@@ -42,6 +42,7 @@ from acd import __version__
 from acd.metrics.store_url import StoreLocation
 from acd.api.lag import LoopLagProbe
 from acd.asterisk.monitoring import start_monitor
+from acd.api.port import ami_state
 from acd.api.models import (
     ONE_LINE_ID,
     AgentOut,
@@ -253,10 +254,12 @@ def create_api(
     # ------------------------------------------------------------------ reading
     @routes.get("/health", response_model=HealthOut, summary="the engine answers; AMI and FastAGI state")
     async def health() -> HealthOut:
+        ami_up, ami_nodes = ami_state(app)
         return HealthOut(
             status="ok",
             site=app.engine.settings.site,
-            ami_connected=app.engine.ami.connected,
+            ami_connected=ami_up,
+            ami_nodes=ami_nodes,
             fastagi_active_sessions=app.engine.fastagi.active_sessions,
         )
 

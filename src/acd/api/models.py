@@ -122,7 +122,8 @@ class StatsOut(_Out):
     interval_end: float
     day_start: float
     day_end: float
-    ami_connected: bool
+    ami_connected: bool = Field(description="AMI up; with several Asterisk servers, every one's")
+    ami_nodes: dict[str, bool] | None = Field(None, description="several Asterisk servers: each one's AMI up or not")
     queues: list[QueueOut]
     skills: list[SkillOut]
     agents: AgentTotalsOut
@@ -185,7 +186,8 @@ class CallOut(_Out):
 class HealthOut(_Out):
     status: Literal["ok"]
     site: str
-    ami_connected: bool
+    ami_connected: bool = Field(description="AMI up; with several Asterisk servers, every one's")
+    ami_nodes: dict[str, bool] | None = Field(None, description="several Asterisk servers: each one's AMI up or not")
     fastagi_active_sessions: int
 
 

@@ -32,3 +32,13 @@ class ServedEngine(Protocol):
     store: EventStore | None  # the day's events, to seed the counters at start
     routing_reload: RoutingReloader | None  # `acd routing check`
     caller_number: Callable[[str, str], None] | None  # set by the API: the live calls view's clear numbers
+    node_connections: Callable[[], dict[str, bool]] | None  # several Asterisk servers: each one's AMI up or not
+
+
+def ami_state(app: ServedEngine) -> tuple[bool, dict[str, bool] | None]:
+    """AMI up (every node's, with several Asterisk servers: routing waits for all) and, then, per node."""
+    connections = getattr(app, "node_connections", None)  # test doubles of the engine may not have it
+    nodes = connections() if connections is not None else None
+    if nodes is None:
+        return app.engine.ami.connected, None
+    return all(nodes.values()), nodes

@@ -22,6 +22,7 @@ from acd.api.models import (
     StatsOut,
     WrapUpOut,
 )
+from acd.api.port import ami_state
 from acd.api.tally import EventTally
 from acd.metrics.live import AgentCounts, QueueStats, ratio_of
 from acd.metrics.reports import Figures
@@ -141,6 +142,7 @@ class LiveViews:
             )
             for skill in snapshot.skills.values()
         ]
+        ami_up, ami_nodes = ami_state(self.app)
         return StatsOut(
             at=snapshot.at,
             site=self.app.engine.settings.site,
@@ -149,7 +151,8 @@ class LiveViews:
             interval_end=snapshot.interval_end,
             day_start=snapshot.day_start,
             day_end=snapshot.day_end,
-            ami_connected=self.app.engine.ami.connected,
+            ami_connected=ami_up,
+            ami_nodes=ami_nodes,
             queues=queues,
             skills=skills,
             agents=self.agent_totals(),
