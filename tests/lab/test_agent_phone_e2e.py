@@ -122,3 +122,23 @@ async def test_a_supervisor_listens_then_barges_on_a_live_call_and_a_viewer_cann
         await client.aclose()
         results = [await caller.wait(40), await agent.wait(40), await supervisor_phone.wait(40)]
         assert all(r.ok for r in results), [r.describe() for r in results]
+
+
+async def test_feature_codes_reach_the_standby_address_when_the_first_engine_cannot_be_reached(lab, sipp, tmp_path: Path) -> None:  # noqa: ANN001
+    """A hot-standby pair (README "Hot standby"): ${ACD_AGI} dead, the code goes to ${ACD_AGI_STANDBY}."""
+    from acd.lab.mosquitto import free_port
+
+    async with running_app(lab, tmp_path) as (app, sink):
+        ami = app.engine.ami
+        ours = (await ami.action("Getvar", Variable="ACD_AGI")).get("Value")
+        assert ours and ours.startswith("agi://"), ours
+        dead = f"agi://127.0.0.1:{free_port()}"  # nobody listens: connection refused, AGISTATUS=FAILURE
+        try:
+            await ami.action("Setvar", Variable="ACD_AGI", Value=dead)
+            await ami.action("Setvar", Variable="ACD_AGI_STANDBY", Value=ours)
+            result = await _dial_code(sipp, "*45", "agent2")
+            assert result.ok, result.describe()
+            await wait_for(sink, lambda e: e.type == "agent.state" and e.agent_id == "bruno" and e.data["state"] == "available", 10)
+        finally:
+            await ami.action("Setvar", Variable="ACD_AGI", Value=ours)
+            await ami.action("Setvar", Variable="ACD_AGI_STANDBY", Value="")
