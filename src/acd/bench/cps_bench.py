@@ -104,7 +104,7 @@ async def run_cps(
     total_calls = sum(options.calls_in_step(rate) for rate in options.rates)
     asterisk_pid = lab.asterisk_pid()
     asterisk_log = lab.log_dir() / "messages.log"
-    watcher = AmiWatcher(lab.ami_port, lab.ami_user, lab.secret)
+    watcher = AmiWatcher(lab.ami_port, lab.watch_user, lab.secret)
     runs: list[StepRun] = []
     phones: list[int] = []
     processed_before: list[int | None] = []

@@ -47,6 +47,12 @@ class CpsLab:
     env: dict[str, str] = field(repr=False)
     ami_user: str = "acd"
 
+    @property
+    def watch_user(self) -> str:
+        """The benchmarks' own AMI user (manager.conf ``[<user>-watch]``): every event, unlike
+        the engine's, which Asterisk filters down to the few the engine reads."""
+        return f"{self.ami_user}-watch"
+
     def agent_port(self, number: int) -> int:
         return self.agent_port_base + number
 

@@ -93,7 +93,7 @@ async def run_side(
     work.mkdir(parents=True, exist_ok=True)
     sipp = SippRunner(log_dir=work / "sipp", sip_port=lab.sip_port)
     planned = [caller_number(step, call) for call in range(options.calls(rate))]
-    watcher = QueueWatcher(lab.ami_port, lab.ami_user, lab.secret)
+    watcher = QueueWatcher(lab.ami_port, lab.watch_user, lab.secret)
     engine: EngineProcess | None = None
     phones = []
     asterisk_pid = lab.asterisk_pid()
