@@ -216,6 +216,17 @@ def settings_text(lab: CpsLab, work: Path, options: CpsOptions, recordings: Path
     )
 
 
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU of a process so far, from /proc (None when it cannot be read)."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def caller_number(step: int, index: int) -> str:
     """Chilean-looking mobile number that encodes the step and the call: 569 SS NNNNNN."""
     return f"569{step:02d}{index:06d}"
