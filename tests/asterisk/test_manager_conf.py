@@ -1,4 +1,5 @@
-"""The lab's manager.conf lets through every event the engine reads, and no other.
+"""The lab's manager.conf lets through every event the engine reads, and no other; the
+events it disables globally are none that the engine or the benchmarks' watchers read.
 
 Asterisk filters the engine's AMI user down to the events ``acd.asterisk.call_control``
 translates (name filters, no regexes): a name missing there would silently starve the
@@ -63,3 +64,16 @@ def test_the_watchers_user_is_not_filtered_and_cannot_act_on_calls() -> None:
     parser.read_string("[w]\n" + watcher)
     assert {"call", "agent", "user"} <= set(parser["w"]["read"].split(","))
     assert parser["w"]["write"] == "agent"  # the parity bench's app_queue members, nothing more
+
+
+#: What the benchmarks' independent watchers read (acd.bench.call_views.AmiWatcher,
+#: acd.bench.fault_views, acd.bench.parity_lab.QueueWatcher).
+WATCHED = {"Newchannel", "Newstate", "UserEvent", "DialBegin", "DialEnd", "Hangup", "QueueCallerJoin"}
+
+
+def test_globally_disabled_events_are_none_that_anybody_reads() -> None:
+    general = _sections()["general"]
+    line = next(line for line in general.splitlines() if line.startswith("disabledevents"))
+    disabled = {name.strip() for name in line.split("=", 1)[1].split(",")}
+    assert {"Newexten", "VarSet", "AGIExecStart", "AGIExecEnd"} <= disabled
+    assert not disabled & (set(EVENT_NAMES) | WATCHED | _included_names(_sections()["@AMI_USER@"]))
