@@ -172,6 +172,9 @@ async def run_side(
         "wait_s": {"p50": _rounded(percentile(waited, 0.5)), "p99": _rounded(percentile(waited, 0.99))},
         "answered_cps": _rounded(answered_per_second(taken, first_invite), 2),
         "wall_s": round(wall, 1), "sipp_exit": result.returncode, "logs": str(work),
+        # the 1-minute load average as the traffic ended: other jobs on the machine make CPU
+        # time per call dearer (caches, a shared core), so the figures say what they ran beside
+        "load_average": round(os.getloadavg()[0], 2),
     }
 
 
@@ -266,7 +269,10 @@ def table(result: dict[str, Any]) -> str:
                 f"{show(figures['answered_cps'], 6)} {show(figures['wait_p50_s'], 8)} {lost:>4}"
             )
     idle = [row["acd"].get("engine_idle_cpu_pct") for row in result["rates"]]
+    loads = [run["load_average"] for run in result["runs"] if isinstance(run.get("load_average"), (int, float))]
     lines.append("")
+    if loads:
+        lines.append(f"load average (1 min) at the end of each run: {min(loads):g}–{max(loads):g} on {result['machine']['cores']} cores")
     lines.append(f"engine idle CPU (no calls): {', '.join('-' if value is None else f'{value:g} %' for value in idle)} of one core")
     return "\n".join(lines)
 
