@@ -1,5 +1,6 @@
-"""Fewer AGI round trips per call: the hold labels in one ``EXEC MSet``, no language set
-that the channel already has, and (the session) no Task per command.
+"""Fewer AGI round trips per call: the hold labels and the next step in one ``EXEC MSet``,
+no ANSWER when the dialplan answered, no language set that the channel already has, and
+(the session) no Task per command.
 
 Each round trip costs the engine a write, a read and a wake-up, and Asterisk the same;
 a caller through IVR and queue made about nine of them.
@@ -8,19 +9,24 @@ a caller through IVR and queue made about nine of them.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
 from acd.asterisk.agi_channel import AgiChannel
 from acd.asterisk.agi_protocol import AgiRequest, AgiResponse
 from acd.asterisk.fastagi import AgiSession, AgiTimeout
+from acd.ivr.handoff import QueueRequest
+from acd.ivr.loader import load_flow_file
+from acd.ivr.runner import FlowRunner
 
 
 class RecordingSession:
     """Stands in for the session: records each command, answers ``200 result=<result>``."""
 
-    def __init__(self, language: str = "es", result: str = "0") -> None:
-        self.request = AgiRequest(env={"agi_uniqueid": "1.1", "agi_channel": "PJSIP/c-1", "agi_language": language}, route="ivr", params={}, args=())
+    def __init__(self, language: str = "es", result: str = "0", params: dict[str, str] | None = None) -> None:
+        env = {"agi_uniqueid": "1.1", "agi_channel": "PJSIP/c-1", "agi_language": language, "agi_callerid": "5691", "agi_extension": "300"}
+        self.request = AgiRequest(env=env, route="ivr", params=params or {}, args=())
         self.sent: list[tuple[str, ...]] = []
         self.result = result
 
@@ -83,3 +89,88 @@ async def test_a_silent_asterisk_still_times_a_command_out() -> None:
         await session.command("ANSWER")
     reader.feed_data(b"200 result=0\n")
     assert (await session.command("ANSWER", timeout_s=1)).result_int == 0
+
+
+async def test_a_channel_the_dialplan_answered_is_not_answered_again() -> None:
+    answered = RecordingSession(params={"answered": "yes"})
+    await channel(answered).answer()
+    assert answered.sent == []
+    unanswered = RecordingSession()
+    agi = channel(unanswered)
+    await agi.answer()
+    await agi.answer()
+    assert unanswered.sent == [("ANSWER",)]
+
+
+async def test_writes_in_a_batch_go_together_when_it_ends() -> None:
+    session = RecordingSession()
+    agi = channel(session)
+    async with agi.batched():
+        await agi.set_variables({"ACD_CALL_ID": "1.1", "ACD_QUEUE": "q", "ACD_PRIORITY": ""})
+        await agi.set_variable("ACD_ACTION", "queue")
+        assert session.sent == []
+    assert session.sent == [("EXEC", "MSet", "ACD_CALL_ID=1.1,ACD_QUEUE=q,ACD_ACTION=queue"), ("SET VARIABLE", "ACD_PRIORITY", "")]
+
+
+async def test_a_batch_that_fails_writes_nothing() -> None:
+    session = RecordingSession()
+    agi = channel(session)
+    with pytest.raises(ValueError):
+        async with agi.batched():
+            await agi.set_variable("ACD_QUEUE", "q")
+            raise ValueError("refused")
+    assert session.sent == []
+    await agi.set_variable("ACD_QUEUE", "r")  # after the batch: at once again
+    assert session.sent == [("SET VARIABLE", "ACD_QUEUE", "r")]
+
+
+async def test_a_command_inside_a_batch_comes_after_the_writes_before_it() -> None:
+    session = RecordingSession(result="1")
+    agi = channel(session)
+    async with agi.batched():
+        await agi.set_variable("ACD_QUEUE", "q")
+        await agi.get_variable("ACD_QUEUE")
+        await agi.set_variable("ACD_ACTION", "queue")
+    assert session.sent == [("SET VARIABLE", "ACD_QUEUE", "q"), ("GET VARIABLE", "ACD_QUEUE"), ("SET VARIABLE", "ACD_ACTION", "queue")]
+
+
+class LabellingHandoff:
+    """The dispatcher's part of the hand-off: the call's labels in one write."""
+
+    async def enqueue(self, channel: AgiChannel, request: QueueRequest) -> None:
+        await channel.set_variables({"ACD_CALL_ID": channel.call_id, "ACD_QUEUE": request.queue or "", "ACD_PRIORITY": ""})
+
+
+async def test_a_caller_through_prompt_and_queue_costs_three_round_trips(tmp_path: Path) -> None:
+    (tmp_path / "f.yaml").write_text(
+        "name: f\nnumbers: ['300']\nentry: hi\nnodes:\n  hi: {type: play, prompt: beep, next: q}\n"
+        "  q: {type: queue, queue: ventas, fallback: bye}\n  bye: {type: hangup}\n"
+    )
+    loaded = load_flow_file(tmp_path / "f.yaml")
+    assert loaded.flow is not None, loaded.problems
+    session = RecordingSession(params={"answered": "yes"})
+    result = await FlowRunner(handoff=LabellingHandoff()).run(loaded.flow, channel(session))
+    assert result.action == "queue"
+    assert session.sent == [
+        ("STREAM FILE", "beep", ""),
+        ("EXEC", "MSet", "ACD_CALL_ID=1.1,ACD_QUEUE=ventas,ACD_ACTION=queue"),
+        ("SET VARIABLE", "ACD_PRIORITY", ""),
+    ]
+
+
+async def test_a_refused_hand_off_writes_no_next_step(tmp_path: Path) -> None:
+    class Refusing:
+        async def enqueue(self, channel: AgiChannel, request: QueueRequest) -> None:
+            await channel.set_variables({"ACD_CALL_ID": channel.call_id, "ACD_QUEUE": "ventas"})
+            raise ValueError("unknown queue")
+
+    (tmp_path / "f.yaml").write_text(
+        "name: f\nnumbers: ['300']\nentry: q\nnodes:\n  q: {type: queue, queue: ventas, fallback: bye}\n  bye: {type: hangup}\n"
+    )
+    loaded = load_flow_file(tmp_path / "f.yaml")
+    assert loaded.flow is not None, loaded.problems
+    session = RecordingSession(params={"answered": "yes"})
+    await FlowRunner(handoff=Refusing()).run(loaded.flow, channel(session))
+    # the labels the hand-off wrote before it refused are dropped with the batch; the
+    # fallback's own next step is written at once
+    assert session.sent == [("SET VARIABLE", "ACD_ACTION", "hangup"), ("HANGUP",)]

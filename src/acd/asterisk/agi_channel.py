@@ -7,7 +7,9 @@ to tell the two apart.
 
 from __future__ import annotations
 
+import contextlib
 import re
+from typing import AsyncIterator
 
 from acd.asterisk.fastagi import AgiHangup, AgiSession, AgiTimeout
 from acd.ivr.channel import CallerHungUp, PromptNotFound
@@ -16,6 +18,9 @@ from acd.ivr.channel import CallerHungUp, PromptNotFound
 COMMAND_MARGIN_S = 10.0
 #: A prompt may be long (a full announcement); this bounds one STREAM FILE.
 MAX_PROMPT_S = 300.0
+#: The AGI parameter with which a dialplan says it answered the channel before ``AGI()``
+#: (``…/ivr?answered=yes`` in dialplans/acd.conf): the ANSWER round trip is then skipped.
+ANSWERED_PARAM = "answered"
 #: A name or value MSet takes as it is: no separator (``,`` ``=``), quote, backslash, ``$`` or space.
 _MSET_SAFE = re.compile(r"[\w.:/+@-]+\Z")
 
@@ -38,8 +43,17 @@ class AgiChannel:
         self.channel_name = request.channel
         #: the channel's language as far as this session knows (Asterisk tells it at the start)
         self._language = request.env.get("agi_language", "")
+        self._answered = request.params.get(ANSWERED_PARAM) == "yes"
+        #: variables held back by ``batched()`` until its block ends (None: write at once)
+        self._held: dict[str, str] | None = None
 
     async def _command(self, command: str, *args: str, timeout_s: float | None = None):  # noqa: ANN202
+        if self._held:  # a command inside batched(): what was written before it goes first
+            held, self._held = self._held, {}
+            await self._write_variables(held)
+        return await self._send(command, *args, timeout_s=timeout_s)
+
+    async def _send(self, command: str, *args: str, timeout_s: float | None = None):  # noqa: ANN202
         try:
             return await self.session.command(command, *args, timeout_s=timeout_s)
         except AgiHangup as exc:
@@ -53,9 +67,13 @@ class AgiChannel:
         return response.ok and response.result_int >= 0
 
     async def answer(self) -> None:
+        """ANSWER, unless the dialplan said it answered already (one round trip less per call)."""
+        if self._answered:
+            return
         response = await self._command("ANSWER")
         if response.result_int < 0:
             raise CallerHungUp("ANSWER failed")
+        self._answered = True
 
     async def set_language(self, language: str) -> None:
         """Set the channel's language, unless it already is that (one AGI round trip less
@@ -84,24 +102,55 @@ class AgiChannel:
             raise CallerHungUp("hung up while waiting for a digit")
         return _digit(result)
 
+    @contextlib.asynccontextmanager
+    async def batched(self) -> AsyncIterator[None]:
+        """Variables set inside the block are written together when it ends (one ``EXEC
+        MSet`` where ``set_variables`` can), and not at all if the block raises.
+
+        The queue hand-off labels the call (the dispatcher) and then names the next step
+        (the flow): two writes that need no answer in between, and nothing in Asterisk
+        reads them before the AGI session ends.  Nesting writes at the outer block's end."""
+        if self._held is not None:
+            yield
+            return
+        self._held = {}
+        try:
+            yield
+            held = self._held
+        finally:
+            self._held = None
+        if held:
+            await self._write_variables(held)
+
     async def set_variable(self, name: str, value: str) -> None:
-        await self._command("SET VARIABLE", name, value)
+        if self._held is not None:
+            self._held.pop(name, None)  # a later write of the same name wins, in its place
+            self._held[name] = value
+            return
+        await self._send("SET VARIABLE", name, value)
 
     async def set_variables(self, variables: dict[str, str]) -> None:
         """Several variables in one round trip (``EXEC MSet``) where their values allow it.
 
         MSet splits on ``,`` and ``=`` and strips quotes and backslashes, and an empty value
         is not certain to be written: those go one by one with ``SET VARIABLE``."""
+        if self._held is not None:
+            for name, value in variables.items():
+                await self.set_variable(name, value)
+            return
+        await self._write_variables(variables)
+
+    async def _write_variables(self, variables: dict[str, str]) -> None:
         plain = {name: value for name, value in variables.items() if value and _MSET_SAFE.match(name) and _MSET_SAFE.match(value)}
         if len(plain) > 1:
-            response = await self._command("EXEC", "MSet", ",".join(f"{name}={value}" for name, value in plain.items()))
+            response = await self._send("EXEC", "MSet", ",".join(f"{name}={value}" for name, value in plain.items()))
             if response.result_int == -2:
                 plain = {}  # no MSet on this Asterisk: one by one below
         else:
             plain = {}
         for name, value in variables.items():
             if name not in plain:
-                await self.set_variable(name, value)
+                await self._send("SET VARIABLE", name, value)
 
     async def get_variable(self, name: str) -> str | None:
         response = await self._command("GET VARIABLE", name)

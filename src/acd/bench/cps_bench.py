@@ -52,23 +52,13 @@ from typing import Any, Callable
 from acd.bench.machine import machine_info
 from acd.bench.cps_accounting import StepRun, account, breakdown
 from acd.bench.call_views import AmiWatcher, EngineCall, engine_calls, sipp_calls, sipp_created
-from acd.bench.cps_lab import DIALED, FLOW, MAX_AGENTS, OWN_LAB_AGENTS, CpsLab, CpsOptions, caller_number, chosen_slot, routing_text, settings_text
+from acd.bench.cps_lab import DIALED, FLOW, MAX_AGENTS, OWN_LAB_AGENTS, CpsLab, CpsOptions, caller_number, chosen_slot, cpu_seconds, routing_text, settings_text
 
 # --------------------------------------------------------------------------- running it
 
 
-def _cpu_of(pid: int | None) -> float | None:
-    if pid is None:
-        return None
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _cpu_of_all(pids: list[int]) -> float | None:
-    times = [_cpu_of(pid) for pid in pids]
+    times = [cpu_seconds(pid) for pid in pids]
     return None if any(time_s is None for time_s in times) else sum(time_s for time_s in times if time_s is not None)
 
 
@@ -104,7 +94,7 @@ async def run_cps(
     total_calls = sum(options.calls_in_step(rate) for rate in options.rates)
     asterisk_pid = lab.asterisk_pid()
     asterisk_log = lab.log_dir() / "messages.log"
-    watcher = AmiWatcher(lab.ami_port, lab.ami_user, lab.secret)
+    watcher = AmiWatcher(lab.ami_port, lab.watch_user, lab.secret)
     runs: list[StepRun] = []
     phones: list[int] = []
     processed_before: list[int | None] = []
@@ -131,7 +121,7 @@ async def run_cps(
             processed_before.append(lab.channel_counts()[1])
             log_offset = _size(asterisk_log)
             cpu_before, child_before = _own_cpu()
-            asterisk_before = _cpu_of(asterisk_pid)
+            asterisk_before = cpu_seconds(asterisk_pid)
             agents_before = _cpu_of_all(phones)
             started = time.monotonic()
             run_limit = options.hold_s * 3 + options.call_timeout_s + 30
@@ -143,7 +133,7 @@ async def run_cps(
             await _drain(watcher, 15)
             wall = time.monotonic() - started
             cpu_after, child_after = _own_cpu()
-            asterisk_after = _cpu_of(asterisk_pid)
+            asterisk_after = cpu_seconds(asterisk_pid)
             agents_after = _cpu_of_all(phones)
             active, processed = lab.channel_counts()
             warnings = asterisk_warnings(_read_from(asterisk_log, log_offset))

@@ -47,6 +47,12 @@ class CpsLab:
     env: dict[str, str] = field(repr=False)
     ami_user: str = "acd"
 
+    @property
+    def watch_user(self) -> str:
+        """The benchmarks' own AMI user (manager.conf ``[<user>-watch]``): every event, unlike
+        the engine's, which Asterisk filters down to the few the engine reads."""
+        return f"{self.ami_user}-watch"
+
     def agent_port(self, number: int) -> int:
         return self.agent_port_base + number
 
@@ -208,6 +214,17 @@ def settings_text(lab: CpsLab, work: Path, options: CpsOptions, recordings: Path
         + recording
         + "api:\n  enabled: false\nlog:\n  level: warning\n"
     )
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU of a process so far, from /proc (None when it cannot be read)."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def caller_number(step: int, index: int) -> str:

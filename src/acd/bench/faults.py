@@ -393,7 +393,7 @@ async def run_faults(lab: CpsLab, work: Path, options: FaultOptions, progress: C
             )
         await asyncio.sleep(1.5)  # one qualify round for the qualified phone
         for index, kind in enumerate(options.kinds, start=1):
-            watcher = LedgerWatcher(lab.ami_port, lab.ami_user, lab.secret)
+            watcher = LedgerWatcher(lab.ami_port, lab.watch_user, lab.secret)
             await watcher.start()
             try:
                 progress(f"{kind}: {options.repeat} fault(s), {options.rate:g} calls/s, {options.agents} agent phones")

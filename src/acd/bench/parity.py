@@ -21,12 +21,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import secrets
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,10 +32,10 @@ from typing import Any, Callable
 
 from acd.bench.call_views import sipp_calls
 from acd.bench.cps_accounting import percentile
-from acd.bench.cps_lab import CpsLab, caller_number, chosen_slot
+from acd.bench.cps_lab import CpsLab, caller_number, chosen_slot, cpu_seconds, run_on_lab
 from acd.bench.machine import machine_info
 from acd.bench.parity_lab import (
-    ACD_DIALED, FLOW, PEER_DIALED, PEER_QUEUE, SIDES, EngineProcess, PeerQueue, QueueWatcher, cpu_seconds, peer_queue,
+    ACD_DIALED, FLOW, PEER_DIALED, PEER_QUEUE, SIDES, EngineProcess, PeerQueue, QueueWatcher, peer_queue,
     routing_text, set_peer_members, settings_text,
 )
 from acd.bench.parity_views import agent_calls, answered_per_second, dispatch_latencies, waits
@@ -93,7 +91,7 @@ async def run_side(
     work.mkdir(parents=True, exist_ok=True)
     sipp = SippRunner(log_dir=work / "sipp", sip_port=lab.sip_port)
     planned = [caller_number(step, call) for call in range(options.calls(rate))]
-    watcher = QueueWatcher(lab.ami_port, lab.ami_user, lab.secret)
+    watcher = QueueWatcher(lab.ami_port, lab.watch_user, lab.secret)
     engine: EngineProcess | None = None
     phones = []
     asterisk_pid = lab.asterisk_pid()
@@ -174,6 +172,9 @@ async def run_side(
         "wait_s": {"p50": _rounded(percentile(waited, 0.5)), "p99": _rounded(percentile(waited, 0.99))},
         "answered_cps": _rounded(answered_per_second(taken, first_invite), 2),
         "wall_s": round(wall, 1), "sipp_exit": result.returncode, "logs": str(work),
+        # the 1-minute load average as the traffic ended: other jobs on the machine make CPU
+        # time per call dearer (caches, a shared core), so the figures say what they ran beside
+        "load_average": round(os.getloadavg()[0], 2),
     }
 
 
@@ -268,7 +269,10 @@ def table(result: dict[str, Any]) -> str:
                 f"{show(figures['answered_cps'], 6)} {show(figures['wait_p50_s'], 8)} {lost:>4}"
             )
     idle = [row["acd"].get("engine_idle_cpu_pct") for row in result["rates"]]
+    loads = [run["load_average"] for run in result["runs"] if isinstance(run.get("load_average"), (int, float))]
     lines.append("")
+    if loads:
+        lines.append(f"load average (1 min) at the end of each run: {min(loads):g}–{max(loads):g} on {result['machine']['cores']} cores")
     lines.append(f"engine idle CPU (no calls): {', '.join('-' if value is None else f'{value:g} %' for value in idle)} of one core")
     return "\n".join(lines)
 
@@ -333,25 +337,13 @@ def run_from_args(args: argparse.Namespace) -> int:
     secret = os.environ.get("ACD_AMI_SECRET", "").strip() or secrets.token_hex(12)
     lab = CpsLab.slot(slot, secret) if slot is not None else CpsLab.own(agents, secret)
     configure_logging("warning")
-    was_running = lab.sh("status", timeout_s=20).returncode == 0
-    print(f"{prog}: bringing up lab {lab.name} (SIP {lab.sip_port}, AMI {lab.ami_port}) …", file=sys.stderr, flush=True)
-    up = lab.sh("up")
-    if up.returncode != 0:
-        print(f"{prog}: the lab did not start:\n{up.stderr.strip()}", file=sys.stderr)
-        return 1
-    work = Path(tempfile.mkdtemp(prefix="acd-parity-bench-"))
-    try:
-        result = asyncio.run(run_parity(lab, work, options, progress=lambda line: print(line, file=sys.stderr, flush=True)))
-    except (ConnectionError, OSError, ValueError, asyncio.TimeoutError) as exc:
-        print(f"{prog}: the run failed: {exc or type(exc).__name__} (logs: {work})", file=sys.stderr)
-        return 1
-    finally:
-        if not was_running and not args.keep_lab:
-            lab.sh("down", timeout_s=60)
-    result["logs"] = str(work)
-    if args.json:
-        print(json.dumps(result, indent=2))
-        print(table(result), file=sys.stderr)
-    else:
-        print(table(result))
-    return 0
+
+    async def run(work: Path, progress: Callable[[str], None]) -> dict[str, Any]:
+        try:
+            result = await run_parity(lab, work, options, progress=progress)
+        except ValueError as exc:  # the lab's queues.conf has no usable [acd-parity]
+            raise RuntimeError(str(exc)) from None
+        result["logs"] = str(work)
+        return result
+
+    return run_on_lab(prog, lab, run, table, as_json=args.json, keep_lab=args.keep_lab)

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from acd.bench.call_views import AmiWatcher
-from acd.bench.cps_lab import CpsLab, agent_ids
+from acd.bench.cps_lab import CpsLab, CpsOptions, agent_ids
+from acd.bench.cps_lab import settings_text as cps_settings_text
 
 ACD_DIALED = "300"
 PEER_DIALED = "399"
@@ -90,15 +91,7 @@ def routing_text(agents: int, queue: PeerQueue) -> str:
 
 def settings_text(lab: CpsLab, work: Path, agents: int) -> str:
     """The engine's settings: as ``acd bench cps`` but without recording (app_queue does not record)."""
-    return (
-        f"agi:\n  port: {lab.agi_port}\n"
-        f"ami:\n  port: {lab.ami_port}\n  username: {lab.ami_user}\n"
-        f"ivr:\n  flows_dir: {work / 'flows'}\n"
-        f"routing:\n  config: {work / 'routing.yaml'}\n  auto_login: [{', '.join(agent_ids(agents))}]\n"
-        f"metrics:\n  database: {work / 'acd.sqlite'}\n"
-        f"callbacks:\n  database: {work / 'callbacks.sqlite'}\n"
-        "recording:\n  enabled: false\napi:\n  enabled: false\nlog:\n  level: warning\n"
-    )
+    return cps_settings_text(lab, work, CpsOptions(agents=agents, record=False), None)
 
 
 # --------------------------------------------------------------------------- the bench's AMI view
@@ -151,17 +144,6 @@ async def set_peer_members(watcher: QueueWatcher, lab: CpsLab, agents: int, pres
 
 
 # --------------------------------------------------------------------------- the engine, a process of its own
-
-
-def cpu_seconds(pid: int | None) -> float | None:
-    """User + system CPU of a process so far, from /proc (None when it cannot be read)."""
-    if pid is None:
-        return None
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 #: ``acd run`` under cProfile timed by CPU (process_time): on a shared machine wall-clock

@@ -40,6 +40,7 @@ same hang-up and error rules; split by node type, each file would need the whole
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -429,20 +430,25 @@ class _Call:
             flow=self.flow.name,
             flow_version=self.flow.version,
         )
-        if self.runner.handoff is not None:
-            try:
-                await self.runner.handoff.enqueue(self.channel, request)
-            except CallerHungUp:
-                raise
-            except Exception as exc:  # noqa: BLE001 - the ACD refusing a call must not drop it
-                self.error(f"queue hand-off failed: {type(exc).__name__}: {exc}")
-                if node.fallback:
-                    return node.fallback
-                return await self.hang_up()
-        # Only the next step: the hand-off (the dispatcher) owns ACD_QUEUE and the other
-        # labels of a waiting call (acd.channel_variables); writing the node's queue here
-        # would blank the queue the dispatcher resolved from a skills-only node.
-        await self.channel.set_variable("ACD_ACTION", "queue")
+        handoff = self.runner.handoff
+        # The labels and the next step go to Asterisk together where the channel can batch
+        # writes (one AGI round trip instead of three); nothing reads them before the flow ends.
+        batched = getattr(self.channel, "batched", None)
+        try:
+            async with batched() if batched is not None else contextlib.nullcontext():
+                if handoff is not None:
+                    await handoff.enqueue(self.channel, request)
+                # Only the next step: the hand-off (the dispatcher) owns ACD_QUEUE and the other
+                # labels of a waiting call (acd.channel_variables); writing the node's queue here
+                # would blank the queue the dispatcher resolved from a skills-only node.
+                await self.channel.set_variable("ACD_ACTION", "queue")
+        except CallerHungUp:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the ACD refusing a call must not drop it
+            self.error(f"queue hand-off failed: {type(exc).__name__}: {exc}")
+            if node.fallback:
+                return node.fallback
+            return await self.hang_up()
         return self.result("queue", node.queue, skills=node.skills)
 
     def uses_personal(self, template: str) -> bool:
