@@ -120,7 +120,7 @@ def test_a_pair_leads_one_at_a_time_fences_a_paused_leader_and_replaces_a_killed
         assert len(takeovers(postgres)) == 1 and not b.listens()
         assert b.health() == (503, {"status": "standby", "node": "node-b", "leader": "node-a", "epoch": 1})
         assert b.health(token=None)[0] == 401 and b.health(token="wrong-token-0123456789")[0] == 401
-        assert a.health() == (200, {"status": "ok", "site": "default", "ami_connected": False, "fastagi_active_sessions": 0})
+        assert a.health() == (200, {"status": "ok", "site": "default", "ami_connected": False, "ami_nodes": None, "fastagi_active_sessions": 0})
 
         # node-a freezes (SIGSTOP): its session and lock stay, its renewals stop
         assert a.process is not None
