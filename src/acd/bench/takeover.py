@@ -147,7 +147,7 @@ async def run_takeover(lab: CpsLab, work: Path, options: TakeoverOptions, progre
                 f"agent{number}", lab.agent_port(number), calls=100000, answer_after_s=options.answer_after_s,
                 talk_s=options.talk_s, answers_options=number == lab.agents, timeout_s=36000,
             )
-        watcher = LedgerWatcher(lab.ami_port, lab.ami_user, lab.secret)
+        watcher = LedgerWatcher(lab.ami_port, lab.watch_user, lab.secret)
         await watcher.start()
         try:
             nodes[0].start()
