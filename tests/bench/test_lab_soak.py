@@ -6,8 +6,8 @@ import os
 
 import random
 
-from acd.bench.lab_soak import FLAT_BYTES_PER_CALL, growth, memory_map, process_sample
-from acd.bench.machine import slope_interval
+from acd.bench.lab_soak import growth, memory_map, process_sample
+from acd.bench.machine import FLAT_BYTES_PER_CALL, slope_interval
 
 
 def test_growth_is_the_slope_after_the_first_third_per_hour_and_per_call() -> None:

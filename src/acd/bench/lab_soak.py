@@ -39,7 +39,7 @@ from typing import Any, Callable
 from acd.bench.call_views import sipp_calls
 from acd.bench.cps_lab import DIALED, CpsLab, CpsOptions, caller_number, chosen_slot, routing_text, run_on_lab
 from acd.bench.faults import FLOW, EngineProcess, FaultOptions, own_lab, settings_text
-from acd.bench.machine import Slope, machine_info, slope_interval
+from acd.bench.machine import FLAT_BYTES_PER_CALL, Slope, flat_verdict, machine_info, slope_interval
 from acd.bounds import number_arg
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -48,8 +48,6 @@ TICKS = os.sysconf("SC_CLK_TCK")
 # of 9 hours, the busiest hour 3 x the average): what a day and a peak hour of it are.
 HELP_LINE_DAY_CALLS = 2_000
 HELP_LINE_PEAK_CALLS_PER_HOUR = 700
-# Flat: below 250 B a call, i.e. < 0.5 MB a help-line day, < 11 MB for its month of calls.
-FLAT_BYTES_PER_CALL = 250.0
 
 
 @dataclass(frozen=True)
@@ -111,12 +109,7 @@ def growth(samples: list[dict[str, float]], rate_cps: float, key: str = "rss_kb"
     def ranged(value: Slope, digits: int) -> dict[str, float]:
         return {"value": round(value.value, digits), "low": round(value.low, digits), "high": round(value.high, digits)}
 
-    if per_call.high <= FLAT_BYTES_PER_CALL:
-        verdict = "flat"
-    elif per_call.low > FLAT_BYTES_PER_CALL:
-        verdict = "not flat"
-    else:
-        verdict = "undecided"
+    verdict = flat_verdict(per_call)
     return {
         "mb_per_hour": round(kb_per_s.value * 3600 / 1024, 2),
         "bytes_per_call": round(per_call.value, 1),

@@ -7,7 +7,11 @@ from dataclasses import dataclass
 
 from acd.routing.benchmark import machine_info
 
-__all__ = ["Slope", "machine_info", "slope", "slope_interval"]
+__all__ = ["FLAT_BYTES_PER_CALL", "Slope", "flat_verdict", "machine_info", "slope", "slope_interval"]
+
+# The memory benchmarks' line: growth below 250 B a call is flat — < 0.5 MB a day of the help
+# line (~2,000 calls), < 11 MB for its month of calls (~44,000).
+FLAT_BYTES_PER_CALL = 250.0
 
 # Student's t, two-sided 95 %, by degrees of freedom (1..30); beyond 30 the normal 1.96 is close enough.
 _T95 = (12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23, 2.20, 2.18, 2.16, 2.14, 2.13,
@@ -64,3 +68,13 @@ def slope_interval(points: list[tuple[float, float]]) -> Slope:
     error = math.sqrt(residuals / (n - 2) / spread)
     t = _T95[n - 3] if n - 2 <= len(_T95) else 1.96
     return Slope(value, t * error)
+
+
+def flat_verdict(bytes_per_call: Slope, threshold: float = FLAT_BYTES_PER_CALL) -> str:
+    """"flat" when the whole 95 % interval lies below ``threshold``, "not flat" when it lies
+    wholly above, else "undecided" (too few or too noisy samples: run longer)."""
+    if bytes_per_call.high <= threshold:
+        return "flat"
+    if bytes_per_call.low > threshold:
+        return "not flat"
+    return "undecided"
