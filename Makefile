@@ -55,8 +55,9 @@ bench: setup
 	env -u ACD_TEST_LAB_SLOT $(PY) -m acd bench cps --json $(BENCH_CPS)
 	env -u ACD_TEST_LAB_SLOT $(PY) -m acd bench parity --json  # issue 20: the same traffic through app_queue and acd, CPU per call side by side
 	env -u ACD_TEST_LAB_SLOT $(PY) -m acd bench faults --json --repeat 5  # issue 13: AMI drop, freeze, kill -9, restart x5 under sipp traffic
+	env -u ACD_TEST_LAB_SLOT $(PY) -m acd bench faults --json --repeat 5 --backlog 5  # issue 13: the same with >= 5 callers on hold at each fault
 	env -u ACD_TEST_LAB_SLOT $(PY) -m acd bench takeover --json --kills 10  # issue 21: hot standby, the leader killed -9 x10 under sipp traffic: takeover p50/max, callers lost
-	env -u ACD_TEST_LAB_SLOT $(PY) -m acd bench lab-soak --json --minutes 30  # issue 13: engine RSS growth per hour and idle CPU under real traffic
+	env -u ACD_TEST_LAB_SLOT $(PY) -m acd bench lab-soak --json --minutes 30 --rate 4 --answer 0.3 --talk 0.5  # issue 13: RSS growth per 1,000 calls (~3.5 help-line days), verdict flat/not flat
 
 # The declared list of software components (CycloneDX JSON): the Python environment and
 # the Asterisk root's Debian packages, with versions and licences, read from what is installed.

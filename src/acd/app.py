@@ -50,6 +50,7 @@ from acd.features.recordings.storage import opus_available
 from acd.features.waiting import WaitingService
 from acd.features.callbacks import CallbackPolicy, CallbackService, CallbackStore
 from acd.features.agent_phone import AgentPhoneCodes
+from acd.housekeeping import Housekeeping
 from acd.asterisk.agent_lamps import AgentLamps
 from acd.base.holiday_calendar import CHILE, coming_years, load_holidays_file, stale_calendar_warning
 from acd.base.schedule import Holidays, schedule_from_hours
@@ -306,6 +307,7 @@ def _attach_metrics(app: App, settings: Settings) -> None:
             app.mqtt = publisher
             engine.spawn(_publish_stats(app, settings.metrics.stats_publish_s), "mqtt-stats")
         engine.spawn(_heartbeat(engine, settings.metrics.heartbeat_s), "heartbeat")
+        engine.spawn(Housekeeping(settings.memory.trim_every_s, settings.memory.report_every_s).run(), "memory-housekeeping")
 
     # Registered before the ACD so even the first agent logins reach the log.
     engine.on_startup(open_store)

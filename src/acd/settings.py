@@ -357,6 +357,13 @@ class LimitsSettings(_Section):
         return YamlLimits(self.yaml_max_bytes, self.yaml_max_depth, self.yaml_max_aliases, self.yaml_max_nodes)
 
 
+class MemorySettings(_Section):
+    """Memory housekeeping (:mod:`acd.housekeeping`): glibc's free pages back to the system, a memory line in the log."""
+
+    trim_every_s: float = Field(60.0, ge=0, le=HOUR, description="seconds between malloc_trim(0) calls; 0: never")
+    report_every_s: float = Field(3600.0, ge=0, le=24 * HOUR, description="seconds between memory lines in the log; 0: never")
+
+
 class LogSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["text", "json"] = "text"
@@ -386,6 +393,7 @@ class Settings(_Section):
     log: LogSettings = LogSettings()
     files: FileSettings = FileSettings()
     limits: LimitsSettings = LimitsSettings()
+    memory: MemorySettings = MemorySettings()
     source: str = Field("(defaults)", exclude=True, description="where the settings came from")
 
     @field_validator("nodes")

@@ -176,6 +176,21 @@ async def test_ivr_path_and_caller_follow_the_events() -> None:
     assert hub.traces.get("c1") is None
 
 
+def test_a_queued_call_is_forgotten_when_its_queue_stay_ends_not_kept_until_the_limit() -> None:
+    from acd.api.stream import CallTraces
+    from acd.base.events import Event
+
+    traces = CallTraces(limit=5000)
+    for index, ending in enumerate(("call.completed", "call.abandoned", "call.timed_out")):
+        call_id = f"q{index}"
+        traces.append(Event(type="call.started", ts=0, call_id=call_id, data={"caller": "*******5678"}))
+        traces.append(Event(type="ivr.node", ts=0, call_id=call_id, data={"node": "cola"}))
+        traces.append(Event(type="call.answered", ts=1, call_id=call_id, queue="q", agent_id="a1", data={}))
+        assert traces.get(call_id) is not None  # live while queued, ringing and talking
+        traces.append(Event(type=ending, ts=2, call_id=call_id, queue="q", data={}))
+        assert traces.get(call_id) is None, ending
+
+
 async def test_a_persons_token_cannot_open_the_stream(tmp_path: Path) -> None:
     """Only the console's token (ACD_API_TOKEN): the stream carries calls and personal data."""
     from acd.accounts.store import AccountStore

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 
-from acd.bench.lab_soak import growth, process_sample
+import random
+
+from acd.bench.lab_soak import growth, memory_map, process_sample
+from acd.bench.machine import FLAT_BYTES_PER_CALL, slope_interval
 
 
 def test_growth_is_the_slope_after_the_first_third_per_hour_and_per_call() -> None:
@@ -15,8 +18,35 @@ def test_growth_is_the_slope_after_the_first_third_per_hour_and_per_call() -> No
 
 
 def test_flat_memory_reads_as_zero_growth_and_no_samples_as_unknown() -> None:
-    assert growth([{"t_s": t, "rss_kb": 60_000} for t in range(0, 100, 10)], 2.0) == {"mb_per_hour": 0.0, "bytes_per_call": 0.0}
-    assert growth([], 2.0) == {"mb_per_hour": None, "bytes_per_call": None}
+    flat = growth([{"t_s": t, "rss_kb": 60_000} for t in range(0, 100, 10)], 2.0)
+    assert (flat["mb_per_hour"], flat["bytes_per_call"], flat["verdict"]) == (0.0, 0.0, "flat")
+    assert growth([], 2.0) == {"mb_per_hour": None, "bytes_per_call": None, "verdict": "undecided"}
+
+
+def test_the_verdict_needs_the_whole_interval_on_one_side_of_the_threshold() -> None:
+    noise = random.Random(4)
+    # 2 calls/s; kB/s for 100 B/call (below the threshold) and 1 kB/call (above), RSS noisy by +-200 kB
+    def run(bytes_per_call: float, jitter_kb: float, seconds: int) -> dict:
+        return growth([{"t_s": t, "rss_kb": 60_000 + t * bytes_per_call * 2 / 1024 + noise.uniform(-jitter_kb, jitter_kb)}
+                       for t in range(0, seconds, 15)], 2.0)
+    assert run(100, 4, 3600)["verdict"] == "flat"
+    assert run(1000, 4, 3600)["verdict"] == "not flat"
+    assert run(FLAT_BYTES_PER_CALL, 400, 300)["verdict"] == "undecided"  # few noisy samples: the interval straddles it
+    assert run(1000, 4, 3600)["kb_per_1000_calls_95"]["low"] < 1000 / 1.024 < run(1000, 4, 3600)["kb_per_1000_calls_95"]["high"] + 5
+
+
+def test_the_slope_interval_holds_the_true_slope_and_narrows_with_samples() -> None:
+    noise = random.Random(7)
+    few = slope_interval([(x, 3 * x + noise.gauss(0, 5)) for x in range(10)])
+    many = slope_interval([(x, 3 * x + noise.gauss(0, 5)) for x in range(1000)])
+    assert few.low < 3 < few.high and many.low < 3 < many.high and many.half_width < few.half_width / 10
+    assert slope_interval([(0, 1), (1, 2)]).half_width == float("inf")
+
+
+def test_the_memory_map_splits_resident_pages_by_mapping() -> None:
+    kinds = memory_map(os.getpid())
+    assert kinds is not None and set(kinds) == {"heap", "anon", "file"} and kinds["file"] > 1000
+    assert memory_map(2**22 + 12345) is None
 
 
 def test_a_live_process_is_sampled_and_a_gone_one_is_none() -> None:

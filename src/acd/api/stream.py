@@ -49,6 +49,10 @@ QUEUE_SIZE = 4
 MAX_TRACKED_CALLS = 5000
 #: IVR nodes kept per call (a looping menu must not grow memory either).
 MAX_PATH = 24
+#: A call leaves the live view when the IVR ends it or its queue stay ends: a queued call
+#: gets no ``call.ended`` (issue 13's lab soak: every served call's trace stayed until the
+#: 5,000 limit, ~1.5 KB a call over the help line's first days).
+FORGET_AT = ("call.ended", "call.completed", "call.abandoned", "call.timed_out")
 
 _CLOSE = b""
 
@@ -64,7 +68,7 @@ class CallTrace:
 
 
 class CallTraces:
-    """Per call caller and IVR path, from the event bus (bounded, forgotten at ``call.ended``)."""
+    """Per call caller and IVR path, from the event bus (bounded, forgotten when the call ends: :data:`FORGET_AT`)."""
 
     def __init__(self, limit: int = MAX_TRACKED_CALLS) -> None:
         self.limit = limit
@@ -97,7 +101,7 @@ class CallTraces:
             node = str(event.data.get("node") or "")
             if node and len(path) < MAX_PATH:
                 path.append(node)
-        elif event.type == "call.ended":
+        elif event.type in FORGET_AT:
             self._calls.pop(event.call_id, None)
 
 

@@ -13,12 +13,20 @@ the states that fault is about:
   started again 1–2 s later;
 * ``restart`` — SIGTERM (graceful stop) with agents on calls, then started again.
 
+With ``--backlog N`` each fault also waits (up to ``BACKLOG_GATE_S``) until at least N callers
+are parked on hold: the offered rate is then above what the agent phones take (by default
+1.5 x their capacity), so a queue builds up and every fault hits a backlog — the re-queue
+after kill9/restart, the rings after an AMI drop or a freeze, all with callers waiting.  A
+fault injected with fewer than N on hold is a harness problem (the run is not ok); the
+counting is the same.
+
 After the traffic drained, each kind is counted three ways (:mod:`acd.bench.fault_views`):
 callers lost, agents rung while talking, callers connected twice, agents left in a wrong
 state (the engine's API) and ``acd report`` against sipp.  Done when all are zero.
 
     acd bench faults --json                          # its own lab "faults", every kind x5
     ACD_TEST_LAB_SLOT=3 acd bench faults --kinds kill9 --repeat 2 --seed 7
+    ACD_TEST_LAB_SLOT=6 acd bench faults --repeat 2 --backlog 5      # every kind with >= 5 callers on hold
 
 Long on purpose: one harness run end to end (engine process, injections, gates, draining,
 the command line); the counting it is judged by lives apart in :mod:`acd.bench.fault_views`.
@@ -38,7 +46,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -54,6 +62,7 @@ KINDS = ("ami-drop", "freeze", "kill9", "restart")
 # Which callers must be present before each fault is injected (waited for up to GATE_S).
 NEEDS = {"ami-drop": ("ringing",), "freeze": ("ringing", "talking"), "kill9": ("ivr", "hold", "ringing", "talking"), "restart": ("hold", "talking")}
 GATE_S = 6.0
+BACKLOG_GATE_S = 30.0  # a backlog builds at (rate - capacity) callers a second
 
 FLOW = f"""\
 name: faults
@@ -86,6 +95,11 @@ class FaultOptions:
     tail_s: float = 10.0
     freeze_s: float = 3.0
     patience_s: float = 90.0
+    backlog: int = 0  # callers that must be on hold at each injection (0: no such gate)
+
+    def capacity_cps(self) -> float:
+        """Calls a second the agent phones take (ring, talk, wrap-up and ~0.5 s of signalling each)."""
+        return self.agents / (self.answer_after_s + self.talk_s + self.wrap_up_s + 0.5)
 
     def problems(self, max_agents: int) -> list[str]:
         out = []
@@ -100,6 +114,11 @@ class FaultOptions:
             out.append(f"--agents: between 1 and {max_agents} for this lab")
         if not 0.5 <= self.freeze_s <= 30:
             out.append("--freeze: between 0.5 and 30 seconds")
+        if not 0 <= self.backlog <= 100:
+            out.append("--backlog: between 0 and 100 callers on hold")
+        elif self.backlog and self.rate < 1.2 * self.capacity_cps():
+            out.append(f"--backlog {self.backlog}: --rate {self.rate:g} does not build a queue; the {self.agents} phones take "
+                       f"about {self.capacity_cps():.1f} calls/s, offer at least 1.2 x that (or leave --rate out: 1.5 x)")
         return out
 
 
@@ -245,12 +264,13 @@ async def inject(kind: str, engine: EngineProcess, lab: CpsLab, options: FaultOp
     return [f"engine stopped gracefully (exit {code}), ready {await engine.ready():.2f} s after start"]
 
 
-async def _gate(watcher: LedgerWatcher, needs: tuple[str, ...], limit_s: float) -> dict[str, int]:
-    """Wait (up to ``limit_s``) until callers are in every state the fault needs; the states at the end."""
+async def _gate(watcher: LedgerWatcher, needs: tuple[str, ...], limit_s: float, on_hold: int = 0) -> dict[str, int]:
+    """Wait (up to ``limit_s``) until callers are in every state the fault needs and at least
+    ``on_hold`` are parked; the states at the end."""
     deadline = time.monotonic() + limit_s
     while True:
         states = watcher.ledger.states()
-        if all(states[need] for need in needs) or time.monotonic() > deadline:
+        if (all(states[need] for need in needs) and states["hold"] >= on_hold) or time.monotonic() > deadline:
             return states
         await asyncio.sleep(0.05)
 
@@ -278,7 +298,8 @@ async def run_kind(
     for _ in range(options.repeat):
         plan.append(at)
         at += rng.uniform(*options.gap_s)
-    duration = plan[-1] + GATE_S + options.tail_s
+    gate_s = BACKLOG_GATE_S if options.backlog else GATE_S
+    duration = plan[-1] + gate_s + options.tail_s
     planned = [caller_number(index, call) for call in range(max(1, round(options.rate * duration)))]
     injections: list[Injection] = []
     engine.start()
@@ -292,8 +313,10 @@ async def run_kind(
         )
         for repetition, offset in enumerate(plan, start=1):
             await asyncio.sleep(max(0.0, started + offset - time.time()))
-            states = await _gate(watcher, NEEDS[kind], GATE_S)
+            states = await _gate(watcher, NEEDS[kind], gate_s, options.backlog)
             injection = Injection(repetition, kind, time.time(), states)
+            if states["hold"] < options.backlog:
+                problems.append(f"repetition {repetition}: injected with {states['hold']} on hold, fewer than --backlog {options.backlog}")
             try:
                 injection.notes = await inject(kind, engine, lab, options, rng)
             except RuntimeError as exc:
@@ -396,7 +419,8 @@ async def run_faults(lab: CpsLab, work: Path, options: FaultOptions, progress: C
             watcher = LedgerWatcher(lab.ami_port, lab.watch_user, lab.secret)
             await watcher.start()
             try:
-                progress(f"{kind}: {options.repeat} fault(s), {options.rate:g} calls/s, {options.agents} agent phones")
+                backlog = f", >= {options.backlog} on hold at each" if options.backlog else ""
+                progress(f"{kind}: {options.repeat} fault(s){backlog}, {options.rate:g} calls/s, {options.agents} agent phones")
                 kinds.append(await run_kind(kind, index, lab, work, options, rng, watcher, sipp, progress))
             finally:
                 await watcher.close()
@@ -412,7 +436,7 @@ async def run_faults(lab: CpsLab, work: Path, options: FaultOptions, progress: C
         "setup": {
             "rate_cps": options.rate, "agents": options.agents, "answer_after_s": options.answer_after_s, "talk_s": options.talk_s,
             "wrap_up_s": options.wrap_up_s, "repeat": options.repeat, "gap_s": list(options.gap_s), "freeze_s": options.freeze_s,
-            "lab": lab.name, "flow": "play hello-world (FastAGI) -> queue -> AMI redirect to Dial",
+            "backlog": options.backlog, "capacity_cps": round(options.capacity_cps(), 2), "lab": lab.name, "flow": "play hello-world (FastAGI) -> queue -> AMI redirect to Dial",
         },
         "wall_s": round(time.monotonic() - wall, 1),
         "machine": machine_info(),
@@ -430,8 +454,10 @@ def _line(kind: dict[str, Any]) -> str:
 
 def summary(result: dict[str, Any]) -> str:
     """The human summary: one line per kind, then the first few failures of each, explained."""
+    backlog = result["setup"].get("backlog")
     lines = [f"faults on lab {result['setup']['lab']}, seed {result['seed']}, {result['setup']['rate_cps']:g} calls/s, "
-             f"{result['setup']['agents']} agent phones ({result['wall_s']:g} s)"]
+             f"{result['setup']['agents']} agent phones" + (f", backlog >= {backlog} on hold at each fault" if backlog else "")
+             + f" ({result['wall_s']:g} s)"]
     for kind in result["kinds"]:
         lines.append(_line(kind))
         for rep in kind["per_repetition"]:
@@ -454,7 +480,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kinds", default=",".join(KINDS), metavar="K[,K...]", help=f"fault kinds, in order (default {','.join(KINDS)})")
     parser.add_argument("--repeat", type=number_arg(1, 100, integer=True), default=5, help="faults per kind, at random moments (default 5)")
     parser.add_argument("--seed", type=number_arg(0, 2**31, integer=True), default=None, help="random seed (default: a new one, printed)")
-    parser.add_argument("--rate", type=number_arg(0.1, 20), default=2.0, help="callers per second (default 2)")
+    parser.add_argument("--rate", type=number_arg(0.1, 20), default=None, help="callers per second (default 2; with --backlog 1.5 x the phones' capacity)")
+    parser.add_argument("--backlog", type=number_arg(0, 100, integer=True), default=0, metavar="N",
+                        help="inject each fault with at least N callers on hold (offered load above the agents' capacity; default 0: no such gate)")
     parser.add_argument("--agents", type=number_arg(1, 8, integer=True), default=8, help="agent phones (default 8)")
     parser.add_argument("--freeze", type=number_arg(0.5, 30), default=3.0, metavar="S", help="seconds Asterisk stays frozen (default 3)")
     parser.add_argument("--slot", type=int, default=None, help="use test slot N's lab (default: $ACD_TEST_LAB_SLOT if set, else its own lab 'faults')")
@@ -481,8 +509,10 @@ def run_from_args(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 1_000_000)
     options = FaultOptions(
         kinds=tuple(kind.strip() for kind in args.kinds.split(",") if kind.strip()), repeat=args.repeat, seed=seed,
-        rate=args.rate, agents=args.agents, freeze_s=args.freeze,
+        rate=args.rate or 2.0, agents=args.agents, freeze_s=args.freeze, backlog=args.backlog,
     )
+    if args.backlog and args.rate is None:
+        options = replace(options, rate=round(1.5 * options.capacity_cps(), 1))
     problems = options.problems(8)
     if problems:
         for problem in problems:

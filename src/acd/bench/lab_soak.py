@@ -6,15 +6,22 @@ engine runs as its own process (``acd run``, as in :mod:`acd.bench.faults`), sip
 arrive at a steady rate for ``--minutes``, go through the IVR (FastAGI), wait in the queue
 and talk to sipp agent phones over AMI-driven rings; SQLite is written as in production.
 
-Every ``--sample`` seconds the engine's resident set (``/proc/<pid>/status``) and CPU
-time (``/proc/<pid>/stat``) are read.  After the warm-up (the first third) the growth per
-hour is the least-squares slope of the RSS samples, and bytes per call that slope over the
-calls of an hour: a per-call structure kept after its call shows as a straight line.  Then
-the traffic stops and the engine's idle CPU is measured (no calls: timers, pings,
-heartbeats only) — issue 20's goal is ≤ 0.5 % of a core.
+Every ``--sample`` seconds the engine's resident set (``/proc/<pid>/status``), CPU time
+(``/proc/<pid>/stat``) and where the resident pages lie (``/proc/<pid>/smaps``: glibc's main
+arena ``[heap]``, anonymous mappings — the other malloc arenas, Python's own arenas, thread
+stacks —, and files) are read.  After the warm-up (the first third) growth is the
+least-squares slope of the samples with its 95 % confidence interval
+(:func:`acd.bench.machine.slope_interval`), given per 1,000 calls, per day of the help line
+(≈ 2,000 calls) and per hour at its peak (≈ 700 calls/h), with a verdict against
+``FLAT_BYTES_PER_CALL``: *flat* when the whole interval lies below it, *not flat* when
+the whole interval lies above, else *undecided* (run longer).  Calls are what matter, not
+hours: a faster rate compresses a day of the help line into minutes.  Then the traffic
+stops and the engine's idle CPU is measured (no calls: timers, pings, heartbeats only) —
+issue 20's goal is ≤ 0.5 % of a core.
 
     acd bench lab-soak --minutes 30 --rate 2 --json     # its own lab "faults"
-    ACD_TEST_LAB_SLOT=3 acd bench lab-soak --minutes 2
+    ACD_TEST_LAB_SLOT=6 acd bench lab-soak --minutes 15 --rate 4 --answer 0.3 --talk 0.5   # ~1.7 help-line days
+    ACD_TEST_LAB_SLOT=6 acd bench lab-soak --minutes 15 --rate 4 --answer 0.3 --talk 0.5 --trim-every 0  # without the housekeeping
 """
 
 from __future__ import annotations
@@ -32,10 +39,17 @@ from typing import Any, Callable
 from acd.bench.call_views import sipp_calls
 from acd.bench.cps_lab import DIALED, CpsLab, CpsOptions, caller_number, chosen_slot, routing_text, run_on_lab
 from acd.bench.faults import FLOW, EngineProcess, FaultOptions, own_lab, settings_text
-from acd.bench.machine import machine_info, slope
+from acd.bench.machine import FLAT_BYTES_PER_CALL, Slope, flat_verdict, machine_info, slope_interval
 from acd.bounds import number_arg
+from acd.metrics import ledger
+from acd.settings import MemorySettings
 
 TICKS = os.sysconf("SC_CLK_TCK")
+
+# The help line (README, `acd bench reports`: a month of 43,830 calls on ~21.7 business days
+# of 9 hours, the busiest hour 3 x the average): what a day and a peak hour of it are.
+HELP_LINE_DAY_CALLS = 2_000
+HELP_LINE_PEAK_CALLS_PER_HOUR = 700
 
 
 @dataclass(frozen=True)
@@ -46,6 +60,9 @@ class SoakOptions:
     sample_s: float = 15.0
     idle_s: float = 30.0
     patience_s: float = 90.0
+    answer_after_s: float = FaultOptions.answer_after_s
+    talk_s: float = FaultOptions.talk_s
+    trim_every_s: float | None = None  # the engine's memory.trim_every_s (None: its default)
 
 
 def process_sample(pid: int) -> tuple[int, float] | None:
@@ -59,28 +76,64 @@ def process_sample(pid: int) -> tuple[int, float] | None:
     return rss, (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime (fields 14 and 15 of stat)
 
 
-def growth(samples: list[dict[str, float]], rate_cps: float) -> dict[str, float | None]:
-    """RSS growth after the warm-up (the first third of the traffic): per hour and per call."""
-    if not samples:
-        return {"mb_per_hour": None, "bytes_per_call": None}
-    end = samples[-1]["t_s"]
-    after = [(s["t_s"], s["rss_kb"]) for s in samples if s["t_s"] >= end / 3]
-    kb_per_s = slope(after)
+def memory_map(pid: int) -> dict[str, int] | None:
+    """Resident kB of ``pid`` by kind of mapping: ``heap`` (glibc's main arena), ``anon`` (other
+    malloc arenas, Python's arenas, thread stacks), ``file`` (code, SQLite's shared memory)."""
+    kinds = {"heap": 0, "anon": 0, "file": 0}
+    kind = "anon"
+    try:
+        with open(f"/proc/{pid}/smaps") as smaps:
+            for line in smaps:
+                if line[0] in "0123456789abcdef" and "-" in line.split(" ", 1)[0]:
+                    fields = line.split()
+                    name = fields[5] if len(fields) > 5 else ""
+                    kind = "heap" if name == "[heap]" else "file" if name.startswith("/") else "anon"
+                elif line.startswith("Rss:"):
+                    kinds[kind] += int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return kinds
+
+
+def _interval(points: list[tuple[float, float]]) -> dict[str, float]:
+    return {"value": round(points[0][1], 1), "low": round(points[1][1], 1), "high": round(points[2][1], 1)} if points else {}
+
+
+def growth(samples: list[dict[str, float]], rate_cps: float, key: str = "rss_kb") -> dict[str, Any]:
+    """Growth of ``key`` after the warm-up (the first third of the traffic): per hour, per call
+    (each with its 95 % interval), per 1,000 calls, per help-line day and peak hour; the verdict."""
+    after = [(s["t_s"], s[key]) for s in samples if key in s and s["t_s"] >= samples[-1]["t_s"] / 3] if samples else []
+    if len(after) < 3 or rate_cps <= 0:
+        return {"mb_per_hour": None, "bytes_per_call": None, "verdict": "undecided"}
+    kb_per_s = slope_interval(after)
+    per_call = kb_per_s.scaled(1024 / rate_cps)  # bytes
+
+    def ranged(value: Slope, digits: int) -> dict[str, float]:
+        return {"value": round(value.value, digits), "low": round(value.low, digits), "high": round(value.high, digits)}
+
+    verdict = flat_verdict(per_call)
     return {
-        "mb_per_hour": round(kb_per_s * 3600 / 1024, 2),
-        "bytes_per_call": round(kb_per_s * 1024 / rate_cps, 1) if rate_cps > 0 else None,
+        "mb_per_hour": round(kb_per_s.value * 3600 / 1024, 2),
+        "bytes_per_call": round(per_call.value, 1),
+        "bytes_per_call_95": ranged(per_call, 1),
+        "kb_per_1000_calls_95": ranged(per_call.scaled(1000 / 1024), 1),
+        "mb_per_help_line_day_95": ranged(per_call.scaled(HELP_LINE_DAY_CALLS / 1024**2), 2),
+        "mb_per_peak_hour_95": ranged(per_call.scaled(HELP_LINE_PEAK_CALLS_PER_HOUR / 1024**2), 3),
+        "threshold_bytes_per_call": FLAT_BYTES_PER_CALL,
+        "verdict": verdict,
     }
 
 
 async def run_lab_soak(lab: CpsLab, work: Path, options: SoakOptions, progress: Callable[[str], None] = lambda line: None) -> dict[str, Any]:
     from acd.lab.sipp import AwaitHangup, SippRunner
 
-    faults = FaultOptions(rate=options.rate, agents=options.agents)
+    faults = FaultOptions(rate=options.rate, agents=options.agents, answer_after_s=options.answer_after_s, talk_s=options.talk_s)
     (work / "flows").mkdir(parents=True, exist_ok=True)
     (work / "flows" / "faults.yaml").write_text(FLOW)
     (work / "routing.yaml").write_text(routing_text(CpsOptions(agents=options.agents, wrap_up_s=faults.wrap_up_s)))
     api_port = lab.agi_port + 567
-    (work / "acd.yaml").write_text(settings_text(lab, work, faults, api_port))
+    memory = "memory:\n  report_every_s: 60\n" + (f"  trim_every_s: {options.trim_every_s:g}\n" if options.trim_every_s is not None else "")
+    (work / "acd.yaml").write_text(settings_text(lab, work, faults, api_port) + memory)
     engine = EngineProcess(work, lab, api_port, secrets.token_hex(16))
     sipp = SippRunner(log_dir=work / "sipp", sip_port=lab.sip_port)
     duration = options.minutes * 60
@@ -108,8 +161,11 @@ async def run_lab_soak(lab: CpsLab, work: Path, options: SoakOptions, progress: 
             sample = process_sample(pid)
             if sample is None:
                 raise RuntimeError(f"the engine died during the soak; see {work}")
-            samples.append({"t_s": round(time.monotonic() - started, 1), "rss_kb": sample[0], "cpu_s": sample[1]})
-            progress(f"  t+{samples[-1]['t_s']:.0f}s RSS {sample[0] / 1024:.1f} MB, CPU {sample[1]:.1f} s")
+            kinds = memory_map(pid) or {}
+            samples.append({"t_s": round(time.monotonic() - started, 1), "rss_kb": sample[0], "cpu_s": sample[1],
+                            **{f"{kind}_kb": kb for kind, kb in kinds.items()}})
+            progress(f"  t+{samples[-1]['t_s']:.0f}s RSS {sample[0] / 1024:.1f} MB "
+                     f"({', '.join(f'{kind} {kb / 1024:.1f}' for kind, kb in kinds.items())}), CPU {sample[1]:.1f} s")
         result = await callers.wait(duration + options.patience_s + 120)
         await asyncio.sleep(5.0)  # the last wrap-ups and event batches
         before = process_sample(pid)
@@ -130,11 +186,15 @@ async def run_lab_soak(lab: CpsLab, work: Path, options: SoakOptions, progress: 
     return {
         "benchmark": "lab-soak",
         "setup": {"minutes": options.minutes, "rate_cps": options.rate, "agents": options.agents, "lab": lab.name,
+                  "answer_after_s": options.answer_after_s, "talk_s": options.talk_s,
+                  "trim_every_s": options.trim_every_s if options.trim_every_s is not None else MemorySettings().trim_every_s,
                   "flow": "play hello-world (FastAGI) -> queue -> AMI redirect to Dial -> SQLite"},
         "calls": {"placed": len(planned), "completed": completed, "failed": sum(1 for call in calls.values() if call.clear_failure)},
         "rss_mb": {"first": round(samples[0]["rss_kb"] / 1024, 1) if samples else None,
                    "last": round(samples[-1]["rss_kb"] / 1024, 1) if samples else None},
         "growth_after_warmup": growth(samples, options.rate),
+        "growth_by_mapping": {kind: growth(samples, options.rate, f"{kind}_kb") for kind in ("heap", "anon", "file")},
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "engine_cpu_ms_per_call": cpu_ms_per_call,
         "idle": idle,
         "samples": samples,
@@ -143,19 +203,43 @@ async def run_lab_soak(lab: CpsLab, work: Path, options: SoakOptions, progress: 
     }
 
 
+def _span(figure: dict[str, float] | None, unit: str) -> str:
+    return f"{figure['value']:g} {unit} [{figure['low']:g}, {figure['high']:g}]" if figure else "n/a"
+
+
 def describe(result: dict[str, Any]) -> str:
     grow, idle = result["growth_after_warmup"], result["idle"] or {}
+    kinds = result.get("growth_by_mapping") or {}
+    where = ", ".join(f"{kind} {_span(g.get('bytes_per_call_95'), 'B/call')}" for kind, g in kinds.items())
     return (
-        f"lab soak: {result['setup']['minutes']:g} min at {result['setup']['rate_cps']:g} calls/s on lab {result['setup']['lab']}: "
+        f"lab soak: {result['setup']['minutes']:g} min at {result['setup']['rate_cps']:g} calls/s on lab {result['setup']['lab']} "
+        f"(malloc_trim every {result['setup'].get('trim_every_s'):g} s, 0 = off; load average {result.get('load_average')}): "
         f"{result['calls']['completed']}/{result['calls']['placed']} completed; engine RSS {result['rss_mb']['first']} -> "
-        f"{result['rss_mb']['last']} MB, after warm-up {grow['mb_per_hour']} MB/h ({grow['bytes_per_call']} B/call); "
+        f"{result['rss_mb']['last']} MB; after warm-up (95 % intervals) {_span(grow.get('bytes_per_call_95'), 'B/call')} = "
+        f"{_span(grow.get('kb_per_1000_calls_95'), 'kB per 1,000 calls')} = {_span(grow.get('mb_per_help_line_day_95'), 'MB per help-line day')} = "
+        f"{_span(grow.get('mb_per_peak_hour_95'), 'MB/h at its peak')} ({grow['mb_per_hour']} MB/h at this rate); "
+        f"verdict against {FLAT_BYTES_PER_CALL:g} B/call: {grow['verdict'].upper()}; by mapping: {where}; "
         f"engine CPU {result['engine_cpu_ms_per_call']} ms/call; idle {idle.get('cpu_percent_of_a_core')} % of a core"
+        + window_note(result["setup"]["minutes"])
     )
+
+
+def window_note(minutes: float) -> str:
+    """A run shorter than the live figures' window of finished calls counts that window filling up as growth."""
+    if minutes * 60 >= ledger.EXTRA_WINDOW_S + 900:
+        return ""
+    return (f"\nnote: {minutes:g} min is inside the live figures' {ledger.EXTRA_WINDOW_S / 3600:g} h window of finished calls "
+            "(ledger.EXTRA_WINDOW_S: each call's queue and skills, kept for late surveys; bounded by time, not calls): "
+            "at a compressed rate it fills for the whole run and reads as growth (Python objects, the anon mapping); "
+            "past it, `acd bench soak` measures hours")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=number_arg(0.5, 24 * 60), default=10.0, help="minutes of traffic (default 10)")
-    parser.add_argument("--rate", type=number_arg(0.1, 5), default=2.0, help="callers per second (default 2; 8 phones take about 2)")
+    parser.add_argument("--rate", type=number_arg(0.1, 10), default=2.0, help="callers per second (default 2; 8 phones take about 2, more with --talk 0.5 --answer 0.3)")
+    parser.add_argument("--answer", type=number_arg(0.1, 10), default=FaultOptions.answer_after_s, metavar="S", help=f"seconds an agent phone rings (default {FaultOptions.answer_after_s:g})")
+    parser.add_argument("--talk", type=number_arg(0.2, 60), default=FaultOptions.talk_s, metavar="S", help=f"seconds of talk (default {FaultOptions.talk_s:g})")
+    parser.add_argument("--trim-every", type=number_arg(0, 3600), default=None, metavar="S", help="the engine's memory.trim_every_s (default: its own, 60; 0: no malloc_trim, to compare)")
     parser.add_argument("--sample", type=number_arg(1, 600), default=15.0, metavar="S", help="seconds between samples (default 15)")
     parser.add_argument("--slot", type=int, default=None, help="use test slot N's lab (default: $ACD_TEST_LAB_SLOT if set, else the lab 'faults')")
     parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout (the summary goes to stderr)")
@@ -168,7 +252,8 @@ def run_from_args(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
-    options = SoakOptions(minutes=args.minutes, rate=args.rate, sample_s=min(args.sample, args.minutes * 20))
+    options = SoakOptions(minutes=args.minutes, rate=args.rate, sample_s=min(args.sample, args.minutes * 20),
+                          answer_after_s=args.answer, talk_s=args.talk, trim_every_s=args.trim_every)
     secret = os.environ.get("ACD_AMI_SECRET", "").strip() or secrets.token_hex(12)
     lab = CpsLab.slot(slot, secret) if slot is not None else own_lab(secret)
     return run_on_lab(prog, lab, lambda work, progress: run_lab_soak(lab, work, options, progress=progress), describe, as_json=args.json)

@@ -53,7 +53,7 @@ from zoneinfo import ZoneInfo
 
 from acd.app import App, build_app
 from acd.asterisk.call_control import AgentAnswered, AgentLegStarted, ControlEvent, DeviceState, LegHungUp, Parked
-from acd.bench.machine import machine_info, slope
+from acd.bench.machine import FLAT_BYTES_PER_CALL, flat_verdict, machine_info, slope, slope_interval
 from acd.metrics import ledger
 from acd.settings import AgiSettings, ApiSettings, CallbackSettings, IvrSettings, MetricsSettings, RecordingSettings, RoutingSettings, Settings
 
@@ -237,6 +237,8 @@ class SoakResult:
     blocks_per_call: float
     top_growth: list[dict[str, Any]]
     wall_s: float
+    rss_bytes_per_call_95: tuple[float, float] = (float("-inf"), float("inf"))  # the 95 % interval
+    verdict: str = "undecided"  # RSS against FLAT_BYTES_PER_CALL (acd.bench.machine.flat_verdict)
     machine: dict[str, Any] = field(default_factory=machine_info)
 
     def as_dict(self) -> dict[str, Any]:
@@ -253,6 +255,9 @@ class SoakResult:
             "heap_kb_per_hour": round(self.heap_kb_per_hour, 1),
             "heap_bytes_per_call": round(self.heap_bytes_per_call, 1),
             "rss_bytes_per_call": round(self.rss_bytes_per_call, 1),
+            "rss_bytes_per_call_95": [round(x, 1) for x in self.rss_bytes_per_call_95],
+            "threshold_bytes_per_call": FLAT_BYTES_PER_CALL,
+            "verdict": self.verdict,
             "blocks_per_call": round(self.blocks_per_call, 3),
             "samples": [vars(sample) for sample in self.samples],
             "top_growth": self.top_growth,
@@ -604,16 +609,19 @@ async def run_soak(
         if own_work:
             shutil.rmtree(folder, ignore_errors=True)
     after = [s for s in samples if s.hour >= warmup_hours]
-    rss_per_h = slope([(s.hour, s.rss_kb) for s in after])
+    rss_interval = slope_interval([(s.hour, s.rss_kb) for s in after])
+    rss_per_h = rss_interval.value
     heap_per_h = slope([(s.hour, s.heap_kb) for s in after])
     calls_per_h = slope([(s.hour, s.calls) for s in after]) or traffic.cps * 3600
     blocks_per_h = slope([(s.hour, s.blocks) for s in after])
+    rss_per_call = rss_interval.scaled(1024 / calls_per_h)
     return SoakResult(
         hours=hours, cps=traffic.cps, calls=soak.offered, answered=soak.answered, abandoned=soak.abandoned, agents=soak.agents,
         warmup_hours=warmup_hours, samples=samples, rss_kb_per_hour=rss_per_h, heap_kb_per_hour=heap_per_h,
         heap_bytes_per_call=heap_per_h * 1024 / calls_per_h, rss_bytes_per_call=rss_per_h * 1024 / calls_per_h,
         blocks_per_call=blocks_per_h / calls_per_h,
         top_growth=growth, wall_s=time.perf_counter() - started,
+        rss_bytes_per_call_95=(rss_per_call.low, rss_per_call.high), verdict=flat_verdict(rss_per_call),
     )
 
 
@@ -631,6 +639,9 @@ def describe(result: SoakResult) -> str:
         + (f"Python heap {result.heap_kb_per_hour:+.0f} KB/h ({result.heap_bytes_per_call:+.1f} B/call), " if traced else "")
         + f"objects {result.blocks_per_call:+.2f}/call"
     )
+    low, high = result.rss_bytes_per_call_95
+    lines.append(f"RSS per call, 95 % interval [{low:+.0f}, {high:+.0f}] B: {result.verdict.upper()} against {FLAT_BYTES_PER_CALL:g} B/call "
+                 "(flat: the whole interval below it)")
     if result.warmup_hours * 3600 < ledger.EXTRA_WINDOW_S + 900:
         lines.append(f"note: a warm-up under {(ledger.EXTRA_WINDOW_S + 900) / 3600:g} h counts the filling of bounded structures "
                      "(finished calls are kept ledger.EXTRA_WINDOW_S for late surveys) as growth")
