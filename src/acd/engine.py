@@ -267,14 +267,19 @@ class Engine:
         self.emit("ami.disconnected", data={"reason": reason})
 
 
-async def run_until_signalled(engine: Engine, grace_s: float = 10.0) -> int:
-    """Start, wait for SIGTERM/SIGINT, stop gracefully; return the process exit code."""
+def handle_signals(engine: Engine) -> None:
+    """SIGTERM/SIGINT ask the engine to stop, SIGHUP to reload (where the loop supports it)."""
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signum, engine.request_stop)
     with contextlib.suppress(NotImplementedError):
         loop.add_signal_handler(signal.SIGHUP, engine.request_reload)
+
+
+async def run_until_signalled(engine: Engine, grace_s: float = 10.0) -> int:
+    """Start, wait for SIGTERM/SIGINT, stop gracefully; return the process exit code."""
+    handle_signals(engine)
     await engine.start()
     await engine.wait_stopped()
     await engine.stop(grace_s=grace_s)

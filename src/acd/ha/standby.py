@@ -21,11 +21,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import socket
 import time
 
-from acd.engine import Engine
+from acd.engine import Engine, handle_signals
 from acd.ha.lease import LeaderLease, LeaseTerms
 from acd.ha.postgres_lease import Acquired, LeaseStoreError, PostgresLease
 from acd.ha.standby_health import StandbyHealth
@@ -65,12 +64,7 @@ async def run_as_pair(engine: Engine, settings: Settings, grace_s: float = 10.0)
         lease = await PostgresLease.open(dsn, settings.ha.lease, node, terms)
     except LeaseStoreError as exc:
         raise HaSetupError(str(exc)) from None
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(signum, engine.request_stop)
-    with contextlib.suppress(NotImplementedError):
-        loop.add_signal_handler(signal.SIGHUP, engine.request_reload)
+    handle_signals(engine)
 
     health = None
     if settings.api.enabled and settings.api.token is not None:
