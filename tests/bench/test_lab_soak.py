@@ -53,3 +53,11 @@ def test_a_live_process_is_sampled_and_a_gone_one_is_none() -> None:
     rss, cpu = process_sample(os.getpid())
     assert rss > 1000 and cpu > 0
     assert process_sample(2**22 + 12345) is None
+
+
+def test_a_warm_up_given_in_minutes_leaves_the_growth_before_it_out() -> None:
+    # memory grows for the first hour (a window filling), then stays flat: only a warm-up past it sees flat
+    samples = [{"t_s": t, "rss_kb": 60_000 + min(t, 3600) * 2.0} for t in range(0, 5400, 15)]
+    assert growth(samples, 2.0)["verdict"] == "not flat"  # the default third (30 min) still sees the window fill
+    past = growth(samples, 2.0, warm_up_s=3600)
+    assert past["verdict"] == "flat" and abs(past["bytes_per_call"]) < 1

@@ -32,7 +32,7 @@ import os
 import secrets
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -63,6 +63,7 @@ class SoakOptions:
     answer_after_s: float = FaultOptions.answer_after_s
     talk_s: float = FaultOptions.talk_s
     trim_every_s: float | None = None  # the engine's memory.trim_every_s (None: its default)
+    warm_up_min: float | None = None  # minutes left out of the growth (None: the first third)
 
 
 def process_sample(pid: int) -> tuple[int, float] | None:
@@ -99,10 +100,12 @@ def _interval(points: list[tuple[float, float]]) -> dict[str, float]:
     return {"value": round(points[0][1], 1), "low": round(points[1][1], 1), "high": round(points[2][1], 1)} if points else {}
 
 
-def growth(samples: list[dict[str, float]], rate_cps: float, key: str = "rss_kb") -> dict[str, Any]:
-    """Growth of ``key`` after the warm-up (the first third of the traffic): per hour, per call
-    (each with its 95 % interval), per 1,000 calls, per help-line day and peak hour; the verdict."""
-    after = [(s["t_s"], s[key]) for s in samples if key in s and s["t_s"] >= samples[-1]["t_s"] / 3] if samples else []
+def growth(samples: list[dict[str, float]], rate_cps: float, key: str = "rss_kb", warm_up_s: float | None = None) -> dict[str, Any]:
+    """Growth of ``key`` after the warm-up (``warm_up_s``; default the first third of the traffic):
+    per hour, per call (each with its 95 % interval), per 1,000 calls, per help-line day and peak
+    hour; the verdict."""
+    start = (samples[-1]["t_s"] / 3 if warm_up_s is None else warm_up_s) if samples else 0.0
+    after = [(s["t_s"], s[key]) for s in samples if key in s and s["t_s"] >= start] if samples else []
     if len(after) < 3 or rate_cps <= 0:
         return {"mb_per_hour": None, "bytes_per_call": None, "verdict": "undecided"}
     kb_per_s = slope_interval(after)
@@ -192,7 +195,7 @@ async def run_lab_soak(lab: CpsLab, work: Path, options: SoakOptions, progress: 
         "calls": {"placed": len(planned), "completed": completed, "failed": sum(1 for call in calls.values() if call.clear_failure)},
         "rss_mb": {"first": round(samples[0]["rss_kb"] / 1024, 1) if samples else None,
                    "last": round(samples[-1]["rss_kb"] / 1024, 1) if samples else None},
-        "growth_after_warmup": growth(samples, options.rate),
+        "growth_after_warmup": growth(samples, options.rate, warm_up_s=None if options.warm_up_min is None else options.warm_up_min * 60),
         "growth_by_mapping": {kind: growth(samples, options.rate, f"{kind}_kb") for kind in ("heap", "anon", "file")},
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "engine_cpu_ms_per_call": cpu_ms_per_call,
@@ -240,6 +243,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--answer", type=number_arg(0.1, 10), default=FaultOptions.answer_after_s, metavar="S", help=f"seconds an agent phone rings (default {FaultOptions.answer_after_s:g})")
     parser.add_argument("--talk", type=number_arg(0.2, 60), default=FaultOptions.talk_s, metavar="S", help=f"seconds of talk (default {FaultOptions.talk_s:g})")
     parser.add_argument("--trim-every", type=number_arg(0, 3600), default=None, metavar="S", help="the engine's memory.trim_every_s (default: its own, 60; 0: no malloc_trim, to compare)")
+    parser.add_argument("--warm-up", type=number_arg(0, 24 * 60), default=None, metavar="MINUTES",
+                        help="minutes left out of the growth (default: the first third; the live figures' 1 h window "
+                        "of finished calls fills during the first hour, so 60+ to see past it)")
     parser.add_argument("--sample", type=number_arg(1, 600), default=15.0, metavar="S", help="seconds between samples (default 15)")
     parser.add_argument("--slot", type=int, default=None, help="use test slot N's lab (default: $ACD_TEST_LAB_SLOT if set, else the lab 'faults')")
     parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout (the summary goes to stderr)")
@@ -254,6 +260,10 @@ def run_from_args(args: argparse.Namespace) -> int:
         return 2
     options = SoakOptions(minutes=args.minutes, rate=args.rate, sample_s=min(args.sample, args.minutes * 20),
                           answer_after_s=args.answer, talk_s=args.talk, trim_every_s=args.trim_every)
+    if args.warm_up is not None and args.warm_up >= args.minutes:
+        print(f"{prog}: --warm-up {args.warm_up:g} must be shorter than --minutes {args.minutes:g}", file=sys.stderr)
+        return 2
+    options = replace(options, warm_up_min=args.warm_up)
     secret = os.environ.get("ACD_AMI_SECRET", "").strip() or secrets.token_hex(12)
     lab = CpsLab.slot(slot, secret) if slot is not None else own_lab(secret)
     return run_on_lab(prog, lab, lambda work, progress: run_lab_soak(lab, work, options, progress=progress), describe, as_json=args.json)
