@@ -125,7 +125,7 @@ async def test_a_supervisor_listens_then_barges_on_a_live_call_and_a_viewer_cann
 
 
 async def test_feature_codes_reach_the_standby_address_when_the_first_engine_cannot_be_reached(lab, sipp, tmp_path: Path) -> None:  # noqa: ANN001
-    """A hot-standby pair (README "Hot standby"): ${ACD_AGI} dead, the code goes to ${ACD_AGI_STANDBY}."""
+    """A hot-standby pair (README "Hot standby"): the first AGI address dead, the code goes to the standby address."""
     from acd.lab.mosquitto import free_port
 
     async with running_app(lab, tmp_path) as (app, sink):
