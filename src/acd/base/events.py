@@ -97,3 +97,26 @@ class Event(BaseModel):
     @classmethod
     def from_json(cls, text: str | bytes) -> "Event":
         return cls.model_validate_json(text)
+
+    @classmethod
+    def trusted(
+        cls, type: str, ts: float, call_id: str | None, agent_id: str | None, queue: str | None, data: dict[str, Any], id: str
+    ) -> "Event":
+        """An event from values already checked (the router's typed outcomes), every field given.
+
+        What ``model_construct`` makes, without its per-field loop over aliases and
+        defaults: the dispatcher builds several of these per call.  Not for anything read
+        from outside (SQLite, JSON, the API): those are validated."""
+        event = cls.__new__(cls)
+        _set = object.__setattr__
+        _set(event, "__dict__", {
+            "type": type, "ts": ts, "call_id": call_id, "agent_id": agent_id, "queue": queue,
+            "data": data, "id": id, "schema_version": SCHEMA_VERSION,
+        })
+        _set(event, "__pydantic_fields_set__", set(_ALL_FIELDS))
+        _set(event, "__pydantic_extra__", None)
+        _set(event, "__pydantic_private__", None)
+        return event
+
+
+_ALL_FIELDS = frozenset(Event.model_fields)
