@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 from typing import Any
 
-from acd.base.events import Event
+from acd.base.events import Event, new_event_id
 from acd.privacy import masked_data
 from acd.routing.decisions import CallTimedOut, Notification, Outcome, RingAgent
 
@@ -49,7 +48,7 @@ def outcome_to_event(outcome: Outcome) -> Event | None:
         values.get("agent_id"),
         values.get(queue_field),
         {key: _plain(value) for key, value in values.items() if key not in _ENVELOPE},
-        os.urandom(16).hex(),
+        new_event_id(),
     )
 
 
