@@ -238,7 +238,7 @@ class SoakResult:
     top_growth: list[dict[str, Any]]
     wall_s: float
     machine: dict[str, Any] = field(default_factory=machine_info)
-    # CPU cost (h6): process CPU while the timeline played (sampling, gc and snapshots
+    # CPU cost: process CPU while the timeline played (sampling, gc and snapshots
     # excluded) over the calls offered; engine and this in-process fake Asterisk together.
     cpu_s: float = 0.0
 
