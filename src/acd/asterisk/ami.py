@@ -497,7 +497,10 @@ class AmiClient:
             raise AmiNotConnected(f"not connected to AMI at {self.host}:{self.port}")
         future = manager.protocol.send(_payload(name, fields), as_list=as_list)
         try:
-            return await asyncio.wait_for(future, timeout_s or self.action_timeout_s)
+            # asyncio.timeout, not wait_for: no Task per action (a ring is one); on time-out
+            # the awaited future is cancelled all the same
+            async with asyncio.timeout(timeout_s or self.action_timeout_s):
+                return await future
         except asyncio.TimeoutError as exc:
             raise AmiError(f"no answer to {name} within {timeout_s or self.action_timeout_s:.1f} s") from exc
 

@@ -245,7 +245,8 @@ class FastAgiServer:
             self._tasks.discard(task)
             with contextlib.suppress(Exception):
                 writer.close()
-                await asyncio.wait_for(writer.wait_closed(), 2)
+                async with asyncio.timeout(2):  # not wait_for: no Task per session
+                    await writer.wait_closed()
 
     async def _admitted(self, session: AgiSession, guard: AgiKeyGuard, peer: object) -> bool:
         """Ask the peer for Asterisk's ``ACD_AGI_KEY`` (see :mod:`acd.asterisk.agi_key`).

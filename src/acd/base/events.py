@@ -19,7 +19,8 @@ from them are masked but for their last character.
 from __future__ import annotations
 
 import json
-import uuid
+import os
+import time
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -77,6 +78,17 @@ EventType = Literal[
 EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
 
 
+def new_event_id() -> str:
+    """32 hex digits: the wall clock in microseconds (14), then 72 random bits (18).
+
+    Time first, so that ids written one after another sit side by side in the event log's
+    ``UNIQUE`` index: an insert appends to its last pages instead of landing on a random
+    page of a month-long index (measured: 40 -> 23 us of CPU per stored event with 150k
+    events; the gap widens as the log outgrows the page cache).  72 random bits keep ids
+    from several nodes, or from one node in the same microsecond, apart."""
+    return f"{time.time_ns() // 1000:014x}{os.urandom(9).hex()}"
+
+
 class Event(BaseModel):
     """One thing that happened, as stored in SQLite and published over MQTT."""
 
@@ -88,7 +100,7 @@ class Event(BaseModel):
     agent_id: str | None = None
     queue: str | None = None
     data: dict[str, Any] = Field(default_factory=dict)
-    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    id: str = Field(default_factory=lambda: new_event_id())
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:
@@ -97,3 +109,26 @@ class Event(BaseModel):
     @classmethod
     def from_json(cls, text: str | bytes) -> "Event":
         return cls.model_validate_json(text)
+
+    @classmethod
+    def trusted(
+        cls, type: str, ts: float, call_id: str | None, agent_id: str | None, queue: str | None, data: dict[str, Any], id: str
+    ) -> "Event":
+        """An event from values already checked (the router's typed outcomes), every field given.
+
+        What ``model_construct`` makes, without its per-field loop over aliases and
+        defaults: the dispatcher builds several of these per call.  Not for anything read
+        from outside (SQLite, JSON, the API): those are validated."""
+        event = cls.__new__(cls)
+        _set = object.__setattr__
+        _set(event, "__dict__", {
+            "type": type, "ts": ts, "call_id": call_id, "agent_id": agent_id, "queue": queue,
+            "data": data, "id": id, "schema_version": SCHEMA_VERSION,
+        })
+        _set(event, "__pydantic_fields_set__", set(_ALL_FIELDS))
+        _set(event, "__pydantic_extra__", None)
+        _set(event, "__pydantic_private__", None)
+        return event
+
+
+_ALL_FIELDS = frozenset(Event.model_fields)

@@ -240,6 +240,13 @@ class SoakResult:
     rss_bytes_per_call_95: tuple[float, float] = (float("-inf"), float("inf"))  # the 95 % interval
     verdict: str = "undecided"  # RSS against FLAT_BYTES_PER_CALL (acd.bench.machine.flat_verdict)
     machine: dict[str, Any] = field(default_factory=machine_info)
+    # CPU cost: process CPU while the timeline played (sampling, gc and snapshots
+    # excluded) over the calls offered; engine and this in-process fake Asterisk together.
+    cpu_s: float = 0.0
+
+    @property
+    def cpu_ms_per_call(self) -> float:
+        return self.cpu_s * 1000 / self.calls if self.calls else 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -262,6 +269,8 @@ class SoakResult:
             "samples": [vars(sample) for sample in self.samples],
             "top_growth": self.top_growth,
             "wall_s": round(self.wall_s, 1),
+            "cpu_s": round(self.cpu_s, 2),
+            "cpu_ms_per_call": round(self.cpu_ms_per_call, 3),
             "machine": self.machine,
         }
 
@@ -574,6 +583,7 @@ async def run_soak(
     quiet.setLevel(logging.ERROR)  # a day of INFO lines is not what is measured
     samples: list[Sample] = []
     baseline = None
+    cpu_s = 0.0
     try:
         await soak.start()
         origin = soak.clock.now
@@ -582,7 +592,9 @@ async def run_soak(
         soak.arrivals(origin, origin + hours * 3600)
         samples.append(await soak.sample(0.0))
         for index in range(1, steps + 1):
+            cpu_start = time.process_time()
             await soak.run_until(origin + index * step_s)
+            cpu_s += time.process_time() - cpu_start
             hour = index * step_s / 3600
             if baseline is None and hour >= warmup_hours and tracemalloc.is_tracing():
                 # before this sample: the snapshot itself (~100 bytes per live allocation,
@@ -620,7 +632,7 @@ async def run_soak(
         warmup_hours=warmup_hours, samples=samples, rss_kb_per_hour=rss_per_h, heap_kb_per_hour=heap_per_h,
         heap_bytes_per_call=heap_per_h * 1024 / calls_per_h, rss_bytes_per_call=rss_per_h * 1024 / calls_per_h,
         blocks_per_call=blocks_per_h / calls_per_h,
-        top_growth=growth, wall_s=time.perf_counter() - started,
+        top_growth=growth, wall_s=time.perf_counter() - started, cpu_s=cpu_s,
         rss_bytes_per_call_95=(rss_per_call.low, rss_per_call.high), verdict=flat_verdict(rss_per_call),
     )
 
@@ -648,6 +660,8 @@ def describe(result: SoakResult) -> str:
     if result.top_growth:
         lines.append("largest heap changes after the warm-up (tracemalloc, by line):")
         lines += [f"  {g['kb']:>+9.1f} KB {g['blocks']:>+7} blocks  {g['where']}" for g in result.top_growth]
+    lines.append(f"CPU per call: {result.cpu_ms_per_call:.2f} ms (engine and the in-process fake Asterisk's side together"
+                 + (", slowed by tracemalloc: use --no-trace)" if traced else ")"))
     m = result.machine
     lines.append(f"machine: {m.get('cpu')}, {m.get('cores')} cores, {m.get('python')}")
     return "\n".join(lines)

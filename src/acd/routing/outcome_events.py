@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 from typing import Any
 
-from acd.base.events import SCHEMA_VERSION, Event
+from acd.base.events import Event, new_event_id
 from acd.privacy import masked_data
 from acd.routing.decisions import CallTimedOut, Notification, Outcome, RingAgent
 
@@ -35,22 +34,21 @@ def outcome_to_event(outcome: Outcome) -> Event | None:
 
     On the hot path of every call (AMI ingest, simulations): the shape of each outcome
     class is worked out once, and the event is built without re-validating what the
-    router's own typed dataclasses already guarantee (pydantic's ``model_construct``).
+    router's own typed dataclasses already guarantee (:meth:`Event.trusted`).
     """
     shape = _event_shape(type(outcome))
     if shape is None:
         return None
     event_type, names, queue_field = shape
     values = {name: getattr(outcome, name) for name in names}
-    return Event.model_construct(
-        type=event_type,
-        ts=float(values["at"]),
-        call_id=values.get("call_id"),
-        agent_id=values.get("agent_id"),
-        queue=values.get(queue_field),
-        data={key: _plain(value) for key, value in values.items() if key not in _ENVELOPE},
-        id=os.urandom(16).hex(),
-        schema_version=SCHEMA_VERSION,
+    return Event.trusted(
+        event_type,
+        float(values["at"]),
+        values.get("call_id"),
+        values.get("agent_id"),
+        values.get(queue_field),
+        {key: _plain(value) for key, value in values.items() if key not in _ENVELOPE},
+        new_event_id(),
     )
 
 

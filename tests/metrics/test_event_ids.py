@@ -1,0 +1,31 @@
+"""Event ids: 32 hex digits, unique, and in the order they were made (time first), so the
+event log's UNIQUE index grows at its end instead of at random pages."""
+
+from __future__ import annotations
+
+import re
+
+from acd.base.events import Event, new_event_id
+from acd.routing.decisions import CallQueued
+from acd.routing.outcome_events import outcome_to_event
+
+
+def test_ids_are_32_hex_digits_and_unique() -> None:
+    ids = [new_event_id() for _ in range(20000)]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
+    assert len(set(ids)) == len(ids)
+
+
+def test_ids_made_later_sort_later() -> None:
+    first = new_event_id()
+    later = [new_event_id() for _ in range(1000)]
+    assert all(first[:14] <= i[:14] for i in later)
+    assert later[-1] > first
+
+
+def test_every_event_gets_such_an_id() -> None:
+    built = Event(type="call.queued", ts=1.0)
+    from_router = outcome_to_event(CallQueued(call_id="17.1", queue="ventas", priority=0, skills=("ventas",), wait_origin=1.0, at=2.0))
+    assert from_router is not None
+    for event in (built, from_router):
+        assert re.fullmatch(r"[0-9a-f]{32}", event.id)
