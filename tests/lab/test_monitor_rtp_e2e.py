@@ -73,7 +73,7 @@ async def test_the_supervisor_hears_the_call_and_the_caller_hears_the_barging_su
             quiet_from = time.monotonic()
             await asyncio.sleep(2.0)
             quiet = caller_ears.count(quiet_from)
-            barger = await sipp.start_agent("sofia-barge", lab.agent_port(6), answer_after_s=0.2, talk_s=5, audio=True)
+            barger = await sipp.start_agent("sofia-barge", lab.agent_port(6), answer_after_s=0.2, talk_s=8, audio=True)  # 8 s: margin for ChanSpy to attach under load
             barge_asked = time.monotonic()
             response = await client.post("/api/agents/bruno/monitor", json={"mode": "barge", "supervisor": "PJSIP/agent6"})
             assert response.status_code == 200, response.text

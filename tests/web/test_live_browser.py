@@ -174,7 +174,10 @@ def first_snapshot(console: Console, token: str, query: str) -> tuple[int, dict[
             return response.status_code, None
         for line in response.iter_lines():
             if line.startswith("data: "):
-                return 200, json.loads(line[6:])
+                message = json.loads(line[6:])
+                if set(message) <= {"status"}:  # the console has not heard from the engine yet: "not connected yet"
+                    continue
+                return 200, message
     return 0, None
 
 
