@@ -336,6 +336,18 @@ def free_udp_port() -> int:
         return int(sock.getsockname()[1])
 
 
+#: How often a sipp that could not bind its media ports is started again, and how long it is watched.
+BIND_RETRIES = 3
+BIND_CHECK_S = 0.2
+
+
+def _with_media_port(args: list[str], port: int) -> list[str]:
+    """``args`` with the value after ``-mp`` replaced by ``port``."""
+    out = list(args)
+    out[out.index("-mp") + 1] = str(port)
+    return out
+
+
 def free_media_port() -> int:
     """An even port whose next three are free too (sipp uses media port .. +3)."""
     for _ in range(50):
@@ -451,7 +463,15 @@ class SippRunner:
         return await self._launch(name, args, folder)
 
     async def _launch(self, name: str, args: list[str], folder: Path) -> "SippProcess":
-        process = await SippProcess.start(name, args, folder)
+        """Start sipp; if it dies at once because its media ports were taken between our check
+        and its bind (another sipp of another lab took them: errno 98), start it again on
+        fresh media ports, at most a few times.  Seen in CI: a phone missing for a whole test."""
+        for attempt in range(BIND_RETRIES + 1):
+            process = await SippProcess.start(name, args, folder)
+            if attempt == BIND_RETRIES or not await process.died_binding(BIND_CHECK_S):
+                break
+            (folder / "errors.log").unlink(missing_ok=True)
+            args = _with_media_port(args, free_media_port())
         self._started.append(process)
         return process
 
@@ -503,6 +523,18 @@ class SippProcess:
         finally:
             stdout.close()
         return cls(name, process, folder)
+
+    async def died_binding(self, within_s: float) -> bool:
+        """Whether sipp exited within ``within_s`` unable to bind a socket (errno 98)."""
+        try:
+            await asyncio.wait_for(asyncio.shield(self.process.wait()), within_s)
+        except asyncio.TimeoutError:
+            return False
+        try:
+            errors = (self.log_dir / "errors.log").read_text(errors="replace")
+        except OSError:
+            return False
+        return "Unable to bind" in errors and "errno = 98" in errors
 
     async def wait(self, timeout_s: float = 300.0) -> SippResult:
         try:
