@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 
@@ -38,12 +37,13 @@ def run(args: argparse.Namespace) -> int:
         for line in str(exc).splitlines():
             print(line, file=sys.stderr)
         return 2
+    from acd.event_loop import run as run_on_loop
     from acd.ha.standby import HaSetupError, run_as_pair
 
     try:
         if settings.ha.enabled:
-            return asyncio.run(run_as_pair(engine, settings, grace_s=args.grace))
-        return asyncio.run(run_until_signalled(engine, grace_s=args.grace))
+            return run_on_loop(run_as_pair(engine, settings, grace_s=args.grace), settings.runtime.event_loop)
+        return run_on_loop(run_until_signalled(engine, grace_s=args.grace), settings.runtime.event_loop)
     except (OSError, AppError, HaSetupError) as exc:
         logging.getLogger("acd").error("cannot start: %s", exc)
         print(f"acd run: cannot start: {exc}", file=sys.stderr)
