@@ -46,3 +46,15 @@ def test_every_event_gets_such_an_id() -> None:
     assert from_router is not None
     for event in (built, from_router):
         assert re.fullmatch(r"[0-9a-f]{32}", event.id)
+
+
+def test_an_internal_event_is_the_same_event_as_a_validated_one_and_refuses_unknown_types() -> None:
+    import pytest
+
+    from acd.base.events import internal_event
+
+    made = internal_event("ivr.node", 5, "c1", {"flow": "f", "node": "n"})
+    checked = Event.model_validate_json(made.to_json())
+    assert checked == made and isinstance(made.ts, float)
+    with pytest.raises(ValueError, match="unknown event type 'ivr.nodo'"):
+        internal_event("ivr.nodo", 5, "c1", {})

@@ -148,3 +148,12 @@ class Event(BaseModel):
 
 
 _ALL_FIELDS = frozenset(Event.model_fields)
+_KNOWN_TYPES = frozenset(EVENT_TYPES)
+
+
+def internal_event(type: str, ts: float, call_id: str | None, data: dict[str, Any]) -> Event:
+    """An event the engine makes about a call from values it holds (the IVR runner's, several
+    a call): the type is checked, the rest is trusted as :meth:`Event.trusted` does."""
+    if type not in _KNOWN_TYPES:
+        raise ValueError(f"unknown event type {type!r}")
+    return Event.trusted(type, float(ts), call_id, None, None, data, new_event_id())

@@ -51,7 +51,7 @@ from acd.ivr.channel import CallerHungUp, Channel, PromptNotFound
 from acd.ivr.handoff import QueueHandoff, QueueRequest
 from acd.ivr.rut import normalize_rut
 from acd.ivr.templates import references, substitute
-from acd.base.events import Event
+from acd.base.events import Event, internal_event
 from acd.privacy import Personal, mask_text
 
 log = logging.getLogger(__name__)
@@ -171,7 +171,7 @@ class _Call:
     def emit(self, event_type: str, /, **data: Any) -> None:
         payload = {"flow": self.flow.name, "flow_version": self.flow.version, "node": self.node, **data}
         try:
-            event = Event(type=event_type, ts=self.runner.clock(), call_id=self.channel.call_id, data=payload)  # type: ignore[arg-type]
+            event = internal_event(event_type, self.runner.clock(), self.channel.call_id, payload)
             self.runner.emit(event)
         except Exception:  # an event sink failing must not drop the call
             log.exception("could not emit %s for call %s", event_type, getattr(self.channel, "call_id", "?"))
