@@ -43,7 +43,7 @@ callback legs).  The ring's Dial limit and agent travel in the extension, not in
 Not per-call channel variables: ``ACD_AGI_KEY``, a *global* the engine sets over AMI at
 each login (``acd.asterisk.agi_key``, one place); and, set by the dialplan or the site,
 never by the engine: ``ACD_AGI`` and ``ACD_AGI_STANDBY`` (globals; the second: a hot-standby pair's other engine),
-``ACD_DIALED`` (``from-callers``), ``ACD_DIAL_OPTIONS`` (optional site extra Dial options),
+``ACD_DIAL_OPTIONS`` (optional site extra Dial options),
 ``ACD_ANSWERED_AT`` (``acd-agent-answered``: when the agent answered, read back by resync),
 ``ACD_AWAY_SINCE``/``ACD_AWAY_WAIT``/``ACD_AWAY_RETRY`` (``acd-engine-away``'s own bookkeeping).
 ``tests/test_channel_variables.py`` checks the source against this table.
@@ -75,5 +75,5 @@ GLOBAL_FAMILIES: dict[str, str] = {"ACD_AGENT_ENDPOINT_": "acd.asterisk.call_con
 #: Read by the dialplan but not a per-call variable the engine writes: set by the dialplan
 #: itself or the site's configuration, or (ACD_AGI_KEY) a global set by acd.asterisk.agi_key.
 NOT_ENGINE_SET = (
-    "ACD_AGI", "ACD_AGI_STANDBY", "ACD_DIALED", "ACD_DIAL_OPTIONS", "ACD_AGI_KEY", "ACD_ANSWERED_AT", "ACD_AWAY_SINCE", "ACD_AWAY_WAIT", "ACD_AWAY_RETRY",
+    "ACD_AGI", "ACD_AGI_STANDBY", "ACD_DIAL_OPTIONS", "ACD_AGI_KEY", "ACD_ANSWERED_AT", "ACD_AWAY_SINCE", "ACD_AWAY_WAIT", "ACD_AWAY_RETRY",
 )
