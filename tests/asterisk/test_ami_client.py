@@ -206,42 +206,6 @@ async def test_an_action_refused_by_asterisk_raises(ami: tuple[ScriptedAmi, AmiC
         await client.action("Redirect", Channel="PJSIP/gone", Context="acd-hold", Exten="s", Priority=1)
 
 
-async def test_a_ring_is_written_by_us_and_its_response_matched_by_action_id(ami: tuple[ScriptedAmi, AmiClient]) -> None:
-    server, client = ami
-    server.replies["redirect"] = lambda action_id: f"Response: Success\r\nActionID: {action_id}\r\nMessage: Redirect successful".encode() + EOM
-    answer = await client.action("Redirect", Channel="PJSIP/c-1", Context="acd-agent", Exten="012ana", Priority=1)
-    assert answer["Message"] == "Redirect successful"
-    sent = bytes(server.received)
-    ring = sent[sent.index(b"Action: Redirect"):]
-    assert ring.startswith(b"Action: Redirect\r\nChannel: PJSIP/c-1\r\nContext: acd-agent\r\nExten: 012ana\r\nPriority: 1\r\nActionID: acd-plain-")
-    assert ring.endswith(b"\r\n\r\n")
-
-
-async def test_a_plain_action_given_up_on_ignores_its_late_response_and_the_next_one_gets_its_own(
-    ami: tuple[ScriptedAmi, AmiClient],
-) -> None:
-    server, client = ami
-    late: list[str] = []
-    server.replies["setvar"] = lambda action_id: late.append(action_id) or b""  # no answer now
-    with pytest.raises(AmiError, match="no answer to Setvar within 0.2 s"):
-        await client.action("Setvar", timeout_s=0.2, Variable="X", Value="1")
-    await server.push(f"Response: Success\r\nActionID: {late[0]}".encode() + EOM)  # too late: ignored
-    assert (await client.action("Ping"))["Response"] == "Success"
-    assert client.connected
-
-
-async def test_a_plain_action_fails_at_once_when_the_connection_drops(ami: tuple[ScriptedAmi, AmiClient]) -> None:
-    server, client = ami
-    server.replies["hangup"] = lambda action_id: b""  # never answered
-    pending = asyncio.ensure_future(client.action("Hangup", timeout_s=30, Channel="PJSIP/c-1"))
-    await asyncio.sleep(0.1)
-    client.abort_connection()
-    started = asyncio.get_running_loop().time()
-    with pytest.raises(AmiNotConnected, match="lost before the response"):
-        await pending
-    assert asyncio.get_running_loop().time() - started < 5
-
-
 async def test_an_originate_response_after_its_action_reaches_subscribers(ami: tuple[ScriptedAmi, AmiClient]) -> None:
     """Async Originate: the action resolves at once; the outcome comes later as an event
     with the same ActionID, which call control reads to notice a failed callback."""

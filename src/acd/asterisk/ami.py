@@ -126,8 +126,6 @@ def _payload(name: str, fields: Mapping[str, Any]) -> dict[str, Any]:
 
 EventSink = Callable[[str, bytes], None]
 ProblemSink = Callable[[str], None]
-#: Actions answered by one plain response, sent without panoramisk (``_WireProtocol.send_plain``).
-_PLAIN_ACTIONS = frozenset({"Redirect", "Setvar", "Ping", "Hangup"})
 #: Events panoramisk must see itself: ``Shutdown`` makes it close the connection.
 _PANORAMISK_EVENTS = frozenset({"Shutdown"})
 _MAX_ROUTES = 4096
@@ -147,41 +145,6 @@ class _WireProtocol(AMIProtocol):
         self._on_event = on_event
         self._on_problem = on_problem
         self.framer = AmiFramer()
-        #: our own single-response actions (``send_plain``) awaiting their response, by ActionID
-        self.plain_pending: dict[str, asyncio.Future[AmiMessage]] = {}
-        self._plain_ids = 0
-
-    def send_plain(self, fields: Mapping[str, str]) -> asyncio.Future[AmiMessage]:
-        """Send an action answered by one plain response (``Redirect``, ``Setvar``, ``Ping``…)
-        without panoramisk's bookkeeping: bytes written here, the response matched by its
-        ActionID in :meth:`_to_panoramisk` before panoramisk sees it.  A ring is one such
-        action; panoramisk's path (an Action object, its string, a callback future, the
-        response through its message class) was ~6 % of the engine's CPU per call."""
-        try:
-            check_action(fields)
-        except UnsafeActionError as exc:
-            log.warning("AMI: %s", exc)
-            raise AmiActionRefused(str(exc)) from None
-        self._plain_ids += 1
-        action_id = f"acd-plain-{self._plain_ids}"
-        future: asyncio.Future[AmiMessage] = asyncio.get_running_loop().create_future()
-        self.plain_pending[action_id] = future
-        text = "".join(f"{name}: {value}\r\n" for name, value in fields.items()) + f"ActionID: {action_id}\r\n\r\n"
-        self.transport.write(text.encode("utf-8"))
-        return future
-
-    def forget_plain(self, future: asyncio.Future[AmiMessage]) -> None:
-        """Drop a pending action given up on (its time-out), so a late response is ignored."""
-        for action_id, pending in list(self.plain_pending.items()):
-            if pending is future:
-                del self.plain_pending[action_id]
-
-    def connection_lost(self, exc: Any) -> None:  # type: ignore[override]
-        pending, self.plain_pending = self.plain_pending, {}
-        for future in pending.values():
-            if not future.done():
-                future.set_exception(AmiNotConnected("the AMI connection was lost before the response"))
-        super().connection_lost(exc)
 
     def send(self, data: Any, as_list: bool | None = False) -> asyncio.Future:  # type: ignore[override]
         """The one place where actions become bytes (Login included): an action with a
@@ -213,12 +176,6 @@ class _WireProtocol(AMIProtocol):
     def _to_panoramisk(self, block: bytes) -> None:
         headers, others = parse_block(block)
         response = headers.get("Response", "")
-        if response and self.plain_pending:
-            plain = self.plain_pending.pop(headers.get("ActionID", ""), None)
-            if plain is not None:
-                if not plain.done():
-                    plain.set_result(AmiMessage(headers))
-                return
         if "Event" not in headers and not response:
             self._on_problem(f"ignored a message that is neither an event nor a response: {preview(block)}")
             return
@@ -501,11 +458,6 @@ class AmiClient:
     # ----------------------------------------------------------------- actions
     async def action(self, name: str, *, timeout_s: float | None = None, **fields: Any) -> AmiMessage:
         """Send one action and return its response; raise ``AmiError`` on ``Response: Error``."""
-        if name in _PLAIN_ACTIONS and all(isinstance(value, (str, int)) for value in fields.values()):
-            message = await self._send_plain(name, {key: str(value) for key, value in fields.items()}, timeout_s=timeout_s)
-            if message.get("Response").lower() == "error":
-                raise AmiError(f"{name} failed: {message.get('Message', 'error')}")
-            return message
         result = await self._send(name, fields, as_list=False, timeout_s=timeout_s)
         message = _to_message(result if not isinstance(result, list) else result[0])
         if message.get("Response").lower() == "error":
@@ -537,8 +489,7 @@ class AmiClient:
             log.warning("AMI: %s", exc)
             raise AmiActionRefused(str(exc)) from None
 
-    def _protocol_for(self, name: str) -> Any:
-        """The connected protocol an action may be sent on (raises when it may not be sent)."""
+    async def _send(self, name: str, fields: Mapping[str, Any], *, as_list: bool | None, timeout_s: float | None) -> Any:
         for permit in self.permits:
             reason = permit()
             if reason is not None:
@@ -546,24 +497,6 @@ class AmiClient:
         manager = self._manager
         if manager is None or not self._logged_in or manager.protocol is None:
             raise AmiNotConnected(f"not connected to AMI at {self.host}:{self.port}")
-        return manager.protocol
-
-    async def _send_plain(self, name: str, fields: Mapping[str, str], *, timeout_s: float | None) -> AmiMessage:
-        protocol = self._protocol_for(name)
-        if not isinstance(protocol, _WireProtocol):  # the what-if client of a benchmark
-            return _to_message(await self._send(name, fields, as_list=False, timeout_s=timeout_s))
-        future = protocol.send_plain({"Action": name, **fields})
-        try:
-            async with asyncio.timeout(timeout_s or self.action_timeout_s):
-                return await future
-        except asyncio.TimeoutError as exc:
-            protocol.forget_plain(future)
-            raise AmiError(f"no answer to {name} within {timeout_s or self.action_timeout_s:.1f} s") from exc
-
-    async def _send(self, name: str, fields: Mapping[str, Any], *, as_list: bool | None, timeout_s: float | None) -> Any:
-        manager = self._manager
-        protocol = self._protocol_for(name)
-        assert manager is not None and protocol is manager.protocol
         future = manager.protocol.send(_payload(name, fields), as_list=as_list)
         try:
             # asyncio.timeout, not wait_for: no Task per action (a ring is one); on time-out
