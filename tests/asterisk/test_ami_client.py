@@ -127,36 +127,6 @@ async def test_a_subscriber_to_everything_gets_every_event_in_order(ami: tuple[S
     assert [(m.name, m["Uniqueid"]) for m in got] == [("Newchannel", "1"), ("VarSet", "2"), ("Hangup", "3")]
 
 
-async def test_a_listener_gets_its_events_in_order_inside_the_read_and_none_after_it_stops(ami: tuple[ScriptedAmi, AmiClient]) -> None:
-    server, client = ami
-    heard: list[tuple[str, str]] = []
-    stop = client.listen(lambda m: heard.append((m.name, m["Uniqueid"])), "Hangup", "DialEnd")
-    after = client.subscribe("Hangup")  # to know the read is over
-    await server.push(event("Hangup", Uniqueid="1") + event("VarSet", Uniqueid="2") + event("DialEnd", Uniqueid="3"))
-    await after.get(5)
-    assert heard == [("Hangup", "1"), ("DialEnd", "3")]
-    assert client.backlog == 0  # nothing queued for the listener
-    stop()
-    await server.push(event("Hangup", Uniqueid="4"))
-    await after.get(5)
-    assert heard == [("Hangup", "1"), ("DialEnd", "3")]
-
-
-async def test_a_failing_listener_is_logged_and_the_others_still_get_the_event(
-    ami: tuple[ScriptedAmi, AmiClient], caplog: pytest.LogCaptureFixture
-) -> None:
-    server, client = ami
-
-    def broken(_message: object) -> None:
-        raise RuntimeError("listener bug")
-
-    client.listen(broken, "Hangup")
-    hangups = client.subscribe("Hangup")
-    await server.push(event("Hangup", Uniqueid="1"))
-    assert (await hangups.get(5))["Uniqueid"] == "1"
-    assert "a listener failed on event 'Hangup'" in caplog.text and client.connected
-
-
 async def test_garbage_is_logged_and_the_stream_goes_on(ami: tuple[ScriptedAmi, AmiClient], caplog: pytest.LogCaptureFixture) -> None:
     server, client = ami
     hangups = client.subscribe("Hangup")

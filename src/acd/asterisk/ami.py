@@ -243,11 +243,9 @@ class AmiStats:
 
 @dataclass
 class _Subscriber:
-    queue: asyncio.Queue[AmiMessage]  # unused by a listener
+    queue: asyncio.Queue[AmiMessage]
     patterns: tuple[str, ...]
     dropped: int = 0
-    #: a listener (``AmiClient.listen``): called at once with each event, no queue
-    callback: Callable[[AmiMessage], None] | None = None
 
 
 ConnectionCallback = Callable[[], Awaitable[None]]
@@ -513,7 +511,7 @@ class AmiClient:
 
         A growing backlog means a consumer (the dispatcher above all) falls behind Asterisk.
         """
-        return sum(subscriber.queue.qsize() for subscriber in self._subscribers if subscriber.callback is None)
+        return sum(subscriber.queue.qsize() for subscriber in self._subscribers)
 
     def _route(self, name: str) -> tuple[_Subscriber, ...]:
         wanted = tuple(s for s in self._subscribers if not s.patterns or name in s.patterns)
@@ -560,12 +558,6 @@ class AmiClient:
     def _deliver(self, message: AmiMessage, wanted: tuple[_Subscriber, ...]) -> None:
         self.stats.delivered_events += 1
         for subscriber in wanted:
-            if subscriber.callback is not None:
-                try:
-                    subscriber.callback(message)
-                except Exception:  # a listener's failure must not cost the others their event
-                    log.exception("AMI: a listener failed on event %r", message.name)
-                continue
             try:
                 subscriber.queue.put_nowait(message)
             except asyncio.QueueFull:
@@ -586,18 +578,6 @@ class AmiClient:
         self._subscribers.append(subscriber)
         self._routes.clear()
         return AmiSubscription(self, subscriber)
-
-    def listen(self, callback: Callable[[AmiMessage], None], *event_names: str) -> Callable[[], None]:
-        """Call ``callback`` with each event (all, or only the named ones) as it is read,
-        inside the read itself; returns the function that stops it.
-
-        For the one consumer on the hot path (the dispatcher): a subscription's queue costs
-        each event a put, a wake-up of the consumer's task and a get.  The callback must be
-        quick and must not block; what it raises is logged, never passed on."""
-        subscriber = _Subscriber(asyncio.Queue(1), tuple(event_names), callback=callback)  # type: ignore[var-annotated]
-        self._subscribers.append(subscriber)
-        self._routes.clear()
-        return lambda: self._unsubscribe(subscriber)
 
     def _unsubscribe(self, subscriber: _Subscriber) -> None:
         with contextlib.suppress(ValueError):

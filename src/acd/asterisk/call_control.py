@@ -28,7 +28,7 @@ import asyncio
 import logging
 import math
 from dataclasses import dataclass
-from typing import AsyncIterator, Callable, Union
+from typing import AsyncIterator, Union
 
 from acd.asterisk.ami import AmiClient, AmiError, AmiMessage
 
@@ -295,36 +295,15 @@ class AsteriskCallControl:
                 except Exception:  # a malformed event must never stop the stream
                     log.exception("cannot read AMI event %s", message.name)
                     continue
+                if isinstance(fact, RingFailed) and fact.status == NO_ENDPOINT:
+                    # The dialplan found no ACD_AGENT_ENDPOINT_<id> (globals cleared by a
+                    # reload?): set them all again; the router re-offers the call meanwhile.
+                    log.warning("acd-agent found no endpoint global for call %s; setting them again", fact.call_id)
+                    self.forget_constants()
                 if fact is not None:
-                    self._noted(fact)
                     yield fact
         finally:
             subscription.close()
-
-    def listen(self, handler: Callable[[ControlEvent], None]) -> Callable[[], None]:
-        """``events()`` without its queue: ``handler`` gets each fact inside the AMI read
-        (:meth:`AmiClient.listen`); returns the function that stops it."""
-
-        def on_message(message: AmiMessage) -> None:
-            try:
-                fact = translate(message)
-            except Exception:  # a malformed event must never stop the stream
-                log.exception("cannot read AMI event %s", message.name)
-                return
-            if fact is None:
-                return
-            self._noted(fact)
-            handler(fact)
-
-        return self.ami.listen(on_message, *EVENT_NAMES)
-
-    def _noted(self, fact: ControlEvent) -> None:
-        """What the control itself learns from a fact, before the dispatcher sees it."""
-        if isinstance(fact, RingFailed) and fact.status == NO_ENDPOINT:
-            # The dialplan found no ACD_AGENT_ENDPOINT_<id> (globals cleared by a
-            # reload?): set them all again; the router re-offers the call meanwhile.
-            log.warning("acd-agent found no endpoint global for call %s; setting them again", fact.call_id)
-            self.forget_constants()
 
     def __post_init__(self) -> None:
         #: (AMI connection number, {global name: value}) already set on that connection

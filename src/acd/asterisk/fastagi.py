@@ -244,11 +244,9 @@ class FastAgiServer:
             self.stats.active -= 1
             self._tasks.discard(task)
             with contextlib.suppress(Exception):
-                flushed = writer.transport.get_write_buffer_size() == 0
                 writer.close()
-                if not flushed:  # nothing left to send: the socket closes now, no need to wait
-                    async with asyncio.timeout(2):  # not wait_for: no Task per session
-                        await writer.wait_closed()
+                async with asyncio.timeout(2):  # not wait_for: no Task per session
+                    await writer.wait_closed()
 
     async def _admitted(self, session: AgiSession, guard: AgiKeyGuard, peer: object) -> bool:
         """Ask the peer for Asterisk's ``ACD_AGI_KEY`` (see :mod:`acd.asterisk.agi_key`).

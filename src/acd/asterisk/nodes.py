@@ -192,34 +192,6 @@ class MultiNodeCallControl:
                 with contextlib.suppress(BaseException):
                     await task
 
-    def listen(self, handler: Callable[[ControlEvent], None]) -> Callable[[], None]:
-        """``events()`` without queues: every node's facts to ``handler`` as they are read."""
-
-        def on_node(name: str) -> Callable[[ControlEvent], None]:
-            def take(fact: ControlEvent) -> None:
-                if self._accept(name, fact):
-                    self._learn(name, fact)
-                    handler(fact)
-
-            return take
-
-        async def pump(control: AsteriskCallControl, take: Callable[[ControlEvent], None]) -> None:
-            async for fact in control.events():
-                take(fact)
-
-        stops: list[Callable[[], object]] = []
-        for name, control in self.nodes.items():
-            if hasattr(control, "listen"):
-                stops.append(control.listen(on_node(name)))
-            else:  # a control that can only be iterated (the tests' fakes)
-                stops.append(asyncio.ensure_future(pump(control, on_node(name))).cancel)
-
-        def stop() -> None:
-            for one in stops:
-                one()
-
-        return stop
-
     # ------------------------------------------------------------ actions
     async def ring(self, channel: str, call_id: str, agent_id: str, endpoint: str, timeout_s: float) -> None:
         caller_node, agent_node = self.node_of_call(call_id), self.node_of_agent(agent_id)

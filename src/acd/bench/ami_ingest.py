@@ -10,10 +10,10 @@ call-control *actions* by no-ops, and the event store by a counter.
 The two hooks are subclasses, so nothing in ``acd.asterisk`` or ``acd.dispatch``
 changes for the benchmark:
 
-* :class:`TappedAmiClient` remembers the message being delivered: the dispatcher listens
-  (``AmiClient.listen``), so a message is translated and its fact handled inside the one
-  call that delivers it, and while a fact is handled the remembered message is the one it
-  came from (subscriptions, for other consumers, remember the last message taken);
+* :class:`TappedAmiClient` hands out subscriptions that remember the last message
+  taken from the queue.  ``AsteriskCallControl.events`` takes a message, translates it
+  and yields the fact, and ``Dispatcher.run`` handles that fact before asking for the
+  next one, so while a fact is handled the remembered message is the one it came from;
 * :class:`TimedDispatcher` reads that message's replay stamps: ``AcdReplayAt`` becomes
   the dispatcher's clock (the recorded timeline, so wrap-ups and ring time-outs happen
   as they did live: a timer whose deadline has passed on that timeline is fired
@@ -52,7 +52,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from panoramisk.ami_protocol import AMIProtocol
 
@@ -92,16 +92,6 @@ class TappedAmiClient(AmiClient):
     def subscribe(self, *event_names: str) -> AmiSubscription:
         plain = super().subscribe(*event_names)
         return _TapSubscription(plain.client, plain.subscriber)
-
-    def listen(self, callback: Callable[[AmiMessage], None], *event_names: str) -> Callable[[], None]:
-        """The dispatcher's path (a listener, no queue): the message is remembered while
-        its fact is handled, inside the same call."""
-
-        def tapped(message: AmiMessage) -> None:
-            self.current = message
-            callback(message)
-
-        return super().listen(tapped, *event_names)
 
 
 class PanoramiskParserAmiClient(TappedAmiClient):

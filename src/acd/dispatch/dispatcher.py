@@ -220,29 +220,15 @@ class Dispatcher(Resync, CallbackCalls):
 
     # ---------------------------------------------------------------- facts from Asterisk
     async def run(self) -> None:
-        """Consume call-control facts until cancelled (held back while resync reads Asterisk).
-
-        A control that can ``listen`` hands each fact over inside its read (no queue, no
-        task switch per AMI event); one that cannot is iterated (``events()``)."""
-        listen = getattr(self.control, "listen", None)
-        if listen is not None:
-            stop = listen(self._take)
-            try:
-                await asyncio.Event().wait()  # until cancelled
-            finally:
-                stop()
-            return
+        """Consume call-control facts until cancelled (held back while resync reads Asterisk)."""
         async for fact in self.control.events():
-            self._take(fact)
-
-    def _take(self, fact: ControlEvent) -> None:
-        if self._resyncing:
-            self._backlog.append(fact)
-            return
-        try:
-            self.handle(fact)
-        except Exception:
-            log.exception("ACD: failed to handle %r", fact)
+            if self._resyncing:
+                self._backlog.append(fact)
+                continue
+            try:
+                self.handle(fact)
+            except Exception:
+                log.exception("ACD: failed to handle %r", fact)
 
     def handle(self, fact: ControlEvent) -> list[Outcome]:
         """One fact, to the one handler for its type (``HANDLERS``)."""
