@@ -97,11 +97,15 @@ class _Handoff:
         self.dispatcher = dispatcher
         self.flows = flows
 
-    async def enqueue(self, channel: Channel, request: QueueRequest) -> None:
-        await self.dispatcher.enqueue(channel, request)
+    async def enqueue(self, channel: Channel, request: QueueRequest) -> str | None:
+        next_step = await self.dispatcher.enqueue(channel, request)
         flow = self.flows.snapshot().get(request.flow) if request.flow else None
         if flow is not None and getattr(flow, "after_call", None):
             await channel.set_variable("ACD_SURVEY", flow.name)
+        return next_step
+
+    def hand_off_failed(self, call_id: str, reason: str) -> None:
+        self.dispatcher.hand_off_failed(call_id, reason)
 
 
 def build_app(settings: Settings, *, ivr_clock: Callable[[], float] | None = None, clock: Callable[[], float] | None = None) -> App:

@@ -8,7 +8,8 @@ caller with an empty queue name and nobody routed the call.
 ======================  ===========================  =========================================
 variable                owner (only writer)          what it tells the dialplan
 ======================  ===========================  =========================================
-ACD_ACTION              acd.ivr.runner               the flow's next step (queue/transfer/hangup)
+ACD_ACTION              acd.ivr.runner               the flow's next step (queue/agent/transfer/
+                                                     hangup; ``agent`` as the hand-off says)
 ACD_TARGET              acd.ivr.runner               where ``transfer`` dials
 ACD_SURVEY              acd.app (the IVR hand-off)   the flow whose after-call survey runs
 ACD_CALL_ID             acd.dispatch.labels          the call's id (callers: at enqueue;
@@ -18,6 +19,8 @@ ACD_QUEUE               acd.dispatch.labels          the queue the call waits in
 ACD_WAIT_ORIGIN         acd.dispatch.labels          when the wait began (kept on requeue)
 ACD_PRIORITY            acd.dispatch.labels          the call's priority ("" = the queue's)
 ACD_ANNOUNCE_EVERY      acd.dispatch.labels          seconds between position announcements
+ACD_RING                acd.dispatch.handoff_routing     the ring extension of an agent chosen at
+                                                     the IVR's hand-off (``agent``)
 ACD_CALLBACK_GREETING   acd.dispatch.labels          customer first: what the customer hears
 ACD_AGENT_ENDPOINT      acd.asterisk.call_control    the agent's device to Dial
 ACD_AGENT_ID            acd.asterisk.call_control    the agent ringing (callback events)
@@ -55,6 +58,7 @@ OWNERS: dict[str, str] = {
     "ACD_ACTION": "acd.ivr.runner",
     "ACD_TARGET": "acd.ivr.runner",
     "ACD_SURVEY": "acd.app",
+    "ACD_RING": "acd.dispatch.handoff_routing",
     **dict.fromkeys(
         ("ACD_CALL_ID", "ACD_QUEUE", "ACD_WAIT_ORIGIN", "ACD_PRIORITY", "ACD_ANNOUNCE_EVERY", "ACD_CALLBACK_GREETING"),
         "acd.dispatch.labels",

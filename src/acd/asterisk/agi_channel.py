@@ -21,8 +21,12 @@ MAX_PROMPT_S = 300.0
 #: The AGI parameter with which a dialplan says it answered the channel before ``AGI()``
 #: (``…/ivr?answered=yes`` in dialplans/acd.conf): the ANSWER round trip is then skipped.
 ANSWERED_PARAM = "answered"
-#: A name or value MSet takes as it is: no separator (``,`` ``=``), quote, backslash, ``$`` or space.
-_MSET_SAFE = re.compile(r"[\w.:/+@-]+\Z")
+#: A name MSet writes: a variable, or a dialplan function with one plain argument
+#: (``CHANNEL(userfield)``; MSet's argument parser keeps what is inside parentheses whole).
+_MSET_NAME = re.compile(r"[\w.:/+@-]+(\(\w+\))?\Z")
+#: A value MSet takes as it is (no ``,`` ``=``, quote, backslash, ``$`` or space); ``|`` too (an argument separator only under res_agi's 1.4
+#: compatibility, which ``asterisk.conf`` does not turn on).
+_MSET_VALUE = re.compile(r"[\w.:/+@|-]+\Z")
 
 
 def _digit(result: int) -> str | None:
@@ -141,7 +145,7 @@ class AgiChannel:
         await self._write_variables(variables)
 
     async def _write_variables(self, variables: dict[str, str]) -> None:
-        plain = {name: value for name, value in variables.items() if value and _MSET_SAFE.match(name) and _MSET_SAFE.match(value)}
+        plain = {name: value for name, value in variables.items() if value and _MSET_NAME.match(name) and _MSET_VALUE.match(value)}
         if len(plain) > 1:
             response = await self._send("EXEC", "MSet", ",".join(f"{name}={value}" for name, value in plain.items()))
             if response.result_int == -2:

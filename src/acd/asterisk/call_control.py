@@ -6,7 +6,9 @@ where those meet Asterisk's names:
 * a caller waiting for an agent sits in the ``acd-hold`` context (music on hold, keys
   still heard); on arrival the dialplan raises ``UserEvent(AcdParked)`` with the call id,
   queue and the moment its wait began;
-* to connect an agent we ``Redirect`` the caller to ``acd-agent``, extension
+* a caller whose agent is chosen at the IVR's hand-off goes to ``acd-agent`` by itself
+  (:meth:`AsteriskCallControl.prepare_ring`: the extension travels in ``ACD_RING``);
+* otherwise, to connect an agent we ``Redirect`` the caller to ``acd-agent``, extension
   ``<ring limit, 3 digits><agent id>`` (e.g. ``012ana``), whose ``Dial`` rings the device
   in the global ``ACD_AGENT_ENDPOINT_<agent id>``: ONE action per ring.  The per-agent
   globals (and ``ACD_RECORD_DIR``) are constants, set with ``Setvar`` in front of an
@@ -343,6 +345,26 @@ class AsteriskCallControl:
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             raise AmiError(f"ringing {endpoint} for {call_id} failed: {errors[0]}")
+
+    async def prepare_ring(self, call_id: str, agent_id: str, endpoint: str, timeout_s: float) -> str:
+        """The ring extension for a caller still in its IVR session, which goes to
+        ``acd-agent`` by itself (``ACD_ACTION=agent``, ``ACD_RING``): no ``Redirect``.
+
+        Only the agent's constants, on its first ring on this connection, need an action
+        (``Setvar``, awaited: the dialplan reads them as soon as the session ends)."""
+        exten = ring_extension(agent_id, timeout_s)
+        constants = self._constants_to_publish(agent_id, endpoint)
+        for name, value in constants.items():  # all or nothing: AmiActionRefused before anything is sent
+            self.ami.check("Setvar", Variable=name, Value=value)
+        published = self._published[1]
+        published.update(constants)
+        results = await asyncio.gather(*(self.ami.action("Setvar", Variable=n, Value=v) for n, v in constants.items()), return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            for name in constants:
+                published.pop(name, None)
+            raise AmiError(f"preparing {endpoint} for {call_id} failed: {errors[0]}")
+        return exten
 
     async def originate_callback(
         self, call_id: str, agent_id: str, endpoint: str, customer_dial: str, number: str, ring_s: float, customer_ring_s: float, leg_id: str,

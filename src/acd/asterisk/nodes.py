@@ -202,6 +202,20 @@ class MultiNodeCallControl:
                 raise AmiError(f"ringing {agent_id} on node {agent_node} for a caller on node {caller_node}: {exc}") from None
         await self.nodes[caller_node].ring(channel, call_id, agent_id, endpoint, timeout_s)
 
+    async def prepare_ring(self, call_id: str, agent_id: str, endpoint: str, timeout_s: float) -> str | None:
+        """:meth:`AsteriskCallControl.prepare_ring` on the caller's node (None: that node is
+        not known yet, the caller is rung by ``Redirect`` once parked)."""
+        caller_node = self.node_of_id(call_id)
+        if caller_node is None:
+            return None
+        agent_node = self.node_of_agent(agent_id)
+        if agent_node != caller_node:
+            try:
+                endpoint = trunk_dial(endpoint, agent_node)
+            except ValueError as exc:
+                raise AmiError(f"ringing {agent_id} on node {agent_node} for a caller on node {caller_node}: {exc}") from None
+        return await self.nodes[caller_node].prepare_ring(call_id, agent_id, endpoint, timeout_s)
+
     async def _on_channel_node(self, channel: str, act: Callable[[AsteriskCallControl], object]) -> None:
         """On the node known to hold ``channel`` (name or Uniqueid), else each node in turn
         until one has it (Asterisk answers "No such channel" on the others)."""

@@ -93,6 +93,7 @@ class AstChannel:
 
     caller: str = ""
     parked: int = 0
+    rung: int = 0  # DialBegin to an agent phone (a caller rung straight from the IVR is never parked)
     agent_answered: int = 0
     hangup_cause: str | None = None
 
@@ -162,6 +163,8 @@ class AmiWatcher:
             channel.caller = number
         if name == "UserEvent" and event.get("UserEvent") == "AcdParked":
             channel.parked += 1
+        elif name == "DialBegin" and event.get("DestChannel", "").startswith("PJSIP/agent"):
+            channel.rung += 1
         elif name == "DialEnd" and event.get("DestChannel", "").startswith("PJSIP/agent") and event.get("DialStatus") == "ANSWER":
             channel.agent_answered += 1
         elif name == "Hangup":

@@ -61,7 +61,7 @@ def loss_stage(sipp: SippCall, engine: EngineCall | None, asterisk: list[AstChan
         return LOSS_STAGES[5]
     if seen["call.agent_ringing"]:
         return LOSS_STAGES[4]
-    if seen["call.queued"] or any(channel.parked for channel in asterisk):
+    if seen["call.queued"] or any(channel.parked or channel.rung for channel in asterisk):
         return LOSS_STAGES[3]
     if seen["call.started"]:
         return LOSS_STAGES[2]
@@ -101,6 +101,8 @@ def account(run: StepRun, engine: dict[str, EngineCall], asterisk: dict[str, lis
         "caller_channels": len(channels),
         "calls_with_channel": sum(1 for number in run.planned if asterisk.get(number)),
         "parked": sum(1 for channel in channels if channel.parked),
+        # reached an ACD queue: parked, or rung straight from the IVR (an agent was free)
+        "queued": sum(1 for channel in channels if channel.parked or channel.rung),
         "agent_answered": sum(1 for channel in channels if channel.agent_answered),
         "hangup_causes": dict(Counter(channel.hangup_cause or "still up" for channel in channels)),
         "calls_processed": (run.calls_processed - processed_before) if run.calls_processed is not None and processed_before is not None else None,

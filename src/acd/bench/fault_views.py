@@ -288,8 +288,8 @@ def _loss_reason(call: SippCall, channel: CallerChannel | None, engine_events: l
         return f"still up at the end ({channel.state()}): the caller gave up waiting"
     if not engine_events:
         return "hung up in the dialplan without reaching the engine (no call.started): engine away"
-    if not channel.parked_ts:
-        return "reached the IVR, never parked in the queue"
+    if not channel.parked_ts and not channel.dials:
+        return "reached the IVR, never queued (neither parked nor rung)"
     if channel.dials:
         return f"rung {len(channel.dials)}x ({', '.join(status for _, _, status in channel.dial_ends) or 'no DialEnd'}), never answered, then hung up"
     return "parked, never rung, hung up by Asterisk"

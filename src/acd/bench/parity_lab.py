@@ -101,7 +101,10 @@ class QueueWatcher(AmiWatcher):
     """The cps benchmark's independent AMI view, plus when each caller joined a queue.
 
     The ACD's ``AcdParked`` and app_queue's ``QueueCallerJoin`` both mean "now waiting for
-    an agent"; the first of either per caller number is kept, timed on arrival here."""
+    an agent"; a caller the ACD rings straight from the IVR (an agent was free) is never
+    parked, and its first ``DialBegin`` to an agent phone stands for it (the ring starts
+    within a millisecond of the hand-off).  The first of these per caller number is kept,
+    timed on arrival here."""
 
     def __init__(self, port: int, username: str, secret: str) -> None:
         super().__init__(port, username, secret)
@@ -110,7 +113,11 @@ class QueueWatcher(AmiWatcher):
     def handle(self, event: dict[str, str]) -> None:
         super().handle(event)
         name = event.get("Event")
-        entered = name == "QueueCallerJoin" or (name == "UserEvent" and event.get("UserEvent") == "AcdParked")
+        entered = (
+            name == "QueueCallerJoin"
+            or (name == "UserEvent" and event.get("UserEvent") == "AcdParked")
+            or (name == "DialBegin" and event.get("DestChannel", "").startswith("PJSIP/agent"))
+        )
         channel = self.channels.get(event.get("Uniqueid", ""))
         if entered and channel is not None:
             if name == "QueueCallerJoin":

@@ -121,13 +121,19 @@ def _status(slot: Any, secret: str) -> str:
 
 
 def parked_calls(raw: bytes) -> int:
-    """Calls that reached an ACD queue: distinct ``UserEvent: AcdParked`` call ids."""
+    """Calls that reached an ACD queue: distinct ``UserEvent: AcdParked`` call ids, and
+    callers rung straight from the IVR (``DialBegin`` from ``acd-agent``, never parked)."""
     ids = set()
     for block in split_events(raw)[0]:
-        if event_name(block) == "UserEvent":
+        name = event_name(block)
+        if name == "UserEvent":
             headers = dict(headers_of(block))
             if headers.get(b"UserEvent") == b"AcdParked":
                 ids.add(headers.get(b"CallId") or headers.get(b"Uniqueid"))
+        elif name == "DialBegin":
+            headers = dict(headers_of(block))
+            if headers.get(b"Context") == b"acd-agent":
+                ids.add(headers.get(b"Uniqueid"))
     return len(ids)
 
 

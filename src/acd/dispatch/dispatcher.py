@@ -2,7 +2,12 @@
 
 * The IVR's ``queue`` node calls :meth:`Dispatcher.enqueue` (the ``QueueHandoff``): the call
   is labelled with channel variables (so it can be found again after a reconnect or an
-  engine restart) and the dialplan parks it in the holding context.
+  engine restart) and the router learns of it there and then.  With an agent free at once,
+  the caller goes from its IVR session straight to that agent (``ACD_ACTION=agent``): no
+  parking, no ``Redirect``, as cheap for Asterisk as its own ``Queue()``.  Otherwise the
+  dialplan parks it in the holding context.  Until the channel has left its IVR session
+  (``Parked``, the agent's leg, its hang-up), nothing is sent for it: a ``Redirect`` in the
+  middle of an AGI session would cut the session's last writes.
 * Each fact has one handler, found by its type in ``HANDLERS`` (a table, not a chain):
   ``Parked`` → ``router.call_arrived``; ``AgentAnswered`` → ``agent_answered``;
   ``RingFailed`` → ``ring_no_answer``; ``LegHungUp`` → ``caller_abandoned`` or
@@ -45,6 +50,7 @@ from acd.dispatch.callback_legs import CallbackLegs, log_failure
 from acd.dispatch.control import AgentLeg, CallControl, History
 from acd.dispatch.labels import hold_labels
 from acd.dispatch.devices import PAUSE, PHONE_BUSY_REASON, device_rule
+from acd.dispatch.handoff_routing import HandoffRouting
 from acd.dispatch.resync import Resync
 from acd.ivr.channel import Channel
 from acd.ivr.handoff import QueueRequest
@@ -61,6 +67,7 @@ UNSAFE_CALL_DATA = "unsafe-call-data"
 @dataclass
 class DispatchStats:
     rings_sent: int = 0
+    rings_at_handoff: int = 0  # of those, callers sent to their agent straight from the IVR (no Redirect)
     ring_errors: int = 0
     ignored_events: int = 0
     resyncs: int = 0
@@ -72,7 +79,7 @@ class DispatchStats:
 
 
 @dataclass
-class Dispatcher(Resync, CallbackCalls):
+class Dispatcher(Resync, CallbackCalls, HandoffRouting):
     router: Router
     control: CallControl
     emit: Callable[[Event], None]
@@ -118,10 +125,16 @@ class Dispatcher(Resync, CallbackCalls):
         self._resyncing = False
         self._backlog: list[ControlEvent] = []  # facts that arrived while resync read Asterisk
         self._queued_before: set[str] = set()  # parked callers the log already holds as queued (resync re-queues them)
+        self._handoff_gates: dict[str, asyncio.Future[None]] = {}  # calls routed at the hand-off, still in their IVR session
+        self._held_ring: str | None = None  # _apply: the call whose ring the hand-off carries out itself
 
     # ---------------------------------------------------------------- IVR hand-off
-    async def enqueue(self, channel: Channel, request: QueueRequest) -> None:
-        """Label the call for the holding context; routing starts when it is parked there."""
+    async def enqueue(self, channel: Channel, request: QueueRequest) -> str | None:
+        """Label the call for the holding context and route it now; ``"agent"`` when the
+        caller goes straight to the agent chosen (the IVR's next step), None to park it.
+
+        While Asterisk is out of sight (AMI down, resync) routing waits for the caller to be
+        parked, as it does for a control that cannot prepare a ring (tests' fakes)."""
         now = self._now()
         queue = self._queue_for(request)
         priority = request.priority or None  # 0 (the flow's default) means "the queue's priority"
@@ -137,6 +150,9 @@ class Dispatcher(Resync, CallbackCalls):
             self._channels[channel.call_id] = channel_name
         if request.attached:
             self._attached[channel.call_id] = dict(request.attached)
+        if not channel_name or not self._routes_at_handoff(channel.call_id):
+            return None
+        return await self._route_at_handoff(channel, queue, priority, now)
 
     def _announce_every(self, queue: str) -> float | None:
         config = next((q for q in self.router.config.queues if q.name == queue), None)
@@ -237,6 +253,7 @@ class Dispatcher(Resync, CallbackCalls):
 
     def _on_parked(self, fact: Parked, now: float) -> list[Outcome]:
         """A caller reached the holding context: the router routes it from here."""
+        self._open_gate(fact.call_id)
         if fact.channel:
             self._channels[fact.call_id] = fact.channel
         if self.router.call(fact.call_id) is not None:
@@ -255,6 +272,7 @@ class Dispatcher(Resync, CallbackCalls):
     def _on_agent_leg_started(self, fact: AgentLegStarted, now: float) -> list[Outcome]:
         """Dial created the agent's channel: its hang-up will end the call once answered."""
         call_id = self._aliases.get(fact.call_id, fact.call_id)  # a customer-first customer's channel
+        self._open_gate(call_id)
         call = self.router.call(call_id)
         if call is not None and call.agent_id is not None:
             self._track_agent_leg(fact.agent_leg_id, call_id, call.agent_id)
@@ -318,6 +336,7 @@ class Dispatcher(Resync, CallbackCalls):
                 return self._apply(router.call_completed(now, leg.call_id))
             return []
         call_id = self._aliases.pop(fact.leg_id, fact.leg_id)  # a customer-first customer's channel
+        self._open_gate(call_id)
         call = router.call(call_id)
         self._channels.pop(call_id, None)
         self._attached.pop(call_id, None)  # hung up between the queue node and the holding context
@@ -349,7 +368,9 @@ class Dispatcher(Resync, CallbackCalls):
         # Dial by itself; sending both would race two redirects on one channel.
         rung_again = {o.call_id for o in outcomes if isinstance(o, RingAgent)}
         for outcome in outcomes:
-            if isinstance(outcome, RingAgent):
+            if isinstance(outcome, RingAgent) and outcome.call_id == self._held_ring:
+                pass  # the hand-off rings it itself (_route_at_handoff)
+            elif isinstance(outcome, RingAgent):
                 if self._is_callback(outcome.call_id):
                     self._ring_callback(outcome)
                 else:

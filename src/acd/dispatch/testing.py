@@ -14,7 +14,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator
 
-from acd.asterisk.call_control import AsteriskPicture, ChannelStatus, ControlEvent
+from acd.asterisk.call_control import AsteriskPicture, ChannelStatus, ControlEvent, ring_extension
 
 
 def picture_of(channels: dict[str, str]) -> AsteriskPicture:
@@ -94,3 +94,20 @@ class FakeCallControl:
         if not self.channels:
             return self.shown
         return AsteriskPicture(self.shown.channels + picture_of(self.channels).channels, self.shown.devices)
+
+
+@dataclass
+class RingingFakeCallControl(FakeCallControl):
+    """A fake that can also ring from the IVR's hand-off (``prepare_ring``), as the real
+    control does: ``prepared`` lists (call id, agent id, extension); ``refuse_prepare``
+    makes it fail (the caller is then parked and rung by ``Redirect``)."""
+
+    prepared: list[tuple[str, str, str]] = field(default_factory=list)
+    refuse_prepare: bool = False
+
+    async def prepare_ring(self, call_id: str, agent_id: str, endpoint: str, timeout_s: float) -> str | None:
+        if self.refuse_prepare:
+            raise RuntimeError("Setvar failed: AMI gone")
+        exten = ring_extension(agent_id, timeout_s)
+        self.prepared.append((call_id, agent_id, exten))
+        return exten

@@ -434,17 +434,23 @@ class _Call:
         # The labels and the next step go to Asterisk together where the channel can batch
         # writes (one AGI round trip instead of three); nothing reads them before the flow ends.
         batched = getattr(self.channel, "batched", None)
+        handed_over = False
         try:
             async with batched() if batched is not None else contextlib.nullcontext():
+                next_step = None
                 if handoff is not None:
-                    await handoff.enqueue(self.channel, request)
+                    next_step = await handoff.enqueue(self.channel, request)
+                    handed_over = True
                 # Only the next step: the hand-off (the dispatcher) owns ACD_QUEUE and the other
                 # labels of a waiting call (acd.channel_variables); writing the node's queue here
                 # would blank the queue the dispatcher resolved from a skills-only node.
-                await self.channel.set_variable("ACD_ACTION", "queue")
+                await self.channel.set_variable("ACD_ACTION", next_step or "queue")
         except CallerHungUp:
             raise
         except Exception as exc:  # noqa: BLE001 - the ACD refusing a call must not drop it
+            hand_off_failed = getattr(handoff, "hand_off_failed", None)
+            if handed_over and hand_off_failed is not None:
+                hand_off_failed(self.channel.call_id, f"hand-off not written: {type(exc).__name__}")
             self.error(f"queue hand-off failed: {type(exc).__name__}: {exc}")
             if node.fallback:
                 return node.fallback
