@@ -17,9 +17,10 @@ ACD_CALL_ID             acd.dispatch.labels          the call's id (callers: at 
 ACD_QUEUE               acd.dispatch.labels          the queue the call waits in (resolved
                                                      from the node's queue or skills)
 ACD_WAIT_ORIGIN         acd.dispatch.labels          when the wait began (kept on requeue)
-ACD_PRIORITY            acd.dispatch.labels          the call's priority ("" = the queue's)
+ACD_PRIORITY            acd.dispatch.labels          the call's priority (at the hand-off: the
+                                                     queue's when the flow names none)
 ACD_ANNOUNCE_EVERY      acd.dispatch.labels          seconds between position announcements
-ACD_RING                acd.dispatch.handoff_routing     the ring extension of an agent chosen at
+ACD_RING                acd.dispatch.handoff_routing the ring extension of an agent chosen at
                                                      the IVR's hand-off (``agent``)
 ACD_CALLBACK_GREETING   acd.dispatch.labels          customer first: what the customer hears
 ACD_AGENT_ENDPOINT      acd.asterisk.call_control    the agent's device to Dial

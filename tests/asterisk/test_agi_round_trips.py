@@ -158,6 +158,40 @@ async def test_a_caller_through_prompt_and_queue_costs_three_round_trips(tmp_pat
     ]
 
 
+async def test_a_caller_to_a_free_agent_costs_two_round_trips_past_the_key_with_the_real_dispatcher(tmp_path: Path) -> None:
+    """The prompt, then one MSet: the labels (the queue's priority, never an empty value
+    that would go on its own), CEL's queued mark, the ring and the next step."""
+    from acd.dispatch import Dispatcher
+    from acd.dispatch.testing import RingingFakeCallControl
+    from acd.routing import Router, load_routing_text
+
+    config, problems = load_routing_text(
+        "skills: [s]\nagents: [{id: ana, name: Ana, endpoint: PJSIP/ana, skills: {s: 5}}]\n"
+        "queues: [{name: ventas, skills: [s], priority: 3, ring_timeout_s: 12}]\n"
+    )
+    assert config is not None, problems
+    dispatcher = Dispatcher(router=Router(config), control=RingingFakeCallControl(), emit=lambda event: None, clock=lambda: 1796.5)
+    dispatcher.agent_login("ana")
+    (tmp_path / "f.yaml").write_text(
+        "name: f\nnumbers: ['300']\nentry: hi\nnodes:\n  hi: {type: play, prompt: beep, next: q}\n"
+        "  q: {type: queue, queue: ventas, fallback: bye}\n  bye: {type: hangup}\n"
+    )
+    loaded = load_flow_file(tmp_path / "f.yaml")
+    assert loaded.flow is not None, loaded.problems
+    session = RecordingSession(params={"answered": "yes"})
+    result = await FlowRunner(handoff=dispatcher).run(loaded.flow, channel(session))
+    assert result.action == "queue"
+    assert session.sent == [
+        ("STREAM FILE", "beep", ""),
+        (
+            "EXEC",
+            "MSet",
+            "ACD_CALL_ID=1.1,ACD_QUEUE=ventas,ACD_WAIT_ORIGIN=1796.500,ACD_PRIORITY=3,"
+            "ACD_RING=014ana,CHANNEL(userfield)=ventas|1796.500,ACD_ACTION=agent",
+        ),
+    ]
+
+
 async def test_a_refused_hand_off_writes_no_next_step(tmp_path: Path) -> None:
     class Refusing:
         async def enqueue(self, channel: AgiChannel, request: QueueRequest) -> None:

@@ -138,7 +138,13 @@ class Dispatcher(Resync, CallbackCalls, HandoffRouting):
         now = self._now()
         queue = self._queue_for(request)
         priority = request.priority or None  # 0 (the flow's default) means "the queue's priority"
-        labels = hold_labels(channel.call_id, queue, now, priority, self._announce_every(queue))
+        config = next((q for q in self.router.config.queues if q.name == queue), None)
+        # The label carries the queue's priority rather than "" for "the queue's": the same
+        # number the router gives the call, and one AGI round trip less (MSet cannot write an
+        # empty value for certain, so "" went on its own).
+        labelled = priority if priority is not None or config is None else config.priority
+        announce_every = config.waiting.announce_every_s if config is not None else None
+        labels = hold_labels(channel.call_id, queue, now, labelled, announce_every)
         set_many = getattr(channel, "set_variables", None)  # one AGI round trip where the channel can
         if set_many is not None:
             await set_many(labels)
