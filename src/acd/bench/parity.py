@@ -231,7 +231,10 @@ def summarise(runs: list[dict[str, Any]], options: ParityOptions, queue: PeerQue
             **{key: str(value) if isinstance(value, Path) else value for key, value in asdict(options).items() if key != "rates"},
             "rates": list(options.rates),
             "lab": lab.name, "peer_queue": asdict(queue), "peer": f"Queue({PEER_QUEUE}) dialled as {PEER_DIALED}",
-            "acd": f"FastAGI flow on {ACD_DIALED} -> engine (acd run, own process) -> AMI Redirect to Dial",
+            "acd": (
+                f"FastAGI flow on {ACD_DIALED} -> engine (acd run, own process) -> Dial straight from the IVR"
+                " when an agent is free, else parked and AMI Redirect to Dial"
+            ),
             "notes": [
                 "cpu ms per call: CPU the process used from the first caller's INVITE to the last caller's hang-up, over calls placed",
                 "dispatch: agent free (its call ended + wrap-up) -> next INVITE to that phone, for a caller already waiting then",
