@@ -84,6 +84,7 @@ def test_summary_takes_medians_per_side_and_ratios_acd_over_app_queue() -> None:
             "side": side, "rate_cps": 10.0, "lost": lost, "failed": 0, "asterisk_cpu_ms_per_call": asterisk, "engine_cpu_ms_per_call": engine,
             "total_cpu_ms_per_call": asterisk + engine, "dispatch_ms": {"p50": p99 / 2, "p99": p99}, "wait_s": {"p50": 1.0},
             "answered_cps": 8.0, "engine_idle_cpu_pct": 0.2 if side == "acd" else None, "load_average": asterisk / 2,
+            "ami_events_per_call": 30.0 if side == "acd" else 40.0,
         }
 
     runs = [run("app_queue", 10, 0, 700, 0), run("acd", 9, 2, 20, 0), run("acd", 11, 2, 30, 1), run("app_queue", 12, 0, 720, 0)]
@@ -97,5 +98,7 @@ def test_summary_takes_medians_per_side_and_ratios_acd_over_app_queue() -> None:
     assert row["acd_over_app_queue"]["total_cpu_ms_per_call"] == round(12 / 11, 2)
     assert row["acd_over_app_queue"]["dispatch_p99_ms"] == round(25 / 710, 2)
     assert row["acd_over_app_queue"]["engine_cpu_ms_per_call"] is None  # app_queue has no engine
+    assert row["acd_over_app_queue"]["ami_events_per_call"] == 0.75
+    assert "AMI ev/call" in table(result)
     assert result["machine"]["cores"] >= 1
     assert "load average (1 min) at the end of each run: 4.5–6 on" in table(result)

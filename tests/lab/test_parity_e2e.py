@@ -32,6 +32,7 @@ async def test_short_parity_run_counts_both_sides_with_none_lost(lab, tmp_path: 
         assert run["planned"] == run["placed"] == run["completed"] == run["queued"] == 6, where
         assert run["lost"] == 0 and run["failed"] == 0, where
         assert run["asterisk_cpu_ms_per_call"] is not None and run["asterisk_cpu_ms_per_call"] > 0, where
+        assert run["ami_events_per_call"] is not None and run["ami_events_per_call"] > 0, where
         assert run["dispatch_ms"]["samples"] >= 3, where  # the single agent freed while callers waited
         assert run["wait_s"]["p50"] is not None and run["answered_cps"] is not None, where
     assert runs["acd"]["engine_cpu_ms_per_call"] > 0 and runs["app_queue"]["engine_cpu_ms_per_call"] == 0

@@ -10,6 +10,9 @@ offered rate and side it prints the median over the repeats of:
   already waiting (:func:`acd.bench.parity_views.dispatch_latencies`);
 * answered calls per second, the callers' wait p50 (queue entry → agent answer);
 * lost calls (placed, neither completed nor refused with a SIP error);
+* AMI events Asterisk generated per call, as the bench's own unfiltered AMI session counted
+  them: a count the machine's noise cannot move, of the work each side asks of Asterisk
+  beyond the media (each is a message through Asterisk's bus to every subscriber);
 
 and the ratios acd / app_queue, with the engine's idle CPU (no calls) and the machine.
 
@@ -122,6 +125,7 @@ async def run_side(
             await set_peer_members(watcher, lab, options.agents, present=True)
         dialed = ACD_DIALED if side == "acd" else PEER_DIALED
         asterisk_before, engine_before = cpu_seconds(asterisk_pid), cpu_seconds(engine.pid if engine else None)
+        events_before = watcher.events
         started = time.monotonic()
         limit = options.hold_s * 3 + options.call_timeout_s + 30
         callers = await sipp.start_callers(
@@ -134,6 +138,7 @@ async def run_side(
             await asyncio.sleep(0.2)
         wall = time.monotonic() - started
         asterisk_after, engine_after = cpu_seconds(asterisk_pid), cpu_seconds(engine.pid if engine else None)
+        events_during = watcher.events - events_before
     finally:
         for phone in phones:
             await phone.stop()
@@ -168,6 +173,10 @@ async def run_side(
         "asterisk_cpu_ms_per_call": asterisk_ms, "engine_cpu_ms_per_call": engine_ms,
         "total_cpu_ms_per_call": None if asterisk_ms is None or engine_ms is None else round(asterisk_ms + engine_ms, 2),
         "engine_idle_cpu_pct": idle_pct,
+        # AMI events Asterisk generated per call, as the bench's unfiltered session counted
+        # them: a count, free of the machine's noise, of the work each side asks of Asterisk
+        # beyond the media (every event is a message through Asterisk's bus first)
+        "ami_events_per_call": round(events_during / placed, 1) if placed else None,
         "dispatch_ms": {"p50": _ms(latency, 0.5), "p99": _ms(latency, 0.99), "samples": len(latency)},
         "wait_s": {"p50": _rounded(percentile(waited, 0.5)), "p99": _rounded(percentile(waited, 0.99))},
         "answered_cps": _rounded(answered_per_second(taken, first_invite), 2),
@@ -201,6 +210,7 @@ FIGURES = {  # name -> path in a run's result
     "dispatch_p99_ms": ("dispatch_ms", "p99"),
     "answered_cps": ("answered_cps",),
     "wait_p50_s": ("wait_s", "p50"),
+    "ami_events_per_call": ("ami_events_per_call",),
 }
 
 
@@ -255,7 +265,7 @@ def table(result: dict[str, Any]) -> str:
         f"machine: {result['machine']['cpu']}, {result['machine']['cores']} cores, {result['machine']['python']}",
         "",
         f"{'cps':>4} {'side':<9} {'ast ms/call':>11} {'eng ms/call':>11} {'total':>7} {'disp p50':>9} {'disp p99':>9} "
-        f"{'ans/s':>6} {'wait p50':>8} {'lost':>4}",
+        f"{'ans/s':>6} {'wait p50':>8} {'lost':>4} {'AMI ev/call':>11}",
     ]
 
     def show(value: Any, width: int, suffix: str = "") -> str:
@@ -269,7 +279,7 @@ def table(result: dict[str, Any]) -> str:
             lines.append(
                 f"{row['rate_cps']:>4g} {label:<9} {show(figures['asterisk_cpu_ms_per_call'], 11)} {show(figures['engine_cpu_ms_per_call'], 11)} "
                 f"{show(figures['total_cpu_ms_per_call'], 7)} {show(figures['dispatch_p50_ms'], 9)} {show(figures['dispatch_p99_ms'], 9)} "
-                f"{show(figures['answered_cps'], 6)} {show(figures['wait_p50_s'], 8)} {lost:>4}"
+                f"{show(figures['answered_cps'], 6)} {show(figures['wait_p50_s'], 8)} {lost:>4} {show(figures.get('ami_events_per_call'), 11)}"
             )
     idle = [row["acd"].get("engine_idle_cpu_pct") for row in result["rates"]]
     loads = [run["load_average"] for run in result["runs"] if isinstance(run.get("load_average"), (int, float))]
@@ -292,7 +302,8 @@ async def run_parity(lab: CpsLab, work: Path, options: ParityOptions, progress: 
             progress(
                 f"{rate:g} cps, {side} ({repeat + 1}/{options.repeats}): placed {run['placed']}/{run['planned']}, completed "
                 f"{run['completed']}, lost {run['lost']}; CPU ms/call asterisk {run['asterisk_cpu_ms_per_call']} engine "
-                f"{run['engine_cpu_ms_per_call']}; dispatch p99 {run['dispatch_ms']['p99']} ms ({run['wall_s']} s)"
+                f"{run['engine_cpu_ms_per_call']}; AMI events/call {run['ami_events_per_call']}; dispatch p99 {run['dispatch_ms']['p99']} ms"
+                f" ({run['wall_s']} s)"
             )
             await asyncio.sleep(queue.wrap_up_s + 0.5)
     return summarise(runs, options, queue, lab)
