@@ -23,6 +23,23 @@ def test_ids_made_later_sort_later() -> None:
     assert later[-1] > first
 
 
+def test_a_forked_child_makes_ids_its_parent_does_not() -> None:
+    import os
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its ids, then out without running the test session's exit
+        os.write(write, " ".join(new_event_id() for _ in range(100)).encode())
+        os._exit(0)
+    os.close(write)
+    parent = {new_event_id() for _ in range(100)}
+    with os.fdopen(read) as pipe:
+        child = set(pipe.read().split())
+    os.waitpid(pid, 0)
+    assert len(child) == 100 and not child & parent
+    assert {i[14:24] for i in child} != {i[14:24] for i in parent}  # another process tag
+
+
 def test_every_event_gets_such_an_id() -> None:
     built = Event(type="call.queued", ts=1.0)
     from_router = outcome_to_event(CallQueued(call_id="17.1", queue="ventas", priority=0, skills=("ventas",), wait_origin=1.0, at=2.0))
