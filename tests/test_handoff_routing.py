@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-from acd.asterisk.call_control import AgentAnswered, AgentLegStarted, LegHungUp, Parked, ring_extension
+from acd.asterisk.call_control import AgentAnswered, AgentLegStarted, AsteriskPicture, ChannelStatus, LegHungUp, Parked, ring_extension
 from acd.base.events import Event
 from acd.dispatch import Dispatcher
 from acd.dispatch.handoff_routing import HANDOFF_FAILED
@@ -202,3 +202,24 @@ async def test_a_caller_who_hangs_up_before_reaching_the_agent_frees_it_and_leav
             await asyncio.sleep(0)
         assert dispatcher.router.agent("ana").state == "available"
     assert dispatcher._handoff_gates == {} and dispatcher._actions == {} and dispatcher._channels == {}
+
+
+async def test_a_caller_parked_while_ami_was_down_is_rung_at_once_after_the_resync() -> None:
+    """The call was queued at the hand-off; its AcdParked came while AMI was down.  The
+    resync's picture shows it parked, which opens its gate: the ring to an agent who logs
+    in then leaves at once, not after HANDOFF_GATE_S (by then its ring time-out has run)."""
+    control, events = RingingFakeCallControl(), []
+    dispatcher = _dispatcher(control, events)
+    channel = _Channel("c1")
+    assert await dispatcher.enqueue(channel, QueueRequest(queue="general")) is None  # type: ignore[arg-type]
+    dispatcher.suspend()  # AMI lost; the caller parks meanwhile, unseen
+    control.shown = AsteriskPicture(
+        (ChannelStatus("c1", channel.channel_name, "Up", "acd-hold", "WaitExten", "c1", "c1", "general", NOW, None, "", None, role="waiting"),),
+        (),
+    )
+    await dispatcher.resync()
+    dispatcher.agent_login("ana")
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert control.rings == [("c1", "ana")]
+    assert dispatcher._handoff_gates == {}

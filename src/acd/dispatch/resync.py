@@ -63,6 +63,7 @@ class Resync:
     _device_state: Callable[[DeviceState], list[Outcome]]
     _leg_hung_up: Callable[[LegHungUp, float], list[Outcome]]
     _is_callback: Callable[[str], bool]
+    _open_gate: Callable[..., None]
 
     # ---------------------------------------------------------------- time
     def _now(self) -> float:
@@ -148,6 +149,7 @@ class Resync:
         agent_legs = {c.linkedid: c.uniqueid for c in picture.channels if c.application == "AppDial" and c.linkedid}
         for channel in picture.channels:
             if channel.role == "agent":
+                self._open_gate(channel.call_id)  # in Dial: out of its IVR session (acd.dispatch.handoff_routing)
                 self._restore(now, channel, agent_legs.get(channel.uniqueid), history.get(channel.call_id, set()))
         for device in picture.devices:
             if device.device in self._agents_by_device:
@@ -155,6 +157,9 @@ class Resync:
         for channel in picture.channels:
             if channel.role != "waiting":
                 continue
+            # Parked, so out of its IVR session: a call routed at the hand-off whose
+            # AcdParked came while AMI was down must not wait for it (its ring would).
+            self._open_gate(channel.call_id)
             if self.router.call(channel.call_id) is None:
                 self.counters.requeued_on_resync += 1
                 log.info("ACD: found parked caller %s in %s; re-queued with its original wait", channel.call_id, channel.queue)
