@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from acd.base.disk_signature import ChangeGate, disk_signature
 from acd.routing import RoutingConfig, load_routing_config
 from acd.routing.reconfigure import routing_changes
 from acd.yamlpos import DEFAULT_LIMITS, YamlLimits, read_limited
@@ -98,11 +99,14 @@ class RoutingReloader:
         self._emit("routing.reloaded", data={"file": str(self.path), "version": version, "changes": changes})
         return ReloadResult("applied", version, changes=changes)
 
-    async def watch(self, interval_s: float) -> None:
-        """Check every ``interval_s`` until cancelled."""
+    async def watch(self, interval_s: float, gate: ChangeGate | None = None) -> None:
+        """Check every ``interval_s`` until cancelled: a ``stat`` of the file, read only when
+        that moved (:mod:`acd.base.disk_signature`) or every ``gate.full_every_s``."""
+        gate = gate or ChangeGate()
         while True:
             await asyncio.sleep(interval_s)
             try:
-                self.check()
+                if gate.due(disk_signature([self.path])):
+                    self.check()
             except Exception:  # noqa: BLE001 - the watcher must outlive any surprise
                 log.exception("routing reload check failed; the previous routing keeps serving")

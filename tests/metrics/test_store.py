@@ -47,6 +47,29 @@ async def test_append_only_queues_in_memory_until_a_flush(backend: Backend) -> N
         await store.close()
 
 
+async def test_an_idle_store_does_not_wake_and_the_next_event_is_still_committed(backend: Backend) -> None:
+    store = await backend.open(batch_interval_s=0.01)
+    try:
+        store.append(ev(1.0, call_id="a"))
+        await eventually(lambda: store.pending == 0)
+        flushes = 0
+        real_flush = store.flush
+
+        async def counting_flush() -> int:
+            nonlocal flushes
+            flushes += 1
+            return await real_flush()
+
+        store.flush = counting_flush  # type: ignore[method-assign]
+        await asyncio.sleep(0.3)  # 30 intervals with nothing to write
+        assert flushes == 0
+        store.append(ev(2.0, call_id="b"))
+        await eventually(lambda: store.pending == 0)
+        assert flushes == 1 and backend.rows_on_disk() == 2
+    finally:
+        await store.close()
+
+
 async def test_background_task_flushes_without_being_asked(backend: Backend) -> None:
     store = await backend.open(batch_interval_s=0.05)
     try:

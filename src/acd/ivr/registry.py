@@ -21,6 +21,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Iterator, Mapping
 
+from acd.base.disk_signature import ChangeGate, Signature, disk_signature
 from acd.ivr.checks import check_flow_set, number_matches
 from acd.ivr.compile import MISSING
 from acd.ivr.loader import LoadedFile, content_hash, load_flow_file
@@ -109,14 +110,26 @@ class FlowRegistry:
             self.last_problems = tuple(problems)
             return problems
 
-    async def watch(self, poll_interval: float = 0.5) -> None:
-        """Poll the folder until cancelled; saved changes reach new calls within one interval."""
+    async def watch(self, poll_interval: float = 0.5, gate: ChangeGate | None = None) -> None:
+        """Poll the folder until cancelled; saved changes reach new calls within one interval.
+
+        Each poll only lists the folder and ``stat``s the files (:mod:`acd.base.disk_signature`);
+        the files are read (in a worker thread) when that signature moves, and in any case
+        every ``gate.full_every_s``."""
+        gate = gate or ChangeGate()
         while True:
             try:
-                await asyncio.to_thread(self.reload)
+                if gate.due(self.disk_signature()):
+                    await asyncio.to_thread(self.reload)
             except Exception:  # noqa: BLE001 - the watcher must outlive any surprise
                 log.exception("IVR flow reload failed; the previous flows keep serving")
             await asyncio.sleep(poll_interval)
+
+    def disk_signature(self) -> Signature:
+        """The flow files and the holiday files they read, as ``stat`` sees them (no bytes read)."""
+        files = flow_files_in(self.directory)
+        deps = sorted({dep for path in files for dep in self._deps.get(path, ())})
+        return disk_signature([*files, *deps])
 
     def _scan(self) -> dict[Path, str]:
         """Fingerprint of every flow file: its bytes plus the holiday files it read last time."""

@@ -34,6 +34,8 @@ class BatchingWriter:
         self._in_flight = 0  # events taken by a flush whose transaction has not committed yet
         self._lock = asyncio.Lock()
         self._flusher: asyncio.Task[None] | None = None
+        #: set by the first event of a batch: an idle store wakes nobody (no timer while empty)
+        self._work = asyncio.Event()
         self._closed = False
         self.flushed = 0
         self.rejected = 0
@@ -70,6 +72,8 @@ class BatchingWriter:
 
             raise StoreError("event store is closed")
         self._batch.append(event)
+        if len(self._batch) == 1:
+            self._work.set()
 
     @property
     def pending(self) -> int:
@@ -114,7 +118,14 @@ class BatchingWriter:
             return len(kept)
 
     async def _flush_loop(self) -> None:
+        # A batch is committed ``batch_interval_s`` after its first event (as soon as the
+        # last commit ends under steady traffic).  With nothing pending the loop waits for
+        # the next event instead of waking every interval: an idle engine stays asleep.
+        # A batch kept after a failed commit is pending, so it is retried each interval.
         while True:
+            if not self._batch:
+                self._work.clear()
+                await self._work.wait()
             await asyncio.sleep(self.batch_interval_s)
             try:
                 # Shielded: close() cancels this loop, never a transaction half-way.
