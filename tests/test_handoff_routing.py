@@ -77,6 +77,7 @@ async def test_a_caller_with_a_free_agent_goes_to_it_from_the_ivr_without_a_redi
     dispatcher.handle(LegHungUp("c1", channel.channel_name, "Normal Clearing"))
     assert "call.completed" in [e.type for e in events]
     assert dispatcher._handoff_gates == {} and dispatcher._actions == {}
+    assert dispatcher._gate_timers == {}  # the gate's time limit went with it: no timer left to fire
 
 
 async def test_a_caller_with_no_free_agent_is_queued_at_the_hand_off_and_rung_only_once_parked() -> None:
@@ -202,6 +203,7 @@ async def test_a_caller_who_hangs_up_before_reaching_the_agent_frees_it_and_leav
             await asyncio.sleep(0)
         assert dispatcher.router.agent("ana").state == "available"
     assert dispatcher._handoff_gates == {} and dispatcher._actions == {} and dispatcher._channels == {}
+    assert dispatcher._gate_timers == {}
 
 
 async def test_a_caller_parked_while_ami_was_down_is_rung_at_once_after_the_resync() -> None:

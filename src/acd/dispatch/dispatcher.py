@@ -126,6 +126,7 @@ class Dispatcher(Resync, CallbackCalls, HandoffRouting):
         self._backlog: list[ControlEvent] = []  # facts that arrived while resync read Asterisk
         self._queued_before: set[str] = set()  # parked callers the log already holds as queued (resync re-queues them)
         self._handoff_gates: dict[str, asyncio.Future[None]] = {}  # calls routed at the hand-off, still in their IVR session
+        self._gate_timers: dict[str, asyncio.TimerHandle] = {}  # each gate's HANDOFF_GATE_S limit, cancelled when it opens
         self._held_ring: str | None = None  # _apply: the call whose ring the hand-off carries out itself
 
     # ---------------------------------------------------------------- IVR hand-off

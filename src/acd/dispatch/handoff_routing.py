@@ -50,6 +50,7 @@ class HandoffRouting:
     _attached: dict[str, dict[str, str]]
     _channels: dict[str, str]
     _handoff_gates: dict[str, asyncio.Future[None]]
+    _gate_timers: dict[str, asyncio.TimerHandle]
     _held_ring: str | None
     _apply: Callable[..., list[Outcome]]
     _carry_out: Callable[[str, Any], None]
@@ -72,7 +73,7 @@ class HandoffRouting:
         gate: asyncio.Future[None] = loop.create_future()
         self._handoff_gates[call_id] = gate
         self._actions[call_id] = gate  # _carry_out chains every action for the call after it
-        loop.call_later(HANDOFF_GATE_S, self._open_gate, call_id, gate)
+        self._gate_timers[call_id] = loop.call_later(HANDOFF_GATE_S, self._open_gate, call_id, gate)
         attached = self._attached.pop(call_id, None)
         outcomes = self.router.call_arrived(now, call_id, queue, priority=priority, attached=attached, wait_origin=now)
         ring = next((o for o in outcomes if isinstance(o, RingAgent) and o.call_id == call_id), None)
@@ -89,8 +90,9 @@ class HandoffRouting:
         except Exception as exc:  # noqa: BLE001 - the caller is parked and rung by Redirect instead
             log.warning("ACD: cannot ring %s from the IVR for call %s (%s); ringing once parked", ring.agent_id, call_id, exc)
         current = self.router.call(call_id)
-        if exten is None or current is None or current.agent_id != ring.agent_id or current.state != "ringing":
-            if current is not None and current.agent_id == ring.agent_id and current.state == "ringing":
+        still_ringing = current is not None and current.agent_id == ring.agent_id and current.state == "ringing"
+        if exten is None or not still_ringing:
+            if still_ringing:
                 self._carry_out(call_id, self._ring(ring))  # after the gate: once parked
             return None
         await channel.set_variables({"ACD_RING": exten, "CHANNEL(userfield)": f"{queue}|{now:.3f}"})
@@ -104,6 +106,9 @@ class HandoffRouting:
         if current is None or (gate is not None and current is not gate):
             return
         del self._handoff_gates[call_id]
+        timer = self._gate_timers.pop(call_id, None)
+        if timer is not None:
+            timer.cancel()  # one timer less to fire per call
         if not current.done():
             current.set_result(None)
         if self._actions.get(call_id) is current:
