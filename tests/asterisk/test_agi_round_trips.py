@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from acd.asterisk.agi_channel import AgiChannel
-from acd.asterisk.agi_protocol import AgiRequest, AgiResponse
-from acd.asterisk.fastagi import AgiSession, AgiTimeout
+from acd.asterisk.agi_protocol import AgiProtocolError, AgiRequest, AgiResponse
+from acd.asterisk.fastagi import AgiHangup, AgiSession, AgiTimeout
 from acd.ivr.handoff import QueueRequest
 from acd.ivr.loader import load_flow_file
 from acd.ivr.runner import FlowRunner
@@ -73,22 +73,65 @@ async def test_the_language_the_channel_already_has_is_not_set_again() -> None:
 
 
 async def test_a_silent_asterisk_still_times_a_command_out() -> None:
-    reader = asyncio.StreamReader()
     writes: list[bytes] = []
 
-    class Writer:
+    class Transport:
         def write(self, data: bytes) -> None:
             writes.append(data)
 
-        async def drain(self) -> None:
-            return None
+        def is_closing(self) -> bool:
+            return False
 
     request = AgiRequest(env={}, route="ivr", params={}, args=())
-    session = AgiSession(request, reader, Writer(), read_timeout_s=0.05)  # type: ignore[arg-type]
+    session = AgiSession(request, Transport(), read_timeout_s=0.05)  # type: ignore[arg-type]
     with pytest.raises(AgiTimeout, match="no answer to ANSWER within 0.1 s"):
         await session.command("ANSWER")
-    reader.feed_data(b"200 result=0\n")
+    session.feed(b"200 result=0\n")  # late: read by the next command, as from a socket
     assert (await session.command("ANSWER", timeout_s=1)).result_int == 0
+    assert writes == [b"ANSWER\n", b"ANSWER\n"]
+
+
+async def test_answers_split_anywhere_and_a_hangup_notice_between_commands_are_read_in_order() -> None:
+    class Transport:
+        def write(self, data: bytes) -> None:
+            pass
+
+        def is_closing(self) -> bool:
+            return False
+
+    session = AgiSession(AgiRequest(env={}, route="ivr", params={}, args=()), Transport(), read_timeout_s=1)  # type: ignore[arg-type]
+    for piece in (b"20", b"0 result=1 (x", b"y)\n200 res", b"ult=0\n"):
+        session.feed(piece)
+    assert (await session.command("GET VARIABLE", "A")).data == "xy"
+    assert (await session.command("ANSWER")).result_int == 0
+    session.feed(b"HANGUP\n")  # the caller hung up between commands
+    session.feed(b"200 result=-1\n")
+    with pytest.raises(AgiHangup):
+        await session.command("STREAM FILE", "beep", "")
+    assert session.hung_up
+
+
+async def test_a_response_line_without_end_is_cut_off_in_bounded_memory() -> None:
+    closed: list[bool] = []
+
+    class Transport:
+        def write(self, data: bytes) -> None:
+            pass
+
+        def is_closing(self) -> bool:
+            return bool(closed)
+
+        def close(self) -> None:
+            closed.append(True)
+
+    session = AgiSession(AgiRequest(env={}, route="ivr", params={}, args=()), Transport(), read_timeout_s=1)  # type: ignore[arg-type]
+    waiting = asyncio.ensure_future(session.command("ANSWER"))
+    await asyncio.sleep(0)
+    for _ in range(100):
+        session.feed(b"x" * 4096)
+    with pytest.raises(AgiProtocolError, match="too long"):
+        await waiting
+    assert closed and len(session._partial) == 0
 
 
 async def test_a_channel_the_dialplan_answered_is_not_answered_again() -> None:

@@ -1,10 +1,15 @@
-"""Our FastAGI server: asyncio streams around the sans-IO parser in ``agi_protocol``.
+"""Our FastAGI server: an asyncio protocol around the sans-IO parser in ``agi_protocol``.
 
 Why not panoramisk's: its server freezes the whole event loop when a peer disconnects
 before the header block ends, and its synchronous routes fail on Python 3.11.  Here
-every read has a deadline, the header has a size cap, each connection is its own task,
-and a handler that raises is logged and closed — one misbehaving peer never stalls the
-other calls.
+every read has a deadline, the header has a size cap, each call's route runs on its own
+task, and a handler that raises is logged and closed — one misbehaving peer never stalls
+the other calls.
+
+Why a protocol and not asyncio streams: the header is parsed as its bytes arrive, in the
+loop's read callback, and each command's answer resolves one future; streams cost a
+reader, a writer, a header task woken per segment and a timeout context per command —
+measured as a large share of the engine's CPU per call (issue 20).
 
 Routes: ``AGI(agi://127.0.0.1:4573/ivr?x=1,arg1)`` reaches the handler registered for
 ``ivr`` with ``request.params == {"x": "1"}`` and ``request.args == ("arg1",)``.  With a
@@ -17,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
@@ -42,25 +48,92 @@ class AgiTimeout(Exception):
     """Asterisk did not answer a command in time."""
 
 
-class AgiSession:
-    """One AGI conversation: send a command, wait for its single response."""
+#: a response line longer than this ends the session (a peer that never sends a newline)
+MAX_LINE_BYTES = 65536
 
-    def __init__(
-        self,
-        request: AgiRequest,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        *,
-        read_timeout_s: float,
-    ) -> None:
+
+class AgiSession:
+    """One AGI conversation: send a command, wait for its single response.
+
+    Fed by its connection (:class:`_AgiConnection`) with the bytes that arrive; lines are
+    kept in order and read only while a command waits, exactly as a reader of the socket
+    would: a line that comes between commands (a ``HANGUP`` notice, a late answer to a
+    command that timed out) is read by the next command.
+    """
+
+    def __init__(self, request: AgiRequest, transport: asyncio.BaseTransport | None, *, read_timeout_s: float) -> None:
         self.request = request
-        self._reader = reader
-        self._writer = writer
+        self._transport = transport
         self._parser = AgiResponseParser()
         self._read_timeout_s = read_timeout_s
         self._lock = asyncio.Lock()
+        self._partial = bytearray()
+        self._lines: deque[str] = deque()
+        self._eof = False
+        self._broken: AgiProtocolError | None = None
+        #: the command waiting for its response: (name, future, saw a HANGUP notice)
+        self._waiting: tuple[str, asyncio.Future[AgiResponse]] | None = None
+        self._saw_hangup_notice = False
         self.hung_up = False
         self.closing = False
+
+    # -- bytes in (from the connection) --------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        """Bytes from Asterisk: complete lines are queued, and read if a command waits."""
+        if self._broken is not None:
+            return  # closing: what still arrives is dropped
+        partial = self._partial
+        partial += data
+        if b"\n" in data:
+            *lines, rest = partial.split(b"\n")
+            self._lines.extend((line + b"\n").decode("utf-8", errors="replace") for line in lines)
+            self._partial = partial = bytearray(rest)
+        if len(partial) > MAX_LINE_BYTES and self._broken is None:
+            self._broken = AgiProtocolError("response line too long")
+            self._partial = bytearray()
+            if self._transport is not None:
+                self._transport.close()
+        self._read_lines()
+
+    def feed_eof(self) -> None:
+        """The connection closed: a waiting command (once the queued lines are read) hangs up."""
+        self._eof = True
+        self._read_lines()
+
+    def _read_lines(self) -> None:
+        waiting = self._waiting
+        if waiting is None:
+            return
+        command, future = waiting
+        if future.done():
+            return
+        while self._lines:
+            try:
+                response = self._parser.feed_line(self._lines.popleft())
+            except AgiHangupNotice:
+                # Asterisk sends HANGUP, then still answers the pending command (often -1).
+                self._saw_hangup_notice = True
+                self.hung_up = True
+                continue
+            except AgiProtocolError as exc:
+                future.set_exception(exc)
+                return
+            if response is None:
+                continue
+            if response.code == 511 or (self._saw_hangup_notice and response.result_int < 0):
+                self.hung_up = True
+                future.set_exception(AgiHangup(f"channel hung up during {command}"))
+            else:
+                future.set_result(response)
+            return
+        if self._broken is not None:
+            future.set_exception(self._broken)
+        elif self._eof:
+            self.hung_up = True
+            future.set_exception(AgiHangup(f"connection closed while waiting for {command}"))
+
+    # -- commands -----------------------------------------------------------------------
 
     async def command(self, command: str, *args: str, timeout_s: float | None = None) -> AgiResponse:
         """Send one command; raise ``AgiHangup`` when the channel is gone.
@@ -71,47 +144,38 @@ class AgiSession:
         if self.hung_up:
             raise AgiHangup("channel already hung up")
         async with self._lock:
+            transport = self._transport
+            if transport is None or transport.is_closing():
+                self.hung_up = True
+                raise AgiHangup(f"connection lost while sending {command}")
             try:
-                self._writer.write(encode_command(command, *args))
-                await self._writer.drain()
+                transport.write(encode_command(command, *args))  # type: ignore[attr-defined]
             except (ConnectionError, RuntimeError) as exc:
                 self.hung_up = True
                 raise AgiHangup(f"connection lost while sending {command}") from exc
+            loop = asyncio.get_running_loop()
+            future: asyncio.Future[AgiResponse] = loop.create_future()
+            self._waiting = (command, future)
+            self._saw_hangup_notice = False
             deadline = self._read_timeout_s if timeout_s is None else timeout_s
+            # One timer per command, cancelled by the answer: no Task, no context manager.
+            timer = loop.call_later(deadline, _time_out, future, command, deadline)
             try:
-                # asyncio.timeout, not wait_for: no Task per command (a call makes a dozen).
-                async with asyncio.timeout(deadline):
-                    return await self._read_response(command)
-            except asyncio.TimeoutError as exc:
-                raise AgiTimeout(f"no answer to {command} within {deadline:.1f} s") from exc
-
-    async def _read_response(self, command: str) -> AgiResponse:
-        saw_hangup_notice = False
-        while True:
-            raw = await self._reader.readline()
-            if not raw:
-                self.hung_up = True
-                raise AgiHangup(f"connection closed while waiting for {command}")
-            if not raw.endswith(b"\n") and len(raw) > 65536:
-                raise AgiProtocolError("response line too long")
-            try:
-                response = self._parser.feed_line(raw.decode("utf-8", errors="replace"))
-            except AgiHangupNotice:
-                # Asterisk sends HANGUP, then still answers the pending command (often -1).
-                saw_hangup_notice = True
-                self.hung_up = True
-                continue
-            if response is None:
-                continue
-            if response.code == 511 or (saw_hangup_notice and response.result_int < 0):
-                self.hung_up = True
-                raise AgiHangup(f"channel hung up during {command}")
-            return response
+                self._read_lines()
+                return await future
+            finally:
+                timer.cancel()
+                self._waiting = None
 
     async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._writer.close()
-            await asyncio.wait_for(self._writer.wait_closed(), 2)
+        if self._transport is not None:
+            with contextlib.suppress(Exception):
+                self._transport.close()
+
+
+def _time_out(future: asyncio.Future[AgiResponse], command: str, deadline: float) -> None:
+    if not future.done():
+        future.set_exception(AgiTimeout(f"no answer to {command} within {deadline:.1f} s"))
 
 
 Handler = Callable[[AgiSession], Awaitable[None]]
@@ -166,6 +230,79 @@ class FastAgiStats:
     refused_without_key: int = 0
 
 
+class _AgiConnection(asyncio.Protocol):
+    """One FastAGI connection, as bytes arrive: the header goes to the sans-IO parser on
+    the spot (bounded in size and time), then a task runs the route and its session is
+    fed the rest.  No stream objects and no task while the header arrives: a call costs
+    one task and the loop's callbacks, which is most of the engine's cost per call."""
+
+    def __init__(self, server: "FastAgiServer") -> None:
+        self.server = server
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        self.peer: object = None
+        self.session: AgiSession | None = None
+        self._parser: AgiRequestParser | None = None
+        self._header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.peer = transport.get_extra_info("peername")
+        if not self.server._opened(self):
+            transport.close()
+            return
+        self._parser = AgiRequestParser(self.server.max_header_bytes)
+        self._header_timer = asyncio.get_running_loop().call_later(self.server.header_timeout_s, self._header_timed_out)
+
+    def data_received(self, data: bytes) -> None:
+        if self.session is not None:
+            self.session.feed(data)
+            return
+        if self._parser is None:
+            return  # refused or failed: closing
+        try:
+            request = self._parser.feed(data)
+        except AgiProtocolError as exc:
+            self._fail("protocol", exc)
+            return
+        if request is None:
+            return
+        self._cancel_header_timer()
+        self.session = AgiSession(request, self.transport, read_timeout_s=self.server.read_timeout_s)
+        if self._parser.leftover:
+            self.session.feed(self._parser.leftover)
+        self._parser = None
+        self.server._start_session(self, self.session)
+
+    def eof_received(self) -> bool | None:
+        return None  # close our side too: connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_header_timer()
+        if self.session is not None:
+            self.session.feed_eof()
+            return  # _serve ends the connection's accounting
+        if self._parser is not None:
+            self._parser = None
+            self.server._header_failed(self, "dropped" if exc is not None else "closed")
+        self.server._closed(self)
+
+    def _header_timed_out(self) -> None:
+        self._header_timer = None
+        if self.session is None and self._parser is not None:
+            self._fail("timeout")
+
+    def _fail(self, why: str, problem: object = None) -> None:
+        self._cancel_header_timer()
+        self._parser = None
+        self.server._header_failed(self, why, problem)
+        self.transport.close()
+
+    def _cancel_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+
 class FastAgiServer:
     """asyncio FastAGI listener with per-connection tasks and graceful shutdown."""
 
@@ -194,59 +331,80 @@ class FastAgiServer:
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._sessions: set[AgiSession] = set()
+        self._connections: set[_AgiConnection] = set()
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, self.host, self.port, limit=65536)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _AgiConnection(self), self.host, self.port)
         sockets = self._server.sockets or []
         if sockets and self.port == 0:
             self.port = sockets[0].getsockname()[1]
         log.info("FastAGI listening on %s:%d (routes: %s)", self.host, self.port, ", ".join(self.routes.names))
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
+    def _opened(self, connection: "_AgiConnection") -> bool:
+        """A peer connected; False (and closed) when ``max_connections`` are already open."""
         self.stats.accepted += 1
         self.stats.active += 1
-        peer = writer.get_extra_info("peername")
-        try:
-            if len(self._tasks) > self.max_connections:
-                self.stats.rejected_over_capacity += 1
-                log.warning("FastAGI: refusing %s: %d connections already open", peer, self.max_connections)
-                return
-            request = await self._read_header(reader, peer)
-            if request is None:
-                return
-            handler = self.routes.resolve(request.route)
-            if handler is None:
-                self.stats.unknown_routes += 1
-                log.warning("FastAGI: no route for %r (channel %s); known: %s", request.route, request.channel, self.routes.names)
-                with contextlib.suppress(Exception):
-                    writer.write(encode_command("VERBOSE", f"acd: no route {request.route}", "1"))
-                    await writer.drain()
-                return
-            session = AgiSession(request, reader, writer, read_timeout_s=self.read_timeout_s)
-            if self.guard is not None and not await self._admitted(session, self.guard, peer):
-                return  # closed without a word
-            self._sessions.add(session)
-            try:
-                await handler(session)
-            except AgiHangup:
-                log.debug("FastAGI: %s hung up in route %s", request.channel, request.route)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                self.stats.handler_errors += 1
-                log.exception("FastAGI: route %s failed for channel %s", request.route, request.channel)
-            finally:
-                self._sessions.discard(session)
-        finally:
+        self._connections.add(connection)
+        if len(self._connections) > self.max_connections:
+            self.stats.rejected_over_capacity += 1
+            log.warning("FastAGI: refusing %s: %d connections already open", connection.peer, self.max_connections)
+            return False
+        return True
+
+    def _closed(self, connection: "_AgiConnection") -> None:
+        if connection in self._connections:
+            self._connections.discard(connection)
             self.stats.active -= 1
+
+    def _header_failed(self, connection: "_AgiConnection", why: str, problem: object = None) -> None:
+        peer = connection.peer
+        if why == "timeout":
+            self.stats.header_timeouts += 1
+            log.warning("FastAGI: %s sent no complete header within %.1f s; closed", peer, self.header_timeout_s)
+        elif why == "protocol":
+            self.stats.protocol_errors += 1
+            log.warning("FastAGI: %s is not speaking AGI (%s); closed", peer, problem)
+        elif why == "dropped":
+            log.info("FastAGI: %s dropped the connection during the header", peer)
+        else:
+            log.info("FastAGI: %s closed the connection before the header ended", peer)
+
+    def _start_session(self, connection: "_AgiConnection", session: AgiSession) -> None:
+        task = asyncio.get_running_loop().create_task(self._serve(connection, session))
+        self._tasks.add(task)
+
+        def ended(task: asyncio.Task[None]) -> None:  # also when cancelled before it ran
             self._tasks.discard(task)
+            connection.transport.close()
+            self._closed(connection)
+
+        task.add_done_callback(ended)
+
+    async def _serve(self, connection: "_AgiConnection", session: AgiSession) -> None:
+        """The header is in: the route's handler, after the AGI key, on its own task."""
+        request, peer = session.request, connection.peer
+        handler = self.routes.resolve(request.route)
+        if handler is None:
+            self.stats.unknown_routes += 1
+            log.warning("FastAGI: no route for %r (channel %s); known: %s", request.route, request.channel, self.routes.names)
             with contextlib.suppress(Exception):
-                writer.close()
-                async with asyncio.timeout(2):  # not wait_for: no Task per session
-                    await writer.wait_closed()
+                connection.transport.write(encode_command("VERBOSE", f"acd: no route {request.route}", "1"))
+            return
+        if self.guard is not None and not await self._admitted(session, self.guard, peer):
+            return  # closed without a word
+        self._sessions.add(session)
+        try:
+            await handler(session)
+        except AgiHangup:
+            log.debug("FastAGI: %s hung up in route %s", request.channel, request.route)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self.stats.handler_errors += 1
+            log.exception("FastAGI: route %s failed for channel %s", request.route, request.channel)
+        finally:
+            self._sessions.discard(session)
 
     async def _admitted(self, session: AgiSession, guard: AgiKeyGuard, peer: object) -> bool:
         """Ask the peer for Asterisk's ``ACD_AGI_KEY`` (see :mod:`acd.asterisk.agi_key`).
@@ -266,35 +424,16 @@ class FastAgiServer:
         self.stats.refused_without_key += 1
         return False
 
-    async def _read_header(self, reader: asyncio.StreamReader, peer: object) -> AgiRequest | None:
-        parser = AgiRequestParser(self.max_header_bytes)
-        loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout_at(loop.time() + self.header_timeout_s):
-                while True:
-                    chunk = await reader.read(4096)
-                    if not chunk:
-                        log.info("FastAGI: %s closed the connection before the header ended", peer)
-                        return None
-                    request = parser.feed(chunk)
-                    if request is not None:
-                        return request
-        except asyncio.TimeoutError:
-            self.stats.header_timeouts += 1
-            log.warning("FastAGI: %s sent no complete header within %.1f s; closed", peer, self.header_timeout_s)
-        except AgiProtocolError as exc:
-            self.stats.protocol_errors += 1
-            log.warning("FastAGI: %s is not speaking AGI (%s); closed", peer, exc)
-        except ConnectionError:
-            log.info("FastAGI: %s dropped the connection during the header", peer)
-        return None
-
     def begin_shutdown(self) -> None:
-        """Stop accepting; sessions see ``closing`` and finish their current step."""
+        """Stop accepting; sessions see ``closing`` and finish their current step; peers
+        still sending their header are closed (no call of theirs has started)."""
         if self._server is not None:
             self._server.close()
         for session in self._sessions:
             session.closing = True
+        for connection in list(self._connections):
+            if connection.session is None:
+                connection.transport.close()
 
     async def close(self, grace_s: float = 5.0) -> None:
         """Stop accepting, let calls finish for ``grace_s``, then cancel what remains."""
