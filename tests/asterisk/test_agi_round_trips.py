@@ -134,6 +134,27 @@ async def test_a_response_line_without_end_is_cut_off_in_bounded_memory() -> Non
     assert closed and len(session._partial) == 0
 
 
+async def test_a_peer_answering_what_nobody_asked_is_cut_off_in_bounded_memory() -> None:
+    closed: list[bool] = []
+
+    class Transport:
+        def write(self, data: bytes) -> None:
+            pass
+
+        def is_closing(self) -> bool:
+            return bool(closed)
+
+        def close(self) -> None:
+            closed.append(True)
+
+    session = AgiSession(AgiRequest(env={}, route="ivr", params={}, args=()), Transport(), read_timeout_s=1)  # type: ignore[arg-type]
+    for _ in range(10_000):
+        session.feed(b"200 result=0\n")  # no command waits for these
+    assert closed and len(session._lines) == 0
+    with pytest.raises(AgiHangup):
+        await session.command("ANSWER")
+
+
 async def test_a_channel_the_dialplan_answered_is_not_answered_again() -> None:
     answered = RecordingSession(params={"answered": "yes"})
     await channel(answered).answer()

@@ -48,8 +48,10 @@ class AgiTimeout(Exception):
     """Asterisk did not answer a command in time."""
 
 
-#: a response line longer than this ends the session (a peer that never sends a newline)
+#: a response line longer than this ends the session (a peer that never sends a newline),
+#: and so do more unread bytes than this (a peer that answers what nobody asked)
 MAX_LINE_BYTES = 65536
+MAX_UNREAD_BYTES = 65536
 
 
 class AgiSession:
@@ -69,6 +71,7 @@ class AgiSession:
         self._lock = asyncio.Lock()
         self._partial = bytearray()
         self._lines: deque[str] = deque()
+        self._unread = 0  # characters in the queued lines
         self._eof = False
         self._broken: AgiProtocolError | None = None
         #: the command waiting for its response: (name, future, saw a HANGUP notice)
@@ -87,13 +90,26 @@ class AgiSession:
         partial += data
         if b"\n" in data:
             *lines, rest = partial.split(b"\n")
-            self._lines.extend((line + b"\n").decode("utf-8", errors="replace") for line in lines)
+            decoded = [(line + b"\n").decode("utf-8", errors="replace") for line in lines]
+            self._lines.extend(decoded)
+            self._unread += sum(map(len, decoded))
             self._partial = partial = bytearray(rest)
-        if len(partial) > MAX_LINE_BYTES and self._broken is None:
-            self._broken = AgiProtocolError("response line too long")
-            self._partial = bytearray()
-            if self._transport is not None:
-                self._transport.close()
+        if len(partial) > MAX_LINE_BYTES:
+            self._break("response line too long")
+        self._read_lines()
+        if self._unread > MAX_UNREAD_BYTES:
+            self._break(f"more than {MAX_UNREAD_BYTES} bytes nobody asked for")
+
+    def _break(self, problem: str) -> None:
+        """Bounded memory: the session ends; a waiting command gets ``AgiProtocolError``."""
+        if self._broken is not None:
+            return
+        self._broken = AgiProtocolError(problem)
+        self._partial = bytearray()
+        self._lines.clear()
+        self._unread = 0
+        if self._transport is not None:
+            self._transport.close()
         self._read_lines()
 
     def feed_eof(self) -> None:
@@ -109,8 +125,10 @@ class AgiSession:
         if future.done():
             return
         while self._lines:
+            line = self._lines.popleft()
+            self._unread -= len(line)
             try:
-                response = self._parser.feed_line(self._lines.popleft())
+                response = self._parser.feed_line(line)
             except AgiHangupNotice:
                 # Asterisk sends HANGUP, then still answers the pending command (often -1).
                 self._saw_hangup_notice = True
