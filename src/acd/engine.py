@@ -254,6 +254,7 @@ class Engine:
             key = load_or_create_key(self.settings.resolve(self.settings.metrics.database).parent / KEY_FILE_NAME)
         self.agi_key = key
         self.fastagi.guard = AgiKeyGuard(key)
+        self.fastagi.asterisk_uid = self.settings.agi.asterisk_uid
 
     async def _publish_agi_key(self) -> None:
         """Before anything else on each AMI connection: Asterisk learns the key to pass."""

@@ -70,6 +70,10 @@ class AgiSettings(_Section):
     key: SecretStr | None = Field(
         None, description="the key every FastAGI session must show (ACD_AGI_KEY; given to Asterisk over AMI); none: generated once, kept in agi-key beside the metrics database"
     )
+    asterisk_uid: int | None = Field(
+        None, ge=0, le=2**32 - 2,
+        description="Asterisk's user id when it runs on this machine: a session whose socket that user owns (the kernel says, sock_diag) is not asked for the key, one AGI round trip less per call; none: every session is asked",
+    )
 
     _check_host = field_validator("host")(_loopback_default_warning)
 

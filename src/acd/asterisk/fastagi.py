@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
 from acd.asterisk.agi_key import ASTERISK_VARIABLE, AgiKeyGuard
+from acd.asterisk.socket_owner import SocketOwners
 from acd.asterisk.agi_protocol import (
     AgiHangupNotice,
     AgiProtocolError,
@@ -246,6 +247,8 @@ class FastAgiStats:
     rejected_over_capacity: int = 0
     #: sessions that could not show the install's AGI key (not from our Asterisk): never routed
     refused_without_key: int = 0
+    #: sessions let in without the key question: their socket belongs to ``asterisk_uid``
+    admitted_by_owner: int = 0
 
 
 class _AgiConnection(asyncio.Protocol):
@@ -345,6 +348,10 @@ class FastAgiServer:
         self.max_connections = max_connections
         #: when set, only sessions carrying the AGI key reach a route (the engine always sets it)
         self.guard = guard
+        #: Asterisk's user on this machine: a session whose socket it owns skips the key
+        #: question (:mod:`acd.asterisk.socket_owner`); None: every session is asked
+        self.asterisk_uid: int | None = None
+        self._owners = SocketOwners()
         self.stats = FastAgiStats()
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -409,7 +416,7 @@ class FastAgiServer:
             with contextlib.suppress(Exception):
                 connection.transport.write(encode_command("VERBOSE", f"acd: no route {request.route}", "1"))
             return
-        if self.guard is not None and not await self._admitted(session, self.guard, peer):
+        if self.guard is not None and not self._owned_by_asterisk(connection) and not await self._admitted(session, self.guard, peer):
             return  # closed without a word
         self._sessions.add(session)
         try:
@@ -423,6 +430,15 @@ class FastAgiServer:
             log.exception("FastAGI: route %s failed for channel %s", request.route, request.channel)
         finally:
             self._sessions.discard(session)
+
+    def _owned_by_asterisk(self, connection: "_AgiConnection") -> bool:
+        """The kernel says Asterisk's own user opened this connection (no round trip)."""
+        if self.asterisk_uid is None:
+            return False
+        if self._owners.owner(connection.peer, connection.transport.get_extra_info("sockname")) != self.asterisk_uid:
+            return False
+        self.stats.admitted_by_owner += 1
+        return True
 
     async def _admitted(self, session: AgiSession, guard: AgiKeyGuard, peer: object) -> bool:
         """Ask the peer for Asterisk's ``ACD_AGI_KEY`` (see :mod:`acd.asterisk.agi_key`).
@@ -465,6 +481,7 @@ class FastAgiServer:
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2)
+        self._owners.close()
 
     @property
     def active_sessions(self) -> int:

@@ -112,6 +112,14 @@ class CpsLab:
         except (OSError, ValueError):
             return None  # the docker back end keeps no pid file: Asterisk's CPU is then not reported
 
+    def asterisk_uid(self) -> int | None:
+        """The user Asterisk runs as (for ``agi.asterisk_uid``); None if not on this machine."""
+        pid = self.asterisk_pid()
+        try:
+            return os.stat(f"/proc/{pid}").st_uid if pid is not None else None
+        except OSError:
+            return None
+
     def recordings_dir(self) -> Path | None:
         for line in self.sh("env", timeout_s=10).stdout.splitlines():
             if line.startswith("ACD_LAB_RECORDINGS="):
@@ -204,9 +212,11 @@ def settings_text(lab: CpsLab, work: Path, options: CpsOptions, recordings: Path
         f"recording:\n  asterisk_dir: /labs/{lab.name}/recordings\n  local_dir: {recordings}\n"
         if record else "recording:\n  enabled: false\n"
     )
+    uid = lab.asterisk_uid()
     return (
         f"agi:\n  port: {lab.agi_port}\n"
-        f"ami:\n  port: {lab.ami_port}\n  username: {lab.ami_user}\n"
+        + (f"  asterisk_uid: {uid}\n" if uid is not None else "")
+        + f"ami:\n  port: {lab.ami_port}\n  username: {lab.ami_user}\n"
         f"ivr:\n  flows_dir: {work / 'flows'}\n"
         f"routing:\n  config: {work / 'routing.yaml'}\n  auto_login: [{', '.join(agent_ids(options.agents))}]\n"
         f"metrics:\n  database: {work / 'acd.sqlite'}\n"

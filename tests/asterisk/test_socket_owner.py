@@ -1,0 +1,88 @@
+"""A FastAGI session whose socket belongs to Asterisk's user (the kernel says, over
+sock_diag) is let in without the AGI key question; any other is still asked."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from pathlib import Path
+from typing import AsyncIterator
+
+import pytest
+
+from acd.app import App
+from acd.asterisk.socket_owner import SocketOwners
+from acd.engine import MemorySink
+from tests.api.helpers import assemble, free_port, make_settings
+from tests.asterisk.test_agi_key import GET_KEY, agi_session
+
+
+def test_the_kernel_names_the_user_that_opened_a_loopback_connection() -> None:
+    owners = SocketOwners()
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        with socket.create_connection(server.getsockname()) as client:
+            accepted, peer = server.accept()
+            with accepted:
+                assert owners.owner(peer, accepted.getsockname()) == os.getuid()
+                assert owners.owner(client.getsockname(), ("127.0.0.1", 1)) is None  # no such connection
+                assert owners.owner(("::1", peer[1]), accepted.getsockname()) is None  # families differ
+                assert owners.owner("garbage", None) is None
+    owners.close()
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to open a socket as another user (CI runs as root)")
+def test_a_connection_opened_by_another_user_is_that_users() -> None:
+    owners = SocketOwners()
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        read_end, write_end = os.pipe()
+        child = os.fork()
+        if child == 0:  # pragma: no cover - the child only connects and waits
+            try:
+                os.setuid(65534)
+                with socket.create_connection(server.getsockname()):
+                    os.write(write_end, b"x")
+                    os.read(read_end, 1)
+            finally:
+                os._exit(0)
+        accepted, peer = server.accept()
+        try:
+            assert owners.owner(peer, accepted.getsockname()) == 65534
+        finally:
+            os.write(write_end, b"xx")
+            accepted.close()
+            os.waitpid(child, 0)
+            os.close(read_end)
+            os.close(write_end)
+    owners.close()
+
+
+@pytest.fixture
+async def engine_with_uid(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[App]:
+    settings = make_settings(tmp_path, api_port=free_port())
+    settings = settings.model_copy(update={"agi": settings.agi.model_copy(update={"asterisk_uid": request.param})})
+    app, _, _sink = assemble(settings)
+    await app.engine.start()
+    try:
+        yield app
+    finally:
+        await app.engine.stop(grace_s=1)
+
+
+@pytest.mark.parametrize("engine_with_uid", [os.getuid()], indirect=True)
+async def test_a_session_from_asterisks_user_skips_the_key_question(engine_with_uid: App) -> None:
+    app = engine_with_uid
+    commands = await agi_session(app.engine.fastagi.port, "ivr")  # this process plays Asterisk
+    assert commands and commands[0] != GET_KEY and GET_KEY not in commands
+    assert app.engine.fastagi.stats.admitted_by_owner == 1 and app.engine.fastagi.stats.refused_without_key == 0
+
+
+@pytest.mark.parametrize("engine_with_uid", [os.getuid() + 1], indirect=True)
+async def test_a_session_from_any_other_user_is_still_asked_and_refused_without_the_key(engine_with_uid: App) -> None:
+    app = engine_with_uid
+    assert await agi_session(app.engine.fastagi.port, "ivr") == [GET_KEY]
+    assert app.engine.fastagi.stats.admitted_by_owner == 0 and app.engine.fastagi.stats.refused_without_key == 1
