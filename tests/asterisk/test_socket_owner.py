@@ -9,6 +9,7 @@ import socket
 from pathlib import Path
 from typing import AsyncIterator
 
+import httpx
 import pytest
 
 from acd.app import App
@@ -79,6 +80,9 @@ async def test_a_session_from_asterisks_user_skips_the_key_question(engine_with_
     commands = await agi_session(app.engine.fastagi.port, "ivr")  # this process plays Asterisk
     assert commands and commands[0] != GET_KEY and GET_KEY not in commands
     assert app.engine.fastagi.stats.admitted_by_owner == 1 and app.engine.fastagi.stats.refused_without_key == 0
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.engine.settings.api.port}") as client:
+        metrics = (await client.get("/metrics")).text
+    assert "acd_fastagi_admitted_by_owner_total 1" in metrics.splitlines()
 
 
 @pytest.mark.parametrize("engine_with_uid", [os.getuid() + 1], indirect=True)

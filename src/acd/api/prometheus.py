@@ -139,6 +139,11 @@ def render_metrics(app: "ServedEngine", views: LiveViews, tally: EventTally, lag
         "FastAGI sessions refused for a missing or wrong AGI key (not from Asterisk's dialplan).",
         [({}, app.engine.fastagi.stats.refused_without_key)],
     )
+    out.family(
+        "acd_fastagi_admitted_by_owner_total", "counter",
+        "FastAGI sessions let in without the AGI key question: their socket belongs to agi.asterisk_uid.",
+        [({}, app.engine.fastagi.stats.admitted_by_owner)],
+    )
     out.family("acd_event_sink_failures_total", "counter", "Events an event sink (store, MQTT) failed to take.", [({}, app.engine.bus.failures)])
     out.family("acd_dispatch_ring_errors_total", "counter", "Rings that could not be sent to Asterisk.", [({}, app.dispatcher.counters.ring_errors)])
     disk = app.recordings.usage if app.recordings is not None else None
