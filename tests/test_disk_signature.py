@@ -16,6 +16,28 @@ from acd.ivr.registry import FlowRegistry
 FLOW = "name: f\nnumbers: ['{number}']\nentry: f\nnodes:\n  f: {{type: hangup}}\n"
 
 
+def count_reads(module: object, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Every file ``module`` reads through ``read_limited`` from now on."""
+    reads: list[Path] = []
+    real = module.read_limited  # type: ignore[attr-defined]
+
+    def counting(path, limits):  # noqa: ANN001, ANN202
+        reads.append(Path(path))
+        return real(path, limits)
+
+    monkeypatch.setattr(module, "read_limited", counting)
+    return reads
+
+
+async def eventually(condition, polls: int = 500) -> None:  # noqa: ANN001
+    """Poll every 10 ms until ``condition()`` holds; the bound only keeps a broken build from hanging."""
+    for _ in range(polls):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    assert condition()
+
+
 def test_a_save_moves_the_signature_even_with_the_same_size_and_modification_time(tmp_path: Path) -> None:
     path = tmp_path / "a.yaml"
     path.write_text("one")
@@ -54,24 +76,13 @@ async def test_an_idle_flows_folder_is_listed_but_not_read_and_an_edit_still_app
     (tmp_path / "f.yaml").write_text(FLOW.format(number="100"))
     registry = FlowRegistry(tmp_path)
     registry.load()
-    reads: list[Path] = []
-    real = registry_module.read_limited
-
-    def counting(path, limits):  # noqa: ANN001, ANN202
-        reads.append(Path(path))
-        return real(path, limits)
-
-    monkeypatch.setattr(registry_module, "read_limited", counting)
+    reads = count_reads(registry_module, monkeypatch)
     watcher = asyncio.create_task(registry.watch(poll_interval=0.01, gate=ChangeGate(full_every_s=3600)))
     try:
         await asyncio.sleep(0.3)  # ~30 polls
         assert len(reads) <= 1  # the first poll reads; the idle ones only stat
         (tmp_path / "f.yaml").write_text(FLOW.format(number="200"))
-        for _ in range(500):
-            if registry.for_number("200") is not None:
-                break
-            await asyncio.sleep(0.01)
-        assert registry.for_number("200") is not None
+        await eventually(lambda: registry.for_number("200") is not None)
     finally:
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -92,11 +103,7 @@ async def test_a_change_the_signature_cannot_see_is_read_at_the_next_full_check(
         await asyncio.sleep(0.1)
         assert registry.for_number("300") is None  # unseen: the signature did not move
         now[0] = 10.0
-        for _ in range(500):
-            if registry.for_number("300") is not None:
-                break
-            await asyncio.sleep(0.01)
-        assert registry.for_number("300") is not None
+        await eventually(lambda: registry.for_number("300") is not None)
     finally:
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -115,23 +122,13 @@ async def test_an_unchanged_routing_file_is_not_read_and_a_saved_one_is_applied(
     assert config is not None and not problems
     applied: list[object] = []
     reloader = RoutingReloader(path, config, applied.append, lambda *a, **k: None)
-    reads: list[Path] = []
-    real = reload_module.read_limited
-
-    def counting(target, limits):  # noqa: ANN001, ANN202
-        reads.append(Path(target))
-        return real(target, limits)
-
-    monkeypatch.setattr(reload_module, "read_limited", counting)
+    reads = count_reads(reload_module, monkeypatch)
     watcher = asyncio.create_task(reloader.watch(0.01, gate=ChangeGate(full_every_s=3600)))
     try:
         await asyncio.sleep(0.3)
         assert len(reads) <= 1 and applied == []
         path.write_text(ROUTING + "\n# saved again, with a comment\n")
-        for _ in range(500):
-            if applied:
-                break
-            await asyncio.sleep(0.01)
+        await eventually(lambda: bool(applied))
         assert len(applied) == 1
     finally:
         watcher.cancel()

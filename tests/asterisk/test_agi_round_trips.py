@@ -72,34 +72,40 @@ async def test_the_language_the_channel_already_has_is_not_set_again() -> None:
     assert session.sent == [("SET VARIABLE", "CHANNEL(language)", "en"), ("SET VARIABLE", "CHANNEL(language)", "es")]
 
 
-async def test_a_silent_asterisk_still_times_a_command_out() -> None:
-    writes: list[bytes] = []
+class FakeTransport:
+    """What an AgiSession writes to and closes: the socket, as the tests see it."""
 
-    class Transport:
-        def write(self, data: bytes) -> None:
-            writes.append(data)
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closed = False
 
-        def is_closing(self) -> bool:
-            return False
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
 
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def fed_session(read_timeout_s: float = 1) -> tuple[AgiSession, FakeTransport]:
+    transport = FakeTransport()
     request = AgiRequest(env={}, route="ivr", params={}, args=())
-    session = AgiSession(request, Transport(), read_timeout_s=0.05)  # type: ignore[arg-type]
+    return AgiSession(request, transport, read_timeout_s=read_timeout_s), transport  # type: ignore[arg-type]
+
+
+async def test_a_silent_asterisk_still_times_a_command_out() -> None:
+    session, transport = fed_session(read_timeout_s=0.05)
     with pytest.raises(AgiTimeout, match="no answer to ANSWER within 0.1 s"):
         await session.command("ANSWER")
     session.feed(b"200 result=0\n")  # late: read by the next command, as from a socket
     assert (await session.command("ANSWER", timeout_s=1)).result_int == 0
-    assert writes == [b"ANSWER\n", b"ANSWER\n"]
+    assert transport.writes == [b"ANSWER\n", b"ANSWER\n"]
 
 
 async def test_answers_split_anywhere_and_a_hangup_notice_between_commands_are_read_in_order() -> None:
-    class Transport:
-        def write(self, data: bytes) -> None:
-            pass
-
-        def is_closing(self) -> bool:
-            return False
-
-    session = AgiSession(AgiRequest(env={}, route="ivr", params={}, args=()), Transport(), read_timeout_s=1)  # type: ignore[arg-type]
+    session, _ = fed_session()
     for piece in (b"20", b"0 result=1 (x", b"y)\n200 res", b"ult=0\n"):
         session.feed(piece)
     assert (await session.command("GET VARIABLE", "A")).data == "xy"
@@ -112,45 +118,21 @@ async def test_answers_split_anywhere_and_a_hangup_notice_between_commands_are_r
 
 
 async def test_a_response_line_without_end_is_cut_off_in_bounded_memory() -> None:
-    closed: list[bool] = []
-
-    class Transport:
-        def write(self, data: bytes) -> None:
-            pass
-
-        def is_closing(self) -> bool:
-            return bool(closed)
-
-        def close(self) -> None:
-            closed.append(True)
-
-    session = AgiSession(AgiRequest(env={}, route="ivr", params={}, args=()), Transport(), read_timeout_s=1)  # type: ignore[arg-type]
+    session, transport = fed_session()
     waiting = asyncio.ensure_future(session.command("ANSWER"))
     await asyncio.sleep(0)
     for _ in range(100):
         session.feed(b"x" * 4096)
     with pytest.raises(AgiProtocolError, match="too long"):
         await waiting
-    assert closed and len(session._partial) == 0
+    assert transport.closed and len(session._partial) == 0
 
 
 async def test_a_peer_answering_what_nobody_asked_is_cut_off_in_bounded_memory() -> None:
-    closed: list[bool] = []
-
-    class Transport:
-        def write(self, data: bytes) -> None:
-            pass
-
-        def is_closing(self) -> bool:
-            return bool(closed)
-
-        def close(self) -> None:
-            closed.append(True)
-
-    session = AgiSession(AgiRequest(env={}, route="ivr", params={}, args=()), Transport(), read_timeout_s=1)  # type: ignore[arg-type]
+    session, transport = fed_session()
     for _ in range(10_000):
         session.feed(b"200 result=0\n")  # no command waits for these
-    assert closed and len(session._lines) == 0
+    assert transport.closed and len(session._lines) == 0
     with pytest.raises(AgiHangup):
         await session.command("ANSWER")
 
