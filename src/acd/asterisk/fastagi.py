@@ -14,7 +14,8 @@ measured as a large share of the engine's CPU per call (issue 20).
 Routes: ``AGI(agi://127.0.0.1:4573/ivr?x=1,arg1)`` reaches the handler registered for
 ``ivr`` with ``request.params == {"x": "1"}`` and ``request.args == ("arg1",)``.  With a
 ``guard`` (:mod:`acd.asterisk.agi_key`), each session is first asked for Asterisk's
-``ACD_AGI_KEY``: one that cannot show the install's key reaches no route.
+``ACD_AGI_KEY``: one that cannot show the install's key reaches no route — unless the
+kernel says its socket belongs to ``asterisk_uid`` (:mod:`acd.asterisk.socket_owner`).
 """
 
 from __future__ import annotations
@@ -75,9 +76,9 @@ class AgiSession:
         self._unread = 0  # characters in the queued lines
         self._eof = False
         self._broken: AgiProtocolError | None = None
-        #: the command waiting for its response: (name, future, saw a HANGUP notice)
+        #: the command waiting for its response: (name, future)
         self._waiting: tuple[str, asyncio.Future[AgiResponse]] | None = None
-        self._saw_hangup_notice = False
+        self._saw_hangup_notice = False  # during the waiting command
         self.hung_up = False
         self.closing = False
 
