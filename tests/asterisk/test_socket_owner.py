@@ -3,7 +3,6 @@ sock_diag) is let in without the AGI key question; any other is still asked."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 from pathlib import Path
@@ -14,7 +13,6 @@ import pytest
 
 from acd.app import App
 from acd.asterisk.socket_owner import SocketOwners
-from acd.engine import MemorySink
 from tests.api.helpers import assemble, free_port, make_settings
 from tests.asterisk.test_agi_key import GET_KEY, agi_session
 
