@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
 from acd.asterisk.agi_key import ASTERISK_VARIABLE, AgiKeyGuard
-from acd.asterisk.socket_owner import SocketOwners
 from acd.asterisk.agi_protocol import (
     AgiHangupNotice,
     AgiProtocolError,
@@ -38,6 +37,7 @@ from acd.asterisk.agi_protocol import (
     AgiResponseParser,
     encode_command,
 )
+from acd.asterisk.socket_owner import SocketOwners
 
 log = logging.getLogger("acd.fastagi")
 

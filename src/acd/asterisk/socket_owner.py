@@ -29,7 +29,6 @@ import threading
 
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
-NLMSG_ERROR = 2
 NLM_F_REQUEST = 1
 ALL_STATES = 0xFFFFFFFF
 NO_COOKIE = 0xFFFFFFFF
@@ -92,7 +91,7 @@ class SocketOwners:
                 if sequence != self._sequence:
                     continue  # a late answer to an earlier question that timed out
                 if kind != SOCK_DIAG_BY_FAMILY or len(answer) < _UID_AT + 4:
-                    return None  # NLMSG_ERROR (no such socket: not on this machine's network)
+                    return None  # an error message (NLMSG_ERROR): no such socket on this machine's network
                 return int(struct.unpack_from("=I", answer, _UID_AT)[0])
         except (AttributeError, OSError):
             # AttributeError: no AF_NETLINK on this platform
