@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from acd.base.events import Event
+import acd.metrics.store as store_module
 from acd.metrics.store import EventStore, StoreError
 from .conftest import Backend
 
@@ -96,16 +97,12 @@ async def test_a_failed_flush_keeps_the_events_for_the_next_one(db_path: Path, m
     try:
         store.append(ev(1.0, call_id="a"))
         store.append(ev(2.0, call_id="b"))
-        real = store._conn.executemany
-
-        async def failing(*args, **kwargs):
-            raise sqlite3.OperationalError("disk I/O error")
-
-        monkeypatch.setattr(store._conn, "executemany", failing)
+        # SQLite itself fails the inserts, after BEGIN: the transaction must be rolled back
+        monkeypatch.setattr(store_module, "_INSERT_EVENTS", "INSERT INTO no_such_table VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
         with pytest.raises(sqlite3.OperationalError):
             await store.flush()
         assert store.pending == 2 and store.flush_errors == 1 and rows_on_disk(db_path) == 0
-        monkeypatch.setattr(store._conn, "executemany", real)
+        monkeypatch.undo()
         store.append(ev(3.0, call_id="c"))
         assert await store.flush() == 3
         assert [e.call_id for e in await store.events()] == ["a", "b", "c"]
