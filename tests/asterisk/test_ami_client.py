@@ -12,7 +12,7 @@ from typing import AsyncIterator, Callable
 import pytest
 
 from acd.asterisk import ami_wire
-from acd.asterisk.ami import AmiActionRefused, AmiClient, AmiError, AmiNotConnected
+from acd.asterisk.ami import AmiActionRefused, AmiClient, AmiError, AmiMessage, AmiNotConnected
 from acd.asterisk.call_control import AsteriskCallControl
 from acd.dispatch import Dispatcher
 from acd.base.events import Event
@@ -125,6 +125,31 @@ async def test_a_subscriber_to_everything_gets_every_event_in_order(ami: tuple[S
     await server.push(event("Newchannel", Uniqueid="1") + b"\r\n" + event("VarSet", Uniqueid="2") + event("Hangup", Uniqueid="3"))
     got = [await everything.get(5) for _ in range(3)]
     assert [(m.name, m["Uniqueid"]) for m in got] == [("Newchannel", "1"), ("VarSet", "2"), ("Hangup", "3")]
+
+
+async def test_a_listener_gets_each_event_as_it_is_read_and_its_failure_stops_nothing(
+    ami: tuple[ScriptedAmi, AmiClient], caplog: pytest.LogCaptureFixture
+) -> None:
+    """``listen``: the named events, in order, called from the read itself (no queue: the
+    backlog stays 0); a listener that raises is logged and neither it nor a subscriber
+    misses the next event."""
+    server, client = ami
+    heard: list[str] = []
+
+    def listener(message: AmiMessage) -> None:
+        heard.append(message["Uniqueid"])
+        if message["Uniqueid"] == "1":
+            raise RuntimeError("listener bug")
+
+    stop = client.listen("Hangup", callback=listener)
+    everything = client.subscribe("Hangup")
+    await server.push(event("Hangup", Uniqueid="1") + event("VarSet", Uniqueid="x") + event("Hangup", Uniqueid="2"))
+    got = [(await everything.get(5))["Uniqueid"] for _ in range(2)]
+    assert heard == ["1", "2"] and got == ["1", "2"]
+    assert "a listener failed" in caplog.text and client.backlog == 0
+    stop()
+    await server.push(event("Hangup", Uniqueid="3"))
+    assert (await everything.get(5))["Uniqueid"] == "3" and heard == ["1", "2"]
 
 
 async def test_garbage_is_logged_and_the_stream_goes_on(ami: tuple[ScriptedAmi, AmiClient], caplog: pytest.LogCaptureFixture) -> None:

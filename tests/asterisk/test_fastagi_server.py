@@ -174,3 +174,54 @@ async def test_close_waits_for_calls_in_progress_then_cancels_after_grace() -> N
     assert finished == ["cancelled"]
     with pytest.raises(OSError):
         await asyncio.open_connection("127.0.0.1", server.port)
+
+
+ASTERISK_LIKE_HEADER = GOOD_HEADER[:-1] + b"".join(
+    f"agi_{key}: {value}\n".encode()
+    for key, value in [
+        ("language", "es"), ("type", "PJSIP"), ("callerid", "56912345678"), ("calleridname", "unknown"),
+        ("callingpres", "0"), ("callingani2", "0"), ("callington", "0"), ("callingtns", "0"), ("dnid", "300"),
+        ("rdnis", "unknown"), ("context", "from-callers"), ("extension", "300"), ("priority", "3"),
+        ("enhanced", "0.0"), ("accountcode", ""), ("threadid", "139951979935424"),
+    ]
+) + b"\n"
+
+
+@pytest.mark.parametrize("gather_s", [0.03, 0.0])
+async def test_a_header_written_a_line_at_a_time_is_read_in_a_few_gathers(gather_s: float, monkeypatch) -> None:
+    """Asterisk writes the header one line per write; read as it trickles in, it woke the
+    engine once a line.  Gathered, it takes at most 3 reads (uvloop reads once before the
+    first pause); without gathering (0), one read a line."""
+    from acd.asterisk.fastagi import _AgiConnection
+
+    reads: list[int] = []
+    original = _AgiConnection.data_received
+
+    def counting(self: _AgiConnection, data: bytes) -> None:
+        if self.session is None:
+            reads.append(len(data))
+        original(self, data)
+
+    monkeypatch.setattr(_AgiConnection, "data_received", counting)
+    seen: list[str] = []
+    server = await start_server(echo_routes(seen), header_gather_s=gather_s)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        lines = ASTERISK_LIKE_HEADER.splitlines(keepends=True)
+        for line in lines:
+            writer.write(line)
+            await writer.drain()
+            await asyncio.sleep(0.001)
+        command = await asyncio.wait_for(reader.readline(), 5)
+        writer.write(b"200 result=1 (gathered)\n")
+        await writer.drain()
+        await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+        assert command.startswith(b'GET VARIABLE "X"') and seen == ["gathered"]
+        assert sum(reads) == len(ASTERISK_LIKE_HEADER)
+        if gather_s:
+            assert len(reads) <= 3, reads
+        else:
+            assert len(reads) > len(lines) // 2, reads
+    finally:
+        await server.close(grace_s=1)

@@ -243,9 +243,11 @@ class AmiStats:
 
 @dataclass
 class _Subscriber:
-    queue: asyncio.Queue[AmiMessage]
+    queue: asyncio.Queue[AmiMessage] | None
     patterns: tuple[str, ...]
     dropped: int = 0
+    #: a listener's: called with each event as it is read, instead of the queue
+    callback: Callable[[AmiMessage], None] | None = None
 
 
 ConnectionCallback = Callable[[], Awaitable[None]]
@@ -511,7 +513,7 @@ class AmiClient:
 
         A growing backlog means a consumer (the dispatcher above all) falls behind Asterisk.
         """
-        return sum(subscriber.queue.qsize() for subscriber in self._subscribers)
+        return sum(subscriber.queue.qsize() for subscriber in self._subscribers if subscriber.queue is not None)
 
     def _route(self, name: str) -> tuple[_Subscriber, ...]:
         wanted = tuple(s for s in self._subscribers if not s.patterns or name in s.patterns)
@@ -558,8 +560,14 @@ class AmiClient:
     def _deliver(self, message: AmiMessage, wanted: tuple[_Subscriber, ...]) -> None:
         self.stats.delivered_events += 1
         for subscriber in wanted:
+            if subscriber.callback is not None:
+                try:
+                    subscriber.callback(message)
+                except Exception:  # a listener's failure must not stop the stream, nor the others
+                    log.exception("AMI: a listener failed on event %r", message.name)
+                continue
             try:
-                subscriber.queue.put_nowait(message)
+                subscriber.queue.put_nowait(message)  # type: ignore[union-attr]
             except asyncio.QueueFull:
                 subscriber.dropped += 1
                 self.stats.dropped_events += 1
@@ -579,6 +587,19 @@ class AmiClient:
         self._routes.clear()
         return AmiSubscription(self, subscriber)
 
+    def listen(self, *event_names: str, callback: Callable[[AmiMessage], None]) -> Callable[[], None]:
+        """Call ``callback`` with each event (all, or only the named ones) as it is read, in
+        the connection's read callback; returns the function that stops it.
+
+        For a consumer that handles an event without waiting (the dispatcher): a
+        subscription's queue and the task it wakes cost each event a future, a loop turn
+        and a task step, several times the handling itself in the engine's CPU per call.
+        The callback must not block; what it raises is logged and the stream goes on."""
+        subscriber = _Subscriber(None, tuple(event_names), callback=callback)
+        self._subscribers.append(subscriber)
+        self._routes.clear()
+        return lambda: self._unsubscribe(subscriber)
+
     def _unsubscribe(self, subscriber: _Subscriber) -> None:
         with contextlib.suppress(ValueError):
             self._subscribers.remove(subscriber)
@@ -595,11 +616,16 @@ class AmiSubscription:
     def __aiter__(self) -> AsyncIterator[AmiMessage]:
         return self
 
+    @property
+    def _queue(self) -> asyncio.Queue[AmiMessage]:
+        assert self.subscriber.queue is not None, "a subscription always has a queue"
+        return self.subscriber.queue
+
     async def __anext__(self) -> AmiMessage:
-        return await self.subscriber.queue.get()
+        return await self._queue.get()
 
     async def get(self, timeout_s: float | None = None) -> AmiMessage:
-        return await asyncio.wait_for(self.subscriber.queue.get(), timeout_s)
+        return await asyncio.wait_for(self._queue.get(), timeout_s)
 
     def close(self) -> None:
         self.client._unsubscribe(self.subscriber)

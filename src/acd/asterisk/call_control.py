@@ -22,6 +22,10 @@ where those meet Asterisk's names:
 
 The call id is the caller channel's ``Uniqueid`` (the AGI ``agi_uniqueid``), which every
 AMI event about that channel carries.
+
+Long on purpose: every AMI name the ACD depends on (events read, actions sent, the
+dialplan's contexts and variables) is in this one file, so a change on Asterisk's side
+is one place to read; the facts it produces are the dispatcher's vocabulary.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import asyncio
 import logging
 import math
 from dataclasses import dataclass
-from typing import AsyncIterator, Union
+from typing import AsyncIterator, Callable, Union
 
 from acd.asterisk.ami import AmiClient, AmiError, AmiMessage
 
@@ -292,20 +296,35 @@ class AsteriskCallControl:
         subscription = self.ami.subscribe(*EVENT_NAMES)
         try:
             async for message in subscription:
-                try:
-                    fact = translate(message)
-                except Exception:  # a malformed event must never stop the stream
-                    log.exception("cannot read AMI event %s", message.name)
-                    continue
-                if isinstance(fact, RingFailed) and fact.status == NO_ENDPOINT:
-                    # The dialplan found no ACD_AGENT_ENDPOINT_<id> (globals cleared by a
-                    # reload?): set them all again; the router re-offers the call meanwhile.
-                    log.warning("acd-agent found no endpoint global for call %s; setting them again", fact.call_id)
-                    self.forget_constants()
+                fact = self._fact(message)
                 if fact is not None:
                     yield fact
         finally:
             subscription.close()
+
+    def listen(self, on_fact: Callable[[ControlEvent], None]) -> Callable[[], None]:
+        """The facts of :meth:`events`, handed to ``on_fact`` as AMI reads them (no queue,
+        no task: :meth:`AmiClient.listen`); returns the function that stops them."""
+
+        def on_message(message: AmiMessage) -> None:
+            fact = self._fact(message)
+            if fact is not None:
+                on_fact(fact)
+
+        return self.ami.listen(*EVENT_NAMES, callback=on_message)
+
+    def _fact(self, message: AmiMessage) -> ControlEvent | None:
+        try:
+            fact = translate(message)
+        except Exception:  # a malformed event must never stop the stream
+            log.exception("cannot read AMI event %s", message.name)
+            return None
+        if isinstance(fact, RingFailed) and fact.status == NO_ENDPOINT:
+            # The dialplan found no ACD_AGENT_ENDPOINT_<id> (globals cleared by a
+            # reload?): set them all again; the router re-offers the call meanwhile.
+            log.warning("acd-agent found no endpoint global for call %s; setting them again", fact.call_id)
+            self.forget_constants()
+        return fact
 
     def __post_init__(self) -> None:
         #: (AMI connection number, {global name: value}) already set on that connection

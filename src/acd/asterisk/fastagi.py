@@ -16,6 +16,10 @@ Routes: ``AGI(agi://127.0.0.1:4573/ivr?x=1,arg1)`` reaches the handler registere
 ``guard`` (:mod:`acd.asterisk.agi_key`), each session is first asked for Asterisk's
 ``ACD_AGI_KEY``: one that cannot show the install's key reaches no route — unless the
 kernel says its socket belongs to ``asterisk_uid`` (:mod:`acd.asterisk.socket_owner`).
+
+Long on purpose: the session, the connection's protocol and the server share one
+lifecycle (header, key, route, close, shutdown) and the bounds that protect it; split,
+each would need the others' internals.
 """
 
 from __future__ import annotations

@@ -170,6 +170,28 @@ class MultiNodeCallControl:
         return tags
 
     # ------------------------------------------------------------ facts
+    def listen(self, on_fact: Callable[[ControlEvent], None]) -> Callable[[], None] | None:
+        """Every node's facts as its AMI reads them (:meth:`AsteriskCallControl.listen`),
+        filtered and learnt from as :meth:`events` does; returns the function that stops
+        them, or None when a node cannot be listened to (then :meth:`events` it is)."""
+        if not all(callable(getattr(control, "listen", None)) for control in self.nodes.values()):
+            return None
+
+        def for_node(name: str) -> Callable[[ControlEvent], None]:
+            def on_node_fact(fact: ControlEvent) -> None:
+                if self._accept(name, fact):
+                    self._learn(name, fact)
+                    on_fact(fact)
+            return on_node_fact
+
+        stops = [control.listen(for_node(name)) for name, control in self.nodes.items()]
+
+        def stop() -> None:
+            for one in stops:
+                one()
+
+        return stop
+
     async def events(self) -> AsyncIterator[ControlEvent]:
         merged: asyncio.Queue[tuple[str, ControlEvent]] = asyncio.Queue()
 

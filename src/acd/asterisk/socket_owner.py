@@ -42,6 +42,11 @@ _REQUEST_SIZE = _HEADER.size + _SELECT.size + _PORTS.size + 32 + _TAIL.size
 #: in the answer, after nlmsghdr (16): family, state, timer, retrans (4), sockid (48),
 #: expires, rqueue, wqueue (12), then the uid
 _UID_AT = 16 + 4 + 48 + 12
+_STATE_AT = 16 + 1
+#: TCP states a connecting peer's socket can be in while its connection lives (ESTABLISHED,
+#: FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, LAST_ACK, CLOSING).  Not TIME_WAIT: the kernel reports
+#: no owner for it (uid 0, which would read as root), so such an answer says nothing.
+_LIVE_STATES = frozenset({1, 4, 5, 8, 9, 11})
 _TIMEOUT_S = 0.05
 
 
@@ -92,6 +97,8 @@ class SocketOwners:
                     continue  # a late answer to an earlier question that timed out
                 if kind != SOCK_DIAG_BY_FAMILY or len(answer) < _UID_AT + 4:
                     return None  # an error message (NLMSG_ERROR): no such socket on this machine's network
+                if answer[_STATE_AT] not in _LIVE_STATES:
+                    return None
                 return int(struct.unpack_from("=I", answer, _UID_AT)[0])
         except (AttributeError, OSError):
             # AttributeError: no AF_NETLINK on this platform

@@ -1,7 +1,7 @@
 """``acd bench ami-ingest``: a real AMI stream through the real ingest path, timed.
 
 Path under test, unchanged: bytes on a loopback TCP socket → the framing and event filter
-of :class:`acd.asterisk.ami.AmiClient` (:mod:`acd.asterisk.ami_wire`) → its subscriber queue → ``translate`` in
+of :class:`acd.asterisk.ami.AmiClient` (:mod:`acd.asterisk.ami_wire`) → its listener (as it reads) → ``translate`` in
 :class:`acd.asterisk.call_control.AsteriskCallControl` → :class:`acd.dispatch.Dispatcher`
 → :class:`acd.routing.Router` and :class:`acd.metrics.live.LiveStats`.  Only the edges are
 replaced: Asterisk by :mod:`acd.bench.ami_replay` (a recording, in another process),
@@ -10,10 +10,10 @@ call-control *actions* by no-ops, and the event store by a counter.
 The two hooks are subclasses, so nothing in ``acd.asterisk`` or ``acd.dispatch``
 changes for the benchmark:
 
-* :class:`TappedAmiClient` hands out subscriptions that remember the last message
-  taken from the queue.  ``AsteriskCallControl.events`` takes a message, translates it
-  and yields the fact, and ``Dispatcher.run`` handles that fact before asking for the
-  next one, so while a fact is handled the remembered message is the one it came from;
+* :class:`TappedAmiClient` remembers the last message handed to a listener (or taken
+  from a subscription's queue).  ``AsteriskCallControl.listen`` translates a message and
+  ``Dispatcher`` handles the fact before the next message is read, so while a fact is
+  handled the remembered message is the one it came from;
 * :class:`TimedDispatcher` reads that message's replay stamps: ``AcdReplayAt`` becomes
   the dispatcher's clock (the recorded timeline, so wrap-ups and ring time-outs happen
   as they did live: a timer whose deadline has passed on that timeline is fired
@@ -52,7 +52,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from panoramisk.ami_protocol import AMIProtocol
 
@@ -92,6 +92,13 @@ class TappedAmiClient(AmiClient):
     def subscribe(self, *event_names: str) -> AmiSubscription:
         plain = super().subscribe(*event_names)
         return _TapSubscription(plain.client, plain.subscriber)
+
+    def listen(self, *event_names: str, callback: Callable[[AmiMessage], None]) -> Callable[[], None]:
+        def tapped(message: AmiMessage) -> None:
+            self.current = message
+            callback(message)
+
+        return super().listen(*event_names, callback=tapped)
 
 
 class PanoramiskParserAmiClient(TappedAmiClient):

@@ -117,6 +117,7 @@ class Dispatcher(Resync, CallbackCalls, HandoffRouting):
         self._agents_by_device = {agent.endpoint: agent.id for agent in self.router.config.agents}
         self._device_states: dict[str, str] = {}
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_deadline: float | None = None  # what the armed timer is for
         self._aliases: dict[str, str] = {}  # customer-first: customer channel uniqueid -> call id
         self._callback_legs = CallbackLegs(hang_up=lambda leg_id: self.control.hang_up(leg_id))
         self._legs = self._callback_legs.legs  # callback legs in flight or being hung up, by leg id
@@ -243,15 +244,29 @@ class Dispatcher(Resync, CallbackCalls, HandoffRouting):
 
     # ---------------------------------------------------------------- facts from Asterisk
     async def run(self) -> None:
-        """Consume call-control facts until cancelled (held back while resync reads Asterisk)."""
-        async for fact in self.control.events():
-            if self._resyncing:
-                self._backlog.append(fact)
-                continue
+        """Consume call-control facts until cancelled (held back while resync reads Asterisk).
+
+        A control that can hand facts over as they are read (``listen`` returning the
+        function that stops it: the AMI one) is listened to, so a fact costs no queue and
+        no task wake-up; any other is iterated (``events``)."""
+        listen = getattr(self.control, "listen", None)
+        stop = listen(self._take) if listen is not None else None
+        if stop is not None:
             try:
-                self.handle(fact)
-            except Exception:
-                log.exception("ACD: failed to handle %r", fact)
+                await asyncio.get_running_loop().create_future()  # until cancelled
+            finally:
+                stop()
+        async for fact in self.control.events():
+            self._take(fact)
+
+    def _take(self, fact: ControlEvent) -> None:
+        if self._resyncing:
+            self._backlog.append(fact)
+            return
+        try:
+            self.handle(fact)
+        except Exception:
+            log.exception("ACD: failed to handle %r", fact)
 
     def handle(self, fact: ControlEvent) -> list[Outcome]:
         """One fact, to the one handler for its type (``HANDLERS``)."""
@@ -451,13 +466,17 @@ class Dispatcher(Resync, CallbackCalls, HandoffRouting):
 
     def _arm_timer(self) -> None:
         deadline = self.router.next_deadline()
+        suspended = self._suspended_at is not None and self._now() == self._suspended_at
+        if self._timer is not None and deadline == self._timer_deadline and not suspended:
+            return  # the armed timer already stands for this deadline (most facts leave it as it was)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if deadline is None or (self._suspended_at is not None and self._now() == self._suspended_at):
+        if deadline is None or suspended:
             return  # suspended: _resume advances and arms again
         loop = asyncio.get_running_loop()
         self._timer = loop.call_later(max(0.0, deadline - self.clock()), self._on_timer)
+        self._timer_deadline = deadline
 
     def _on_timer(self) -> None:
         self._timer = None
