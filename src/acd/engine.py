@@ -16,12 +16,12 @@ import logging
 import signal
 import time
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Protocol
+from typing import Any, Awaitable, Callable, Protocol
 
 from acd.asterisk.agi_key import KEY_FILE_NAME, AgiKeyGuard, load_or_create_key, publish_key
 from acd.asterisk.ami import AmiClient
 from acd.asterisk.fastagi import FastAgiServer, RouteRegistry
-from acd.base.events import Event
+from acd.base.events import Event, engine_event
 from acd.settings import Settings
 
 log = logging.getLogger("acd.engine")
@@ -171,8 +171,11 @@ class Engine:
         if not task.cancelled() and task.exception() is not None:
             log.error("background task %s crashed: %r", task.get_name(), task.exception())
 
-    def emit(self, type_: str, **fields: object) -> None:
-        self.bus.emit(Event(type=type_, ts=self.clock(), **fields))  # type: ignore[arg-type]
+    def emit(
+        self, type_: str, *, call_id: str | None = None, agent_id: str | None = None, queue: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        self.bus.emit(engine_event(type_, self.clock(), call_id=call_id, agent_id=agent_id, queue=queue, data=data))
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:

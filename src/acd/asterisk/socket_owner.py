@@ -22,7 +22,7 @@ the peer's address is the socket's source); the answer's ``inet_diag_msg`` carri
 
 from __future__ import annotations
 
-import ipaddress
+import select
 import socket
 import struct
 import threading
@@ -64,22 +64,19 @@ class SocketOwners:
         pairs as the transport gives them), or None."""
         if self.unavailable:
             return None
-        try:
-            peer_ip, peer_port = ipaddress.ip_address(peer[0]), int(peer[1])  # type: ignore[index]
-            local_ip, local_port = ipaddress.ip_address(local[0]), int(local[1])  # type: ignore[index]
-        except (TypeError, ValueError, IndexError):
-            return None
-        if peer_ip.version != local_ip.version:
-            return None
-        family = socket.AF_INET if peer_ip.version == 4 else socket.AF_INET6
+        peer_address, peer_port = _address(peer)
+        local_address, local_port = _address(local)
+        if peer_address is None or local_address is None or len(peer_address) != len(local_address):
+            return None  # unreadable, or the families differ
+        family = socket.AF_INET if len(peer_address) == 4 else socket.AF_INET6
         with self._lock:
-            return self._ask(family, peer_ip.packed.ljust(16, b"\0"), peer_port, local_ip.packed.ljust(16, b"\0"), local_port)
+            return self._ask(family, peer_address.ljust(16, b"\0"), peer_port, local_address.ljust(16, b"\0"), local_port)
 
     def _ask(self, family: int, src: bytes, sport: int, dst: bytes, dport: int) -> int | None:
         try:
             if self._socket is None:
                 self._socket = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG)
-                self._socket.settimeout(_TIMEOUT_S)
+                self._socket.setblocking(False)
             self._sequence = (self._sequence + 1) & 0xFFFFFFFF
             request = b"".join((
                 _HEADER.pack(_REQUEST_SIZE, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST, self._sequence, 0),
@@ -89,7 +86,7 @@ class SocketOwners:
             ))
             self._socket.sendto(request, (0, 0))
             while True:
-                answer = self._socket.recv(4096)
+                answer = self._receive()
                 if len(answer) < 16:
                     return None
                 _length, kind, _flags, sequence, _pid = _HEADER.unpack_from(answer)
@@ -108,6 +105,18 @@ class SocketOwners:
                 self._close()
             return None
 
+    def _receive(self) -> bytes:
+        """The next answer: at once as a rule (the kernel answers within ``sendto``), else
+        within ``_TIMEOUT_S`` (a non-blocking socket: no poll before every read)."""
+        assert self._socket is not None
+        try:
+            return self._socket.recv(4096)
+        except BlockingIOError:
+            readable, _, _ = select.select([self._socket], [], [], _TIMEOUT_S)
+            if not readable:
+                raise TimeoutError("no answer from sock_diag") from None
+            return self._socket.recv(4096)
+
     def _close(self) -> None:
         if self._socket is not None:
             try:
@@ -121,3 +130,13 @@ class SocketOwners:
 
 
 __all__ = ["SocketOwners"]
+
+
+def _address(pair: object) -> tuple[bytes | None, int]:
+    """(the packed address, the port) of a ``(host, port[, …])`` pair; (None, 0) if it is not one."""
+    try:
+        host, port = pair[0], int(pair[1])  # type: ignore[index]
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        return socket.inet_pton(family, host), port
+    except (TypeError, ValueError, IndexError, OSError):
+        return None, 0
