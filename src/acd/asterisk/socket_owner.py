@@ -43,10 +43,12 @@ _REQUEST_SIZE = _HEADER.size + _SELECT.size + _PORTS.size + 32 + _TAIL.size
 #: expires, rqueue, wqueue (12), then the uid
 _UID_AT = 16 + 4 + 48 + 12
 _STATE_AT = 16 + 1
-#: TCP states a connecting peer's socket can be in while its connection lives (ESTABLISHED,
-#: FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, LAST_ACK, CLOSING).  Not TIME_WAIT: the kernel reports
-#: no owner for it (uid 0, which would read as root), so such an answer says nothing.
-_LIVE_STATES = frozenset({1, 4, 5, 8, 9, 11})
+#: The one TCP state whose owner is told: ESTABLISHED.  A socket its owner has closed
+#: (FIN_WAIT*, LAST_ACK, CLOSING, TIME_WAIT) is orphaned, and the kernel reports it as
+#: uid 0 — root, which may be Asterisk's user: a peer that connected, wrote a header and
+#: closed would pass for Asterisk.  Asterisk's socket is ESTABLISHED while its session
+#: starts; any other answer says nothing, and the key question is asked.
+_LIVE_STATES = frozenset({1})
 _TIMEOUT_S = 0.05
 
 
