@@ -43,12 +43,12 @@ _REQUEST_SIZE = _HEADER.size + _SELECT.size + _PORTS.size + 32 + _TAIL.size
 #: expires, rqueue, wqueue (12), then the uid
 _UID_AT = 16 + 4 + 48 + 12
 _STATE_AT = 16 + 1
-#: The one TCP state whose owner is told: ESTABLISHED.  A socket its owner has closed
+#: The one TCP state whose owner is told.  A socket its owner has closed
 #: (FIN_WAIT*, LAST_ACK, CLOSING, TIME_WAIT) is orphaned, and the kernel reports it as
 #: uid 0 — root, which may be Asterisk's user: a peer that connected, wrote a header and
 #: closed would pass for Asterisk.  Asterisk's socket is ESTABLISHED while its session
 #: starts; any other answer says nothing, and the key question is asked.
-_LIVE_STATES = frozenset({1})
+_ESTABLISHED = 1
 _TIMEOUT_S = 0.05
 
 
@@ -96,7 +96,7 @@ class SocketOwners:
                     continue  # a late answer to an earlier question that timed out
                 if kind != SOCK_DIAG_BY_FAMILY or len(answer) < _UID_AT + 4:
                     return None  # an error message (NLMSG_ERROR): no such socket on this machine's network
-                if answer[_STATE_AT] not in _LIVE_STATES:
+                if answer[_STATE_AT] != _ESTABLISHED:
                     return None
                 return int(struct.unpack_from("=I", answer, _UID_AT)[0])
         except (AttributeError, OSError):
@@ -131,9 +131,6 @@ class SocketOwners:
             self._close()
 
 
-__all__ = ["SocketOwners"]
-
-
 def _address(pair: object) -> tuple[bytes | None, int]:
     """(the packed address, the port) of a ``(host, port[, …])`` pair; (None, 0) if it is not one."""
     try:
@@ -142,3 +139,7 @@ def _address(pair: object) -> tuple[bytes | None, int]:
         return socket.inet_pton(family, host), port
     except (TypeError, ValueError, IndexError, OSError):
         return None, 0
+
+
+__all__ = ["SocketOwners"]
+

@@ -160,12 +160,10 @@ def engine_event(
     :meth:`Event.trusted` does (validating it cost a call more than the event's use)."""
     if type not in _KNOWN_TYPES:
         raise ValueError(f"unknown event type {type!r}")
-    return Event.trusted(type, float(ts), call_id, agent_id, queue, dict(data) if data else {}, new_event_id())
+    return Event.trusted(type, float(ts), call_id, agent_id, queue, data if data is not None else {}, new_event_id())
 
 
 def internal_event(type: str, ts: float, call_id: str | None, data: dict[str, Any]) -> Event:
     """An event the engine makes about a call from values it holds (the IVR runner's, several
     a call): the type is checked, the rest is trusted as :meth:`Event.trusted` does."""
-    if type not in _KNOWN_TYPES:
-        raise ValueError(f"unknown event type {type!r}")
-    return Event.trusted(type, float(ts), call_id, None, None, data, new_event_id())
+    return engine_event(type, ts, call_id=call_id, data=data)

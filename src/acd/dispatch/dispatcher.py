@@ -256,6 +256,7 @@ class Dispatcher(Resync, CallbackCalls, HandoffRouting):
                 await asyncio.get_running_loop().create_future()  # until cancelled
             finally:
                 stop()
+            return
         async for fact in self.control.events():
             self._take(fact)
 
