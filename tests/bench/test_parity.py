@@ -102,3 +102,25 @@ def test_summary_takes_medians_per_side_and_ratios_acd_over_app_queue() -> None:
     assert "AMI ev/call" in table(result)
     assert result["machine"]["cores"] >= 1
     assert "load average (1 min) at the end of each run: 4.5–6 on" in table(result)
+
+
+def test_one_side_alone_runs_only_that_side_and_reports_no_ratio() -> None:
+    assert order(3, ("acd",)) == [(0, "acd"), (1, "acd"), (2, "acd")]
+    assert ParityOptions(sides=("acd", "acd")).problems(16) == ["--sides: app_queue and/or acd, each once"]
+    assert ParityOptions(sides=("asterisk",)).problems(16) == ["--sides: app_queue and/or acd, each once"]
+    assert ParityOptions(sides=()).problems(16) == ["--sides: app_queue and/or acd, each once"]
+    assert ParityOptions(sides=("acd",)).problems(16) == []
+    run = {
+        "side": "acd", "rate_cps": 20.0, "lost": 0, "failed": 0, "asterisk_cpu_ms_per_call": 16.0, "engine_cpu_ms_per_call": 4.0,
+        "total_cpu_ms_per_call": 20.0, "dispatch_ms": {"p50": None, "p99": None}, "wait_s": {"p50": 0.1}, "answered_cps": 18.0,
+        "engine_idle_cpu_pct": 0.1, "load_average": 1.0, "ami_events_per_call": 12.0,
+    }
+    from acd.bench.cps_lab import CpsLab
+
+    lab = CpsLab("t", 1, 2, 3, 4, 8, "s", {})
+    result = summarise([run, {**run, "engine_cpu_ms_per_call": 3.0}], ParityOptions(rates=(20.0,), sides=("acd",)), PeerQueue("leastrecent", False, 10, 0), lab)
+    row = result["rates"][0]
+    assert set(row) == {"rate_cps", "acd"} and row["acd"]["engine_cpu_ms_per_call"] == 3.5
+    shown = table(result)
+    assert " acd " in shown and "app_queue" not in shown.split("\n", 3)[3] and "acd/aq" not in shown
+    assert "engine idle CPU (no calls): 0.1 %" in shown

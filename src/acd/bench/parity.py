@@ -17,6 +17,7 @@ offered rate and side it prints the median over the repeats of:
 and the ratios acd / app_queue, with the engine's idle CPU (no calls) and the machine.
 
     acd bench parity --json                      # its own lab "cps", 16 phones, 10,20,30 calls/s
+    ACD_TEST_LAB_SLOT=5 acd bench parity --sides acd --rates 20 --hold 30   # the engine alone
     ACD_TEST_LAB_SLOT=3 acd bench parity --rates 2 --hold 3 --repeats 1
 """
 
@@ -56,6 +57,9 @@ class ParityOptions:
     call_timeout_s: float = 90.0
     #: folder for cProfile profiles (CPU time) of the engine in each acd run (None: no profiling)
     profile_dir: Path | None = None
+    #: the sides run: both (the comparison), or one alone, e.g. to compare two versions of
+    #: the engine run after run on the same lab (``--sides acd``)
+    sides: tuple[str, ...] = SIDES
 
     def problems(self, max_agents: int) -> list[str]:
         out = []
@@ -69,15 +73,18 @@ class ParityOptions:
             out.append("--repeats: between 1 and 20")
         if self.answer_after_s < 0 or self.talk_s <= 0 or self.idle_s < 0:
             out.append("--answer-after and --idle must be >= 0, --talk > 0")
+        if not self.sides or len(set(self.sides)) != len(self.sides) or not set(self.sides) <= set(SIDES):
+            out.append(f"--sides: {' and/or '.join(SIDES)}, each once")
         return out
 
     def calls(self, rate: float) -> int:
         return max(1, round(rate * self.hold_s))
 
 
-def order(repeats: int) -> list[tuple[int, str]]:
+def order(repeats: int, sides: tuple[str, ...] = SIDES) -> list[tuple[int, str]]:
     """(repeat, side) in run order: alternating, each side first as often as the other."""
-    return [(repeat, side) for repeat in range(repeats) for side in (SIDES if repeat % 2 == 0 else SIDES[::-1])]
+    ordered = [side for side in SIDES if side in sides]
+    return [(repeat, side) for repeat in range(repeats) for side in (ordered if repeat % 2 == 0 else ordered[::-1])]
 
 
 def _ms(values: list[float], fraction: float) -> float | None:
@@ -219,7 +226,7 @@ def summarise(runs: list[dict[str, Any]], options: ParityOptions, queue: PeerQue
     rows = []
     for rate in options.rates:
         sides = {}
-        for side in SIDES:
+        for side in (side for side in SIDES if side in options.sides):
             mine = [run for run in runs if run["rate_cps"] == rate and run["side"] == side]
             sides[side] = {name: _median(mine, *path) for name, path in FIGURES.items()}
             sides[side]["lost"] = sum(run["lost"] for run in mine)
@@ -227,19 +234,22 @@ def summarise(runs: list[dict[str, Any]], options: ParityOptions, queue: PeerQue
             sides[side]["runs"] = len(mine)
             if side == "acd":
                 sides[side]["engine_idle_cpu_pct"] = _median(mine, "engine_idle_cpu_pct")
-        ratios = {}
-        for name in FIGURES:
-            ours, theirs = sides["acd"][name], sides["app_queue"][name]
-            ratios[name] = round(ours / theirs, 2) if ours is not None and theirs else None
-        # The engine is none of app_queue's cost: acd's total against app_queue's Asterisk alone.
-        rows.append({"rate_cps": rate, **sides, "acd_over_app_queue": ratios})
+        row: dict[str, Any] = {"rate_cps": rate, **sides}
+        if len(sides) == len(SIDES):
+            ratios = {}
+            for name in FIGURES:
+                ours, theirs = sides["acd"][name], sides["app_queue"][name]
+                ratios[name] = round(ours / theirs, 2) if ours is not None and theirs else None
+            # The engine is none of app_queue's cost: acd's total against app_queue's Asterisk alone.
+            row["acd_over_app_queue"] = ratios
+        rows.append(row)
     return {
         "benchmark": "parity_with_app_queue",
         "rates": rows,
         "runs": runs,
         "setup": {
             **{key: str(value) if isinstance(value, Path) else value for key, value in asdict(options).items() if key != "rates"},
-            "rates": list(options.rates),
+            "rates": list(options.rates), "sides": list(options.sides),
             "lab": lab.name, "peer_queue": asdict(queue), "peer": f"Queue({PEER_QUEUE}) dialled as {PEER_DIALED}",
             "acd": (
                 f"FastAGI flow on {ACD_DIALED} -> engine (acd run, own process) -> Dial straight from the IVR"
@@ -273,6 +283,8 @@ def table(result: dict[str, Any]) -> str:
 
     for row in result["rates"]:
         for side in (*reversed(SIDES), "acd_over_app_queue"):
+            if side not in row:
+                continue
             figures = row[side]
             label = "acd/aq" if side == "acd_over_app_queue" else side
             lost = "" if side == "acd_over_app_queue" else figures["lost"]
@@ -281,22 +293,23 @@ def table(result: dict[str, Any]) -> str:
                 f"{show(figures['total_cpu_ms_per_call'], 7)} {show(figures['dispatch_p50_ms'], 9)} {show(figures['dispatch_p99_ms'], 9)} "
                 f"{show(figures['answered_cps'], 6)} {show(figures['wait_p50_s'], 8)} {lost:>4} {show(figures.get('ami_events_per_call'), 11)}"
             )
-    idle = [row["acd"].get("engine_idle_cpu_pct") for row in result["rates"]]
+    idle = [row["acd"].get("engine_idle_cpu_pct") for row in result["rates"] if "acd" in row]
     loads = [run["load_average"] for run in result["runs"] if isinstance(run.get("load_average"), (int, float))]
     lines.append("")
     if loads:
         lines.append(f"load average (1 min) at the end of each run: {min(loads):g}–{max(loads):g} on {result['machine']['cores']} cores")
-    lines.append(f"engine idle CPU (no calls): {', '.join('-' if value is None else f'{value:g} %' for value in idle)} of one core")
+    if idle:
+        lines.append(f"engine idle CPU (no calls): {', '.join('-' if value is None else f'{value:g} %' for value in idle)} of one core")
     return "\n".join(lines)
 
 
 async def run_parity(lab: CpsLab, work: Path, options: ParityOptions, progress: Callable[[str], None] = lambda line: None) -> dict[str, Any]:
-    """Every rate, every repeat, both sides alternating, on a lab that is already up."""
+    """Every rate, every repeat, the sides alternating, on a lab that is already up."""
     queue_file = lab.log_dir().parent / "etc" / "queues.conf"
     queue = peer_queue(queue_file.read_text())
     runs = []
     for index, rate in enumerate(options.rates, start=1):
-        for repeat, side in order(options.repeats):
+        for repeat, side in order(options.repeats, options.sides):
             run = await run_side(lab, work / f"{rate:g}cps-{repeat + 1}-{side}", side, rate, index, options, queue)
             runs.append(run)
             progress(
@@ -322,6 +335,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--idle", type=float, default=5.0, metavar="S", help="seconds the engine's idle CPU is measured before each acd run (default 5)")
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR", help="profile the engine (cProfile on CPU time, so other load on the machine does not skew it) in each acd run; "
                         "pstats files in DIR (the engine's CPU figures then include the profiler's overhead)")
+    parser.add_argument("--sides", default=",".join(SIDES), metavar="SIDE[,SIDE]", help=f"the sides to run: {' and/or '.join(SIDES)} (default both; "
+                        "one alone prints its figures without ratios, e.g. to compare two versions of the engine on one lab)")
     parser.add_argument("--slot", type=int, default=None, help="use test slot N's lab (default: $ACD_TEST_LAB_SLOT, else a lab of its own named 'cps')")
     parser.add_argument("--keep-lab", action="store_true", help="leave the lab running afterwards (it is stopped only if this run started it)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout (the table goes to stderr)")
@@ -342,6 +357,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     options = ParityOptions(
         rates=rates, hold_s=args.hold, agents=agents, answer_after_s=args.answer_after, talk_s=args.talk,
         repeats=args.repeats, idle_s=args.idle, profile_dir=args.profile,
+        sides=tuple(side.strip() for side in args.sides.split(",") if side.strip()),
     )
     problems = options.problems(8 if slot is not None else 49)
     for problem in problems:
