@@ -10,9 +10,10 @@ import sqlite3
 from pathlib import Path
 
 from acd.base.events import Event
-from acd.dispatch.reconcile import CEL_TABLE, ChannelRecord, closing_events, open_calls, queued_events, queueings_lost, read_cel, recovered_calls
+from acd.dispatch.reconcile import CEL_EVENTS_READ, CEL_TABLE, ChannelRecord, closing_events, open_calls, queued_events, queueings_lost, read_cel, recovered_calls
 
 T0 = 1_750_000_000.0
+REPO = Path(__file__).resolve().parents[1]
 
 
 def ev(type_: str, ts: float, call_id: str, **data: object) -> Event:
@@ -110,3 +111,17 @@ def test_a_call_whose_queueing_was_never_written_is_recovered_from_the_hold_mark
         ("call.queued", 2, None, "general"), ("call.answered", 9, "ana", "general"), ("call.completed", 20, "ana", "general"),
     ]
     assert closing[1].data["waited_s"] == 7 and all(e.data["reconciled"] == "cel" for e in closing)
+
+
+def test_asterisk_logs_exactly_the_cel_events_the_engine_reads() -> None:
+    # Every CEL event costs Asterisk a SQLite row (journal, fsyncs) on every call: one
+    # nobody reads is pure cost, one missing breaks reconcile or the away calls.
+    settings = {
+        key.strip(): value.strip() for key, _, value in (
+            line.partition("=") for line in (REPO / "deploy" / "asterisk" / "etc" / "cel.conf").read_text().splitlines()
+            if "=" in line and not line.lstrip().startswith(";")
+        )
+    }
+    assert {name.strip() for name in settings["events"].split(",")} == CEL_EVENTS_READ
+    sources = "".join((REPO / "src" / "acd" / "dispatch" / name).read_text() for name in ("reconcile.py", "away_calls.py"))
+    assert all(f"'{name}'" in sources or f"``{name}``" in sources for name in CEL_EVENTS_READ)

@@ -44,6 +44,11 @@ WINDOW_S = 86_400.0
 #: The table ``deploy/asterisk/etc/cel_sqlite3_custom.conf`` has Asterisk write (with the
 #: ``userfield`` column: ``acd-hold`` sets it to ``queue|wait origin`` for a waiting caller).
 CEL_TABLE = "acd_cel"
+#: The CEL event types the engine reads (here and in :mod:`acd.dispatch.away_calls`:
+#: ``APP_START`` of the hold music marks when an away caller was first held).  Asterisk
+#: writes a SQLite row, with a journal and its fsyncs, for every event of a type listed in
+#: ``cel.conf``, so the lab's lists exactly these (``tests/test_reconcile.py``).
+CEL_EVENTS_READ = frozenset({"BRIDGE_ENTER", "HANGUP", "APP_START"})
 
 
 @dataclass
