@@ -124,3 +124,30 @@ def test_one_side_alone_runs_only_that_side_and_reports_no_ratio() -> None:
     shown = table(result)
     assert " acd " in shown and "app_queue" not in shown.split("\n", 3)[3] and "acd/aq" not in shown
     assert "engine idle CPU (no calls): 0.1 %" in shown
+
+
+def test_wake_ups_count_the_sleeps_of_every_live_thread_and_none_for_no_process() -> None:
+    import os
+    import threading
+    import time
+
+    from acd.bench.cps_lab import wake_ups
+
+    napped, release = threading.Event(), threading.Event()
+
+    def napper() -> None:
+        for _ in range(30):
+            time.sleep(0.001)  # each sleep is one voluntary context switch
+        napped.set()
+        release.wait()  # stay alive, so its count is still there to read
+
+    before = wake_ups(os.getpid())
+    thread = threading.Thread(target=napper)
+    thread.start()
+    napped.wait(5)
+    try:
+        assert before is not None and wake_ups(os.getpid()) >= before + 30
+    finally:
+        release.set()
+        thread.join()
+    assert wake_ups(None) is None and wake_ups(2**22 + 12345) is None

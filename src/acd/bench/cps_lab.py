@@ -237,6 +237,29 @@ def cpu_seconds(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def wake_ups(pid: int | None) -> int | None:
+    """Times a process's threads went to sleep and were woken (voluntary context switches),
+    summed over the threads it has now, from /proc; None when it cannot be read.
+
+    A count, so the machine's other load does not move it the way it moves CPU time: each
+    wake-up costs a trip through the kernel and the event loop whatever the work it brings.
+    """
+    if pid is None:
+        return None
+    total = 0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                for line in (task / "status").read_text().splitlines():
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        total += int(line.split(":", 1)[1])
+            except (OSError, ValueError):
+                continue  # a thread that ended meanwhile
+    except OSError:
+        return None
+    return total
+
+
 def caller_number(step: int, index: int) -> str:
     """Chilean-looking mobile number that encodes the step and the call: 569 SS NNNNNN."""
     return f"569{step:02d}{index:06d}"

@@ -36,7 +36,7 @@ from typing import Any, Callable
 
 from acd.bench.call_views import sipp_calls
 from acd.bench.cps_accounting import percentile
-from acd.bench.cps_lab import CpsLab, caller_number, chosen_slot, cpu_seconds, run_on_lab
+from acd.bench.cps_lab import CpsLab, caller_number, chosen_slot, cpu_seconds, run_on_lab, wake_ups
 from acd.bench.machine import machine_info
 from acd.bench.parity_lab import (
     ACD_DIALED, FLOW, PEER_DIALED, PEER_QUEUE, SIDES, EngineProcess, PeerQueue, QueueWatcher, peer_queue,
@@ -132,6 +132,7 @@ async def run_side(
             await set_peer_members(watcher, lab, options.agents, present=True)
         dialed = ACD_DIALED if side == "acd" else PEER_DIALED
         asterisk_before, engine_before = cpu_seconds(asterisk_pid), cpu_seconds(engine.pid if engine else None)
+        engine_woken_before = wake_ups(engine.pid if engine else None)
         events_before = watcher.events
         started = time.monotonic()
         limit = options.hold_s * 3 + options.call_timeout_s + 30
@@ -145,6 +146,7 @@ async def run_side(
             await asyncio.sleep(0.2)
         wall = time.monotonic() - started
         asterisk_after, engine_after = cpu_seconds(asterisk_pid), cpu_seconds(engine.pid if engine else None)
+        engine_woken_after = wake_ups(engine.pid if engine else None)
         events_during = watcher.events - events_before
     finally:
         for phone in phones:
@@ -180,6 +182,12 @@ async def run_side(
         "asterisk_cpu_ms_per_call": asterisk_ms, "engine_cpu_ms_per_call": engine_ms,
         "total_cpu_ms_per_call": None if asterisk_ms is None or engine_ms is None else round(asterisk_ms + engine_ms, 2),
         "engine_idle_cpu_pct": idle_pct,
+        # the engine's threads woken per call (voluntary context switches): a count the
+        # machine's noise does not move, unlike CPU time, and what most of its cost follows
+        "engine_wakeups_per_call": (
+            round((engine_woken_after - engine_woken_before) / placed, 1)
+            if placed and engine_woken_before is not None and engine_woken_after is not None else None
+        ),
         # AMI events Asterisk generated per call, as the bench's unfiltered session counted
         # them: a count, free of the machine's noise, of the work each side asks of Asterisk
         # beyond the media (every event is a message through Asterisk's bus first)
@@ -218,6 +226,7 @@ FIGURES = {  # name -> path in a run's result
     "answered_cps": ("answered_cps",),
     "wait_p50_s": ("wait_s", "p50"),
     "ami_events_per_call": ("ami_events_per_call",),
+    "engine_wakeups_per_call": ("engine_wakeups_per_call",),
 }
 
 
@@ -275,7 +284,7 @@ def table(result: dict[str, Any]) -> str:
         f"machine: {result['machine']['cpu']}, {result['machine']['cores']} cores, {result['machine']['python']}",
         "",
         f"{'cps':>4} {'side':<9} {'ast ms/call':>11} {'eng ms/call':>11} {'total':>7} {'disp p50':>9} {'disp p99':>9} "
-        f"{'ans/s':>6} {'wait p50':>8} {'lost':>4} {'AMI ev/call':>11}",
+        f"{'ans/s':>6} {'wait p50':>8} {'lost':>4} {'AMI ev/call':>11} {'eng wake/call':>13}",
     ]
 
     def show(value: Any, width: int, suffix: str = "") -> str:
@@ -291,7 +300,8 @@ def table(result: dict[str, Any]) -> str:
             lines.append(
                 f"{row['rate_cps']:>4g} {label:<9} {show(figures['asterisk_cpu_ms_per_call'], 11)} {show(figures['engine_cpu_ms_per_call'], 11)} "
                 f"{show(figures['total_cpu_ms_per_call'], 7)} {show(figures['dispatch_p50_ms'], 9)} {show(figures['dispatch_p99_ms'], 9)} "
-                f"{show(figures['answered_cps'], 6)} {show(figures['wait_p50_s'], 8)} {lost:>4} {show(figures.get('ami_events_per_call'), 11)}"
+                f"{show(figures['answered_cps'], 6)} {show(figures['wait_p50_s'], 8)} {lost:>4} {show(figures.get('ami_events_per_call'), 11)} "
+                f"{show(figures.get('engine_wakeups_per_call'), 13)}"
             )
     idle = [row["acd"].get("engine_idle_cpu_pct") for row in result["rates"] if "acd" in row]
     loads = [run["load_average"] for run in result["runs"] if isinstance(run.get("load_average"), (int, float))]
@@ -315,7 +325,7 @@ async def run_parity(lab: CpsLab, work: Path, options: ParityOptions, progress: 
             progress(
                 f"{rate:g} cps, {side} ({repeat + 1}/{options.repeats}): placed {run['placed']}/{run['planned']}, completed "
                 f"{run['completed']}, lost {run['lost']}; CPU ms/call asterisk {run['asterisk_cpu_ms_per_call']} engine "
-                f"{run['engine_cpu_ms_per_call']}; AMI events/call {run['ami_events_per_call']}; dispatch p99 {run['dispatch_ms']['p99']} ms"
+                f"{run['engine_cpu_ms_per_call']}, engine wake-ups/call {run['engine_wakeups_per_call']}; AMI events/call {run['ami_events_per_call']}; dispatch p99 {run['dispatch_ms']['p99']} ms"
                 f" ({run['wall_s']} s)"
             )
             await asyncio.sleep(queue.wrap_up_s + 0.5)
