@@ -37,6 +37,8 @@ async def test_short_parity_run_counts_both_sides_with_none_lost(lab, tmp_path: 
         assert run["wait_s"]["p50"] is not None and run["answered_cps"] is not None, where
     assert runs["acd"]["engine_cpu_ms_per_call"] > 0 and runs["app_queue"]["engine_cpu_ms_per_call"] == 0
     assert runs["acd"]["engine_idle_cpu_pct"] is not None
+    # each call wakes the engine at least for its FastAGI session and its AMI events
+    assert runs["acd"]["engine_wakeups_per_call"] >= 3 and runs["app_queue"]["engine_wakeups_per_call"] is None
     row = result["rates"][0]
     assert row["acd_over_app_queue"]["total_cpu_ms_per_call"] is not None
     assert result["machine"]["cores"] >= 1
