@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import random
 import socket
 import threading
 import time
@@ -61,6 +62,25 @@ agents:
 
 
 def free_port() -> int:
+    """A port free now, above the kernel's ephemeral range when there is room there.
+
+    A port the kernel picks (bind to 0) is from the ephemeral range, which it also hands to
+    every outgoing connection on the machine: between this check and the engine's bind,
+    another connection can take it (seen in CI: "address already in use").  Above the
+    range only an explicit bind can."""
+    try:
+        high = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        high = 60999
+    candidates = list(range(high + 1, 65536)) if high < 65000 else []
+    random.shuffle(candidates)
+    for port in candidates[:200]:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
