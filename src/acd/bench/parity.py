@@ -258,7 +258,7 @@ def summarise(runs: list[dict[str, Any]], options: ParityOptions, queue: PeerQue
         "runs": runs,
         "setup": {
             **{key: str(value) if isinstance(value, Path) else value for key, value in asdict(options).items() if key != "rates"},
-            "rates": list(options.rates), "sides": list(options.sides),
+            "rates": list(options.rates),
             "lab": lab.name, "peer_queue": asdict(queue), "peer": f"Queue({PEER_QUEUE}) dialled as {PEER_DIALED}",
             "acd": (
                 f"FastAGI flow on {ACD_DIALED} -> engine (acd run, own process) -> Dial straight from the IVR"
