@@ -46,6 +46,16 @@ def test_pseudonym_is_stable_per_key_and_reveals_nothing_without_it(tmp_path: Pa
     assert "key" not in repr(first).replace("key=<hidden>", "")
 
 
+def test_a_pseudonym_is_the_keyed_sha256_of_the_normal_number_so_stored_refs_keep_matching() -> None:
+    import hmac
+
+    pseudonyms = Pseudonyms(b"s3cret")
+    for number in ("56977771234", "+56 9 7777 1234", "221234567"):
+        normal = normalise_number(number)
+        assert pseudonyms.ref(number) == hmac.digest(b"s3cret", normal.encode(), "sha256").hex()[:16]
+    assert pseudonyms.ref("56977771234") == pseudonyms.ref("56977771234")  # the keyed state is copied, never used up
+
+
 def test_environment_key_wins_and_a_reader_never_creates_a_key(tmp_path: Path) -> None:
     from_env = Pseudonyms.load(tmp_path, create=True, environ={"ACD_PRIVACY_KEY": "s3cret"})
     assert not (tmp_path / "privacy.key").exists()

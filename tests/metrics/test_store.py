@@ -10,6 +10,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from acd.base.events import Event
 import acd.metrics.store as store_module
@@ -221,3 +223,31 @@ async def test_a_second_store_on_an_open_file_never_closes_a_descriptor_of_it(tm
     await first.close()
     await (await EventStore.open(path)).close()
     assert len(checked) == 2 and not store_module._open_here
+
+
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=6),
+    st.sampled_from([float("nan"), float("inf"), -0.0, b"x", {1, 2}, ("t", 1)]),
+)
+_KEYS = st.one_of(st.text(max_size=4), st.integers(-20, 20), st.sampled_from([True, None, 1.5]))
+_DATA_VALUES = st.recursive(_SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_KEYS, inner, max_size=3)), max_leaves=8)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.dictionaries(_KEYS, _DATA_VALUES, max_size=5))
+def test_stored_data_reads_exactly_as_pydantic_writes_it_whatever_the_values(data: dict) -> None:
+    import json
+    import warnings
+
+    from acd.metrics.store import data_json
+
+    event = Event.trusted("call.started", 1.0, "c1", None, None, data, "id1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydantic warns of the values its schema did not expect
+        try:
+            expected = json.dumps(event.model_dump(mode="json")["data"], separators=(",", ":"), sort_keys=True)
+        except Exception as exc:  # what pydantic cannot write, the store cannot either
+            with pytest.raises(type(exc)):
+                data_json(event)
+            return
+        assert data_json(event) == expected
