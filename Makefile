@@ -53,7 +53,7 @@ bench: setup
 	$(PY) -m acd bench reports  # issue 15: a month < 1 s, a year < 3 s from stored quarter-hour cells
 	$(PY) -m acd bench store  # issue 21: events/s sustained into PostgreSQL (a throwaway local cluster) vs SQLite
 	env -u ACD_TEST_LAB_SLOT $(PY) -m acd bench cps --json $(BENCH_CPS)
-	env -u ACD_TEST_LAB_SLOT $(PY) -m acd bench parity --json  # issue 20: the same traffic through app_queue and acd, CPU per call side by side
+	env -u ACD_TEST_LAB_SLOT $(PY) -m acd bench parity --json --sides app_queue,acd,wire  # issue 20: the same traffic through app_queue and acd, CPU per call side by side, and the floor under the engine (wire)
 	env -u ACD_TEST_LAB_SLOT $(PY) -m acd bench faults --json --repeat 5  # issue 13: AMI drop, freeze, kill -9, restart x5 under sipp traffic
 	env -u ACD_TEST_LAB_SLOT $(PY) -m acd bench faults --json --repeat 5 --backlog 5  # issue 13: the same with >= 5 callers on hold at each fault
 	env -u ACD_TEST_LAB_SLOT $(PY) -m acd bench takeover --json --kills 10  # issue 21: hot standby, the leader killed -9 x10 under sipp traffic: takeover p50/max, callers lost

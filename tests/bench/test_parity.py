@@ -106,9 +106,9 @@ def test_summary_takes_medians_per_side_and_ratios_acd_over_app_queue() -> None:
 
 def test_one_side_alone_runs_only_that_side_and_reports_no_ratio() -> None:
     assert order(3, ("acd",)) == [(0, "acd"), (1, "acd"), (2, "acd")]
-    assert ParityOptions(sides=("acd", "acd")).problems(16) == ["--sides: app_queue and/or acd, each once"]
-    assert ParityOptions(sides=("asterisk",)).problems(16) == ["--sides: app_queue and/or acd, each once"]
-    assert ParityOptions(sides=()).problems(16) == ["--sides: app_queue and/or acd, each once"]
+    assert ParityOptions(sides=("acd", "acd")).problems(16) == ["--sides: any of app_queue, acd, wire, each once"]
+    assert ParityOptions(sides=("asterisk",)).problems(16) == ["--sides: any of app_queue, acd, wire, each once"]
+    assert ParityOptions(sides=()).problems(16) == ["--sides: any of app_queue, acd, wire, each once"]
     assert ParityOptions(sides=("acd",)).problems(16) == []
     run = {
         "side": "acd", "rate_cps": 20.0, "lost": 0, "failed": 0, "asterisk_cpu_ms_per_call": 16.0, "engine_cpu_ms_per_call": 4.0,
@@ -124,6 +124,33 @@ def test_one_side_alone_runs_only_that_side_and_reports_no_ratio() -> None:
     shown = table(result)
     assert " acd " in shown and "app_queue" not in shown.split("\n", 3)[3] and "acd/aq" not in shown
     assert "engine idle CPU (no calls): 0.1 %" in shown
+
+
+def test_the_wire_side_is_compared_with_app_queue_beside_acd_and_both_idle_figures_show() -> None:
+    assert order(2, ("wire", "app_queue", "acd")) == [
+        (0, "app_queue"), (0, "acd"), (0, "wire"), (1, "wire"), (1, "acd"), (1, "app_queue"),
+    ]
+    assert ParityOptions(sides=("app_queue", "wire")).problems(16) == []
+
+    def run(side: str, asterisk: float, engine: float) -> dict:
+        return {
+            "side": side, "rate_cps": 20.0, "lost": 0, "failed": 0, "asterisk_cpu_ms_per_call": asterisk, "engine_cpu_ms_per_call": engine,
+            "total_cpu_ms_per_call": asterisk + engine, "dispatch_ms": {"p50": None, "p99": None}, "wait_s": {"p50": 0.1},
+            "answered_cps": 18.0, "engine_idle_cpu_pct": {"acd": 0.1, "wire": 0.0}.get(side), "load_average": 1.0,
+            "ami_events_per_call": 12.0 if side != "app_queue" else 17.0,
+        }
+
+    from acd.bench.cps_lab import CpsLab
+
+    lab = CpsLab("t", 1, 2, 3, 4, 8, "s", {})
+    runs = [run("app_queue", 14.0, 0.0), run("acd", 14.0, 3.5), run("wire", 14.0, 0.7)]
+    result = summarise(runs, ParityOptions(rates=(20.0,), sides=("app_queue", "acd", "wire")), PeerQueue("leastrecent", False, 10, 0), lab)
+    row = result["rates"][0]
+    assert row["acd_over_app_queue"]["total_cpu_ms_per_call"] == 1.25
+    assert row["wire_over_app_queue"]["total_cpu_ms_per_call"] == 1.05
+    shown = table(result)
+    assert " wire " in shown and "wire/aq" in shown and "acd/aq" in shown
+    assert "engine idle CPU (no calls): 0.1 %, 0 % of one core" in shown
 
 
 def test_wake_ups_count_the_sleeps_of_every_live_thread_and_none_for_no_process() -> None:

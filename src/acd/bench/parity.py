@@ -14,10 +14,13 @@ offered rate and side it prints the median over the repeats of:
   them: a count the machine's noise cannot move, of the work each side asks of Asterisk
   beyond the media (each is a message through Asterisk's bus to every subscriber);
 
-and the ratios acd / app_queue, with the engine's idle CPU (no calls) and the machine.
+and the ratios acd / app_queue, with the engine's idle CPU (no calls) and the machine.  A
+third side, ``wire`` (:mod:`acd.bench.wire_engine`), holds the acd side's conversation with
+Asterisk with nothing above it: what any engine of this shape pays before doing anything.
 
     acd bench parity --json                      # its own lab "cps", 16 phones, 10,20,30 calls/s
     ACD_TEST_LAB_SLOT=5 acd bench parity --sides acd --rates 20 --hold 30   # the engine alone
+    ACD_TEST_LAB_SLOT=5 acd bench parity --sides app_queue,acd,wire --rates 10,20   # and the floor under it
     ACD_TEST_LAB_SLOT=3 acd bench parity --rates 2 --hold 3 --repeats 1
 """
 
@@ -39,7 +42,7 @@ from acd.bench.cps_accounting import percentile
 from acd.bench.cps_lab import CpsLab, caller_number, chosen_slot, cpu_seconds, run_on_lab, wake_ups
 from acd.bench.machine import machine_info
 from acd.bench.parity_lab import (
-    ACD_DIALED, FLOW, PEER_DIALED, PEER_QUEUE, SIDES, EngineProcess, PeerQueue, QueueWatcher, peer_queue,
+    ACD_DIALED, DEFAULT_SIDES, ENGINE_SIDES, FLOW, PEER_DIALED, PEER_QUEUE, SIDES, EngineProcess, PeerQueue, QueueWatcher, peer_queue,
     routing_text, set_peer_members, settings_text,
 )
 from acd.bench.parity_views import agent_calls, answered_per_second, dispatch_latencies, waits
@@ -58,8 +61,9 @@ class ParityOptions:
     #: folder for cProfile profiles (CPU time) of the engine in each acd run (None: no profiling)
     profile_dir: Path | None = None
     #: the sides run: both (the comparison), or one alone, e.g. to compare two versions of
-    #: the engine run after run on the same lab (``--sides acd``)
-    sides: tuple[str, ...] = SIDES
+    #: the engine run after run on the same lab (``--sides acd``); ``wire`` adds the floor
+    #: under the engine (:mod:`acd.bench.wire_engine`)
+    sides: tuple[str, ...] = DEFAULT_SIDES
 
     def problems(self, max_agents: int) -> list[str]:
         out = []
@@ -74,14 +78,14 @@ class ParityOptions:
         if self.answer_after_s < 0 or self.talk_s <= 0 or self.idle_s < 0:
             out.append("--answer-after and --idle must be >= 0, --talk > 0")
         if not self.sides or len(set(self.sides)) != len(self.sides) or not set(self.sides) <= set(SIDES):
-            out.append(f"--sides: {' and/or '.join(SIDES)}, each once")
+            out.append(f"--sides: any of {', '.join(SIDES)}, each once")
         return out
 
     def calls(self, rate: float) -> int:
         return max(1, round(rate * self.hold_s))
 
 
-def order(repeats: int, sides: tuple[str, ...] = SIDES) -> list[tuple[int, str]]:
+def order(repeats: int, sides: tuple[str, ...] = DEFAULT_SIDES) -> list[tuple[int, str]]:
     """(repeat, side) in run order: alternating, each side first as often as the other."""
     ordered = [side for side in SIDES if side in sides]
     return [(repeat, side) for repeat in range(repeats) for side in (ordered if repeat % 2 == 0 else ordered[::-1])]
@@ -114,13 +118,13 @@ async def run_side(
         await asyncio.sleep(1.5 if options.agents >= lab.agents else 0.3)  # one qualify round
         await watcher.start()
         idle_pct = None
-        if side == "acd":
+        if side in ENGINE_SIDES:
             (work / "flows").mkdir(exist_ok=True)
             (work / "flows" / "parity.yaml").write_text(FLOW)
             (work / "routing.yaml").write_text(routing_text(options.agents, queue))
             (work / "acd.yaml").write_text(settings_text(lab, work, options.agents))
-            profile = options.profile_dir / f"engine-{rate:g}cps-{work.name}.prof" if options.profile_dir else None
-            engine = EngineProcess(work / "acd.yaml", lab.secret, work / "engine.log", profile=profile)
+            profile = options.profile_dir / f"engine-{rate:g}cps-{work.name}.prof" if options.profile_dir and side == "acd" else None
+            engine = EngineProcess(work / "acd.yaml", lab.secret, work / "engine.log", profile=profile, wire_only=side == "wire")
             await engine.start(lab.agi_port)
             await asyncio.sleep(2.0)  # AMI login, agents logged in, phones' states read
             if options.idle_s:
@@ -130,7 +134,7 @@ async def run_side(
                 idle_pct = None if before is None or after is None else round(100 * (after - before) / options.idle_s, 2)
         else:
             await set_peer_members(watcher, lab, options.agents, present=True)
-        dialed = ACD_DIALED if side == "acd" else PEER_DIALED
+        dialed = ACD_DIALED if side in ENGINE_SIDES else PEER_DIALED
         asterisk_before, engine_before = cpu_seconds(asterisk_pid), cpu_seconds(engine.pid if engine else None)
         engine_woken_before = wake_ups(engine.pid if engine else None)
         events_before = watcher.events
@@ -175,7 +179,7 @@ async def run_side(
         return None if before is None or after is None or not placed else round(1000 * (after - before) / placed, 2)
 
     asterisk_ms = per_call(asterisk_before, asterisk_after)
-    engine_ms = per_call(engine_before, engine_after) if side == "acd" else 0.0
+    engine_ms = per_call(engine_before, engine_after) if side in ENGINE_SIDES else 0.0
     return {
         "side": side, "rate_cps": rate, "planned": len(planned), "placed": placed, "completed": completed,
         "failed": failed, "lost": placed - completed - failed, "queued": sum(1 for number in planned if number in watcher.joined),
@@ -241,16 +245,18 @@ def summarise(runs: list[dict[str, Any]], options: ParityOptions, queue: PeerQue
             sides[side]["lost"] = sum(run["lost"] for run in mine)
             sides[side]["failed"] = sum(run["failed"] for run in mine)
             sides[side]["runs"] = len(mine)
-            if side == "acd":
+            if side in ENGINE_SIDES:
                 sides[side]["engine_idle_cpu_pct"] = _median(mine, "engine_idle_cpu_pct")
         row: dict[str, Any] = {"rate_cps": rate, **sides}
-        if len(sides) == len(SIDES):
+        for ours_side in ENGINE_SIDES:
+            if ours_side not in sides or "app_queue" not in sides:
+                continue
             ratios = {}
             for name in FIGURES:
-                ours, theirs = sides["acd"][name], sides["app_queue"][name]
+                ours, theirs = sides[ours_side][name], sides["app_queue"][name]
                 ratios[name] = round(ours / theirs, 2) if ours is not None and theirs else None
             # The engine is none of app_queue's cost: acd's total against app_queue's Asterisk alone.
-            row["acd_over_app_queue"] = ratios
+            row[f"{ours_side}_over_app_queue"] = ratios
         rows.append(row)
     return {
         "benchmark": "parity_with_app_queue",
@@ -264,6 +270,7 @@ def summarise(runs: list[dict[str, Any]], options: ParityOptions, queue: PeerQue
                 f"FastAGI flow on {ACD_DIALED} -> engine (acd run, own process) -> Dial straight from the IVR"
                 " when an agent is free, else parked and AMI Redirect to Dial"
             ),
+            "wire": "the acd side's FastAGI commands, AMI events and actions with nothing above them (python -m acd.bench.wire_engine): the floor under the engine",
             "notes": [
                 "cpu ms per call: CPU the process used from the first caller's INVITE to the last caller's hang-up, over calls placed",
                 "dispatch: agent free (its call ended + wrap-up) -> next INVITE to that phone, for a caller already waiting then",
@@ -291,19 +298,20 @@ def table(result: dict[str, Any]) -> str:
         return f"{'-' if value is None else f'{value:g}{suffix}':>{width}}"
 
     for row in result["rates"]:
-        for side in (*reversed(SIDES), "acd_over_app_queue"):
+        for side in (*reversed(SIDES), *(f"{ours}_over_app_queue" for ours in ENGINE_SIDES)):
             if side not in row:
                 continue
             figures = row[side]
-            label = "acd/aq" if side == "acd_over_app_queue" else side
-            lost = "" if side == "acd_over_app_queue" else figures["lost"]
+            ratio = side.endswith("_over_app_queue")
+            label = f"{side.split('_')[0]}/aq" if ratio else side
+            lost = "" if ratio else figures["lost"]
             lines.append(
                 f"{row['rate_cps']:>4g} {label:<9} {show(figures['asterisk_cpu_ms_per_call'], 11)} {show(figures['engine_cpu_ms_per_call'], 11)} "
                 f"{show(figures['total_cpu_ms_per_call'], 7)} {show(figures['dispatch_p50_ms'], 9)} {show(figures['dispatch_p99_ms'], 9)} "
                 f"{show(figures['answered_cps'], 6)} {show(figures['wait_p50_s'], 8)} {lost:>4} {show(figures.get('ami_events_per_call'), 11)} "
                 f"{show(figures.get('engine_wakeups_per_call'), 13)}"
             )
-    idle = [row["acd"].get("engine_idle_cpu_pct") for row in result["rates"] if "acd" in row]
+    idle = [row[side].get("engine_idle_cpu_pct") for row in result["rates"] for side in ENGINE_SIDES if side in row]
     loads = [run["load_average"] for run in result["runs"] if isinstance(run.get("load_average"), (int, float))]
     lines.append("")
     if loads:
@@ -345,8 +353,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--idle", type=float, default=5.0, metavar="S", help="seconds the engine's idle CPU is measured before each acd run (default 5)")
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR", help="profile the engine (cProfile on CPU time, so other load on the machine does not skew it) in each acd run; "
                         "pstats files in DIR (the engine's CPU figures then include the profiler's overhead)")
-    parser.add_argument("--sides", default=",".join(SIDES), metavar="SIDE[,SIDE]", help=f"the sides to run: {' and/or '.join(SIDES)} (default both; "
-                        "one alone prints its figures without ratios, e.g. to compare two versions of the engine on one lab)")
+    parser.add_argument("--sides", default=",".join(DEFAULT_SIDES), metavar="SIDE[,SIDE]", help=f"the sides to run, any of {', '.join(SIDES)} "
+                        f"(default {','.join(DEFAULT_SIDES)}; one alone prints its figures without ratios, e.g. to compare two versions of the engine on one lab; "
+                        "wire: acd's conversation with Asterisk and nothing above it, the floor under the engine's cost)")
     parser.add_argument("--slot", type=int, default=None, help="use test slot N's lab (default: $ACD_TEST_LAB_SLOT, else a lab of its own named 'cps')")
     parser.add_argument("--keep-lab", action="store_true", help="leave the lab running afterwards (it is stopped only if this run started it)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout (the table goes to stderr)")

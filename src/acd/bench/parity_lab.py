@@ -34,7 +34,13 @@ ACD_DIALED = "300"
 PEER_DIALED = "399"
 PEER_QUEUE = "acd-parity"
 PROMPT = "beep"
-SIDES = ("app_queue", "acd")
+#: every side the bench knows, in run order; ``wire`` (:mod:`acd.bench.wire_engine`): acd's
+#: conversation with Asterisk and nothing above it, the floor under the engine's cost
+SIDES = ("app_queue", "acd", "wire")
+#: the comparison the issue asks for
+DEFAULT_SIDES = ("app_queue", "acd")
+#: the sides an engine process serves (the callers dial the ACD's number)
+ENGINE_SIDES = ("acd", "wire")
 
 FLOW = f"""\
 name: parity
@@ -172,8 +178,10 @@ sys.exit(code)
 class EngineProcess:
     """``acd run`` with the benchmark's settings, in its own process, so /proc gives its CPU alone."""
 
-    def __init__(self, settings: Path, secret: str, log: Path, profile: Path | None = None) -> None:
+    def __init__(self, settings: Path, secret: str, log: Path, profile: Path | None = None, *, wire_only: bool = False) -> None:
         self.settings, self.secret, self.log, self.profile = settings, secret, log, profile
+        #: run :mod:`acd.bench.wire_engine` instead of ``acd run`` (the ``wire`` side)
+        self.wire_only = wire_only
         self.process: asyncio.subprocess.Process | None = None
 
     @property
@@ -183,7 +191,9 @@ class EngineProcess:
     async def start(self, agi_port: int, timeout_s: float = 30) -> None:
         env = {**os.environ, "ACD_AMI_SECRET": self.secret}
         command = ["-m", "acd", "run", "-c", str(self.settings), "--grace", "2"]
-        if self.profile is not None:
+        if self.wire_only:
+            command = ["-m", "acd.bench.wire_engine", "-c", str(self.settings)]
+        elif self.profile is not None:
             self.profile.parent.mkdir(parents=True, exist_ok=True)
             command = ["-c", PROFILED_RUN, str(self.profile), *command[2:]]
         with self.log.open("wb") as out:
