@@ -53,6 +53,7 @@ class FreeAgents:
     free: collections.deque[str] = field(default_factory=collections.deque)
     busy: set[str] = field(default_factory=set)
     parked: collections.deque[str] = field(default_factory=collections.deque)  # channels, oldest first
+    agent_of_device: dict[str, str] = field(init=False)  # endpoint -> agent id
 
     def __post_init__(self) -> None:
         self.free.extend(self.endpoints)
