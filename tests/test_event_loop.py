@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from acd.lab.ports import free_port
 from acd.event_loop import loop_factory, run
 from acd.settings import Settings
 
@@ -47,15 +48,9 @@ def test_an_unknown_loop_name_is_refused_by_the_settings() -> None:
         Settings.model_validate({"runtime": {"event_loop": "trio"}})
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.parametrize("choice", ["uvloop", "asyncio"])
 def test_acd_run_serves_fastagi_on_the_chosen_loop_and_stops_cleanly(tmp_path: Path, choice: str) -> None:
-    port = _free_port()
+    port = free_port()
     settings = tmp_path / "acd.yaml"
     settings.write_text(
         f"agi: {{port: {port}}}\nami: {{port: 1}}\n"

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import random
-import socket
 import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
 
+from acd.lab.ports import free_port
 from acd.app import App, build_app
 from acd.asterisk.call_control import AgentAnswered, Parked
 from acd.dispatch.testing import FakeCallControl
@@ -59,31 +58,6 @@ agents:
   - {id: carla,  name: Carla,  endpoint: PJSIP/agent3, skills: {compradores: 2, proveedores: 8}}
   - {id: diego,  name: Diego,  endpoint: PJSIP/agent4, skills: {general: 8}}
 """
-
-
-def free_port() -> int:
-    """A port free now, above the kernel's ephemeral range when there is room there.
-
-    A port the kernel picks (bind to 0) is from the ephemeral range, which it also hands to
-    every outgoing connection on the machine: between this check and the engine's bind,
-    another connection can take it (seen in CI: "address already in use").  Above the
-    range only an explicit bind can."""
-    try:
-        high = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[1])
-    except (OSError, ValueError, IndexError):
-        high = 60999
-    candidates = list(range(high + 1, 65536)) if high < 65000 else []
-    random.shuffle(candidates)
-    for port in candidates[:200]:
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def make_settings(tmp_path: Path, *, token: str | None = TOKEN, api_port: int = 8573, enabled: bool = True, auto_login: tuple[str, ...] = ()) -> Settings:

@@ -17,7 +17,6 @@ under CI, where they fail.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from typing import Any, Callable, Iterator
 import httpx
 import pytest
 
+from acd.lab.ports import free_port
 from acd.accounts.store import AccountStore
 from acd.web.access import ROLES
 
@@ -48,12 +48,6 @@ class Console:
         return AccountStore(self.database, create=False)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _start(folder: Path, web: dict[str, Any], extra: str = "", store_url: str | None = None) -> Console:
     """``store_url``: a PostgreSQL database holding the accounts (given as a site would, in ACD_STORE_URL)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -68,7 +62,7 @@ def _start(folder: Path, web: dict[str, Any], extra: str = "", store_url: str | 
     settings = {"accounts_database": str(folder / "accounts.sqlite"), "session_idle_s": 300, "lockout_failures": 3, "lockout_s": 600, **web}
     lines = ["web:"] + [f"  {key}: {value}" for key, value in settings.items()]
     (folder / "acd.yaml").write_text("\n".join(lines) + "\n" + extra)
-    port = _free_port()
+    port = free_port()
     log = folder / "web.log"
     env = {key: value for key, value in os.environ.items() if not key.startswith("ACD_") or key.startswith("ACD_TEST_")}
     if store_url:

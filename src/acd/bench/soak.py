@@ -40,7 +40,6 @@ import math
 import random
 import resource
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -51,6 +50,7 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable
 from zoneinfo import ZoneInfo
 
+from acd.lab.ports import free_port
 from acd.app import App, build_app
 from acd.asterisk.call_control import AgentAnswered, AgentLegStarted, ControlEvent, DeviceState, LegHungUp, Parked
 from acd.bench.machine import FLAT_BYTES_PER_CALL, flat_verdict, machine_info, slope, slope_interval
@@ -313,7 +313,7 @@ class Soak:
         (flows / "soak.yaml").write_text(FLOW)
         (self.work / "routing.yaml").write_text(routing_yaml(self.agents))
         return Settings(
-            agi=AgiSettings(port=_free_port()),
+            agi=AgiSettings(port=free_port()),
             ivr=IvrSettings(flows_dir=flows),
             routing=RoutingSettings(config=self.work / "routing.yaml", auto_login=[f"a{i}" for i in range(self.agents)]),
             metrics=MetricsSettings(database=self.work / "var" / "acd.sqlite"),
@@ -546,12 +546,6 @@ def _pick(rng: random.Random, choices: tuple[tuple[str, float], ...]) -> str:
         if roll < total:
             return value
     return choices[-1][0]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def day_start(timezone: str = TIMEZONE) -> float:

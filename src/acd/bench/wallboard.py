@@ -23,7 +23,6 @@ import asyncio
 import json
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,15 +33,10 @@ from typing import Any
 
 import httpx
 
+from acd.lab.ports import free_port
 from acd.bench.machine import machine_info
 
 TARGET_P99_MS = 250.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _routing(agents: int, queues: int) -> str:
@@ -57,7 +51,7 @@ def _routing(agents: int, queues: int) -> str:
 
 
 def _write_lab(folder: Path, agents: int, queues: int) -> tuple[Path, dict[str, int]]:
-    ports = {"agi": _free_port(), "api": _free_port(), "web": _free_port()}
+    ports = {"agi": free_port(), "api": free_port(), "web": free_port()}
     (folder / "flows").mkdir()
     (folder / "routing.yaml").write_text(_routing(agents, queues))
     auto = ", ".join(f"a{index}" for index in range(agents))

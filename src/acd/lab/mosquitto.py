@@ -19,6 +19,8 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from acd.lab.ports import free_port
 from types import TracebackType
 from typing import Sequence
 
@@ -27,13 +29,6 @@ DEFAULT_BINARY = "/usr/sbin/mosquitto"
 
 class MosquittoError(RuntimeError):
     """The broker could not be found or did not start; the message says why."""
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def find_mosquitto() -> str:
