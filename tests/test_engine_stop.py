@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 
 import pytest
 
 from acd import engine as engine_module
 from acd.engine import Engine
+from acd.lab.ports import free_port
 from acd.settings import AgiSettings, Settings
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class _StallingSink:
@@ -39,7 +33,7 @@ class _FlushingSink(_StallingSink):
 
 async def test_stalled_shutdown_step_sink_and_task_are_abandoned_and_named(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setattr(engine_module, "SHUTDOWN_STEP_S", 0.2)
-    engine = Engine(Settings(agi=AgiSettings(port=_free_port(), key="test-agi-key-0123456789")))  # type: ignore[arg-type]  # a key: no agi-key file in the working folder
+    engine = Engine(Settings(agi=AgiSettings(port=free_port(), key="test-agi-key-0123456789")))  # type: ignore[arg-type]  # a key: no agi-key file in the working folder
     flushing = _FlushingSink()
     engine.bus.sinks[:] = [flushing, _StallingSink()]  # the stalling one closes first
 
@@ -72,7 +66,7 @@ async def test_stalled_shutdown_step_sink_and_task_are_abandoned_and_named(monke
 
 
 async def test_a_failing_shutdown_step_is_logged_and_the_rest_still_runs(caplog: pytest.LogCaptureFixture) -> None:
-    engine = Engine(Settings(agi=AgiSettings(port=_free_port(), key="test-agi-key-0123456789")))  # type: ignore[arg-type]  # a key: no agi-key file in the working folder
+    engine = Engine(Settings(agi=AgiSettings(port=free_port(), key="test-agi-key-0123456789")))  # type: ignore[arg-type]  # a key: no agi-key file in the working folder
     flushing = _FlushingSink()
     engine.bus.sinks.append(flushing)
 

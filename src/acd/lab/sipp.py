@@ -19,13 +19,14 @@ import asyncio
 import contextlib
 import itertools
 import os
-import random
 import re
 import shutil
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence, Union
+
+from acd.lab.ports import free_udp_port
 
 PCAP_DIR = Path(os.environ.get("ACD_SIPP_PCAP_DIR", "/usr/share/sip-tester"))
 DTMF_PCAP = {**{str(d): f"dtmf_2833_{d}.pcap" for d in range(10)}, "*": "dtmf_2833_star.pcap", "#": "dtmf_2833_pound.pcap"}
@@ -293,47 +294,6 @@ Content-Length: 0
 {_reply("200 OK")}<label id="done"/>
 </scenario>
 """
-
-
-def _outside_ephemeral_range() -> tuple[int, int] | None:
-    """Ports the kernel never hands out by itself (above, else below, its ephemeral range).
-
-    A port found free by binding port 0 is an *ephemeral* one: between the check and
-    sipp's own bind, any socket the machine opens may be given it ("Unable to bind main
-    socket, errno 98": a caller that never called, seen in CI).  Ports outside that range
-    are only ever taken by someone asking for them by number.
-    """
-    try:
-        low, high = (int(value) for value in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
-    except (OSError, ValueError):
-        return None
-    if high <= 64_000:
-        return high + 1, 65_530
-    if low >= 12_000:
-        return 10_000, low - 8
-    return None
-
-
-def _bind_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_udp_port() -> int:
-    """A free UDP port on loopback, outside the ephemeral range when the kernel leaves room."""
-    span = _outside_ephemeral_range()
-    if span is not None:
-        for _ in range(200):
-            port = random.randint(*span)
-            if _bind_free(port):
-                return port
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 #: How often a sipp that could not bind its media ports is started again, and how long it is watched.
