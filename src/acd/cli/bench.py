@@ -7,8 +7,10 @@ on the production host to check the p99 stays under a millisecond at their scale
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 from acd.bounds import HOUR, number_arg, parse_number
@@ -32,16 +34,12 @@ def register(subparsers: Any) -> None:
     dispatch.add_argument("--wrap-up", type=number_arg(0, 60, low_open=True), default=0.3, help="agent wrap-up seconds between calls")
     dispatch.add_argument("--json", action="store_true")
     dispatch.set_defaults(handler=run_dispatch)
-    _register_cps(kinds)
-    _register_parity(kinds)
-    _register_faults(kinds)
-    _register_takeover(kinds)
-    _register_lab_soak(kinds)
+    for delegated in DELEGATED_BENCHES:
+        delegated.register(kinds)
     _register_simulate(kinds)
     _register_ami_ingest(kinds)
     _register_ami_small_reads(kinds)
     _register_soak(kinds)
-    _register_wallboard(kinds)
     _register_reports(kinds)
     _register_store(kinds)
 
@@ -238,139 +236,6 @@ def run_dispatch(args: Any) -> int:
     return dispatch_main(argv)
 
 
-# --------------------------------------------------------------------------- cps
-
-
-def _register_parity(kinds: Any) -> None:
-    from acd.bench.parity import add_arguments
-
-    parity = kinds.add_parser(
-        "parity",
-        help="on the real lab: the same sipp traffic through Asterisk's app_queue and through acd, side by side",
-        description="Alternating runs on one lab, same callers, phones, prompt and hold music: CPU ms per call of Asterisk "
-        "and of the engine, dispatch latency, answered calls/s, wait and lost calls per side, and the ratios acd / app_queue.",
-    )
-    add_arguments(parity)
-    parity.set_defaults(handler=run_parity)
-
-
-def run_parity(args: argparse.Namespace) -> int:
-    """Delegates to the lab benchmark (its own lab 'cps', or test slot N's with --slot)."""
-    from acd.bench.parity import run_from_args
-
-    return run_from_args(args)
-
-
-def _register_cps(kinds: Any) -> None:
-    from acd.bench.cps_bench import add_arguments
-
-    cps = kinds.add_parser(
-        "cps",
-        help="on the real lab: calls per second sustained with zero lost calls (sipp callers -> IVR -> queue -> sipp agents)",
-        description="Offers sipp calls at increasing rates through the real Asterisk, the engine's IVR and ACD to sipp "
-        "agent phones; counts every call three ways (sipp, the engine's event log, Asterisk over AMI); prints the highest "
-        "rate with zero lost calls, where it broke, and the machine.",
-    )
-    add_arguments(cps)
-    cps.set_defaults(handler=run_cps)
-
-
-def run_cps(args: argparse.Namespace) -> int:
-    """Delegates to the lab benchmark (brings up its own lab 'cps', or test slot N's with --slot)."""
-    from acd.bench.cps_bench import run_from_args
-
-    return run_from_args(args)
-
-
-# --------------------------------------------------------------------------- faults
-
-
-def _register_faults(kinds: Any) -> None:
-    from acd.bench.faults import add_arguments
-
-    faults = kinds.add_parser(
-        "faults",
-        help="on the real lab: AMI drops, Asterisk frozen, engine kill -9 and restarts under sipp traffic; callers lost, double rings, report drift",
-        description="Runs the engine as its own process under steady sipp traffic and injects each fault kind --repeat "
-        "times at random moments (seeded); counts callers lost, agents rung while talking, callers connected twice, "
-        "agents left in a wrong state and acd report against sipp; prints JSON with the machine and a summary.",
-    )
-    add_arguments(faults)
-    faults.set_defaults(handler=run_faults)
-
-
-def run_faults(args: argparse.Namespace) -> int:
-    """Delegates to the lab harness (its own lab 'faults', or test slot N's with --slot)."""
-    from acd.bench.faults import run_from_args
-
-    return run_from_args(args)
-
-
-def _register_takeover(kinds: Any) -> None:
-    takeover = kinds.add_parser(
-        "takeover",
-        help="on the real lab: two acd run on one PostgreSQL (hot standby), the leader killed -9 N times under sipp traffic; takeover p50/max, callers lost",
-        description="Starts a throwaway PostgreSQL and two engines sharing it (ha.enabled); kills the leader --kills times "
-        "while callers wait on hold; prints the takeover time (kill to the new leader's AMI up) p50/p90/max and the fault "
-        "harness's counts (callers lost, agents rung while talking, acd report against sipp) with the machine.",
-    )
-    from acd.bench.takeover import add_arguments
-
-    add_arguments(takeover)
-    takeover.set_defaults(handler=run_takeover)
-
-
-def run_takeover(args: argparse.Namespace) -> int:
-    from acd.bench.takeover import run_from_args
-
-    return run_from_args(args)
-
-
-# --------------------------------------------------------------------------- lab soak
-
-
-def _register_lab_soak(kinds: Any) -> None:
-    from acd.bench.lab_soak import add_arguments
-
-    soak = kinds.add_parser(
-        "lab-soak",
-        help="on the real lab: engine RSS and CPU under steady sipp traffic for --minutes; growth per hour, idle CPU",
-        description="Runs acd run as its own process under steady sipp traffic through IVR, queue and agent phones, "
-        "samples its resident set and CPU time, and prints growth per hour after the warm-up, CPU ms per call and idle CPU.",
-    )
-    add_arguments(soak)
-    soak.set_defaults(handler=run_lab_soak)
-
-
-def run_lab_soak(args: argparse.Namespace) -> int:
-    from acd.bench.lab_soak import run_from_args
-
-    return run_from_args(args)
-
-
-# --------------------------------------------------------------------------- wallboard
-
-
-def _register_wallboard(kinds: Any) -> None:
-    wallboard = kinds.add_parser(
-        "wallboard",
-        help="event -> browser latency with N open wallboards (engine + acd web + SSE screens; no Asterisk)",
-        description="Starts acd run and acd web on free loopback ports, opens --screens live streams on the console, "
-        "changes agent states through the engine's API and times each change until every screen shows it; prints "
-        "p50/p99/max in JSON with the machine (exit 1 when p99 >= 250 ms).",
-    )
-    from acd.bench.wallboard import add_arguments
-
-    add_arguments(wallboard)
-    wallboard.set_defaults(handler=run_wallboard)
-
-
-def run_wallboard(args: argparse.Namespace) -> int:
-    from acd.bench.wallboard import main
-
-    return main(args)
-
-
 # --------------------------------------------------------------------------- reports
 
 
@@ -450,3 +315,70 @@ def run_store(args: argparse.Namespace) -> int:
         return 1
     print(json.dumps(result, sort_keys=True))
     return 0
+
+
+# --------------------------------------------------------------------------- lab benches
+
+
+@dataclass(frozen=True)
+class DelegatedBench:
+    """A benchmark whose options and run live in its own module of ``acd.bench``
+    (``add_arguments(parser)`` and ``entry(args) -> exit status``): the CLI only names it."""
+
+    name: str
+    module: str
+    help: str
+    description: str
+    entry: str = "run_from_args"
+
+    def register(self, kinds: Any) -> None:
+        parser = kinds.add_parser(self.name, help=self.help, description=self.description)
+        importlib.import_module(self.module).add_arguments(parser)
+        parser.set_defaults(handler=self.run)
+
+    def run(self, args: argparse.Namespace) -> int:
+        return int(getattr(importlib.import_module(self.module), self.entry)(args))
+
+
+DELEGATED_BENCHES = (
+    DelegatedBench(
+        "cps", "acd.bench.cps_bench",
+        help="on the real lab: calls per second sustained with zero lost calls (sipp callers -> IVR -> queue -> sipp agents)",
+        description="Offers sipp calls at increasing rates through the real Asterisk, the engine's IVR and ACD to sipp "
+        "agent phones; counts every call three ways (sipp, the engine's event log, Asterisk over AMI); prints the highest "
+        "rate with zero lost calls, where it broke, and the machine.",
+    ),
+    DelegatedBench(
+        "parity", "acd.bench.parity",
+        help="on the real lab: the same sipp traffic through Asterisk's app_queue and through acd, side by side",
+        description="Alternating runs on one lab, same callers, phones, prompt and hold music: CPU ms per call of Asterisk "
+        "and of the engine, dispatch latency, answered calls/s, wait and lost calls per side, and the ratios acd / app_queue.",
+    ),
+    DelegatedBench(
+        "faults", "acd.bench.faults",
+        help="on the real lab: AMI drops, Asterisk frozen, engine kill -9 and restarts under sipp traffic; callers lost, double rings, report drift",
+        description="Runs the engine as its own process under steady sipp traffic and injects each fault kind --repeat "
+        "times at random moments (seeded); counts callers lost, agents rung while talking, callers connected twice, "
+        "agents left in a wrong state and acd report against sipp; prints JSON with the machine and a summary.",
+    ),
+    DelegatedBench(
+        "takeover", "acd.bench.takeover",
+        help="on the real lab: two acd run on one PostgreSQL (hot standby), the leader killed -9 N times under sipp traffic; takeover p50/max, callers lost",
+        description="Starts a throwaway PostgreSQL and two engines sharing it (ha.enabled); kills the leader --kills times "
+        "while callers wait on hold; prints the takeover time (kill to the new leader's AMI up) p50/p90/max and the fault "
+        "harness's counts (callers lost, agents rung while talking, acd report against sipp) with the machine.",
+    ),
+    DelegatedBench(
+        "lab-soak", "acd.bench.lab_soak",
+        help="on the real lab: engine RSS and CPU under steady sipp traffic for --minutes; growth per hour, idle CPU",
+        description="Runs acd run as its own process under steady sipp traffic through IVR, queue and agent phones, "
+        "samples its resident set and CPU time, and prints growth per hour after the warm-up, CPU ms per call and idle CPU.",
+    ),
+    DelegatedBench(
+        "wallboard", "acd.bench.wallboard", entry="main",
+        help="event -> browser latency with N open wallboards (engine + acd web + SSE screens; no Asterisk)",
+        description="Starts acd run and acd web on free loopback ports, opens --screens live streams on the console, "
+        "changes agent states through the engine's API and times each change until every screen shows it; prints "
+        "p50/p99/max in JSON with the machine (exit 1 when p99 >= 250 ms).",
+    ),
+)
