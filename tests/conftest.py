@@ -39,11 +39,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     report = outcome.get_result()
     if report.failed:
         places = []
+        arguments = getattr(item, "funcargs", {})
         for name in ("lab", "sipp"):
-            fixture = getattr(item, "funcargs", {}).get(name)
+            fixture = arguments.get(name)
             where = getattr(fixture, "log_locations", None)
             if where:
                 places.extend(where())
+        keep = getattr(arguments.get("lab"), "keep_log", None)
+        folder = arguments.get("tmp_path") or getattr(getattr(arguments.get("sipp"), "log_dir", None), "parent", None)
+        if keep is not None and isinstance(folder, Path):
+            kept = keep(folder)
+            if kept is not None:
+                places.append(f"Asterisk, as it was at the failure: {kept}")
         if places:
             report.sections.append(("logs kept", "\n".join(places)))
 

@@ -123,6 +123,24 @@ class Lab:
     def log_locations(self) -> list[str]:
         return [f"Asterisk: {self.log_dir}/messages.log", *self.extra_logs]
 
+    def keep_log(self, folder: Path, tail_bytes: int = 4 << 20) -> Path | None:
+        """A copy of the end of Asterisk's log in ``folder`` (a failed test's own folder,
+        which pytest keeps): the lab's log is shared by every test of the session and
+        begun anew each time the lab restarts, so a failure's lines would otherwise be gone
+        by the time anyone reads them.  None when there is no log to copy."""
+        source = self.log_dir / "messages.log"
+        try:
+            with source.open("rb") as log:
+                log.seek(max(0, source.stat().st_size - tail_bytes))
+                text = log.read()
+        except OSError:
+            return None
+        copy = folder / "asterisk-messages.log"
+        folder.mkdir(parents=True, exist_ok=True)
+        copy.write_bytes(text)
+        copy.chmod(0o600)  # caller numbers are in it
+        return copy
+
 
 @pytest.fixture(scope="session")
 def lab() -> Iterator[Lab]:
