@@ -11,6 +11,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import pytest
 from acd.bench.reports import TIMEZONE, simulate_day, write_store
 from acd.metrics import aggregates, render
 from acd.metrics.aggregates import store_report
+from acd.metrics.cells import SETTLE_GUARD_S
 from acd.metrics.reports import report_rules
 from acd.metrics.store import EventStore
 from acd.metrics.timeutil import zone
@@ -95,8 +97,40 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "acd", "report", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
+#: How long these tests take at most, with margin: they must not straddle local midnight.
+REAL_CLOCK_TEST_S = 120.0
+
+
+def _clear_of_local_midnight(now: float | None = None) -> float:
+    """Seconds to wait before a test on the real clock may start (0: start now).
+
+    The CLI warms relative to the real clock, and yesterday becomes final only
+    ``SETTLE_GUARD_S`` after local midnight (a call may still be settling): a run in the
+    last minutes of a day or the first ones of the next would see one day fewer, or a
+    date that moved under it. Waiting out that window keeps the expected counts exact.
+    """
+    now = time.time() if now is None else now
+    local = datetime.fromtimestamp(now, TZ)
+    since_midnight = (local - local.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds()
+    if since_midnight < SETTLE_GUARD_S + 60.0:
+        return SETTLE_GUARD_S + 60.0 - since_midnight
+    until_midnight = 86400.0 - since_midnight
+    return until_midnight + SETTLE_GUARD_S + 60.0 if until_midnight < REAL_CLOCK_TEST_S else 0.0
+
+
+def test_the_real_clock_tests_wait_out_the_minutes_around_local_midnight() -> None:
+    def at(hour: int, minute: int) -> float:
+        return datetime(2026, 12, 4, hour, minute, tzinfo=TZ).timestamp()
+
+    assert _clear_of_local_midnight(at(12, 0)) == 0.0
+    assert _clear_of_local_midnight(at(0, 1)) == SETTLE_GUARD_S  # yesterday not final until 00:05, plus a minute
+    assert _clear_of_local_midnight(at(23, 59)) == 60.0 + SETTLE_GUARD_S + 60.0
+    assert _clear_of_local_midnight(at(0, 7)) == 0.0
+
+
 def _recent_log(tmp_path: Path) -> Path:
     """Calls in the last two weeks (the CLI warms relative to the real clock)."""
+    time.sleep(_clear_of_local_midnight())
     path = tmp_path / "recent.sqlite"
     today = datetime.now(TZ).date()
     days = [today - timedelta(days=n) for n in (9, 3)]
