@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 import socket
@@ -13,6 +14,7 @@ import pytest
 from acd.api.tally import EventTally
 from acd.asterisk.call_control import LegHungUp
 from tests.api.helpers import TOKEN, answer, assemble, free_port, make_settings, park
+from tests.wall_clock import clear_of_local_midnight
 
 
 def listening(port: int) -> bool:
@@ -81,6 +83,7 @@ async def test_a_busy_port_leaves_the_engine_running_without_its_api(tmp_path: P
 
 
 async def test_calls_handled_today_survive_an_engine_restart(tmp_path: Path) -> None:
+    await asyncio.sleep(clear_of_local_midnight(60.0))  # after local midnight the count is rightly 0 again
     port = free_port()
     first, _control, _sink = assemble(make_settings(tmp_path, api_port=port))
     await first.engine.start()

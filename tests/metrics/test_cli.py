@@ -18,6 +18,8 @@ from acd.metrics.render import FIGURE_KEYS
 from acd.metrics.reports import compute_report
 from acd.metrics.store import EventStore
 
+from tests.wall_clock import wait_clear_of_local_midnight
+
 from .factories import SANTIAGO, CallSpec, log_of
 
 DAY_START = datetime(2026, 3, 2, 0, 0, tzinfo=SANTIAGO).timestamp()
@@ -230,6 +232,7 @@ def test_sla_without_a_month_evaluates_the_current_one_so_far(capsys, db: Path) 
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
+    wait_clear_of_local_midnight(10.0)  # acd sla reads the month before this test does: not across a month's end
     code, out, _ = run(capsys, "sla", "--db", str(db), "--json")
     assert code == 0
     today = datetime.now(ZoneInfo("America/Santiago"))
@@ -407,6 +410,7 @@ def test_report_without_a_range_is_today_and_named_periods_follow_the_centres_ca
     from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
+    wait_clear_of_local_midnight(10.0)  # today, as read here, must still be today for the three reports below
     today = datetime.now(ZoneInfo("America/Santiago")).date()
     code, out, _ = run(capsys, "report", "--db", str(db), "--interval", "day", "--format", "json")
     assert code == 0

@@ -26,6 +26,7 @@ from acd.metrics.store import EventStore
 from acd.metrics.timeutil import zone
 from acd.metrics.warmup import missing_days, warm_cells
 from acd.web.warmup import CellWarmer
+from tests.wall_clock import clear_of_local_midnight, seconds_since_local_midnight
 
 TZ = zone(TIMEZONE)
 DAYS = [date(2026, 3, 2), date(2026, 3, 4), date(2026, 3, 11)]  # a gap, and two weeks
@@ -99,6 +100,8 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 #: How long these tests take at most, with margin: they must not straddle local midnight.
 REAL_CLOCK_TEST_S = 120.0
+#: After local midnight, yesterday is final once its calls may no longer be settling (a minute's margin).
+YESTERDAY_FINAL_S = SETTLE_GUARD_S + 60.0
 
 
 def _clear_of_local_midnight(now: float | None = None) -> float:
@@ -110,12 +113,10 @@ def _clear_of_local_midnight(now: float | None = None) -> float:
     date that moved under it. Waiting out that window keeps the expected counts exact.
     """
     now = time.time() if now is None else now
-    local = datetime.fromtimestamp(now, TZ)
-    since_midnight = (local - local.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds()
-    if since_midnight < SETTLE_GUARD_S + 60.0:
-        return SETTLE_GUARD_S + 60.0 - since_midnight
-    until_midnight = 86400.0 - since_midnight
-    return until_midnight + SETTLE_GUARD_S + 60.0 if until_midnight < REAL_CLOCK_TEST_S else 0.0
+    before = clear_of_local_midnight(REAL_CLOCK_TEST_S, TIMEZONE, now=now)
+    if before:
+        return before + YESTERDAY_FINAL_S
+    return max(0.0, YESTERDAY_FINAL_S - seconds_since_local_midnight(now, TIMEZONE))
 
 
 def test_the_real_clock_tests_wait_out_the_minutes_around_local_midnight() -> None:
@@ -124,7 +125,7 @@ def test_the_real_clock_tests_wait_out_the_minutes_around_local_midnight() -> No
 
     assert _clear_of_local_midnight(at(12, 0)) == 0.0
     assert _clear_of_local_midnight(at(0, 1)) == SETTLE_GUARD_S  # yesterday not final until 00:05, plus a minute
-    assert _clear_of_local_midnight(at(23, 59)) == 60.0 + SETTLE_GUARD_S + 60.0
+    assert _clear_of_local_midnight(at(23, 59)) == 60.0 + 1.0 + YESTERDAY_FINAL_S
     assert _clear_of_local_midnight(at(0, 7)) == 0.0
 
 

@@ -19,6 +19,7 @@ import pytest
 from acd.asterisk.call_control import AgentAnswered, LegHungUp, Parked
 from acd.privacy import Personal
 from tests.api.helpers import ROUTING, TOKEN, EngineThread, free_port, make_settings
+from tests.wall_clock import wait_clear_of_local_midnight
 from tests.web.conftest import Console, login
 
 CODED = ROUTING.replace(
@@ -77,6 +78,7 @@ def emit(engine: EngineThread, type_: str, **fields: Any) -> None:
 def test_the_agent_logs_in_pauses_gets_the_screen_pop_and_codes_the_call(
     page: Any, browser: Any, desk: Console, engine: EngineThread, login_as: Any
 ) -> None:
+    wait_clear_of_local_midnight(120.0)  # the earlier call and the coded one must be "today" for the pop and the report
     login_as(page, desk, "agent")
     page.goto(desk.url + "/agent")
     page.wait_for_selector('#desk[data-state="logged_out"]')
@@ -212,6 +214,7 @@ def test_a_supervisor_monitors_from_the_calls_view_and_a_viewer_cannot(browser: 
 
 
 def test_the_desk_lists_the_agents_own_callbacks_today(desk: Console, engine: EngineThread) -> None:
+    wait_clear_of_local_midnight(60.0)  # the desk lists those since local midnight
     emit(engine, "callback.attempt", call_id="cb-ana", agent_id="ana", queue="compradores",
          data={"number": "*******1111", "number_ref": "r1", "attempt": 1, "outcome": "no-answer", "mode": "agent-first"})
     emit(engine, "callback.completed", call_id="cb-ana", agent_id="ana", queue="compradores", data={"number": "*******1111", "number_ref": "r1", "mode": "agent-first"})

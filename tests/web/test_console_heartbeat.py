@@ -8,9 +8,12 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from acd.metrics.store import EventStore
+from tests.wall_clock import CENTRE_TZ, wait_clear_of_local_midnight
 
 
 async def _console_events(database: Path) -> list[str]:
@@ -22,6 +25,7 @@ async def _console_events(database: Path) -> list[str]:
 
 
 def test_the_console_beats_while_it_serves_and_says_when_it_stops(start_console) -> None:  # noqa: ANN001
+    wait_clear_of_local_midnight(60.0)  # the month asked for below must be the one the beats were logged in
     console = start_console(heartbeat_s=0.3)
     database = console.database.parent / "var" / "acd.sqlite"
     time.sleep(1.5)
@@ -33,7 +37,9 @@ def test_the_console_beats_while_it_serves_and_says_when_it_stops(start_console)
     assert types.count("console.heartbeat") >= 2, types
     assert database.stat().st_mode & 0o077 == 0  # the metrics log stays owner-only
 
-    month = time.strftime("%Y-%m")
+    # the centre's month (acd sla's calendar), not the host's: on a UTC host the 1st of a month
+    # begins three or four hours before it does in Santiago
+    month = datetime.now(ZoneInfo(CENTRE_TZ)).strftime("%Y-%m")
     run = subprocess.run(
         [sys.executable, "-m", "acd", "sla", "--db", str(database), "--month", month, "--json"],
         capture_output=True, text=True, cwd=console.database.parent,
