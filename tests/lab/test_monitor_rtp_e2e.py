@@ -35,11 +35,11 @@ TOKEN = "automation-token-rtp"
 AGENT_SPEAKS_S = 8.0  # the length of sipp's G.711 recording (acd.lab.sipp.AUDIO_PCAP)
 
 
-def timeline(ears: RtpProbe, origin: float) -> dict[int, int]:
-    """Speech packets per whole second since ``origin`` (for a failure's message)."""
+def timeline(ears: RtpProbe, origin: float, *, speech: bool = True) -> dict[int, int]:
+    """Speech packets (or all packets) per whole second since ``origin`` (for a failure's message)."""
     counts: dict[int, int] = {}
     for packet in ears.packets:
-        if packet.speech:
+        if packet.speech or not speech:
             second = int(packet.at - origin)
             counts[second] = counts.get(second, 0) + 1
     return counts
@@ -77,9 +77,15 @@ async def test_the_supervisor_hears_the_call_and_the_caller_hears_the_barging_su
             barge_asked = time.monotonic()
             response = await client.post("/api/agents/bruno/monitor", json={"mode": "barge", "supervisor": "PJSIP/agent6"})
             assert response.status_code == 200, response.text
+            await asyncio.sleep(3.0)  # the supervisor answered (0.2 s) and speaks: what carries the call now
+            carriers = [await asyncio.to_thread(lab.cli, command) for command in ("bridge show all", "core show channels concise")]
             assert (await barger.wait(20)).ok
             barged = caller_ears.count(barge_asked)
-            seen = f"caller's speech packets per second from the answer: {timeline(caller_ears, answered_at)}, barge asked at {barge_asked - answered_at:.1f} s"
+            seen = (
+                f"caller's speech packets per second from the answer: {timeline(caller_ears, answered_at)}, "
+                f"all its packets: {timeline(caller_ears, answered_at, speech=False)}, "
+                f"barge asked at {barge_asked - answered_at:.1f} s; Asterisk's bridges and channels 3 s into the barge:\n{''.join(carriers)}"
+            )
             assert quiet <= 5, f"the caller got {quiet} speech packets while nobody spoke: the barge proof would mean nothing; {seen}"
             assert barged >= 50, f"the caller got {barged} speech RTP packets from the barging supervisor; {seen}"
             modes = [(e.data["mode"], e.data["by"]) for e in sink.events if e.type == "supervisor.monitor"]
