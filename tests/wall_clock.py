@@ -13,30 +13,33 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta
-from datetime import time as clock_time
-from zoneinfo import ZoneInfo
+
+from acd.metrics.timeutil import local_midnight, zone
+from acd.settings import RoutingSettings
 
 #: The default ``routing.timezone``: the calendar of reports, SLA months and business hours.
-CENTRE_TZ = "America/Santiago"
+CENTRE_TZ: str = RoutingSettings.model_fields["timezone"].default
 
 
 def seconds_to_local_midnight(now: float, tz: str = CENTRE_TZ) -> float:
     """Seconds from ``now`` to the start of the next local day (01:00 when DST skips midnight)."""
-    zone = ZoneInfo(tz)
-    tomorrow = datetime.fromtimestamp(now, zone).date() + timedelta(days=1)
-    return datetime.combine(tomorrow, clock_time(0), tzinfo=zone).timestamp() - now
+    tomorrow = datetime.fromtimestamp(now, zone(tz)).date() + timedelta(days=1)
+    return local_midnight(tomorrow, zone(tz)) - now
 
 
 def seconds_since_local_midnight(now: float, tz: str = CENTRE_TZ) -> float:
     """Seconds from the start of ``now``'s local day (its 01:00 when DST skipped midnight)."""
-    zone = ZoneInfo(tz)
-    today = datetime.fromtimestamp(now, zone).date()
-    return now - datetime.combine(today, clock_time(0), tzinfo=zone).timestamp()
+    return now - local_midnight(datetime.fromtimestamp(now, zone(tz)).date(), zone(tz))
+
+
+def local_month(ts: float, tz: str = CENTRE_TZ) -> str:
+    """``YYYY-MM`` of ``ts`` on the centre's calendar (the month a page or ``acd sla`` is asked for)."""
+    return datetime.fromtimestamp(ts, zone(tz)).strftime("%Y-%m")
 
 
 def seconds_to_next_quarter_hour(now: float, tz: str = CENTRE_TZ) -> float:
     """Seconds from ``now`` to the start of the next live interval (a quarter hour, local)."""
-    local = datetime.fromtimestamp(now, ZoneInfo(tz))
+    local = datetime.fromtimestamp(now, zone(tz))
     return 900.0 - (local.minute % 15 * 60 + local.second + local.microsecond / 1e6)
 
 

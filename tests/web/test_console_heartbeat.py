@@ -8,12 +8,10 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from acd.metrics.store import EventStore
-from tests.wall_clock import CENTRE_TZ, wait_clear_of_local_midnight
+from tests.wall_clock import local_month, wait_clear_of_local_midnight
 
 
 async def _console_events(database: Path) -> list[str]:
@@ -39,7 +37,7 @@ def test_the_console_beats_while_it_serves_and_says_when_it_stops(start_console)
 
     # the centre's month (acd sla's calendar), not the host's: on a UTC host the 1st of a month
     # begins three or four hours before it does in Santiago
-    month = datetime.now(ZoneInfo(CENTRE_TZ)).strftime("%Y-%m")
+    month = local_month(time.time())
     run = subprocess.run(
         [sys.executable, "-m", "acd", "sla", "--db", str(database), "--month", month, "--json"],
         capture_output=True, text=True, cwd=console.database.parent,

@@ -5,10 +5,8 @@ from __future__ import annotations
 import re
 import shutil
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Iterator
-from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,7 +15,7 @@ from acd.accounts.store import AccountStore
 from acd.settings import MetricsSettings, QualitySettings, RecordingSettings, RoutingSettings, Settings, WebSettings
 from acd.web.app import create_app
 from tests.recording_data import Recorded, seed
-from tests.wall_clock import CENTRE_TZ
+from tests.wall_clock import local_month
 
 PASSWORD = "una-clave-larga-1"
 FORMS = Path(__file__).resolve().parents[2] / "deploy" / "quality"
@@ -26,7 +24,7 @@ CALLS = [Recorded("1730000001.1", "56922220001", "ana", "soporte", NOW - 60, sec
 #: The graded call's month on the centre's calendar (grades count in the month of their call). The pages are
 #: asked for it by name: the current month is another one in a month's first minute, or once the clock has
 #: crossed into the next month since this module was imported.
-MONTH = datetime.fromtimestamp(CALLS[0].ts, ZoneInfo(CENTRE_TZ)).strftime("%Y-%m")
+MONTH = local_month(CALLS[0].ts)
 
 
 @pytest.fixture

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from tests.recording_data import Recorded, around_now, seed
-from tests.wall_clock import CENTRE_TZ
+from tests.wall_clock import local_month
 from tests.web.conftest import Console
 
 NOW = time.time()
@@ -21,7 +19,7 @@ CALLS = [
 ]
 #: The month of ana's call on the centre's calendar, where its grade counts: not the current month in a
 #: month's first minutes, or once the clock has crossed into the next month since this module was imported.
-MONTH = datetime.fromtimestamp(CALLS[0].ts, ZoneInfo(CENTRE_TZ)).strftime("%Y-%m")
+MONTH = local_month(CALLS[0].ts)
 FORMS = Path(__file__).resolve().parents[2] / "deploy" / "quality"
 SETTINGS = f"metrics: {{database: acd.sqlite}}\nrecording: {{local_dir: recordings}}\nquality: {{forms_dir: {FORMS}, database: quality.sqlite}}\n"
 
